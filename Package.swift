@@ -1,0 +1,52 @@
+// swift-tools-version: 6.0
+import Foundation
+import PackageDescription
+
+// Ferry: a self-hosted media-processing job server. See README.md and ../shared/DESIGN.md.
+var targets: [Target] = [
+  // C libraries, each behind one wrapper module (shim.h holds typed wrappers for variadic calls).
+  .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+  .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+  .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+  .target(name: "Log"),
+  .target(name: "HTTPServer", dependencies: ["Log"]),
+  .target(
+    name: "Ferry",
+    dependencies: ["HTTPServer", "Log", "COpenSSL"]
+  ),
+  .executableTarget(
+    name: "ferry",
+    dependencies: [
+      "Ferry",
+      .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ]
+  ),
+
+  .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "COpenSSL"]),
+  .testTarget(
+    name: "FerryTests",
+    dependencies: ["Ferry", "HTTPServer", "Log", "CCurl", "CSQLite", "COpenSSL", "ferry"]
+  ),
+]
+
+// The libFuzzer target links libFuzzer's own main, which breaks ordinary linking: declare it only when
+// asked (`make fuzz` sets FERRY_FUZZ=1).
+if ProcessInfo.processInfo.environment["FERRY_FUZZ"] == "1" {
+  targets.append(
+    .executableTarget(name: "FuzzRequestParser", dependencies: ["HTTPServer"], path: "Fuzz/FuzzRequestParser")
+  )
+}
+
+let package = Package(
+  name: "Ferry",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "ferry", targets: ["ferry"]),
+    .library(name: "HTTPServer", targets: ["HTTPServer"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: targets
+)

@@ -1,0 +1,227 @@
+import Foundation
+
+/// Ferry's whole configuration, typed. Built by `ConfigurationLoader` from `ConfigurationKey.all`; the
+/// defaults live there, not here.
+public struct FerryConfiguration: Sendable {
+  public struct Server: Sendable {
+    public var host: String
+    public var port: Int
+    /// Explicit `server.public_url`; nil means derived from the bound address (`publicURL(boundPort:)`).
+    public var publicURL: String?
+    public var maxConnections: Int
+    public var headerTimeout: Duration
+    public var idleTimeout: Duration
+    public var shutdownGrace: Duration
+    public var maxJSONBodyBytes: Int
+  }
+
+  public struct App: Sendable, Equatable {
+    public var key: String
+    public var secret: String
+    public var apiKey: String?
+  }
+
+  public struct Auth: Sendable {
+    public var apps: [App]
+    public var tokenTTLSeconds: Int
+    public var ratePerSecond: Double
+    public var rateBurst: Int
+  }
+
+  public struct S3: Sendable {
+    public var endpoint: String?
+    public var region: String
+    public var pathStyle: Bool
+  }
+
+  public struct Transfer: Sendable {
+    public var maxInputBytes: Int
+    public var connectTimeout: Duration
+    public var lowSpeedTimeout: Duration
+    public var maxAttempts: Int
+    public var multipartThresholdBytes: Int
+    public var partSizeBytes: Int
+    public var parallelParts: Int
+  }
+
+  public struct Jobs: Sendable {
+    public var maxAttempts: Int
+    public var lease: Duration
+    public var expiryMargin: Duration
+    public var retentionDays: Int
+  }
+
+  public struct Store: Sendable {
+    public var kind: String
+    public var path: String
+    public var url: String?
+  }
+
+  public struct StorageS3: Sendable {
+    public var bucket: String?
+    public var prefix: String?
+    public var endpoint: String?
+    public var region: String?
+    public var key: String?
+    public var secret: String?
+  }
+
+  public struct Storage: Sendable {
+    public var kind: String
+    public var retention: Duration
+    public var s3: StorageS3
+  }
+
+  public struct Webhooks: Sendable {
+    public var retryFor: Duration
+    public var initialBackoff: Duration
+  }
+
+  public struct Media: Sendable {
+    public var ffmpeg: String
+    public var ffprobe: String
+    public var maxDuration: Duration
+  }
+
+  public var server: Server
+  /// The data directory, absolute (relative paths resolve from the working directory).
+  public var dataDirectory: String
+  public var logLevel: String
+  public var auth: Auth
+  /// Explicit `secrets.key` (base64); nil means the generated `<data_dir>/secret.key`.
+  public var secretKey: String?
+  public var networkAllow: [String]
+  public var s3: S3
+  public var transfer: Transfer
+  public var workerConcurrency: Int
+  public var jobs: Jobs
+  public var store: Store
+  public var storage: Storage
+  public var webhooks: Webhooks
+  public var media: Media
+
+  /// Problems found while combining keys (each value was already checked on its own).
+  struct CrossProblems: Error {
+    var messages: [String]
+  }
+
+  init(values: [String: JSONValue], cores: Int) throws(CrossProblems) {
+    func string(_ path: String) -> String? {
+      if case .string(let s)? = values[path] { return s }
+      return nil
+    }
+    func int(_ path: String) -> Int {
+      if case .int(let i)? = values[path] { return i }
+      preconditionFailure("\(path) has no integer value")
+    }
+    func seconds(_ path: String) -> Duration {
+      guard let d = values[path]?.number else { preconditionFailure("\(path) has no number value") }
+      return .milliseconds(Int64((d * 1000).rounded()))
+    }
+    func bool(_ path: String) -> Bool {
+      if case .bool(let b)? = values[path] { return b }
+      return false
+    }
+    let cwd = FileManager.default.currentDirectoryPath
+    func absolute(_ path: String) -> String {
+      path.hasPrefix("/")
+        ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd + "/")).standardizedFileURL.path
+    }
+
+    server = Server(
+      host: string("server.host")!, port: int("server.port"), publicURL: string("server.public_url"),
+      maxConnections: int("server.max_connections"), headerTimeout: seconds("server.header_timeout_s"),
+      idleTimeout: seconds("server.idle_timeout_s"), shutdownGrace: seconds("server.shutdown_grace_s"),
+      maxJSONBodyBytes: int("server.max_json_body_bytes"))
+    dataDirectory = absolute(string("data_dir")!)
+    logLevel = string("logging.level")!
+    var apps: [App] = []
+    if case .array(let items)? = values["auth.apps"] {
+      for case .object(let app) in items {
+        guard case .string(let key)? = app["key"], case .string(let secret)? = app["secret"] else { continue }
+        var apiKey: String?
+        if case .string(let k)? = app["api_key"] { apiKey = k }
+        apps.append(App(key: key, secret: secret, apiKey: apiKey))
+      }
+    }
+    auth = Auth(
+      apps: apps, tokenTTLSeconds: int("auth.token_ttl_s"), ratePerSecond: values["auth.rate_limit.per_s"]!.number!,
+      rateBurst: int("auth.rate_limit.burst"))
+    secretKey = string("secrets.key")
+    if case .array(let items)? = values["network.allow"] {
+      networkAllow = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+    } else {
+      networkAllow = []
+    }
+    s3 = S3(endpoint: string("s3.endpoint"), region: string("s3.region")!, pathStyle: bool("s3.path_style"))
+    transfer = Transfer(
+      maxInputBytes: int("transfer.max_input_bytes"), connectTimeout: seconds("transfer.connect_timeout_s"),
+      lowSpeedTimeout: seconds("transfer.low_speed_timeout_s"), maxAttempts: int("transfer.max_attempts"),
+      multipartThresholdBytes: int("transfer.multipart_threshold_bytes"),
+      partSizeBytes: int("transfer.part_size_bytes"), parallelParts: int("transfer.parallel_parts"))
+    if case .int(let n)? = values["workers.concurrency"] {
+      workerConcurrency = n
+    } else {
+      workerConcurrency = max(1, cores)
+    }
+    jobs = Jobs(
+      maxAttempts: int("jobs.max_attempts"), lease: seconds("jobs.lease_s"),
+      expiryMargin: seconds("jobs.expiry_margin_s"),
+      retentionDays: int("jobs.retention_days"))
+    store = Store(
+      kind: string("store.kind")!, path: absolute(string("store.path") ?? dataDirectory + "/ferry.db"),
+      url: string("store.url"))
+    storage = Storage(
+      kind: string("storage.kind")!, retention: seconds("storage.retention_h") * 3600,
+      s3: StorageS3(
+        bucket: string("storage.s3.bucket"), prefix: string("storage.s3.prefix"),
+        endpoint: string("storage.s3.endpoint"), region: string("storage.s3.region"), key: string("storage.s3.key"),
+        secret: string("storage.s3.secret")))
+    webhooks = Webhooks(
+      retryFor: seconds("webhooks.retry_for_s"), initialBackoff: seconds("webhooks.initial_backoff_s"))
+    media = Media(
+      ffmpeg: string("media.ffmpeg")!, ffprobe: string("media.ffprobe")!, maxDuration: seconds("media.max_duration_s"))
+
+    var problems: [String] = []
+    let label = { (path: String) in ConfigurationKey.named(path)!.label }
+    if ["0.0.0.0", "::", "[::]"].contains(server.host) && server.publicURL == nil {
+      problems.append("\(label("server.public_url")): required when \(label("server.host")) is a wildcard address")
+    }
+    if transfer.partSizeBytes > transfer.multipartThresholdBytes {
+      problems.append(
+        "\(label("transfer.part_size_bytes")): must not exceed \(label("transfer.multipart_threshold_bytes"))")
+    }
+    // These choices are part of the contract but not built yet: refuse them rather than ignore them.
+    if store.kind != "sqlite" {
+      problems.append("\(label("store.kind")): \"\(store.kind)\" is not available in this build; use \"sqlite\"")
+    }
+    if storage.kind != "local" {
+      problems.append("\(label("storage.kind")): \"\(storage.kind)\" is not available in this build; use \"local\"")
+    }
+    guard problems.isEmpty else { throw CrossProblems(messages: problems) }
+  }
+
+  /// `server.public_url`, or `http://<host>:<port>` for the bound port.
+  public func publicURL(boundPort: Int) -> String {
+    if let publicURL = server.publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+    let host = server.host.contains(":") && !server.host.hasPrefix("[") ? "[\(server.host)]" : server.host
+    return "http://\(host):\(boundPort)"
+  }
+
+  /// The default configuration, as `ferry serve` runs with no file and no environment.
+  public static func defaults() -> FerryConfiguration {
+    // The defaults are valid by construction; a failure here is a bug in ConfigurationKey.all.
+    do {
+      return try ConfigurationLoader(environment: [:]).load(file: nil).configuration
+    } catch {
+      fatalError("built-in defaults are invalid: \(error)")
+    }
+  }
+}
+
+extension Duration {
+  /// Seconds as a Double.
+  public var seconds: Double {
+    Double(components.seconds) + Double(components.attoseconds) / 1e18
+  }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// A JSON value, kept with its type (JSONSerialization would blur `true` and `1`).
+public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
+  case null
+  case bool(Bool)
+  case int(Int)
+  case double(Double)
+  case string(String)
+  case array([JSONValue])
+  case object([String: JSONValue])
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if container.decodeNil() {
+      self = .null
+    } else if let b = try? container.decode(Bool.self) {
+      self = .bool(b)
+    } else if let i = try? container.decode(Int.self) {
+      self = .int(i)
+    } else if let d = try? container.decode(Double.self) {
+      self = .double(d)
+    } else if let s = try? container.decode(String.self) {
+      self = .string(s)
+    } else if let a = try? container.decode([JSONValue].self) {
+      self = .array(a)
+    } else {
+      self = .object(try container.decode([String: JSONValue].self))
+    }
+  }
+
+  /// Parses JSON text.
+  public static func parse(_ data: Data) throws -> JSONValue {
+    try JSONDecoder().decode(JSONValue.self, from: data)
+  }
+
+  /// Compact JSON text with sorted keys.
+  public var description: String {
+    switch self {
+    case .null: return "null"
+    case .bool(let b): return b ? "true" : "false"
+    case .int(let i): return String(i)
+    case .double(let d): return d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)
+    case .string(let s):
+      let data = try? JSONEncoder().encode(s)
+      return data.map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+    case .array(let a): return "[" + a.map(\.description).joined(separator: ",") + "]"
+    case .object(let o):
+      return "{"
+        + o.keys.sorted().map { JSONValue.string($0).description + ":" + o[$0]!.description }.joined(separator: ",")
+        + "}"
+    }
+  }
+
+  /// A short name of the value's JSON type, for messages.
+  var typeName: String {
+    switch self {
+    case .null: "null"
+    case .bool: "a boolean"
+    case .int, .double: "a number"
+    case .string: "a string"
+    case .array: "a list"
+    case .object: "an object"
+    }
+  }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+  ExpressibleByFloatLiteral
+{
+  public init(stringLiteral value: String) { self = .string(value) }
+  public init(integerLiteral value: Int) { self = .int(value) }
+  public init(booleanLiteral value: Bool) { self = .bool(value) }
+  public init(floatLiteral value: Double) { self = .double(value) }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import HTTPServer
+
+/// `GET /health` (the process serves) and `GET /ready` (it can do work: data dir usable, ffmpeg present).
+struct HealthController: Sendable {
+  let configuration: FerryConfiguration
+  /// Below this many free bytes in the data dir, the server is not ready.
+  static let minimumFreeBytes: Int64 = 512 * 1024 * 1024
+
+  // /health is polled by load balancers and benchmarks: its answer is built once.
+  private static let healthBody: [UInt8] = Array(#"{"status":"ok","version":"\#(FerryVersion.current)"}"#.utf8)
+
+  func register(in router: inout Router) {
+    router.get("/health") { _ in .json(bytes: HealthController.healthBody) }
+    router.get("/ready") { [self] _ in
+      let reasons = notReadyReasons()
+      guard reasons.isEmpty else {
+        return try .json(NotReady(status: "not_ready", reasons: reasons), status: .serviceUnavailable)
+      }
+      return .json(bytes: Array(#"{"status":"ready"}"#.utf8))
+    }
+  }
+
+  private struct NotReady: Encodable {
+    var status: String
+    var reasons: [String]
+  }
+
+  /// Why the server cannot take work now; empty when it can.
+  func notReadyReasons() -> [String] {
+    var reasons: [String] = []
+    let dir = configuration.dataDirectory
+    if access(dir, W_OK | X_OK) != 0 {
+      reasons.append("data_dir \(dir) is not writable")
+    } else {
+      var stats = statvfs()
+      if statvfs(dir, &stats) == 0 {
+        let free = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+        if free < Self.minimumFreeBytes {
+          reasons.append("data_dir \(dir) has only \(free / 1_048_576) MiB free")
+        }
+      }
+    }
+    for (key, executable) in [
+      ("media.ffmpeg", configuration.media.ffmpeg), ("media.ffprobe", configuration.media.ffprobe),
+    ]
+    where ExecutableLookup.find(executable) == nil {
+      reasons.append("\(key) \"\(executable)\" was not found or is not executable")
+    }
+    return reasons
+  }
+}
+
+/// Finds an executable the way a shell would: a path is checked as is, a bare name is searched in `PATH`.
+enum ExecutableLookup {
+  static func find(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
+    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+    for dir in (path ?? "/usr/bin:/bin").split(separator: ":") {
+      let candidate = "\(dir)/\(name)"
+      var info = stat()
+      if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 {
+        return candidate
+      }
+    }
+    return nil
+  }
+}

@@ -1,0 +1,535 @@
+import Dispatch
+import Foundation
+import Log
+import Synchronization
+
+/// One client connection. Everything here runs on the owning loop's queue, except the handoff of an answer
+/// from a handler that suspended, which goes through `handoff`.
+final class Connection: @unchecked Sendable {
+  private enum State {
+    /// Waiting for (more of) a request head.
+    case head
+    /// Reading a request body.
+    case body(BodyReader)
+    /// A handler is running; reading is paused so pipelined requests wait their turn.
+    case handling
+    /// Our side is shut down for writing; reading and discarding until the peer closes or a deadline.
+    case lingering(until: UInt64)
+    case closed
+  }
+
+  /// How an answer travels from the handler's task to the loop.
+  private enum Handoff {
+    case idle
+    case running
+    /// The task finished before the loop looked: the loop takes the answer inline.
+    case finished(Response)
+    /// The task suspended: it must send its answer to the loop itself.
+    case detached
+  }
+
+  private static let initialCapacity = 16 * 1024
+  private static let maxCapacity = 64 * 1024
+  private static let lingerNanoseconds: UInt64 = 2_000_000_000
+  private static let maxLingerBytes = 1 << 20
+
+  let fd: Int32
+  let remoteAddress: String
+  private unowned let server: HTTPServer
+  private let loop: EventLoop
+  private var state = State.head
+  private var parser: RequestHeadParser
+  private let handoff = Mutex(Handoff.idle)
+
+  private var input: UnsafeMutableRawPointer
+  private var capacity = Connection.initialCapacity
+  private var readIndex = 0
+  private var writeIndex = 0
+  private var output: [UInt8] = []
+  private var outputOffset = 0
+
+  private var readSource: DispatchSourceRead?
+  private var writeSource: DispatchSourceWrite?
+  private var readPaused = false
+  private var openSources = 0
+
+  private var peerClosed = false
+  private var closeAfterWrite = false
+  private var servedRequests = 0
+  private var lingerDiscarded = 0
+  /// Uptime of the last byte read or written (idle and body timeouts).
+  private var lastActivity: UInt64
+  /// Uptime at which the current head began (connection opened, or first byte after an idle period).
+  private var headStartedAt: UInt64?
+  private var current: InFlight?
+
+  /// The request being answered.
+  private struct InFlight {
+    var head: RequestHead
+    var id: String
+    var startedAt: UInt64
+    var keepAlive: Bool
+    var sink: (any RequestBodySink)?
+  }
+
+  init(fd: Int32, remoteAddress: String, server: HTTPServer, loop: EventLoop) {
+    self.fd = fd
+    self.remoteAddress = remoteAddress
+    self.server = server
+    self.loop = loop
+    parser = RequestHeadParser(limits: server.configuration.limits)
+    input = UnsafeMutableRawPointer.allocate(byteCount: Connection.initialCapacity, alignment: 16)
+    lastActivity = DispatchTime.now().uptimeNanoseconds
+    headStartedAt = lastActivity
+  }
+
+  deinit {
+    input.deallocate()
+  }
+
+  /// Starts reading; call on the loop's queue.
+  func start() {
+    let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
+    source.setEventHandler { [unowned self] in onReadable() }
+    source.setCancelHandler { [self] in sourceCancelled() }
+    openSources += 1
+    readSource = source
+    source.resume()
+  }
+
+  // MARK: Reading
+
+  private func onReadable() {
+    var rounds = 0
+    while rounds < 16 {
+      rounds += 1
+      if case .closed = state { return }
+      if readIndex > 0 && (writeIndex == capacity || readIndex == writeIndex) { compact() }
+      if writeIndex == capacity {
+        guard capacity < Connection.maxCapacity else { break }
+        grow()
+      }
+      let space = capacity - writeIndex
+      let n = recv(fd, input + writeIndex, space, 0)
+      if n > 0 {
+        writeIndex += n
+        lastActivity = DispatchTime.now().uptimeNanoseconds
+        if case .lingering = state {
+          discardLingering(n)
+          continue
+        }
+        process()
+        if n < space || readPaused { break }
+      } else if n == 0 {
+        peerClosed = true
+        break
+      } else if errno == EINTR {
+        continue
+      } else if errno == EAGAIN || errno == EWOULDBLOCK {
+        break
+      } else {
+        close()
+        return
+      }
+    }
+    if peerClosed { peerDidClose() }
+  }
+
+  private func discardLingering(_ n: Int) {
+    lingerDiscarded += n
+    readIndex = 0
+    writeIndex = 0
+    if lingerDiscarded > Connection.maxLingerBytes { close() }
+  }
+
+  private func peerDidClose() {
+    switch state {
+    case .handling:
+      // The client may have half-closed after sending its request: answer it, then close.
+      closeAfterWrite = true
+      pauseReading()
+    case .head where outputOffset < output.count:
+      closeAfterWrite = true
+      pauseReading()
+    case .closed:
+      break
+    default:
+      close()
+    }
+  }
+
+  /// Parses and dispatches as many requests as the buffered bytes hold.
+  private func process() {
+    while true {
+      switch state {
+      case .head:
+        guard readIndex < writeIndex, !closeAfterWrite else { return finishProcessing() }
+        if headStartedAt == nil { headStartedAt = DispatchTime.now().uptimeNanoseconds }
+        let result: RequestHeadParser.Result
+        do {
+          result = try parser.parse(UnsafeRawBufferPointer(start: input + readIndex, count: writeIndex - readIndex))
+        } catch {
+          failBeforeHandler(error, head: nil)
+          return finishProcessing()
+        }
+        guard case .head(let head, let consumed) = result else { return finishProcessing() }
+        readIndex += consumed
+        parser.reset()
+        headStartedAt = nil
+        begin(head)
+      case .body(var reader):
+        guard readIndex < writeIndex else { return finishProcessing() }
+        // Take the reader out of `state` first, so its buffer is uniquely referenced and appends don't copy.
+        state = .handling
+        let taken: Int
+        do {
+          taken = try reader.consume(UnsafeRawBufferPointer(start: input + readIndex, count: writeIndex - readIndex))
+        } catch {
+          reader.abort()
+          failBeforeHandler(error, head: current?.head)
+          return finishProcessing()
+        }
+        readIndex += taken
+        if reader.isComplete {
+          completeBody(reader)
+        } else {
+          state = .body(reader)
+        }
+      case .handling, .lingering, .closed:
+        return finishProcessing()
+      }
+    }
+  }
+
+  private func finishProcessing() {
+    if readIndex == writeIndex {
+      readIndex = 0
+      writeIndex = 0
+    }
+    flush()
+  }
+
+  // MARK: Requests
+
+  private func begin(_ head: RequestHead) {
+    let id = Connection.usableRequestID(head.headers["X-Request-Id"]) ?? loop.nextRequestID()
+    current = InFlight(
+      head: head, id: id, startedAt: DispatchTime.now().uptimeNanoseconds,
+      keepAlive: head.keepAlive && !server.isDraining, sink: nil)
+    server.requestStarted()
+    var request = Request(
+      method: head.method, path: String(head.path), query: head.query.map(String.init), version: head.version,
+      headers: head.headers, body: .none, parameters: [:], id: id, remoteAddress: remoteAddress)
+
+    let route: Route
+    switch server.router.match(head.method, head.path) {
+    case .found(let found, let parameters):
+      route = found
+      request.parameters = parameters
+    case .methodNotAllowed(let allow):
+      return failBeforeHandler(HTTPError.methodNotAllowed(head.method, allow: allow), head: head)
+    case .notFound:
+      return failBeforeHandler(HTTPError.notFound(), head: head)
+    }
+
+    let policy = route.body ?? .buffered(limit: server.configuration.defaultBodyLimit)
+    if case .length(let length) = head.framing, length > policy.limit {
+      return failBeforeHandler(HTTPError.payloadTooLarge(limit: policy.limit), head: head)
+    }
+    guard head.framing != .none else {
+      return dispatch(request, route)
+    }
+    var sink: (any RequestBodySink)?
+    if case .streamed(_, let makeSink) = policy {
+      do {
+        sink = try makeSink(request)
+      } catch {
+        return failBeforeHandler(error, head: head)
+      }
+    }
+    current?.sink = sink
+    pendingRequest = (request, route)
+    state = .body(BodyReader(framing: head.framing, limit: policy.limit, sink: sink))
+    if head.expectsContinue {
+      output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    }
+  }
+
+  private var pendingRequest: (Request, Route)?
+
+  private func completeBody(_ reader: BodyReader) {
+    guard case (var request, let route)? = pendingRequest else { return }
+    pendingRequest = nil
+    do {
+      request.body = try reader.finish()
+    } catch {
+      state = .handling
+      return failBeforeHandler(error, head: current?.head)
+    }
+    dispatch(request, route)
+  }
+
+  /// Runs the handler. A handler that never suspends runs to the writeIndex right here, on the loop; one that
+  /// suspends finishes on the concurrency pool and sends its answer back to the loop.
+  private func dispatch(_ request: Request, _ route: Route) {
+    state = .handling
+    handoff.withLock { $0 = .running }
+    Task.immediate { [self] in
+      let response: Response
+      do {
+        response = try await route.handler(request)
+      } catch {
+        response = server.response(for: error, requestID: request.id)
+      }
+      let detached = handoff.withLock { handoff -> Bool in
+        if case .detached = handoff { return true }
+        handoff = .finished(response)
+        return false
+      }
+      if detached {
+        loop.queue.async { [self] in
+          answer(response)
+          resumeAfterAsyncAnswer()
+        }
+      }
+    }
+    let inline = handoff.withLock { handoff -> Response? in
+      if case .finished(let response) = handoff {
+        handoff = .idle
+        return response
+      }
+      handoff = .detached
+      return nil
+    }
+    if let inline {
+      answer(inline)
+    } else {
+      pauseReading()
+    }
+  }
+
+  private func resumeAfterAsyncAnswer() {
+    if case .closed = state { return }
+    resumeReading()
+    process()
+  }
+
+  /// Answers the current request with the problem for `error`. A request whose body was not read to the writeIndex
+  /// (or whose head could not be parsed) leaves the connection out of step, so it closes afterwards.
+  private func failBeforeHandler(_ error: any Error, head: RequestHead?) {
+    if current == nil {
+      current = InFlight(
+        head: head ?? .unparsed, id: loop.nextRequestID(), startedAt: DispatchTime.now().uptimeNanoseconds,
+        keepAlive: false, sink: nil)
+      server.requestStarted()
+    }
+    if head == nil || head?.framing != BodyFraming.none { current?.keepAlive = false }
+    state = .handling
+    pendingRequest = nil
+    answer(server.response(for: error, requestID: current!.id))
+  }
+
+  /// Queues `response` for the current request and gets ready for the next one.
+  private func answer(_ response: Response) {
+    guard case .handling = state, let exchange = current else { return }
+    current = nil
+    handoff.withLock { $0 = .idle }
+    let keepAlive = exchange.keepAlive && !server.isDraining && !closeAfterWrite
+    let bodyBytes = ResponseWriter.write(
+      response, for: exchange.head, requestID: exchange.id, keepAlive: keepAlive, dateLine: loop.dateLine,
+      into: &output)
+    servedRequests += 1
+    server.requestFinished()
+    server.logAccess(
+      head: exchange.head, requestID: exchange.id, status: response.status.code, bytes: bodyBytes,
+      startedAt: exchange.startedAt, remote: remoteAddress)
+    if keepAlive {
+      state = .head
+    } else {
+      closeAfterWrite = true
+      state = .head
+    }
+  }
+
+  // MARK: Writing
+
+  private func flush() {
+    while outputOffset < output.count {
+      let n = output.withUnsafeBytes { raw in
+        send(fd, raw.baseAddress! + outputOffset, raw.count - outputOffset, Int32(MSG_NOSIGNAL))
+      }
+      if n > 0 {
+        outputOffset += n
+        lastActivity = DispatchTime.now().uptimeNanoseconds
+      } else if n < 0 && errno == EINTR {
+        continue
+      } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+        waitForWritable()
+        return
+      } else {
+        close()
+        return
+      }
+    }
+    output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+    outputOffset = 0
+    if closeAfterWrite, case .head = state {
+      linger()
+    }
+  }
+
+  private func waitForWritable() {
+    pauseReading()
+    guard writeSource == nil else { return }
+    let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+    source.setEventHandler { [unowned self] in
+      self.writeSource?.cancel()
+      self.writeSource = nil
+      flush()
+      guard self.writeSource == nil, outputOffset == 0 else { return }
+      switch state {
+      case .head, .body:
+        resumeReading()
+        process()
+      case .handling, .lingering, .closed:
+        break
+      }
+    }
+    source.setCancelHandler { [self] in sourceCancelled() }
+    openSources += 1
+    writeSource = source
+    source.resume()
+  }
+
+  private func pauseReading() {
+    guard !readPaused, let readSource else { return }
+    readPaused = true
+    readSource.suspend()
+  }
+
+  private func resumeReading() {
+    guard readPaused, let readSource else { return }
+    readPaused = false
+    readSource.resume()
+  }
+
+  // MARK: Closing
+
+  /// Half-closes and reads out what the client still sends, so our last answer is not lost to a reset.
+  private func linger() {
+    state = .lingering(until: DispatchTime.now().uptimeNanoseconds + Connection.lingerNanoseconds)
+    Glibc.shutdown(fd, Int32(SHUT_WR))
+    readIndex = 0
+    writeIndex = 0
+    if peerClosed { return close() }
+    resumeReading()
+  }
+
+  /// Closes the connection now.
+  func close() {
+    if case .closed = state { return }
+    if case .body(let reader) = state { reader.abort() }
+    if current != nil {
+      current = nil
+      server.requestFinished()
+    }
+    state = .closed
+    loop.connections[ObjectIdentifier(self)] = nil
+    if readPaused {
+      readPaused = false
+      readSource?.resume()
+    }
+    readSource?.cancel()
+    writeSource?.cancel()
+    readSource = nil
+    writeSource = nil
+    server.connectionClosed()
+  }
+
+  private func sourceCancelled() {
+    openSources -= 1
+    if openSources == 0 { Glibc.close(fd) }
+  }
+
+  /// Enforces the header, idle, body and linger deadlines; called by the loop's timer.
+  func checkTimeouts(now: UInt64, draining: Bool) {
+    let config = server.configuration
+    switch state {
+    case .head:
+      let hasPartialRequest = readIndex < writeIndex || parser.hasPartialHead
+      if !hasPartialRequest && current == nil && outputOffset >= output.count {
+        // Nothing received: close quietly when draining or when the idle (or first-request) wait is over.
+        let waitedFor = now &- (headStartedAt ?? lastActivity)
+        let limit = servedRequests == 0 ? config.headerTimeout : config.idleTimeout
+        if draining || waitedFor > limit.nanoseconds { close() }
+      } else if let headStartedAt, hasPartialRequest, now &- headStartedAt > config.headerTimeout.nanoseconds {
+        timeOut("The request head did not arrive within \(config.headerTimeout).")
+      }
+    case .body:
+      if now &- lastActivity > config.idleTimeout.nanoseconds {
+        timeOut("The request body stalled for longer than \(config.idleTimeout).")
+      }
+    case .lingering(let until):
+      if now > until { close() }
+    case .handling, .closed:
+      break
+    }
+    if outputOffset < output.count, now &- lastActivity > config.idleTimeout.nanoseconds {
+      close()
+    }
+  }
+
+  /// Whether the connection is between requests with nothing received (safe to close when draining).
+  var isIdle: Bool {
+    guard case .head = state else { return false }
+    return readIndex == writeIndex && !parser.hasPartialHead && current == nil && outputOffset >= output.count
+  }
+
+  private func timeOut(_ detail: String) {
+    if case .body(let reader) = state { reader.abort() }
+    state = .handling
+    pendingRequest = nil
+    if current == nil {
+      current = InFlight(
+        head: .unparsed, id: loop.nextRequestID(), startedAt: DispatchTime.now().uptimeNanoseconds,
+        keepAlive: false, sink: nil)
+      server.requestStarted()
+    }
+    current?.keepAlive = false
+    answer(Response.problem(.requestTimeout(detail)))
+    flush()
+  }
+
+  // MARK: Buffer
+
+  private func compact() {
+    if readIndex < writeIndex { (input + 0).copyMemory(from: input + readIndex, byteCount: writeIndex - readIndex) }
+    writeIndex -= readIndex
+    readIndex = 0
+  }
+
+  private func grow() {
+    let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 16)
+    bigger.copyMemory(from: input, byteCount: writeIndex)
+    input.deallocate()
+    input = bigger
+    capacity *= 2
+  }
+
+  /// A client-chosen request id, if it is short and made of safe characters.
+  static func usableRequestID(_ value: String?) -> String? {
+    guard let value, !value.isEmpty, value.utf8.count <= 128 else { return nil }
+    let ok = value.utf8.allSatisfy { b in
+      (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x5F
+        || b == 0x2E || b == 0x3A
+    }
+    return ok ? value : nil
+  }
+}
+
+extension RequestHead {
+  /// Stands in for a head that could not be parsed, in logs and answers.
+  static let unparsed = RequestHead(
+    method: "-", target: "-", version: .http1_1, headers: [:], framing: .none, expectsContinue: false,
+    keepAlive: false)
+}

@@ -1,0 +1,208 @@
+import Dispatch
+import Foundation
+import Log
+import Synchronization
+
+/// Ferry's HTTP/1.1 server: a Dispatch socket listener feeding connections to one event loop per core.
+///
+/// It knows nothing of media or jobs: it parses requests strictly, enforces the limits in its configuration,
+/// routes to handlers, turns errors into `application/problem+json` answers and logs one access line per
+/// request. `shutdown(grace:)` stops accepting and lets in-flight requests finish.
+public final class HTTPServer: @unchecked Sendable {
+  /// The configuration the server was made with.
+  public let configuration: HTTPServerConfiguration
+  let router: Router
+  let logger: Logger
+  private let loops: [EventLoop]
+  private let acceptQueue = DispatchQueue(label: "ferry.http.accept", qos: .userInitiated)
+  private let openConnections = Atomic<Int>(0)
+  private let activeRequests = Atomic<Int>(0)
+  private let draining = Atomic<Bool>(false)
+  private let started = Atomic<Bool>(false)
+  // Owned by `acceptQueue`.
+  private var listenSource: DispatchSourceRead?
+  private var nextLoop = 0
+  private var lastCapWarning: UInt64 = 0
+  private var acceptPaused = false
+  private var boundPort = 0
+
+  public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) {
+    self.configuration = configuration
+    self.router = router
+    self.logger = logger
+    let prefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    loops = (0..<configuration.loopCount).map { EventLoop(index: $0, requestIDPrefix: prefix) }
+  }
+
+  /// The port the server is bound to (useful with port 0), valid after `start()`.
+  public var port: Int { acceptQueue.sync { boundPort } }
+
+  /// Open connections right now.
+  public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+
+  /// Binds, listens and starts serving. Throws if the address cannot be bound.
+  public func start() throws {
+    precondition(!started.exchange(true, ordering: .relaxed), "HTTPServer.start() called twice")
+    Socket.raiseOpenFileLimit()
+    let (fd, port) = try Socket.listen(host: configuration.host, port: configuration.port)
+    let tick = min(Duration.seconds(1), configuration.headerTimeout / 4, configuration.idleTimeout / 4)
+    for loop in loops {
+      loop.queue.async { [self] in
+        loop.start(tick: max(tick, .milliseconds(50))) { [self] loop, now in
+          let isDraining = isDraining
+          for connection in Array(loop.connections.values) {
+            connection.checkTimeouts(now: now, draining: isDraining)
+          }
+        }
+      }
+    }
+    acceptQueue.sync {
+      boundPort = port
+      let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
+      source.setEventHandler { [unowned self] in acceptReady(fd) }
+      source.setCancelHandler { Glibc.close(fd) }
+      listenSource = source
+      source.resume()
+    }
+  }
+
+  /// Stops accepting, closes idle connections, waits up to `grace` for in-flight requests to be answered,
+  /// then closes whatever is left.
+  public func shutdown(grace: Duration) async {
+    guard !draining.exchange(true, ordering: .relaxed) else { return }
+    acceptQueue.sync {
+      resumeAccepting()
+      listenSource?.cancel()
+      listenSource = nil
+    }
+    closeConnections(onlyIdle: true)
+    let deadline = ContinuousClock.now + grace
+    while openConnections.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(20))
+    }
+    let leftRequests = activeRequests.load(ordering: .relaxed)
+    if leftRequests > 0 {
+      logger.warning("shutdown grace period over", ["requests_cut_off": .int(leftRequests)])
+    }
+    closeConnections(onlyIdle: false)
+    for loop in loops { loop.queue.sync { loop.stop() } }
+  }
+
+  private func closeConnections(onlyIdle: Bool) {
+    for loop in loops {
+      loop.queue.sync {
+        for connection in Array(loop.connections.values) where !onlyIdle || connection.isIdle {
+          connection.close()
+        }
+      }
+    }
+  }
+
+  var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+  // MARK: Accepting
+
+  private func acceptReady(_ listenFD: Int32) {
+    for _ in 0..<256 {
+      var storage = sockaddr_storage()
+      var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+      let fd = withUnsafeMutablePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+          accept(listenFD, $0, &length)
+        }
+      }
+      if fd < 0 {
+        if errno == EINTR { continue }
+        if errno == EMFILE || errno == ENFILE { pauseAccepting("out of file descriptors") }
+        return
+      }
+      Socket.setNonBlocking(fd)
+      _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+      if isDraining {
+        Glibc.close(fd)
+        continue
+      }
+      guard openConnections.load(ordering: .relaxed) < configuration.maxConnections else {
+        refuse(fd)
+        continue
+      }
+      openConnections.add(1, ordering: .relaxed)
+      Socket.setNoDelay(fd)
+      let loop = loops[nextLoop]
+      nextLoop = (nextLoop + 1) % loops.count
+      let remote = Socket.address(of: storage).host
+      loop.queue.async { [self] in
+        let connection = Connection(fd: fd, remoteAddress: remote, server: self, loop: loop)
+        loop.connections[ObjectIdentifier(connection)] = connection
+        connection.start()
+      }
+    }
+  }
+
+  /// Past the connection cap: a short 503 instead of silence or a crash.
+  private func refuse(_ fd: Int32) {
+    HTTPServer.refusal.withUnsafeBytes { _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    Glibc.shutdown(fd, Int32(SHUT_WR))
+    var scratch = [UInt8](repeating: 0, count: 4096)
+    _ = recv(fd, &scratch, scratch.count, Int32(MSG_DONTWAIT))
+    Glibc.close(fd)
+    let now = DispatchTime.now().uptimeNanoseconds
+    if now &- lastCapWarning > 1_000_000_000 {
+      lastCapWarning = now
+      logger.warning("connection limit reached", ["max_connections": .int(configuration.maxConnections)])
+    }
+  }
+
+  /// Out of descriptors: stop accepting for a moment instead of spinning on a listener that stays readable.
+  private func pauseAccepting(_ reason: String) {
+    guard let source = listenSource, !acceptPaused else { return }
+    logger.error("accept paused", ["reason": .string(reason)])
+    acceptPaused = true
+    source.suspend()
+    acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in resumeAccepting() }
+  }
+
+  private func resumeAccepting() {
+    guard acceptPaused else { return }
+    acceptPaused = false
+    listenSource?.resume()
+  }
+
+  private static let refusal: [UInt8] = {
+    let problem = Response.problem(.serviceUnavailable("The server is at its connection limit; try again shortly."))
+    var out: [UInt8] = []
+    _ = ResponseWriter.write(
+      problem, for: .unparsed, requestID: "refused", keepAlive: false, dateLine: [], into: &out)
+    return out
+  }()
+
+  // MARK: Bookkeeping used by connections
+
+  func connectionClosed() { openConnections.subtract(1, ordering: .relaxed) }
+  func requestStarted() { activeRequests.add(1, ordering: .relaxed) }
+  func requestFinished() { activeRequests.subtract(1, ordering: .relaxed) }
+
+  /// The one place errors become answers: `HTTPResponseError`s say their own; anything else is a logged 500.
+  func response(for error: any Error, requestID: String) -> Response {
+    if let error = error as? any HTTPResponseError {
+      return .problem(error.httpError)
+    }
+    logger.error(
+      "unhandled error", ["request_id": .string(requestID), "error": .string(String(reflecting: error))])
+    return .problem(.internalError(requestID: requestID))
+  }
+
+  func logAccess(head: RequestHead, requestID: String, status: Int, bytes: Int, startedAt: UInt64, remote: String) {
+    guard logger.enabled(.info) else { return }
+    var line = LogLine(level: .info, msg: "request")
+    line.field("request_id", requestID)
+    line.field("method", head.method.rawValue)
+    // The path only: queries can carry signatures and tokens.
+    line.field("path", String(head.path))
+    line.field("status", status)
+    line.field("bytes", bytes)
+    line.field("duration_ms", .double(Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e6))
+    line.field("remote", remote)
+    logger.write(line)
+  }
+}

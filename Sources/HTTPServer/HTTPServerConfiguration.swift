@@ -1,0 +1,46 @@
+import Foundation
+
+/// Settings of the HTTP server: where it listens and the limits it enforces.
+public struct HTTPServerConfiguration: Sendable {
+  /// Listen address: an IPv4 or IPv6 literal, or a name (`localhost`).
+  public var host: String
+  /// Listen port; 0 picks a free one (read it from `HTTPServer.port` after `start()`).
+  public var port: Int
+  /// Open connections; past this, new connections get a 503 and are closed.
+  public var maxConnections: Int
+  /// Time a client has to send a complete request head once it started one (or after connecting): 408.
+  public var headerTimeout: Duration
+  /// Time an idle keep-alive connection is kept, and the longest pause while a body arrives.
+  public var idleTimeout: Duration
+  /// Request line and header limits.
+  public var limits: RequestHeadParser.Limits
+  /// Body limit for routes that do not set their own body policy.
+  public var defaultBodyLimit: Int64
+  /// Number of event loops (serial queues) connections are spread over.
+  public var loopCount: Int
+
+  public init(
+    host: String = "127.0.0.1", port: Int = 8080, maxConnections: Int = 4096,
+    headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60),
+    limits: RequestHeadParser.Limits = .init(), defaultBodyLimit: Int64 = 1_048_576,
+    loopCount: Int = ProcessInfo.processInfo.activeProcessorCount
+  ) {
+    self.host = host
+    self.port = port
+    self.maxConnections = maxConnections
+    self.headerTimeout = headerTimeout
+    self.idleTimeout = idleTimeout
+    self.limits = limits
+    self.defaultBodyLimit = defaultBodyLimit
+    self.loopCount = max(1, loopCount)
+  }
+}
+
+extension Duration {
+  /// The duration in nanoseconds, clamped at zero.
+  var nanoseconds: UInt64 {
+    let (seconds, attoseconds) = components
+    guard seconds >= 0 else { return 0 }
+    return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+  }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// A response: status, headers and a body. `Content-Length`, `Date` and `Connection` are added by the server.
+public struct Response: Sendable {
+  /// The status.
+  public var status: HTTPStatus
+  /// Header fields to send.
+  public var headers: HTTPHeaders
+  /// The body bytes (not sent for HEAD, 204 and 304, though `Content-Length` still describes them).
+  public var body: [UInt8]
+
+  public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+    self.status = status
+    self.headers = headers
+    self.body = body
+  }
+
+  /// A JSON answer from already-encoded bytes.
+  public static func json(bytes body: [UInt8], status: HTTPStatus = .ok) -> Response {
+    Response(status: status, headers: ["Content-Type": "application/json"], body: body)
+  }
+
+  /// A JSON answer encoding `value` with sorted keys.
+  public static func json(_ value: some Encodable, status: HTTPStatus = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return .json(bytes: Array(try encoder.encode(value)), status: status)
+  }
+
+  /// A plain-text answer.
+  public static func text(_ text: String, status: HTTPStatus = .ok, contentType: String = "text/plain; charset=utf-8")
+    -> Response
+  {
+    Response(status: status, headers: ["Content-Type": contentType], body: Array(text.utf8))
+  }
+
+  /// The `application/problem+json` answer for `error` (RFC 9457): `{type, status, title, detail}`.
+  public static func problem(_ error: HTTPError) -> Response {
+    var body: [UInt8] = []
+    body.reserveCapacity(160 + error.detail.utf8.count)
+    body.append(contentsOf: #"{"type":"#.utf8)
+    JSONString.append(error.type, to: &body)
+    body.append(contentsOf: #","status":"#.utf8)
+    body.append(contentsOf: String(error.status.code).utf8)
+    body.append(contentsOf: #","title":"#.utf8)
+    JSONString.append(error.title, to: &body)
+    body.append(contentsOf: #","detail":"#.utf8)
+    JSONString.append(error.detail, to: &body)
+    body.append(UInt8(ascii: "}"))
+    var headers: HTTPHeaders = ["Content-Type": "application/problem+json"]
+    for (name, value) in error.headers.sorted(by: { $0.key < $1.key }) { headers.add(name, value) }
+    return Response(status: error.status, headers: headers, body: body)
+  }
+}
+
+/// JSON string escaping for the hand-built problem bodies.
+enum JSONString {
+  static func append(_ s: String, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    for scalar in s.unicodeScalars {
+      switch scalar {
+      case "\"": out.append(contentsOf: #"\""#.utf8)
+      case "\\": out.append(contentsOf: #"\\"#.utf8)
+      case "\n": out.append(contentsOf: #"\n"#.utf8)
+      case "\r": out.append(contentsOf: #"\r"#.utf8)
+      case "\t": out.append(contentsOf: #"\t"#.utf8)
+      case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+        out.append(contentsOf: String(format: "\\u%04x", scalar.value).utf8)
+      default: out.append(contentsOf: String(scalar).utf8)
+      }
+    }
+    out.append(UInt8(ascii: "\""))
+  }
+}

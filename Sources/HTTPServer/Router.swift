@@ -1,0 +1,164 @@
+/// Handles one request.
+public typealias Handler = @Sendable (Request) async throws -> Response
+
+/// Wraps handlers: authentication, rate limiting, headers common to a group of routes.
+public protocol Middleware: Sendable {
+  /// Handles `request`, usually by calling `next` and adjusting its answer or its error.
+  func handle(_ request: Request, next: Handler) async throws -> Response
+}
+
+/// How a route takes its request body.
+public enum BodyPolicy: Sendable {
+  /// Read the whole body into memory, refusing bodies over `limit` bytes (413).
+  case buffered(limit: Int64)
+  /// Stream the body to the sink `makeSink` returns for the request, refusing bodies over `limit` bytes.
+  case streamed(limit: Int64, makeSink: @Sendable (Request) throws -> any RequestBodySink)
+
+  /// The largest body accepted.
+  public var limit: Int64 {
+    switch self {
+    case .buffered(let limit), .streamed(let limit, _): limit
+    }
+  }
+}
+
+/// A method, a path pattern, a body policy and a handler.
+public struct Route: Sendable {
+  /// The method this route answers (a GET route answers HEAD too).
+  public let method: HTTPMethod
+  /// The path pattern.
+  public let pattern: PathPattern
+  /// How the body is read; nil means the server's default (buffered, `defaultBodyLimit`).
+  public let body: BodyPolicy?
+  /// The handler wrapped in the router's middleware.
+  public let handler: Handler
+}
+
+/// A path pattern: literal segments, `:name` parameters and an optional trailing `*` that takes the rest.
+public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
+  enum Segment: Sendable, Equatable {
+    case literal(String)
+    case parameter(String)
+    case rest
+  }
+
+  let segments: [Segment]
+  /// The pattern as written.
+  public let description: String
+
+  /// Parses `/media/:name/*`.
+  public init(_ pattern: String) {
+    description = pattern
+    let parts = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+    segments = parts.enumerated().map { index, part in
+      if part == "*" && index == parts.count - 1 { return .rest }
+      if part.hasPrefix(":") { return .parameter(String(part.dropFirst())) }
+      return .literal(String(part))
+    }
+  }
+
+  var isLiteral: Bool { segments.allSatisfy { if case .literal = $0 { true } else { false } } }
+
+  /// The parameters if `path` (percent-encoded, starting with `/`) matches.
+  func match(_ path: Substring) -> [String: String]? {
+    var parameters: [String: String] = [:]
+    var remaining = path.dropFirst()
+    for (index, segment) in segments.enumerated() {
+      let end = remaining.firstIndex(of: "/") ?? remaining.endIndex
+      let part = remaining[..<end]
+      switch segment {
+      case .literal(let literal):
+        guard part == literal else { return nil }
+      case .parameter(let name):
+        guard !part.isEmpty else { return nil }
+        parameters[name] = FormDecoding.decode(part)
+      case .rest:
+        guard !remaining.isEmpty else { return nil }
+        parameters["*"] = FormDecoding.decode(remaining)
+        return parameters
+      }
+      let isLast = index == segments.count - 1
+      if isLast {
+        guard end == remaining.endIndex else { return nil }
+      } else {
+        guard end < remaining.endIndex else { return nil }
+        remaining = remaining[remaining.index(after: end)...]
+      }
+    }
+    return parameters
+  }
+}
+
+/// What the router found for a method and path.
+public enum RouteMatch: Sendable {
+  /// A route, with the path's parameters.
+  case found(Route, parameters: [String: String])
+  /// The path exists, but not for this method.
+  case methodNotAllowed(allow: [HTTPMethod])
+  /// Nothing at this path.
+  case notFound
+}
+
+/// Maps methods and paths to routes. Literal paths are found by one dictionary lookup; patterns with
+/// parameters are tried in the order they were added.
+public struct Router: Sendable {
+  private var routes: [Route] = []
+  private var literal: [String: [Int]] = [:]
+  private var patterned: [Int] = []
+  private var middleware: [any Middleware] = []
+
+  public init() {}
+
+  /// Adds `middleware` around every route added after this call (the first added runs outermost).
+  public mutating func use(_ middleware: any Middleware) {
+    self.middleware.append(middleware)
+  }
+
+  /// Adds a route. `body` overrides the server's default body policy for it.
+  public mutating func add(_ method: HTTPMethod, _ path: String, body: BodyPolicy? = nil, _ handler: @escaping Handler)
+  {
+    let pattern = PathPattern(path)
+    var wrapped = handler
+    for mw in middleware.reversed() {
+      let next = wrapped
+      wrapped = { request in try await mw.handle(request, next: next) }
+    }
+    routes.append(Route(method: method, pattern: pattern, body: body, handler: wrapped))
+    if pattern.isLiteral {
+      literal[path, default: []].append(routes.count - 1)
+    } else {
+      patterned.append(routes.count - 1)
+    }
+  }
+
+  public mutating func get(_ path: String, _ handler: @escaping Handler) { add(.get, path, handler) }
+  public mutating func post(_ path: String, body: BodyPolicy? = nil, _ handler: @escaping Handler) {
+    add(.post, path, body: body, handler)
+  }
+  public mutating func put(_ path: String, body: BodyPolicy? = nil, _ handler: @escaping Handler) {
+    add(.put, path, body: body, handler)
+  }
+  public mutating func delete(_ path: String, _ handler: @escaping Handler) { add(.delete, path, handler) }
+
+  /// Finds the route for `method` and `path` (percent-encoded, without the query). HEAD falls back to GET.
+  public func match(_ method: HTTPMethod, _ path: Substring) -> RouteMatch {
+    var candidates: [(Route, [String: String])] = []
+    if let indexes = literal[String(path)] {
+      for i in indexes { candidates.append((routes[i], [:])) }
+    }
+    for i in patterned {
+      if let parameters = routes[i].pattern.match(path) { candidates.append((routes[i], parameters)) }
+    }
+    guard !candidates.isEmpty else { return .notFound }
+    if let hit = candidates.first(where: { $0.0.method == method }) { return .found(hit.0, parameters: hit.1) }
+    if method == .head, let hit = candidates.first(where: { $0.0.method == .get }) {
+      return .found(hit.0, parameters: hit.1)
+    }
+    var allow: [HTTPMethod] = []
+    for (route, _) in candidates where !allow.contains(route.method) {
+      allow.append(route.method)
+      if route.method == .get && !allow.contains(.head) { allow.append(.head) }
+    }
+    return .methodNotAllowed(allow: allow)
+  }
+}

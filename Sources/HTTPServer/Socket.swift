@@ -1,0 +1,102 @@
+import Foundation
+
+/// Thin helpers over the BSD socket calls the server makes; they turn return codes into `SocketError`.
+enum Socket {
+  /// Creates a non-blocking listening socket bound to `host:port`; returns it and the bound port.
+  static func listen(host: String, port: Int, backlog: Int32 = 4096) throws -> (fd: Int32, port: Int) {
+    var hints = addrinfo()
+    hints.ai_family = AF_UNSPEC
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+    var list: UnsafeMutablePointer<addrinfo>?
+    let rc = getaddrinfo(host, String(port), &hints, &list)
+    guard rc == 0, let info = list else {
+      throw SocketError(operation: "resolve \(host)", message: String(cString: gai_strerror(rc)))
+    }
+    defer { freeaddrinfo(list) }
+    let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw SocketError.errno("socket") }
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
+      let error = SocketError.errno("bind \(host):\(port)")
+      close(fd)
+      throw error
+    }
+    guard Glibc.listen(fd, backlog) == 0 else {
+      let error = SocketError.errno("listen")
+      close(fd)
+      throw error
+    }
+    setNonBlocking(fd)
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    withUnsafeMutablePointer(to: &storage) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
+    }
+    return (fd, address(of: storage).port)
+  }
+
+  private static func cString(_ buffer: [CChar]) -> String {
+    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  static func setNonBlocking(_ fd: Int32) {
+    let flags = fcntl(fd, F_GETFL)
+    _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+  }
+
+  static func setNoDelay(_ fd: Int32) {
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+  }
+
+  /// The textual address and port of a socket address.
+  static func address(of storage: sockaddr_storage) -> (host: String, port: Int) {
+    var storage = storage
+    var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+    switch Int32(storage.ss_family) {
+    case AF_INET:
+      return withUnsafePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+          var addr = sin.pointee.sin_addr
+          inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
+          return (cString(buffer), Int(UInt16(bigEndian: sin.pointee.sin_port)))
+        }
+      }
+    case AF_INET6:
+      return withUnsafePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
+          var addr = sin6.pointee.sin6_addr
+          inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
+          return (cString(buffer), Int(UInt16(bigEndian: sin6.pointee.sin6_port)))
+        }
+      }
+    default:
+      return ("unknown", 0)
+    }
+  }
+
+  /// Raises the open-file soft limit to the hard limit (the default 1024 is far below `maxConnections`).
+  static func raiseOpenFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+  }
+}
+
+/// A failed socket call.
+public struct SocketError: Error, CustomStringConvertible {
+  /// What was being done (`bind 127.0.0.1:8080`).
+  public let operation: String
+  /// The system's message.
+  public let message: String
+
+  static func errno(_ operation: String) -> SocketError {
+    SocketError(operation: operation, message: String(cString: strerror(Glibc.errno)))
+  }
+
+  public var description: String { "\(operation): \(message)" }
+}

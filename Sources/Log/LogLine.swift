@@ -1,0 +1,121 @@
+import Foundation
+
+/// One JSON log line under construction: `{"time":...,"level":...,"msg":...` then fields, then `}\n`.
+public struct LogLine: ~Copyable {
+  /// The line's level.
+  public let level: LogLevel
+  private var bytes: [UInt8]
+
+  /// Starts a line with the current time, `level` and `msg`.
+  public init(level: LogLevel, msg: String, now: Date = Date()) {
+    self.level = level
+    bytes = []
+    bytes.reserveCapacity(256)
+    bytes.append(contentsOf: #"{"time":""#.utf8)
+    Timestamp.appendISO8601(now, to: &bytes)
+    bytes.append(contentsOf: #"","level":""#.utf8)
+    bytes.append(contentsOf: level.name.utf8)
+    bytes.append(contentsOf: #"","msg":"#.utf8)
+    JSONText.appendString(msg, to: &bytes)
+  }
+
+  /// Adds `"key":value`.
+  public mutating func field(_ key: String, _ value: LogValue) {
+    bytes.append(UInt8(ascii: ","))
+    JSONText.appendString(key, to: &bytes)
+    bytes.append(UInt8(ascii: ":"))
+    switch value {
+    case .string(let s): JSONText.appendString(s, to: &bytes)
+    case .int(let i): bytes.append(contentsOf: String(i).utf8)
+    case .double(let d): bytes.append(contentsOf: (d.isFinite ? String(d) : "null").utf8)
+    case .bool(let b): bytes.append(contentsOf: (b ? "true" : "false").utf8)
+    }
+  }
+
+  /// Adds a string field without building a `LogValue`.
+  public mutating func field(_ key: String, _ value: String) {
+    field(key, .string(value))
+  }
+
+  /// Adds an integer field.
+  public mutating func field(_ key: String, _ value: Int) {
+    field(key, .int(value))
+  }
+
+  /// The finished line, newline included.
+  public consuming func finish() -> [UInt8] {
+    bytes.append(contentsOf: "}\n".utf8)
+    return bytes
+  }
+}
+
+/// Minimal JSON string escaping for log lines (RFC 8259 §7); invalid UTF-8 never reaches here, since
+/// Swift strings are valid Unicode.
+public enum JSONText {
+  private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+  /// Appends `s` as a quoted JSON string.
+  public static func appendString(_ s: String, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    for byte in s.utf8 {
+      switch byte {
+      case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+      case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+      case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+      case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+      case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+      case 0..<0x20, 0x7F:
+        out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+        out.append(hex[Int(byte >> 4)])
+        out.append(hex[Int(byte & 0xF)])
+      default: out.append(byte)
+      }
+    }
+    out.append(UInt8(ascii: "\""))
+  }
+}
+
+/// UTC timestamps with milliseconds (`2021-08-10T05:16:31.494Z`), the format of logs and the Dolby API.
+public enum Timestamp {
+  /// Appends `date` as ISO-8601 UTC with milliseconds.
+  public static func appendISO8601(_ date: Date, to out: inout [UInt8]) {
+    let ms = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+    let seconds = ms / 1000
+    let millis = ms - seconds * 1000
+    var t = time_t(seconds)
+    var parts = tm()
+    gmtime_r(&t, &parts)
+    appendDigits(Int(parts.tm_year) + 1900, 4, &out)
+    out.append(UInt8(ascii: "-"))
+    appendDigits(Int(parts.tm_mon) + 1, 2, &out)
+    out.append(UInt8(ascii: "-"))
+    appendDigits(Int(parts.tm_mday), 2, &out)
+    out.append(UInt8(ascii: "T"))
+    appendDigits(Int(parts.tm_hour), 2, &out)
+    out.append(UInt8(ascii: ":"))
+    appendDigits(Int(parts.tm_min), 2, &out)
+    out.append(UInt8(ascii: ":"))
+    appendDigits(Int(parts.tm_sec), 2, &out)
+    out.append(UInt8(ascii: "."))
+    appendDigits(millis, 3, &out)
+    out.append(UInt8(ascii: "Z"))
+  }
+
+  /// `date` as an ISO-8601 UTC string with milliseconds.
+  public static func iso8601(_ date: Date) -> String {
+    var out: [UInt8] = []
+    appendISO8601(date, to: &out)
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  private static func appendDigits(_ value: Int, _ width: Int, _ out: inout [UInt8]) {
+    var divisor = 1
+    for _ in 1..<width { divisor *= 10 }
+    var v = value
+    while divisor > 0 {
+      out.append(UInt8(ascii: "0") + UInt8((v / divisor) % 10))
+      v %= divisor
+      divisor /= 10
+    }
+  }
+}
