@@ -23,10 +23,12 @@ var targets: [Target] = [
     ]
   ),
 
-  .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "COpenSSL"]),
+  // Raw-socket HTTP client, digests and process helpers shared by the test targets.
+  .target(name: "TestSupport", dependencies: ["COpenSSL"], path: "Tests/TestSupport"),
+  .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",
-    dependencies: ["Ferry", "HTTPServer", "Log", "CCurl", "CSQLite", "COpenSSL", "ferry"]
+    dependencies: ["Ferry", "HTTPServer", "Log", "CCurl", "CSQLite", "COpenSSL", "TestSupport", "ferry"]
   ),
 ]
 

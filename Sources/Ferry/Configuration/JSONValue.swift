@@ -42,7 +42,9 @@ public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
     case .int(let i): return String(i)
     case .double(let d): return d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)
     case .string(let s):
-      let data = try? JSONEncoder().encode(s)
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = .withoutEscapingSlashes
+      let data = try? encoder.encode(s)
       return data.map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
     case .array(let a): return "[" + a.map(\.description).joined(separator: ",") + "]"
     case .object(let o):

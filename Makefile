@@ -1,0 +1,52 @@
+# Ferry: two commands do all the set-up on a fresh Debian machine with the Swift toolchain.
+#   make run    install missing system packages, build release, serve on embedded defaults
+#   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
+# Also: make bench (wrk against Ferry and nginx), make fuzz (libFuzzer on the request parser), make format.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+
+# Libraries Ferry builds against, and ffmpeg for processing and /ready.
+BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev ffmpeg
+# What the benchmark compares against.
+BENCH_PACKAGES := wrk nginx-light
+
+CONFIG ?=
+FUZZ_SECONDS ?= 600
+
+.PHONY: deps build run test bench fuzz format lint clean
+
+deps:
+	@scripts/install-deps.sh $(BUILD_PACKAGES)
+
+build: deps
+	$(SWIFT) build -c release --product ferry
+
+run: build
+	.build/release/ferry serve $(if $(CONFIG),--config $(CONFIG))
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+bench: deps
+	@scripts/install-deps.sh $(BENCH_PACKAGES)
+	$(SWIFT) build -c release --product ferry
+	scripts/bench.sh
+
+# libFuzzer needs its own build (the fuzz target links libFuzzer's main, so it exists only with FERRY_FUZZ=1).
+fuzz: deps
+	FERRY_FUZZ=1 $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address --scratch-path .build-fuzz \
+	  --product FuzzRequestParser
+	mkdir -p Fuzz/corpus && cp -n Fuzz/seeds/* Fuzz/corpus/
+	cd Fuzz && SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 ../.build-fuzz/release/FuzzRequestParser \
+	  corpus -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1
+
+format:
+	$(SWIFT) format -i -r Sources Tests Fuzz Package.swift
+
+lint:
+	$(SWIFT) format lint -r Sources Tests Fuzz Package.swift
+
+clean:
+	rm -rf .build .build-fuzz

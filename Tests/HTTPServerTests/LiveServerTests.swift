@@ -1,0 +1,367 @@
+import Dispatch
+import Foundation
+import HTTPServer
+import TestSupport
+import Testing
+
+@Suite(.serialized) struct LiveServerTests {
+  @Test func servesAHundredRequestsOnOneKeepAliveConnection() async throws {
+    let live = try LiveServer()
+    let ids = try await blocking {
+      let client = try live.client()
+      var ids: Set<String> = []
+      for _ in 0..<100 {
+        try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        let response = try client.readResponse()
+        guard response.status == 200, response.text == "hello", response.header("Connection") == nil else {
+          throw RawHTTPClient.ClientError(description: "unexpected \(response.status) \(response.headers)")
+        }
+        ids.insert(response.header("X-Request-Id") ?? "")
+      }
+      return ids
+    }
+    #expect(ids.count == 100, "every request gets its own id")
+    await live.stop()
+  }
+
+  @Test func answersPipelinedRequestsInOrder() async throws {
+    let live = try LiveServer()
+    let bodies = try await blocking {
+      let client = try live.client()
+      var batch = ""
+      for i in 0..<10 {
+        switch i % 3 {
+        case 0: batch += "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+        case 1: batch += "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(String(i).count + 5)\r\n\r\necho-\(i)"
+        default: batch += "GET /nap HTTP/1.1\r\nHost: t\r\n\r\n"
+        }
+      }
+      try client.send(batch)
+      return try (0..<10).map { _ in try client.readResponse().text }
+    }
+    #expect(bodies == ["hello", "echo-1", "nap", "hello", "echo-4", "nap", "hello", "echo-7", "nap", "hello"])
+    await live.stop()
+  }
+
+  @Test func streamsAChunkedUploadToAFile() async throws {
+    let live = try LiveServer()
+    let data = testBytes(count: 3_000_000)
+    let expected = {
+      let d = SHA256Digest(); d.update(data); return d.hex()
+    }()
+    let response = try await blocking {
+      let client = try live.client()
+      try client.send("PUT /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+      var offset = 0
+      var size = 1
+      while offset < data.count {
+        let n = min(size, data.count - offset)
+        try client.send(Array(String(n, radix: 16).utf8) + [13, 10] + Array(data[offset..<(offset + n)]) + [13, 10])
+        offset += n
+        size = size * 7 % 100_003 + 1
+      }
+      try client.send("0\r\n\r\n")
+      return try client.readResponse()
+    }
+    #expect(response.status == 200)
+    let path = try #require(response.json["path"] as? String)
+    #expect(response.json["bytes"] as? String == "3000000")
+    #expect(try SHA256Digest.file(path) == expected)
+    await live.stop()
+  }
+
+  @Test func honoursExpectContinueThenStreamsTheBody() async throws {
+    let live = try LiveServer()
+    let data = testBytes(count: 2_000_000, seed: 7)
+    let expected = {
+      let d = SHA256Digest(); d.update(data); return d.hex()
+    }()
+    let (interim, response) = try await blocking {
+      let client = try live.client()
+      try client.send(
+        "PUT /upload HTTP/1.1\r\nHost: t\r\nContent-Length: \(data.count)\r\nExpect: 100-continue\r\n\r\n")
+      let interim = try client.readResponse()
+      try client.send(data)
+      return (interim, try client.readResponse())
+    }
+    #expect(interim.status == 100)
+    #expect(response.status == 200)
+    #expect(try SHA256Digest.file(try #require(response.json["path"] as? String)) == expected)
+    await live.stop()
+  }
+
+  @Test func refusesATwoGiBDeclaredBodyBeforeReadingIt() async throws {
+    let live = try LiveServer()
+    let (echo, upload, elapsed) = try await blocking {
+      let started = DispatchTime.now().uptimeNanoseconds
+      let client = try live.client(timeout: 5)
+      try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2147483648\r\n\r\n")
+      let echo = try client.readResponse()
+      let closed = client.isClosedByServer()
+      // With Expect, the refusal comes instead of 100 Continue.
+      let second = try live.client(timeout: 5)
+      try second.send("PUT /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 2147483648\r\nExpect: 100-continue\r\n\r\n")
+      let upload = try second.readResponse()
+      return ((echo, closed), upload, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+    #expect(echo.0.status == 413)
+    #expect(echo.0.json["type"] as? String == "/problems/payload-too-large")
+    #expect(echo.0.header("Connection") == "close")
+    #expect(echo.1, "the server closes instead of reading 2 GiB")
+    #expect(upload.status == 413)
+    #expect(elapsed < 3)
+    await live.stop()
+  }
+
+  @Test func cutsOffASlowlorisClientWith408WhileServingOthers() async throws {
+    let live = try LiveServer { $0.headerTimeout = .seconds(1) }
+    async let slow: (Int, Double, Bool) = blocking {
+      let started = DispatchTime.now().uptimeNanoseconds
+      let client = try live.client(timeout: 8)
+      try client.send("GET /hello HTTP/1.1\r\nHo")
+      var status = 0
+      // Drip a byte every 200 ms; the server must answer 408 within a few seconds, not wait for us.
+      for _ in 0..<40 {
+        usleep(200_000)
+        if (try? client.send("x")) == nil { break }
+      }
+      status = (try? client.readResponse().status) ?? 0
+      let closed = client.isClosedByServer()
+      return (status, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, closed)
+    }
+    let others = try await blocking {
+      var ok = 0
+      for _ in 0..<10 {
+        let client = try live.client()
+        try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        if try client.readResponse().status == 200 { ok += 1 }
+        usleep(100_000)
+      }
+      return ok
+    }
+    let (status, elapsed, closed) = try await slow
+    #expect(others == 10)
+    #expect(status == 408)
+    #expect(closed)
+    #expect(elapsed >= 0.9 && elapsed < 4, "cut off after about header_timeout, took \(elapsed) s")
+    await live.stop()
+  }
+
+  @Test func servesAThousandConcurrentConnections() async throws {
+    raiseOpenFileLimit()
+    let live = try LiveServer()
+    let ok = try await blocking {
+      let clients = try (0..<1000).map { _ in try live.client() }
+      for client in clients { try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n") }
+      return try clients.filter { try $0.readResponse().status == 200 }.count
+    }
+    #expect(ok == 1000)
+    let after = try await blocking {
+      let client = try live.client()
+      try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+      return try client.readResponse().status
+    }
+    #expect(after == 200)
+    await live.stop()
+  }
+
+  @Test func refusesPolitelyPastTheConnectionCapAndRecovers() async throws {
+    raiseOpenFileLimit()
+    let live = try LiveServer { $0.maxConnections = 50 }
+    let (ok, refused, failed) = try await blocking {
+      var clients: [RawHTTPClient] = []
+      for _ in 0..<200 {
+        clients.append(try live.client())
+        usleep(1000)
+      }
+      var ok = 0
+      var refused = 0
+      var failed = 0
+      for client in clients {
+        do {
+          try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+          let status = try client.readResponse().status
+          if status == 200 { ok += 1 } else if status == 503 { refused += 1 } else { failed += 1 }
+        } catch {
+          failed += 1
+        }
+      }
+      return (ok, refused, failed)
+    }
+    #expect(ok == 50)
+    #expect(refused + failed == 150)
+    #expect(refused >= 140, "refused connections get a 503 answer, not a reset (\(failed) failed)")
+    // Those 200 clients are closed now; the server takes new ones.
+    let after = try await blocking {
+      for _ in 0..<50 {
+        if let client = try? live.client(), (try? client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")) != nil,
+          (try? client.readResponse().status) == 200
+        {
+          return 200
+        }
+        usleep(100_000)
+      }
+      return 0
+    }
+    #expect(after == 200)
+    let warned = live.logs.all.contains { $0.contains("connection limit reached") }
+    #expect(warned)
+    await live.stop()
+  }
+
+  @Test func shutdownFinishesTheSlowRequestInFlight() async throws {
+    let live = try LiveServer()
+    async let slow: RawHTTPClient.Response = blocking {
+      let client = try live.client()
+      try client.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+      return try client.readResponse()
+    }
+    try await Task.sleep(for: .milliseconds(200))
+    let idle = try await blocking { try live.client() }
+    await live.stop(grace: .seconds(5))
+    let response = try await slow
+    #expect(response.status == 200)
+    #expect(response.text == "slow")
+    #expect(response.header("Connection") == "close")
+    #expect(idle.isClosedByServer(), "idle connections are closed at shutdown")
+    #expect(throws: (any Error).self) { try live.client() }
+  }
+
+  @Test func shutdownCutsOffWhatOutlivesTheGracePeriod() async throws {
+    let live = try LiveServer()
+    async let slow: Int = blocking {
+      let client = try live.client()
+      try client.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+      return (try? client.readResponse().status) ?? 0
+    }
+    try await Task.sleep(for: .milliseconds(100))
+    let started = ContinuousClock.now
+    await live.stop(grace: .milliseconds(200))
+    #expect(ContinuousClock.now - started < .seconds(2))
+    #expect(try await slow == 0)
+    #expect(live.logs.all.contains { $0.contains("shutdown grace period over") })
+  }
+
+  @Test func echoesOrGeneratesRequestIDs() async throws {
+    let live = try LiveServer()
+    let (given, bad, generated) = try await blocking {
+      let client = try live.client()
+      try client.send("GET /hello HTTP/1.1\r\nHost: t\r\nX-Request-Id: abc-123.x\r\n\r\n")
+      let given = try client.readResponse().header("X-Request-Id")
+      try client.send("GET /hello HTTP/1.1\r\nHost: t\r\nX-Request-Id: <script>\r\n\r\n")
+      let bad = try client.readResponse().header("X-Request-Id")
+      try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+      let generated = try client.readResponse().header("X-Request-Id")
+      return (given, bad, generated)
+    }
+    #expect(given == "abc-123.x")
+    #expect(bad != nil && bad != "<script>")
+    #expect(generated != nil && generated != bad)
+    try await Task.sleep(for: .milliseconds(100))
+    #expect(live.logs.all.contains { $0.contains(#""request_id":"abc-123.x""#) && $0.contains(#""msg":"request""#) })
+    await live.stop()
+  }
+
+  @Test func turnsErrorsIntoProblemAnswers() async throws {
+    let live = try LiveServer()
+    let (fail, teapot) = try await blocking {
+      let client = try live.client()
+      try client.send("GET /fail HTTP/1.1\r\nHost: t\r\nX-Request-Id: req-500\r\n\r\n")
+      let fail = try client.readResponse()
+      try client.send("GET /teapot HTTP/1.1\r\nHost: t\r\n\r\n")
+      return (fail, try client.readResponse())
+    }
+    #expect(fail.status == 500)
+    #expect(fail.header("Content-Type") == "application/problem+json")
+    #expect(fail.json["type"] as? String == "/problems/internal-error")
+    #expect((fail.json["detail"] as? String)?.contains("req-500") == true)
+    #expect(teapot.status == 418)
+    #expect(teapot.json["detail"] as? String == "short and stout")
+    #expect(live.logs.all.contains { $0.contains("unhandled error") && $0.contains("req-500") })
+    await live.stop()
+  }
+
+  @Test func malformedRequestsGet400AndAClose() async throws {
+    let live = try LiveServer()
+    let (response, closed) = try await blocking {
+      let client = try live.client()
+      try client.send("GET / HTTP/1.1\r\nHost : t\r\n\r\n")
+      let response = try client.readResponse()
+      return (response, client.isClosedByServer())
+    }
+    #expect(response.status == 400)
+    #expect(response.json["type"] as? String == "/problems/invalid-request")
+    #expect(response.json["status"] as? Int == 400)
+    #expect(response.json["title"] != nil && response.json["detail"] != nil)
+    #expect(closed)
+    await live.stop()
+  }
+
+  @Test func headAnswersHaveLengthButNoBody() async throws {
+    let live = try LiveServer()
+    let (head, next) = try await blocking {
+      let client = try live.client()
+      try client.send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+      return (try client.readResponse(head: true), try client.readResponse())
+    }
+    #expect(head.status == 200)
+    #expect(head.header("Content-Length") == "5")
+    #expect(next.text == "hello", "no body bytes were sent for HEAD")
+    await live.stop()
+  }
+
+  @Test func closesIdleKeepAliveConnections() async throws {
+    let live = try LiveServer { $0.idleTimeout = .seconds(1) }
+    let (status, closed, elapsed) = try await blocking {
+      let client = try live.client(timeout: 6)
+      try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+      let status = try client.readResponse().status
+      let started = DispatchTime.now().uptimeNanoseconds
+      let closed = client.isClosedByServer()
+      return (status, closed, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+    #expect(status == 200)
+    #expect(closed)
+    #expect(elapsed > 0.8 && elapsed < 4)
+    await live.stop()
+  }
+
+  @Test func http10ClientsGetCloseUnlessTheyAskForKeepAlive() async throws {
+    let live = try LiveServer()
+    let (plain, kept) = try await blocking {
+      let a = try live.client()
+      try a.send("GET /hello HTTP/1.0\r\n\r\n")
+      let plain = try a.readResponse()
+      let b = try live.client()
+      try b.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+      let kept = try b.readResponse()
+      return (plain.header("Connection"), kept.header("Connection"))
+    }
+    #expect(plain == "close")
+    #expect(kept == "keep-alive")
+    await live.stop()
+  }
+
+  @Test func listensOnIPv6() async throws {
+    let live = try LiveServer { $0.host = "::1" }
+    let status = try await blocking {
+      let client = try RawHTTPClient(host: "::1", port: live.port)
+      try client.send("GET /hello HTTP/1.1\r\nHost: [::1]\r\n\r\n")
+      return try client.readResponse().status
+    }
+    #expect(status == 200)
+    await live.stop()
+  }
+
+  @Test func answersARequestFromAClientThatHalfClosed() async throws {
+    let live = try LiveServer()
+    let response = try await blocking {
+      let client = try live.client()
+      try client.send("GET /nap HTTP/1.1\r\nHost: t\r\n\r\n")
+      client.closeWrite()
+      return try client.readResponse()
+    }
+    #expect(response.text == "nap")
+    await live.stop()
+  }
+}

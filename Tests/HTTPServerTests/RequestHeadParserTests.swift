@@ -1,0 +1,181 @@
+import Testing
+
+@testable import HTTPServer
+
+/// Parses `text` in one go; the head must be complete.
+private func parse(_ text: String, limits: RequestHeadParser.Limits = .init()) throws -> RequestHead {
+  var parser = RequestHeadParser(limits: limits)
+  let bytes = Array(text.utf8)
+  let result = try bytes.withUnsafeBytes { raw in try parser.parse(raw) }
+  guard case .head(let head, _) = result else { throw HTTPError.badRequest("test: incomplete head") }
+  return head
+}
+
+/// The status `text` is refused with, or nil when it parses (or is incomplete).
+private func refusal(_ text: String, limits: RequestHeadParser.Limits = .init()) -> Int? {
+  var parser = RequestHeadParser(limits: limits)
+  let bytes = Array(text.utf8)
+  do {
+    _ = try bytes.withUnsafeBytes { raw in try parser.parse(raw) }
+    return nil
+  } catch {
+    return (error as? HTTPError)?.status.code ?? -1
+  }
+}
+
+@Suite struct RequestHeadParserTests {
+  @Test func parsesASimpleGet() throws {
+    let head = try parse("GET /media/jobs?status=Running HTTP/1.1\r\nHost: example\r\nAccept: */*\r\n\r\n")
+    #expect(head.method == .get)
+    #expect(head.target == "/media/jobs?status=Running")
+    #expect(head.path == "/media/jobs")
+    #expect(head.query == "status=Running")
+    #expect(head.version == .http1_1)
+    #expect(head.headers["host"] == "example")
+    #expect(head.headers["ACCEPT"] == "*/*")
+    #expect(head.framing == .none)
+    #expect(head.keepAlive)
+  }
+
+  @Test func reportsConsumedBytesSoPipelinedRequestsStayIntact() throws {
+    var parser = RequestHeadParser()
+    let first = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+    let bytes = Array((first + "GET /b HTTP/1.1\r\nHost: x\r\n\r\n").utf8)
+    let result = try bytes.withUnsafeBytes { try parser.parse($0) }
+    guard case .head(let head, let consumed) = result else {
+      Issue.record("expected a head")
+      return
+    }
+    #expect(head.target == "/a")
+    #expect(consumed == first.utf8.count)
+  }
+
+  @Test func sameResultWhenBytesArriveOneAtATime() throws {
+    let text = Array("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello".utf8)
+    var parser = RequestHeadParser()
+    var found: (RequestHead, Int)?
+    for end in 1...text.count {
+      let result = try text[0..<end].withUnsafeBytes { try parser.parse($0) }
+      if case .head(let head, let consumed) = result {
+        found = (head, consumed)
+        break
+      }
+    }
+    #expect(found?.0.framing == .length(5))
+    #expect(found?.1 == text.count - 5)
+  }
+
+  @Test func ignoresEmptyLinesBeforeTheRequestLine() throws {
+    #expect(try parse("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n").target == "/")
+  }
+
+  @Test func acceptsAbsoluteFormTargets() throws {
+    #expect(try parse("GET http://example.com/a?b=1 HTTP/1.1\r\nHost: example.com\r\n\r\n").target == "/a?b=1")
+  }
+
+  @Test func requestLineOverTheLimitIs414EvenBeforeItEnds() {
+    let long = "GET /" + String(repeating: "a", count: 9000)
+    #expect(refusal(long + " HTTP/1.1\r\nHost: x\r\n\r\n") == 414)
+    #expect(refusal(long) == 414)
+    #expect(refusal("GET /" + String(repeating: "a", count: 8000) + " HTTP/1.1\r\nHost: x\r\n\r\n") == nil)
+  }
+
+  @Test func headerSectionOverTheLimitIs431() {
+    let big = "X-Big: " + String(repeating: "v", count: 33000) + "\r\n"
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\n" + big + "\r\n") == 431)
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\n" + big) == 431)
+  }
+
+  @Test func moreThanAHundredFieldsIs431() {
+    let fields = (0..<100).map { "X-F\($0): v\r\n" }.joined()
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n") == 431)
+    let ninetyNine = (0..<99).map { "X-F\($0): v\r\n" }.joined()
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\n" + ninetyNine + "\r\n") == nil)
+  }
+
+  @Test func unknownTransferCodingIs501() {
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n") == 501)
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == 501)
+  }
+
+  @Test func chunkedMustBeTheOnlyCoding() throws {
+    #expect(try parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n").framing == .chunked)
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n") == 400)
+    #expect(refusal("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") == 400)
+  }
+
+  @Test func bothContentLengthAndTransferEncodingIs400() {
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n") == 400)
+  }
+
+  @Test func conflictingOrMalformedContentLengthIs400() throws {
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n") == 400)
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\n") == 400)
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n") == 400)
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n") == 400)
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n") == 400)
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n") == 400)
+    #expect(refusal("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n") == 400)
+    // Identical repeats are one length (RFC 9110 §8.6).
+    #expect(try parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 7, 7\r\n\r\n").framing == .length(7))
+    #expect(try parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").framing == BodyFraming.none)
+  }
+
+  @Test func obsFoldIs400() {
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\nX-A: one\r\n two\r\n\r\n") == 400)
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\nX-A: one\r\n\ttwo\r\n\r\n") == 400)
+  }
+
+  @Test func whitespaceBeforeTheColonIs400() {
+    #expect(refusal("GET / HTTP/1.1\r\nHost : x\r\n\r\n") == 400)
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\nContent-Length\t: 0\r\n\r\n") == 400)
+  }
+
+  @Test func malformedSyntaxIs400() {
+    #expect(refusal("GET / HTTP/1.1\nHost: x\n\n") == 400, "bare LF")
+    #expect(refusal("GET  / HTTP/1.1\r\nHost: x\r\n\r\n") == 400, "double space")
+    #expect(refusal("GET / HTTP/1.1 \r\nHost: x\r\n\r\n") == 400, "trailing space")
+    #expect(refusal("GET /\u{7F} HTTP/1.1\r\nHost: x\r\n\r\n") == 400, "DEL in target")
+    #expect(refusal("G(T / HTTP/1.1\r\nHost: x\r\n\r\n") == 400, "bad method")
+    #expect(refusal("GET / HTTX/1.1\r\nHost: x\r\n\r\n") == 400, "bad protocol")
+    #expect(refusal("GET / http/1.1\r\nHost: x\r\n\r\n") == 400, "lowercase protocol")
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n") == 400, "bare CR in value")
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u{0}b\r\n\r\n") == 400, "NUL in value")
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\n: empty\r\n\r\n") == 400, "empty name")
+    #expect(refusal("GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n") == 400, "no colon")
+    #expect(refusal("GET relative HTTP/1.1\r\nHost: x\r\n\r\n") == 400, "relative target")
+    #expect(refusal("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n") == 400, "many empty lines")
+  }
+
+  @Test func otherHTTPVersionsAre505() {
+    #expect(refusal("GET / HTTP/2.0\r\nHost: x\r\n\r\n") == 505)
+    #expect(refusal("GET / HTTP/0.9\r\nHost: x\r\n\r\n") == 505)
+    #expect(refusal("GET / HTTP/1.2\r\nHost: x\r\n\r\n") == 505)
+  }
+
+  @Test func http11NeedsExactlyOneHost() throws {
+    #expect(refusal("GET / HTTP/1.1\r\n\r\n") == 400)
+    #expect(refusal("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n") == 400)
+    #expect(try parse("GET / HTTP/1.0\r\n\r\n").version == .http1_0)
+  }
+
+  @Test func expectContinueIsFlaggedAndOtherExpectationsAre417() throws {
+    let head = try parse("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-Continue\r\n\r\n")
+    #expect(head.expectsContinue)
+    #expect(!(try parse("GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n").expectsContinue))
+    #expect(refusal("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: magic\r\n\r\n") == 417)
+  }
+
+  @Test func connectionTokensDecideKeepAlive() throws {
+    #expect(!(try parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n").keepAlive))
+    #expect(!(try parse("GET / HTTP/1.0\r\n\r\n").keepAlive))
+    #expect(try parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keepAlive)
+    #expect(try parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade, keep-alive\r\n\r\n").keepAlive)
+  }
+
+  @Test func valuesAreTrimmedAndObsTextIsKept() throws {
+    let head = try parse("GET / HTTP/1.1\r\nHost:   x \t\r\nX-Name: caf\u{E9}\r\n\r\n")
+    #expect(head.headers["Host"] == "x")
+    #expect(head.headers["X-Name"] == "caf\u{E9}")
+  }
+}
