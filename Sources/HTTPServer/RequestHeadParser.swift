@@ -69,6 +69,15 @@ public struct RequestHeadParser: Sendable {
         break
       }
       let lf = base.distance(to: UnsafeRawPointer(hit))
+      // Limits first, measured exactly as for a partial line below: the outcome must not depend on
+      // where the reads happened to split the bytes.
+      if requestLineEnd < 0 {
+        guard lf - lineStart <= limits.requestLineBytes + 1 else { throw .uriTooLong(limit: limits.requestLineBytes) }
+      } else {
+        guard lf - requestLineEnd - 1 <= limits.headerBytes else {
+          throw .headerFieldsTooLarge("The header section is larger than \(limits.headerBytes) bytes.")
+        }
+      }
       guard lf > 0, buffer[lf - 1] == 0x0D else {
         throw .badRequest("Lines must end with CRLF; found a bare LF.")
       }
@@ -79,7 +88,6 @@ public struct RequestHeadParser: Sendable {
           guard lf + 1 <= 8 else { throw .badRequest("Too many empty lines before the request line.") }
           headStart = lf + 1
         } else {
-          guard lineLength <= limits.requestLineBytes else { throw .uriTooLong(limit: limits.requestLineBytes) }
           requestLineEnd = lf
         }
       } else {
@@ -92,9 +100,6 @@ public struct RequestHeadParser: Sendable {
         fieldLines += 1
         guard fieldLines <= limits.headerCount else {
           throw .headerFieldsTooLarge("More than \(limits.headerCount) header fields.")
-        }
-        guard lf - requestLineEnd <= limits.headerBytes else {
-          throw .headerFieldsTooLarge("The header section is larger than \(limits.headerBytes) bytes.")
         }
       }
       lineStart = lf + 1

@@ -179,3 +179,48 @@ private func refusal(_ text: String, limits: RequestHeadParser.Limits = .init())
     #expect(head.headers["X-Name"] == "caf\u{E9}")
   }
 }
+
+/// The outcome of parsing `bytes` in two reads split at `split` (or in one read).
+private func outcome(_ bytes: [UInt8], split: Int?, limits: RequestHeadParser.Limits) -> String {
+  var parser = RequestHeadParser(limits: limits)
+  do {
+    if let split {
+      let first = try bytes[0..<split].withUnsafeBytes { try parser.parse($0) }
+      if case .head(let head, let consumed) = first { return "head \(head.target) \(consumed)" }
+    }
+    let result = try bytes.withUnsafeBytes { try parser.parse($0) }
+    if case .head(let head, let consumed) = result { return "head \(head.target) \(consumed)" }
+    return "need more"
+  } catch {
+    return "refused \((error as? HTTPError)?.status.code ?? -1)"
+  }
+}
+
+@Suite struct RequestHeadParserSplitTests {
+  // Found by the fuzzer: an over-long line ending in a bare LF was 400 whole but 414 when split.
+  static let inputs: [String] = [
+    "GET /" + String(repeating: "a", count: 40) + "\n\n",
+    "GET / HTTP/1.1\r\nX: " + String(repeating: "v", count: 60) + "\n\r\n",
+    "GET / HTTP/1.1\r\nX: " + String(repeating: "v", count: 40) + "\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+    "GET / HTTP/1.1\r\n X: y\r\n\r\n",
+  ]
+
+  @Test(arguments: inputs)
+  func outcomeDoesNotDependOnWhereReadsSplit(_ text: String) {
+    let limits = RequestHeadParser.Limits(requestLineBytes: 32, headerBytes: 48, headerCount: 3)
+    let bytes = Array(text.utf8)
+    let whole = outcome(bytes, split: nil, limits: limits)
+    for split in 1..<bytes.count {
+      #expect(outcome(bytes, split: split, limits: limits) == whole, "split at \(split)")
+    }
+  }
+
+  @Test func anOverlongRequestLineIs414WhateverEndsIt() {
+    #expect(refusal("GET /" + String(repeating: "a", count: 9000) + "\n") == 414)
+    #expect(refusal("GET / HTTP/1.1\r\nX: " + String(repeating: "v", count: 33000) + "\n") == 431)
+  }
+}
