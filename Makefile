@@ -5,6 +5,8 @@
 
 SHELL := /bin/bash
 SWIFT ?= swift
+# Extra flags for the release build (the container image adds --static-swift-stdlib).
+SWIFT_BUILD_FLAGS ?=
 
 # Libraries Ferry builds against, and ffmpeg for processing and /ready.
 BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev ffmpeg
@@ -14,20 +16,30 @@ BENCH_PACKAGES := wrk nginx-light
 CONFIG ?=
 FUZZ_SECONDS ?= 600
 
+VENV := .venv
+
 .PHONY: deps build run test bench fuzz format lint clean
 
 deps:
 	@scripts/install-deps.sh $(BUILD_PACKAGES)
 
 build: deps
-	$(SWIFT) build -c release --product ferry
+	$(SWIFT) build -c release --product ferry $(SWIFT_BUILD_FLAGS)
 
 run: build
 	.build/release/ferry serve $(if $(CONFIG),--config $(CONFIG))
 
-test: deps
+test: deps $(VENV)/.installed
+	$(VENV)/bin/python -m openapi_spec_validator openapi.yaml
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test
+
+# Pinned Python test tools (requirements-test.txt). Debian's python3 needs python3-venv for this.
+$(VENV)/.installed: requirements-test.txt
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || scripts/install-deps.sh python3 python3-venv
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
 
 bench: deps
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
@@ -36,6 +48,7 @@ bench: deps
 
 # libFuzzer needs its own build (the fuzz target links libFuzzer's main, so it exists only with FERRY_FUZZ=1).
 fuzz: deps
+	rm -rf .build-fuzz  # incremental fuzzer builds were seen to lose coverage instrumentation
 	FERRY_FUZZ=1 $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address --scratch-path .build-fuzz \
 	  --product FuzzRequestParser
 	mkdir -p Fuzz/corpus && cp -n Fuzz/seeds/* Fuzz/corpus/
@@ -49,4 +62,4 @@ lint:
 	$(SWIFT) format lint -r Sources Tests Fuzz Package.swift
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz $(VENV)

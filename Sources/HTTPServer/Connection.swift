@@ -62,6 +62,8 @@ final class Connection: @unchecked Sendable {
   /// Uptime at which the current head began (connection opened, or first byte after an idle period).
   private var headStartedAt: UInt64?
   private var current: InFlight?
+  /// The request whose body is being read, and its route.
+  private var pendingRequest: (Request, Route)?
 
   /// The request being answered.
   private struct InFlight {
@@ -69,7 +71,6 @@ final class Connection: @unchecked Sendable {
     var id: String
     var startedAt: UInt64
     var keepAlive: Bool
-    var sink: (any RequestBodySink)?
   }
 
   init(fd: Int32, remoteAddress: String, server: HTTPServer, loop: EventLoop) {
@@ -215,7 +216,7 @@ final class Connection: @unchecked Sendable {
     let id = Connection.usableRequestID(head.headers["X-Request-Id"]) ?? loop.nextRequestID()
     current = InFlight(
       head: head, id: id, startedAt: DispatchTime.now().uptimeNanoseconds,
-      keepAlive: head.keepAlive && !server.isDraining, sink: nil)
+      keepAlive: head.keepAlive && !server.isDraining)
     server.requestStarted()
     var request = Request(
       method: head.method, path: String(head.path), query: head.query.map(String.init), version: head.version,
@@ -247,15 +248,12 @@ final class Connection: @unchecked Sendable {
         return failBeforeHandler(error, head: head)
       }
     }
-    current?.sink = sink
     pendingRequest = (request, route)
     state = .body(BodyReader(framing: head.framing, limit: policy.limit, sink: sink))
     if head.expectsContinue {
       output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
     }
   }
-
-  private var pendingRequest: (Request, Route)?
 
   private func completeBody(_ reader: BodyReader) {
     guard case (var request, let route)? = pendingRequest else { return }
@@ -320,7 +318,7 @@ final class Connection: @unchecked Sendable {
     if current == nil {
       current = InFlight(
         head: head ?? .unparsed, id: loop.nextRequestID(), startedAt: DispatchTime.now().uptimeNanoseconds,
-        keepAlive: false, sink: nil)
+        keepAlive: false)
       server.requestStarted()
     }
     if head == nil || head?.framing != BodyFraming.none { current?.keepAlive = false }
@@ -492,7 +490,7 @@ final class Connection: @unchecked Sendable {
     if current == nil {
       current = InFlight(
         head: .unparsed, id: loop.nextRequestID(), startedAt: DispatchTime.now().uptimeNanoseconds,
-        keepAlive: false, sink: nil)
+        keepAlive: false)
       server.requestStarted()
     }
     current?.keepAlive = false

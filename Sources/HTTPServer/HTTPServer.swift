@@ -30,7 +30,8 @@ public final class HTTPServer: @unchecked Sendable {
     self.configuration = configuration
     self.router = router
     self.logger = logger
-    let prefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    // A random prefix per process keeps ids unique across restarts; loops then count without sharing state.
+    let prefix = String(UInt64.random(in: (1 << 40)..<(1 << 41)), radix: 36)
     loops = (0..<configuration.loopCount).map { EventLoop(index: $0, requestIDPrefix: prefix) }
   }
 

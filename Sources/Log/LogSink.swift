@@ -32,18 +32,23 @@ public final class BufferedFileLogSink: LogSink, @unchecked Sendable {
   }
 
   public func write(_ line: [UInt8], urgent: Bool) {
-    let startWriter = state.withLock { state -> Bool in
+    let (firstOfBatch, startWriter) = state.withLock { state -> (Bool, Bool) in
+      let first = state.pending.isEmpty
       state.pending.append(contentsOf: line)
       defer { state.writerStarted = true }
-      return !state.writerStarted
+      return (first, !state.writerStarted)
     }
     if urgent {
       flush()
-    } else if startWriter {
+      return
+    }
+    if startWriter {
       let thread = Thread { [self] in runWriter() }
       thread.name = "ferry-log"
       thread.start()
     }
+    // One wake-up per batch: the writer sleeps until a batch starts, then gives it `flushInterval` to fill.
+    if firstOfBatch { wake.signal() }
   }
 
   public func flush() {
@@ -57,10 +62,9 @@ public final class BufferedFileLogSink: LogSink, @unchecked Sendable {
   }
 
   private func runWriter() {
-    let nanoseconds =
-      flushInterval.components.seconds * 1_000_000_000 + flushInterval.components.attoseconds / 1_000_000_000
     while true {
-      _ = wake.wait(timeout: .now() + .nanoseconds(Int(nanoseconds)))
+      wake.wait()
+      Thread.sleep(forTimeInterval: flushInterval.seconds)
       flush()
     }
   }
@@ -80,6 +84,12 @@ public final class BufferedFileLogSink: LogSink, @unchecked Sendable {
         }
       }
     }
+  }
+}
+
+extension Duration {
+  fileprivate var seconds: Double {
+    Double(components.seconds) + Double(components.attoseconds) / 1e18
   }
 }
 
