@@ -1,4 +1,5 @@
 import Foundation
+import Log
 
 /// A response: status, headers and a body. `Content-Length`, `Date` and `Connection` are added by the server.
 public struct Response: Sendable {
@@ -39,36 +40,16 @@ public struct Response: Sendable {
     var body: [UInt8] = []
     body.reserveCapacity(160 + error.detail.utf8.count)
     body.append(contentsOf: #"{"type":"#.utf8)
-    JSONString.append(error.type, to: &body)
+    JSONText.appendString(error.type, to: &body)
     body.append(contentsOf: #","status":"#.utf8)
     body.append(contentsOf: String(error.status.code).utf8)
     body.append(contentsOf: #","title":"#.utf8)
-    JSONString.append(error.title, to: &body)
+    JSONText.appendString(error.title, to: &body)
     body.append(contentsOf: #","detail":"#.utf8)
-    JSONString.append(error.detail, to: &body)
+    JSONText.appendString(error.detail, to: &body)
     body.append(UInt8(ascii: "}"))
     var headers: HTTPHeaders = ["Content-Type": "application/problem+json"]
     for (name, value) in error.headers.sorted(by: { $0.key < $1.key }) { headers.add(name, value) }
     return Response(status: error.status, headers: headers, body: body)
-  }
-}
-
-/// JSON string escaping for the hand-built problem bodies.
-enum JSONString {
-  static func append(_ s: String, to out: inout [UInt8]) {
-    out.append(UInt8(ascii: "\""))
-    for scalar in s.unicodeScalars {
-      switch scalar {
-      case "\"": out.append(contentsOf: #"\""#.utf8)
-      case "\\": out.append(contentsOf: #"\\"#.utf8)
-      case "\n": out.append(contentsOf: #"\n"#.utf8)
-      case "\r": out.append(contentsOf: #"\r"#.utf8)
-      case "\t": out.append(contentsOf: #"\t"#.utf8)
-      case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-        out.append(contentsOf: String(format: "\\u%04x", scalar.value).utf8)
-      default: out.append(contentsOf: String(scalar).utf8)
-      }
-    }
-    out.append(UInt8(ascii: "\""))
   }
 }
