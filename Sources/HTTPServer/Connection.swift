@@ -29,13 +29,15 @@ final class Connection: @unchecked Sendable {
   }
 
   private static let initialCapacity = 16 * 1024
-  private static let maxCapacity = 64 * 1024
+  /// Unsent answer bytes past which no more pipelined requests are parsed until the client reads.
+  private static let outputHighWater = 256 * 1024
   private static let lingerNanoseconds: UInt64 = 2_000_000_000
   private static let maxLingerBytes = 1 << 20
 
   let fd: Int32
   let remoteAddress: String
-  private unowned let server: HTTPServer
+  // Strong: a handler that outlives a forced shutdown may still map its error through the server.
+  private let server: HTTPServer
   private let loop: EventLoop
   private var state = State.head
   private var parser: RequestHeadParser
@@ -43,6 +45,8 @@ final class Connection: @unchecked Sendable {
 
   private var input: UnsafeMutableRawPointer
   private var capacity = Connection.initialCapacity
+  /// Large enough for the longest head the limits allow, so a full buffer always means a parser error.
+  private let maxCapacity: Int
   private var readIndex = 0
   private var writeIndex = 0
   private var output: [UInt8] = []
@@ -62,6 +66,8 @@ final class Connection: @unchecked Sendable {
   /// Uptime at which the current head began (connection opened, or first byte after an idle period).
   private var headStartedAt: UInt64?
   private var current: InFlight?
+  /// The running handler, cancelled if the connection closes under it.
+  private var handlerTask: Task<Void, Never>?
   /// The request whose body is being read, and its route.
   private var pendingRequest: (Request, Route)?
 
@@ -78,7 +84,9 @@ final class Connection: @unchecked Sendable {
     self.remoteAddress = remoteAddress
     self.server = server
     self.loop = loop
-    parser = RequestHeadParser(limits: server.configuration.limits)
+    let limits = server.configuration.limits
+    parser = RequestHeadParser(limits: limits)
+    maxCapacity = max(64 * 1024, limits.requestLineBytes + limits.headerBytes + 4096)
     input = UnsafeMutableRawPointer.allocate(byteCount: Connection.initialCapacity, alignment: 16)
     lastActivity = DispatchTime.now().uptimeNanoseconds
     headStartedAt = lastActivity
@@ -107,7 +115,7 @@ final class Connection: @unchecked Sendable {
       if case .closed = state { return }
       if readIndex > 0 && (writeIndex == capacity || readIndex == writeIndex) { compact() }
       if writeIndex == capacity {
-        guard capacity < Connection.maxCapacity else { break }
+        guard capacity < maxCapacity else { break }
         grow()
       }
       let space = capacity - writeIndex
@@ -165,11 +173,20 @@ final class Connection: @unchecked Sendable {
       switch state {
       case .head:
         guard readIndex < writeIndex, !closeAfterWrite else { return finishProcessing() }
+        // A client that pipelines requests without reading answers must not make us buffer without bound.
+        if output.count - outputOffset > Connection.outputHighWater {
+          flush()
+          guard outputOffset == 0, case .head = state else { return }
+        }
         if headStartedAt == nil { headStartedAt = DispatchTime.now().uptimeNanoseconds }
         let result: RequestHeadParser.Result
         do {
           result = try parser.parse(UnsafeRawBufferPointer(start: input + readIndex, count: writeIndex - readIndex))
         } catch {
+          // The connection closes after this answer: drop what is buffered and forget the bad head.
+          readIndex = writeIndex
+          parser.reset()
+          headStartedAt = nil
           failBeforeHandler(error, head: nil)
           return finishProcessing()
         }
@@ -261,6 +278,7 @@ final class Connection: @unchecked Sendable {
     do {
       request.body = try reader.finish()
     } catch {
+      reader.abort()
       state = .handling
       return failBeforeHandler(error, head: current?.head)
     }
@@ -272,7 +290,7 @@ final class Connection: @unchecked Sendable {
   private func dispatch(_ request: Request, _ route: Route) {
     state = .handling
     handoff.withLock { $0 = .running }
-    Task.immediate { [self] in
+    let task = Task.immediate { [self] in
       let response: Response
       do {
         response = try await route.handler(request)
@@ -302,6 +320,7 @@ final class Connection: @unchecked Sendable {
     if let inline {
       answer(inline)
     } else {
+      handlerTask = task
       pauseReading()
     }
   }
@@ -331,6 +350,7 @@ final class Connection: @unchecked Sendable {
   private func answer(_ response: Response) {
     guard case .handling = state, let exchange = current else { return }
     current = nil
+    handlerTask = nil
     handoff.withLock { $0 = .idle }
     let keepAlive = exchange.keepAlive && !server.isDraining && !closeAfterWrite
     let bodyBytes = ResponseWriter.write(
@@ -431,6 +451,8 @@ final class Connection: @unchecked Sendable {
       current = nil
       server.requestFinished()
     }
+    handlerTask?.cancel()
+    handlerTask = nil
     state = .closed
     loop.connections[ObjectIdentifier(self)] = nil
     if readPaused {
@@ -453,6 +475,9 @@ final class Connection: @unchecked Sendable {
   func checkTimeouts(now: UInt64, draining: Bool) {
     let config = server.configuration
     switch state {
+    case .head where closeAfterWrite:
+      // The last answer is written or waiting for the client to read it; only the stall check below applies.
+      break
     case .head:
       let hasPartialRequest = readIndex < writeIndex || parser.hasPartialHead
       if !hasPartialRequest && current == nil && outputOffset >= output.count {
@@ -485,6 +510,9 @@ final class Connection: @unchecked Sendable {
 
   private func timeOut(_ detail: String) {
     if case .body(let reader) = state { reader.abort() }
+    readIndex = writeIndex
+    parser.reset()
+    headStartedAt = nil
     state = .handling
     pendingRequest = nil
     if current == nil {

@@ -71,30 +71,41 @@ public final class HTTPServer: @unchecked Sendable {
   /// then closes whatever is left.
   public func shutdown(grace: Duration) async {
     guard !draining.exchange(true, ordering: .relaxed) else { return }
-    acceptQueue.sync {
+    // Never `sync` onto the server's queues here: a handler running inline on a loop may call this.
+    await onQueue(acceptQueue) { [self] in
       resumeAccepting()
       listenSource?.cancel()
       listenSource = nil
     }
-    closeConnections(onlyIdle: true)
+    await closeConnections(onlyIdle: true)
     let deadline = ContinuousClock.now + grace
-    while openConnections.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
+    // A cancelled task's sleep returns at once: stop waiting rather than spin.
+    while openConnections.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
       try? await Task.sleep(for: .milliseconds(20))
     }
     let leftRequests = activeRequests.load(ordering: .relaxed)
     if leftRequests > 0 {
       logger.warning("shutdown grace period over", ["requests_cut_off": .int(leftRequests)])
     }
-    closeConnections(onlyIdle: false)
-    for loop in loops { loop.queue.sync { loop.stop() } }
+    await closeConnections(onlyIdle: false)
+    for loop in loops { await onQueue(loop.queue) { loop.stop() } }
   }
 
-  private func closeConnections(onlyIdle: Bool) {
+  private func closeConnections(onlyIdle: Bool) async {
     for loop in loops {
-      loop.queue.sync {
+      await onQueue(loop.queue) {
         for connection in Array(loop.connections.values) where !onlyIdle || connection.isIdle {
           connection.close()
         }
+      }
+    }
+  }
+
+  private func onQueue(_ queue: DispatchQueue, _ body: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { continuation in
+      queue.async {
+        body()
+        continuation.resume()
       }
     }
   }

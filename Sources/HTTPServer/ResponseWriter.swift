@@ -9,7 +9,13 @@ enum ResponseWriter {
     _ response: Response, for head: RequestHead, requestID: String, keepAlive: Bool, dateLine: [UInt8],
     into out: inout [UInt8]
   ) -> Int {
-    let status = response.status
+    // A final answer needs a code from 200 to 599 and a reason that cannot split the status line.
+    var status = response.status
+    if !(200...599).contains(status.code) {
+      status = .internalServerError
+    } else if !status.reason.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F || $0 == 0x09 }) {
+      status = HTTPStatus(status.code)
+    }
     out.append(contentsOf: "HTTP/1.1 ".utf8)
     out.append(contentsOf: String(status.code).utf8)
     out.append(0x20)

@@ -35,6 +35,9 @@ public struct Route: Sendable {
 }
 
 /// A path pattern: literal segments, `:name` parameters and an optional trailing `*` that takes the rest.
+///
+/// Parameter values are percent-decoded, so they may hold `/`, `..` or NUL: a handler that turns one into a
+/// file path must validate it first.
 public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
   enum Segment: Sendable, Equatable {
     case literal(String)

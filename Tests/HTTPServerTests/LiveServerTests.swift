@@ -364,4 +364,118 @@ import Testing
     #expect(response.text == "nap")
     await live.stop()
   }
+
+  @Test func pipelinedFloodIsAnsweredInOrderWithoutBufferingEveryAnswer() async throws {
+    let big = [UInt8](repeating: UInt8(ascii: "b"), count: 256 * 1024)
+    let live = try LiveServer(routes: { router in
+      router.get("/big/:n") { request in
+        var body = big
+        body.replaceSubrange(0..<8, with: Array(String(format: "%08d", Int(request.parameters["n"]!)!).utf8))
+        return Response(body: body)
+      }
+    })
+    let count = 600
+    let (grown, ordered) = try await blocking {
+      let client = try live.client(timeout: 20)
+      let before = residentBytes()
+      var batch = ""
+      for i in 0..<count { batch += "GET /big/\(i) HTTP/1.1\r\nHost: t\r\n\r\n" }
+      try client.send(batch)
+      usleep(500_000)
+      // Without back-pressure the server would now hold every answer to its first read (~470 x 256 KiB).
+      let grown = residentBytes() - before
+      var ordered = true
+      for i in 0..<count {
+        let response = try client.readResponse()
+        ordered =
+          ordered && response.body.count == big.count
+          && response.body.prefix(8).elementsEqual(String(format: "%08d", i).utf8)
+      }
+      return (grown, ordered)
+    }
+    #expect(ordered)
+    #expect(grown < 32 * 1024 * 1024, "resident memory grew by \(grown / 1_048_576) MiB")
+    await live.stop()
+  }
+
+  @Test func aHandlerCanShutTheServerDownWithoutDeadlocking() async throws {
+    let box = ServerBox()
+    let live = try LiveServer(routes: { router in
+      router.get("/stop") { _ in
+        await box.server?.shutdown(grace: .milliseconds(300))
+        return .text("stopped")
+      }
+    })
+    box.server = live.server
+    let finished = try await blocking {
+      let client = try live.client(timeout: 5)
+      try client.send("GET /stop HTTP/1.1\r\nHost: t\r\n\r\n")
+      _ = try? client.readResponse()
+      return client.isClosedByServer()
+    }
+    #expect(finished)
+    #expect(throws: (any Error).self) { try live.client() }
+  }
+
+  @Test func aForcedShutdownCancelsTheRunningHandler() async throws {
+    let cancelled = Flag()
+    let live = try LiveServer(routes: { router in
+      router.get("/forever") { _ in
+        do {
+          try await Task.sleep(for: .seconds(30))
+        } catch {
+          cancelled.set()
+        }
+        return .text("late")
+      }
+    })
+    let client = try await blocking {
+      let client = try live.client()
+      try client.send("GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+      return client
+    }
+    try await Task.sleep(for: .milliseconds(100))
+    await live.stop(grace: .milliseconds(200))
+    for _ in 0..<50 where !cancelled.isSet { try await Task.sleep(for: .milliseconds(20)) }
+    #expect(cancelled.isSet)
+    #expect(client.isClosedByServer())
+  }
+
+  @Test func invalidStatusLinesFromHandlersAreNeverWritten() async throws {
+    let live = try LiveServer(routes: { router in
+      router.get("/weird-code") { _ in Response(status: HTTPStatus(99), body: Array("x".utf8)) }
+      router.get("/split-reason") { _ in Response(status: HTTPStatus(200, "OK\r\nX-Injected: 1"), body: Array("y".utf8))
+      }
+    })
+    let (code, reason) = try await blocking {
+      let client = try live.client()
+      try client.send("GET /weird-code HTTP/1.1\r\nHost: t\r\n\r\nGET /split-reason HTTP/1.1\r\nHost: t\r\n\r\n")
+      return (try client.readResponse(), try client.readResponse())
+    }
+    #expect(code.status == 500)
+    #expect(code.text == "x")
+    #expect(reason.status == 200)
+    #expect(reason.reason == "OK")
+    #expect(reason.header("X-Injected") == nil)
+    await live.stop()
+  }
+}
+
+/// Resident memory of this process, from /proc.
+private func residentBytes() -> Int {
+  let fields = ((try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "").split(separator: " ")
+  return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// A late-bound reference to a server, for handlers that act on their own server.
+private final class ServerBox: @unchecked Sendable {
+  var server: HTTPServer?
+}
+
+/// A flag set from one task and read from another.
+private final class Flag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value = false
+  func set() { lock.withLock { value = true } }
+  var isSet: Bool { lock.withLock { value } }
 }
