@@ -213,7 +213,7 @@ public final class HTTPServer: @unchecked Sendable {
     line.field("path", String(head.path))
     line.field("status", status)
     line.field("bytes", bytes)
-    line.field("duration_ms", .double(Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e6))
+    line.field("duration_ms", milliseconds: DispatchTime.now().uptimeNanoseconds &- startedAt)
     line.field("remote", remote)
     logger.write(line)
   }

@@ -205,14 +205,28 @@ public struct RequestHeadParser: Sendable {
   static func decideSemantics(
     method: HTTPMethod, target: String, version: HTTPVersion, headers: HTTPHeaders
   ) throws(HTTPError) -> RequestHead {
-    let hosts = headers.values("Host")
-    if version == .http1_1 && hosts.count != 1 || hosts.count > 1 {
+    // One pass to see which framing headers are present; most requests carry none of them, and looking
+    // them up one by one would build arrays for every request.
+    var hosts = 0
+    var hasTransferEncoding = false
+    var hasContentLength = false
+    var hasConnection = false
+    for field in headers {
+      switch field.name.utf8.count {
+      case 4 where HTTPHeaders.equalsIgnoringCase(field.name, "Host"): hosts += 1
+      case 10 where HTTPHeaders.equalsIgnoringCase(field.name, "Connection"): hasConnection = true
+      case 14 where HTTPHeaders.equalsIgnoringCase(field.name, "Content-Length"): hasContentLength = true
+      case 17 where HTTPHeaders.equalsIgnoringCase(field.name, "Transfer-Encoding"): hasTransferEncoding = true
+      default: break
+      }
+    }
+    if version == .http1_1 && hosts != 1 || hosts > 1 {
       throw .badRequest("An HTTP/1.1 request needs exactly one Host header.")
     }
-    let transferCodings = headers.tokens("Transfer-Encoding")
-    let lengths = headers.values("Content-Length")
+    let lengths = hasContentLength ? headers.values("Content-Length") : []
     var framing = BodyFraming.none
-    if headers.contains("Transfer-Encoding") {
+    if hasTransferEncoding {
+      let transferCodings = headers.tokens("Transfer-Encoding")
       guard lengths.isEmpty else {
         throw .badRequest("A request must not carry both Content-Length and Transfer-Encoding.")
       }
@@ -239,7 +253,7 @@ public struct RequestHeadParser: Sendable {
       }
       if let length, length > 0 { framing = .length(length) }
     }
-    let connection = headers.tokens("Connection")
+    let connection = hasConnection ? headers.tokens("Connection") : []
     let keepAlive =
       version == .http1_1
       ? !connection.contains("close") : connection.contains("keep-alive") && !connection.contains("close")

@@ -145,8 +145,13 @@ public struct Router: Sendable {
 
   /// Finds the route for `method` and `path` (percent-encoded, without the query). HEAD falls back to GET.
   public func match(_ method: HTTPMethod, _ path: Substring) -> RouteMatch {
+    let literalIndexes = literal[String(path)]
+    // Fast path: the common case of an exact hit allocates nothing.
+    if let literalIndexes {
+      for i in literalIndexes where routes[i].method == method { return .found(routes[i], parameters: [:]) }
+    }
     var candidates: [(Route, [String: String])] = []
-    if let indexes = literal[String(path)] {
+    if let indexes = literalIndexes {
       for i in indexes { candidates.append((routes[i], [:])) }
     }
     for i in patterned {

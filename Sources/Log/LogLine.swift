@@ -42,6 +42,21 @@ public struct LogLine: ~Copyable {
     field(key, .int(value))
   }
 
+  /// Adds a duration in milliseconds with three decimals (`"duration_ms":0.278`), without floating-point
+  /// formatting.
+  public mutating func field(_ key: String, milliseconds nanoseconds: UInt64) {
+    bytes.append(UInt8(ascii: ","))
+    JSONText.appendString(key, to: &bytes)
+    bytes.append(UInt8(ascii: ":"))
+    let micros = nanoseconds / 1000
+    bytes.append(contentsOf: String(micros / 1000).utf8)
+    bytes.append(UInt8(ascii: "."))
+    let fraction = micros % 1000
+    bytes.append(UInt8(ascii: "0") + UInt8(fraction / 100))
+    bytes.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
+    bytes.append(UInt8(ascii: "0") + UInt8(fraction % 10))
+  }
+
   /// The finished line, newline included.
   public consuming func finish() -> [UInt8] {
     bytes.append(contentsOf: "}\n".utf8)
