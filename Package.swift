@@ -9,8 +9,11 @@ var targets: [Target] = [
   .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
   .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
+  // epoll and eventfd: in libc, but not exported by Swift's Glibc module.
+  .systemLibrary(name: "CEventPoll"),
+
   .target(name: "Log"),
-  .target(name: "HTTPServer", dependencies: ["Log"]),
+  .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll"]),
   .target(
     name: "Ferry",
     dependencies: ["HTTPServer", "Log", "COpenSSL"]

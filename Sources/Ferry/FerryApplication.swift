@@ -13,7 +13,7 @@ public final class FerryApplication: Sendable {
   private let server: HTTPServer
 
   /// Wires the application; nothing listens until `start()`.
-  public init(configuration: FerryConfiguration, logger: Logger) {
+  public init(configuration: FerryConfiguration, logger: Logger) throws {
     self.configuration = configuration
     self.logger = logger
     var router = Router()
@@ -22,7 +22,7 @@ public final class FerryApplication: Sendable {
       host: configuration.server.host, port: configuration.server.port,
       maxConnections: configuration.server.maxConnections, headerTimeout: configuration.server.headerTimeout,
       idleTimeout: configuration.server.idleTimeout, defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes))
-    server = HTTPServer(configuration: http, router: router, logger: logger)
+    server = try HTTPServer(configuration: http, router: router, logger: logger)
   }
 
   /// Prepares the data directory, starts listening and logs the `listening` line; returns the bound port.

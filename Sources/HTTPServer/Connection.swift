@@ -1,9 +1,8 @@
-import Dispatch
 import Foundation
 import Log
 import Synchronization
 
-/// One client connection. Everything here runs on the owning loop's queue, except the handoff of an answer
+/// One client connection. Everything here runs on the owning loop's thread, except the handoff of an answer
 /// from a handler that suspended, which goes through `handoff`.
 final class Connection: @unchecked Sendable {
   private enum State {
@@ -52,10 +51,10 @@ final class Connection: @unchecked Sendable {
   private var output: [UInt8] = []
   private var outputOffset = 0
 
-  private var readSource: DispatchSourceRead?
-  private var writeSource: DispatchSourceWrite?
+  /// Reading is paused while a handler runs or an answer waits for the client to read.
   private var readPaused = false
-  private var openSources = 0
+  /// Unsent output is waiting for the socket to become writable.
+  private var awaitingWritable = false
 
   private var peerClosed = false
   private var closeAfterWrite = false
@@ -96,19 +95,15 @@ final class Connection: @unchecked Sendable {
     input.deallocate()
   }
 
-  /// Starts reading; call on the loop's queue.
+  /// Starts reading; call on the loop's thread.
   func start() {
-    let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
-    source.setEventHandler { [unowned self] in onReadable() }
-    source.setCancelHandler { [self] in sourceCancelled() }
-    openSources += 1
-    readSource = source
-    source.resume()
+    loop.register(self)
   }
 
   // MARK: Reading
 
-  private func onReadable() {
+  /// The socket has bytes (or end of input) to read.
+  func onReadable() {
     var rounds = 0
     while rounds < 16 {
       rounds += 1
@@ -128,7 +123,7 @@ final class Connection: @unchecked Sendable {
           continue
         }
         process()
-        if n < space || readPaused { break }
+        if n < space || readPaused || awaitingWritable { break }
       } else if n == 0 {
         peerClosed = true
         break
@@ -303,7 +298,7 @@ final class Connection: @unchecked Sendable {
         return false
       }
       if detached {
-        loop.queue.async { [self] in
+        loop.execute { [self] in
           answer(response)
           resumeAfterAsyncAnswer()
         }
@@ -360,7 +355,7 @@ final class Connection: @unchecked Sendable {
     server.requestFinished()
     server.logAccess(
       head: exchange.head, requestID: exchange.id, status: response.status.code, bytes: bodyBytes,
-      startedAt: exchange.startedAt, remote: remoteAddress)
+      startedAt: exchange.startedAt, remote: remoteAddress, timestamps: loop.timestamps)
     if keepAlive {
       state = .head
     } else {
@@ -397,38 +392,42 @@ final class Connection: @unchecked Sendable {
   }
 
   private func waitForWritable() {
-    pauseReading()
-    guard writeSource == nil else { return }
-    let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-    source.setEventHandler { [unowned self] in
-      self.writeSource?.cancel()
-      self.writeSource = nil
-      flush()
-      guard self.writeSource == nil, outputOffset == 0 else { return }
-      switch state {
-      case .head, .body:
-        resumeReading()
-        process()
-      case .handling, .lingering, .closed:
-        break
-      }
+    guard !awaitingWritable else { return }
+    awaitingWritable = true
+    updateInterest()
+  }
+
+  /// The socket can take more output.
+  func onWritable() {
+    guard awaitingWritable else { return }
+    awaitingWritable = false
+    updateInterest()
+    flush()
+    guard !awaitingWritable, outputOffset == 0 else { return }
+    switch state {
+    case .head, .body:
+      process()
+    case .handling, .lingering, .closed:
+      break
     }
-    source.setCancelHandler { [self] in sourceCancelled() }
-    openSources += 1
-    writeSource = source
-    source.resume()
   }
 
   private func pauseReading() {
-    guard !readPaused, let readSource else { return }
+    guard !readPaused else { return }
     readPaused = true
-    readSource.suspend()
+    updateInterest()
   }
 
   private func resumeReading() {
-    guard readPaused, let readSource else { return }
+    guard readPaused else { return }
     readPaused = false
-    readSource.resume()
+    updateInterest()
+  }
+
+  /// Tells the loop what to watch: no reading while output is blocked (back-pressure) or reading is paused.
+  private func updateInterest() {
+    if case .closed = state { return }
+    loop.watch(fd, read: !readPaused && !awaitingWritable, write: awaitingWritable)
   }
 
   // MARK: Closing
@@ -454,21 +453,9 @@ final class Connection: @unchecked Sendable {
     handlerTask?.cancel()
     handlerTask = nil
     state = .closed
-    loop.connections[ObjectIdentifier(self)] = nil
-    if readPaused {
-      readPaused = false
-      readSource?.resume()
-    }
-    readSource?.cancel()
-    writeSource?.cancel()
-    readSource = nil
-    writeSource = nil
+    loop.deregister(fd)
+    Glibc.close(fd)
     server.connectionClosed()
-  }
-
-  private func sourceCancelled() {
-    openSources -= 1
-    if openSources == 0 { Glibc.close(fd) }
   }
 
   /// Enforces the header, idle, body and linger deadlines; called by the loop's timer.

@@ -1,43 +1,167 @@
-import Dispatch
+import CEventPoll
 import Foundation
+import Log
+import Synchronization
 
-/// One serial queue that owns a share of the connections: their reads, parsing, writes and timeouts all run
-/// on it, so connection state needs no locks. A timer on the queue enforces timeouts and refreshes the cached
-/// `Date` header.
+/// One thread that owns a share of the connections: it waits on epoll, and reads, parses, runs inline
+/// handlers and writes for its connections itself, so a request costs no thread hand-off and no epoll
+/// re-arming (registrations are level-triggered and persistent). Other threads reach it through `execute`,
+/// which queues work and wakes the loop through an eventfd.
+///
+/// Everything but `execute`, `submit` and `stop` must be called on the loop's own thread.
 final class EventLoop: @unchecked Sendable {
   let index: Int
-  let queue: DispatchQueue
-  // Mutated on `queue` only.
-  var connections: [ObjectIdentifier: Connection] = [:]
-  private(set) var dateLine: [UInt8] = []
+  private let epollFD: Int32
+  private let wakeFD: Int32
+  private let inbox = Mutex<[@Sendable () -> Void]>([])
+  private let running = Atomic<Bool>(true)
+  private var thread: Thread?
+
+  // Loop-thread state.
+  private var connections: [Int32: Connection] = [:]
+  private(set) var dateLine: [UInt8]
+  /// Timestamps for this loop's log lines, formatted once per second.
+  let timestamps = TimestampCache()
   private var requestCounter: UInt64 = 0
   private let requestIDPrefix: String
-  private var timer: DispatchSourceTimer?
 
-  init(index: Int, requestIDPrefix: String) {
+  init(index: Int, requestIDPrefix: String) throws {
     self.index = index
     self.requestIDPrefix = requestIDPrefix + String(index, radix: 36) + "-"
-    queue = DispatchQueue(label: "ferry.http.loop.\(index)", qos: .userInitiated)
     dateLine = EventLoop.formatDateLine()
-  }
-
-  /// Starts the timer that scans for timeouts every `tick`.
-  func start(tick: Duration, onTick: @escaping @Sendable (EventLoop, UInt64) -> Void) {
-    let timer = DispatchSource.makeTimerSource(queue: queue)
-    let interval = Int(tick.nanoseconds)
-    timer.schedule(
-      deadline: .now() + .nanoseconds(interval), repeating: .nanoseconds(interval), leeway: .milliseconds(20))
-    timer.setEventHandler { [unowned self] in
-      dateLine = EventLoop.formatDateLine()
-      onTick(self, DispatchTime.now().uptimeNanoseconds)
+    epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+    guard epollFD >= 0 else { throw SocketError.errno("epoll_create1") }
+    wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+    guard wakeFD >= 0 else {
+      close(epollFD)
+      throw SocketError.errno("eventfd")
     }
-    timer.resume()
-    self.timer = timer
+    var event = epoll_event()
+    event.events = EPOLLIN.rawValue
+    event.data.fd = wakeFD
+    epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event)
   }
 
+  /// Starts the loop's thread; `onTick` runs on it about every `tick` with the current uptime.
+  func start(tick: Duration, onTick: @escaping @Sendable (EventLoop, UInt64) -> Void) {
+    let thread = Thread { [self] in run(tickNanoseconds: tick.nanoseconds, onTick: onTick) }
+    thread.name = "ferry-http-\(index)"
+    thread.qualityOfService = .userInitiated
+    self.thread = thread
+    thread.start()
+  }
+
+  /// Ends the loop after the work already queued; the loop closes its epoll and eventfd descriptors.
   func stop() {
-    timer?.cancel()
-    timer = nil
+    running.store(false, ordering: .releasing)
+    wake()
+  }
+
+  /// Runs `work` on the loop's thread soon. Safe from any thread.
+  func execute(_ work: @escaping @Sendable () -> Void) {
+    let wasEmpty = inbox.withLock { inbox in
+      inbox.append(work)
+      return inbox.count == 1
+    }
+    // The loop drains the whole inbox after each wake-up, so only the first item needs to wake it.
+    if wasEmpty { wake() }
+  }
+
+  /// Runs `work` on the loop's thread and waits for it.
+  func submit(_ work: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { continuation in
+      execute {
+        work()
+        continuation.resume()
+      }
+    }
+  }
+
+  private func wake() {
+    var one: UInt64 = 1
+    _ = write(wakeFD, &one, 8)
+  }
+
+  // MARK: Registration (loop thread)
+
+  /// Watches `connection`'s socket for reading.
+  func register(_ connection: Connection) {
+    connections[connection.fd] = connection
+    var event = epoll_event()
+    event.events = EPOLLIN.rawValue
+    event.data.fd = connection.fd
+    epoll_ctl(epollFD, EPOLL_CTL_ADD, connection.fd, &event)
+  }
+
+  /// Changes what `fd` is watched for (read, write, both or neither; errors are always reported).
+  func watch(_ fd: Int32, read: Bool, write: Bool) {
+    var event = epoll_event()
+    event.events = (read ? EPOLLIN.rawValue : 0) | (write ? EPOLLOUT.rawValue : 0)
+    event.data.fd = fd
+    epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
+  }
+
+  /// Stops watching `fd`; the caller closes it afterwards.
+  func deregister(_ fd: Int32) {
+    connections[fd] = nil
+    epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+  }
+
+  /// The connections this loop owns right now.
+  var allConnections: [Connection] { Array(connections.values) }
+
+  // MARK: The loop
+
+  private func run(tickNanoseconds: UInt64, onTick: @Sendable (EventLoop, UInt64) -> Void) {
+    let capacity = 256
+    let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
+    defer { events.deallocate() }
+    var nextTick = DispatchTime.now().uptimeNanoseconds + tickNanoseconds
+    while running.load(ordering: .acquiring) {
+      let now = DispatchTime.now().uptimeNanoseconds
+      let timeout = nextTick > now ? Int32(min((nextTick - now) / 1_000_000 + 1, 1000)) : 0
+      let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
+      if count < 0 && errno != EINTR { break }
+      for i in 0..<max(0, Int(count)) {
+        let fd = events[i].data.fd
+        let flags = events[i].events
+        if fd == wakeFD {
+          var value: UInt64 = 0
+          _ = read(wakeFD, &value, 8)
+          continue
+        }
+        // A connection closed earlier in this batch may have left an event behind.
+        guard let connection = connections[fd] else { continue }
+        if flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 && flags & EPOLLIN.rawValue == 0 {
+          connection.close()
+          continue
+        }
+        if flags & EPOLLOUT.rawValue != 0 { connection.onWritable() }
+        if flags & EPOLLIN.rawValue != 0 { connection.onReadable() }
+      }
+      runInbox()
+      let after = DispatchTime.now().uptimeNanoseconds
+      if after >= nextTick {
+        dateLine = EventLoop.formatDateLine()
+        onTick(self, after)
+        nextTick = after + tickNanoseconds
+      }
+    }
+    runInbox()
+    for connection in connections.values { connection.close() }
+    close(epollFD)
+    close(wakeFD)
+  }
+
+  private func runInbox() {
+    while true {
+      let work = inbox.withLock { inbox -> [@Sendable () -> Void] in
+        defer { inbox.removeAll(keepingCapacity: true) }
+        return inbox
+      }
+      if work.isEmpty { return }
+      for item in work { item() }
+    }
   }
 
   /// A new request id: unique within this process without shared state between loops.

@@ -3,7 +3,7 @@ import Foundation
 import Log
 import Synchronization
 
-/// Ferry's HTTP/1.1 server: a Dispatch socket listener feeding connections to one event loop per core.
+/// Ferry's HTTP/1.1 server: a Dispatch socket listener feeding connections to one event-loop thread per core.
 ///
 /// It knows nothing of media or jobs: it parses requests strictly, enforces the limits in its configuration,
 /// routes to handlers, turns errors into `application/problem+json` answers and logs one access line per
@@ -26,13 +26,14 @@ public final class HTTPServer: @unchecked Sendable {
   private var acceptPaused = false
   private var boundPort = 0
 
-  public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) {
+  /// Makes a server; throws if the event loops' descriptors cannot be created.
+  public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) throws {
     self.configuration = configuration
     self.router = router
     self.logger = logger
     // A random prefix per process keeps ids unique across restarts; loops then count without sharing state.
     let prefix = String(UInt64.random(in: (1 << 40)..<(1 << 41)), radix: 36)
-    loops = (0..<configuration.loopCount).map { EventLoop(index: $0, requestIDPrefix: prefix) }
+    loops = try (0..<configuration.loopCount).map { try EventLoop(index: $0, requestIDPrefix: prefix) }
   }
 
   /// The port the server is bound to (useful with port 0), valid after `start()`.
@@ -48,12 +49,10 @@ public final class HTTPServer: @unchecked Sendable {
     let (fd, port) = try Socket.listen(host: configuration.host, port: configuration.port)
     let tick = min(Duration.seconds(1), configuration.headerTimeout / 4, configuration.idleTimeout / 4)
     for loop in loops {
-      loop.queue.async { [self] in
-        loop.start(tick: max(tick, .milliseconds(50))) { [self] loop, now in
-          let isDraining = isDraining
-          for connection in Array(loop.connections.values) {
-            connection.checkTimeouts(now: now, draining: isDraining)
-          }
+      loop.start(tick: max(tick, .milliseconds(50))) { [self] loop, now in
+        let isDraining = isDraining
+        for connection in loop.allConnections {
+          connection.checkTimeouts(now: now, draining: isDraining)
         }
       }
     }
@@ -71,7 +70,7 @@ public final class HTTPServer: @unchecked Sendable {
   /// then closes whatever is left.
   public func shutdown(grace: Duration) async {
     guard !draining.exchange(true, ordering: .relaxed) else { return }
-    // Never `sync` onto the server's queues here: a handler running inline on a loop may call this.
+    // Never block on the server's own threads here: a handler running inline on a loop may call this.
     await onQueue(acceptQueue) { [self] in
       resumeAccepting()
       listenSource?.cancel()
@@ -88,13 +87,13 @@ public final class HTTPServer: @unchecked Sendable {
       logger.warning("shutdown grace period over", ["requests_cut_off": .int(leftRequests)])
     }
     await closeConnections(onlyIdle: false)
-    for loop in loops { await onQueue(loop.queue) { loop.stop() } }
+    for loop in loops { loop.stop() }
   }
 
   private func closeConnections(onlyIdle: Bool) async {
     for loop in loops {
-      await onQueue(loop.queue) {
-        for connection in Array(loop.connections.values) where !onlyIdle || connection.isIdle {
+      await loop.submit {
+        for connection in loop.allConnections where !onlyIdle || connection.isIdle {
           connection.close()
         }
       }
@@ -143,10 +142,8 @@ public final class HTTPServer: @unchecked Sendable {
       let loop = loops[nextLoop]
       nextLoop = (nextLoop + 1) % loops.count
       let remote = Socket.address(of: storage).host
-      loop.queue.async { [self] in
-        let connection = Connection(fd: fd, remoteAddress: remote, server: self, loop: loop)
-        loop.connections[ObjectIdentifier(connection)] = connection
-        connection.start()
+      loop.execute { [self] in
+        Connection(fd: fd, remoteAddress: remote, server: self, loop: loop).start()
       }
     }
   }
@@ -204,9 +201,12 @@ public final class HTTPServer: @unchecked Sendable {
     return .problem(.internalError(requestID: requestID))
   }
 
-  func logAccess(head: RequestHead, requestID: String, status: Int, bytes: Int, startedAt: UInt64, remote: String) {
+  func logAccess(
+    head: RequestHead, requestID: String, status: Int, bytes: Int, startedAt: UInt64, remote: String,
+    timestamps: TimestampCache
+  ) {
     guard logger.enabled(.info) else { return }
-    var line = LogLine(level: .info, msg: "request")
+    var line = LogLine(level: .info, msg: "request", timestamps: timestamps)
     line.field("request_id", requestID)
     line.field("method", head.method.rawValue)
     // The path only: queries can carry signatures and tokens.

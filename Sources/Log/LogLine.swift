@@ -13,6 +13,20 @@ public struct LogLine: ~Copyable {
     bytes.reserveCapacity(256)
     bytes.append(contentsOf: #"{"time":""#.utf8)
     Timestamp.appendISO8601(now, to: &bytes)
+    LogLine.appendLevelAndMessage(level, msg, to: &bytes)
+  }
+
+  /// Starts a line with the current time from `timestamps` (a busy thread's cache), `level` and `msg`.
+  public init(level: LogLevel, msg: String, timestamps: TimestampCache) {
+    self.level = level
+    bytes = []
+    bytes.reserveCapacity(256)
+    bytes.append(contentsOf: #"{"time":""#.utf8)
+    timestamps.appendNow(to: &bytes)
+    LogLine.appendLevelAndMessage(level, msg, to: &bytes)
+  }
+
+  private static func appendLevelAndMessage(_ level: LogLevel, _ msg: String, to bytes: inout [UInt8]) {
     bytes.append(contentsOf: #"","level":""#.utf8)
     bytes.append(contentsOf: level.name.utf8)
     bytes.append(contentsOf: #"","msg":"#.utf8)
@@ -72,6 +86,12 @@ public enum JSONText {
   /// Appends `s` as a quoted JSON string.
   public static func appendString(_ s: String, to out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
+    // Most strings need no escaping: copy them whole.
+    if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
+      out.append(contentsOf: s.utf8)
+      out.append(UInt8(ascii: "\""))
+      return
+    }
     for byte in s.utf8 {
       switch byte {
       case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -123,7 +143,7 @@ public enum Timestamp {
     return String(decoding: out, as: UTF8.self)
   }
 
-  private static func appendDigits(_ value: Int, _ width: Int, _ out: inout [UInt8]) {
+  static func appendDigits(_ value: Int, _ width: Int, _ out: inout [UInt8]) {
     var divisor = 1
     for _ in 1..<width { divisor *= 10 }
     var v = value
@@ -132,5 +152,30 @@ public enum Timestamp {
       v %= divisor
       divisor /= 10
     }
+  }
+}
+
+/// Formats the current time for log lines, reusing the date-and-seconds part within a second.
+/// Not thread-safe: one per thread (each HTTP event loop has its own).
+public final class TimestampCache: @unchecked Sendable {
+  private var second = -1
+  private var prefix: [UInt8] = []
+
+  public init() {}
+
+  /// Appends the current UTC time as ISO-8601 with milliseconds.
+  public func appendNow(to out: inout [UInt8]) {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    if now.tv_sec != second {
+      second = now.tv_sec
+      prefix.removeAll(keepingCapacity: true)
+      Timestamp.appendISO8601(Date(timeIntervalSince1970: TimeInterval(now.tv_sec)), to: &prefix)
+      prefix.removeLast(4)  // ".000Z"
+    }
+    out.append(contentsOf: prefix)
+    out.append(UInt8(ascii: "."))
+    Timestamp.appendDigits(now.tv_nsec / 1_000_000, 3, &out)
+    out.append(UInt8(ascii: "Z"))
   }
 }

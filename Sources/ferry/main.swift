@@ -34,7 +34,13 @@ struct Serve: ParsableCommand {
     let sink = BufferedFileLogSink()
     let logger = Logger(level: LogLevel(name: loaded.configuration.logLevel) ?? .info, sink: sink)
     for warning in loaded.warnings { logger.warning(warning) }
-    let code = FerryApplication(configuration: loaded.configuration, logger: logger).runUntilSignalled()
+    let code: Int32
+    do {
+      code = try FerryApplication(configuration: loaded.configuration, logger: logger).runUntilSignalled()
+    } catch {
+      logger.error("cannot start", ["error": .string(String(describing: error))])
+      code = 1
+    }
     logger.flush()
     throw ExitCode(code)
   }

@@ -48,7 +48,7 @@ final class LiveServer: Sendable {
     }
     routes(&router)
     let logger = Logger(level: .info, sink: logs)
-    server = HTTPServer(configuration: configuration, router: router, logger: logger)
+    server = try HTTPServer(configuration: configuration, router: router, logger: logger)
     try server.start()
     port = server.port
   }
