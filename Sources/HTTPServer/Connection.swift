@@ -230,12 +230,13 @@ final class Connection: @unchecked Sendable {
       head: head, id: id, startedAt: DispatchTime.now().uptimeNanoseconds,
       keepAlive: head.keepAlive && !server.isDraining)
     server.requestStarted()
+    let path = head.path
     var request = Request(
-      method: head.method, path: String(head.path), query: head.query.map(String.init), version: head.version,
+      method: head.method, path: String(path), query: head.query.map(String.init), version: head.version,
       headers: head.headers, body: .none, parameters: [:], id: id, remoteAddress: remoteAddress)
 
     let route: Route
-    switch server.router.match(head.method, head.path) {
+    switch server.router.match(head.method, path) {
     case .found(let found, let parameters):
       route = found
       request.parameters = parameters
@@ -355,7 +356,7 @@ final class Connection: @unchecked Sendable {
     server.requestFinished()
     server.logAccess(
       head: exchange.head, requestID: exchange.id, status: response.status.code, bytes: bodyBytes,
-      startedAt: exchange.startedAt, remote: remoteAddress, timestamps: loop.timestamps)
+      startedAt: exchange.startedAt, remote: remoteAddress, loop: loop)
     if keepAlive {
       state = .head
     } else {

@@ -33,7 +33,7 @@ public final class HTTPServer: @unchecked Sendable {
     self.logger = logger
     // A random prefix per process keeps ids unique across restarts; loops then count without sharing state.
     let prefix = String(UInt64.random(in: (1 << 40)..<(1 << 41)), radix: 36)
-    loops = try (0..<configuration.loopCount).map { try EventLoop(index: $0, requestIDPrefix: prefix) }
+    loops = try (0..<configuration.loopCount).map { try EventLoop(index: $0, requestIDPrefix: prefix, logger: logger) }
   }
 
   /// The port the server is bound to (useful with port 0), valid after `start()`.
@@ -203,10 +203,10 @@ public final class HTTPServer: @unchecked Sendable {
 
   func logAccess(
     head: RequestHead, requestID: String, status: Int, bytes: Int, startedAt: UInt64, remote: String,
-    timestamps: TimestampCache
+    loop: EventLoop
   ) {
     guard logger.enabled(.info) else { return }
-    var line = LogLine(level: .info, msg: "request", timestamps: timestamps)
+    var line = LogLine(level: .info, msg: "request", timestamps: loop.timestamps)
     line.field("request_id", requestID)
     line.field("method", head.method.rawValue)
     // The path only: queries can carry signatures and tokens.
@@ -215,6 +215,6 @@ public final class HTTPServer: @unchecked Sendable {
     line.field("bytes", bytes)
     line.field("duration_ms", milliseconds: DispatchTime.now().uptimeNanoseconds &- startedAt)
     line.field("remote", remote)
-    logger.write(line)
+    if let rendered = logger.render(line) { loop.accessLog.append(contentsOf: rendered) }
   }
 }

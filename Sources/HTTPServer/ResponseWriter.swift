@@ -16,36 +16,52 @@ enum ResponseWriter {
     } else if !status.reason.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F || $0 == 0x09 }) {
       status = HTTPStatus(status.code)
     }
-    out.append(contentsOf: "HTTP/1.1 ".utf8)
-    out.append(contentsOf: String(status.code).utf8)
-    out.append(0x20)
-    out.append(contentsOf: status.reason.utf8)
-    out.append(contentsOf: "\r\n".utf8)
+    if status.reason == HTTPStatus.reasons[status.code], let line = statusLines[status.code] {
+      out.append(contentsOf: line)
+    } else {
+      out.append(contentsOf: http11)
+      out.appendDecimal(status.code)
+      out.append(0x20)
+      out.appendUTF8(status.reason)
+      out.append(contentsOf: crlf)
+    }
     out.append(contentsOf: dateLine)
     for field in response.headers where isSafe(field) {
-      out.append(contentsOf: field.name.utf8)
-      out.append(contentsOf: ": ".utf8)
-      out.append(contentsOf: field.value.utf8)
-      out.append(contentsOf: "\r\n".utf8)
+      out.appendUTF8(field.name)
+      out.append(contentsOf: colonSpace)
+      out.appendUTF8(field.value)
+      out.append(contentsOf: crlf)
     }
-    out.append(contentsOf: "X-Request-Id: ".utf8)
-    out.append(contentsOf: requestID.utf8)
-    out.append(contentsOf: "\r\n".utf8)
+    out.append(contentsOf: requestIDPrefix)
+    out.appendUTF8(requestID)
+    out.append(contentsOf: crlf)
     if status.allowsBody {
-      out.append(contentsOf: "Content-Length: ".utf8)
-      out.append(contentsOf: String(response.body.count).utf8)
-      out.append(contentsOf: "\r\n".utf8)
+      out.append(contentsOf: contentLengthPrefix)
+      out.appendDecimal(response.body.count)
+      out.append(contentsOf: crlf)
     }
     if !keepAlive {
-      out.append(contentsOf: "Connection: close\r\n".utf8)
+      out.append(contentsOf: connectionClose)
     } else if head.version == .http1_0 {
-      out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+      out.append(contentsOf: connectionKeepAlive)
     }
-    out.append(contentsOf: "\r\n".utf8)
+    out.append(contentsOf: crlf)
     guard status.allowsBody, head.method != .head else { return 0 }
     out.append(contentsOf: response.body)
     return response.body.count
   }
+
+  // The fixed parts, as bytes once.
+  private static let http11 = Array("HTTP/1.1 ".utf8)
+  private static let crlf = Array("\r\n".utf8)
+  private static let colonSpace = Array(": ".utf8)
+  private static let requestIDPrefix = Array("X-Request-Id: ".utf8)
+  private static let contentLengthPrefix = Array("Content-Length: ".utf8)
+  private static let connectionClose = Array("Connection: close\r\n".utf8)
+  private static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
+  /// `HTTP/1.1 <code> <reason>\r\n` for every status with a standard reason.
+  private static let statusLines = Dictionary(
+    uniqueKeysWithValues: HTTPStatus.reasons.map { ($0.key, Array("HTTP/1.1 \($0.key) \($0.value)\r\n".utf8)) })
 
   /// A handler's header is written only if it cannot split the response or override framing.
   private static func isSafe(_ field: (name: String, value: String)) -> Bool {

@@ -87,8 +87,12 @@ public enum JSONText {
   public static func appendString(_ s: String, to out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
     // Most strings need no escaping: copy them whole.
-    if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
-      out.append(contentsOf: s.utf8)
+    let copied = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+      for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
+      out.append(contentsOf: bytes)
+      return true
+    }
+    if copied == true {
       out.append(UInt8(ascii: "\""))
       return
     }

@@ -56,6 +56,20 @@ public struct Logger: Sendable {
     sink.write(line.finish(), urgent: urgent)
   }
 
+  /// The bytes of `line` with this logger's fields, or nil when its level is disabled. For callers that batch
+  /// many lines into one `writeBatch` (the HTTP loops' access log).
+  public func render(_ line: consuming LogLine) -> [UInt8]? {
+    guard enabled(line.level) else { return nil }
+    for (key, value) in fields { line.field(key, value) }
+    return line.finish()
+  }
+
+  /// Writes complete lines made by `render`, as one batch.
+  public func writeBatch(_ lines: [UInt8]) {
+    guard !lines.isEmpty else { return }
+    sink.write(lines, urgent: false)
+  }
+
   /// Writes out anything buffered (call before the process exits).
   public func flush() { sink.flush() }
 }
