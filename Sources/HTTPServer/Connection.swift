@@ -102,10 +102,18 @@ final class Connection: @unchecked Sendable {
 
   // MARK: Reading
 
-  /// The socket has bytes (or end of input) to read.
+  /// The socket has bytes (or end of input) to read. Reads until the socket is drained (the loop is
+  /// edge-triggered) or reading is paused; after 16 reads it yields to other connections and comes back.
   func onReadable() {
     var rounds = 0
-    while rounds < 16 {
+    var drained = false
+    while true {
+      if rounds == 16 {
+        if !drained, !readPaused, !awaitingWritable, !peerClosed {
+          loop.execute { [self] in onReadable() }
+        }
+        break
+      }
       rounds += 1
       if case .closed = state { return }
       if readIndex > 0 && (writeIndex == capacity || readIndex == writeIndex) { compact() }
@@ -117,19 +125,25 @@ final class Connection: @unchecked Sendable {
       let n = recv(fd, input + writeIndex, space, 0)
       if n > 0 {
         writeIndex += n
-        lastActivity = DispatchTime.now().uptimeNanoseconds
+        lastActivity = loop.now
         if case .lingering = state {
           discardLingering(n)
           continue
         }
         process()
-        if n < space || readPaused || awaitingWritable { break }
+        // A short read means the socket had no more; new data brings a new edge.
+        if n < space {
+          drained = true
+          break
+        }
+        if readPaused || awaitingWritable { break }
       } else if n == 0 {
         peerClosed = true
         break
       } else if errno == EINTR {
         continue
       } else if errno == EAGAIN || errno == EWOULDBLOCK {
+        drained = true
         break
       } else {
         close()
@@ -173,7 +187,7 @@ final class Connection: @unchecked Sendable {
           flush()
           guard outputOffset == 0, case .head = state else { return }
         }
-        if headStartedAt == nil { headStartedAt = DispatchTime.now().uptimeNanoseconds }
+        if headStartedAt == nil { headStartedAt = loop.now }
         let result: RequestHeadParser.Result
         do {
           result = try parser.parse(UnsafeRawBufferPointer(start: input + readIndex, count: writeIndex - readIndex))
@@ -374,7 +388,7 @@ final class Connection: @unchecked Sendable {
       }
       if n > 0 {
         outputOffset += n
-        lastActivity = DispatchTime.now().uptimeNanoseconds
+        lastActivity = loop.now
       } else if n < 0 && errno == EINTR {
         continue
       } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -206,7 +206,10 @@ public final class HTTPServer: @unchecked Sendable {
     loop: EventLoop
   ) {
     guard logger.enabled(.info) else { return }
-    var line = LogLine(level: .info, msg: "request", timestamps: loop.timestamps)
+    // Written straight into the loop's batch: no buffer per line.
+    var batch: [UInt8] = []
+    swap(&batch, &loop.accessLog)
+    var line = LogLine(level: .info, msg: "request", timestamps: loop.timestamps, batch: batch)
     line.field("request_id", requestID)
     line.field("method", head.method.rawValue)
     // The path only: queries can carry signatures and tokens.
@@ -215,6 +218,6 @@ public final class HTTPServer: @unchecked Sendable {
     line.field("bytes", bytes)
     line.field("duration_ms", milliseconds: DispatchTime.now().uptimeNanoseconds &- startedAt)
     line.field("remote", remote)
-    if let rendered = logger.render(line) { loop.accessLog.append(contentsOf: rendered) }
+    loop.accessLog = logger.render(line) ?? []
   }
 }

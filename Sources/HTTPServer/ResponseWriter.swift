@@ -1,3 +1,5 @@
+import Log
+
 /// Serialises a response into the connection's output buffer: status line, headers and body in one buffer,
 /// so each answer goes out in one `send`.
 enum ResponseWriter {

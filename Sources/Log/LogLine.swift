@@ -16,11 +16,13 @@ public struct LogLine: ~Copyable {
     LogLine.appendLevelAndMessage(level, msg, to: &bytes)
   }
 
-  /// Starts a line with the current time from `timestamps` (a busy thread's cache), `level` and `msg`.
-  public init(level: LogLevel, msg: String, timestamps: TimestampCache) {
+  /// Starts a line with the current time from `timestamps` (a busy thread's cache), `level` and `msg`,
+  /// after the lines already in `batch`: `finish()` then returns the batch with this line added, so a busy
+  /// thread can collect many lines in one buffer without allocating per line.
+  public init(level: LogLevel, msg: String, timestamps: TimestampCache, batch: consuming [UInt8] = []) {
     self.level = level
-    bytes = []
-    bytes.reserveCapacity(256)
+    bytes = batch
+    bytes.reserveCapacity(bytes.count + 256)
     bytes.append(contentsOf: #"{"time":""#.utf8)
     timestamps.appendNow(to: &bytes)
     LogLine.appendLevelAndMessage(level, msg, to: &bytes)
@@ -40,7 +42,7 @@ public struct LogLine: ~Copyable {
     bytes.append(UInt8(ascii: ":"))
     switch value {
     case .string(let s): JSONText.appendString(s, to: &bytes)
-    case .int(let i): bytes.append(contentsOf: String(i).utf8)
+    case .int(let i): bytes.appendDecimal(i)
     case .double(let d): bytes.append(contentsOf: (d.isFinite ? String(d) : "null").utf8)
     case .bool(let b): bytes.append(contentsOf: (b ? "true" : "false").utf8)
     }
@@ -63,7 +65,7 @@ public struct LogLine: ~Copyable {
     JSONText.appendString(key, to: &bytes)
     bytes.append(UInt8(ascii: ":"))
     let micros = nanoseconds / 1000
-    bytes.append(contentsOf: String(micros / 1000).utf8)
+    bytes.appendDecimal(Int(micros / 1000))
     bytes.append(UInt8(ascii: "."))
     let fraction = micros % 1000
     bytes.append(UInt8(ascii: "0") + UInt8(fraction / 100))

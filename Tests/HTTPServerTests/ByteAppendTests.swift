@@ -1,6 +1,5 @@
+import Log
 import Testing
-
-@testable import HTTPServer
 
 @Suite struct ByteAppendTests {
   @Test(arguments: [0, 1, 9, 10, 99, 100, 33, 1_048_576, 2_147_483_648, Int.max, -1, -250])

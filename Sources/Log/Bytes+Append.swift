@@ -1,14 +1,15 @@
+/// Building byte buffers (log lines, HTTP answers) without intermediate Strings.
 extension Array where Element == UInt8 {
   /// Appends the UTF-8 bytes of `text` with one copy (the generic `append(contentsOf:)` walks the view).
   @inline(__always)
-  mutating func appendUTF8(_ text: String) {
+  public mutating func appendUTF8(_ text: String) {
     if text.utf8.withContiguousStorageIfAvailable({ append(contentsOf: $0) }) == nil {
       append(contentsOf: text.utf8)
     }
   }
 
   /// Appends `value` in decimal without building a String.
-  mutating func appendDecimal(_ value: Int) {
+  public mutating func appendDecimal(_ value: Int) {
     guard value > 0 else {
       append(value == 0 ? UInt8(ascii: "0") : UInt8(ascii: "-"))
       if value < 0 { appendUTF8(String(-value)) }
