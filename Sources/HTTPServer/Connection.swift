@@ -295,25 +295,48 @@ final class Connection: @unchecked Sendable {
     dispatch(request, route)
   }
 
-  /// Runs the handler. A handler that never suspends runs to the writeIndex right here, on the loop; one that
-  /// suspends finishes on the concurrency pool and sends its answer back to the loop.
+  /// Runs the route's middleware and handler. A synchronous handler answers right here, on the loop. An
+  /// async one starts as `Task.immediate`, so it too runs here until it first suspends; if it does, it
+  /// finishes on the concurrency pool and sends its answer back to the loop.
   private func dispatch(_ request: Request, _ route: Route) {
     state = .handling
-    handoff.withLock { $0 = .running }
-    let task = Task.immediate { [self] in
+    var request = request
+    do {
+      for middleware in route.middleware { try middleware.prepare(&request) }
+    } catch {
+      return answer(finished(server.response(for: error, requestID: request.id), request, route))
+    }
+    switch route.handler {
+    case .sync(let handler):
       let response: Response
       do {
-        response = try await route.handler(request)
+        response = try handler(request)
       } catch {
         response = server.response(for: error, requestID: request.id)
       }
+      answer(finished(response, request, route))
+    case .async(let handler):
+      dispatchAsync(handler, request, route)
+    }
+  }
+
+  private func dispatchAsync(_ handler: @escaping AsyncHandler, _ request: Request, _ route: Route) {
+    handoff.withLock { $0 = .running }
+    let task = Task.immediate { [self] in
+      var response: Response
+      do {
+        response = try await handler(request)
+      } catch {
+        response = server.response(for: error, requestID: request.id)
+      }
+      response = finished(response, request, route)
       let detached = handoff.withLock { handoff -> Bool in
         if case .detached = handoff { return true }
         handoff = .finished(response)
         return false
       }
       if detached {
-        loop.execute { [self] in
+        loop.execute { [self, response] in
           answer(response)
           resumeAfterAsyncAnswer()
         }
@@ -333,6 +356,13 @@ final class Connection: @unchecked Sendable {
       handlerTask = task
       pauseReading()
     }
+  }
+
+  /// `response` after the route's middleware `finish` hooks, innermost first.
+  private func finished(_ response: Response, _ request: Request, _ route: Route) -> Response {
+    var response = response
+    for middleware in route.middleware.reversed() { middleware.finish(request, &response) }
+    return response
   }
 
   private func resumeAfterAsyncAnswer() {

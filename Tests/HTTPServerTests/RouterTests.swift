@@ -2,7 +2,7 @@ import Testing
 
 @testable import HTTPServer
 
-private func ok(_ tag: String) -> Handler {
+private func ok(_ tag: String) -> SyncHandler {
   { _ in .text(tag) }
 }
 
@@ -18,7 +18,7 @@ private func ok(_ tag: String) -> Handler {
 
   private func tag(_ match: RouteMatch) async throws -> String? {
     guard case .found(let route, _) = match else { return nil }
-    return try await route.handler(Request(method: .get, path: "/")).text
+    return try await route.run(Request(method: .get, path: "/")).text
   }
 
   @Test func matchesLiteralPathsByMethod() async throws {
@@ -67,25 +67,63 @@ private func ok(_ tag: String) -> Handler {
     }
   }
 
-  @Test func middlewareWrapsInOrder() async throws {
+  @Test func middlewarePreparesInOrderAndFinishesInReverse() async throws {
     struct Tagging: Middleware {
       let tag: String
-      func handle(_ request: Request, next: Handler) async throws -> Response {
-        var response = try await next(request)
+      func prepare(_ request: inout Request) throws {
+        request.headers.add("X-Seen", tag)
+      }
+      func finish(_ request: Request, _ response: inout Response) {
         response.headers.add("X-Trail", tag)
-        return response
       }
     }
     var router = Router()
     router.use(Tagging(tag: "outer"))
     router.use(Tagging(tag: "inner"))
-    router.get("/x", ok("x"))
-    guard case .found(let route, _) = router.match(.get, "/x") else {
-      Issue.record("expected a match")
+    router.get("/x") { request in .text(request.headers.values("X-Seen").joined(separator: ",")) }
+    router.get("/y") { request async in .text(request.headers.values("X-Seen").joined(separator: ",")) }
+    for path in ["/x", "/y"] {
+      guard case .found(let route, _) = router.match(.get, Substring(path)) else {
+        Issue.record("expected a match")
+        return
+      }
+      let response = try await route.run(Request(method: .get, path: path))
+      #expect(response.text == "outer,inner")
+      #expect(response.headers.values("X-Trail") == ["inner", "outer"])
+    }
+  }
+
+  @Test func middlewareCanRejectBeforeTheHandlerRuns() async throws {
+    struct Deny: Middleware {
+      func prepare(_ request: inout Request) throws { throw HTTPError.notFound("denied") }
+    }
+    var router = Router()
+    router.get("/open", ok("open"))
+    router.use(Deny())
+    router.get("/closed", ok("closed"))
+    guard case .found(let open, _) = router.match(.get, "/open"),
+      case .found(let closed, _) = router.match(.get, "/closed")
+    else {
+      Issue.record("expected matches")
       return
     }
-    let response = try await route.handler(Request(method: .get, path: "/x"))
-    #expect(response.headers.values("X-Trail") == ["inner", "outer"])
+    #expect(try await open.run(Request(method: .get, path: "/open")).text == "open")
+    await #expect(throws: HTTPError.self) { try await closed.run(Request(method: .get, path: "/closed")) }
+  }
+
+  @Test func syncAndAsyncClosuresPickTheirHandlerKind() {
+    var router = Router()
+    router.get("/s") { _ in .text("s") }
+    router.get("/a") { _ in
+      await Task.yield()
+      return .text("a")
+    }
+    guard case .found(let s, _) = router.match(.get, "/s"), case .found(let a, _) = router.match(.get, "/a") else {
+      Issue.record("expected matches")
+      return
+    }
+    if case .sync = s.handler {} else { Issue.record("a closure without await is a synchronous handler") }
+    if case .async = a.handler {} else { Issue.record("a closure with await is an async handler") }
   }
 
   @Test func problemAnswersCarryTheFourFields() throws {
@@ -102,4 +140,19 @@ private func ok(_ tag: String) -> Handler {
 
 extension Response {
   var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+extension Route {
+  /// Runs middleware and handler the way a connection does (errors are thrown, not turned into answers).
+  func run(_ request: Request) async throws -> Response {
+    var request = request
+    for middleware in middleware { try middleware.prepare(&request) }
+    var response: Response
+    switch handler {
+    case .sync(let handler): response = try handler(request)
+    case .async(let handler): response = try await handler(request)
+    }
+    for middleware in middleware.reversed() { middleware.finish(request, &response) }
+    return response
+  }
 }
