@@ -16,7 +16,7 @@ public struct HTTPServerConfiguration: Sendable {
   public var limits: RequestHeadParser.Limits
   /// Body limit for routes that do not set their own body policy.
   public var defaultBodyLimit: Int64
-  /// Number of event loops (serial queues) connections are spread over.
+  /// Number of event-loop threads connections are spread over (default: one per core).
   public var loopCount: Int
 
   public init(

@@ -3,7 +3,7 @@ import Foundation
 /// Receives a request body as it arrives, so large uploads never sit wholly in memory.
 ///
 /// The server calls `write` for each run of bytes, then `finish` once the body is complete, or `abort` when
-/// the request fails (client gone, limit exceeded, malformed chunk). Calls come from one connection's queue,
+/// the request fails (client gone, limit exceeded, malformed chunk). Calls come from one connection's loop,
 /// never concurrently; the handler reads the sink's results after `finish`.
 public protocol RequestBodySink: AnyObject, Sendable {
   /// Takes the next bytes of the body.
