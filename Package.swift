@@ -28,6 +28,7 @@ var targets: [Target] = [
 
   // Raw-socket HTTP client, digests and process helpers shared by the test targets.
   .target(name: "TestSupport", dependencies: ["COpenSSL"], path: "Tests/TestSupport"),
+  .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",

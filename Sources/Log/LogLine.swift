@@ -177,7 +177,7 @@ public final class TimestampCache: @unchecked Sendable {
       second = now.tv_sec
       prefix.removeAll(keepingCapacity: true)
       Timestamp.appendISO8601(Date(timeIntervalSince1970: TimeInterval(now.tv_sec)), to: &prefix)
-      prefix.removeLast(4)  // ".000Z"
+      prefix.removeLast(5)  // ".000Z"
     }
     out.append(contentsOf: prefix)
     out.append(UInt8(ascii: "."))
