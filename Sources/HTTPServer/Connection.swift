@@ -57,6 +57,8 @@ final class Connection: @unchecked Sendable {
   private var awaitingWritable = false
 
   private var peerClosed = false
+  /// epoll reported that the peer shut down its side: read to the end even after a short read.
+  private var peerHungUp = false
   private var closeAfterWrite = false
   private var servedRequests = 0
   private var lingerDiscarded = 0
@@ -102,6 +104,11 @@ final class Connection: @unchecked Sendable {
 
   // MARK: Reading
 
+  /// The peer will send nothing more (the end of input may arrive together with the last data).
+  func peerShutDownWriting() {
+    peerHungUp = true
+  }
+
   /// The socket has bytes (or end of input) to read. Reads until the socket is drained (the loop is
   /// edge-triggered) or reading is paused; after 16 reads it yields to other connections and comes back.
   func onReadable() {
@@ -131,8 +138,9 @@ final class Connection: @unchecked Sendable {
           continue
         }
         process()
-        // A short read means the socket had no more; new data brings a new edge.
-        if n < space {
+        // A short read means the socket had no more; new data brings a new edge. After the peer's FIN there
+        // is no new edge, so keep reading until the end of input shows.
+        if n < space && !peerHungUp {
           drained = true
           break
         }
@@ -301,10 +309,15 @@ final class Connection: @unchecked Sendable {
   private func dispatch(_ request: Request, _ route: Route) {
     state = .handling
     var request = request
+    var prepared = 0
     do {
-      for middleware in route.middleware { try middleware.prepare(&request) }
+      for middleware in route.middleware {
+        try middleware.prepare(&request)
+        prepared += 1
+      }
     } catch {
-      return answer(finished(server.response(for: error, requestID: request.id), request, route))
+      // Only the middleware that prepared this request gets to finish it.
+      return answer(finished(server.response(for: error, requestID: request.id), request, route, upTo: prepared))
     }
     switch route.handler {
     case .sync(let handler):
@@ -358,10 +371,15 @@ final class Connection: @unchecked Sendable {
     }
   }
 
-  /// `response` after the route's middleware `finish` hooks, innermost first.
-  private func finished(_ response: Response, _ request: Request, _ route: Route) -> Response {
+  /// `response` after the `finish` hooks of the route's first `count` middleware (all by default),
+  /// innermost first.
+  private func finished(_ response: Response, _ request: Request, _ route: Route, upTo count: Int? = nil)
+    -> Response
+  {
     var response = response
-    for middleware in route.middleware.reversed() { middleware.finish(request, &response) }
+    for middleware in route.middleware.prefix(count ?? route.middleware.count).reversed() {
+      middleware.finish(request, &response)
+    }
     return response
   }
 

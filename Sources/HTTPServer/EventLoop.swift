@@ -16,8 +16,15 @@ final class EventLoop: @unchecked Sendable {
   let index: Int
   private let epollFD: Int32
   private let wakeFD: Int32
-  private let inbox = Mutex<[@Sendable () -> Void]>([])
+  private struct Inbox {
+    var work: [@Sendable () -> Void] = []
+    /// Set once the loop has run its last work: later work is refused (its descriptors are closing).
+    var stopped = false
+  }
+
+  private let inbox = Mutex(Inbox())
   private let running = Atomic<Bool>(true)
+  private let threadStarted = Atomic<Bool>(false)
   private var thread: Thread?
 
   // Loop-thread state.
@@ -52,8 +59,17 @@ final class EventLoop: @unchecked Sendable {
     epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event)
   }
 
+  deinit {
+    // A loop that ran closed these itself on its way out.
+    if !threadStarted.load(ordering: .acquiring) {
+      close(epollFD)
+      close(wakeFD)
+    }
+  }
+
   /// Starts the loop's thread; `onTick` runs on it about every `tick` with the current uptime.
   func start(tick: Duration, onTick: @escaping @Sendable (EventLoop, UInt64) -> Void) {
+    threadStarted.store(true, ordering: .releasing)
     let thread = Thread { [self] in run(tickNanoseconds: tick.nanoseconds, onTick: onTick) }
     thread.name = "ferry-http-\(index)"
     thread.qualityOfService = .userInitiated
@@ -62,28 +78,38 @@ final class EventLoop: @unchecked Sendable {
   }
 
   /// Ends the loop after the work already queued; the loop closes its epoll and eventfd descriptors.
+  /// A loop whose thread never started just refuses further work.
   func stop() {
     running.store(false, ordering: .releasing)
+    guard threadStarted.load(ordering: .acquiring) else {
+      inbox.withLock { $0.stopped = true }
+      return
+    }
     wake()
   }
 
-  /// Runs `work` on the loop's thread soon. Safe from any thread.
-  func execute(_ work: @escaping @Sendable () -> Void) {
-    let wasEmpty = inbox.withLock { inbox in
-      inbox.append(work)
-      return inbox.count == 1
+  /// Runs `work` on the loop's thread soon; returns false (and drops it) if the loop has stopped.
+  /// Safe from any thread.
+  @discardableResult
+  func execute(_ work: @escaping @Sendable () -> Void) -> Bool {
+    let (accepted, wasEmpty) = inbox.withLock { inbox -> (Bool, Bool) in
+      guard !inbox.stopped else { return (false, false) }
+      inbox.work.append(work)
+      return (true, inbox.work.count == 1)
     }
-    // The loop drains the whole inbox after each wake-up, so only the first item needs to wake it.
+    // The loop takes the whole inbox after each wake-up, so only the first item needs to wake it.
     if wasEmpty { wake() }
+    return accepted
   }
 
-  /// Runs `work` on the loop's thread and waits for it.
+  /// Runs `work` on the loop's thread and waits for it; returns at once if the loop has stopped.
   func submit(_ work: @escaping @Sendable () -> Void) async {
     await withCheckedContinuation { continuation in
-      execute {
+      let accepted = execute {
         work()
         continuation.resume()
       }
+      if !accepted { continuation.resume() }
     }
   }
 
@@ -150,6 +176,7 @@ final class EventLoop: @unchecked Sendable {
           continue
         }
         if flags & EPOLLOUT.rawValue != 0 { connection.onWritable() }
+        if flags & EPOLLRDHUP.rawValue != 0 { connection.peerShutDownWriting() }
         if flags & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 { connection.onReadable() }
       }
       runInbox()
@@ -161,7 +188,12 @@ final class EventLoop: @unchecked Sendable {
         nextTick = after + tickNanoseconds
       }
     }
-    runInbox()
+    let last = inbox.withLock { inbox -> [@Sendable () -> Void] in
+      inbox.stopped = true
+      defer { inbox.work.removeAll() }
+      return inbox.work
+    }
+    for work in last { work() }
     for connection in connections.values { connection.close() }
     flushAccessLog()
     close(epollFD)
@@ -174,15 +206,14 @@ final class EventLoop: @unchecked Sendable {
     accessLog.removeAll(keepingCapacity: true)
   }
 
+  /// Runs the work queued so far. Work queued meanwhile waits for the next turn (its `execute` finds the
+  /// inbox empty and wakes the loop), so a connection that re-queues itself cannot starve epoll or the tick.
   private func runInbox() {
-    while true {
-      let work = inbox.withLock { inbox -> [@Sendable () -> Void] in
-        defer { inbox.removeAll(keepingCapacity: true) }
-        return inbox
-      }
-      if work.isEmpty { return }
-      for item in work { item() }
+    let work = inbox.withLock { inbox -> [@Sendable () -> Void] in
+      defer { inbox.work.removeAll(keepingCapacity: true) }
+      return inbox.work
     }
+    for item in work { item() }
   }
 
   /// A new request id: unique within this process without shared state between loops.

@@ -19,6 +19,7 @@ public final class HTTPServer: @unchecked Sendable {
   private let activeRequests = Atomic<Int>(0)
   private let draining = Atomic<Bool>(false)
   private let started = Atomic<Bool>(false)
+  private let serving = Atomic<Bool>(false)
   // Owned by `acceptQueue`.
   private var listenSource: DispatchSourceRead?
   private var nextLoop = 0
@@ -56,6 +57,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
       }
     }
+    serving.store(true, ordering: .releasing)
     acceptQueue.sync {
       boundPort = port
       let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
@@ -70,6 +72,11 @@ public final class HTTPServer: @unchecked Sendable {
   /// then closes whatever is left.
   public func shutdown(grace: Duration) async {
     guard !draining.exchange(true, ordering: .relaxed) else { return }
+    guard serving.load(ordering: .acquiring) else {
+      // start() failed or never ran: no listener, no loop threads, nothing in flight.
+      for loop in loops { loop.stop() }
+      return
+    }
     // Never block on the server's own threads here: a handler running inline on a loop may call this.
     await onQueue(acceptQueue) { [self] in
       resumeAccepting()
@@ -195,6 +202,10 @@ public final class HTTPServer: @unchecked Sendable {
   func response(for error: any Error, requestID: String) -> Response {
     if let error = error as? any HTTPResponseError {
       return .problem(error.httpError)
+    }
+    if error is CancellationError {
+      // The connection closed or the server is stopping: expected, not a bug.
+      return .problem(.serviceUnavailable("The request was cancelled: the server is stopping or the client left."))
     }
     logger.error(
       "unhandled error", ["request_id": .string(requestID), "error": .string(String(reflecting: error))])

@@ -42,7 +42,7 @@ final class LiveServer: Sendable {
       try await Task.sleep(for: .milliseconds(30))
       return .text("nap")
     }
-    router.get("/fail") { _ in throw CancellationError() }
+    router.get("/fail") { _ in throw Unexpected() }
     router.get("/teapot") { _ in
       throw HTTPError(status: HTTPStatus(418), type: "/problems/teapot", title: "Teapot", detail: "short and stout")
     }
@@ -63,6 +63,9 @@ final class LiveServer: Sendable {
     try RawHTTPClient(port: port, timeout: timeout)
   }
 }
+
+/// An error type the server knows nothing about, standing in for a bug.
+struct Unexpected: Error {}
 
 /// Runs blocking socket work on a Dispatch thread, so it never ties up the concurrency pool the server's
 /// handlers need (there may be only two of its threads here).

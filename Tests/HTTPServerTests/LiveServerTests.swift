@@ -459,6 +459,62 @@ import Testing
     #expect(reason.header("X-Injected") == nil)
     await live.stop()
   }
+
+  @Test func closesPromptlyWhenTheEndOfInputCameWithTheRequest() async throws {
+    let live = try LiveServer()
+    let (response, closed, elapsed) = try await blocking {
+      let client = try live.client(timeout: 5)
+      try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+      client.closeWrite()
+      let started = DispatchTime.now().uptimeNanoseconds
+      let response = try client.readResponse()
+      let closed = client.isClosedByServer()
+      return (response, closed, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+    #expect(response.text == "hello")
+    #expect(closed)
+    #expect(elapsed < 2, "the server saw the end of input at once, not after the idle timeout (\(elapsed) s)")
+    await live.stop()
+  }
+
+  @Test func onlyMiddlewareThatPreparedARequestFinishesIt() async throws {
+    let finishes = Counter()
+    struct Counting: Middleware {
+      let counter: Counter
+      func finish(_ request: Request, _ response: inout Response) { counter.add() }
+    }
+    struct Refusing: Middleware {
+      let counter: Counter
+      func prepare(_ request: inout Request) throws { throw HTTPError.notFound("refused") }
+      func finish(_ request: Request, _ response: inout Response) { counter.add(100) }
+    }
+    let live = try LiveServer(routes: { router in
+      router.use(Counting(counter: finishes))
+      router.use(Refusing(counter: finishes))
+      router.get("/guarded") { _ in .text("never") }
+    })
+    let status = try await blocking {
+      let client = try live.client()
+      try client.send("GET /guarded HTTP/1.1\r\nHost: t\r\n\r\n")
+      return try client.readResponse().status
+    }
+    #expect(status == 404)
+    #expect(finishes.value == 1)
+    await live.stop()
+  }
+
+  @Test func shuttingDownAServerThatNeverStartedReturns() async throws {
+    let server = try HTTPServer(configuration: .init(port: 0), router: Router(), logger: .discarding)
+    await server.shutdown(grace: .seconds(1))
+  }
+}
+
+/// A counter shared between a test and its handlers.
+private final class Counter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+  func add(_ n: Int = 1) { lock.withLock { count += n } }
+  var value: Int { lock.withLock { count } }
 }
 
 /// Resident memory of this process, from /proc.
