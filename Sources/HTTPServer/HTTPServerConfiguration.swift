@@ -1,4 +1,5 @@
 import Foundation
+import Log
 
 /// Settings of the HTTP server: where it listens and the limits it enforces.
 public struct HTTPServerConfiguration: Sendable {
@@ -33,14 +34,5 @@ public struct HTTPServerConfiguration: Sendable {
     self.limits = limits
     self.defaultBodyLimit = defaultBodyLimit
     self.loopCount = max(1, loopCount)
-  }
-}
-
-extension Duration {
-  /// The duration in nanoseconds, clamped at zero.
-  var nanoseconds: UInt64 {
-    let (seconds, attoseconds) = components
-    guard seconds >= 0 else { return 0 }
-    return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
   }
 }

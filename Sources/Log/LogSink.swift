@@ -87,12 +87,6 @@ public final class BufferedFileLogSink: LogSink, @unchecked Sendable {
   }
 }
 
-extension Duration {
-  fileprivate var seconds: Double {
-    Double(components.seconds) + Double(components.attoseconds) / 1e18
-  }
-}
-
 /// Collects lines in memory; for tests that read what was logged.
 public final class MemoryLogSink: LogSink, Sendable {
   private let lines = Mutex<[String]>([])

@@ -1,4 +1,5 @@
 import Foundation
+import Log
 
 /// Ferry's whole configuration, typed. Built by `ConfigurationLoader` from `ConfigurationKey.all`; the
 /// defaults live there, not here.
@@ -216,12 +217,5 @@ public struct FerryConfiguration: Sendable {
     } catch {
       fatalError("built-in defaults are invalid: \(error)")
     }
-  }
-}
-
-extension Duration {
-  /// Seconds as a Double.
-  public var seconds: Double {
-    Double(components.seconds) + Double(components.attoseconds) / 1e18
   }
 }
