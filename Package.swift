@@ -13,6 +13,9 @@ var targets: [Target] = [
   .systemLibrary(name: "CEventPoll"),
 
   .target(name: "Log"),
+  // OpenSSL's hashes and MACs behind Swift types.
+  .target(name: "Crypto", dependencies: ["COpenSSL"]),
+  .target(name: "SigV4", dependencies: ["Crypto"]),
   .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll"]),
   .target(
     name: "Ferry",
@@ -27,7 +30,8 @@ var targets: [Target] = [
   ),
 
   // Raw-socket HTTP client, digests and process helpers shared by the test targets.
-  .target(name: "TestSupport", dependencies: ["COpenSSL"], path: "Tests/TestSupport"),
+  .target(name: "TestSupport", dependencies: ["Crypto"], path: "Tests/TestSupport"),
+  .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(

@@ -46,9 +46,7 @@ import Testing
   @Test func streamsAChunkedUploadToAFile() async throws {
     let live = try LiveServer()
     let data = testBytes(count: 3_000_000)
-    let expected = {
-      let d = SHA256Digest(); d.update(data); return d.hex()
-    }()
+    let expected = sha256Hex(data)
     let response = try await blocking {
       let client = try live.client()
       try client.send("PUT /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -66,16 +64,14 @@ import Testing
     #expect(response.status == 200)
     let path = try #require(response.json["path"] as? String)
     #expect(response.json["bytes"] as? String == "3000000")
-    #expect(try SHA256Digest.file(path) == expected)
+    #expect(try sha256Hex(file: path) == expected)
     await live.stop()
   }
 
   @Test func honoursExpectContinueThenStreamsTheBody() async throws {
     let live = try LiveServer()
     let data = testBytes(count: 2_000_000, seed: 7)
-    let expected = {
-      let d = SHA256Digest(); d.update(data); return d.hex()
-    }()
+    let expected = sha256Hex(data)
     let (interim, response) = try await blocking {
       let client = try live.client()
       try client.send(
@@ -86,7 +82,7 @@ import Testing
     }
     #expect(interim.status == 100)
     #expect(response.status == 200)
-    #expect(try SHA256Digest.file(try #require(response.json["path"] as? String)) == expected)
+    #expect(try sha256Hex(file: try #require(response.json["path"] as? String)) == expected)
     await live.stop()
   }
 

@@ -1,37 +1,16 @@
-import COpenSSL
+import Crypto
 import Foundation
 
-/// SHA-256 over data fed in pieces, on OpenSSL.
-public final class SHA256Digest {
-  private let context: OpaquePointer
+/// SHA-256 of `bytes` as hex.
+public func sha256Hex(_ bytes: [UInt8]) -> String { Hex.encode(SHA256.hash(bytes)) }
 
-  public init() {
-    context = EVP_MD_CTX_new()
-    EVP_DigestInit_ex(context, EVP_sha256(), nil)
-  }
-
-  deinit { EVP_MD_CTX_free(context) }
-
-  public func update(_ bytes: [UInt8]) {
-    bytes.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
-  }
-
-  /// The digest as lowercase hex.
-  public func hex() -> String {
-    var out = [UInt8](repeating: 0, count: 32)
-    var length: UInt32 = 0
-    EVP_DigestFinal_ex(context, &out, &length)
-    return out.map { String(format: "%02x", $0) }.joined()
-  }
-
-  /// SHA-256 of a whole file, as hex.
-  public static func file(_ path: String) throws -> String {
-    let digest = SHA256Digest()
-    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-    defer { try? handle.close() }
-    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { digest.update(Array(chunk)) }
-    return digest.hex()
-  }
+/// SHA-256 of a whole file, as hex, read in 1 MiB pieces.
+public func sha256Hex(file path: String) throws -> String {
+  var hasher = SHA256()
+  let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+  defer { try? handle.close() }
+  while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+  return Hex.encode(hasher.finalize())
 }
 
 /// Deterministic pseudo-random bytes (a test's data must be the same on every run).
