@@ -13,13 +13,15 @@ var targets: [Target] = [
   .systemLibrary(name: "CEventPoll"),
 
   .target(name: "Log"),
+  .target(name: "JSON"),
   // OpenSSL's hashes and MACs behind Swift types.
   .target(name: "Crypto", dependencies: ["COpenSSL"]),
   .target(name: "SigV4", dependencies: ["Crypto"]),
+  .target(name: "Locations", dependencies: ["SigV4", "JSON"]),
   .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll"]),
   .target(
     name: "Ferry",
-    dependencies: ["HTTPServer", "Log", "COpenSSL"]
+    dependencies: ["HTTPServer", "Log", "JSON", "COpenSSL"]
   ),
   .executableTarget(
     name: "ferry",
@@ -32,11 +34,12 @@ var targets: [Target] = [
   // Raw-socket HTTP client, digests and process helpers shared by the test targets.
   .target(name: "TestSupport", dependencies: ["Crypto"], path: "Tests/TestSupport"),
   .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"]),
+  .testTarget(name: "LocationsTests", dependencies: ["Locations", "SigV4", "JSON"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",
-    dependencies: ["Ferry", "HTTPServer", "Log", "CCurl", "CSQLite", "COpenSSL", "TestSupport", "ferry"]
+    dependencies: ["Ferry", "HTTPServer", "Log", "JSON", "CCurl", "CSQLite", "COpenSSL", "TestSupport", "ferry"]
   ),
 ]
 

@@ -1,3 +1,5 @@
+import JSON
+
 /// One configuration setting: its dotted path, what values it takes, its default and what it means.
 ///
 /// `ConfigurationKey.all` is the single list of settings: the loader, the environment overrides, the

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// Reads the configuration file and the `FERRY_*` environment, checks every value and builds a
 /// `FerryConfiguration`. All problems are collected and reported together, each naming the key and its
@@ -213,15 +214,5 @@ public struct ConfigurationLoader {
       return (context.underlyingError as NSError?)?.localizedDescription ?? context.debugDescription
     }
     return String(describing: error)
-  }
-}
-
-extension JSONValue {
-  var number: Double? {
-    switch self {
-    case .int(let i): Double(i)
-    case .double(let d): d
-    default: nil
-    }
   }
 }

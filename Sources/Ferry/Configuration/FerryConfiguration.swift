@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Log
 
 /// Ferry's whole configuration, typed. Built by `ConfigurationLoader` from `ConfigurationKey.all`; the

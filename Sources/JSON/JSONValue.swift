@@ -54,8 +54,8 @@ public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
     }
   }
 
-  /// A short name of the value's JSON type, for messages.
-  var typeName: String {
+  /// A short name of the value's JSON type, for messages (`a string`, `a number`).
+  public var typeName: String {
     switch self {
     case .null: "null"
     case .bool: "a boolean"
@@ -64,6 +64,29 @@ public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
     case .array: "a list"
     case .object: "an object"
     }
+  }
+}
+
+extension JSONValue {
+  /// The value as a Double, if it is a number.
+  public var number: Double? {
+    switch self {
+    case .int(let i): Double(i)
+    case .double(let d): d
+    default: nil
+    }
+  }
+
+  /// The string, if the value is one.
+  public var string: String? {
+    if case .string(let s) = self { return s }
+    return nil
+  }
+
+  /// The members, if the value is an object.
+  public var object: [String: JSONValue]? {
+    if case .object(let o) = self { return o }
+    return nil
   }
 }
 

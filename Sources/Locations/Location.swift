@@ -1,0 +1,45 @@
+import SigV4
+
+/// Where a job reads its input or writes an output, as the client gave it, validated.
+public struct Location: Sendable, Equatable {
+  /// What the location points at.
+  public enum Target: Sendable, Equatable {
+    /// An http(s) URL, public or pre-signed, kept byte for byte as the client sent it.
+    case http(url: String, presigned: PresignedURL?)
+    /// An object in S3 (or the configured S3-compatible store), key taken literally.
+    case s3(bucket: String, key: String)
+    /// A key in Ferry's temporary storage, taken literally; resolved per app key by the storage layer.
+    case dlb(key: String)
+  }
+
+  /// Credentials that came with the location.
+  public enum Auth: Sendable, Equatable {
+    /// AWS keys for `s3://` locations; `region` overrides `s3.region`.
+    case aws(AWSCredentials, region: String?)
+    /// HTTP basic authentication for http(s) locations.
+    case basic(username: String, password: String)
+  }
+
+  public var target: Target
+  public var auth: Auth?
+
+  public init(target: Target, auth: Auth? = nil) {
+    self.target = target
+    self.auth = auth
+  }
+
+  /// The location for logs, errors and job listings: no signature, token, secret or user-info.
+  public var redacted: String {
+    switch target {
+    case .http(let url, _): Redaction.url(url) + (auth == nil ? "" : " (with credentials)")
+    case .s3(let bucket, let key): "s3://\(bucket)/\(key)" + (auth == nil ? "" : " (with keys)")
+    case .dlb(let key): "dlb://\(key)"
+    }
+  }
+
+  /// When a pre-signed URL stops working; nil for locations that do not expire.
+  public var expiry: PresignedURL.Expiry? {
+    if case .http(_, let presigned?) = target { return presigned.expiry }
+    return nil
+  }
+}
