@@ -18,7 +18,7 @@ var targets: [Target] = [
   .target(name: "Crypto", dependencies: ["COpenSSL"]),
   .target(name: "SigV4", dependencies: ["Crypto"]),
   .target(name: "Locations", dependencies: ["SigV4", "JSON"]),
-  .target(name: "Transfer", dependencies: ["Locations", "SigV4"]),
+  .target(name: "Transfer", dependencies: ["Locations", "SigV4", "CCurl", "Log"]),
   .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll"]),
   .target(
     name: "Ferry",
@@ -36,7 +36,7 @@ var targets: [Target] = [
   .target(name: "TestSupport", dependencies: ["Crypto"], path: "Tests/TestSupport"),
   .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"]),
   .testTarget(name: "LocationsTests", dependencies: ["Locations", "SigV4", "JSON"]),
-  .testTarget(name: "TransferTests", dependencies: ["Transfer"]),
+  .testTarget(name: "TransferTests", dependencies: ["Transfer", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(

@@ -1,0 +1,162 @@
+import Foundation
+
+/// A deliberately misbehaving HTTP/1.1 server for transfer tests. Each connection carries one request; the
+/// test's `behavior` closure decides the answer. Every connection and request is recorded, so a test can
+/// prove that nothing ever reached it. Stopped by `stop()` (or on deinit).
+public final class FaultServer: @unchecked Sendable {
+  /// How to answer one request.
+  public enum Behavior: Sendable {
+    /// Serve `body`, honouring `Range: bytes=N-` with 206 unless `ignoreRange`; with `resetAfter`, send that
+    /// many body bytes of this answer and then reset the connection. Without `contentLength` the body is
+    /// delimited by closing the connection.
+    case serve(body: [UInt8], resetAfter: Int? = nil, ignoreRange: Bool = false, contentLength: Bool = true)
+    /// A status with headers and a short body.
+    case status(Int, headers: [(String, String)] = [], body: String = "")
+    /// Headers promising `body`, then nothing for `stall` seconds, then the body.
+    case stall(body: [UInt8], seconds: Double)
+  }
+
+  /// A request as received.
+  public struct Received: Sendable {
+    public var method: String
+    public var target: String
+    public var headers: [(String, String)]
+    public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+  }
+
+  public let port: Int
+  public let host: String
+  private let fd: Int32
+  private let lock = NSLock()
+  private var received: [Received] = []
+  private var connections = 0
+  private var stopped = false
+  private let behavior: @Sendable (Received, Int) -> Behavior
+
+  /// Listens on `host` (127.0.0.1 or another loopback address) on a free port.
+  public init(host: String = "127.0.0.1", behavior: @escaping @Sendable (Received, Int) -> Behavior) throws {
+    self.host = host
+    self.behavior = behavior
+    let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var one: Int32 = 1
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    inet_pton(AF_INET, host, &address.sin_addr)
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0, listen(sock, 64) == 0 else {
+      close(sock)
+      throw RawHTTPClient.ClientError(description: "FaultServer cannot listen on \(host)")
+    }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(sock, $0, &length) }
+    }
+    fd = sock
+    port = Int(UInt16(bigEndian: address.sin_port))
+    let thread = Thread { [self] in acceptLoop() }
+    thread.start()
+  }
+
+  deinit { stop() }
+
+  /// Every request received so far.
+  public var requests: [Received] { lock.withLock { received } }
+  /// Connections accepted so far.
+  public var connectionCount: Int { lock.withLock { connections } }
+  /// `http://host:port`
+  public var base: String { "http://\(host):\(port)" }
+
+  public func stop() {
+    let first = lock.withLock { () -> Bool in
+      defer { stopped = true }
+      return !stopped
+    }
+    if first {
+      shutdown(fd, Int32(SHUT_RDWR))
+      close(fd)
+    }
+  }
+
+  private func acceptLoop() {
+    while true {
+      let client = accept(fd, nil, nil)
+      if client < 0 { return }
+      let index = lock.withLock { () -> Int in
+        connections += 1
+        return connections
+      }
+      let thread = Thread { [self] in serve(client, index) }
+      thread.start()
+    }
+  }
+
+  private func serve(_ client: Int32, _ index: Int) {
+    defer { close(client) }
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var head: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while !head.suffix(4).elementsEqual("\r\n\r\n".utf8) {
+      let n = recv(client, &chunk, chunk.count, 0)
+      if n <= 0 { return }
+      head.append(contentsOf: chunk[0..<n])
+      if head.count > 65536 { return }
+    }
+    let lines = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n")
+    let requestLine = lines[0].split(separator: " ")
+    guard requestLine.count == 3 else { return }
+    let headers = lines.dropFirst().compactMap { line -> (String, String)? in
+      guard let colon = line.firstIndex(of: ":") else { return nil }
+      return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+    }
+    let request = Received(method: String(requestLine[0]), target: String(requestLine[1]), headers: headers)
+    lock.withLock { received.append(request) }
+
+    switch behavior(request, index) {
+    case .status(let code, let extra, let body):
+      var text = "HTTP/1.1 \(code) Status\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n"
+      for (name, value) in extra { text += "\(name): \(value)\r\n" }
+      send(client, Array((text + "\r\n" + body).utf8))
+    case .serve(let body, let resetAfter, let ignoreRange, let contentLength):
+      var start = 0
+      if !ignoreRange, let range = request.header("Range"), range.hasPrefix("bytes="),
+        let from = Int(range.dropFirst(6).split(separator: "-").first ?? ""), from < body.count
+      {
+        start = from
+      }
+      var text = start > 0 ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n"
+      if start > 0 { text += "Content-Range: bytes \(start)-\(body.count - 1)/\(body.count)\r\n" }
+      if contentLength { text += "Content-Length: \(body.count - start)\r\n" }
+      text += "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+      send(client, Array(text.utf8))
+      let part = Array(body[start...])
+      if let resetAfter {
+        send(client, Array(part.prefix(resetAfter)))
+        usleep(50_000)
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+      } else {
+        send(client, part)
+      }
+    case .stall(let body, let seconds):
+      send(client, Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8))
+      usleep(useconds_t(seconds * 1_000_000))
+      send(client, body)
+    }
+  }
+
+  private func send(_ client: Int32, _ bytes: [UInt8]) {
+    var offset = 0
+    while offset < bytes.count {
+      let n = bytes.withUnsafeBytes {
+        Glibc.send(client, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+      }
+      if n <= 0 { return }
+      offset += n
+    }
+  }
+}

@@ -1,0 +1,239 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import Transfer
+
+/// Sleeps that are recorded instead of slept, so retry tests take no time.
+private final class RecordedSleeps: Sendable {
+  let values = Mutex<[Duration]>([])
+  var all: [Duration] { values.withLock { $0 } }
+  var sleep: @Sendable (Duration) -> Void { { duration in self.values.withLock { $0.append(duration) } } }
+}
+
+/// A downloader whose policy opens exactly the given test servers.
+private func downloader(
+  opening servers: [FaultServer], resolver: any HostResolver = SystemResolver(),
+  sleeps: RecordedSleeps = RecordedSleeps(),
+  settings: TransferSettings = TransferSettings(maxAttempts: 3, initialBackoff: .milliseconds(10))
+) throws -> Downloader {
+  let policy = try NetworkPolicy(allow: servers.map { "\($0.host):\($0.port)" })
+  return Downloader(policy: policy, resolver: resolver, settings: settings, sleep: sleeps.sleep)
+}
+
+private func workFile() throws -> String {
+  try makeTemporaryDirectory("ferry-download") + "/input"
+}
+
+@Suite(.serialized) struct DownloaderTests {
+  let body = testBytes(count: 3_000_000, seed: 11)
+
+  @Test func streamsTheBodyToAPrivateFileWithProgress() throws {
+    let body = self.body
+    let server = try FaultServer { _, _ in .serve(body: body) }
+    defer { server.stop() }
+    let path = try workFile()
+    let seen = Mutex<(Int64, Int64?)>((0, nil))
+    let result = try downloader(opening: [server]).download(
+      OutboundRequest(url: server.base + "/media/in.wav"), to: path
+    ) {
+      done, total in
+      seen.withLock { $0 = (done, total) }
+      return true
+    }
+    #expect(result.bytes == 3_000_000)
+    #expect(result.attempts == 1)
+    #expect(result.contentType == "application/octet-stream")
+    #expect(try sha256Hex(file: path) == sha256Hex(body))
+    let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+    #expect(mode == 0o600)
+    #expect(seen.withLock { $0 } == (3_000_000, 3_000_000))
+  }
+
+  @Test func resumesWithRangeAfterAResetMidBody() throws {
+    let body = self.body
+    let server = try FaultServer { _, connection in
+      connection == 1 ? .serve(body: body, resetAfter: 1_000_000) : .serve(body: body)
+    }
+    defer { server.stop() }
+    let path = try workFile()
+    let result = try downloader(opening: [server]).download(OutboundRequest(url: server.base + "/in"), to: path)
+    #expect(result.attempts == 2)
+    #expect(try sha256Hex(file: path) == sha256Hex(body))
+    let resumedFrom = server.requests.last?.header("Range")
+    #expect(
+      resumedFrom?.hasPrefix("bytes=") == true && resumedFrom != "bytes=0-",
+      "resumed, not restarted: \(resumedFrom ?? "-")")
+  }
+
+  @Test func startsOverWhenTheServerIgnoresRange() throws {
+    let body = self.body
+    let server = try FaultServer { _, connection in
+      .serve(body: body, resetAfter: connection == 1 ? 500_000 : nil, ignoreRange: true)
+    }
+    defer { server.stop() }
+    let path = try workFile()
+    let result = try downloader(opening: [server]).download(OutboundRequest(url: server.base + "/in"), to: path)
+    #expect(result.bytes == Int64(body.count))
+    #expect(try sha256Hex(file: path) == sha256Hex(body))
+  }
+
+  @Test func retries503HonouringRetryAfter() throws {
+    let body = self.body
+    let server = try FaultServer { _, connection in
+      connection < 3 ? .status(503, headers: [("Retry-After", "2")]) : .serve(body: body)
+    }
+    defer { server.stop() }
+    let sleeps = RecordedSleeps()
+    let result = try downloader(opening: [server], sleeps: sleeps).download(
+      OutboundRequest(url: server.base + "/in"), to: try workFile())
+    #expect(result.attempts == 3)
+    #expect(sleeps.all.count == 2)
+    #expect(sleeps.all.allSatisfy { $0 >= .seconds(2) }, "Retry-After is honoured: \(sleeps.all)")
+  }
+
+  @Test func givesUpOnPersistent5xxAndNeverRetries4xx() throws {
+    let failing = try FaultServer { _, _ in
+      .status(500, body: "<Error><Code>InternalError</Code><Message>try later</Message></Error>")
+    }
+    let missing = try FaultServer { _, _ in
+      .status(
+        404,
+        body: "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>in</Key></Error>")
+    }
+    defer {
+      failing.stop()
+      missing.stop()
+    }
+    let client = try downloader(opening: [failing, missing])
+    #expect(throws: TransferError.status(500, detail: "InternalError: try later")) {
+      try client.download(OutboundRequest(url: failing.base + "/in"), to: try workFile())
+    }
+    #expect(failing.connectionCount == 3)
+    let path = try workFile()
+    #expect(throws: TransferError.status(404, detail: "NoSuchKey: The specified key does not exist.")) {
+      try client.download(OutboundRequest(url: missing.base + "/in"), to: path)
+    }
+    #expect(missing.connectionCount == 1)
+    #expect(!FileManager.default.fileExists(atPath: path), "a failed download leaves no work file")
+  }
+
+  @Test func enforcesTheSizeLimitFromTheHeaderAndWhileStreaming() throws {
+    let body = self.body
+    let declared = try FaultServer { _, _ in .serve(body: body) }
+    let undeclared = try FaultServer { _, _ in .serve(body: body, contentLength: false) }
+    defer {
+      declared.stop()
+      undeclared.stop()
+    }
+    let client = try downloader(
+      opening: [declared, undeclared], settings: TransferSettings(maxBytes: 1_000_000, maxAttempts: 2))
+    #expect(throws: TransferError.tooLarge(limit: 1_000_000)) {
+      try client.download(OutboundRequest(url: declared.base + "/in"), to: try workFile())
+    }
+    #expect(throws: TransferError.tooLarge(limit: 1_000_000)) {
+      try client.download(OutboundRequest(url: undeclared.base + "/in"), to: try workFile())
+    }
+    #expect(declared.connectionCount == 1, "too large is final: no retry")
+  }
+
+  @Test func refusedAddressesAreNeverConnectedTo() throws {
+    let canary = try FaultServer { _, _ in .status(200, body: "leaked") }
+    defer { canary.stop() }
+    let names = StaticResolver([
+      "media.example.test": [IPAddress("127.0.0.1")!], "meta.example.test": [IPAddress("169.254.169.254")!],
+    ])
+    let strict = Downloader(policy: NetworkPolicy(), resolver: names)
+    for url in [
+      canary.base + "/in", "http://localhost:\(canary.port)/in", "http://2130706433:\(canary.port)/in",
+      "http://0x7f.1:\(canary.port)/in", "http://[::ffff:127.0.0.1]:\(canary.port)/in",
+      "http://media.example.test:\(canary.port)/in",
+    ] {
+      #expect(throws: TransferError.self, "\(url)") {
+        try strict.download(OutboundRequest(url: url), to: try workFile())
+      }
+    }
+    #expect(canary.connectionCount == 0)
+  }
+
+  @Test func redirectsAreFollowedAndEachHopIsChecked() throws {
+    let body = self.body
+    let canary = try FaultServer(host: "127.0.0.2") { _, _ in .status(200, body: "leaked") }
+    let target = try FaultServer { _, _ in .serve(body: body) }
+    let hopper = try FaultServer { request, _ in
+      request.target == "/inside"
+        ? .status(302, headers: [("Location", canary.base + "/x")])
+        : .status(301, headers: [("Location", target.base + "/final")])
+    }
+    defer {
+      canary.stop()
+      target.stop()
+      hopper.stop()
+    }
+    let client = try downloader(opening: [hopper, target])
+    let result = try client.download(OutboundRequest(url: hopper.base + "/outside"), to: try workFile())
+    #expect(result.bytes == Int64(body.count))
+    #expect(target.requests.map(\.target) == ["/final"])
+    #expect(throws: TransferError.self) {
+      try client.download(OutboundRequest(url: hopper.base + "/inside"), to: try workFile())
+    }
+    #expect(canary.connectionCount == 0)
+  }
+
+  @Test func allowedNamesArePinnedToTheCheckedAddress() throws {
+    let server = try FaultServer { _, _ in .status(200, body: "ok") }
+    defer { server.stop() }
+    let names = StaticResolver(["media.example.test": [IPAddress("127.0.0.1")!]])
+    let client = Downloader(policy: try NetworkPolicy(allow: ["media.example.test:\(server.port)"]), resolver: names)
+    let path = try workFile()
+    _ = try client.download(OutboundRequest(url: "http://media.example.test:\(server.port)/in"), to: path)
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == "ok")
+    #expect(server.requests.first?.header("Host") == "media.example.test:\(server.port)")
+  }
+
+  @Test func expiredURLsAreNeverRequested() throws {
+    let server = try FaultServer { _, _ in .status(200, body: "ok") }
+    defer { server.stop() }
+    let client = try downloader(opening: [server])
+    #expect(throws: TransferError.expired) {
+      try client.download(
+        OutboundRequest(url: server.base + "/in", expiry: Date().addingTimeInterval(-1)), to: try workFile())
+    }
+    #expect(server.connectionCount == 0)
+  }
+
+  @Test func urlsAreSentByteForByteWithBasicAuth() throws {
+    let server = try FaultServer { _, _ in .status(200, body: "ok") }
+    defer { server.stop() }
+    let target = "/a%2Fb%20c+d/../x?X-Amz-Signature=abc%2B%3D&empty=&X-Amz-Expires=60"
+    _ = try downloader(opening: [server]).download(
+      OutboundRequest(url: server.base + target, basicAuth: ("user", "p@ss:word")), to: try workFile())
+    #expect(server.requests.first?.target == target)
+    #expect(
+      server.requests.first?.header("Authorization") == "Basic " + Data("user:p@ss:word".utf8).base64EncodedString())
+  }
+
+  @Test func aStalledBodyIsAbandonedAfterTheLowSpeedTimeout() throws {
+    let server = try FaultServer { _, _ in .stall(body: Array("late".utf8), seconds: 4) }
+    defer { server.stop() }
+    let client = try downloader(
+      opening: [server], settings: TransferSettings(lowSpeedTimeout: .seconds(1), maxAttempts: 1))
+    let started = Date()
+    #expect(throws: TransferError.self) {
+      try client.download(OutboundRequest(url: server.base + "/in"), to: try workFile())
+    }
+    #expect(Date().timeIntervalSince(started) < 3.5)
+  }
+
+  @Test func cancellingFromProgressStopsTheTransfer() throws {
+    let body = self.body
+    let server = try FaultServer { _, _ in .serve(body: body) }
+    defer { server.stop() }
+    #expect(throws: TransferError.cancelled) {
+      try downloader(opening: [server]).download(OutboundRequest(url: server.base + "/in"), to: try workFile()) {
+        done, _ in done < 100_000
+      }
+    }
+  }
+}
