@@ -21,6 +21,8 @@ public final class FaultServer: @unchecked Sendable {
     public var method: String
     public var target: String
     public var headers: [(String, String)]
+    /// The body, when the request declared a Content-Length.
+    public var body: [UInt8] = []
     public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
   }
 
@@ -98,14 +100,18 @@ public final class FaultServer: @unchecked Sendable {
     defer { close(client) }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var head: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while !head.suffix(4).elementsEqual("\r\n\r\n".utf8) {
+    var buffer: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    var headEnd: Int?
+    while headEnd == nil {
       let n = recv(client, &chunk, chunk.count, 0)
       if n <= 0 { return }
-      head.append(contentsOf: chunk[0..<n])
-      if head.count > 65536 { return }
+      buffer.append(contentsOf: chunk[0..<n])
+      if buffer.count > 1 << 20 { return }
+      headEnd = (0..<max(0, buffer.count - 3)).first { buffer[$0..<($0 + 4)].elementsEqual("\r\n\r\n".utf8) }
     }
+    let head = Array(buffer[0..<headEnd!])
+    let leftover = Array(buffer[(headEnd! + 4)...])
     let lines = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n")
     let requestLine = lines[0].split(separator: " ")
     guard requestLine.count == 3 else { return }
@@ -113,7 +119,16 @@ public final class FaultServer: @unchecked Sendable {
       guard let colon = line.firstIndex(of: ":") else { return nil }
       return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
     }
-    let request = Received(method: String(requestLine[0]), target: String(requestLine[1]), headers: headers)
+    var request = Received(method: String(requestLine[0]), target: String(requestLine[1]), headers: headers)
+    if let length = request.header("Content-Length").flatMap(Int.init), length > 0, length <= 64 << 20 {
+      var body = leftover
+      while body.count < length {
+        let n = recv(client, &chunk, min(chunk.count, length - body.count), 0)
+        if n <= 0 { break }
+        body.append(contentsOf: chunk[0..<n])
+      }
+      request.body = body
+    }
     lock.withLock { received.append(request) }
 
     switch behavior(request, index) {

@@ -17,16 +17,16 @@ private func downloader(
   opening servers: [FaultServer], resolver: any HostResolver = SystemResolver(),
   sleeps: RecordedSleeps = RecordedSleeps(),
   settings: TransferSettings = TransferSettings(maxAttempts: 3, initialBackoff: .milliseconds(10))
-) throws -> Downloader {
+) throws -> TransferClient {
   let policy = try NetworkPolicy(allow: servers.map { "\($0.host):\($0.port)" })
-  return Downloader(policy: policy, resolver: resolver, settings: settings, sleep: sleeps.sleep)
+  return TransferClient(policy: policy, resolver: resolver, settings: settings, sleep: sleeps.sleep)
 }
 
 private func workFile() throws -> String {
   try makeTemporaryDirectory("ferry-download") + "/input"
 }
 
-@Suite(.serialized) struct DownloaderTests {
+@Suite(.serialized) struct TransferClientTests {
   let body = testBytes(count: 3_000_000, seed: 11)
 
   @Test func streamsTheBodyToAPrivateFileWithProgress() throws {
@@ -144,7 +144,7 @@ private func workFile() throws -> String {
     let names = StaticResolver([
       "media.example.test": [IPAddress("127.0.0.1")!], "meta.example.test": [IPAddress("169.254.169.254")!],
     ])
-    let strict = Downloader(policy: NetworkPolicy(), resolver: names)
+    let strict = TransferClient(policy: NetworkPolicy(), resolver: names)
     for url in [
       canary.base + "/in", "http://localhost:\(canary.port)/in", "http://2130706433:\(canary.port)/in",
       "http://0x7f.1:\(canary.port)/in", "http://[::ffff:127.0.0.1]:\(canary.port)/in",
@@ -185,7 +185,8 @@ private func workFile() throws -> String {
     let server = try FaultServer { _, _ in .status(200, body: "ok") }
     defer { server.stop() }
     let names = StaticResolver(["media.example.test": [IPAddress("127.0.0.1")!]])
-    let client = Downloader(policy: try NetworkPolicy(allow: ["media.example.test:\(server.port)"]), resolver: names)
+    let client = TransferClient(
+      policy: try NetworkPolicy(allow: ["media.example.test:\(server.port)"]), resolver: names)
     let path = try workFile()
     _ = try client.download(OutboundRequest(url: "http://media.example.test:\(server.port)/in"), to: path)
     #expect(try String(contentsOfFile: path, encoding: .utf8) == "ok")
@@ -235,5 +236,102 @@ private func workFile() throws -> String {
         done, _ in done < 100_000
       }
     }
+  }
+}
+
+@Suite(.serialized) struct UploadTests {
+  let body = testBytes(count: 2_500_000, seed: 5)
+
+  private func file(_ bytes: [UInt8]) throws -> String {
+    let path = try makeTemporaryDirectory("ferry-upload") + "/output"
+    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    return path
+  }
+
+  @Test func putsTheFileWithContentLengthNeverChunked() throws {
+    let server = try FaultServer { _, _ in .status(200, headers: [("ETag", "\"abc\"")]) }
+    defer { server.stop() }
+    let progress = Mutex<Int64>(0)
+    let result = try downloader(opening: [server]).upload(
+      OutboundRequest(url: server.base + "/out.mp3?X-Amz-Signature=s%2B", headers: [("Content-Type", "audio/mpeg")]),
+      from: try file(body)
+    ) { sent, _ in
+      progress.withLock { $0 = sent }
+      return true
+    }
+    let request = try #require(server.requests.first)
+    #expect(request.method == "PUT")
+    #expect(request.target == "/out.mp3?X-Amz-Signature=s%2B")
+    #expect(request.header("Content-Length") == "2500000")
+    #expect(request.header("Transfer-Encoding") == nil)
+    #expect(request.header("Expect") == nil)
+    #expect(request.header("Content-Type") == "audio/mpeg")
+    #expect(sha256Hex(request.body) == sha256Hex(body))
+    #expect(result.etag == "\"abc\"")
+    #expect(result.bytes == 2_500_000)
+    #expect(progress.withLock { $0 } == 2_500_000)
+  }
+
+  @Test func retriesResendTheWholeFileAndSignEachAttemptAfresh() throws {
+    let server = try FaultServer { _, connection in connection == 1 ? .status(503) : .status(200) }
+    defer { server.stop() }
+    let clock = Mutex<Double>(1_700_000_000)
+    let client = TransferClient(
+      policy: try NetworkPolicy(allow: ["127.0.0.1:\(server.port)"]),
+      settings: TransferSettings(maxAttempts: 3, initialBackoff: .milliseconds(10)),
+      now: {
+        Date(
+          timeIntervalSince1970: clock.withLock {
+            $0 += 60; return $0
+          })
+      }, sleep: { _ in })
+    let request = OutboundRequest(url: server.base + "/k") { date in
+      [("X-Signed-At", String(Int(date.timeIntervalSince1970)))]
+    }
+    let result = try client.upload(request, from: try file(body))
+    #expect(result.attempts == 2)
+    #expect(server.requests.count == 2)
+    #expect(server.requests.allSatisfy { sha256Hex($0.body) == sha256Hex(body) })
+    let stamps = server.requests.compactMap { $0.header("X-Signed-At") }
+    #expect(stamps.count == 2 && stamps[0] != stamps[1], "each attempt is signed at its own time: \(stamps)")
+  }
+
+  @Test func aClientErrorIsFinalAndExplained() throws {
+    let server = try FaultServer { _, _ in
+      .status(
+        403,
+        body:
+          "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.</Message><SignatureProvided>deadbeef</SignatureProvided></Error>"
+      )
+    }
+    defer { server.stop() }
+    do {
+      _ = try downloader(opening: [server]).upload(OutboundRequest(url: server.base + "/k"), from: try file(body))
+      Issue.record("expected a failure")
+    } catch let error as TransferError {
+      #expect(
+        error
+          == .status(
+            403,
+            detail:
+              "SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided."))
+      #expect(!error.description.contains("deadbeef"), "the signature the store echoes is not repeated")
+    } catch {
+      Issue.record("unexpected \(error)")
+    }
+    #expect(server.connectionCount == 1)
+  }
+
+  @Test func refusedOrExpiredTargetsGetNothing() throws {
+    let server = try FaultServer { _, _ in .status(200) }
+    defer { server.stop() }
+    #expect(throws: TransferError.self) {
+      try TransferClient(policy: NetworkPolicy()).upload(OutboundRequest(url: server.base + "/k"), from: try file(body))
+    }
+    #expect(throws: TransferError.expired) {
+      try downloader(opening: [server]).upload(
+        OutboundRequest(url: server.base + "/k", expiry: Date().addingTimeInterval(-5)), from: try file(body))
+    }
+    #expect(server.connectionCount == 0)
   }
 }

@@ -1,0 +1,284 @@
+import CCurl
+import Foundation
+import Log
+
+/// An outbound request: the URL exactly as it is to be sent, extra headers, and when it stops being valid.
+public struct OutboundRequest: Sendable {
+  /// The URL, byte for byte (pre-signed URLs are never decoded and re-encoded).
+  public var url: String
+  public var headers: [(name: String, value: String)]
+  public var basicAuth: (username: String, password: String)?
+  /// A pre-signed URL's expiry: no attempt starts at or after it.
+  public var expiry: Date?
+  /// Headers computed for each attempt at its start time (SigV4 `Authorization`, `X-Amz-Date`).
+  public var signer: (@Sendable (Date) -> [(name: String, value: String)])?
+
+  public init(
+    url: String, headers: [(name: String, value: String)] = [], basicAuth: (username: String, password: String)? = nil,
+    expiry: Date? = nil, signer: (@Sendable (Date) -> [(name: String, value: String)])? = nil
+  ) {
+    self.url = url
+    self.headers = headers
+    self.basicAuth = basicAuth
+    self.expiry = expiry
+    self.signer = signer
+  }
+}
+
+/// Limits and timing of transfers (from the `transfer.*` settings).
+public struct TransferSettings: Sendable {
+  public var maxBytes: Int64
+  public var connectTimeout: Duration
+  /// A transfer that moves less than a byte a second for this long is abandoned (and retried).
+  public var lowSpeedTimeout: Duration
+  public var maxAttempts: Int
+  public var maxRedirects: Int
+  public var initialBackoff: Duration
+  public var maxBackoff: Duration
+
+  public init(
+    maxBytes: Int64 = 10_737_418_240, connectTimeout: Duration = .seconds(10), lowSpeedTimeout: Duration = .seconds(60),
+    maxAttempts: Int = 5, maxRedirects: Int = 5, initialBackoff: Duration = .milliseconds(500),
+    maxBackoff: Duration = .seconds(30)
+  ) {
+    self.maxBytes = maxBytes
+    self.connectTimeout = connectTimeout
+    self.lowSpeedTimeout = lowSpeedTimeout
+    self.maxAttempts = maxAttempts
+    self.maxRedirects = maxRedirects
+    self.initialBackoff = initialBackoff
+    self.maxBackoff = maxBackoff
+  }
+}
+
+/// What a finished transfer did.
+public struct TransferResult: Sendable, Equatable {
+  /// Bytes downloaded or uploaded.
+  public var bytes: Int64
+  public var attempts: Int
+  public var contentType: String?
+  /// The stored object's ETag, for uploads to stores that send one.
+  public var etag: String?
+}
+
+/// Moves bodies between work files and URLs with libcurl, the same way in both directions: every resolved
+/// address must pass the network policy, curl is pinned to those addresses and an open-socket callback
+/// refuses anything else, nothing is sent at or after a URL's expiry, and connection failures, 408, 429
+/// and 5xx are retried with jittered exponential backoff (honouring `Retry-After`) while other 4xx are final.
+/// Downloads stream to a new 0600 file, follow redirects by hand (re-checked, at most `maxRedirects`), resume
+/// interrupted bodies with `Range` and enforce the size limit from the first header to the last byte.
+/// Uploads are PUTs with `Content-Length` (never chunked: pre-signed S3 PUTs refuse it), re-sent whole.
+public struct TransferClient: Sendable {
+  public let policy: NetworkPolicy
+  public let resolver: any HostResolver
+  /// `host:port` of endpoints the operator configured (`s3.endpoint`): trusted without an allow entry.
+  public let trustedEndpoints: Set<String>
+  public let settings: TransferSettings
+  private let now: @Sendable () -> Date
+  private let sleep: @Sendable (Duration) -> Void
+
+  public init(
+    policy: NetworkPolicy, resolver: any HostResolver = SystemResolver(), trustedEndpoints: Set<String> = [],
+    settings: TransferSettings = TransferSettings(), now: @escaping @Sendable () -> Date = { Date() },
+    sleep: @escaping @Sendable (Duration) -> Void = { Thread.sleep(forTimeInterval: $0.seconds) }
+  ) {
+    self.policy = policy
+    self.resolver = resolver
+    self.trustedEndpoints = Set(trustedEndpoints.map { $0.lowercased() })
+    self.settings = settings
+    self.now = now
+    self.sleep = sleep
+  }
+
+  // MARK: Downloads
+
+  /// Downloads `request` into a new file at `path` (mode 0600). `progress` gets bytes so far and the total
+  /// when known, and returns false to cancel. The file is removed if the download fails.
+  public func download(
+    _ request: OutboundRequest, to path: String, progress: @escaping (Int64, Int64?) -> Bool = { _, _ in true }
+  ) throws(TransferError) -> TransferResult {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw .local("cannot create the work file: \(String(cString: strerror(errno)))") }
+    var succeeded = false
+    defer {
+      close(fd)
+      if !succeeded { unlink(path) }
+    }
+    let sink = DownloadSink(fd: fd, limit: settings.maxBytes, progress: progress)
+    let result = try withAttempts(request) { url throws(TransferError) -> Outcome in
+      let (curl, gate) = try connect(request, url: url)
+      sink.install(on: curl, resuming: sink.received > 0)
+      if sink.received > 0 { curl.set(CURLOPT_RANGE, "\(sink.received)-") }
+      curl.set(CURLOPT_HTTPGET, 1)
+      let code = withExtendedLifetime((sink, gate)) { curl.perform() }
+      if let refusal = gate.refusal { throw .refused(refusal) }
+      if sink.cancelled { throw .cancelled }
+      if sink.tooLarge { throw .tooLarge(limit: settings.maxBytes) }
+      if let failure = sink.localFailure { throw .local(failure) }
+      if sink.restartFromZero { return .retry(.network("the server resumed at the wrong offset"), retryAfter: .zero) }
+      let response = sink.response
+      if code == CURLE_OK, (300..<400).contains(response.status), let location = response.header("Location") {
+        guard let next = URL(string: location, relativeTo: URL(string: url))?.absoluteURL.absoluteString else {
+          throw .status(response.status, detail: "a redirect without a usable Location")
+        }
+        return .redirect(next)
+      }
+      if code == CURLE_OK, response.isSuccess, let total = sink.total, sink.received != total {
+        return .retry(.network("the body ended after \(sink.received) of \(total) bytes"), retryAfter: nil)
+      }
+      if code == CURLE_OK, response.status == 416, let total = sink.total, sink.received == total {
+        return .done(TransferResult(bytes: sink.received, attempts: 0, contentType: nil, etag: nil))
+      }
+      return try outcome(code, curl, response) {
+        TransferResult(bytes: sink.received, attempts: 0, contentType: response.header("Content-Type"), etag: nil)
+      }
+    }
+    succeeded = true
+    return result
+  }
+
+  // MARK: Uploads
+
+  /// PUTs the file at `path` to `request` with `Content-Length`. `progress` gets bytes sent and the file's
+  /// size, and returns false to cancel. Redirects are not followed (a signed PUT cannot move).
+  public func upload(
+    _ request: OutboundRequest, from path: String, progress: @escaping (Int64, Int64?) -> Bool = { _, _ in true }
+  ) throws(TransferError) -> TransferResult {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw .local("cannot open the file to upload: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw .local("cannot read the file to upload") }
+    let source = UploadSource(fd: fd, size: Int64(info.st_size), progress: progress)
+    return try withAttempts(request) { url throws(TransferError) -> Outcome in
+      let (curl, gate) = try connect(request, url: url)
+      source.install(on: curl)
+      let code = withExtendedLifetime((source, gate)) { curl.perform() }
+      if let refusal = gate.refusal { throw .refused(refusal) }
+      if source.cancelled { throw .cancelled }
+      if let failure = source.localFailure { throw .local(failure) }
+      let response = source.response
+      if code == CURLE_OK, (300..<400).contains(response.status) {
+        throw .status(response.status, detail: "the upload was redirected; Ferry does not follow redirects for uploads")
+      }
+      return try outcome(code, curl, response) {
+        TransferResult(bytes: source.size, attempts: 0, contentType: nil, etag: response.header("ETag"))
+      }
+    }
+  }
+
+  // MARK: Shared
+
+  private enum Outcome {
+    case done(TransferResult)
+    case redirect(String)
+    case retry(TransferError, retryAfter: Duration?)
+  }
+
+  /// Runs attempts until one is done, a failure is final, or attempts run out; redirects do not count.
+  private func withAttempts(_ request: OutboundRequest, _ attempt: (String) throws(TransferError) -> Outcome)
+    throws(TransferError) -> TransferResult
+  {
+    var url = request.url
+    var redirects = 0
+    var attempts = 0
+    var lastError = TransferError.network("no attempt was made")
+    while attempts < settings.maxAttempts {
+      attempts += 1
+      if let expiry = request.expiry, now() >= expiry { throw .expired }
+      switch try attempt(url) {
+      case .done(var result):
+        result.attempts = attempts
+        return result
+      case .redirect(let location):
+        redirects += 1
+        guard redirects <= settings.maxRedirects else {
+          throw .status(310, detail: "more than \(settings.maxRedirects) redirects")
+        }
+        url = location
+        attempts -= 1
+      case .retry(let error, let retryAfter):
+        lastError = error
+        guard attempts < settings.maxAttempts else { break }
+        let delay = backoff(attempt: attempts, retryAfter: retryAfter)
+        if let expiry = request.expiry, now().addingTimeInterval(delay.seconds) >= expiry { throw .expired }
+        sleep(delay)
+      }
+    }
+    throw lastError
+  }
+
+  /// The common reading of an exchange's end: success, a retryable failure, or a final one.
+  private func outcome(
+    _ code: CURLcode, _ curl: CurlEasy, _ response: ResponseRecorder, success: () -> TransferResult
+  ) throws(TransferError) -> Outcome {
+    guard code == CURLE_OK else {
+      // Connection failures, resets, stalls and short bodies.
+      return .retry(.network(curl.message(code)), retryAfter: nil)
+    }
+    if response.isSuccess { return .done(success()) }
+    let status = response.status
+    let error = TransferError.status(status, detail: response.errorDetail())
+    if status == 408 || status == 429 || status >= 500 { return .retry(error, retryAfter: response.retryAfter()) }
+    throw error
+  }
+
+  /// A handle for one exchange with `url`: policy-checked, pinned, gated, with timeouts and headers set.
+  private func connect(_ request: OutboundRequest, url: String) throws(TransferError) -> (CurlEasy, ConnectionGate) {
+    guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+      scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+    else { throw .local("not an http(s) URL") }
+    let port = components.port ?? (scheme == "https" ? 443 : 80)
+    let allowed = try allowedAddresses(host: host, port: port)
+    let curl = try CurlEasy()
+    curl.set(CURLOPT_URL, url)
+    curl.set(CURLOPT_PATH_AS_IS, 1)
+    curl.set(CURLOPT_PROTOCOLS_STR, "http,https")
+    curl.set(CURLOPT_FOLLOWLOCATION, 0)
+    curl.set(CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout.seconds * 1000))
+    curl.set(CURLOPT_LOW_SPEED_LIMIT, 1)
+    curl.set(CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.lowSpeedTimeout.seconds)))
+    if IPAddress(host) == nil {
+      // Connect only to the addresses the policy passed: curl must not resolve the name again.
+      let pinned = allowed.map { $0.isIPv4 ? $0.description : "[\($0)]" }.joined(separator: ",")
+      curl.set(CURLOPT_RESOLVE, list: ["\(host):\(port):\(pinned)"])
+    }
+    var headers = request.headers.map { "\($0.name): \($0.value)" }
+    if let signer = request.signer { headers += signer(now()).map { "\($0.name): \($0.value)" } }
+    // No "Expect: 100-continue": one round trip less, and some stores mishandle it.
+    headers.append("Expect:")
+    curl.set(CURLOPT_HTTPHEADER, list: headers)
+    if let auth = request.basicAuth {
+      curl.set(CURLOPT_HTTPAUTH, 1)  // CURLAUTH_BASIC, a macro Swift cannot import
+      curl.set(CURLOPT_USERNAME, auth.username)
+      curl.set(CURLOPT_PASSWORD, auth.password)
+    }
+    let gate = ConnectionGate(allowed: allowed, policy: policy, host: host, port: port)
+    gate.install(on: curl)
+    return (curl, gate)
+  }
+
+  private func allowedAddresses(host: String, port: Int) throws(TransferError) -> [IPAddress] {
+    let addresses: [IPAddress]
+    do {
+      addresses = try resolver.resolve(host)
+    } catch {
+      throw .network(error.description)
+    }
+    guard !addresses.isEmpty else { throw .network("\(host) resolved to no address") }
+    let authority = (host.contains(":") ? "[\(host)]" : host).lowercased() + ":\(port)"
+    if trustedEndpoints.contains(authority) { return addresses }
+    // Every address must pass: a name that also points inside is refused outright.
+    for address in addresses {
+      if let reason = policy.refusal(address: address, port: port, host: host) { throw .refused(reason) }
+    }
+    return addresses
+  }
+
+  private func backoff(attempt: Int, retryAfter: Duration?) -> Duration {
+    let base = settings.initialBackoff.seconds * pow(2, Double(attempt - 1))
+    let jittered = min(settings.maxBackoff.seconds, base) * Double.random(in: 0.5...1.0)
+    let chosen = max(jittered, min(retryAfter?.seconds ?? 0, settings.maxBackoff.seconds))
+    return .milliseconds(Int64(chosen * 1000))
+  }
+}

@@ -1,0 +1,69 @@
+import CCurl
+import Foundation
+
+/// Where an upload's body comes from: a file read from the start on each attempt, with progress.
+final class UploadSource {
+  let fd: Int32
+  let size: Int64
+  let progress: (Int64, Int64?) -> Bool
+  private(set) var response = ResponseRecorder()
+  private(set) var sent: Int64 = 0
+  var cancelled = false
+  var localFailure: String?
+
+  init(fd: Int32, size: Int64, progress: @escaping (Int64, Int64?) -> Bool) {
+    self.fd = fd
+    self.size = size
+    self.progress = progress
+  }
+
+  /// Rewinds the file and makes `curl` read the body from here, as a PUT with `Content-Length`.
+  func install(on curl: CurlEasy) {
+    _ = lseek(fd, 0, SEEK_SET)
+    sent = 0
+    response = ResponseRecorder()
+    response.install(on: curl)
+    let context = Unmanaged.passUnretained(self).toOpaque()
+    curl.set(CURLOPT_UPLOAD, 1)
+    ferry_curl_setopt_off(curl.handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size))
+    curl.set(CURLOPT_READDATA, pointer: context)
+    curl.set(CURLOPT_WRITEDATA, pointer: context)
+    curl.set(CURLOPT_XFERINFODATA, pointer: context)
+    ferry_curl_setopt_datacb(curl.handle, CURLOPT_READFUNCTION, UploadSource.read)
+    ferry_curl_setopt_datacb(curl.handle, CURLOPT_WRITEFUNCTION, UploadSource.write)
+    ferry_curl_setopt_xferinfocb(curl.handle, CURLOPT_XFERINFOFUNCTION, UploadSource.xferinfo)
+    curl.set(CURLOPT_NOPROGRESS, 0)
+  }
+
+  private static let read: ferry_curl_data_cb = { buffer, size, count, context in
+    let source = Unmanaged<UploadSource>.fromOpaque(context!).takeUnretainedValue()
+    while true {
+      let n = Foundation.read(source.fd, buffer, size * count)
+      if n >= 0 {
+        source.sent += Int64(n)
+        return n
+      }
+      if errno == EINTR { continue }
+      source.localFailure = "cannot read the file to upload: \(String(cString: strerror(errno)))"
+      return Int(CURL_READFUNC_ABORT)
+    }
+  }
+
+  /// The answer's body: only an error's start is kept.
+  private static let write: ferry_curl_data_cb = { data, size, count, context in
+    let source = Unmanaged<UploadSource>.fromOpaque(context!).takeUnretainedValue()
+    if !source.response.isSuccess {
+      source.response.captureErrorBody(UnsafeRawBufferPointer(start: data, count: size * count))
+    }
+    return size * count
+  }
+
+  private static let xferinfo: ferry_curl_xferinfo_cb = { context, _, _, _, _ in
+    let source = Unmanaged<UploadSource>.fromOpaque(context!).takeUnretainedValue()
+    if !source.progress(source.sent, source.size) {
+      source.cancelled = true
+      return 1
+    }
+    return 0
+  }
+}
