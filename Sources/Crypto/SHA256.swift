@@ -1,4 +1,5 @@
 import COpenSSL
+import Foundation
 
 /// SHA-256 on OpenSSL's libcrypto, one-shot or fed in pieces.
 public struct SHA256: ~Copyable {
@@ -77,5 +78,16 @@ public enum Hex {
       out.append(digits[Int(b & 0x0F)])
     }
     return String(decoding: out, as: UTF8.self)
+  }
+}
+
+extension SHA256 {
+  /// The digest of the file at `path`, read in 1 MiB pieces.
+  public static func hashFile(_ path: String) throws -> [UInt8] {
+    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    var hasher = SHA256()
+    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+    return hasher.finalize()
   }
 }

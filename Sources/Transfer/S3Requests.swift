@@ -1,0 +1,40 @@
+import Foundation
+import Locations
+import SigV4
+
+/// Requests for `s3://bucket/key` objects: addressed by `S3Addressing` (keys encoded once) and, with
+/// credentials, signed with SigV4 at the start of each attempt (so a retry after a long backoff still carries
+/// a fresh signature). Without credentials the request is anonymous (public objects).
+public struct S3Requests: Sendable {
+  public let addressing: S3Addressing
+
+  public init(addressing: S3Addressing) {
+    self.addressing = addressing
+  }
+
+  /// A GET of the object.
+  public func get(bucket: String, key: String, credentials: AWSCredentials?, region: String?) -> OutboundRequest {
+    request("GET", bucket: bucket, key: key, credentials: credentials, region: region, payload: .empty)
+  }
+
+  /// A PUT of a body whose SHA-256 is `payloadSHA256` (hex): S3 checks the body against it.
+  public func put(bucket: String, key: String, payloadSHA256: String, credentials: AWSCredentials?, region: String?)
+    -> OutboundRequest
+  {
+    request("PUT", bucket: bucket, key: key, credentials: credentials, region: region, payload: .sha256(payloadSHA256))
+  }
+
+  private func request(
+    _ method: String, bucket: String, key: String, credentials: AWSCredentials?, region: String?, payload: PayloadHash
+  ) -> OutboundRequest {
+    let address = addressing.address(bucket: bucket, key: key, region: region)
+    guard let credentials else { return OutboundRequest(url: address.url) }
+    let signer = SigV4Signer(credentials: credentials, region: address.region)
+    return OutboundRequest(url: address.url) { date in
+      // curl sends Host from the URL; S3Addressing made both from the same authority.
+      let unsigned = SignableRequest(method: method, path: address.path, headers: [.init("Host", address.host)])
+      let signed = signer.sign(unsigned, payload: payload, date: date)
+      return signed.request.headers.dropFirst().map { (name: $0.name, value: $0.value) }
+    }
+  }
+}
