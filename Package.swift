@@ -36,7 +36,7 @@ var targets: [Target] = [
   .target(name: "TestSupport", dependencies: ["Crypto"], path: "Tests/TestSupport"),
   .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"]),
   .testTarget(name: "LocationsTests", dependencies: ["Locations", "SigV4", "JSON"]),
-  .testTarget(name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "TestSupport"]),
+  .testTarget(name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(

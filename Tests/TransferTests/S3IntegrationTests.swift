@@ -130,7 +130,8 @@ struct S3IntegrationTests {
     do {
       _ = try client(peers).download(OutboundRequest(url: url), to: dir + "/down")
       Issue.record("the store must refuse an expired URL")
-    } catch let error as TransferError {
+    } catch {
+      // download(...) throws only TransferError (typed throws).
       #expect(error == .status(403, detail: "AccessDenied: Request has expired"), "\(error)")
     }
   }

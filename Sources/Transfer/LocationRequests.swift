@@ -1,0 +1,76 @@
+import Locations
+import SigV4
+
+/// The request that reads or writes a `Location`. Pre-signed URLs are used byte for byte, and the headers
+/// their signature covers become requirements: Ferry sends the ones it can know (`Content-Type` from the
+/// output's media type, `Content-Length` from the file) and refuses the location up front when the URL
+/// signed a header whose value it cannot know, rather than failing at upload time with a signature error.
+/// `dlb://` locations are Ferry's own storage and are resolved before this point.
+public struct LocationRequests: Sendable {
+  public let s3: S3Requests
+
+  public init(s3: S3Requests) {
+    self.s3 = s3
+  }
+
+  /// The GET for an input at `field`.
+  public func read(_ location: Location, field: String) throws(LocationError) -> OutboundRequest {
+    switch location.target {
+    case .http(let url, let presigned):
+      try Self.requireKnowable(presigned, field: field, contentType: nil)
+      return OutboundRequest(url: url, basicAuth: basic(location), expiry: presigned?.expiry.date)
+    case .s3(let bucket, let key):
+      let (credentials, region) = aws(location)
+      return s3.get(bucket: bucket, key: key, credentials: credentials, region: region)
+    case .dlb:
+      throw LocationError(field, "dlb:// locations are read from Ferry's temporary storage, not over HTTP")
+    }
+  }
+
+  /// The PUT for an output at `field`, of a file with this SHA-256 (hex) and media type.
+  public func write(_ location: Location, field: String, payloadSHA256: String, contentType: String?)
+    throws(LocationError) -> OutboundRequest
+  {
+    switch location.target {
+    case .http(let url, let presigned):
+      try Self.requireKnowable(presigned, field: field, contentType: contentType)
+      var headers: [(name: String, value: String)] = []
+      if let contentType, presigned == nil || presigned!.signedHeaders.contains("content-type") {
+        headers.append((name: "Content-Type", value: contentType))
+      }
+      return OutboundRequest(url: url, headers: headers, basicAuth: basic(location), expiry: presigned?.expiry.date)
+    case .s3(let bucket, let key):
+      let (credentials, region) = aws(location)
+      var request = s3.put(
+        bucket: bucket, key: key, payloadSHA256: payloadSHA256, credentials: credentials, region: region)
+      if let contentType { request.headers.append((name: "Content-Type", value: contentType)) }
+      return request
+    case .dlb:
+      throw LocationError(field, "dlb:// locations are written to Ferry's temporary storage, not over HTTP")
+    }
+  }
+
+  /// Headers a signature may cover that Ferry can send with the right value.
+  static let knowable: Set<String> = ["content-length", "content-type"]
+
+  static func requireKnowable(_ presigned: PresignedURL?, field: String, contentType: String?) throws(LocationError) {
+    guard let presigned else { return }
+    for header in presigned.signedHeaders
+    where !knowable.contains(header) || (header == "content-type" && contentType == nil) {
+      throw LocationError(
+        field,
+        "the URL's signature covers the header \(header), whose value Ferry cannot know; pre-sign it without that header"
+      )
+    }
+  }
+
+  private func basic(_ location: Location) -> (username: String, password: String)? {
+    if case .basic(let username, let password)? = location.auth { return (username, password) }
+    return nil
+  }
+
+  private func aws(_ location: Location) -> (AWSCredentials?, String?) {
+    if case .aws(let credentials, let region)? = location.auth { return (credentials, region) }
+    return (nil, nil)
+  }
+}
