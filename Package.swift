@@ -18,7 +18,7 @@ var targets: [Target] = [
   .target(name: "Crypto", dependencies: ["COpenSSL"]),
   .target(name: "SigV4", dependencies: ["Crypto"]),
   .target(name: "Locations", dependencies: ["SigV4", "JSON"]),
-  .target(name: "Transfer", dependencies: ["Locations", "SigV4", "CCurl", "Log"]),
+  .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log"]),
   .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll"]),
   .target(
     name: "Ferry",

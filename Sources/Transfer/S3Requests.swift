@@ -24,15 +24,21 @@ public struct S3Requests: Sendable {
     request("PUT", bucket: bucket, key: key, credentials: credentials, region: region, payload: .sha256(payloadSHA256))
   }
 
-  private func request(
-    _ method: String, bucket: String, key: String, credentials: AWSCredentials?, region: String?, payload: PayloadHash
+  /// Any request on the object, with query parameters (`uploads`, `partNumber`, `uploadId`).
+  public func request(
+    _ method: String, bucket: String, key: String, query: [SignableRequest.QueryItem] = [],
+    credentials: AWSCredentials?, region: String?, payload: PayloadHash
   ) -> OutboundRequest {
     let address = addressing.address(bucket: bucket, key: key, region: region)
-    guard let credentials else { return OutboundRequest(url: address.url) }
+    let queryText = query.map { "\(AWSURIEncoding.encode($0.name))=\(AWSURIEncoding.encode($0.value))" }
+      .joined(separator: "&")
+    let url = queryText.isEmpty ? address.url : address.url + "?" + queryText
+    guard let credentials else { return OutboundRequest(url: url) }
     let signer = SigV4Signer(credentials: credentials, region: address.region)
-    return OutboundRequest(url: address.url) { date in
+    return OutboundRequest(url: url) { date in
       // curl sends Host from the URL; S3Addressing made both from the same authority.
-      let unsigned = SignableRequest(method: method, path: address.path, headers: [.init("Host", address.host)])
+      let unsigned = SignableRequest(
+        method: method, path: address.path, query: query, headers: [.init("Host", address.host)])
       let signed = signer.sign(unsigned, payload: payload, date: date)
       return signed.request.headers.dropFirst().map { (name: $0.name, value: $0.value) }
     }

@@ -149,8 +149,11 @@ public struct TransferClient: Sendable {
     defer { close(fd) }
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw .local("cannot read the file to upload") }
-    let source = UploadSource(fd: fd, size: Int64(info.st_size), progress: progress)
-    return try withAttempts(request) { url throws(TransferError) -> Outcome in
+    return try put(request, source: UploadSource(fd: fd, size: Int64(info.st_size), progress: progress))
+  }
+
+  private func put(_ request: OutboundRequest, source: UploadSource) throws(TransferError) -> TransferResult {
+    try withAttempts(request) { url throws(TransferError) -> Outcome in
       let (curl, gate) = try connect(request, url: url)
       source.install(on: curl)
       let code = withExtendedLifetime((source, gate)) { curl.perform() }
@@ -165,6 +168,41 @@ public struct TransferClient: Sendable {
         TransferResult(bytes: source.size, attempts: 0, contentType: nil, etag: response.header("ETag"))
       }
     }
+  }
+
+  /// PUTs `length` bytes of the file at `path` from `offset` (an S3 part). `progress` gets the part's bytes.
+  public func upload(
+    _ request: OutboundRequest, from path: String, offset: Int64, length: Int64,
+    progress: @escaping (Int64, Int64?) -> Bool = { _, _ in true }
+  ) throws(TransferError) -> TransferResult {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw .local("cannot open the file to upload: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    return try put(request, source: UploadSource(fd: fd, offset: offset, size: length, progress: progress))
+  }
+
+  /// One small exchange with its body in memory; the answer's body (at most 1 MiB) comes back with the
+  /// result. 2xx is success; other statuses are retried or final as for transfers.
+  public func exchange(_ request: OutboundRequest, method: String, body: [UInt8] = []) throws(TransferError)
+    -> (result: TransferResult, body: [UInt8])
+  {
+    let exchange = MemoryExchange(body: body)
+    var request = request
+    if !request.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+      // curl would label a POST body as a form (and some servers then parse it away): send no type instead.
+      request.headers.append((name: "Content-Type", value: ""))
+    }
+    let result = try withAttempts(request) { url throws(TransferError) -> Outcome in
+      let (curl, gate) = try connect(request, url: url)
+      exchange.install(on: curl, method: method)
+      let code = withExtendedLifetime((exchange, gate)) { curl.perform() }
+      if let refusal = gate.refusal { throw .refused(refusal) }
+      return try outcome(code, curl, exchange.response) {
+        TransferResult(
+          bytes: Int64(exchange.answer.count), attempts: 0, contentType: nil, etag: exchange.response.header("ETag"))
+      }
+    }
+    return (result, exchange.answer)
   }
 
   // MARK: Shared
@@ -243,7 +281,8 @@ public struct TransferClient: Sendable {
       let pinned = allowed.map { $0.isIPv4 ? $0.description : "[\($0)]" }.joined(separator: ",")
       curl.set(CURLOPT_RESOLVE, list: ["\(host):\(port):\(pinned)"])
     }
-    var headers = request.headers.map { "\($0.name): \($0.value)" }
+    // "Name:" with no value tells curl to leave out a header it would add itself.
+    var headers = request.headers.map { $0.value.isEmpty ? "\($0.name):" : "\($0.name): \($0.value)" }
     if let signer = request.signer { headers += signer(now()).map { "\($0.name): \($0.value)" } }
     // No "Expect: 100-continue": one round trip less, and some stores mishandle it.
     headers.append("Expect:")

@@ -4,6 +4,8 @@ import Foundation
 /// Where an upload's body comes from: a file read from the start on each attempt, with progress.
 final class UploadSource {
   let fd: Int32
+  /// Where in the file the body starts (a multipart part), and how long it is.
+  let offset: Int64
   let size: Int64
   let progress: (Int64, Int64?) -> Bool
   private(set) var response = ResponseRecorder()
@@ -11,15 +13,15 @@ final class UploadSource {
   var cancelled = false
   var localFailure: String?
 
-  init(fd: Int32, size: Int64, progress: @escaping (Int64, Int64?) -> Bool) {
+  init(fd: Int32, offset: Int64 = 0, size: Int64, progress: @escaping (Int64, Int64?) -> Bool) {
     self.fd = fd
+    self.offset = offset
     self.size = size
     self.progress = progress
   }
 
   /// Rewinds the file and makes `curl` read the body from here, as a PUT with `Content-Length`.
   func install(on curl: CurlEasy) {
-    _ = lseek(fd, 0, SEEK_SET)
     sent = 0
     response = ResponseRecorder()
     response.install(on: curl)
@@ -37,8 +39,11 @@ final class UploadSource {
 
   private static let read: ferry_curl_data_cb = { buffer, size, count, context in
     let source = Unmanaged<UploadSource>.fromOpaque(context!).takeUnretainedValue()
+    let wanted = Int(min(Int64(size * count), source.size - source.sent))
+    if wanted <= 0 { return 0 }
     while true {
-      let n = Foundation.read(source.fd, buffer, size * count)
+      // pread: parts of one file are read by several threads at once.
+      let n = pread(source.fd, buffer, wanted, off_t(source.offset + source.sent))
       if n >= 0 {
         source.sent += Int64(n)
         return n

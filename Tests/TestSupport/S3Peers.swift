@@ -47,8 +47,10 @@ public final class S3Peers: @unchecked Sendable {
     moto = Process()
     moto.executableURL = URL(fileURLWithPath: motoServer)
     moto.arguments = ["-H", "127.0.0.1", "-p", String(motoPort)]
-    moto.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-    moto.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    let motoLog = directory + "/moto.log"
+    FileManager.default.createFile(atPath: motoLog, contents: nil)
+    moto.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: motoLog))
+    moto.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: motoLog))
     try moto.run()
 
     let proxyLog = directory + "/proxy.log"
@@ -95,6 +97,9 @@ public final class S3Peers: @unchecked Sendable {
 
   /// The proxy's log: a line per request, `METHOD PATH -> STATUS (reason)`.
   public var proxyLog: String { (try? String(contentsOfFile: directory + "/proxy.log", encoding: .utf8)) ?? "" }
+
+  /// moto's own output (its access log and any traceback).
+  public var motoLog: String { (try? String(contentsOfFile: directory + "/moto.log", encoding: .utf8)) ?? "" }
 
   /// Creates a bucket on moto.
   public func createBucket(_ name: String) throws {

@@ -1,0 +1,140 @@
+import Crypto
+import Foundation
+import Log
+import SigV4
+import Synchronization
+
+/// S3 multipart upload of a large file to `s3://bucket/key` with credentials: create, parts uploaded
+/// `parallelParts` at a time (each signed with its own hash and retried on its own), complete. Any failure
+/// aborts the upload, so no orphaned parts stay behind (and cost storage).
+public struct S3MultipartUpload: Sendable {
+  public let client: TransferClient
+  public let s3: S3Requests
+  public let partSize: Int64
+  public let parallelParts: Int
+
+  /// S3's limits: at most 10,000 parts; every part but the last at least 5 MiB.
+  static let maxParts: Int64 = 10_000
+
+  public init(client: TransferClient, s3: S3Requests, partSize: Int64, parallelParts: Int) {
+    self.client = client
+    self.s3 = s3
+    self.partSize = partSize
+    self.parallelParts = max(1, parallelParts)
+  }
+
+  /// Uploads the file at `path`; `progress` gets bytes sent so far and the file's size. `beforeComplete`
+  /// runs just before the upload is made final and may throw to abort it (the job engine re-checks its lease
+  /// there, so two workers never both write a result).
+  public func upload(
+    file path: String, bucket: String, key: String, credentials: AWSCredentials, region: String?,
+    contentType: String? = nil, progress: @escaping @Sendable (Int64, Int64?) -> Bool = { _, _ in true },
+    beforeComplete: () throws(TransferError) -> Void = {}
+  ) throws(TransferError) -> TransferResult {
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw .local("cannot read the file to upload") }
+    let size = Int64(info.st_size)
+    // Grow the parts when the file would need more than S3 allows.
+    let mib: Int64 = 1 << 20
+    let part = max(partSize, ((size + Self.maxParts - 1) / Self.maxParts + mib - 1) / mib * mib)
+    let partCount = Int(max(1, (size + part - 1) / part))
+
+    func call(_ method: String, _ query: [SignableRequest.QueryItem], body: [UInt8] = [], contentType: String? = nil)
+      throws(TransferError) -> [UInt8]
+    {
+      var request = s3.request(
+        method, bucket: bucket, key: key, query: query, credentials: credentials, region: region,
+        payload: .sha256(Hex.encode(SHA256.hash(body))))
+      if let contentType { request.headers.append((name: "Content-Type", value: contentType)) }
+      return try client.exchange(request, method: method, body: body).body
+    }
+
+    let created = try call("POST", [.init("uploads", "")], contentType: contentType)
+    guard let uploadID = Self.element("UploadId", in: created) else {
+      throw .status(200, detail: "CreateMultipartUpload answered without an UploadId")
+    }
+    let abort = { () -> Void in _ = try? call("DELETE", [.init("uploadId", uploadID)]) }
+
+    // Parts, `parallelParts` at a time; the first failure stops the others from starting new parts.
+    let state = Mutex((next: 1, etags: [Int: String](), failure: TransferError?.none, sent: [Int: Int64]()))
+    DispatchQueue.concurrentPerform(iterations: min(parallelParts, partCount)) { _ in
+      while true {
+        let number = state.withLock { s -> Int? in
+          guard s.failure == nil, s.next <= partCount else { return nil }
+          defer { s.next += 1 }
+          return s.next
+        }
+        guard let number else { return }
+        let offset = Int64(number - 1) * part
+        let length = min(part, size - offset)
+        do {
+          let hash = try Self.sha256(of: path, offset: offset, length: length)
+          let request = s3.request(
+            "PUT", bucket: bucket, key: key, query: [.init("partNumber", String(number)), .init("uploadId", uploadID)],
+            credentials: credentials, region: region, payload: .sha256(hash))
+          let result = try client.upload(request, from: path, offset: offset, length: length) { done, _ in
+            let total = state.withLock { s -> Int64 in
+              s.sent[number] = done
+              return s.sent.values.reduce(0, +)
+            }
+            return progress(total, size)
+          }
+          guard let etag = result.etag else {
+            throw TransferError.status(200, detail: "part \(number) came back without an ETag")
+          }
+          state.withLock { $0.etags[number] = etag }
+        } catch let error as TransferError {
+          state.withLock { if $0.failure == nil { $0.failure = error } }
+        } catch {
+          state.withLock { if $0.failure == nil { $0.failure = .local("cannot read part \(number): \(error)") } }
+        }
+      }
+    }
+    let (etags, failure) = state.withLock { ($0.etags, $0.failure) }
+    if let failure {
+      abort()
+      throw failure
+    }
+    do throws(TransferError) {
+      try beforeComplete()
+      let parts = (1...partCount).map { "<Part><PartNumber>\($0)</PartNumber><ETag>\(etags[$0]!)</ETag></Part>" }
+        .joined()
+      let answer = try call(
+        "POST", [.init("uploadId", uploadID)],
+        body: Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8),
+        contentType: "application/xml")
+      // S3 can answer 200 and still report an error in the body.
+      if let code = Self.element("Code", in: answer) {
+        throw TransferError.status(
+          200, detail: [code, Self.element("Message", in: answer)].compactMap { $0 }.joined(separator: ": "))
+      }
+      return TransferResult(bytes: size, attempts: 1, contentType: contentType, etag: Self.element("ETag", in: answer))
+    } catch {
+      abort()
+      throw error
+    }
+  }
+
+  static func sha256(of path: String, offset: Int64, length: Int64) throws -> String {
+    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    try handle.seek(toOffset: UInt64(offset))
+    var hasher = SHA256()
+    var remaining = length
+    while remaining > 0, let chunk = try handle.read(upToCount: Int(min(remaining, 1 << 20))), !chunk.isEmpty {
+      hasher.update(chunk)
+      remaining -= Int64(chunk.count)
+    }
+    return Hex.encode(hasher.finalize())
+  }
+
+  /// The text of the first `<name>` element (S3's answers are small, flat XML).
+  static func element(_ name: String, in xml: [UInt8]) -> String? {
+    let text = String(decoding: xml, as: UTF8.self)
+    guard let start = text.range(of: "<\(name)>"),
+      let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex)
+    else { return nil }
+    return String(text[start.upperBound..<end.lowerBound])
+      .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
+  }
+}
