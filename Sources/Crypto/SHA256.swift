@@ -91,3 +91,23 @@ extension SHA256 {
     return hasher.finalize()
   }
 }
+
+/// MD5, only for `Content-MD5` (the integrity header S3 and GCS check); never for security.
+public enum MD5 {
+  /// The base64 MD5 of the file at `path`, as `Content-MD5` carries it.
+  public static func base64OfFile(_ path: String) throws -> String {
+    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_md5(), nil) == 1 else {
+      fatalError("OpenSSL could not set up MD5")
+    }
+    defer { EVP_MD_CTX_free(context) }
+    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+      chunk.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
+    }
+    var digest = [UInt8](repeating: 0, count: 16)
+    var length: UInt32 = 0
+    EVP_DigestFinal_ex(context, &digest, &length)
+    return Data(digest).base64EncodedString()
+  }
+}

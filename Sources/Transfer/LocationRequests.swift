@@ -1,3 +1,4 @@
+import Crypto
 import Locations
 import SigV4
 
@@ -27,10 +28,15 @@ public struct LocationRequests: Sendable {
     }
   }
 
-  /// The PUT for an output at `field`, of a file with this SHA-256 (hex) and media type.
-  public func write(_ location: Location, field: String, payloadSHA256: String, contentType: String?)
+  /// The PUT for an output at `field` of the file at `path`, with its media type. Integrity is checked by
+  /// the store: signed `s3://` PUTs carry the body's SHA-256 in the signature, pre-signed S3 and GCS PUTs a
+  /// `Content-MD5`. Azure's Put Blob also needs `x-ms-blob-type`.
+  public func write(_ location: Location, field: String, file path: String, contentType: String?)
     throws(LocationError) -> OutboundRequest
   {
+    func digest(_ compute: () throws -> String) throws(LocationError) -> String {
+      do { return try compute() } catch { throw LocationError(field, "the file to upload cannot be read") }
+    }
     switch location.target {
     case .http(let url, let presigned):
       try Self.requireKnowable(presigned, field: field, contentType: contentType)
@@ -38,11 +44,19 @@ public struct LocationRequests: Sendable {
       if let contentType, presigned == nil || presigned!.signedHeaders.contains("content-type") {
         headers.append((name: "Content-Type", value: contentType))
       }
+      switch presigned?.scheme {
+      case .awsV4?, .awsV2?, .gcsV4?:
+        headers.append((name: "Content-MD5", value: try digest { try MD5.base64OfFile(path) }))
+      case .azureSAS?:
+        headers.append((name: "x-ms-blob-type", value: "BlockBlob"))
+      case nil:
+        break
+      }
       return OutboundRequest(url: url, headers: headers, basicAuth: basic(location), expiry: presigned?.expiry.date)
     case .s3(let bucket, let key):
       let (credentials, region) = aws(location)
-      var request = s3.put(
-        bucket: bucket, key: key, payloadSHA256: payloadSHA256, credentials: credentials, region: region)
+      let hash = try digest { Hex.encode(try SHA256.hashFile(path)) }
+      var request = s3.put(bucket: bucket, key: key, payloadSHA256: hash, credentials: credentials, region: region)
       if let contentType { request.headers.append((name: "Content-Type", value: contentType)) }
       return request
     case .dlb:
@@ -51,7 +65,7 @@ public struct LocationRequests: Sendable {
   }
 
   /// Headers a signature may cover that Ferry can send with the right value.
-  static let knowable: Set<String> = ["content-length", "content-type"]
+  static let knowable: Set<String> = ["content-length", "content-type", "content-md5"]
 
   static func requireKnowable(_ presigned: PresignedURL?, field: String, contentType: String?) throws(LocationError) {
     guard let presigned else { return }

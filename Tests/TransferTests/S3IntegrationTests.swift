@@ -102,7 +102,13 @@ struct S3IntegrationTests {
         continue
       }
       #expect(putSigned.expiry.date.timeIntervalSinceNow > 7000)
-      _ = try client(peers).upload(OutboundRequest(url: putURL, expiry: putSigned.expiry.date), from: dir + "/up")
+      // Through LocationRequests, as a job will: byte-exact URL, expiry, and a Content-MD5 the store checks.
+      let requests = LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: peers.proxyEndpoint)))
+      let putRequest = try requests.write(
+        try parser.parse(.string(put), field: "output"), field: "output", file: dir + "/up", contentType: nil)
+      #expect(putRequest.url == putURL && putRequest.expiry == putSigned.expiry.date)
+      #expect(putRequest.headers.map(\.name) == ["Content-MD5"])
+      _ = try client(peers).upload(putRequest, from: dir + "/up")
       _ = try client(peers).download(OutboundRequest(url: getURL, expiry: getSigned.expiry.date), to: dir + "/down")
       #expect(try sha256Hex(file: dir + "/down") == sha256Hex(data), "\(key)\n\(peers.proxyLog)")
     }
