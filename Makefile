@@ -1,7 +1,8 @@
 # Ferry: two commands do all the set-up on a fresh Debian machine with the Swift toolchain.
 #   make run    install missing system packages, build release, serve on embedded defaults
 #   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
-# Also: make bench (wrk against Ferry and nginx), make fuzz (libFuzzer on the request parser), make format.
+# Also: make bench (wrk against Ferry and nginx; 1 GiB transfers against curl), make fuzz (libFuzzer on the
+# request parser), make format.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -45,6 +46,8 @@ bench: deps
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	$(SWIFT) build -c release --product ferry
 	scripts/bench.sh
+	FERRY_BENCH=1 $(SWIFT) build -c release --scratch-path .build-bench --product TransferBench
+	scripts/bench-transfer.sh
 
 # libFuzzer needs its own build (the fuzz target links libFuzzer's main, so it exists only with FERRY_FUZZ=1).
 fuzz: deps
@@ -62,4 +65,4 @@ lint:
 	$(SWIFT) format lint -r Sources Tests Fuzz Package.swift
 
 clean:
-	rm -rf .build .build-fuzz $(VENV)
+	rm -rf .build .build-fuzz .build-bench $(VENV)

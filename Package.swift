@@ -53,6 +53,11 @@ if ProcessInfo.processInfo.environment["FERRY_FUZZ"] == "1" {
   )
 }
 
+// The transfer benchmark's driver, built by `make bench` only.
+if ProcessInfo.processInfo.environment["FERRY_BENCH"] == "1" {
+  targets.append(.executableTarget(name: "TransferBench", dependencies: ["Transfer"], path: "Bench/TransferBench"))
+}
+
 let package = Package(
   name: "Ferry",
   platforms: [.macOS(.v15)],

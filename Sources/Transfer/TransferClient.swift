@@ -276,6 +276,9 @@ public struct TransferClient: Sendable {
     curl.set(CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout.seconds * 1000))
     curl.set(CURLOPT_LOW_SPEED_LIMIT, 1)
     curl.set(CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.lowSpeedTimeout.seconds)))
+    // Larger buffers than libcurl's 16 KiB default: fewer callbacks and system calls per MiB (make bench).
+    curl.set(CURLOPT_BUFFERSIZE, 512 * 1024)
+    curl.set(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)
     if IPAddress(host) == nil {
       // Connect only to the addresses the policy passed: curl must not resolve the name again.
       let pinned = allowed.map { $0.isIPv4 ? $0.description : "[\($0)]" }.joined(separator: ",")
