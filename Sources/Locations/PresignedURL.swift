@@ -46,19 +46,14 @@ public struct PresignedURL: Sendable, Equatable {
       (items[name] ?? "").split(separator: ";").map { $0.lowercased() }.filter { $0 != "host" && !$0.isEmpty }
     }
 
-    if items["x-amz-algorithm"] != nil || items["x-amz-signature"] != nil {
-      let start = try stamp(required("X-Amz-Date", "AWS SigV4"), "X-Amz-Date", field)
-      let seconds = try duration(required("X-Amz-Expires", "AWS SigV4"), "X-Amz-Expires", field)
+    // AWS SigV4 and GCS V4 differ only in their parameters' prefix.
+    for (prefix, scheme) in [("X-Amz", Scheme.awsV4), ("X-Goog", Scheme.gcsV4)]
+    where items["\(prefix.lowercased())-algorithm"] != nil || items["\(prefix.lowercased())-signature"] != nil {
+      let start = try stamp(required("\(prefix)-Date", scheme.rawValue), "\(prefix)-Date", field)
+      let seconds = try duration(required("\(prefix)-Expires", scheme.rawValue), "\(prefix)-Expires", field)
       return PresignedURL(
-        expiry: Expiry(date: start.addingTimeInterval(seconds), scheme: .awsV4),
-        signedHeaders: signedHeaders("x-amz-signedheaders"))
-    }
-    if items["x-goog-algorithm"] != nil || items["x-goog-signature"] != nil {
-      let start = try stamp(required("X-Goog-Date", "GCS V4"), "X-Goog-Date", field)
-      let seconds = try duration(required("X-Goog-Expires", "GCS V4"), "X-Goog-Expires", field)
-      return PresignedURL(
-        expiry: Expiry(date: start.addingTimeInterval(seconds), scheme: .gcsV4),
-        signedHeaders: signedHeaders("x-goog-signedheaders"))
+        expiry: Expiry(date: start.addingTimeInterval(seconds), scheme: scheme),
+        signedHeaders: signedHeaders("\(prefix.lowercased())-signedheaders"))
     }
     if items["signature"] != nil,
       items["awsaccesskeyid"] != nil || items["googleaccessid"] != nil || items["expires"] != nil
