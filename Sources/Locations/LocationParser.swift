@@ -93,8 +93,9 @@ public struct LocationParser: Sendable {
       throw LocationError(
         field, "user-info in the URL is not accepted; pass {\"url\", \"auth\": {\"username\", \"password\"}}")
     }
+    // Unparsable input is never echoed: it could hold credentials in a shape no redaction foresees.
     guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty else {
-      throw LocationError(field, "is not a valid URL: \(Redaction.url(text))")
+      throw LocationError(field, "is not a valid URL")
     }
     guard components.fragment == nil else {
       throw LocationError(field, "a URL fragment (#...) is never sent to the server; remove it")
@@ -166,7 +167,7 @@ public struct LocationParser: Sendable {
     let alnum: (UInt8) -> Bool = { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) }
     guard (3...63).contains(bytes.count), allowed, alnum(bytes.first!), alnum(bytes.last!), !bucket.contains("..")
     else {
-      throw LocationError(field, "\"\(bucket.prefix(70))\" is not a valid S3 bucket name")
+      throw LocationError(field, "the bucket is not a valid S3 bucket name (3-63 of a-z, 0-9, \".\" and \"-\")")
     }
   }
 

@@ -7,7 +7,7 @@ public enum Redaction {
   static let sensitiveParameters: Set<String> = [
     "x-amz-signature", "x-amz-credential", "x-amz-security-token", "signature", "awsaccesskeyid",
     "x-goog-signature", "x-goog-credential", "googleaccessid", "sig", "token", "access_token", "id_token",
-    "refresh_token", "api_key", "apikey", "x-api-key", "secret", "client_secret", "password", "passwd",
+    "refresh_token", "api_key", "apikey", "x-api-key", "secret", "client_secret", "password", "passwd", "key",
   ]
 
   /// The replacement for a removed value.
@@ -23,11 +23,10 @@ public enum Redaction {
     if let scheme = rest.range(of: "://") {
       result += rest[..<scheme.upperBound]
       rest = rest[scheme.upperBound...]
-      let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-      var authority = rest[..<authorityEnd]
-      if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-      result += authority
-      rest = rest[authorityEnd...]
+      // Anything up to an "@" before the query may be user-info, even in malformed URLs (`https:///u:p@h`):
+      // drop it all rather than guess where the authority really ends.
+      let queryStart = rest.firstIndex(of: "?") ?? rest.endIndex
+      if let at = rest[..<queryStart].lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
     }
     guard let question = rest.firstIndex(of: "?") else { return result + rest }
     result += rest[...question]

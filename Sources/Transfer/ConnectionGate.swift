@@ -24,15 +24,15 @@ final class ConnectionGate {
     ferry_curl_setopt_opensocketcb(curl.handle, CURLOPT_OPENSOCKETFUNCTION, ConnectionGate.openSocket)
   }
 
-  private func open(family: Int32, type: Int32, proto: Int32, address: IPAddress?) -> Int32 {
-    guard let address, allowed.contains(address) else {
+  private func open(family: Int32, type: Int32, proto: Int32, address: IPAddress?, port: Int) -> Int32 {
+    guard let address, allowed.contains(address), port == self.port else {
       let shown = address?.description ?? "an unknown address"
       refusal =
         address.flatMap { policy.refusal(address: $0, port: port, host: host) }
         ?? "\(shown) was not among the checked addresses"
       return -1  // CURL_SOCKET_BAD
     }
-    return socket(family, type, proto)
+    return socket(family, type | Int32(SOCK_CLOEXEC.rawValue), proto)
   }
 
   private static let openSocket: ferry_curl_opensocket_cb = { context, _, address in
@@ -40,8 +40,10 @@ final class ConnectionGate {
     guard let address else { return -1 }
     let offset = MemoryLayout<curl_sockaddr>.offset(of: \curl_sockaddr.addr)!
     let sockaddrPointer = (UnsafeMutableRawPointer(address) + offset).assumingMemoryBound(to: sockaddr.self)
+    // sin_port and sin6_port sit at the same offset, right after the family.
+    let port = Int(UInt16(bigEndian: (UnsafeRawPointer(sockaddrPointer) + 2).loadUnaligned(as: UInt16.self)))
     return gate.open(
       family: address.pointee.family, type: address.pointee.socktype, proto: address.pointee.protocol,
-      address: SystemResolver.address(sockaddrPointer))
+      address: SystemResolver.address(sockaddrPointer), port: port)
   }
 }

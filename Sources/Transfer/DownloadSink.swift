@@ -13,6 +13,8 @@ final class DownloadSink {
   private(set) var received: Int64 = 0
   /// The full size, once a response said it.
   private(set) var total: Int64?
+  /// The whole body's ETag (or Last-Modified), sent as `If-Range` when resuming.
+  private(set) var validator: String?
   private var bodyStarted = false
   private var resuming = false
 
@@ -58,9 +60,10 @@ final class DownloadSink {
       }
       total = parts.count == 2 ? Int64(parts[1]) : nil
     } else {
-      // A whole body: start the file over (a server that ignored Range sends everything again).
+      // A whole body: start the file over (a server that ignored Range, or a changed object, sends it all).
       if received > 0 { truncate() }
       total = response.header("Content-Length").flatMap { Int64($0) }
+      validator = response.header("ETag") ?? response.header("Last-Modified")
     }
     if let total, total > limit {
       tooLarge = true

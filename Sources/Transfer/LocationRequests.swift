@@ -18,7 +18,11 @@ public struct LocationRequests: Sendable {
   public func read(_ location: Location, field: String) throws(LocationError) -> OutboundRequest {
     switch location.target {
     case .http(let url, let presigned):
-      try Self.requireKnowable(presigned, field: field, contentType: nil)
+      // A GET carries no body headers: any signed header besides Host cannot be matched.
+      if let header = presigned?.signedHeaders.first {
+        throw LocationError(
+          field, "the URL's signature covers the header \(header), which a download does not send; pre-sign it without")
+      }
       return OutboundRequest(url: url, basicAuth: basic(location), expiry: presigned?.expiry.date)
     case .s3(let bucket, let key):
       let (credentials, region) = aws(location)
@@ -29,8 +33,8 @@ public struct LocationRequests: Sendable {
   }
 
   /// The PUT for an output at `field` of the file at `path`, with its media type. Integrity is checked by
-  /// the store: signed `s3://` PUTs carry the body's SHA-256 in the signature, pre-signed S3 and GCS PUTs a
-  /// `Content-MD5`. Azure's Put Blob also needs `x-ms-blob-type`.
+  /// the store: signed `s3://` PUTs carry the body's SHA-256 in the signature, V4 pre-signed S3 and GCS PUTs
+  /// a `Content-MD5`. Azure's Put Blob also needs `x-ms-blob-type`.
   public func write(_ location: Location, field: String, file path: String, contentType: String?)
     throws(LocationError) -> OutboundRequest
   {
@@ -41,15 +45,18 @@ public struct LocationRequests: Sendable {
     case .http(let url, let presigned):
       try Self.requireKnowable(presigned, field: field, contentType: contentType)
       var headers: [(name: String, value: String)] = []
-      if let contentType, presigned == nil || presigned!.signedHeaders.contains("content-type") {
+      if let contentType, presigned == nil || presigned!.signedHeaders.contains("content-type"),
+        presigned?.scheme != .awsV2
+      {
         headers.append((name: "Content-Type", value: contentType))
       }
       switch presigned?.scheme {
-      case .awsV4?, .awsV2?, .gcsV4?:
+      case .awsV4?, .gcsV4?:
         headers.append((name: "Content-MD5", value: try digest { try MD5.base64OfFile(path) }))
       case .azureSAS?:
         headers.append((name: "x-ms-blob-type", value: "BlockBlob"))
-      case nil:
+      case .awsV2?, nil:
+        // V2 signatures cover Content-MD5 and Content-Type themselves: adding either breaks them.
         break
       }
       return OutboundRequest(url: url, headers: headers, basicAuth: basic(location), expiry: presigned?.expiry.date)

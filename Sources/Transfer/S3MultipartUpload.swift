@@ -11,6 +11,7 @@ public struct S3MultipartUpload: Sendable {
   public let client: TransferClient
   public let s3: S3Requests
   public let partSize: Int64
+  /// Parts in flight at once.
   public let parallelParts: Int
 
   /// S3's limits: at most 10,000 parts; every part but the last at least 5 MiB.
@@ -57,39 +58,47 @@ public struct S3MultipartUpload: Sendable {
 
     // Parts, `parallelParts` at a time; the first failure stops the others from starting new parts.
     let state = Mutex((next: 1, etags: [Int: String](), failure: TransferError?.none, sent: [Int: Int64]()))
-    DispatchQueue.concurrentPerform(iterations: min(parallelParts, partCount)) { _ in
-      while true {
-        let number = state.withLock { s -> Int? in
-          guard s.failure == nil, s.next <= partCount else { return nil }
-          defer { s.next += 1 }
-          return s.next
-        }
-        guard let number else { return }
-        let offset = Int64(number - 1) * part
-        let length = min(part, size - offset)
-        do {
-          let hash = try Self.sha256(of: path, offset: offset, length: length)
-          let request = s3.request(
-            "PUT", bucket: bucket, key: key, query: [.init("partNumber", String(number)), .init("uploadId", uploadID)],
-            credentials: credentials, region: region, payload: .sha256(hash))
-          let result = try client.upload(request, from: path, offset: offset, length: length) { done, _ in
-            let total = state.withLock { s -> Int64 in
-              s.sent[number] = done
-              return s.sent.values.reduce(0, +)
+    // Dedicated threads, not concurrentPerform (capped at the core count): parts wait on the network.
+    let group = DispatchGroup()
+    for _ in 0..<min(parallelParts, partCount) {
+      group.enter()
+      Thread {
+        defer { group.leave() }
+        while true {
+          let number = state.withLock { s -> Int? in
+            guard s.failure == nil, s.next <= partCount else { return nil }
+            defer { s.next += 1 }
+            return s.next
+          }
+          guard let number else { return }
+          let offset = Int64(number - 1) * part
+          let length = min(part, size - offset)
+          do {
+            let hash = try Self.sha256(of: path, offset: offset, length: length)
+            let request = s3.request(
+              "PUT", bucket: bucket, key: key,
+              query: [.init("partNumber", String(number)), .init("uploadId", uploadID)],
+              credentials: credentials, region: region, payload: .sha256(hash))
+            let result = try client.upload(request, from: path, offset: offset, length: length) { done, _ in
+              let total = state.withLock { s -> Int64 in
+                s.sent[number] = done
+                return s.sent.values.reduce(0, +)
+              }
+              return progress(total, size)
             }
-            return progress(total, size)
+            guard let etag = result.etag else {
+              throw TransferError.status(200, detail: "part \(number) came back without an ETag")
+            }
+            state.withLock { $0.etags[number] = etag }
+          } catch let error as TransferError {
+            state.withLock { if $0.failure == nil { $0.failure = error } }
+          } catch {
+            state.withLock { if $0.failure == nil { $0.failure = .local("cannot read part \(number): \(error)") } }
           }
-          guard let etag = result.etag else {
-            throw TransferError.status(200, detail: "part \(number) came back without an ETag")
-          }
-          state.withLock { $0.etags[number] = etag }
-        } catch let error as TransferError {
-          state.withLock { if $0.failure == nil { $0.failure = error } }
-        } catch {
-          state.withLock { if $0.failure == nil { $0.failure = .local("cannot read part \(number): \(error)") } }
         }
-      }
+      }.start()
     }
+    group.wait()
     let (etags, failure) = state.withLock { ($0.etags, $0.failure) }
     if let failure {
       abort()

@@ -33,9 +33,11 @@ public struct S3Requests: Sendable {
     let queryText = query.map { "\(AWSURIEncoding.encode($0.name))=\(AWSURIEncoding.encode($0.value))" }
       .joined(separator: "&")
     let url = queryText.isEmpty ? address.url : address.url + "?" + queryText
-    guard let credentials else { return OutboundRequest(url: url) }
+    // The operator configured s3.endpoint: the network policy trusts it (AWS itself needs no trust).
+    let trusted = addressing.endpoint != nil
+    guard let credentials else { return OutboundRequest(url: url, trusted: trusted) }
     let signer = SigV4Signer(credentials: credentials, region: address.region)
-    return OutboundRequest(url: url) { date in
+    return OutboundRequest(url: url, trusted: trusted) { date in
       // curl sends Host from the URL; S3Addressing made both from the same authority.
       let unsigned = SignableRequest(
         method: method, path: address.path, query: query, headers: [.init("Host", address.host)])

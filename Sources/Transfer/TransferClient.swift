@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import Locations
 import Log
 
 /// An outbound request: the URL exactly as it is to be sent, extra headers, and when it stops being valid.
@@ -12,16 +13,47 @@ public struct OutboundRequest: Sendable {
   public var expiry: Date?
   /// Headers computed for each attempt at its start time (SigV4 `Authorization`, `X-Amz-Date`).
   public var signer: (@Sendable (Date) -> [(name: String, value: String)])?
+  /// The URL is on an endpoint the operator configured (`s3.endpoint`), which the network policy trusts.
+  /// Never set for a URL a client supplied; a redirect to another origin drops it.
+  public var trusted: Bool
 
   public init(
     url: String, headers: [(name: String, value: String)] = [], basicAuth: (username: String, password: String)? = nil,
-    expiry: Date? = nil, signer: (@Sendable (Date) -> [(name: String, value: String)])? = nil
+    expiry: Date? = nil, trusted: Bool = false, signer: (@Sendable (Date) -> [(name: String, value: String)])? = nil
   ) {
     self.url = url
     self.headers = headers
     self.basicAuth = basicAuth
     self.expiry = expiry
+    self.trusted = trusted
     self.signer = signer
+  }
+
+  /// Scheme, host and port, lowercased: credentials and trust never cross from one to another.
+  var origin: String? {
+    guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host?.lowercased()
+    else {
+      return nil
+    }
+    return "\(scheme)://\(host):\(c.port ?? (scheme == "https" ? 443 : 80))"
+  }
+
+  /// The request for a redirect to `location`: credentials, signing and trust are kept only on the same
+  /// origin, and a pre-signed target's earlier expiry applies.
+  func redirected(to location: String) -> OutboundRequest {
+    var next = self
+    next.url = location
+    if next.origin == nil || next.origin != origin {
+      next.basicAuth = nil
+      next.signer = nil
+      next.trusted = false
+      next.headers.removeAll { $0.name.lowercased() == "authorization" }
+    }
+    let query = location.firstIndex(of: "?").map { location[location.index(after: $0)...] } ?? ""
+    if let presigned = try? PresignedURL.detect(query: query, field: "redirect") {
+      next.expiry = min(next.expiry ?? .distantFuture, presigned.expiry.date)
+    }
+    return next
   }
 }
 
@@ -71,20 +103,17 @@ public struct TransferResult: Sendable, Equatable {
 public struct TransferClient: Sendable {
   public let policy: NetworkPolicy
   public let resolver: any HostResolver
-  /// `host:port` of endpoints the operator configured (`s3.endpoint`): trusted without an allow entry.
-  public let trustedEndpoints: Set<String>
   public let settings: TransferSettings
   private let now: @Sendable () -> Date
   private let sleep: @Sendable (Duration) -> Void
 
   public init(
-    policy: NetworkPolicy, resolver: any HostResolver = SystemResolver(), trustedEndpoints: Set<String> = [],
+    policy: NetworkPolicy, resolver: any HostResolver = SystemResolver(),
     settings: TransferSettings = TransferSettings(), now: @escaping @Sendable () -> Date = { Date() },
     sleep: @escaping @Sendable (Duration) -> Void = { Thread.sleep(forTimeInterval: $0.seconds) }
   ) {
     self.policy = policy
     self.resolver = resolver
-    self.trustedEndpoints = Set(trustedEndpoints.map { $0.lowercased() })
     self.settings = settings
     self.now = now
     self.sleep = sleep
@@ -97,7 +126,8 @@ public struct TransferClient: Sendable {
   public func download(
     _ request: OutboundRequest, to path: String, progress: @escaping (Int64, Int64?) -> Bool = { _, _ in true }
   ) throws(TransferError) -> TransferResult {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    // A new file only: never follow a link or take over an existing file's contents or mode.
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw .local("cannot create the work file: \(String(cString: strerror(errno)))") }
     var succeeded = false
     defer {
@@ -105,8 +135,14 @@ public struct TransferClient: Sendable {
       if !succeeded { unlink(path) }
     }
     let sink = DownloadSink(fd: fd, limit: settings.maxBytes, progress: progress)
-    let result = try withAttempts(request) { url throws(TransferError) -> Outcome in
-      let (curl, gate) = try connect(request, url: url)
+    let result = try withAttempts(request) { hop throws(TransferError) -> Outcome in
+      let url = hop.url
+      var hop = hop
+      if sink.received > 0, let validator = sink.validator {
+        // Resume only the same version of the object; a changed one comes back whole (200).
+        hop.headers.append((name: "If-Range", value: validator))
+      }
+      let (curl, gate) = try connect(hop)
       sink.install(on: curl, resuming: sink.received > 0)
       if sink.received > 0 { curl.set(CURLOPT_RANGE, "\(sink.received)-") }
       curl.set(CURLOPT_HTTPGET, 1)
@@ -115,7 +151,9 @@ public struct TransferClient: Sendable {
       if sink.cancelled { throw .cancelled }
       if sink.tooLarge { throw .tooLarge(limit: settings.maxBytes) }
       if let failure = sink.localFailure { throw .local(failure) }
-      if sink.restartFromZero { return .retry(.network("the server resumed at the wrong offset"), retryAfter: .zero) }
+      if sink.restartFromZero {
+        return .retry(.network("the server resumed at the wrong offset"), retryAfter: .zero, connectionFailure: false)
+      }
       let response = sink.response
       if code == CURLE_OK, (300..<400).contains(response.status), let location = response.header("Location") {
         guard let next = URL(string: location, relativeTo: URL(string: url))?.absoluteURL.absoluteString else {
@@ -124,7 +162,8 @@ public struct TransferClient: Sendable {
         return .redirect(next)
       }
       if code == CURLE_OK, response.isSuccess, let total = sink.total, sink.received != total {
-        return .retry(.network("the body ended after \(sink.received) of \(total) bytes"), retryAfter: nil)
+        return .retry(
+          .network("the body ended after \(sink.received) of \(total) bytes"), retryAfter: nil, connectionFailure: true)
       }
       if code == CURLE_OK, response.status == 416, let total = sink.total, sink.received == total {
         return .done(TransferResult(bytes: sink.received, attempts: 0, contentType: nil, etag: nil))
@@ -153,8 +192,8 @@ public struct TransferClient: Sendable {
   }
 
   private func put(_ request: OutboundRequest, source: UploadSource) throws(TransferError) -> TransferResult {
-    try withAttempts(request) { url throws(TransferError) -> Outcome in
-      let (curl, gate) = try connect(request, url: url)
+    try withAttempts(request) { hop throws(TransferError) -> Outcome in
+      let (curl, gate) = try connect(hop)
       source.install(on: curl)
       let code = withExtendedLifetime((source, gate)) { curl.perform() }
       if let refusal = gate.refusal { throw .refused(refusal) }
@@ -182,7 +221,8 @@ public struct TransferClient: Sendable {
   }
 
   /// One small exchange with its body in memory; the answer's body (at most 1 MiB) comes back with the
-  /// result. 2xx is success; other statuses are retried or final as for transfers.
+  /// result. 2xx is success; other statuses are retried or final as for transfers, except that a POST (not
+  /// idempotent: a lost answer may hide a success) is not repeated after a connection failure.
   public func exchange(_ request: OutboundRequest, method: String, body: [UInt8] = []) throws(TransferError)
     -> (result: TransferResult, body: [UInt8])
   {
@@ -192,8 +232,9 @@ public struct TransferClient: Sendable {
       // curl would label a POST body as a form (and some servers then parse it away): send no type instead.
       request.headers.append((name: "Content-Type", value: ""))
     }
-    let result = try withAttempts(request) { url throws(TransferError) -> Outcome in
-      let (curl, gate) = try connect(request, url: url)
+    let result = try withAttempts(request, retryingConnectionFailures: method != "POST") {
+      hop throws(TransferError) -> Outcome in
+      let (curl, gate) = try connect(hop)
       exchange.install(on: curl, method: method)
       let code = withExtendedLifetime((exchange, gate)) { curl.perform() }
       if let refusal = gate.refusal { throw .refused(refusal) }
@@ -210,21 +251,23 @@ public struct TransferClient: Sendable {
   private enum Outcome {
     case done(TransferResult)
     case redirect(String)
-    case retry(TransferError, retryAfter: Duration?)
+    case retry(TransferError, retryAfter: Duration?, connectionFailure: Bool)
   }
 
   /// Runs attempts until one is done, a failure is final, or attempts run out; redirects do not count.
-  private func withAttempts(_ request: OutboundRequest, _ attempt: (String) throws(TransferError) -> Outcome)
-    throws(TransferError) -> TransferResult
-  {
-    var url = request.url
+  /// Each attempt gets the request for the current hop (see `OutboundRequest.redirected(to:)`).
+  private func withAttempts(
+    _ request: OutboundRequest, retryingConnectionFailures: Bool = true,
+    _ attempt: (OutboundRequest) throws(TransferError) -> Outcome
+  ) throws(TransferError) -> TransferResult {
+    var hop = request
     var redirects = 0
     var attempts = 0
     var lastError = TransferError.network("no attempt was made")
     while attempts < settings.maxAttempts {
       attempts += 1
-      if let expiry = request.expiry, now() >= expiry { throw .expired }
-      switch try attempt(url) {
+      if let expiry = hop.expiry, now() >= expiry { throw .expired }
+      switch try attempt(hop) {
       case .done(var result):
         result.attempts = attempts
         return result
@@ -233,50 +276,76 @@ public struct TransferClient: Sendable {
         guard redirects <= settings.maxRedirects else {
           throw .status(310, detail: "more than \(settings.maxRedirects) redirects")
         }
-        url = location
+        hop = hop.redirected(to: location)
         attempts -= 1
-      case .retry(let error, let retryAfter):
+      case .retry(let error, let retryAfter, let connectionFailure):
         lastError = error
-        guard attempts < settings.maxAttempts else { break }
+        guard attempts < settings.maxAttempts, retryingConnectionFailures || !connectionFailure else { break }
         let delay = backoff(attempt: attempts, retryAfter: retryAfter)
-        if let expiry = request.expiry, now().addingTimeInterval(delay.seconds) >= expiry { throw .expired }
+        if let expiry = hop.expiry, now().addingTimeInterval(delay.seconds) >= expiry { throw .expired }
         sleep(delay)
       }
     }
     throw lastError
   }
 
+  /// curl failures that another attempt cannot fix.
+  private static let finalCurlErrors: Set<UInt32> = [
+    CURLE_UNSUPPORTED_PROTOCOL.rawValue, CURLE_URL_MALFORMAT.rawValue, CURLE_PEER_FAILED_VERIFICATION.rawValue,
+    CURLE_SSL_CACERT_BADFILE.rawValue, CURLE_SSL_CERTPROBLEM.rawValue, CURLE_WRITE_ERROR.rawValue,
+    CURLE_READ_ERROR.rawValue, CURLE_ABORTED_BY_CALLBACK.rawValue, CURLE_FILESIZE_EXCEEDED.rawValue,
+  ]
+
   /// The common reading of an exchange's end: success, a retryable failure, or a final one.
   private func outcome(
     _ code: CURLcode, _ curl: CurlEasy, _ response: ResponseRecorder, success: () -> TransferResult
   ) throws(TransferError) -> Outcome {
     guard code == CURLE_OK else {
+      let error = TransferError.network(curl.message(code))
+      if Self.finalCurlErrors.contains(code.rawValue) { throw error }
       // Connection failures, resets, stalls and short bodies.
-      return .retry(.network(curl.message(code)), retryAfter: nil)
+      return .retry(error, retryAfter: nil, connectionFailure: true)
     }
     if response.isSuccess { return .done(success()) }
     let status = response.status
-    let error = TransferError.status(status, detail: response.errorDetail())
-    if status == 408 || status == 429 || status >= 500 { return .retry(error, retryAfter: response.retryAfter()) }
+    let detail = response.errorDetail()
+    let error = TransferError.status(status, detail: detail)
+    // S3 answers 400 RequestTimeout when the body arrived too slowly: worth another try.
+    if status == 408 || status == 429 || status >= 500 || (status == 400 && detail.hasPrefix("RequestTimeout")) {
+      return .retry(error, retryAfter: response.retryAfter(), connectionFailure: false)
+    }
     throw error
   }
 
-  /// A handle for one exchange with `url`: policy-checked, pinned, gated, with timeouts and headers set.
-  private func connect(_ request: OutboundRequest, url: String) throws(TransferError) -> (CurlEasy, ConnectionGate) {
+  /// A handle for one exchange with `request.url`: policy-checked, pinned, gated, with timeouts and headers.
+  private func connect(_ request: OutboundRequest) throws(TransferError) -> (CurlEasy, ConnectionGate) {
+    let url = request.url
     guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
       scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
     else { throw .local("not an http(s) URL") }
     let port = components.port ?? (scheme == "https" ? 443 : 80)
-    let allowed = try allowedAddresses(host: host, port: port)
+    let allowed = try allowedAddresses(host: host, port: port, trusted: request.trusted)
+    // Resolving took time: check the expiry again, and never let connecting outlast it.
+    var connectTimeout = settings.connectTimeout.seconds
+    if let expiry = request.expiry {
+      let left = expiry.timeIntervalSince(now())
+      guard left > 0 else { throw .expired }
+      connectTimeout = min(connectTimeout, left)
+    }
     let curl = try CurlEasy()
     curl.set(CURLOPT_URL, url)
     curl.set(CURLOPT_PATH_AS_IS, 1)
     curl.set(CURLOPT_PROTOCOLS_STR, "http,https")
     curl.set(CURLOPT_FOLLOWLOCATION, 0)
-    curl.set(CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout.seconds * 1000))
+    // No proxy from the environment: the policy judges the real destination, and a proxy URL in an error
+    // message could carry credentials.
+    curl.set(CURLOPT_PROXY, "")
+    curl.set(CURLOPT_NOPROXY, "*")
+    curl.set(CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connectTimeout * 1000)))
     curl.set(CURLOPT_LOW_SPEED_LIMIT, 1)
     curl.set(CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.lowSpeedTimeout.seconds)))
-    // Larger buffers than libcurl's 16 KiB default: fewer callbacks and system calls per MiB (make bench).
+    // Larger buffers than libcurl's defaults (16 KiB receive, 64 KiB upload): fewer callbacks and system
+    // calls per MiB (make bench).
     curl.set(CURLOPT_BUFFERSIZE, 512 * 1024)
     curl.set(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)
     if IPAddress(host) == nil {
@@ -300,7 +369,7 @@ public struct TransferClient: Sendable {
     return (curl, gate)
   }
 
-  private func allowedAddresses(host: String, port: Int) throws(TransferError) -> [IPAddress] {
+  private func allowedAddresses(host: String, port: Int, trusted: Bool) throws(TransferError) -> [IPAddress] {
     let addresses: [IPAddress]
     do {
       addresses = try resolver.resolve(host)
@@ -308,8 +377,8 @@ public struct TransferClient: Sendable {
       throw .network(error.description)
     }
     guard !addresses.isEmpty else { throw .network("\(host) resolved to no address") }
-    let authority = (host.contains(":") ? "[\(host)]" : host).lowercased() + ":\(port)"
-    if trustedEndpoints.contains(authority) { return addresses }
+    // The operator's own endpoint (s3.endpoint) is trusted; the request says so, never the URL.
+    if trusted { return addresses }
     // Every address must pass: a name that also points inside is refused outright.
     for address in addresses {
       if let reason = policy.refusal(address: address, port: port, host: host) { throw .refused(reason) }

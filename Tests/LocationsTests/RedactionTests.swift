@@ -29,6 +29,9 @@ import Testing
     ("not a url?sig=abc", "not a url?sig=REDACTED"),
     ("https://h/path?plain", "https://h/path?plain"),
     ("s3://bucket/key?with=query", "s3://bucket/key?with=query"),
+    ("https:///u:pw@h/x", "https://h/x"),
+    ("https://u:pa/ss@h/x?a=1", "https://h/x?a=1"),
+    ("https://maps.example/api?key=AIzaSecret&x=1", "https://maps.example/api?key=REDACTED&x=1"),
   ])
   func urls(_ input: String, _ expected: String) {
     #expect(Redaction.url(input) == expected)

@@ -77,6 +77,20 @@ import Testing
     #expect(request.headers.map(\.name) == ["x-ms-blob-type"])
   }
 
+  @Test func sigV2URLsGetNoHeadersTheirSignatureCovers() throws {
+    let url = "https://b.s3.amazonaws.com/k.mp3?AWSAccessKeyId=AK&Expires=4102444800&Signature=abc%2B"
+    let request = try requests.write(
+      try location(.string(url)), field: "output", file: try file(), contentType: "audio/mpeg")
+    #expect(request.headers.isEmpty, "V2 signs Content-MD5 and Content-Type: adding either breaks the signature")
+  }
+
+  @Test func downloadsRefuseURLsThatSignedBodyHeaders() throws {
+    let url = presignedPut + "&X-Amz-SignedHeaders=content-type%3Bhost&X-Amz-Signature=ab"
+    #expect(throws: LocationError.self) {
+      try requests.read(try location(.string(url), field: "input"), field: "input")
+    }
+  }
+
   @Test func dlbLocationsAreLeftToStorage() throws {
     #expect(throws: LocationError.self) { try requests.read(try location(.string("dlb://in/a.wav")), field: "input") }
   }

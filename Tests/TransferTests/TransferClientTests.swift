@@ -239,6 +239,76 @@ private func workFile() throws -> String {
   }
 }
 
+@Suite(.serialized) struct RedirectSafetyTests {
+  @Test func credentialsAndSigningStayOnTheirOrigin() throws {
+    let other = try FaultServer { _, _ in .status(200, body: "moved") }
+    let origin = try FaultServer { request, _ in
+      request.target == "/same"
+        ? .status(200, body: "here")
+        : request.target == "/hop"
+          ? .status(302, headers: [("Location", "/same")]) : .status(302, headers: [("Location", other.base + "/x")])
+    }
+    defer {
+      other.stop()
+      origin.stop()
+    }
+    let client = TransferClient(
+      policy: try NetworkPolicy(allow: ["127.0.0.1:\(origin.port)", "127.0.0.1:\(other.port)"]))
+    let signed = OutboundRequest(url: origin.base + "/away", basicAuth: ("user", "pw")) { _ in [("X-Signed", "yes")] }
+    _ = try client.download(signed, to: try workFile())
+    let moved = try #require(other.requests.first)
+    #expect(moved.header("Authorization") == nil, "the password does not follow a redirect to another origin")
+    #expect(moved.header("X-Signed") == nil)
+    var sameOrigin = signed
+    sameOrigin.url = origin.base + "/hop"
+    _ = try client.download(sameOrigin, to: try workFile())
+    let kept = try #require(origin.requests.last)
+    #expect(kept.target == "/same")
+    #expect(kept.header("Authorization") != nil && kept.header("X-Signed") == "yes", "same origin keeps them")
+  }
+
+  @Test func trustIsNotCarriedByARedirect() throws {
+    let canary = try FaultServer(host: "127.0.0.2") { _, _ in .status(200, body: "leaked") }
+    let endpoint = try FaultServer { _, _ in .status(302, headers: [("Location", canary.base + "/x")]) }
+    defer {
+      canary.stop()
+      endpoint.stop()
+    }
+    // Trusted as s3.endpoint would be: reachable without an allow entry, but its redirect is judged afresh.
+    let request = OutboundRequest(url: endpoint.base + "/k", trusted: true)
+    #expect(throws: TransferError.self) {
+      try TransferClient(policy: NetworkPolicy()).download(request, to: try workFile())
+    }
+    #expect(endpoint.connectionCount == 1)
+    #expect(canary.connectionCount == 0)
+  }
+
+  @Test func proxiesFromTheEnvironmentAreIgnored() throws {
+    let server = try FaultServer { _, _ in .status(200, body: "direct") }
+    defer { server.stop() }
+    setenv("http_proxy", "http://user:proxy-secret@127.0.0.9:9", 1)
+    setenv("ALL_PROXY", "http://user:proxy-secret@127.0.0.9:9", 1)
+    defer {
+      unsetenv("http_proxy")
+      unsetenv("ALL_PROXY")
+    }
+    let path = try workFile()
+    _ = try downloader(opening: [server]).download(OutboundRequest(url: server.base + "/in"), to: path)
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == "direct")
+  }
+
+  @Test func anExistingWorkFileIsNeverOverwrittenOrRemoved() throws {
+    let server = try FaultServer { _, _ in .status(200, body: "new") }
+    defer { server.stop() }
+    let path = try workFile()
+    _ = FileManager.default.createFile(atPath: path, contents: Data("precious".utf8))
+    #expect(throws: TransferError.self) {
+      try downloader(opening: [server]).download(OutboundRequest(url: server.base + "/in"), to: path)
+    }
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == "precious")
+  }
+}
+
 @Suite(.serialized) struct UploadTests {
   let body = testBytes(count: 2_500_000, seed: 5)
 
