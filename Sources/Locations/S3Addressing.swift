@@ -1,4 +1,8 @@
 import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 import SigV4
 
 /// Maps `s3://bucket/key` to the URL Ferry requests, per `s3.endpoint`, `s3.region` and `s3.path_style`.

@@ -1,6 +1,10 @@
 import CCurl
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The last check before a socket opens: whatever address curl is about to connect to must be one the
 /// network policy passed for this request. Installed as curl's open-socket callback.
 final class ConnectionGate {

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Turns a URL's host into addresses. Injected like the clock: the system resolver in production, a static
 /// map in tests (there is no DNS server on test machines).
 public protocol HostResolver: Sendable {

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// An IPv4 or IPv6 address as bytes (4 or 16).
 public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
   public let bytes: [UInt8]
