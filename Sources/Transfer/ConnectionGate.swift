@@ -36,7 +36,7 @@ final class ConnectionGate {
         ?? "\(shown) was not among the checked addresses"
       return -1  // CURL_SOCKET_BAD
     }
-    return socket(family, type | Int32(SOCK_CLOEXEC.rawValue), proto)
+    return socket(family, type | Int32(Glibc.SOCK_CLOEXEC.rawValue), proto)
   }
 
   private static let openSocket: ferry_curl_opensocket_cb = { context, _, address in

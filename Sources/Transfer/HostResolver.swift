@@ -27,7 +27,7 @@ public struct SystemResolver: HostResolver {
   public func resolve(_ host: String) throws(ResolutionError) -> [IPAddress] {
     let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
     var hints = addrinfo()
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    hints.ai_socktype = Int32(Glibc.SOCK_STREAM.rawValue)
     var list: UnsafeMutablePointer<addrinfo>?
     let rc = getaddrinfo(bare, nil, &hints, &list)
     guard rc == 0 else {
