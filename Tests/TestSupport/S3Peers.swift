@@ -145,7 +145,8 @@ public final class S3Peers: @unchecked Sendable {
     }
   }
 
-  private static func freePort() throws -> Int {
+  /// A port that was free a moment ago on 127.0.0.1.
+  public static func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()

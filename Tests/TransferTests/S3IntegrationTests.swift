@@ -144,3 +144,36 @@ struct S3IntegrationTests {
     }
   }
 }
+
+/// nanio: a second, independent strict S3 server (not a proxy), for keys it verifies correctly.
+@Suite(.serialized, .enabled(if: NanioPeer.executable != nil, "nanio not installed"))
+struct NanioTests {
+  let credentials = AWSCredentials(accessKeyID: "AKIDNANIO", secretAccessKey: "nanio/secret+key")
+
+  @Test func signedRoundTripsOnASecondStrictServer() throws {
+    let nanio = try NanioPeer(key: credentials.accessKeyID, secret: credentials.secretAccessKey, buckets: ["media"])
+    defer { nanio.stop() }
+    let client = TransferClient(policy: NetworkPolicy())
+    let s3 = S3Requests(addressing: S3Addressing(endpoint: nanio.endpoint))
+    let dir = try makeTemporaryDirectory("ferry-nanio-rt")
+    for (i, key) in ["plain.wav", "with space.wav", "plus+sign.wav", "amp&q?hash#.wav", "tilde~x.wav", "ключ/音声.wav"]
+      .enumerated()
+    {
+      let data = testBytes(count: 200_000 + i, seed: UInt64(i))
+      let up = dir + "/up\(i)"
+      _ = FileManager.default.createFile(atPath: up, contents: Data(data))
+      _ = try client.upload(
+        s3.put(
+          bucket: "media", key: key, payloadSHA256: Hex.encode(try SHA256.hashFile(up)), credentials: credentials,
+          region: nil), from: up)
+      _ = try client.download(
+        s3.get(bucket: "media", key: key, credentials: credentials, region: nil), to: dir + "/down\(i)")
+      #expect(try sha256Hex(file: dir + "/down\(i)") == sha256Hex(data), "\(key)")
+    }
+    var wrong = credentials
+    wrong.secretAccessKey = "wrong"
+    #expect(throws: TransferError.self) {
+      try client.download(s3.get(bucket: "media", key: "plain.wav", credentials: wrong, region: nil), to: dir + "/bad")
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// `nanio serve`, an independent strict S3 server (it checks SigV4 itself), started for one test and stopped
+/// by PID. Buckets are folders in its data directory. It mis-verifies keys containing `%` or `=` (its own
+/// bug), so tests give it other keys.
+public final class NanioPeer: @unchecked Sendable {
+  public let port: Int
+  private let process = Process()
+  private let directory: String
+
+  /// `nanio` from PATH (make test puts .venv/bin there) or the package's .venv.
+  public static var executable: String? {
+    let candidates =
+      (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/nanio" }
+      + [S3Peers.packageRoot + "/.venv/bin/nanio"]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
+
+  /// Starts nanio with one user and the given buckets.
+  public init(key: String, secret: String, buckets: [String]) throws {
+    guard let executable = NanioPeer.executable else {
+      throw RawHTTPClient.ClientError(description: "nanio not found (run make test, which installs it into .venv)")
+    }
+    directory = try makeTemporaryDirectory("ferry-nanio")
+    for bucket in buckets {
+      try FileManager.default.createDirectory(atPath: directory + "/data/" + bucket, withIntermediateDirectories: true)
+    }
+    port = try S3Peers.freePort()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = [
+      "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", directory + "/data", "--no-access-log",
+    ]
+    var environment = ProcessInfo.processInfo.environment
+    environment["NANIO_ACCESS_KEY"] = key
+    environment["NANIO_SECRET_KEY"] = secret
+    process.environment = environment
+    process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try process.run()
+    var up = false
+    for _ in 0..<200 where !up {
+      up = (try? RawHTTPClient(port: port, timeout: 1)) != nil
+      if !up { usleep(50_000) }
+    }
+    guard up else {
+      stop()
+      throw RawHTTPClient.ClientError(description: "nanio did not start")
+    }
+  }
+
+  deinit { stop() }
+
+  /// `http://127.0.0.1:<port>`
+  public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+  public func stop() {
+    guard process.isRunning else { return }
+    kill(process.processIdentifier, SIGTERM)
+    for _ in 0..<100 where process.isRunning { usleep(20_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+  }
+}
