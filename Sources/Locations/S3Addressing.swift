@@ -1,9 +1,9 @@
 import Foundation
+import SigV4
 
 #if canImport(Glibc)
   import Glibc
 #endif
-import SigV4
 
 /// Maps `s3://bucket/key` to the URL Ferry requests, per `s3.endpoint`, `s3.region` and `s3.path_style`.
 ///

@@ -35,14 +35,21 @@ public struct S3Requests: Sendable {
     let url = queryText.isEmpty ? address.url : address.url + "?" + queryText
     // The operator configured s3.endpoint: the network policy trusts it (AWS itself needs no trust).
     let trusted = addressing.endpoint != nil
-    guard let credentials else { return OutboundRequest(url: url, trusted: trusted) }
-    let signer = SigV4Signer(credentials: credentials, region: address.region)
-    return OutboundRequest(url: url, trusted: trusted) { date in
-      // curl sends Host from the URL; S3Addressing made both from the same authority.
-      let unsigned = SignableRequest(
-        method: method, path: address.path, query: query, headers: [.init("Host", address.host)])
-      let signed = signer.sign(unsigned, payload: payload, date: date)
-      return signed.request.headers.dropFirst().map { (name: $0.name, value: $0.value) }
+    var outbound = OutboundRequest(url: url, trusted: trusted)
+    if let credentials {
+      let signer = SigV4Signer(credentials: credentials, region: address.region)
+      outbound.signer = { date in
+        // curl sends Host from the URL; S3Addressing made both from the same authority.
+        let unsigned = SignableRequest(
+          method: method, path: address.path, query: query, headers: [.init("Host", address.host)])
+        let signed = signer.sign(unsigned, payload: payload, date: date)
+        return signed.request.headers.dropFirst().map { (name: $0.name, value: $0.value) }
+      }
     }
+    // If S3 answers that the bucket lives elsewhere, the same request there (readdressed and re-signed).
+    outbound.inRegion = { [self] other in
+      request(method, bucket: bucket, key: key, query: query, credentials: credentials, region: other, payload: payload)
+    }
+    return outbound
   }
 }

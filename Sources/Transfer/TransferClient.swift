@@ -16,6 +16,9 @@ public struct OutboundRequest: Sendable {
   /// The URL is on an endpoint the operator configured (`s3.endpoint`), which the network policy trusts.
   /// Never set for a URL a client supplied; a redirect to another origin drops it.
   public var trusted: Bool
+  /// For S3 requests: the same request addressed and signed for another region. Used once, when S3 answers
+  /// that the bucket lives elsewhere (`x-amz-bucket-region`).
+  public var inRegion: (@Sendable (String) -> OutboundRequest)?
 
   public init(
     url: String, headers: [(name: String, value: String)] = [], basicAuth: (username: String, password: String)? = nil,
@@ -47,6 +50,7 @@ public struct OutboundRequest: Sendable {
       next.basicAuth = nil
       next.signer = nil
       next.trusted = false
+      next.inRegion = nil
       next.headers.removeAll { $0.name.lowercased() == "authorization" }
     }
     let query = location.firstIndex(of: "?").map { location[location.index(after: $0)...] } ?? ""
@@ -251,6 +255,8 @@ public struct TransferClient: Sendable {
   private enum Outcome {
     case done(TransferResult)
     case redirect(String)
+    /// S3 says the bucket is in this region: readdress and re-sign there (once), or fail with the error.
+    case region(String, TransferError)
     case retry(TransferError, retryAfter: Duration?, connectionFailure: Bool)
   }
 
@@ -277,6 +283,12 @@ public struct TransferClient: Sendable {
           throw .status(310, detail: "more than \(settings.maxRedirects) redirects")
         }
         hop = hop.redirected(to: location)
+        attempts -= 1
+      case .region(let region, let error):
+        // Only S3 requests can move (a pre-signed URL is signed for its region); and only once.
+        guard let readdress = hop.inRegion else { throw error }
+        hop = readdress(region)
+        hop.inRegion = nil
         attempts -= 1
       case .retry(let error, let retryAfter, let connectionFailure):
         lastError = error
@@ -308,7 +320,15 @@ public struct TransferClient: Sendable {
     }
     if response.isSuccess { return .done(success()) }
     let status = response.status
+    // S3 names the bucket's region when a request went to the wrong one (301 PermanentRedirect, or 400 with a
+    // credential scope for another region).
     let detail = response.errorDetail()
+    if status == 301 || status == 400, let region = response.header("x-amz-bucket-region"),
+      !region.isEmpty, region.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" })
+    {
+      return .region(
+        region.lowercased(), .status(status, detail: detail.isEmpty ? "the bucket is in region \(region)" : detail))
+    }
     let error = TransferError.status(status, detail: detail)
     // S3 answers 400 RequestTimeout when the body arrived too slowly: worth another try.
     if status == 408 || status == 429 || status >= 500 || (status == 400 && detail.hasPrefix("RequestTimeout")) {

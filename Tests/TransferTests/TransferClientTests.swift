@@ -1,4 +1,6 @@
 import Foundation
+import Locations
+import SigV4
 import Synchronization
 import TestSupport
 import Testing
@@ -403,5 +405,46 @@ private func workFile() throws -> String {
         OutboundRequest(url: server.base + "/k", expiry: Date().addingTimeInterval(-5)), from: try file(body))
     }
     #expect(server.connectionCount == 0)
+  }
+}
+
+@Suite(.serialized) struct RegionTests {
+  @Test func s3RequestsMoveOnceToTheRegionS3Names() throws {
+    let server = try FaultServer { request, _ in
+      let scope = request.header("Authorization") ?? ""
+      return scope.contains("/eu-west-1/s3/")
+        ? .status(200, body: "found")
+        : .status(
+          301, headers: [("x-amz-bucket-region", "eu-west-1")],
+          body: "<Error><Code>PermanentRedirect</Code><Message>Use the bucket's region.</Message></Error>")
+    }
+    defer { server.stop() }
+    let s3 = S3Requests(addressing: S3Addressing(endpoint: server.base))
+    let credentials = AWSCredentials(accessKeyID: "AK", secretAccessKey: "SK")
+    let path = try workFile()
+    let result: TransferResult
+    do {
+      result = try TransferClient(policy: NetworkPolicy()).download(
+        s3.get(bucket: "media", key: "k.wav", credentials: credentials, region: nil), to: path)
+    } catch {
+      Issue.record("\(error); requests: \(server.requests.map { $0.header("Authorization") ?? "-" })")
+      return
+    }
+    #expect(result.attempts == 1, "a region move is not a retry")
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == "found")
+    #expect(server.requests.map { $0.header("Authorization")?.contains("/us-east-1/s3/") == true } == [true, false])
+  }
+
+  @Test func aRegionAnswerForAPresignedURLIsFinal() throws {
+    let server = try FaultServer { _, _ in
+      .status(
+        301, headers: [("x-amz-bucket-region", "eu-west-1")], body: "<Error><Code>PermanentRedirect</Code></Error>")
+    }
+    defer { server.stop() }
+    #expect(throws: TransferError.status(301, detail: "PermanentRedirect")) {
+      try downloader(opening: [server]).download(
+        OutboundRequest(url: server.base + "/k?X-Amz-Signature=s"), to: try workFile())
+    }
+    #expect(server.connectionCount == 1)
   }
 }
