@@ -17,7 +17,8 @@ trap cleanup EXIT
 
 mkdir -p "$work/files" "$work/sink" "$work/tmp"
 head -c "$((SIZE_MIB * 1048576))" /dev/urandom > "$work/files/big"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+. scripts/bench-lib.sh
+port=$(free_port)
 cat > "$work/nginx.conf" <<CONF
 worker_processes auto;
 pid $work/nginx.pid;

@@ -18,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/bench-lib.sh
 
 body=$(./.build/release/ferry version | awk '{print "{\"status\":\"ok\",\"version\":\"" $2 "\"}"}')
 nginx_port=$(free_port)

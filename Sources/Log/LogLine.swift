@@ -142,13 +142,6 @@ public enum Timestamp {
     out.append(UInt8(ascii: "Z"))
   }
 
-  /// `date` as an ISO-8601 UTC string with milliseconds.
-  public static func iso8601(_ date: Date) -> String {
-    var out: [UInt8] = []
-    appendISO8601(date, to: &out)
-    return String(decoding: out, as: UTF8.self)
-  }
-
   static func appendDigits(_ value: Int, _ width: Int, _ out: inout [UInt8]) {
     var divisor = 1
     for _ in 1..<width { divisor *= 10 }

@@ -48,14 +48,6 @@ public struct Logger: Sendable {
     sink.write(line.finish(), urgent: level >= .warning)
   }
 
-  /// Writes an already-built line (the access log builds its own to avoid intermediate values).
-  public func write(_ line: consuming LogLine) {
-    guard enabled(line.level) else { return }
-    for (key, value) in fields { line.field(key, value) }
-    let urgent = line.level >= .warning
-    sink.write(line.finish(), urgent: urgent)
-  }
-
   /// The bytes of `line` with this logger's fields, or nil when its level is disabled. For callers that batch
   /// many lines into one `writeBatch` (the HTTP loops' access log).
   public func render(_ line: consuming LogLine) -> [UInt8]? {
