@@ -20,6 +20,10 @@ var targets: [Target] = [
   .target(name: "Locations", dependencies: ["SigV4", "JSON"]),
   .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log"]),
   .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll"]),
+  // SQLite connections, statements and a group-committing writer thread.
+  .target(name: "SQLite", dependencies: ["CSQLite"]),
+  // Job model and state machine, stores, scheduler and workers.
+  .target(name: "Jobs", dependencies: ["SQLite", "Crypto", "Log", "JSON", "Locations", "Transfer"]),
   .target(
     name: "Ferry",
     dependencies: ["HTTPServer", "Log", "JSON", "COpenSSL"]
@@ -36,8 +40,11 @@ var targets: [Target] = [
   .target(name: "TestSupport", dependencies: ["Crypto"], path: "Tests/TestSupport"),
   .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"]),
   .testTarget(name: "LocationsTests", dependencies: ["Locations", "SigV4", "JSON"]),
-  .testTarget(name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
+  .testTarget(
+    name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
+  .testTarget(
+    name: "JobsTests", dependencies: ["Jobs", "SQLite", "Crypto", "JSON", "Locations", "Transfer", "TestSupport"]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",

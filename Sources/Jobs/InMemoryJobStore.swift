@@ -1,0 +1,114 @@
+import Foundation
+import Synchronization
+
+/// A job store in memory, for unit tests: the same behaviour as the SQLite store, gone with the process.
+public final class InMemoryJobStore: JobStore {
+  private struct State {
+    var jobs: [UUID: Job] = [:]
+    /// Submission order (the SQLite store's rowid).
+    var sequence: [UUID: Int64] = [:]
+    var nextSequence: Int64 = 1
+  }
+
+  private let state = Mutex(State())
+
+  public init() {}
+
+  public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
+    state.withLock { state in
+      if let earlier = state.jobs.values.first(where: { Self.matches($0, job, duplicateSince: duplicateSince) }) {
+        return .existing(earlier)
+      }
+      state.jobs[job.id] = job
+      state.sequence[job.id] = state.nextSequence
+      state.nextSequence += 1
+      return .created(job)
+    }
+  }
+
+  static func matches(_ earlier: Job, _ job: Job, duplicateSince: Date) -> Bool {
+    guard earlier.owner == job.owner else { return false }
+    if let key = job.idempotencyKey { return earlier.idempotencyKey == key }
+    return earlier.path == job.path && earlier.requestDigest == job.requestDigest
+      && earlier.submittedAt >= duplicateSince
+  }
+
+  public func job(id: UUID) throws -> Job? {
+    state.withLock { $0.jobs[id] }
+  }
+
+  public func list(_ query: JobQuery) throws -> JobPage {
+    state.withLock { state in
+      let matching = state.jobs.values
+        .map { (job: $0, sequence: state.sequence[$0.id]!) }
+        .filter { entry in
+          let job = entry.job
+          return job.owner == query.owner && query.cursor.map { entry.sequence < $0 } ?? true
+            && query.status.map { job.status == $0 } ?? true
+            && query.submittedAfter.map { job.submittedAt >= $0 } ?? true
+            && query.submittedBefore.map { job.submittedAt <= $0 } ?? true
+        }
+        .sorted { $0.sequence > $1.sequence }
+      let page = matching.prefix(query.limit)
+      let next = matching.count > query.limit ? page.last?.sequence : nil
+      return JobPage(jobs: page.map(\.job), nextCursor: next)
+    }
+  }
+
+  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+    state.withLock { state in
+      let ready = state.jobs.values.filter { $0.status == .pending && $0.notBefore <= now }
+      guard
+        var job = ready.min(by: { a, b in
+          let (da, db) = (a.deadline ?? .distantFuture, b.deadline ?? .distantFuture)
+          return da != db ? da < db : state.sequence[a.id]! < state.sequence[b.id]!
+        })
+      else { return nil }
+      do {
+        try job.claim(worker: worker, now: now, lease: lease)
+      } catch {
+        return nil
+      }
+      state.jobs[job.id] = job
+      return job
+    }
+  }
+
+  public func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
+    try state.withLock { state in
+      guard var job = state.jobs[id] else { throw JobStoreError.notFound(id) }
+      let value = try change(&job)
+      if let violation = job.invariantViolation { throw JobStoreError.database("constraint failed: \(violation)") }
+      state.jobs[id] = job
+      return value
+    }
+  }
+
+  public func expiredLeases(now: Date) throws -> [UUID] {
+    state.withLock { state in
+      state.jobs.values.filter { job in
+        job.status == .running && (now == .distantFuture || job.lease.map { $0.expiresAt <= now } ?? true)
+      }.map(\.id)
+    }
+  }
+
+  public func queueAhead(of deadline: Date?) throws -> Int {
+    let limit = deadline ?? .distantFuture
+    return state.withLock { state in
+      state.jobs.values.filter { job in
+        job.status == .running || (job.status == .pending && (job.deadline ?? .distantFuture) <= limit)
+      }.count
+    }
+  }
+
+  public func deleteExpired(now: Date) async throws -> [UUID] {
+    state.withLock { state in
+      let expired = state.jobs.values.filter { $0.status.isFinal && $0.expiresAt <= now }.map(\.id)
+      for id in expired {
+        state.jobs[id] = nil
+        state.sequence[id] = nil
+      }
+      return expired
+    }
+  }
+}

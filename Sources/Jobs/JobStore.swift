@@ -1,0 +1,102 @@
+import Foundation
+
+/// Where jobs live. Every implementation passes the same conformance suite (`JobStoreConformance` in the
+/// tests). Writes are durable when they return; reads never wait for writes.
+///
+/// State changes go through `update(id:_:)` with one of `Job`'s transitions, so every store applies the one
+/// state machine; `claim` is the exception because it must choose the job and take it atomically.
+public protocol JobStore: Sendable {
+  /// Stores a new pending job, or returns the owner's existing job when `job.idempotencyKey` matches one of
+  /// theirs, or when they posted an identical body (`requestDigest`) to the same path at or after
+  /// `duplicateSince`.
+  func submit(_ job: Job, duplicateSince: Date) async throws -> Submission
+
+  /// The job with `id`, whoever owns it.
+  func job(id: UUID) throws -> Job?
+
+  /// A page of the owner's jobs, newest first.
+  func list(_ query: JobQuery) throws -> JobPage
+
+  /// Takes the pending job with the earliest deadline (jobs without one last), then the earliest
+  /// submitted, among those whose `notBefore` has come; nil when none is ready.
+  func claim(worker: String, now: Date, lease: Duration) async throws -> Job?
+
+  /// Applies `change` to the job atomically and stores the result, unless `change` throws (then nothing is
+  /// stored and the error is rethrown). Returns what `change` returned; throws `JobStoreError.notFound`.
+  func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T
+
+  /// Running jobs whose lease ran out at `now` (every running job when `now` is `.distantFuture`).
+  func expiredLeases(now: Date) throws -> [UUID]
+
+  /// Counts by status, and the number of jobs ahead of a job with `deadline` in the queue (pending or running
+  /// with an earlier or equal deadline, or running without one).
+  func queueAhead(of deadline: Date?) throws -> Int
+
+  /// Deletes ended jobs whose `expiresAt` is at or before `now`; returns their ids.
+  func deleteExpired(now: Date) async throws -> [UUID]
+}
+
+/// What `submit` did.
+public enum Submission: Sendable, Equatable {
+  /// The job was stored.
+  case created(Job)
+  /// An earlier job of the same owner matched; nothing was stored.
+  case existing(Job)
+
+  /// The stored job.
+  public var job: Job {
+    switch self {
+    case .created(let job), .existing(let job): job
+    }
+  }
+}
+
+/// A filter for listing an owner's jobs (`GET /media/jobs`).
+public struct JobQuery: Sendable, Equatable {
+  public var owner: String
+  /// Inclusive bounds on submission time.
+  public var submittedAfter: Date?
+  public var submittedBefore: Date?
+  public var status: JobStatus?
+  /// Continue after this position (from a previous page's `nextCursor`).
+  public var cursor: Int64?
+  public var limit: Int
+
+  public init(
+    owner: String, submittedAfter: Date? = nil, submittedBefore: Date? = nil, status: JobStatus? = nil,
+    cursor: Int64? = nil, limit: Int = 100
+  ) {
+    self.owner = owner
+    self.submittedAfter = submittedAfter
+    self.submittedBefore = submittedBefore
+    self.status = status
+    self.cursor = cursor
+    self.limit = limit
+  }
+}
+
+/// One page of a listing.
+public struct JobPage: Sendable, Equatable {
+  public var jobs: [Job]
+  /// Where the next page starts; nil on the last page.
+  public var nextCursor: Int64?
+
+  public init(jobs: [Job], nextCursor: Int64?) {
+    self.jobs = jobs
+    self.nextCursor = nextCursor
+  }
+}
+
+/// A store failure.
+public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+  case notFound(UUID)
+  /// The database refused or failed (message from the database, no job data).
+  case database(String)
+
+  public var description: String {
+    switch self {
+    case .notFound(let id): "no job \(id.uuidString.lowercased())"
+    case .database(let message): "job store: \(message)"
+    }
+  }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import SQLite
+import Synchronization
+
+/// The job store on SQLite: WAL, `synchronous=FULL`, one writer thread with group commit (a submission is on
+/// disk before it is answered, and concurrent submissions share an fsync), readers on their own connections.
+public final class SQLiteJobStore: JobStore {
+  private let writer: SQLiteWriter
+  private let path: String
+  private let readers = Mutex<[ReadConnection]>([])
+
+  /// Opens or creates the store at `path`, migrating its schema to the current version.
+  public init(path: String) throws {
+    self.path = path
+    let database = try SQLiteDatabase(path: path)
+    try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON")
+    try Self.migrate(database)
+    writer = SQLiteWriter(database: database, name: "ferry.jobstore.writer")
+  }
+
+  deinit { writer.stop() }
+
+  /// Write transactions committed since the store opened.
+  public var commits: Int { writer.commits }
+
+  // MARK: Writes
+
+  public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
+    try await writer.write { database in
+      let earlier: Job?
+      if let key = job.idempotencyKey {
+        earlier = try Self.fetchOne(
+          database, "WHERE owner = ?1 AND idempotency_key = ?2", .text(job.owner), .text(key))
+      } else {
+        earlier = try Self.fetchOne(
+          database,
+          "WHERE owner = ?1 AND request_digest = ?2 AND path = ?3 AND submitted_ms >= ?4 ORDER BY seq DESC LIMIT 1",
+          .text(job.owner), .text(job.requestDigest), .text(job.path), .int(duplicateSince.millisecondsSince1970))
+      }
+      if let earlier { return .existing(earlier) }
+      try Self.insert(job, into: database)
+      return .created(job)
+    }
+  }
+
+  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+    try await writer.write { database in
+      // The partial index jobs_ready holds exactly the pending jobs in this order.
+      guard
+        var job = try Self.fetchOne(
+          database,
+          "WHERE status = 'Pending' AND not_before_ms <= ?1 ORDER BY \(Self.deadlineOrder), seq LIMIT 1",
+          .int(now.millisecondsSince1970))
+      else { return nil }
+      try job.claim(worker: worker, now: now, lease: lease)
+      try Self.save(job, in: database)
+      return job
+    }
+  }
+
+  public func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
+    try await writer.write { database in
+      guard var job = try Self.fetchOne(database, "WHERE id = ?1", .text(id.uuidString.lowercased())) else {
+        throw JobStoreError.notFound(id)
+      }
+      let value = try change(&job)
+      try Self.save(job, in: database)
+      return value
+    }
+  }
+
+  public func deleteExpired(now: Date) async throws -> [UUID] {
+    try await writer.write { database in
+      let statement = try database.statement(
+        "DELETE FROM jobs WHERE expires_ms <= ?1 AND status NOT IN ('Pending', 'Running') RETURNING id")
+      try statement.bind(.int(now.millisecondsSince1970))
+      var ids: [UUID] = []
+      while try statement.step() { UUID(uuidString: statement.text(0)).map { ids.append($0) } }
+      return ids
+    }
+  }
+
+  // MARK: Reads
+
+  public func job(id: UUID) throws -> Job? {
+    try read { database in try Self.fetchOne(database, "WHERE id = ?1", .text(id.uuidString.lowercased())) }
+  }
+
+  public func list(_ query: JobQuery) throws -> JobPage {
+    var conditions = ["owner = ?1"]
+    var values: [SQLiteValue] = [.text(query.owner)]
+    func add(_ condition: String, _ value: SQLiteValue) {
+      values.append(value)
+      conditions.append(condition.replacingOccurrences(of: "?", with: "?\(values.count)"))
+    }
+    if let cursor = query.cursor { add("seq < ?", .int(cursor)) }
+    if let status = query.status { add("status = ?", .text(status.rawValue)) }
+    if let after = query.submittedAfter { add("submitted_ms >= ?", .int(after.millisecondsSince1970)) }
+    if let before = query.submittedBefore { add("submitted_ms <= ?", .int(before.millisecondsSince1970)) }
+    let sql =
+      "SELECT seq, \(Self.columns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT \(query.limit + 1)"
+    return try read { database in
+      let statement = try database.statement(sql)
+      try statement.bind(values)
+      var rows: [(Int64, Job)] = []
+      while try statement.step() { rows.append((statement.int64(0), try Self.job(statement, offset: 1))) }
+      let page = rows.prefix(query.limit)
+      return JobPage(jobs: page.map(\.1), nextCursor: rows.count > query.limit ? page.last?.0 : nil)
+    }
+  }
+
+  public func expiredLeases(now: Date) throws -> [UUID] {
+    try read { database in
+      let statement = try database.statement(
+        "SELECT id FROM jobs WHERE status = 'Running' AND lease_expires_ms <= ?1")
+      try statement.bind(.int(now == .distantFuture ? Int64.max : now.millisecondsSince1970))
+      var ids: [UUID] = []
+      while try statement.step() { UUID(uuidString: statement.text(0)).map { ids.append($0) } }
+      return ids
+    }
+  }
+
+  public func queueAhead(of deadline: Date?) throws -> Int {
+    try read { database in
+      let running = try database.scalar("SELECT count(*) FROM jobs WHERE status = 'Running'")
+      let statement = try database.statement(
+        "SELECT count(*) FROM jobs WHERE status = 'Pending' AND \(Self.deadlineOrder) <= ?1")
+      try statement.bind(.int(deadline?.millisecondsSince1970 ?? Int64.max))
+      _ = try statement.step()
+      return Int(running + statement.int64(0))
+    }
+  }
+
+  // MARK: Connections
+
+  /// A reader connection, one per concurrent reader, kept for reuse.
+  private final class ReadConnection: @unchecked Sendable {
+    let database: SQLiteDatabase
+    init(path: String) throws {
+      database = try SQLiteDatabase(path: path, readOnly: true)
+    }
+  }
+
+  private func read<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
+    let connection = try readers.withLock { $0.popLast() } ?? ReadConnection(path: path)
+    defer { readers.withLock { $0.append(connection) } }
+    return try body(connection.database)
+  }
+}
+
+// MARK: Rows
+
+extension SQLiteJobStore {
+  /// Jobs without a deadline sort after every job with one.
+  static let deadlineOrder = "coalesce(deadline_ms, 9223372036854775807)"
+
+  static let columns = """
+    id, owner, path, request, request_digest, idempotency_key, status, phase, progress, bytes_done, bytes_total, \
+    duration, submitted_ms, started_ms, completed_ms, expires_ms, deadline_ms, not_before_ms, attempt, attempts, \
+    lease_holder, lease_expires_ms, cancel_requested, result, error
+    """
+
+  private static let encoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.dateEncodingStrategy = .millisecondsSince1970
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+  }()
+
+  private static let decoder: JSONDecoder = {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .millisecondsSince1970
+    return decoder
+  }()
+
+  static func fetchOne(_ database: SQLiteDatabase, _ clause: String, _ values: SQLiteValue...) throws -> Job? {
+    let statement = try database.statement("SELECT \(columns) FROM jobs \(clause)")
+    try statement.bind(values)
+    guard try statement.step() else { return nil }
+    return try job(statement, offset: 0)
+  }
+
+  static func job(_ row: SQLiteStatement, offset: Int32) throws -> Job {
+    func c(_ i: Int32) -> Int32 { offset + i }
+    func date(_ i: Int32) -> Date? { row.optionalInt64(c(i)).map { Date(millisecondsSince1970: $0) } }
+    guard let id = UUID(uuidString: row.text(c(0))), let status = JobStatus(rawValue: row.text(c(6))),
+      let phase = JobPhase(rawValue: row.text(c(7)))
+    else { throw JobStoreError.database("unreadable job row") }
+    var job = Job(
+      id: id, owner: row.text(c(1)), path: row.text(c(2)), sealedRequest: row.blob(c(3)),
+      requestDigest: row.text(c(4)), idempotencyKey: row.optionalText(c(5)), submittedAt: date(12)!,
+      retention: .zero, deadline: date(16))
+    job.status = status
+    job.phase = phase
+    job.progress = row.int(c(8))
+    job.bytesDone = row.int64(c(9))
+    job.bytesTotal = row.optionalInt64(c(10))
+    job.duration = row.double(c(11))
+    job.startedAt = date(13)
+    job.completedAt = date(14)
+    job.expiresAt = date(15)!
+    job.notBefore = date(17)!
+    job.attempt = row.int(c(18))
+    job.attempts = try decoder.decode([JobAttempt].self, from: Data(row.text(c(19)).utf8))
+    if let holder = row.optionalText(c(20)), let expires = date(21) {
+      job.lease = JobLease(holder: holder, expiresAt: expires)
+    }
+    job.cancelRequested = row.int(c(22)) != 0
+    job.result = row.optionalText(c(23))
+    job.error = try row.optionalText(c(24)).map { try decoder.decode(JobError.self, from: Data($0.utf8)) }
+    return job
+  }
+
+  private static func values(_ job: Job) throws -> [SQLiteValue] {
+    func ms(_ date: Date?) -> SQLiteValue { .optionalInt(date?.millisecondsSince1970) }
+    let attempts = String(decoding: try encoder.encode(job.attempts), as: UTF8.self)
+    let error = try job.error.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+    return [
+      .text(job.id.uuidString.lowercased()), .text(job.owner), .text(job.path), .blob(job.sealedRequest),
+      .text(job.requestDigest), .optionalText(job.idempotencyKey), .text(job.status.rawValue),
+      .text(job.phase.rawValue), .int(Int64(job.progress)), .int(job.bytesDone), .optionalInt(job.bytesTotal),
+      .double(job.duration), ms(job.submittedAt), ms(job.startedAt), ms(job.completedAt), ms(job.expiresAt),
+      ms(job.deadline), ms(job.notBefore), .int(Int64(job.attempt)), .text(attempts), .optionalText(job.lease?.holder),
+      ms(job.lease?.expiresAt), .int(job.cancelRequested ? 1 : 0), .optionalText(job.result), .optionalText(error),
+    ]
+  }
+
+  static func insert(_ job: Job, into database: SQLiteDatabase) throws {
+    let placeholders = (1...25).map { "?\($0)" }.joined(separator: ", ")
+    try database.statement("INSERT INTO jobs (\(columns)) VALUES (\(placeholders))").bind(try values(job)).run()
+  }
+
+  // Every column but the identity and the request, which never change, bound by its position in `columns`.
+  private static let updateStatement: String = {
+    let assignments = columns.split(separator: ",").enumerated().dropFirst(6)
+      .map { "\($0.element.trimmingCharacters(in: .whitespacesAndNewlines)) = ?\($0.offset + 1)" }
+      .joined(separator: ", ")
+    return "UPDATE jobs SET \(assignments) WHERE id = ?1"
+  }()
+
+  static func save(_ job: Job, in database: SQLiteDatabase) throws {
+    try database.statement(updateStatement).bind(try values(job)).run()
+  }
+}

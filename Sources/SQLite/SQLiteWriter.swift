@@ -1,0 +1,111 @@
+import Foundation
+
+/// The one writing connection of a database, on its own thread, with group commit: writes that arrive while
+/// a commit is being made to disk wait and then share the next transaction (and its fsync). Each write runs
+/// in its own savepoint, so one that fails rolls back alone.
+public final class SQLiteWriter: @unchecked Sendable {
+  // `queue` and `stopped` are guarded by `condition`; `database` is used only on the writer thread.
+  private let condition = NSCondition()
+  private var queue: [any PendingWrite] = []
+  private var stopped = false
+  private var committed = 0
+  private let database: SQLiteDatabase
+
+  /// Starts the writer thread on an open connection (the writer owns it from now on).
+  public init(database: SQLiteDatabase, name: String) {
+    self.database = database
+    let thread = Thread { [self] in self.loop() }
+    thread.name = name
+    thread.start()
+  }
+
+  /// Runs `body` in the next transaction and returns its value once that transaction is committed.
+  public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+      condition.withLock {
+        guard !stopped else {
+          continuation.resume(throwing: SQLiteError(code: 21, message: "the database is closed"))
+          return
+        }
+        queue.append(Write(body: body, continuation: continuation))
+        condition.signal()
+      }
+    }
+  }
+
+  /// Transactions committed so far (each write batch is one): with `writes`, shows how much group commit
+  /// saves.
+  public var commits: Int { condition.withLock { committed } }
+
+  /// Stops the thread after the writes already queued.
+  public func stop() {
+    condition.withLock {
+      stopped = true
+      condition.signal()
+    }
+  }
+
+  private func loop() {
+    while true {
+      let batch: [any PendingWrite] = condition.withLock {
+        while queue.isEmpty && !stopped { condition.wait() }
+        defer { queue.removeAll(keepingCapacity: true) }
+        return queue
+      }
+      if batch.isEmpty { return }
+      var commitError: SQLiteError?
+      do {
+        try database.execute("BEGIN IMMEDIATE")
+        for write in batch { write.run(on: database) }
+        try database.execute("COMMIT")
+        condition.withLock { committed += 1 }
+      } catch {
+        try? database.execute("ROLLBACK")
+        commitError = error
+      }
+      for write in batch { write.complete(commitError) }
+    }
+  }
+}
+
+private protocol PendingWrite: AnyObject {
+  /// Runs the write in a savepoint of the open transaction, keeping its outcome.
+  func run(on database: SQLiteDatabase)
+  /// Answers the caller: the kept outcome, or `commitError` when the transaction did not commit.
+  func complete(_ commitError: SQLiteError?)
+}
+
+private final class Write<T: Sendable>: PendingWrite {
+  let body: @Sendable (SQLiteDatabase) throws -> T
+  let continuation: CheckedContinuation<T, any Error>
+  var outcome: Result<T, any Error>?
+
+  init(body: @escaping @Sendable (SQLiteDatabase) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+    self.body = body
+    self.continuation = continuation
+  }
+
+  func run(on database: SQLiteDatabase) {
+    do {
+      try database.execute("SAVEPOINT write")
+      do {
+        outcome = .success(try body(database))
+        try database.execute("RELEASE write")
+      } catch {
+        try? database.execute("ROLLBACK TO write")
+        try? database.execute("RELEASE write")
+        throw error
+      }
+    } catch {
+      outcome = .failure(error)
+    }
+  }
+
+  func complete(_ commitError: SQLiteError?) {
+    if let commitError {
+      continuation.resume(throwing: commitError)
+    } else {
+      continuation.resume(with: outcome ?? .failure(SQLiteError(code: 1, message: "write did not run")))
+    }
+  }
+}
