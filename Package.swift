@@ -22,8 +22,10 @@ var targets: [Target] = [
   .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll"]),
   // SQLite connections, statements and a group-committing writer thread.
   .target(name: "SQLite", dependencies: ["CSQLite"]),
+  // dlb:// temporary storage.
+  .target(name: "Storage", dependencies: ["Crypto"]),
   // Job model and state machine, stores, scheduler and workers.
-  .target(name: "Jobs", dependencies: ["SQLite", "Crypto", "Log", "JSON", "Locations", "Transfer"]),
+  .target(name: "Jobs", dependencies: ["SQLite", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
   .target(
     name: "Ferry",
     dependencies: ["HTTPServer", "Log", "JSON", "COpenSSL"]
@@ -44,7 +46,8 @@ var targets: [Target] = [
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(
-    name: "JobsTests", dependencies: ["Jobs", "SQLite", "Crypto", "JSON", "Locations", "Transfer", "TestSupport"]),
+    name: "JobsTests",
+    dependencies: ["Jobs", "SQLite", "Crypto", "JSON", "Locations", "Transfer", "Storage", "TestSupport"]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",

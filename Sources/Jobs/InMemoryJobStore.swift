@@ -33,6 +33,10 @@ public final class InMemoryJobStore: JobStore {
       && earlier.submittedAt >= duplicateSince
   }
 
+  public func duplicate(of job: Job, since: Date) throws -> Job? {
+    state.withLock { state in state.jobs.values.first { Self.matches($0, job, duplicateSince: since) } }
+  }
+
   public func job(id: UUID) throws -> Job? {
     state.withLock { $0.jobs[id] }
   }

@@ -74,7 +74,7 @@ public struct Job: Sendable, Equatable, Identifiable {
   public var path: String
   /// The request body, sealed with AES-256-GCM (`RequestCipher`): it carries credentials.
   public var sealedRequest: [UInt8]
-  /// Hex SHA-256 of the request body as posted, to recognise an identical re-POST.
+  /// A keyed digest of the request body as posted (`RequestCipher.digest`), to recognise an identical re-POST.
   public var requestDigest: String
   /// The client's `Idempotency-Key`, if it sent one.
   public var idempotencyKey: String?

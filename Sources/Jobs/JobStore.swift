@@ -11,6 +11,10 @@ public protocol JobStore: Sendable {
   /// `duplicateSince`.
   func submit(_ job: Job, duplicateSince: Date) async throws -> Submission
 
+  /// The earlier job `submit` would return instead of storing `job`, if there is one (a read: the API asks
+  /// before admission control, so a client's retry of an accepted job is never refused).
+  func duplicate(of job: Job, since: Date) throws -> Job?
+
   /// The job with `id`, whoever owns it.
   func job(id: UUID) throws -> Job?
 

@@ -27,20 +27,20 @@ public final class SQLiteJobStore: JobStore {
 
   public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
     try await writer.write { database in
-      let earlier: Job?
-      if let key = job.idempotencyKey {
-        earlier = try Self.fetchOne(
-          database, "WHERE owner = ?1 AND idempotency_key = ?2", .text(job.owner), .text(key))
-      } else {
-        earlier = try Self.fetchOne(
-          database,
-          "WHERE owner = ?1 AND request_digest = ?2 AND path = ?3 AND submitted_ms >= ?4 ORDER BY seq DESC LIMIT 1",
-          .text(job.owner), .text(job.requestDigest), .text(job.path), .int(duplicateSince.millisecondsSince1970))
-      }
-      if let earlier { return .existing(earlier) }
+      if let earlier = try Self.duplicate(of: job, since: duplicateSince, in: database) { return .existing(earlier) }
       try Self.insert(job, into: database)
       return .created(job)
     }
+  }
+
+  static func duplicate(of job: Job, since: Date, in database: SQLiteDatabase) throws -> Job? {
+    if let key = job.idempotencyKey {
+      return try fetchOne(database, "WHERE owner = ?1 AND idempotency_key = ?2", .text(job.owner), .text(key))
+    }
+    return try fetchOne(
+      database,
+      "WHERE owner = ?1 AND request_digest = ?2 AND path = ?3 AND submitted_ms >= ?4 ORDER BY seq DESC LIMIT 1",
+      .text(job.owner), .text(job.requestDigest), .text(job.path), .int(since.millisecondsSince1970))
   }
 
   public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
@@ -81,6 +81,10 @@ public final class SQLiteJobStore: JobStore {
   }
 
   // MARK: Reads
+
+  public func duplicate(of job: Job, since: Date) throws -> Job? {
+    try read { database in try Self.duplicate(of: job, since: since, in: database) }
+  }
 
   public func job(id: UUID) throws -> Job? {
     try read { database in try Self.fetchOne(database, "WHERE id = ?1", .text(id.uuidString.lowercased())) }
@@ -143,7 +147,10 @@ public final class SQLiteJobStore: JobStore {
 
   private func read<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
     let connection = try readers.withLock { $0.popLast() } ?? ReadConnection(path: path)
-    defer { readers.withLock { $0.append(connection) } }
+    defer {
+      connection.database.resetStatements()
+      readers.withLock { $0.append(connection) }
+    }
     return try body(connection.database)
   }
 }

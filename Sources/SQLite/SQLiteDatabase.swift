@@ -63,6 +63,12 @@ public final class SQLiteDatabase {
     return statement
   }
 
+  /// Resets every cached statement. A statement left on a row keeps its read transaction (and its snapshot)
+  /// open, so later reads on this connection would not see newer commits: call this when a unit of work ends.
+  public func resetStatements() {
+    for statement in statements.values { statement.reset() }
+  }
+
   /// The integer result of a one-row query such as `PRAGMA user_version`.
   public func scalar(_ sql: String) throws(SQLiteError) -> Int64 {
     let statement = try statement(sql)

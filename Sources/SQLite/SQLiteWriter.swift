@@ -57,6 +57,7 @@ public final class SQLiteWriter: @unchecked Sendable {
       do {
         try database.execute("BEGIN IMMEDIATE")
         for write in batch { write.run(on: database) }
+        database.resetStatements()
         try database.execute("COMMIT")
         condition.withLock { committed += 1 }
       } catch {

@@ -1,0 +1,131 @@
+import Foundation
+import Log
+import Synchronization
+
+/// One run of one job, as its work sees it: the job and its opened request, a private work directory,
+/// progress reporting, cancellation and the lease check made before any final write.
+public final class JobContext: Sendable {
+  /// The job as it was claimed.
+  public let job: Job
+  /// The request body as the client posted it (opened from the store's sealed copy).
+  public let request: [UInt8]
+  /// A directory for this run's work files (mode 0700), removed when the run ends.
+  public let workDirectory: String
+  /// The engine's clock.
+  public let now: @Sendable () -> Date
+  /// Log lines about this run (they carry the job id).
+  public let logger: Logger
+  /// The worker running it (the lease holder).
+  let worker: String
+
+  private struct State {
+    var cancelled = false
+    var cancelHandlers: [Int: @Sendable () -> Void] = [:]
+    var nextHandler = 0
+    var lastReport = Date.distantPast
+    var lastPhase = JobPhase.queued
+  }
+
+  private let state = Mutex(State())
+  private let reporter: @Sendable (JobPhase, Int, Int64, Int64?) throws -> Bool
+  private let fence: @Sendable () throws -> Void
+  private let reportInterval: Duration
+
+  init(
+    job: Job, request: [UInt8], workDirectory: String, worker: String, now: @escaping @Sendable () -> Date,
+    logger: Logger,
+    reportInterval: Duration, reporter: @escaping @Sendable (JobPhase, Int, Int64, Int64?) throws -> Bool,
+    fence: @escaping @Sendable () throws -> Void
+  ) {
+    self.job = job
+    self.request = request
+    self.workDirectory = workDirectory
+    self.worker = worker
+    self.now = now
+    self.logger = logger
+    self.reportInterval = reportInterval
+    self.reporter = reporter
+    self.fence = fence
+  }
+
+  /// True once the job was cancelled (or this worker lost the job): the work stops as soon as it can.
+  public var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+  /// Throws `JobFailure.cancelled` when the job was cancelled.
+  public func checkCancelled() throws(JobFailure) {
+    if isCancelled { throw .cancelled }
+  }
+
+  /// Calls `handler` when the job is cancelled (at once if it already is) — to kill a process, for example.
+  /// The returned token removes the handler when the step it guards is over.
+  @discardableResult
+  public func onCancel(_ handler: @escaping @Sendable () -> Void) -> CancelRegistration {
+    let (id, runNow) = state.withLock { state -> (Int, Bool) in
+      if state.cancelled { return (-1, true) }
+      state.nextHandler += 1
+      state.cancelHandlers[state.nextHandler] = handler
+      return (state.nextHandler, false)
+    }
+    if runNow { handler() }
+    return CancelRegistration { [weak self] in _ = self?.state.withLock { $0.cancelHandlers.removeValue(forKey: id) } }
+  }
+
+  /// Reports progress (0-100 overall) and the current transfer's bytes. Stored at most every
+  /// `reportInterval` unless the phase changed. Returns false when the work should stop (cancelled).
+  @discardableResult
+  public func report(phase: JobPhase, progress: Int, bytesDone: Int64 = 0, bytesTotal: Int64? = nil) -> Bool {
+    let due = state.withLock { state -> Bool in
+      let time = now()
+      guard phase != state.lastPhase || time.timeIntervalSince(state.lastReport) >= reportInterval.seconds else {
+        return false
+      }
+      state.lastPhase = phase
+      state.lastReport = time
+      return true
+    }
+    if due {
+      do {
+        if try reporter(phase, progress, bytesDone, bytesTotal) { cancel() }
+      } catch {
+        logger.warning("progress not stored", ["error": .string(String(describing: error))])
+      }
+    }
+    return !isCancelled
+  }
+
+  /// Confirms this worker still holds the job (renewing its lease) just before a final, visible write: an
+  /// upload's last PUT or CompleteMultipartUpload. Throws when the job was taken by another worker or
+  /// cancelled, so two workers never both write a result.
+  public func confirmLease() throws(JobFailure) {
+    try checkCancelled()
+    do {
+      try fence()
+    } catch {
+      cancel()
+      throw JobFailure(
+        .retryable, type: "/problems/internal-error", title: "Lease lost",
+        detail: "this worker lost the job before writing its result")
+    }
+  }
+
+  /// Marks the run cancelled and calls the cancel handlers (once).
+  func cancel() {
+    let handlers = state.withLock { state -> [@Sendable () -> Void] in
+      guard !state.cancelled else { return [] }
+      state.cancelled = true
+      defer { state.cancelHandlers.removeAll() }
+      return Array(state.cancelHandlers.values)
+    }
+    for handler in handlers { handler() }
+  }
+}
+
+/// Removes a cancel handler when released.
+public final class CancelRegistration: Sendable {
+  private let remove: @Sendable () -> Void
+
+  init(remove: @escaping @Sendable () -> Void) { self.remove = remove }
+
+  /// Removes the handler now.
+  public func cancel() { remove() }
+}

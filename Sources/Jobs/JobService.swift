@@ -1,0 +1,58 @@
+import Crypto
+import Foundation
+import Log
+
+/// Accepts jobs: recognises a client's retry, applies admission control, seals the request, stores the job
+/// durably and wakes a worker. What the API's job routes call.
+public struct JobService: Sendable {
+  public let store: any JobStore
+  public let pool: WorkerPool?
+  public let cipher: RequestCipher
+  public let admission: AdmissionControl
+  public let estimator: RunTimeEstimator
+  /// How long jobs and their records are kept (`jobs.retention_days`).
+  public let retention: Duration
+  /// An identical body re-posted within this window returns the first job.
+  public let duplicateWindow: Duration
+  private let now: @Sendable () -> Date
+
+  public init(
+    store: any JobStore, pool: WorkerPool?, cipher: RequestCipher, admission: AdmissionControl,
+    estimator: RunTimeEstimator, retention: Duration, duplicateWindow: Duration = .seconds(600),
+    now: @escaping @Sendable () -> Date = { Date() }
+  ) {
+    self.store = store
+    self.pool = pool
+    self.cipher = cipher
+    self.admission = admission
+    self.estimator = estimator
+    self.retention = retention
+    self.duplicateWindow = duplicateWindow
+    self.now = now
+  }
+
+  /// Stores a job for `owner` posted to `path` with `body`, whose earliest output expires at `deadline`.
+  /// Returns the existing job for a retry (same `Idempotency-Key`, or the same body within the window);
+  /// throws `AdmissionRefusal` when the job could not finish before `deadline`.
+  public func submit(owner: String, path: String, body: [UInt8], deadline: Date?, idempotencyKey: String?)
+    async throws -> Submission
+  {
+    let submitted = now()
+    let id = UUID()
+    let job = Job(
+      id: id, owner: owner, path: path, sealedRequest: cipher.seal(body, job: id),
+      requestDigest: cipher.digest(body), idempotencyKey: idempotencyKey, submittedAt: submitted,
+      retention: retention, deadline: deadline)
+    let since = submitted - duplicateWindow.seconds
+    if let earlier = try store.duplicate(of: job, since: since) { return .existing(earlier) }
+    if let refusal = admission.refusal(
+      deadline: deadline, now: submitted, queueAhead: try store.queueAhead(of: deadline),
+      estimatedRun: estimator.estimate)
+    {
+      throw refusal
+    }
+    let submission = try await store.submit(job, duplicateSince: since)
+    if case .created = submission { pool?.wake() }
+    return submission
+  }
+}

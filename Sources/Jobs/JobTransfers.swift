@@ -1,0 +1,199 @@
+import Foundation
+import Locations
+import Storage
+import Transfer
+
+/// Moves a job's bytes: fetches inputs into its work directory and delivers results to outputs, whatever
+/// the location (http(s), pre-signed, `s3://` with or without keys, `dlb://`), reporting progress, honouring
+/// cancellation, confirming the lease before the final write, and keeping a result whose output URL expired.
+/// Transfer failures become job failures with the problem type the user can act on.
+public struct JobTransfers: Sendable {
+  public let client: TransferClient
+  public let requests: LocationRequests
+  public let storage: LocalStorage
+  /// `s3://` outputs with keys at or above this size go up in parts.
+  public let multipartThreshold: Int64
+  public let partSize: Int64
+  public let parallelParts: Int
+
+  public init(
+    client: TransferClient, requests: LocationRequests, storage: LocalStorage, multipartThreshold: Int64,
+    partSize: Int64, parallelParts: Int
+  ) {
+    self.client = client
+    self.requests = requests
+    self.storage = storage
+    self.multipartThreshold = multipartThreshold
+    self.partSize = partSize
+    self.parallelParts = parallelParts
+  }
+
+  /// Fetches `location` (the request's `field`) into a new file at `path`, reporting progress in `share`.
+  public func fetch(_ location: Location, field: String, to path: String, context: JobContext, share: ClosedRange<Int>)
+    throws(JobFailure)
+  {
+    try context.checkCancelled()
+    context.report(phase: .downloading, progress: share.lowerBound)
+    if case .dlb(let key) = location.target {
+      do {
+        let source = try storage.existingFile(owner: context.job.owner, key: key)
+        try FileManager.default.copyItem(atPath: source, toPath: path)
+      } catch let error as LocalStorage.StorageError {
+        throw JobFailure(
+          .final, type: "/problems/input-file-access", title: "Input not found", detail: "\(field): \(error)")
+      } catch {
+        throw JobFailure(
+          .retryable, type: "/problems/internal-error", title: "Input not copied",
+          detail: "\(field): cannot copy dlb://\(key)")
+      }
+      return
+    }
+    do {
+      let request = try requests.read(location, field: field)
+      _ = try client.download(request, to: path) { done, total in
+        context.report(
+          phase: .downloading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
+      }
+    } catch let error as LocationError {
+      throw JobFailure(
+        .final, type: "/problems/input-file-access", title: "Input not readable", detail: error.description)
+    } catch let error as TransferError {
+      throw Self.failure(error, field: field, location: location, input: true)
+    } catch {
+      throw JobFailure(
+        .retryable, type: "/problems/input-file-access", title: "Input not readable", detail: "\(field): \(error)")
+    }
+  }
+
+  /// Delivers the file at `path` to `location` (the request's `field`), reporting progress in `share`. When
+  /// the output URL has expired, the file is kept in the owner's temporary storage and the job fails with
+  /// `/problems/output-url-expired` naming the `dlb://` key.
+  public func deliver(
+    file path: String, to location: Location, field: String, contentType: String?, context: JobContext,
+    share: ClosedRange<Int>
+  ) throws(JobFailure) {
+    try context.checkCancelled()
+    context.report(phase: .uploading, progress: share.lowerBound)
+    let owner = context.job.owner
+    if case .dlb(let key) = location.target {
+      try context.confirmLease()
+      do {
+        try storage.adopt(file: path, owner: owner, key: key)
+      } catch {
+        throw JobFailure(
+          .final, type: "/problems/output-file-access", title: "Output not stored", detail: "\(field): \(error)")
+      }
+      return
+    }
+    if let expiry = location.expiry?.date, expiry <= context.now() {
+      throw keep(path, location: location, context: context)
+    }
+    do {
+      if case .s3(let bucket, let key) = location.target, case .aws(let credentials, let region)? = location.auth,
+        fileSize(path) >= multipartThreshold
+      {
+        let multipart = S3MultipartUpload(
+          client: client, s3: requests.s3, partSize: partSize, parallelParts: parallelParts)
+        _ = try multipart.upload(
+          file: path, bucket: bucket, key: key, credentials: credentials, region: region, contentType: contentType,
+          progress: { done, total in
+            context.report(
+              phase: .uploading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
+          },
+          beforeComplete: { () throws(TransferError) in
+            do { try context.confirmLease() } catch { throw .cancelled }
+          })
+      } else {
+        let request = try requests.write(location, field: field, file: path, contentType: contentType)
+        try context.confirmLease()
+        _ = try client.upload(request, from: path) { done, total in
+          context.report(
+            phase: .uploading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
+        }
+      }
+    } catch let failure as JobFailure {
+      throw failure
+    } catch let error as LocationError {
+      throw JobFailure(
+        .final, type: "/problems/output-file-access", title: "Output not writable", detail: error.description)
+    } catch TransferError.expired {
+      throw keep(path, location: location, context: context)
+    } catch let error as TransferError {
+      if context.isCancelled { throw JobFailure.cancelled }
+      throw Self.failure(error, field: field, location: location, input: false)
+    } catch {
+      throw JobFailure(
+        .retryable, type: "/problems/output-file-access", title: "Output not written", detail: "\(field): \(error)")
+    }
+  }
+
+  /// Keeps a finished result whose output URL expired: nothing finished is thrown away.
+  private func keep(_ path: String, location: Location, context: JobContext) -> JobFailure {
+    let key = "ferry-kept/\(context.job.id.uuidString.lowercased())/\(Self.fileName(of: location))"
+    do {
+      try storage.adopt(file: path, owner: context.job.owner, key: key)
+    } catch {
+      context.logger.error("expired result not kept", ["error": .string(String(describing: error))])
+      return JobFailure(
+        .final, type: "/problems/output-url-expired", title: "Output URL expired",
+        detail: "the output URL expired before the result could be uploaded, and keeping the result failed")
+    }
+    return JobFailure(
+      .final, type: "/problems/output-url-expired", title: "Output URL expired",
+      detail: "the output URL expired before the result could be uploaded; the result is kept at dlb://\(key) for 48 h")
+  }
+
+  /// The last path segment of an output location, for naming a kept result.
+  static func fileName(of location: Location) -> String {
+    let path: Substring
+    switch location.target {
+    case .http(let url, _):
+      let withoutQuery = url.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+      let afterScheme = withoutQuery.split(separator: "/", omittingEmptySubsequences: true).dropFirst(2)
+      path = afterScheme.last ?? ""
+    case .s3(_, let key): path = key.split(separator: "/").last ?? ""
+    case .dlb(let key): path = key.split(separator: "/").last ?? ""
+    }
+    let name = (path.removingPercentEncoding ?? String(path)).filter { $0 != "/" && !$0.isNewline }
+    return name.isEmpty || name == "." || name == ".." ? "output" : name
+  }
+
+  static func scale(_ done: Int64, _ total: Int64?, _ share: ClosedRange<Int>) -> Int {
+    guard let total, total > 0 else { return share.lowerBound }
+    let fraction = min(1, Double(done) / Double(total))
+    return share.lowerBound + Int(fraction * Double(share.upperBound - share.lowerBound))
+  }
+
+  private func fileSize(_ path: String) -> Int64 {
+    var info = stat()
+    return stat(path, &info) == 0 ? Int64(info.st_size) : 0
+  }
+
+  /// The job failure for a transfer error on an input or an output.
+  static func failure(_ error: TransferError, field: String, location: Location, input: Bool) -> JobFailure {
+    let type = input ? "/problems/input-file-access" : "/problems/output-file-access"
+    let title = input ? "Input not readable" : "Output not writable"
+    let shown = "\(field) (\(location.redacted))"
+    switch error {
+    case .refused(let reason):
+      return JobFailure(
+        .final, type: "/problems/network-policy", title: "Address refused by the network policy",
+        detail: "\(shown): \(reason)")
+    case .expired:
+      return JobFailure(.final, type: type, title: title, detail: "\(shown): the URL expired")
+    case .tooLarge(let limit):
+      return JobFailure(
+        .final, type: "/problems/input-too-large", title: "Input too large",
+        detail: "\(shown): larger than the limit of \(limit) bytes")
+    case .status(let code, _) where (400..<500).contains(code) && code != 408 && code != 429:
+      return JobFailure(.final, type: type, title: title, detail: "\(shown): \(error)")
+    case .status, .network:
+      return JobFailure(.retryable, type: type, title: title, detail: "\(shown): \(error)")
+    case .cancelled:
+      return .cancelled
+    case .local(let detail):
+      return JobFailure(
+        .retryable, type: "/problems/internal-error", title: "Local failure", detail: "\(field): \(detail)")
+    }
+  }
+}

@@ -1,0 +1,350 @@
+import Foundation
+import Log
+import Synchronization
+
+/// Runs jobs from the store: `concurrency` worker threads claim the pending job with the earliest deadline,
+/// run its `JobWork` under a lease, and record how it ended. A heartbeat renews the leases of running jobs,
+/// notices cancels made through the store and takes back jobs whose worker vanished. At start, a single
+/// node takes back every job left running by a crash.
+public final class WorkerPool: Sendable {
+  public struct Settings: Sendable {
+    public var concurrency: Int
+    public var lease: Duration
+    public var maxAttempts: Int
+    /// Where each run gets its work directory (`<data_dir>/work`).
+    public var workRoot: String
+    /// How often idle workers look for work they were not woken for (retries coming due, other nodes).
+    public var pollInterval: Duration
+    /// The first retry's delay; it doubles per failed attempt, up to five minutes, with jitter.
+    public var retryBackoff: Duration
+    /// Progress is stored at most this often (phase changes always).
+    public var reportInterval: Duration
+    /// The only node on this store: every running job found at start was left by a crash.
+    public var singleNode: Bool
+
+    public init(
+      concurrency: Int, lease: Duration = .seconds(30), maxAttempts: Int = 3, workRoot: String,
+      pollInterval: Duration = .seconds(1), retryBackoff: Duration = .seconds(5),
+      reportInterval: Duration = .milliseconds(500), singleNode: Bool = true
+    ) {
+      self.concurrency = max(1, concurrency)
+      self.lease = lease
+      self.maxAttempts = maxAttempts
+      self.workRoot = workRoot
+      self.pollInterval = pollInterval
+      self.retryBackoff = retryBackoff
+      self.reportInterval = reportInterval
+      self.singleNode = singleNode
+    }
+  }
+
+  public let settings: Settings
+  /// Measured run times, for admission control.
+  public let estimator: RunTimeEstimator
+  private let store: any JobStore
+  private let work: any JobWork
+  private let cipher: RequestCipher
+  private let now: @Sendable () -> Date
+  private let logger: Logger
+  /// Names this process's workers apart from any earlier run's (whose leases must not look like ours).
+  private let node = String(UUID().uuidString.prefix(8)).lowercased()
+
+  private struct State {
+    var started = false
+    var stopping = false
+    var pendingWakeups = 0
+    var running: [UUID: JobContext] = [:]
+    var threads = 0
+  }
+
+  private let state = Mutex(State())
+  private let signal = NSCondition()
+
+  public init(
+    store: any JobStore, work: any JobWork, cipher: RequestCipher, settings: Settings,
+    estimator: RunTimeEstimator = RunTimeEstimator(), now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+  ) {
+    self.store = store
+    self.work = work
+    self.cipher = cipher
+    self.settings = settings
+    self.estimator = estimator
+    self.now = now
+    self.logger = logger
+  }
+
+  // MARK: Life cycle
+
+  /// Recovers what a crash left behind, then starts the workers and the heartbeat.
+  public func start() throws {
+    precondition(state.withLock { !$0.started }, "a worker pool starts once")
+    try FileManager.default.createDirectory(
+      atPath: settings.workRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try recover()
+    state.withLock {
+      $0.started = true
+      $0.threads = settings.concurrency + 1
+    }
+    for index in 1...settings.concurrency {
+      startThread(name: "ferry.worker.\(index)") { self.workerLoop(worker: "\(self.node)/w\(index)") }
+    }
+    startThread(name: "ferry.heartbeat") { self.heartbeatLoop() }
+  }
+
+  /// Stops claiming, interrupts running jobs (they go back to `Pending` without spending an attempt and run
+  /// again after a restart) and waits up to `timeout` for the threads to end.
+  public func stop(timeout: Duration = .seconds(10)) {
+    let interrupted = state.withLock { state -> [JobContext] in
+      state.stopping = true
+      return Array(state.running.values)
+    }
+    for context in interrupted { context.cancel() }
+    signal.withLock { signal.broadcast() }
+    let deadline = Date() + timeout.seconds
+    while state.withLock({ $0.threads > 0 }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+  }
+
+  /// Tells an idle worker that a job was submitted.
+  public func wake() {
+    signal.withLock {
+      state.withLock { $0.pendingWakeups += 1 }
+      signal.signal()
+    }
+  }
+
+  /// Cancels the job: a pending one ends at once; a running one stops promptly (its work's cancel handlers
+  /// run now if it runs here, or at the next heartbeat of the node that runs it). Returns the outcome and
+  /// the job as stored after the request.
+  public func cancel(id: UUID) async throws -> (CancelResult, Job) {
+    let (result, job) = try await store.update(id: id) { [now] job in (job.cancel(now: now()), job) }
+    if result == .requested { state.withLock { $0.running[id] }?.cancel() }
+    return (result, job)
+  }
+
+  /// Jobs running in this process now.
+  public var runningCount: Int { state.withLock { $0.running.count } }
+
+  private var isStopping: Bool { state.withLock { $0.stopping } }
+
+  private func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
+    let thread = Thread {
+      body()
+      self.state.withLock { $0.threads -= 1 }
+    }
+    thread.name = name
+    thread.start()
+  }
+
+  // MARK: Recovery
+
+  /// Takes back jobs whose lease ran out; on a single node, every running job (no worker of this process
+  /// holds one yet). Removes work directories no run owns.
+  private func recover() throws {
+    let stale = try store.expiredLeases(now: settings.singleNode ? .distantFuture : now())
+    for id in stale { try takeBack(id, force: settings.singleNode) }
+    if settings.singleNode, let leftovers = try? FileManager.default.contentsOfDirectory(atPath: settings.workRoot) {
+      for name in leftovers { try? FileManager.default.removeItem(atPath: settings.workRoot + "/" + name) }
+    }
+  }
+
+  private func takeBack(_ id: UUID, force: Bool) throws {
+    let job = try blocking { [store, now, settings] in
+      try await store.update(id: id) { job in
+        try job.expireLease(now: now(), maxAttempts: settings.maxAttempts, force: force)
+        return job
+      }
+    }
+    logger.warning(
+      "job taken back from a stopped worker",
+      [
+        "job_id": .string(job.id.uuidString.lowercased()), "status": .string(job.status.rawValue),
+        "attempt": .int(job.attempt),
+      ])
+  }
+
+  // MARK: Workers
+
+  private func workerLoop(worker: String) {
+    while !isStopping {
+      let job: Job?
+      do {
+        job = try blocking { [store, now, settings] in
+          try await store.claim(worker: worker, now: now(), lease: settings.lease)
+        }
+      } catch {
+        logger.error("cannot claim a job", ["error": .string(String(describing: error))])
+        job = nil
+      }
+      if let job {
+        run(job, worker: worker)
+      } else {
+        waitForWork()
+      }
+    }
+  }
+
+  private func waitForWork() {
+    signal.withLock {
+      let woken = state.withLock { state -> Bool in
+        if state.pendingWakeups > 0 {
+          state.pendingWakeups -= 1
+          return true
+        }
+        return state.stopping
+      }
+      if !woken { _ = signal.wait(until: Date() + settings.pollInterval.seconds) }
+      state.withLock { $0.pendingWakeups = max(0, $0.pendingWakeups - 1) }
+    }
+  }
+
+  private func run(_ job: Job, worker: String) {
+    let id = job.id
+    let idText = id.uuidString.lowercased()
+    let logger = self.logger.with("job_id", .string(idText))
+    let started = ContinuousClock.now
+    let directory = settings.workRoot + "/" + idText
+    try? FileManager.default.removeItem(atPath: directory)
+
+    let outcome: JobOutcome
+    var context: JobContext?
+    do {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+      let request = try cipher.open(job.sealedRequest, job: id)
+      let running = makeContext(job: job, request: request, directory: directory, worker: worker, logger: logger)
+      context = running
+      state.withLock { $0.running[id] = running }
+      logger.info("job started", ["path": .string(job.path), "attempt": .int(job.attempt), "worker": .string(worker)])
+      outcome = self.outcome(of: running, logger: logger)
+    } catch {
+      logger.error("job could not start", ["error": .string(String(describing: error))])
+      outcome = .internalError(Self.internalError)
+    }
+    state.withLock { $0.running[id] = nil }
+    // Work files go before the job is seen to end: an ended job never has any.
+    try? FileManager.default.removeItem(atPath: directory)
+
+    // Work stopped by a shutdown goes back to the queue without spending an attempt.
+    let interrupted: Bool
+    if case .success = outcome { interrupted = false } else { interrupted = isStopping && context?.isCancelled == true }
+    let stored: Job
+    do {
+      stored = try blocking { [store, now, settings] in
+        try await store.update(id: id) { job in
+          if interrupted {
+            try job.release(worker: worker, now: now())
+          } else {
+            try job.finish(outcome, worker: worker, now: now(), maxAttempts: settings.maxAttempts)
+          }
+          return job
+        }
+      }
+    } catch {
+      // The lease ran out and another worker (or recovery) took the job: its outcome is theirs to record.
+      logger.warning("job outcome not recorded", ["error": .string(String(describing: error))])
+      return
+    }
+    if case .success = outcome { estimator.record(ContinuousClock.now - started) }
+    logger.info(
+      "job ended",
+      [
+        "status": .string(stored.status.rawValue), "attempt": .int(stored.attempt),
+        "seconds": .double((ContinuousClock.now - started).seconds),
+      ])
+  }
+
+  private static let internalError = JobError(
+    type: "/problems/internal-error", title: "Internal error",
+    detail: "an internal error stopped the job; it was logged, and retrying will not help")
+
+  private func outcome(of context: JobContext, logger: Logger) -> JobOutcome {
+    do {
+      let result = try work.run(context)
+      return .success(result: result)
+    } catch let failure as JobFailure {
+      switch failure.kind {
+      case .final: return .failed(failure.error)
+      case .cancelled: return .cancelled
+      case .retryable:
+        if context.isCancelled { return .cancelled }
+        return .retry(failure.error, delay: backoff(attempt: context.job.attempt))
+      }
+    } catch {
+      if context.isCancelled { return .cancelled }
+      logger.error("job work failed unexpectedly", ["error": .string(String(describing: error))])
+      return .internalError(Self.internalError)
+    }
+  }
+
+  private func backoff(attempt: Int) -> Duration {
+    let base = settings.retryBackoff.seconds * pow(2, Double(max(0, attempt - 1)))
+    let capped = min(base, 300)
+    return .milliseconds(Int64(capped * Double.random(in: 0.5...1.0) * 1000))
+  }
+
+  private func makeContext(job: Job, request: [UInt8], directory: String, worker: String, logger: Logger) -> JobContext
+  {
+    let id = job.id
+    return JobContext(
+      job: job, request: request, workDirectory: directory, worker: worker, now: now, logger: logger,
+      reportInterval: settings.reportInterval,
+      reporter: { [store, now, settings] phase, progress, done, total in
+        try blocking {
+          try await store.update(id: id) { job in
+            try job.report(
+              worker: worker, now: now(), lease: settings.lease, phase: phase, progress: progress, bytesDone: done,
+              bytesTotal: total)
+            return job.cancelRequested
+          }
+        }
+      },
+      fence: { [store, now, settings] in
+        try blocking {
+          try await store.update(id: id) { job in
+            try job.renew(worker: worker, now: now(), lease: settings.lease)
+            if job.cancelRequested { throw JobFailure.cancelled }
+          }
+        }
+      })
+  }
+
+  // MARK: Heartbeat
+
+  private func heartbeatLoop() {
+    let tick = min(1.0, settings.lease.seconds / 3)
+    var lastRenewal = Date.distantPast
+    while !isStopping {
+      signal.withLock { _ = signal.wait(until: Date() + tick) }
+      if isStopping { return }
+      let running = state.withLock { $0.running }
+      // Cancels made through the store (another node's API, or a request this node's cancel missed).
+      for (id, context) in running where (try? store.job(id: id))?.cancelRequested == true {
+        context.cancel()
+      }
+      if now().timeIntervalSince(lastRenewal) >= settings.lease.seconds / 3 {
+        lastRenewal = now()
+        for (id, context) in running { renew(id, context: context) }
+        let mine = Set(running.keys)
+        if let expired = try? store.expiredLeases(now: now()) {
+          for id in expired where !mine.contains(id) { try? takeBack(id, force: false) }
+        }
+      }
+    }
+  }
+
+  private func renew(_ id: UUID, context: JobContext) {
+    do {
+      try blocking { [store, now, settings] in
+        try await store.update(id: id) { job in
+          try job.renew(worker: context.worker, now: now(), lease: settings.lease)
+        }
+      }
+    } catch {
+      // Taken by another worker or ended: this run's result would not count, so stop it.
+      context.cancel()
+      logger.warning(
+        "lease not renewed",
+        ["job_id": .string(id.uuidString.lowercased()), "error": .string(String(describing: error))])
+    }
+  }
+}

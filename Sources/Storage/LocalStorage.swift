@@ -1,0 +1,71 @@
+import Crypto
+import Foundation
+
+/// Ferry's temporary storage (`dlb://` keys) on local disk: `<root>/<hex SHA-256 of the app key>/<key>`.
+/// Keys arrive validated by `LocationParser` (no empty, `.` or `..` segments, no leading `/`, no control
+/// characters), so a key's path stays inside its owner's folder.
+public struct LocalStorage: Sendable {
+  /// `<data_dir>/storage`.
+  public let root: String
+
+  public init(root: String) {
+    self.root = root
+  }
+
+  /// A storage failure that the user can act on.
+  public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No file under the key.
+    case notFound(key: String)
+    /// The key and an existing key would need the same path as a file and as a folder.
+    case conflict(key: String)
+    /// The disk said no (full, permissions).
+    case io(String)
+
+    public var description: String {
+      switch self {
+      case .notFound(let key): "dlb://\(key) does not exist (upload it first, or check the key)"
+      case .conflict(let key): "dlb://\(key) collides with another key used as a folder or a file"
+      case .io(let detail): detail
+      }
+    }
+  }
+
+  /// The owner's folder.
+  public func namespace(owner: String) -> String {
+    root + "/" + Hex.encode(SHA256.hash(owner.utf8))
+  }
+
+  /// The file that holds `key` for `owner` (it may not exist).
+  public func path(owner: String, key: String) -> String {
+    namespace(owner: owner) + "/" + key
+  }
+
+  /// The existing file for `key`, or `notFound`.
+  public func existingFile(owner: String, key: String) throws(StorageError) -> String {
+    let path = path(owner: owner, key: key)
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+      throw .notFound(key: key)
+    }
+    return path
+  }
+
+  /// Moves the finished file at `file` (on the same file system, in the data dir) to `key`, replacing an
+  /// earlier file under that key.
+  public func adopt(file: String, owner: String, key: String) throws(StorageError) {
+    let target = path(owner: owner, key: key)
+    let parent = (target as NSString).deletingLastPathComponent
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), isDirectory.boolValue {
+      throw .conflict(key: key)
+    }
+    do {
+      try FileManager.default.createDirectory(
+        atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    } catch {
+      // A file where a folder of the key's path must be.
+      throw .conflict(key: key)
+    }
+    guard rename(file, target) == 0 else { throw .io("cannot store dlb://\(key): \(String(cString: strerror(errno)))") }
+  }
+}

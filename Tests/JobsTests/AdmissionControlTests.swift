@@ -1,0 +1,57 @@
+import Foundation
+import Jobs
+import TestSupport
+import Testing
+
+@Suite struct AdmissionControlTests {
+  let now = Date(millisecondsSince1970: 1_800_000_000_000)
+  let admission = AdmissionControl(concurrency: 2, margin: .seconds(60))
+
+  @Test func urlsThatExpireIn5sOr1min_areRefused_1h_isAccepted() {
+    let run = Duration.seconds(20)
+    #expect(admission.refusal(deadline: now + 5, now: now, queueAhead: 0, estimatedRun: run) != nil)
+    #expect(admission.refusal(deadline: now + 60, now: now, queueAhead: 0, estimatedRun: run) != nil)
+    #expect(admission.refusal(deadline: now + 3600, now: now, queueAhead: 0, estimatedRun: run) == nil)
+    #expect(admission.refusal(deadline: nil, now: now, queueAhead: 500, estimatedRun: run) == nil)
+  }
+
+  @Test func theQueueAhead_countsInWavesOfTheWorkers() {
+    let run = Duration.seconds(100)
+    // Two workers: one job ahead leaves a worker free; two ahead mean one wave of waiting, four mean two.
+    #expect(admission.refusal(deadline: now + 161, now: now, queueAhead: 1, estimatedRun: run) == nil)
+    #expect(admission.refusal(deadline: now + 259, now: now, queueAhead: 2, estimatedRun: run) != nil)
+    #expect(admission.refusal(deadline: now + 261, now: now, queueAhead: 2, estimatedRun: run) == nil)
+    #expect(admission.refusal(deadline: now + 359, now: now, queueAhead: 4, estimatedRun: run) != nil)
+  }
+
+  @Test func theRefusal_saysHowLongTheURLShouldLive() throws {
+    let refusal = try #require(
+      admission.refusal(deadline: now + 60, now: now, queueAhead: 2, estimatedRun: .seconds(30)))
+    #expect(refusal.neededSeconds == 120)
+    #expect(refusal.description.contains("expires in 60 s"))
+    #expect(refusal.description.contains("30 s waiting for the jobs ahead"))
+    #expect(refusal.description.contains("at least 120 s"))
+  }
+
+  @Test func theEstimator_followsMeasuredRuns() {
+    let estimator = RunTimeEstimator(initial: .seconds(30), weight: 0.5)
+    #expect(estimator.estimate == .seconds(30))
+    estimator.record(.seconds(10))
+    #expect(estimator.estimate == .seconds(20))
+  }
+
+  @Test func aClientsRetry_ofAnAcceptedJob_isNeverRefused() async throws {
+    let harness = try PoolHarness(concurrency: 1)
+    let deadline = Date() + 600
+    let first = try await harness.submit("same body", deadline: deadline)
+    // The queue ahead grew (the estimate is 30 s a job, one worker) until this deadline cannot be met...
+    for i in 0..<30 { _ = try? await harness.submit("filler \(i)", deadline: deadline) }
+    await #expect(throws: AdmissionRefusal.self) { try await harness.submit("other body", deadline: deadline) }
+    // ...yet the retry of the first gets the first job back.
+    #expect(try await harness.submit("same body", deadline: deadline).id == first.id)
+    #expect(try await harness.submit("new", key: "k1").id != first.id)
+    let keyed = try #require(try harness.store.list(.init(owner: "app", limit: 1)).jobs.first)
+    await #expect(throws: AdmissionRefusal.self) { try await harness.submit("x", deadline: deadline) }
+    #expect(try await harness.submit("different body, same key", deadline: deadline, key: "k1").id == keyed.id)
+  }
+}

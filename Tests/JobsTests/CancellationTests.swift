@@ -1,0 +1,151 @@
+import Crypto
+import Foundation
+import Jobs
+import SigV4
+import Synchronization
+import TestSupport
+import Testing
+
+/// A cancel stops a job wherever it is, within 2 s, and leaves nothing behind: no child process, no open
+/// multipart upload, no work files.
+@Suite(.serialized) struct CancellationTests {
+  /// Cancels `id` and returns how long it took to end `Cancelled`.
+  func cancel(_ harness: PoolHarness, _ id: UUID) async throws -> Double {
+    let started = Date()
+    _ = try await harness.pool.cancel(id: id)
+    let job = try await harness.wait(for: id, timeout: 5)
+    #expect(job.status == .cancelled)
+    return Date().timeIntervalSince(started)
+  }
+
+  @Test func queued() async throws {
+    let server = try FaultServer { _, _ in .stall(body: testBytes(count: 10), seconds: 20) }
+    defer { server.stop() }
+    let harness = try PoolHarness(concurrency: 1)
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let busy = try await harness.submit(copyRequest(server.base + "/a", server.base + "/out"))
+    _ = try await harness.wait(for: busy.id) { $0.status == .running }
+    let waiting = try await harness.submit(copyRequest(server.base + "/b", server.base + "/out"))
+    let (result, job) = try await harness.pool.cancel(id: waiting.id)
+    #expect(result == .cancelled && job.status == .cancelled)
+    #expect(try await cancel(harness, busy.id) < 2)
+    // Cancelling again changes nothing and says so.
+    let (again, _) = try await harness.pool.cancel(id: waiting.id)
+    #expect(again == .alreadyEnded(.cancelled))
+  }
+
+  @Test func downloading() async throws {
+    let server = try FaultServer { _, _ in .stall(body: testBytes(count: 10), seconds: 20) }
+    defer { server.stop() }
+    let harness = try PoolHarness()
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let job = try await harness.submit(copyRequest(server.base + "/in", server.base + "/out"))
+    _ = try await harness.wait(for: job.id) { $0.phase == .downloading }
+    #expect(try await cancel(harness, job.id) < 2)
+    #expect(!server.requests.contains { $0.method == "PUT" })
+    #expect(try FileManager.default.contentsOfDirectory(atPath: harness.dataDirectory + "/work").isEmpty)
+  }
+
+  @Test func processing_killsTheChildProcess() async throws {
+    let child = Mutex<Int32>(0)
+    let harness = try PoolHarness { _ in
+      RecordingWork { context in
+        context.report(phase: .processing, progress: 50)
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("60"), nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0 else { return "{}" }
+        let spawned = pid
+        child.withLock { $0 = spawned }
+        let registration = context.onCancel { kill(spawned, SIGKILL) }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        registration.cancel()
+        try context.checkCancelled()
+        return "{}"
+      }
+    }
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let job = try await harness.submit("{}")
+    _ = try await harness.wait(for: job.id) { $0.phase == .processing }
+    #expect(try await cancel(harness, job.id) < 2)
+    let pid = child.withLock { $0 }
+    #expect(pid > 0 && kill(pid, 0) != 0, "the child process is gone")
+  }
+
+  @Test func uploading() async throws {
+    let input = testBytes(count: 4096)
+    let server = try FaultServer { request, _ in
+      request.method == "GET" ? .serve(body: input) : .stall(body: Array("ok".utf8), seconds: 20)
+    }
+    defer { server.stop() }
+    let harness = try PoolHarness()
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let job = try await harness.submit(copyRequest(server.base + "/in", server.base + "/out"))
+    _ = try await harness.wait(for: job.id) { $0.phase == .uploading }
+    #expect(try await cancel(harness, job.id) < 2)
+  }
+
+  @Test(.enabled(if: S3Peers.unavailable == nil, "S3 peers unavailable"))
+  func uploadingInParts_abortsTheMultipartUpload() async throws {
+    let credentials = AWSCredentials(accessKeyID: "AKIDCANCEL", secretAccessKey: "cancel/secret")
+    let peers = try S3Peers(key: credentials.accessKeyID, secret: credentials.secretAccessKey)
+    defer { peers.stop() }
+    try peers.createBucket("cancel-bucket")
+    let input = testBytes(count: 23 << 20)
+    let server = try FaultServer { _, _ in .serve(body: input) }
+    defer { server.stop() }
+    // The cancel lands as soon as the first part's bytes are reported: from then on every step of the upload
+    // must notice it, at the latest when the lease is confirmed before completing.
+    let directory = try makeTemporaryDirectory("ferry-pool")
+    let store = CancelOnceUploading(base: try SQLiteJobStore(path: directory + "/ferry.db"))
+    let harness = try PoolHarness(dataDirectory: directory, store: store, s3Endpoint: peers.proxyEndpoint)
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let output =
+      #"{"url": "s3://cancel-bucket/out/big.bin", "auth": {"key": "AKIDCANCEL", "secret": "cancel/secret"}}"#
+    let job = try await harness.submit(#"{"input": "\#(server.base)/in", "output": \#(output)}"#)
+    let done = try await harness.wait(for: job.id, timeout: 30)
+    #expect(done.status == .cancelled)
+    let moto = try RawHTTPClient(port: peers.motoPort)
+    try moto.send("GET /cancel-bucket?uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    let listing = try moto.readResponse().text
+    #expect(!listing.contains("<Upload>"), "no multipart upload left open")
+    #expect(peers.proxyLog.contains("DELETE"), "the upload was aborted")
+    let head = try RawHTTPClient(port: peers.motoPort)
+    try head.send("HEAD /cancel-bucket/out/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    #expect(try head.readResponse(head: true).status == 404)
+  }
+}
+
+/// A store that requests a cancel the first time a job reports upload progress.
+struct CancelOnceUploading: JobStore {
+  let base: any JobStore
+
+  func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
+    try await base.update(id: id) { job in
+      let value = try change(&job)
+      if job.status == .running && job.phase == .uploading && job.bytesDone > 0 && !job.cancelRequested {
+        _ = job.cancel(now: Date())
+      }
+      return value
+    }
+  }
+
+  func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
+    try await base.submit(job, duplicateSince: duplicateSince)
+  }
+  func duplicate(of job: Job, since: Date) throws -> Job? { try base.duplicate(of: job, since: since) }
+  func job(id: UUID) throws -> Job? { try base.job(id: id) }
+  func list(_ query: JobQuery) throws -> JobPage { try base.list(query) }
+  func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+    try await base.claim(worker: worker, now: now, lease: lease)
+  }
+  func expiredLeases(now: Date) throws -> [UUID] { try base.expiredLeases(now: now) }
+  func queueAhead(of deadline: Date?) throws -> Int { try base.queueAhead(of: deadline) }
+  func deleteExpired(now: Date) async throws -> [UUID] { try await base.deleteExpired(now: now) }
+}

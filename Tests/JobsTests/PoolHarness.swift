@@ -1,0 +1,82 @@
+import Foundation
+import Jobs
+import Locations
+import Log
+import Storage
+import TestSupport
+import Transfer
+
+/// A worker pool on a real SQLite store in a temporary data dir, with the copy step or a test's own work.
+final class PoolHarness: Sendable {
+  let dataDirectory: String
+  let store: any JobStore
+  let pool: WorkerPool
+  let service: JobService
+  let storage: LocalStorage
+  let logs = MemoryLogSink()
+  static let cipher = RequestCipher(masterKey: [UInt8](repeating: 42, count: 32))
+
+  /// Transfers allowed to loopback only (the tests' peers), one attempt per request unless told otherwise.
+  static func transfers(storage: LocalStorage, s3Endpoint: String? = nil, attempts: Int = 1) -> JobTransfers {
+    let client = TransferClient(
+      policy: try! NetworkPolicy(allow: ["127.0.0.0/8"]),
+      settings: TransferSettings(
+        connectTimeout: .seconds(2), lowSpeedTimeout: .seconds(20), maxAttempts: attempts,
+        initialBackoff: .milliseconds(10)))
+    let requests = LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: s3Endpoint, pathStyle: true)))
+    return JobTransfers(
+      client: client, requests: requests, storage: storage, multipartThreshold: 5 << 20, partSize: 5 << 20,
+      parallelParts: 2)
+  }
+
+  init(
+    concurrency: Int = 2, maxAttempts: Int = 3, lease: Duration = .seconds(30), dataDirectory: String? = nil,
+    store: (any JobStore)? = nil, s3Endpoint: String? = nil,
+    work makeWork: (JobTransfers) -> any JobWork = { CopyWork(transfers: $0) }
+  ) throws {
+    let directory = try dataDirectory ?? makeTemporaryDirectory("ferry-pool")
+    self.dataDirectory = directory
+    self.store = try store ?? SQLiteJobStore(path: directory + "/ferry.db")
+    storage = LocalStorage(root: directory + "/storage")
+    let work = makeWork(Self.transfers(storage: storage, s3Endpoint: s3Endpoint))
+    pool = WorkerPool(
+      store: self.store, work: work, cipher: Self.cipher,
+      settings: .init(
+        concurrency: concurrency, lease: lease, maxAttempts: maxAttempts, workRoot: directory + "/work",
+        pollInterval: .milliseconds(100), retryBackoff: .milliseconds(50), reportInterval: .milliseconds(50)),
+      logger: Logger(level: .debug, sink: logs))
+    service = JobService(
+      store: self.store, pool: pool, cipher: Self.cipher,
+      admission: AdmissionControl(concurrency: concurrency, margin: .seconds(60)), estimator: pool.estimator,
+      retention: .seconds(31 * 86400))
+  }
+
+  /// Submits a request body as `owner`.
+  @discardableResult
+  func submit(_ body: String, owner: String = "app", deadline: Date? = nil, key: String? = nil) async throws -> Job {
+    try await service.submit(
+      owner: owner, path: "/media/copy-test", body: Array(body.utf8), deadline: deadline, idempotencyKey: key
+    ).job
+  }
+
+  /// Waits (at most `timeout` seconds) until the job satisfies `condition`; returns it as stored then.
+  func wait(for id: UUID, timeout: Double = 10, until condition: (Job) -> Bool = { $0.status.isFinal }) async throws
+    -> Job
+  {
+    let deadline = Date() + timeout
+    while Date() < deadline {
+      if let job = try store.job(id: id), condition(job) { return job }
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    let job = try store.job(id: id)
+    throw HarnessError(
+      description: "job \(id) did not get there in \(timeout) s; it is \(String(describing: job?.status))")
+  }
+
+  struct HarnessError: Error, CustomStringConvertible { var description: String }
+}
+
+/// A JSON copy request from `input` to `output`.
+func copyRequest(_ input: String, _ output: String) -> String {
+  #"{"input": "\#(input)", "output": "\#(output)"}"#
+}

@@ -1,0 +1,199 @@
+import Foundation
+import Jobs
+import Synchronization
+import TestSupport
+import Testing
+
+/// The engine end to end in one process: real SQLite, real transfers to fault servers on loopback.
+@Suite(.serialized) struct WorkerPoolTests {
+  @Test func copyJob_runsToSuccess_andLeavesNoWorkFiles() async throws {
+    let input = testBytes(count: 300_000)
+    let server = try FaultServer { request, _ in
+      request.method == "GET" ? .serve(body: input) : .status(200, headers: [("ETag", "\"e\"")])
+    }
+    defer { server.stop() }
+    let harness = try PoolHarness()
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let job = try await harness.submit(copyRequest(server.base + "/in.wav", server.base + "/out.wav"))
+    let done = try await harness.wait(for: job.id)
+    #expect(done.status == .success && done.progress == 100 && done.result == "{}" && done.attempt == 1)
+    let put = try #require(server.requests.first { $0.method == "PUT" })
+    #expect(put.target == "/out.wav" && put.body == input)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: harness.dataDirectory + "/work").isEmpty)
+    #expect(harness.logs.all.contains { $0.contains("\"job ended\"") && $0.contains(job.id.uuidString.lowercased()) })
+  }
+
+  @Test func workers_takeJobsEarliestDeadlineFirst() async throws {
+    let order = Mutex<[String]>([])
+    let harness = try PoolHarness(concurrency: 1) { _ in
+      RecordingWork { context in
+        order.withLock { $0.append(String(decoding: context.request, as: UTF8.self)) }
+        return "{}"
+      }
+    }
+    let now = Date()
+    try await harness.submit("none")
+    try await harness.submit("late", deadline: now + 7200)
+    try await harness.submit("early", deadline: now + 3600)
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let last = try #require(try harness.store.list(.init(owner: "app")).jobs.first)
+    _ = try await harness.wait(for: last.id)
+    #expect(order.withLock { $0 } == ["early", "late", "none"])
+  }
+
+  @Test func aRetryableFailure_isRetried_andTheAttemptLogSaysWhy() async throws {
+    let input = testBytes(count: 1000)
+    let server = try FaultServer { request, index in
+      if request.method == "PUT" { return .status(200) }
+      return index == 1 ? .status(503, body: "busy") : .serve(body: input)
+    }
+    defer { server.stop() }
+    let harness = try PoolHarness()
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let job = try await harness.submit(copyRequest(server.base + "/in", server.base + "/out"))
+    let done = try await harness.wait(for: job.id)
+    #expect(done.status == .success && done.attempt == 2)
+    #expect(done.attempts.count == 1 && done.attempts[0].attempt == 1 && done.attempts[0].error.contains("503"))
+  }
+
+  @Test func aFinalFailure_endsFailed_withARedactedDetail() async throws {
+    let server = try FaultServer { _, _ in .status(403, body: "AccessDenied") }
+    defer { server.stop() }
+    let harness = try PoolHarness()
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let signed =
+      "\(server.base)/in?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261129%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=\(amzDate(Date()))&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=deadbeefcafe"
+    let job = try await harness.submit(copyRequest(signed, server.base + "/out"))
+    let done = try await harness.wait(for: job.id)
+    #expect(done.status == .failed && done.error?.type == "/problems/input-file-access")
+    #expect(done.error?.detail.contains("403") == true)
+    #expect(done.error?.detail.contains("deadbeefcafe") == false)
+    #expect(done.attempt == 1, "a 403 is not retried")
+    #expect(!harness.logs.all.joined().contains("deadbeefcafe"))
+  }
+
+  @Test func anInputOnARefusedAddress_failsWithTheNetworkPolicyProblem() async throws {
+    let canary = try FaultServer(host: "127.0.0.1") { _, _ in .status(200) }
+    defer { canary.stop() }
+    let harness = try PoolHarness()
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let job = try await harness.submit(copyRequest("http://169.254.169.254/latest/meta-data", canary.base + "/out"))
+    let done = try await harness.wait(for: job.id)
+    #expect(done.status == .failed && done.error?.type == "/problems/network-policy")
+    #expect(canary.connectionCount == 0)
+  }
+
+  @Test func anExpiredOutputURL_keepsTheResultInTemporaryStorage() async throws {
+    let input = testBytes(count: 5000)
+    let server = try FaultServer { _, _ in .serve(body: input) }
+    defer { server.stop() }
+    let harness = try PoolHarness()
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    // Expired a minute ago: nothing may be sent to it.
+    let expired =
+      "\(server.base)/out/talk.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20261129%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=\(amzDate(Date() - 120))&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=abc"
+    let job = try await harness.submit(copyRequest(server.base + "/in", expired))
+    let done = try await harness.wait(for: job.id)
+    let key = "ferry-kept/\(job.id.uuidString.lowercased())/talk.wav"
+    #expect(done.status == .failed && done.error?.type == "/problems/output-url-expired")
+    #expect(done.error?.detail.contains("dlb://\(key)") == true)
+    #expect(FileManager.default.contents(atPath: harness.storage.path(owner: "app", key: key)) == Data(input))
+    #expect(!server.requests.contains { $0.method == "PUT" })
+  }
+
+  @Test func dlbLocations_readAndWriteTheOwnersTemporaryStorage() async throws {
+    let harness = try PoolHarness()
+    let source = harness.storage.path(owner: "app", key: "in/a b.wav")
+    try FileManager.default.createDirectory(
+      atPath: (source as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: source, contents: Data("media".utf8))
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let job = try await harness.submit(copyRequest("dlb://in/a b.wav", "dlb://out/copy.wav"))
+    #expect(try await harness.wait(for: job.id).status == .success)
+    #expect(
+      FileManager.default.contents(atPath: harness.storage.path(owner: "app", key: "out/copy.wav"))
+        == Data("media".utf8))
+    // Another app's job cannot see the first app's keys.
+    let other = try await harness.submit(copyRequest("dlb://in/a b.wav", "dlb://x"), owner: "other")
+    let failed = try await harness.wait(for: other.id)
+    #expect(failed.status == .failed && failed.error?.detail.contains("does not exist") == true)
+  }
+
+  @Test func atStart_jobsLeftRunningByACrash_runAgain() async throws {
+    let directory = try makeTemporaryDirectory("ferry-pool")
+    let input = testBytes(count: 2000)
+    let server = try FaultServer { request, _ in request.method == "GET" ? .serve(body: input) : .status(200) }
+    defer { server.stop() }
+    // A "previous process" claimed the job and died.
+    let id: UUID
+    do {
+      let crashed = try PoolHarness(dataDirectory: directory)
+      id = try await crashed.submit(copyRequest(server.base + "/in", server.base + "/out")).id
+      _ = try await crashed.store.claim(worker: "dead/w1", now: Date(), lease: .seconds(3600))
+      try FileManager.default.createDirectory(atPath: directory + "/work/\(id)", withIntermediateDirectories: true)
+    }
+    let harness = try PoolHarness(dataDirectory: directory)
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let done = try await harness.wait(for: id)
+    #expect(done.status == .success && done.attempt == 2)
+    #expect(done.attempts.count == 1 && done.attempts[0].error.contains("interrupted"))
+  }
+
+  @Test func aJobInterruptedTooOften_endsFailedWithItsAttemptLog() async throws {
+    let directory = try makeTemporaryDirectory("ferry-pool")
+    var id = UUID()
+    for round in 1...3 {
+      let crashed = try PoolHarness(maxAttempts: 3, dataDirectory: directory)
+      if round == 1 { id = try await crashed.submit(copyRequest("http://127.0.0.1:9/in", "http://127.0.0.1:9/out")).id }
+      try await crashed.store.update(id: id) { job in
+        if job.status == .running { try job.expireLease(now: Date(), maxAttempts: 3, force: true) }
+      }
+      _ = try await crashed.store.claim(worker: "dead/\(round)", now: Date(), lease: .seconds(3600))
+    }
+    let harness = try PoolHarness(maxAttempts: 3, dataDirectory: directory)
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let done = try await harness.wait(for: id)
+    #expect(done.status == .failed && done.attempts.count == 3)
+    #expect(done.error?.detail.contains("interrupted 3 times") == true)
+  }
+
+  @Test func stopping_givesRunningJobsBack_withoutSpendingAnAttempt() async throws {
+    let server = try FaultServer { _, _ in .stall(body: testBytes(count: 100), seconds: 20) }
+    defer { server.stop() }
+    let directory = try makeTemporaryDirectory("ferry-pool")
+    let harness = try PoolHarness(dataDirectory: directory)
+    try harness.pool.start()
+    let job = try await harness.submit(copyRequest(server.base + "/in", server.base + "/out"))
+    _ = try await harness.wait(for: job.id) { $0.phase == .downloading }
+    let started = Date()
+    harness.pool.stop()
+    #expect(Date().timeIntervalSince(started) < 3)
+    let released = try #require(try harness.store.job(id: job.id))
+    #expect(released.status == .pending && released.attempt == 0 && released.attempts.isEmpty)
+  }
+}
+
+/// A JobWork from a closure.
+struct RecordingWork: JobWork {
+  let body: @Sendable (JobContext) throws -> String
+  init(_ body: @escaping @Sendable (JobContext) throws -> String) { self.body = body }
+  func run(_ context: JobContext) throws -> String { try body(context) }
+}
+
+/// `X-Amz-Date` for `date`.
+func amzDate(_ date: Date) -> String {
+  let formatter = DateFormatter()
+  formatter.locale = Locale(identifier: "en_US_POSIX")
+  formatter.timeZone = TimeZone(identifier: "UTC")
+  formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+  return formatter.string(from: date)
+}
