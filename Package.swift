@@ -26,9 +26,13 @@ var targets: [Target] = [
   .target(name: "Storage", dependencies: ["Crypto"]),
   // Job model and state machine, stores, scheduler and workers.
   .target(name: "Jobs", dependencies: ["SQLite", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
+  // The Dolby-compatible HTTP API: auth, job routes.
+  .target(name: "API", dependencies: ["HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"]),
   .target(
     name: "Ferry",
-    dependencies: ["HTTPServer", "Log", "JSON", "COpenSSL"]
+    dependencies: [
+      "HTTPServer", "API", "Jobs", "Storage", "Transfer", "Locations", "Crypto", "Log", "JSON", "COpenSSL",
+    ]
   ),
   .executableTarget(
     name: "ferry",
@@ -51,7 +55,9 @@ var targets: [Target] = [
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",
-    dependencies: ["Ferry", "HTTPServer", "Log", "JSON", "CCurl", "CSQLite", "COpenSSL", "TestSupport", "ferry"]
+    dependencies: [
+      "Ferry", "API", "Jobs", "HTTPServer", "Log", "JSON", "CCurl", "CSQLite", "COpenSSL", "TestSupport", "ferry",
+    ]
   ),
 ]
 

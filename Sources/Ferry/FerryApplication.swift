@@ -1,7 +1,12 @@
+import API
 import Dispatch
 import Foundation
 import HTTPServer
+import Jobs
+import Locations
 import Log
+import Storage
+import Transfer
 
 /// The composition root: builds the HTTP server and everything behind it from a `FerryConfiguration`,
 /// starts it and stops it.
@@ -11,13 +16,59 @@ public final class FerryApplication: Sendable {
   /// The application logger.
   public let logger: Logger
   private let server: HTTPServer
+  private let pool: WorkerPool
+  /// Set when `auth.apps` was empty and Ferry created an app on this start: printed once by `start()`.
+  private let newApp: (key: String, secret: String)?
 
-  /// Wires the application; nothing listens until `start()`.
-  public init(configuration: FerryConfiguration, logger: Logger) throws {
+  /// Wires the application: prepares the data directory, the master key and the job store; nothing listens
+  /// and no job runs until `start()`. `operations` replaces the built-in job kinds (tests).
+  public init(
+    configuration: FerryConfiguration, logger: Logger,
+    operations makeOperations: (@Sendable (JobTransfers) -> [any JobOperation])? = nil
+  ) throws {
     self.configuration = configuration
     self.logger = logger
+    let data = configuration.dataDirectory
+    try FileManager.default.createDirectory(
+      atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let masterKey = try SecretKey.load(configured: configuration.secretKey, dataDirectory: data)
+
+    var apps = configuration.auth.apps.map { AppCredentials(key: $0.key, secret: $0.secret, apiKey: $0.apiKey) }
+    if apps.isEmpty {
+      let generated = try GeneratedApp.loadOrCreate(dataDirectory: data)
+      apps = [AppCredentials(key: generated.key, secret: generated.secret)]
+      newApp = generated.created ? (generated.key, generated.secret) : nil
+    } else {
+      newApp = nil
+    }
+
+    let store = try SQLiteJobStore(path: configuration.store.path)
+    let storage = LocalStorage(root: data + "/storage")
+    let transfers = try Self.transfers(configuration, storage: storage)
+    let operations = (makeOperations ?? Self.builtInOperations)(transfers)
+    let cipher = RequestCipher(masterKey: masterKey)
+    pool = WorkerPool(
+      store: store, work: OperationRouter(operations), cipher: cipher,
+      settings: .init(
+        concurrency: configuration.workerConcurrency, lease: configuration.jobs.lease,
+        maxAttempts: configuration.jobs.maxAttempts, workRoot: data + "/work"),
+      logger: logger)
+    let service = JobService(
+      store: store, pool: pool, cipher: cipher,
+      admission: AdmissionControl(
+        concurrency: configuration.workerConcurrency, margin: configuration.jobs.expiryMargin),
+      estimator: pool.estimator, retention: .seconds(configuration.jobs.retentionDays * 86400))
+
+    let registry = AppRegistry(apps)
+    let tokens = TokenIssuer(masterKey: masterKey)
     var router = Router()
-    HealthController(configuration: configuration).register(in: &router)
+    HealthController(configuration: configuration, store: store).register(in: &router)
+    AuthController(apps: registry, tokens: tokens, defaultLifetime: configuration.auth.tokenTTLSeconds)
+      .register(in: &router)
+    JobsController(
+      authenticator: Authenticator(apps: registry, tokens: tokens), service: service, pool: pool,
+      operations: operations, maxBodyBytes: Int64(configuration.server.maxJSONBodyBytes), logger: logger
+    ).register(in: &router)
     let http = HTTPServerConfiguration(
       host: configuration.server.host, port: configuration.server.port,
       maxConnections: configuration.server.maxConnections, headerTimeout: configuration.server.headerTimeout,
@@ -25,13 +76,42 @@ public final class FerryApplication: Sendable {
     server = try HTTPServer(configuration: http, router: router, logger: logger)
   }
 
-  /// Prepares the data directory, starts listening and logs the `listening` line; returns the bound port.
+  /// The job kinds this build serves.
+  static func builtInOperations(_ transfers: JobTransfers) -> [any JobOperation] {
+    []
+  }
+
+  /// The transfer layer as `transfer.*`, `s3.*` and `network.allow` configure it.
+  static func transfers(_ configuration: FerryConfiguration, storage: LocalStorage) throws -> JobTransfers {
+    let transfer = configuration.transfer
+    let client = TransferClient(
+      policy: try NetworkPolicy(allow: configuration.networkAllow),
+      settings: TransferSettings(
+        maxBytes: Int64(transfer.maxInputBytes), connectTimeout: transfer.connectTimeout,
+        lowSpeedTimeout: transfer.lowSpeedTimeout, maxAttempts: transfer.maxAttempts))
+    let addressing = S3Addressing(
+      endpoint: configuration.s3.endpoint, defaultRegion: configuration.s3.region, pathStyle: configuration.s3.pathStyle
+    )
+    return JobTransfers(
+      client: client, requests: LocationRequests(s3: S3Requests(addressing: addressing)), storage: storage,
+      multipartThreshold: Int64(transfer.multipartThresholdBytes), partSize: Int64(transfer.partSizeBytes),
+      parallelParts: transfer.parallelParts)
+  }
+
+  /// Recovers jobs a crash left running, starts the workers, starts listening and logs the `listening`
+  /// line; returns the bound port.
   @discardableResult
   public func start() throws -> Int {
-    try FileManager.default.createDirectory(
-      atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try pool.start()
     try server.start()
     let port = server.port
+    if let newApp {
+      // Once, on stdout (not the log stream): the operator needs the secret to get tokens.
+      let text =
+        "Created an app (auth.apps is empty); stored in \(configuration.dataDirectory)/app.json\n"
+        + "  app key:    \(newApp.key)\n  app secret: \(newApp.secret)\n"
+      FileHandle.standardOutput.write(Data(text.utf8))
+    }
     logger.info(
       "listening",
       [
@@ -46,6 +126,8 @@ public final class FerryApplication: Sendable {
   public func shutdown() async {
     logger.info("shutting down", ["grace_s": .double(configuration.server.shutdownGrace.seconds)])
     await server.shutdown(grace: configuration.server.shutdownGrace)
+    // Running jobs go back to the queue without spending an attempt; they run again after a restart.
+    pool.stop()
     logger.info("stopped")
     logger.flush()
   }

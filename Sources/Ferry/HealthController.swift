@@ -1,9 +1,11 @@
 import Foundation
 import HTTPServer
+import Jobs
 
 /// `GET /health` (the process serves) and `GET /ready` (it can do work: data dir usable, ffmpeg present).
 struct HealthController: Sendable {
   let configuration: FerryConfiguration
+  let store: any JobStore
   /// Below this many free bytes in the data dir, the server is not ready.
   static let minimumFreeBytes: Int64 = 512 * 1024 * 1024
 
@@ -29,6 +31,11 @@ struct HealthController: Sendable {
   /// Why the server cannot take work now; empty when it can.
   func notReadyReasons() -> [String] {
     var reasons: [String] = []
+    do {
+      _ = try store.queueAhead(of: nil)
+    } catch {
+      reasons.append("the job store is unreachable")
+    }
     let dir = configuration.dataDirectory
     if access(dir, W_OK | X_OK) != 0 {
       reasons.append("data_dir \(dir) is not writable")

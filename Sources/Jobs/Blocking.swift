@@ -1,14 +1,12 @@
 import Dispatch
 import Synchronization
 
-/// Runs async work from a plain thread (a worker, the heartbeat) and waits for it. Only for threads that
-/// are not the concurrency pool's: the wait blocks the calling thread.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+/// Starts a completion-style operation and waits on the calling thread for its result. For plain threads
+/// (workers, the heartbeat): nothing here needs the concurrency pool, so they keep going however busy it is.
+func waitFor<T: Sendable>(_ start: (@escaping @Sendable (Result<T, any Error>) -> Void) -> Void) throws -> T {
   let done = DispatchSemaphore(value: 0)
   let outcome = Mutex<Result<T, any Error>?>(nil)
-  Task {
-    let result: Result<T, any Error>
-    do { result = .success(try await body()) } catch { result = .failure(error) }
+  start { result in
     outcome.withLock { $0 = result }
     done.signal()
   }

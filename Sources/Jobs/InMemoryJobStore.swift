@@ -14,7 +14,13 @@ public final class InMemoryJobStore: JobStore {
 
   public init() {}
 
-  public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
+  public func submit(
+    _ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void
+  ) {
+    completion(.success(submitNow(job, duplicateSince: duplicateSince)))
+  }
+
+  private func submitNow(_ job: Job, duplicateSince: Date) -> Submission {
     state.withLock { state in
       if let earlier = state.jobs.values.first(where: { Self.matches($0, job, duplicateSince: duplicateSince) }) {
         return .existing(earlier)
@@ -59,7 +65,13 @@ public final class InMemoryJobStore: JobStore {
     }
   }
 
-  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+  public func claim(
+    worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void
+  ) {
+    completion(.success(claimNow(worker: worker, now: now, lease: lease)))
+  }
+
+  private func claimNow(worker: String, now: Date, lease: Duration) -> Job? {
     state.withLock { state in
       let ready = state.jobs.values.filter { $0.status == .pending && $0.notBefore <= now }
       guard
@@ -78,7 +90,14 @@ public final class InMemoryJobStore: JobStore {
     }
   }
 
-  public func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
+  public func update<T: Sendable>(
+    id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
+    completion: @escaping @Sendable (Result<T, any Error>) -> Void
+  ) {
+    completion(Result { try updateNow(id: id, change) })
+  }
+
+  private func updateNow<T>(id: UUID, _ change: (inout Job) throws -> T) throws -> T {
     try state.withLock { state in
       guard var job = state.jobs[id] else { throw JobStoreError.notFound(id) }
       let value = try change(&job)
@@ -105,7 +124,11 @@ public final class InMemoryJobStore: JobStore {
     }
   }
 
-  public func deleteExpired(now: Date) async throws -> [UUID] {
+  public func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void) {
+    completion(.success(deleteExpiredNow(now: now)))
+  }
+
+  private func deleteExpiredNow(now: Date) -> [UUID] {
     state.withLock { state in
       let expired = state.jobs.values.filter { $0.status.isFinal && $0.expiresAt <= now }.map(\.id)
       for id in expired {

@@ -1,15 +1,17 @@
 import Foundation
 
 /// Where jobs live. Every implementation passes the same conformance suite (`JobStoreConformance` in the
-/// tests). Writes are durable when they return; reads never wait for writes.
+/// tests). Writes are durable when they complete; reads never wait for writes.
 ///
+/// Writes report through a completion, so async callers (the API) and plain threads (workers) both wait for
+/// them without tying up the other's threads: see the `async` and `...Waiting` forms below.
 /// State changes go through `update(id:_:)` with one of `Job`'s transitions, so every store applies the one
 /// state machine; `claim` is the exception because it must choose the job and take it atomically.
 public protocol JobStore: Sendable {
   /// Stores a new pending job, or returns the owner's existing job when `job.idempotencyKey` matches one of
   /// theirs, or when they posted an identical body (`requestDigest`) to the same path at or after
   /// `duplicateSince`.
-  func submit(_ job: Job, duplicateSince: Date) async throws -> Submission
+  func submit(_ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void)
 
   /// The earlier job `submit` would return instead of storing `job`, if there is one (a read: the API asks
   /// before admission control, so a client's retry of an accepted job is never refused).
@@ -23,11 +25,14 @@ public protocol JobStore: Sendable {
 
   /// Takes the pending job with the earliest deadline (jobs without one last), then the earliest
   /// submitted, among those whose `notBefore` has come; nil when none is ready.
-  func claim(worker: String, now: Date, lease: Duration) async throws -> Job?
+  func claim(
+    worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void)
 
   /// Applies `change` to the job atomically and stores the result, unless `change` throws (then nothing is
   /// stored and the error is rethrown). Returns what `change` returned; throws `JobStoreError.notFound`.
-  func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T
+  func update<T: Sendable>(
+    id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
+    completion: @escaping @Sendable (Result<T, any Error>) -> Void)
 
   /// Running jobs whose lease ran out at `now` (every running job when `now` is `.distantFuture`).
   func expiredLeases(now: Date) throws -> [UUID]
@@ -37,7 +42,43 @@ public protocol JobStore: Sendable {
   func queueAhead(of deadline: Date?) throws -> Int
 
   /// Deletes ended jobs whose `expiresAt` is at or before `now`; returns their ids.
-  func deleteExpired(now: Date) async throws -> [UUID]
+  func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void)
+}
+
+extension JobStore {
+  public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
+    try await withCheckedThrowingContinuation { c in submit(job, duplicateSince: duplicateSince) { c.resume(with: $0) }
+    }
+  }
+
+  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+    try await withCheckedThrowingContinuation { c in
+      claim(worker: worker, now: now, lease: lease) { c.resume(with: $0) }
+    }
+  }
+
+  public func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in update(id: id, change) { c.resume(with: $0) } }
+  }
+
+  public func deleteExpired(now: Date) async throws -> [UUID] {
+    try await withCheckedThrowingContinuation { c in deleteExpired(now: now) { c.resume(with: $0) } }
+  }
+
+  /// `claim`, waiting on the calling thread (for worker threads, never for the concurrency pool).
+  public func claimWaiting(worker: String, now: Date, lease: Duration) throws -> Job? {
+    try waitFor { claim(worker: worker, now: now, lease: lease, completion: $0) }
+  }
+
+  /// `update`, waiting on the calling thread (for worker threads, never for the concurrency pool).
+  public func updateWaiting<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) throws -> T {
+    try waitFor { update(id: id, change, completion: $0) }
+  }
+
+  /// `deleteExpired`, waiting on the calling thread.
+  public func deleteExpiredWaiting(now: Date) throws -> [UUID] {
+    try waitFor { deleteExpired(now: now, completion: $0) }
+  }
 }
 
 /// What `submit` did.

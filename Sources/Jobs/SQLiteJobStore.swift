@@ -25,12 +25,15 @@ public final class SQLiteJobStore: JobStore {
 
   // MARK: Writes
 
-  public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
-    try await writer.write { database in
-      if let earlier = try Self.duplicate(of: job, since: duplicateSince, in: database) { return .existing(earlier) }
-      try Self.insert(job, into: database)
-      return .created(job)
-    }
+  public func submit(
+    _ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void
+  ) {
+    writer.write(
+      { database in
+        if let earlier = try Self.duplicate(of: job, since: duplicateSince, in: database) { return .existing(earlier) }
+        try Self.insert(job, into: database)
+        return .created(job)
+      }, completion: completion)
   }
 
   static func duplicate(of job: Job, since: Date, in database: SQLiteDatabase) throws -> Job? {
@@ -43,41 +46,49 @@ public final class SQLiteJobStore: JobStore {
       .text(job.owner), .text(job.requestDigest), .text(job.path), .int(since.millisecondsSince1970))
   }
 
-  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
-    try await writer.write { database in
-      // The partial index jobs_ready holds exactly the pending jobs in this order.
-      guard
-        var job = try Self.fetchOne(
-          database,
-          "WHERE status = 'Pending' AND not_before_ms <= ?1 ORDER BY \(Self.deadlineOrder), seq LIMIT 1",
-          .int(now.millisecondsSince1970))
-      else { return nil }
-      try job.claim(worker: worker, now: now, lease: lease)
-      try Self.save(job, in: database)
-      return job
-    }
+  public func claim(
+    worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void
+  ) {
+    writer.write(
+      { database in
+        // The partial index jobs_ready holds exactly the pending jobs in this order.
+        guard
+          var job = try Self.fetchOne(
+            database,
+            "WHERE status = 'Pending' AND not_before_ms <= ?1 ORDER BY \(Self.deadlineOrder), seq LIMIT 1",
+            .int(now.millisecondsSince1970))
+        else { return nil }
+        try job.claim(worker: worker, now: now, lease: lease)
+        try Self.save(job, in: database)
+        return job
+      }, completion: completion)
   }
 
-  public func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
-    try await writer.write { database in
-      guard var job = try Self.fetchOne(database, "WHERE id = ?1", .text(id.uuidString.lowercased())) else {
-        throw JobStoreError.notFound(id)
-      }
-      let value = try change(&job)
-      try Self.save(job, in: database)
-      return value
-    }
+  public func update<T: Sendable>(
+    id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
+    completion: @escaping @Sendable (Result<T, any Error>) -> Void
+  ) {
+    writer.write(
+      { database in
+        guard var job = try Self.fetchOne(database, "WHERE id = ?1", .text(id.uuidString.lowercased())) else {
+          throw JobStoreError.notFound(id)
+        }
+        let value = try change(&job)
+        try Self.save(job, in: database)
+        return value
+      }, completion: completion)
   }
 
-  public func deleteExpired(now: Date) async throws -> [UUID] {
-    try await writer.write { database in
-      let statement = try database.statement(
-        "DELETE FROM jobs WHERE expires_ms <= ?1 AND status NOT IN ('Pending', 'Running') RETURNING id")
-      try statement.bind(.int(now.millisecondsSince1970))
-      var ids: [UUID] = []
-      while try statement.step() { UUID(uuidString: statement.text(0)).map { ids.append($0) } }
-      return ids
-    }
+  public func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void) {
+    writer.write(
+      { database in
+        let statement = try database.statement(
+          "DELETE FROM jobs WHERE expires_ms <= ?1 AND status NOT IN ('Pending', 'Running') RETURNING id")
+        try statement.bind(.int(now.millisecondsSince1970))
+        var ids: [UUID] = []
+        while try statement.step() { UUID(uuidString: statement.text(0)).map { ids.append($0) } }
+        return ids
+      }, completion: completion)
   }
 
   // MARK: Reads

@@ -116,9 +116,13 @@ public final class WorkerPool: Sendable {
   /// run now if it runs here, or at the next heartbeat of the node that runs it). Returns the outcome and
   /// the job as stored after the request.
   public func cancel(id: UUID) async throws -> (CancelResult, Job) {
-    let (result, job) = try await store.update(id: id) { [now] job in (job.cancel(now: now()), job) }
-    if result == .requested { state.withLock { $0.running[id] }?.cancel() }
-    return (result, job)
+    try await withCheckedThrowingContinuation { continuation in
+      store.update(id: id, { [now] job in (job.cancel(now: now()), job) }) { outcome in
+        // Stop the work here, as soon as the cancel is stored, not when the caller's task next gets a thread.
+        if case .success((.requested, _)) = outcome { self.state.withLock { $0.running[id] }?.cancel() }
+        continuation.resume(with: outcome)
+      }
+    }
   }
 
   /// Jobs running in this process now.
@@ -148,11 +152,9 @@ public final class WorkerPool: Sendable {
   }
 
   private func takeBack(_ id: UUID, force: Bool) throws {
-    let job = try blocking { [store, now, settings] in
-      try await store.update(id: id) { job in
-        try job.expireLease(now: now(), maxAttempts: settings.maxAttempts, force: force)
-        return job
-      }
+    let job = try store.updateWaiting(id: id) { [now, settings] job in
+      try job.expireLease(now: now(), maxAttempts: settings.maxAttempts, force: force)
+      return job
     }
     logger.warning(
       "job taken back from a stopped worker",
@@ -168,9 +170,7 @@ public final class WorkerPool: Sendable {
     while !isStopping {
       let job: Job?
       do {
-        job = try blocking { [store, now, settings] in
-          try await store.claim(worker: worker, now: now(), lease: settings.lease)
-        }
+        job = try store.claimWaiting(worker: worker, now: now(), lease: settings.lease)
       } catch {
         logger.error("cannot claim a job", ["error": .string(String(describing: error))])
         job = nil
@@ -229,15 +229,13 @@ public final class WorkerPool: Sendable {
     if case .success = outcome { interrupted = false } else { interrupted = isStopping && context?.isCancelled == true }
     let stored: Job
     do {
-      stored = try blocking { [store, now, settings] in
-        try await store.update(id: id) { job in
-          if interrupted {
-            try job.release(worker: worker, now: now())
-          } else {
-            try job.finish(outcome, worker: worker, now: now(), maxAttempts: settings.maxAttempts)
-          }
-          return job
+      stored = try store.updateWaiting(id: id) { [now, settings] job in
+        if interrupted {
+          try job.release(worker: worker, now: now())
+        } else {
+          try job.finish(outcome, worker: worker, now: now(), maxAttempts: settings.maxAttempts)
         }
+        return job
       }
     } catch {
       // The lease ran out and another worker (or recovery) took the job: its outcome is theirs to record.
@@ -289,21 +287,17 @@ public final class WorkerPool: Sendable {
       job: job, request: request, workDirectory: directory, worker: worker, now: now, logger: logger,
       reportInterval: settings.reportInterval,
       reporter: { [store, now, settings] phase, progress, done, total in
-        try blocking {
-          try await store.update(id: id) { job in
-            try job.report(
-              worker: worker, now: now(), lease: settings.lease, phase: phase, progress: progress, bytesDone: done,
-              bytesTotal: total)
-            return job.cancelRequested
-          }
+        try store.updateWaiting(id: id) { job in
+          try job.report(
+            worker: worker, now: now(), lease: settings.lease, phase: phase, progress: progress, bytesDone: done,
+            bytesTotal: total)
+          return job.cancelRequested
         }
       },
       fence: { [store, now, settings] in
-        try blocking {
-          try await store.update(id: id) { job in
-            try job.renew(worker: worker, now: now(), lease: settings.lease)
-            if job.cancelRequested { throw JobFailure.cancelled }
-          }
+        try store.updateWaiting(id: id) { job in
+          try job.renew(worker: worker, now: now(), lease: settings.lease)
+          if job.cancelRequested { throw JobFailure.cancelled }
         }
       })
   }
@@ -334,10 +328,8 @@ public final class WorkerPool: Sendable {
 
   private func renew(_ id: UUID, context: JobContext) {
     do {
-      try blocking { [store, now, settings] in
-        try await store.update(id: id) { job in
-          try job.renew(worker: context.worker, now: now(), lease: settings.lease)
-        }
+      try store.updateWaiting(id: id) { [now, settings] job in
+        try job.renew(worker: context.worker, now: now(), lease: settings.lease)
       }
     } catch {
       // Taken by another worker or ended: this run's result would not count, so stop it.

@@ -22,14 +22,24 @@ public final class SQLiteWriter: @unchecked Sendable {
   /// Runs `body` in the next transaction and returns its value once that transaction is committed.
   public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-      condition.withLock {
-        guard !stopped else {
-          continuation.resume(throwing: SQLiteError(code: 21, message: "the database is closed"))
-          return
-        }
-        queue.append(Write(body: body, continuation: continuation))
-        condition.signal()
+      write(body) { continuation.resume(with: $0) }
+    }
+  }
+
+  /// Runs `body` in the next transaction and calls `completion` with its outcome once that transaction is
+  /// committed (on the writer thread: keep `completion` short). Plain threads wait on this without the
+  /// concurrency pool.
+  public func write<T: Sendable>(
+    _ body: @escaping @Sendable (SQLiteDatabase) throws -> T,
+    completion: @escaping @Sendable (Result<T, any Error>) -> Void
+  ) {
+    condition.withLock {
+      guard !stopped else {
+        completion(.failure(SQLiteError(code: 21, message: "the database is closed")))
+        return
       }
+      queue.append(Write(body: body, completion: completion))
+      condition.signal()
     }
   }
 
@@ -78,12 +88,15 @@ private protocol PendingWrite: AnyObject {
 
 private final class Write<T: Sendable>: PendingWrite {
   let body: @Sendable (SQLiteDatabase) throws -> T
-  let continuation: CheckedContinuation<T, any Error>
+  let completion: @Sendable (Result<T, any Error>) -> Void
   var outcome: Result<T, any Error>?
 
-  init(body: @escaping @Sendable (SQLiteDatabase) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+  init(
+    body: @escaping @Sendable (SQLiteDatabase) throws -> T,
+    completion: @escaping @Sendable (Result<T, any Error>) -> Void
+  ) {
     self.body = body
-    self.continuation = continuation
+    self.completion = completion
   }
 
   func run(on database: SQLiteDatabase) {
@@ -104,9 +117,9 @@ private final class Write<T: Sendable>: PendingWrite {
 
   func complete(_ commitError: SQLiteError?) {
     if let commitError {
-      continuation.resume(throwing: commitError)
+      completion(.failure(commitError))
     } else {
-      continuation.resume(with: outcome ?? .failure(SQLiteError(code: 1, message: "write did not run")))
+      completion(outcome ?? .failure(SQLiteError(code: 1, message: "write did not run")))
     }
   }
 }

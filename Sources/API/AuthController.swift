@@ -1,0 +1,65 @@
+import Foundation
+import HTTPServer
+import JSON
+
+/// `POST /v1/auth/token` (and the legacy `/media/oauth2/token`): client credentials in Basic auth for an
+/// access token.
+public struct AuthController: Sendable {
+  public let apps: AppRegistry
+  public let tokens: TokenIssuer
+  /// `auth.token_ttl_s`.
+  public let defaultLifetime: Int
+  private let now: @Sendable () -> Date
+
+  public init(
+    apps: AppRegistry, tokens: TokenIssuer, defaultLifetime: Int, now: @escaping @Sendable () -> Date = { Date() }
+  ) {
+    self.apps = apps
+    self.tokens = tokens
+    self.defaultLifetime = defaultLifetime
+    self.now = now
+  }
+
+  public func register(in router: inout Router) {
+    for path in ["/v1/auth/token", "/media/oauth2/token"] {
+      router.post(path, body: .buffered(limit: 16384)) { request in try self.token(request) }
+    }
+  }
+
+  func token(_ request: Request) throws -> Response {
+    guard let authorization = request.headers["Authorization"],
+      authorization.lowercased().hasPrefix("basic "),
+      let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+      let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":")
+    else {
+      throw HTTPError(
+        status: .unauthorized, type: "/problems/unauthorized", title: "Unauthorized",
+        detail: "send the app key and secret as Authorization: Basic base64(key:secret)",
+        headers: ["WWW-Authenticate": #"Basic realm="ferry""#])
+    }
+    let key = String(pair[..<colon])
+    let secret = String(pair[pair.index(after: colon)...])
+    guard let app = apps.app(key: key, secret: secret) else {
+      throw HTTPError(
+        status: .unauthorized, type: "/problems/unauthorized", title: "Unauthorized",
+        detail: "the app key or secret is wrong", headers: ["WWW-Authenticate": #"Basic realm="ferry""#])
+    }
+    let form = FormDecoding.pairs(String(decoding: request.body.bytes, as: UTF8.self))
+    let grant = form.first { $0.name == "grant_type" }?.value
+    guard grant == "client_credentials" else {
+      throw HTTPError.badRequest("grant_type: must be client_credentials")
+    }
+    var lifetime = defaultLifetime
+    if let asked = form.first(where: { $0.name == "expires_in" })?.value {
+      guard let seconds = Int(asked), seconds > 0 else {
+        throw HTTPError.badRequest("expires_in: must be a whole number of seconds above 0")
+      }
+      lifetime = min(seconds, TokenIssuer.maxLifetime)
+    }
+    let token = tokens.issue(app: app.key, lifetime: lifetime, now: now())
+    let body: JSONValue = .object([
+      "access_token": .string(token), "token_type": "Bearer", "expires_in": .int(lifetime),
+    ])
+    return .json(bytes: Array(body.description.utf8))
+  }
+}
