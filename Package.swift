@@ -26,12 +26,14 @@ var targets: [Target] = [
   .target(name: "Storage", dependencies: ["Crypto"]),
   // Job model and state machine, stores, scheduler and workers.
   .target(name: "Jobs", dependencies: ["SQLite", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
+  // ffprobe/ffmpeg runner and the media operations.
+  .target(name: "Media", dependencies: ["Jobs", "Locations", "JSON", "Log"]),
   // The Dolby-compatible HTTP API: auth, job routes.
   .target(name: "API", dependencies: ["HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"]),
   .target(
     name: "Ferry",
     dependencies: [
-      "HTTPServer", "API", "Jobs", "Storage", "Transfer", "Locations", "Crypto", "Log", "JSON", "COpenSSL",
+      "HTTPServer", "API", "Jobs", "Media", "Storage", "Transfer", "Locations", "Crypto", "Log", "JSON", "COpenSSL",
     ]
   ),
   .executableTarget(
@@ -49,6 +51,7 @@ var targets: [Target] = [
   .testTarget(
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
+  .testTarget(name: "MediaTests", dependencies: ["Media", "Jobs", "JSON", "Locations", "TestSupport"]),
   .testTarget(
     name: "JobsTests",
     dependencies: ["Jobs", "SQLite", "Crypto", "JSON", "Locations", "Transfer", "Storage", "TestSupport"]),

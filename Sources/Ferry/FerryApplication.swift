@@ -5,6 +5,7 @@ import HTTPServer
 import Jobs
 import Locations
 import Log
+import Media
 import Storage
 import Transfer
 
@@ -45,7 +46,7 @@ public final class FerryApplication: Sendable {
     let store = try SQLiteJobStore(path: configuration.store.path)
     let storage = LocalStorage(root: data + "/storage")
     let transfers = try Self.transfers(configuration, storage: storage)
-    let operations = (makeOperations ?? Self.builtInOperations)(transfers)
+    let operations = makeOperations?(transfers) ?? Self.builtInOperations(configuration, transfers)
     let cipher = RequestCipher(masterKey: masterKey)
     pool = WorkerPool(
       store: store, work: OperationRouter(operations), cipher: cipher,
@@ -77,8 +78,11 @@ public final class FerryApplication: Sendable {
   }
 
   /// The job kinds this build serves.
-  static func builtInOperations(_ transfers: JobTransfers) -> [any JobOperation] {
-    []
+  static func builtInOperations(_ configuration: FerryConfiguration, _ transfers: JobTransfers) -> [any JobOperation] {
+    let tools = MediaTools(
+      ffmpeg: configuration.media.ffmpeg, ffprobe: configuration.media.ffprobe,
+      maxDuration: configuration.media.maxDuration.seconds)
+    return [EnhanceOperation(transfers: transfers, tools: tools)]
   }
 
   /// The transfer layer as `transfer.*`, `s3.*` and `network.allow` configure it.

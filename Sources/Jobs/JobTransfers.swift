@@ -144,7 +144,7 @@ public struct JobTransfers: Sendable {
   }
 
   /// The last path segment of an output location, for naming a kept result.
-  static func fileName(of location: Location) -> String {
+  public static func fileName(of location: Location) -> String {
     let path: Substring
     switch location.target {
     case .http(let url, _):

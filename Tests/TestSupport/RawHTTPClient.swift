@@ -47,13 +47,15 @@ public final class RawHTTPClient: @unchecked Sendable {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
-      let code = errno
-      close(fd)
-      throw ClientError(description: "connect to \(host):\(port): \(String(cString: strerror(code)))")
+      // No close here: a class whose init throws once every property is set still runs deinit, which closes
+      // the socket. Closing it here too closed whatever file the number belonged to by then (a flaky test).
+      throw ClientError(description: "connect to \(host):\(port): \(String(cString: strerror(errno)))")
     }
   }
 
-  deinit { close(fd) }
+  deinit {
+    if fd >= 0 { close(fd) }
+  }
 
   /// Sends `text` as UTF-8 bytes.
   public func send(_ text: String) throws { try send(Array(text.utf8)) }

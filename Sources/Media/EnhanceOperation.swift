@@ -1,0 +1,146 @@
+import Foundation
+import JSON
+import Jobs
+import Locations
+
+/// `POST /media/enhance`: fetch the input, clean and level it with ffmpeg, deliver it to the output.
+public struct EnhanceOperation: JobOperation {
+  public let path = "/media/enhance"
+  public let work: any JobWork
+
+  public init(transfers: JobTransfers, tools: MediaTools) {
+    work = EnhanceWork(transfers: transfers, tools: tools)
+  }
+
+  public func validate(_ request: JSONValue) throws(InvalidRequest) -> ValidatedRequest {
+    let (input, output) = try MediaRequest.inputAndOutput(request)
+    _ = try EnhanceSettings(request: request)
+    return ValidatedRequest(inputs: [input], outputs: [output])
+  }
+}
+
+/// Reading the `input` and `output` of a request.
+enum MediaRequest {
+  static func inputAndOutput(_ request: JSONValue) throws(InvalidRequest) -> (Location, Location) {
+    // `region` on the input is a time range (COMPAT), not an AWS region.
+    let parser = LocationParser(extraFields: ["region"])
+    do {
+      let input = try parser.parse(request.object?["input"], field: "input")
+      let output = try parser.parse(request.object?["output"], field: "output")
+      return (input, output)
+    } catch {
+      throw InvalidRequest(error)
+    }
+  }
+
+  /// The request as the API stored it (it was validated then; a failure here is a bug).
+  static func decode(_ context: JobContext) throws(JobFailure) -> JSONValue {
+    guard let request = try? JSONValue.parse(Data(context.request)) else {
+      throw JobFailure(
+        .final, type: "/problems/internal-error", title: "Unreadable request", detail: "the stored request is not JSON")
+    }
+    return request
+  }
+}
+
+struct EnhanceWork: JobWork {
+  let transfers: JobTransfers
+  let tools: MediaTools
+
+  func run(_ context: JobContext) throws -> String {
+    let request = try MediaRequest.decode(context)
+    let (input, output) = try Self.checked { () throws(InvalidRequest) in try MediaRequest.inputAndOutput(request) }
+    let settings = try Self.checked { () throws(InvalidRequest) in try EnhanceSettings(request: request) }
+
+    let inputFile = context.workDirectory + "/input"
+    try transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)
+    let info = try MediaSteps.probe(inputFile, tools: tools, context: context)
+
+    let format = OutputFormat.choose(outputName: JobTransfers.fileName(of: output), inputFormat: info.formatName)
+    let outputFile = context.workDirectory + "/output." + format.fileExtension
+    let arguments = EnhanceCommand.arguments(
+      input: inputFile, output: outputFile, settings: settings, info: info, format: format)
+    try MediaSteps.ffmpeg(arguments, tools: tools, duration: info.duration, context: context, share: 30...85)
+
+    try transfers.deliver(
+      file: outputFile, to: output, field: "output", contentType: format.contentType, context: context, share: 85...99)
+    var applied: [String: JSONValue] = ["content_type": .string(settings.contentType)]
+    if let target = settings.targetLevel {
+      applied["loudness"] = .object(["target_level": .double(target), "peak_limit": .double(settings.peakLimit)])
+    }
+    if let reduction = settings.noiseReduction { applied["noise_reduction_db"] = .double(reduction) }
+    if let frequency = settings.highPass { applied["high_pass_hz"] = .double(frequency) }
+    return JSONValue.object(["processing": .object(applied)]).description
+  }
+
+  static func checked<T>(_ body: () throws(InvalidRequest) -> T) throws(JobFailure) -> T {
+    do { return try body() } catch {
+      throw JobFailure(
+        .final, type: "/problems/internal-error", title: "Invalid stored request", detail: error.description)
+    }
+  }
+}
+
+/// The steps every media operation shares: probing the input and running ffmpeg under the job's control.
+enum MediaSteps {
+  /// ffprobe's view of the input; refuses what is not media, has no audio or is too long.
+  static func probe(_ path: String, tools: MediaTools, context: JobContext) throws(JobFailure) -> MediaInfo {
+    context.report(phase: .processing, progress: 30)
+    let runner = ProcessRunner()
+    let registration = context.onCancel { runner.cancel() }
+    defer { registration.cancel() }
+    let info: MediaInfo?
+    do {
+      info = try MediaProbe(tools: tools).probe(path, runner: runner)
+    } catch {
+      throw JobFailure(.retryable, type: "/problems/internal-error", title: "ffprobe not run", detail: "\(error)")
+    }
+    try context.checkCancelled()
+    guard let info else {
+      throw JobFailure(
+        .final, type: "/problems/unsupported-media", title: "Unsupported media",
+        detail: "input: the file is not media Ferry can read (or it is empty or truncated)")
+    }
+    guard info.audioCodec != nil else {
+      throw JobFailure(
+        .final, type: "/problems/unsupported-media", title: "Unsupported media",
+        detail: "input: the file has no audio stream")
+    }
+    if let duration = info.duration, duration > tools.maxDuration {
+      throw JobFailure(
+        .final, type: "/problems/input-too-large", title: "Input too long",
+        detail: "input: \(Int(duration)) s of media is over the limit of \(Int(tools.maxDuration)) s")
+    }
+    return info
+  }
+
+  /// Runs ffmpeg, turning its progress into the job's and killing it on cancel.
+  static func ffmpeg(
+    _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>
+  ) throws(JobFailure) {
+    let runner = ProcessRunner()
+    let registration = context.onCancel { runner.cancel() }
+    defer { registration.cancel() }
+    var progress = FFmpegProgress()
+    let exit: ProcessRunner.Exit
+    do {
+      exit = try runner.run(tools.ffmpeg, arguments) { line in
+        if progress.feed(line) {
+          let done =
+            share.lowerBound + Int(progress.fraction(of: duration) * Double(share.upperBound - share.lowerBound))
+          context.report(phase: .processing, progress: done)
+        }
+      }
+    } catch {
+      throw JobFailure(.retryable, type: "/problems/internal-error", title: "ffmpeg not run", detail: "\(error)")
+    }
+    try context.checkCancelled()
+    guard exit.status == 0 else {
+      let reason = exit.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(exit.status)"
+      context.logger.warning("ffmpeg failed", ["status": .int(Int(exit.status)), "stderr": .string(exit.stderr)])
+      throw JobFailure(
+        .final, type: "/problems/processing-failed", title: "Processing failed",
+        detail: "ffmpeg could not process the input: \(reason)")
+    }
+  }
+}

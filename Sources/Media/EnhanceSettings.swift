@@ -1,0 +1,166 @@
+import Foundation
+import JSON
+import Jobs
+
+/// What an enhance request asks for, checked and with Ferry's defaults for its content type filled in.
+/// Pure: built from the request JSON, tested from literals.
+public struct EnhanceSettings: Sendable, Equatable {
+  public static let contentTypes = [
+    "conference", "interview", "lecture", "meeting", "mobile_phone", "music", "podcast", "studio", "voice_over",
+    "voice_recording", "other",
+  ]
+  public static let noiseAmounts = ["low": 6.0, "medium": 12.0, "high": 20.0, "max": 30.0]
+
+  public var contentType: String
+  /// Integrated loudness target in LKFS; nil when loudness correction is off.
+  public var targetLevel: Double?
+  /// Peak ceiling in dB (true peak unless `peakReference` is `sample`).
+  public var peakLimit: Double
+  public var peakReference: String
+  /// Noise reduction in dB (afftdn `nr`); nil when off.
+  public var noiseReduction: Double?
+  /// High-pass corner in Hz; nil when off.
+  public var highPass: Double?
+  public var humReduction: Bool
+  /// Dynamic range compression amount 0-100 (`dynamics.range_control`); nil when off.
+  public var rangeControl: Double?
+  /// De-essing amount 0-100; nil when off.
+  public var sibilanceReduction: Double?
+
+  /// Ferry's defaults per content type (documented in openapi.yaml): speech is cleaned (80 Hz high-pass,
+  /// medium noise reduction), music only levelled; targets follow common platform levels.
+  public static func defaults(for contentType: String) -> EnhanceSettings {
+    let target: Double
+    switch contentType {
+    case "music": target = -14
+    case "voice_over", "voice_recording": target = -19
+    case "podcast", "interview", "studio", "mobile_phone": target = -16
+    default: target = -24
+    }
+    let speech = contentType != "music"
+    return EnhanceSettings(
+      contentType: contentType, targetLevel: target, peakLimit: -1, peakReference: "true_peak",
+      noiseReduction: speech ? noiseAmounts["medium"] : nil, highPass: speech ? 80 : nil, humReduction: false,
+      rangeControl: nil, sibilanceReduction: nil)
+  }
+
+  /// Reads the request's `content` and `audio` blocks; unknown fields are ignored (clients send more than
+  /// Ferry uses), wrong types and out-of-range values are refused naming the field.
+  public init(request: JSONValue) throws(InvalidRequest) {
+    let root = request.object ?? [:]
+    let contentType = try Self.string(root, "content", "type") ?? "other"
+    guard Self.contentTypes.contains(contentType) else {
+      throw InvalidRequest(
+        "content.type", "unsupported \"\(contentType)\"; use one of \(Self.contentTypes.joined(separator: ", "))")
+    }
+    self = Self.defaults(for: contentType)
+    let audio = "audio"
+
+    if try Self.bool(root, audio, "loudness", "enable") == false { targetLevel = nil }
+    if let target = try Self.number(root, audio, "loudness", "target_level", range: -70...(-5)), targetLevel != nil {
+      targetLevel = target
+    }
+    if let peak = try Self.number(root, audio, "loudness", "peak_limit", range: -20...0, numericString: true) {
+      peakLimit = peak
+    }
+    if let reference = try Self.string(root, audio, "loudness", "peak_reference") {
+      guard ["sample", "true_peak"].contains(reference) else {
+        throw InvalidRequest("audio.loudness.peak_reference", "must be sample or true_peak")
+      }
+      peakReference = reference
+    }
+
+    let noiseEnabled = try Self.bool(root, audio, "noise", "reduction", "enable")
+    if noiseEnabled == false { noiseReduction = nil }
+    if noiseEnabled == true && noiseReduction == nil { noiseReduction = Self.noiseAmounts["medium"] }
+    if let amount = try Self.string(root, audio, "noise", "reduction", "amount") {
+      guard let decibels = Self.noiseAmounts[amount] else {
+        throw InvalidRequest("audio.noise.reduction.amount", "must be low, medium, high or max")
+      }
+      // An amount alone turns reduction on (music too); with enable false it stays off.
+      if noiseEnabled != false { noiseReduction = decibels }
+    }
+
+    if let enable = try Self.bool(root, audio, "filter", "high_pass", "enable") {
+      highPass = enable ? highPass ?? 80 : nil
+    }
+    if let frequency = try Self.number(root, audio, "filter", "high_pass", "frequency", range: 20...1000),
+      highPass != nil
+    {
+      highPass = frequency
+    }
+    humReduction = try Self.bool(root, audio, "filter", "hum", "enable") ?? false
+
+    if try Self.bool(root, audio, "dynamics", "range_control", "enable") == true {
+      rangeControl = try Self.number(root, audio, "dynamics", "range_control", "amount", range: 0...100) ?? 50
+    }
+    if try Self.bool(root, audio, "speech", "sibilance", "reduction", "enable") == true {
+      sibilanceReduction =
+        try Self.number(root, audio, "speech", "sibilance", "reduction", "amount", range: 0...100) ?? 50
+    }
+  }
+
+  private init(
+    contentType: String, targetLevel: Double?, peakLimit: Double, peakReference: String, noiseReduction: Double?,
+    highPass: Double?, humReduction: Bool, rangeControl: Double?, sibilanceReduction: Double?
+  ) {
+    self.contentType = contentType
+    self.targetLevel = targetLevel
+    self.peakLimit = peakLimit
+    self.peakReference = peakReference
+    self.noiseReduction = noiseReduction
+    self.highPass = highPass
+    self.humReduction = humReduction
+    self.rangeControl = rangeControl
+    self.sibilanceReduction = sibilanceReduction
+  }
+
+  // MARK: Reading fields
+
+  private static func value(_ root: [String: JSONValue], _ path: [String]) throws(InvalidRequest) -> JSONValue? {
+    var current: JSONValue = .object(root)
+    for (index, name) in path.enumerated() {
+      guard case .object(let object) = current else {
+        throw InvalidRequest(path[..<index].joined(separator: "."), "must be an object")
+      }
+      guard let next = object[name], next != .null else { return nil }
+      current = next
+    }
+    return current
+  }
+
+  private static func string(_ root: [String: JSONValue], _ path: String...) throws(InvalidRequest) -> String? {
+    guard let value = try value(root, path) else { return nil }
+    guard case .string(let s) = value else { throw InvalidRequest(path.joined(separator: "."), "must be a string") }
+    return s
+  }
+
+  private static func bool(_ root: [String: JSONValue], _ path: String...) throws(InvalidRequest) -> Bool? {
+    guard let value = try value(root, path) else { return nil }
+    guard case .bool(let b) = value else { throw InvalidRequest(path.joined(separator: "."), "must be true or false") }
+    return b
+  }
+
+  private static func number(
+    _ root: [String: JSONValue], _ path: String..., range: ClosedRange<Double>, numericString: Bool = false
+  ) throws(InvalidRequest) -> Double? {
+    let field = path.joined(separator: ".")
+    guard let value = try value(root, path) else { return nil }
+    let number: Double?
+    if case .string(let s) = value, numericString {
+      number = Double(s.trimmingCharacters(in: .whitespaces))
+    } else {
+      number = value.number
+    }
+    guard let number, number.isFinite else { throw InvalidRequest(field, "must be a number") }
+    guard range.contains(number) else {
+      throw InvalidRequest(
+        field, "must be between \(Self.format(range.lowerBound)) and \(Self.format(range.upperBound))")
+    }
+    return number
+  }
+
+  static func format(_ value: Double) -> String {
+    value == value.rounded() ? String(Int(value)) : String(value)
+  }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Jobs
+import Locations
+import Log
+import Storage
+import TestSupport
+import Testing
+import Transfer
+
+@testable import Media
+
+/// Enhance jobs through the real engine and real ffmpeg, on `dlb://` files (no network).
+@Suite(.serialized) struct EnhanceJobTests {
+  let directory: String
+  let store: SQLiteJobStore
+  let storage: LocalStorage
+  let pool: WorkerPool
+  let service: JobService
+  let tools = MediaTools()
+
+  init() throws {
+    directory = try makeTemporaryDirectory("ferry-media")
+    store = try SQLiteJobStore(path: directory + "/ferry.db")
+    storage = LocalStorage(root: directory + "/storage")
+    let transfers = JobTransfers(
+      client: TransferClient(policy: NetworkPolicy()),
+      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing())), storage: storage,
+      multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
+    let cipher = RequestCipher(masterKey: [UInt8](repeating: 1, count: 32))
+    pool = WorkerPool(
+      store: store, work: OperationRouter([EnhanceOperation(transfers: transfers, tools: tools)]), cipher: cipher,
+      settings: .init(concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100)),
+      logger: .discarding)
+    service = JobService(
+      store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
+      estimator: pool.estimator, retention: .seconds(86400))
+    try pool.start()
+  }
+
+  /// Puts `bytes` at `dlb://key` of the test app.
+  func put(_ key: String, _ bytes: Data) throws {
+    let path = storage.path(owner: "app", key: key)
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try bytes.write(to: URL(fileURLWithPath: path))
+  }
+
+  /// A quiet, noisy tone as WAV: enhance must raise it to the target.
+  func fixture(_ key: String, seconds: Int = 4) throws {
+    let path = storage.path(owner: "app", key: key)
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let exit = try ProcessRunner().run(
+      "ffmpeg",
+      [
+        "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=300:d=\(seconds):sample_rate=48000",
+        "-f", "lavfi", "-i", "anoisesrc=d=\(seconds):a=0.02:r=48000", "-filter_complex",
+        "amix=inputs=2,volume=-30dB", "-f", "wav", path,
+      ])
+    #expect(exit.status == 0, "\(exit.stderr)")
+  }
+
+  /// Integrated loudness (LUFS) of a file, measured by ffmpeg's ebur128.
+  func loudness(_ path: String) throws -> Double? {
+    let exit = try ProcessRunner().run(
+      "ffmpeg", ["-hide_banner", "-nostats", "-i", path, "-af", "ebur128", "-f", "null", "-"])
+    let line = exit.stderr.split(separator: "\n").last { $0.contains("I:") && $0.contains("LUFS") }
+    return line?.split(separator: " ").compactMap { Double($0) }.first
+  }
+
+  func run(_ body: String) async throws -> Job {
+    let job = try await service.submit(
+      owner: "app", path: "/media/enhance", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
+    ).job
+    for _ in 0..<600 {
+      if let stored = try store.job(id: job.id), stored.status.isFinal { return stored }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    throw RawHTTPClient.ClientError(description: "the job did not end in 30 s")
+  }
+
+  @Test func enhance_levelsAQuietInputToTheTarget() async throws {
+    defer { pool.stop() }
+    try fixture("in/quiet.wav")
+    let before = try #require(try loudness(storage.path(owner: "app", key: "in/quiet.wav")))
+    let job = try await run(
+      #"{"input": "dlb://in/quiet.wav", "output": "dlb://out/loud.wav", "content": {"type": "podcast"}}"#)
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    let after = try #require(try loudness(storage.path(owner: "app", key: "out/loud.wav")))
+    #expect(before < -40)
+    #expect(abs(after - -16) < 1.5, "measured \(after) LUFS")
+    #expect(job.result?.contains("\"target_level\":-16") == true)
+  }
+
+  @Test func theOutputName_choosesTheFormat() async throws {
+    defer { pool.stop() }
+    try fixture("in/a.wav", seconds: 2)
+    let job = try await run(#"{"input": "dlb://in/a.wav", "output": "dlb://out/a.mp3"}"#)
+    #expect(job.status == .success)
+    let info = try MediaProbe(tools: tools).probe(storage.path(owner: "app", key: "out/a.mp3"))
+    #expect(info?.formatName == "mp3" && info?.audioCodec == "mp3")
+  }
+
+  @Test func somethingThatIsNotMedia_failsAsUnsupportedMedia() async throws {
+    defer { pool.stop() }
+    try put("in/noise.bin", Data(testBytes(count: 50_000)))
+    let job = try await run(#"{"input": "dlb://in/noise.bin", "output": "dlb://out/x.wav"}"#)
+    #expect(job.status == .failed && job.error?.type == "/problems/unsupported-media")
+  }
+
+  @Test func aPlaylistDisguisedAsMedia_isRefused_notFollowed() async throws {
+    defer { pool.stop() }
+    // An HLS playlist whose "segment" is another local file (MPEG-TS, which ffmpeg's own HLS checks accept
+    // and plain ffprobe reads through it): Ferry's ffmpeg must not open it.
+    let secret = directory + "/secret.ts"
+    let made = try ProcessRunner().run(
+      "ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "mp2", "-f", "mpegts", secret])
+    #expect(made.status == 0)
+    let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\nfile://\(secret)\n#EXT-X-ENDLIST\n"
+    try put("in/playlist.wav", Data(playlist.utf8))
+    let job = try await run(#"{"input": "dlb://in/playlist.wav", "output": "dlb://out/leak.wav"}"#)
+    #expect(job.status == .failed && job.error?.type == "/problems/unsupported-media")
+    #expect(!FileManager.default.fileExists(atPath: storage.path(owner: "app", key: "out/leak.wav")))
+  }
+}

@@ -1,0 +1,114 @@
+import JSON
+import Jobs
+import Testing
+
+@testable import Media
+
+@Suite struct EnhanceSettingsTests {
+  func settings(_ json: String) throws -> EnhanceSettings {
+    try EnhanceSettings(request: try JSONValue.parse(.init(json.utf8)))
+  }
+
+  func refusal(_ json: String) -> String? {
+    do {
+      _ = try settings(json)
+      return nil
+    } catch {
+      return (error as? InvalidRequest)?.description
+    }
+  }
+
+  @Test func aMinimalRequest_getsTheDefaultsOfOther() throws {
+    let s = try settings(#"{"input": "dlb://a", "output": "dlb://b"}"#)
+    #expect(s == EnhanceSettings.defaults(for: "other"))
+    #expect(s.targetLevel == -24 && s.peakLimit == -1 && s.noiseReduction == 12 && s.highPass == 80)
+  }
+
+  @Test func contentTypes_chooseTheirTargets_andMusicIsNotDenoised() throws {
+    #expect(try settings(#"{"content": {"type": "podcast"}}"#).targetLevel == -16)
+    #expect(try settings(#"{"content": {"type": "voice_over"}}"#).targetLevel == -19)
+    let music = try settings(#"{"content": {"type": "music"}}"#)
+    #expect(music.targetLevel == -14 && music.noiseReduction == nil && music.highPass == nil)
+  }
+
+  @Test func explicitSettings_overrideTheDefaults() throws {
+    let s = try settings(
+      #"""
+      {"content": {"type": "podcast"}, "audio": {
+        "loudness": {"enable": true, "target_level": -18, "peak_limit": "-2.5", "peak_reference": "sample"},
+        "noise": {"reduction": {"enable": true, "amount": "high"}},
+        "filter": {"high_pass": {"enable": true, "frequency": 120}, "hum": {"enable": true}},
+        "dynamics": {"range_control": {"enable": true, "amount": 20}},
+        "speech": {"sibilance": {"reduction": {"enable": true}}, "isolation": {"enable": true, "amount": 50}}}}
+      """#)
+    #expect(s.targetLevel == -18 && s.peakLimit == -2.5 && s.peakReference == "sample")
+    #expect(s.noiseReduction == 20 && s.highPass == 120 && s.humReduction)
+    #expect(s.rangeControl == 20 && s.sibilanceReduction == 50)
+    let off = try settings(
+      #"{"audio": {"loudness": {"enable": false}, "noise": {"reduction": {"enable": false, "amount": "max"}}, "filter": {"high_pass": {"enable": false}}}}"#
+    )
+    #expect(off.targetLevel == nil && off.noiseReduction == nil && off.highPass == nil)
+  }
+
+  @Test func badValues_areRefusedNamingTheField() {
+    #expect(refusal(#"{"content": {"type": "dash"}}"#)?.hasPrefix(#"content.type: unsupported "dash""#) == true)
+    #expect(
+      refusal(#"{"audio": {"loudness": {"target_level": -3}}}"#)
+        == "audio.loudness.target_level: must be between -70 and -5")
+    #expect(
+      refusal(#"{"audio": {"loudness": {"peak_limit": "loud"}}}"#) == "audio.loudness.peak_limit: must be a number")
+    #expect(
+      refusal(#"{"audio": {"noise": {"reduction": {"amount": "lots"}}}}"#)?.hasPrefix("audio.noise.reduction.amount")
+        == true)
+    #expect(refusal(#"{"audio": {"loudness": 5}}"#) == "audio.loudness: must be an object")
+    #expect(
+      refusal(#"{"audio": {"filter": {"hum": {"enable": "yes"}}}}"#) == "audio.filter.hum.enable: must be true or false"
+    )
+  }
+
+  @Test func theFilterChain_cleansThenShapesThenLevels() throws {
+    let s = try settings(
+      #"{"audio": {"filter": {"hum": {"enable": true}}, "dynamics": {"range_control": {"enable": true, "amount": 0}}}}"#
+    )
+    #expect(
+      EnhanceCommand.filters(s) == [
+        "highpass=f=80", "bandreject=f=50:width_type=h:w=4", "bandreject=f=60:width_type=h:w=4",
+        "afftdn=nr=12:nf=-40", "acompressor=threshold=-24dB:ratio=1.5:attack=10:release=200",
+        "loudnorm=I=-24:TP=-1:LRA=11",
+      ])
+  }
+
+  @Test func theArguments_neverNameAURL_andKeepFFmpegToPlainFiles() throws {
+    let info = MediaInfo(
+      formatName: "mov,mp4,m4a,3gp,3g2,mj2", duration: 10, audioCodec: "aac", sampleRate: 44100, channels: 2,
+      hasVideo: true, videoCodec: "h264")
+    let format = OutputFormat.choose(outputName: "talk.mp4", inputFormat: info.formatName)
+    let args = EnhanceCommand.arguments(
+      input: "/w/input", output: "/w/output.mp4", settings: .defaults(for: "other"), info: info, format: format)
+    #expect(args.contains("-protocol_whitelist") && args[args.firstIndex(of: "-protocol_whitelist")! + 1] == "file")
+    #expect(args.contains("-format_whitelist"))
+    #expect(args.joined(separator: " ").contains("-map 0:v:0 -c:v copy"))
+    #expect(args.joined(separator: " ").contains("-ar 44100"))
+    #expect(args.last == "/w/output.mp4" && !args.contains { $0.contains("://") })
+  }
+
+  @Test func theOutputFormat_followsTheOutputName_thenTheInput() {
+    #expect(OutputFormat.choose(outputName: "a.MP3", inputFormat: "wav").muxer == "mp3")
+    #expect(OutputFormat.choose(outputName: "out", inputFormat: "flac").muxer == "flac")
+    #expect(OutputFormat.choose(outputName: "out", inputFormat: "mov,mp4,m4a,3gp,3g2,mj2").muxer == "mp4")
+    #expect(OutputFormat.choose(outputName: "x.unknown", inputFormat: "aiff").muxer == "wav")
+    #expect(OutputFormat.choose(outputName: "v.opus", inputFormat: "wav").sampleRates == [48000])
+  }
+
+  @Test func progressLines_giveTheFractionDone() {
+    var progress = FFmpegProgress()
+    let first = progress.feed("out_time_us=5000000")
+    let second = progress.feed("progress=continue")
+    #expect(!first && second)
+    #expect(progress.fraction(of: 10) == 0.5)
+    _ = progress.feed("out_time_ms=20000000")
+    #expect(progress.fraction(of: 10) == 1)
+    _ = progress.feed("progress=end")
+    #expect(progress.ended && progress.fraction(of: nil) == 1)
+  }
+}
