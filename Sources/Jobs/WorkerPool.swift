@@ -27,7 +27,8 @@ public final class WorkerPool: Sendable {
       pollInterval: Duration = .seconds(1), retryBackoff: Duration = .seconds(5),
       reportInterval: Duration = .milliseconds(500), singleNode: Bool = true
     ) {
-      self.concurrency = max(1, concurrency)
+      // 0: this node stores jobs (API only) and leaves running them to other nodes.
+      self.concurrency = max(0, concurrency)
       self.lease = lease
       self.maxAttempts = maxAttempts
       self.workRoot = workRoot
@@ -85,7 +86,7 @@ public final class WorkerPool: Sendable {
       $0.started = true
       $0.threads = settings.concurrency + 1
     }
-    for index in 1...settings.concurrency {
+    for index in stride(from: 1, through: settings.concurrency, by: 1) {
       startThread(name: "ferry.worker.\(index)") { self.workerLoop(worker: "\(self.node)/w\(index)") }
     }
     startThread(name: "ferry.heartbeat") { self.heartbeatLoop() }

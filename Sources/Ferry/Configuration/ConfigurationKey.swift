@@ -89,7 +89,9 @@ extension ConfigurationKey {
     .init("transfer.multipart_threshold_bytes", .integer(5_242_880...Int.max), 67_108_864, "S3 multipart above this"),
     .init("transfer.part_size_bytes", .integer(5_242_880...5_368_709_120), 16_777_216, "S3 multipart part size"),
     .init("transfer.parallel_parts", .integer(1...64), 4, "S3 parts uploaded at once"),
-    .init("workers.concurrency", .integer(1...1024), .null, "jobs processed at once; default: number of cores"),
+    .init(
+      "workers.concurrency", .integer(0...1024), .null,
+      "jobs processed at once; default: number of cores; 0 accepts and stores jobs but runs none"),
     .init("jobs.max_attempts", .integer(1...100), 3, "attempts per job"),
     .init("jobs.lease_s", .seconds(min: 1), 30, "a running job's lease, renewed while it runs"),
     .init("jobs.expiry_margin_s", .seconds(min: 0), 60, "safety margin for output-URL admission"),

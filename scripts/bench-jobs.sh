@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Part of `make bench`: the job engine's front door.
+#  1. Durable submissions: wrk -t2 -c64 POSTs small /media/enhance jobs (each body unique, so none is a
+#     duplicate) to Ferry with workers.concurrency 0 (jobs are stored, none runs). Reference, same run: a
+#     bare loop of single-row INSERT + COMMIT on SQLite with the same WAL + synchronous=FULL settings, the
+#     cost each submission would pay without group commit.
+#  2. Status lookups: GET /media/enhance?job_id= of one job with ~1,000 and then 100,000 jobs in the store,
+#     against nginx's `return 200` in the same run.
+# Prints Markdown for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
+work=$(mktemp -d)
+ferry_pid=""
+cleanup() {
+  [ -n "$ferry_pid" ] && kill "$ferry_pid" 2>/dev/null && wait "$ferry_pid" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+. scripts/bench-lib.sh
+
+start_ferry() {
+  FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" FERRY_WORKERS_CONCURRENCY=0 \
+    FERRY_AUTH_APPS='[{"key":"bench","secret":"bench-secret"}]' ./.build/release/ferry serve 2> "$work/ferry.log" &
+  ferry_pid=$!
+  ferry_port=""
+  for _ in $(seq 1 100); do
+    ferry_port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$work/ferry.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
+    [ -n "$ferry_port" ] && break
+    sleep 0.1
+  done
+  [ -n "$ferry_port" ] || { echo "ferry did not start" >&2; cat "$work/ferry.log" >&2; exit 1; }
+}
+stop_ferry() { kill "$ferry_pid"; wait "$ferry_pid" 2>/dev/null || true; ferry_pid=""; : > "$work/ferry.log"; }
+
+start_ferry
+token=$(curl -s -u bench:bench-secret -d grant_type=client_credentials "http://127.0.0.1:$ferry_port/v1/auth/token" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+cat > "$work/submit.lua" <<LUA
+local counter = 0
+local prefix = tostring(math.random(1, 1e9))
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  counter = counter + 1
+  local body = '{"input": "dlb://in/' .. prefix .. '-' .. counter .. '.wav", "output": "dlb://out/x.wav"}'
+  return wrk.format(nil, "/media/enhance", nil, body)
+end
+LUA
+wrk -t2 -c"$CONNECTIONS" -d2s -s "$work/submit.lua" "http://127.0.0.1:$ferry_port" > /dev/null
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$work/submit.lua" "http://127.0.0.1:$ferry_port" > "$work/submit.out"
+submit_rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/submit.out")
+submit_p99=$(awk '$1 == "99%" {print $2}' "$work/submit.out")
+submit_errors=$(grep -E "Non-2xx|Socket errors" "$work/submit.out" | tr '\n' ' ' || true)
+stored=$(python3 -c "import sqlite3; print(sqlite3.connect('$work/data/ferry.db').execute('select count(*) from jobs').fetchone()[0])")
+
+# The reference: one INSERT + COMMIT at a time, same journal and sync settings, same file system.
+sqlite_rps=$(python3 - "$work/ref.db" "$DURATION" <<'PY'
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=FULL")
+db.execute("CREATE TABLE jobs (seq INTEGER PRIMARY KEY, id TEXT, request BLOB)")
+n, start = 0, time.monotonic()
+while time.monotonic() - start < float(sys.argv[2]):
+    db.execute("BEGIN"); db.execute("INSERT INTO jobs (id, request) VALUES (?, ?)", (os.urandom(16).hex(), os.urandom(120))); db.execute("COMMIT")
+    n += 1
+print(f"{n / (time.monotonic() - start):.0f}")
+PY
+)
+
+# Status lookups: one job's GET with the store as it is, then with 100,000 jobs.
+job_id=$(curl -s -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
+  -d '{"input": "dlb://in/status.wav", "output": "dlb://out/status.wav"}' "http://127.0.0.1:$ferry_port/media/enhance" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+nginx_port=$(free_port)
+cat > "$work/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log $work/nginx-access.log;
+  server { listen 127.0.0.1:$nginx_port; location / { default_type application/json; return 200 '{"status":"Pending"}'; } }
+}
+CONF
+nginx -c "$work/nginx.conf" -p "$work"
+status_rps() { # port path -> requests/s
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -H "Authorization: Bearer $token" "http://127.0.0.1:$1$2" |
+    awk '/^Requests\/sec:/ {print $2}'
+}
+jobs_before=$(python3 -c "import sqlite3; print(sqlite3.connect('$work/data/ferry.db').execute('select count(*) from jobs').fetchone()[0])")
+small_rps=$(status_rps "$ferry_port" "/media/enhance?job_id=$job_id")
+nginx_small=$(status_rps "$nginx_port" "/media/enhance?job_id=$job_id")
+
+# Fill the store to 100,000 jobs directly (stored as Ferry stores pending jobs; they are never opened).
+stop_ferry
+python3 - "$work/data/ferry.db" <<'PY'
+import os, sqlite3, sys, time, uuid
+db = sqlite3.connect(sys.argv[1])
+have = db.execute("select count(*) from jobs").fetchone()[0]
+now = int(time.time() * 1000)
+rows = [(str(uuid.uuid4()), "bench", "/media/enhance", os.urandom(120), os.urandom(32).hex(), "Pending", "queued",
+         0, 0, 0.0, now, now + 31 * 86400000, now, 0, "[]", 0) for _ in range(max(0, 100000 - have))]
+db.executemany("""INSERT INTO jobs (id, owner, path, request, request_digest, status, phase, progress, bytes_done,
+  duration, submitted_ms, expires_ms, not_before_ms, attempt, attempts, cancel_requested)
+  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
+db.commit()
+PY
+start_ferry
+jobs_after=$(python3 -c "import sqlite3; print(sqlite3.connect('$work/data/ferry.db').execute('select count(*) from jobs').fetchone()[0])")
+large_rps=$(status_rps "$ferry_port" "/media/enhance?job_id=$job_id")
+nginx_large=$(status_rps "$nginx_port" "/media/enhance?job_id=$job_id")
+
+cores=$(nproc)
+echo "Machine: $cores cores. wrk -t2 -c$CONNECTIONS -d${DURATION}s."
+echo
+echo "| measurement | Ferry | reference | ratio |"
+echo "|---|---|---|---|"
+echo "| durable submissions/s (POST /media/enhance, workers idle) | $submit_rps (p99 $submit_p99; $stored stored${submit_errors:+; $submit_errors}) | $sqlite_rps (SQLite INSERT+COMMIT loop) | $(python3 -c "print(f'{$submit_rps / $sqlite_rps:.1f}x')") |"
+echo "| GET job status, $jobs_before jobs in the store | $small_rps | $nginx_small (nginx return 200) | $(python3 -c "print(f'{$small_rps / $nginx_small:.2f}x')") |"
+echo "| GET job status, $jobs_after jobs in the store | $large_rps | $nginx_large (nginx return 200) | $(python3 -c "print(f'{$large_rps / $nginx_large:.2f}x')") |"
+echo
+echo "Status lookups with $jobs_after jobs vs $jobs_before: $(python3 -c "print(f'{$large_rps / $small_rps:.2f}x')")"
