@@ -6,7 +6,8 @@ import Synchronization
 
 /// S3 multipart upload of a large file to `s3://bucket/key` with credentials: create, parts uploaded
 /// `parallelParts` at a time (each signed with its own hash and retried on its own), complete. Any failure
-/// aborts the upload, so no orphaned parts stay behind (and cost storage).
+/// aborts the upload, so no orphaned parts stay behind (and cost storage); when the abort fails too, the error
+/// is `.abortFailed`, naming the upload left behind.
 public struct S3MultipartUpload: Sendable {
   public let client: TransferClient
   public let s3: S3Requests
@@ -54,7 +55,18 @@ public struct S3MultipartUpload: Sendable {
     guard let uploadID = Self.element("UploadId", in: created) else {
       throw .status(200, detail: "CreateMultipartUpload answered without an UploadId")
     }
-    let abort = { () -> Void in _ = try? call("DELETE", [.init("uploadId", uploadID)]) }
+    // Aborts after `failure`. If the abort fails too, the error says so and names the upload left behind: the
+    // caller logs it (Transfer has no logger), since its parts cost storage until someone removes them.
+    func abandon(after failure: TransferError) -> TransferError {
+      do throws(TransferError) {
+        _ = try call("DELETE", [.init("uploadId", uploadID)])
+        return failure
+      } catch .status(404, let detail) where detail.hasPrefix("NoSuchUpload") {
+        return failure  // already gone (aborted, or completed): nothing stays behind
+      } catch {
+        return .abortFailed(failure, abort: error, uploadID: uploadID)
+      }
+    }
 
     // Parts, `parallelParts` at a time; the first failure stops the others from starting new parts.
     let state = Mutex((next: 1, etags: [Int: String](), failure: TransferError?.none, sent: [Int: Int64]()))
@@ -100,10 +112,7 @@ public struct S3MultipartUpload: Sendable {
     }
     group.wait()
     let (etags, failure) = state.withLock { ($0.etags, $0.failure) }
-    if let failure {
-      abort()
-      throw failure
-    }
+    if let failure { throw abandon(after: failure) }
     do throws(TransferError) {
       try beforeComplete()
       let parts = (1...partCount).map { "<Part><PartNumber>\($0)</PartNumber><ETag>\(etags[$0]!)</ETag></Part>" }
@@ -119,8 +128,7 @@ public struct S3MultipartUpload: Sendable {
       }
       return TransferResult(bytes: size, attempts: 1, contentType: contentType, etag: Self.element("ETag", in: answer))
     } catch {
-      abort()
-      throw error
+      throw abandon(after: error)
     }
   }
 
