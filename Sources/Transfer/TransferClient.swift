@@ -270,7 +270,7 @@ public struct TransferClient: Sendable {
     var redirects = 0
     var attempts = 0
     var lastError = TransferError.network("no attempt was made")
-    while attempts < settings.maxAttempts {
+    attempting: while attempts < settings.maxAttempts {
       attempts += 1
       if let expiry = hop.expiry, now() >= expiry { throw .expired }
       switch try attempt(hop) {
@@ -292,7 +292,10 @@ public struct TransferClient: Sendable {
         attempts -= 1
       case .retry(let error, let retryAfter, let connectionFailure):
         lastError = error
-        guard attempts < settings.maxAttempts, retryingConnectionFailures || !connectionFailure else { break }
+        // (A plain `break` would only leave the switch, and repeat a POST whose answer was lost.)
+        guard attempts < settings.maxAttempts, retryingConnectionFailures || !connectionFailure else {
+          break attempting
+        }
         let delay = backoff(attempt: attempts, retryAfter: retryAfter)
         if let expiry = hop.expiry, now().addingTimeInterval(delay.seconds) >= expiry { throw .expired }
         sleep(delay)
