@@ -8,6 +8,19 @@ import Testing
 
 @testable import Transfer
 
+/// Counts calls from the proxy's threads.
+private final class Counter: Sendable {
+  private let value = Mutex(0)
+  var count: Int { value.withLock { $0 } }
+  /// Counts one more and returns the new count.
+  func next() -> Int {
+    value.withLock {
+      $0 += 1
+      return $0
+    }
+  }
+}
+
 @Suite(.serialized, .enabled(if: S3Peers.unavailable == nil, "S3 peers unavailable"))
 struct S3MultipartTests {
   let credentials = AWSCredentials(accessKeyID: "AKIDMULTIPART", secretAccessKey: "multi/part+secret")
@@ -134,13 +147,11 @@ struct S3MultipartTests {
   }
 
   @Test func aLostCompletionAnswerIsAskedForAgainAndTheUploadSucceeds() throws {
-    let completions = Mutex(0)
+    let completions = Counter()
     let (peers, proxy, multipart, s3, client) = try setUp("media-lost-answer") { request in
       guard Self.isCompletion(request) else { return .forward }
       // The store completes the upload; the answer never arrives. The repeat goes through.
-      return completions.withLock {
-        $0 += 1; return $0
-      } == 1 ? .forwardThenReset : .forward
+      return completions.next() == 1 ? .forwardThenReset : .forward
     }
     defer {
       proxy.stop()
@@ -156,7 +167,7 @@ struct S3MultipartTests {
       Issue.record("\(error)\n\(proxy.requestLines)\n\(peers.proxyLog)")
       return
     }
-    #expect(completions.withLock { $0 } == 2, "\(proxy.requestLines)")
+    #expect(completions.count == 2, "\(proxy.requestLines)")
     #expect(
       result.etag.map(S3MultipartUpload.unquoted)
         == (try storedETag(peers, "media-lost-answer", "k.wav")).map(S3MultipartUpload.unquoted))
@@ -169,13 +180,11 @@ struct S3MultipartTests {
   }
 
   @Test func aCompletionRepeatAnsweredNoSuchUploadSucceedsWhenTheObjectHasTheMultipartETag() throws {
-    let completions = Mutex(0)
+    let completions = Counter()
     let (peers, proxy, multipart, s3, client) = try setUp("media-no-such-upload") { request in
       guard Self.isCompletion(request) else { return .forward }
       // The store completes the upload, the answer is lost, and the repeat finds the upload gone (as S3 can).
-      return completions.withLock {
-        $0 += 1; return $0
-      } == 1 ? .forwardThenReset : Self.noSuchUpload
+      return completions.next() == 1 ? .forwardThenReset : Self.noSuchUpload
     }
     defer {
       proxy.stop()
@@ -206,15 +215,11 @@ struct S3MultipartTests {
   }
 
   @Test func aCompletionRepeatAnsweredNoSuchUploadFailsWhenTheObjectIsNotOurs() throws {
-    let completions = Mutex(0)
+    let completions = Counter()
     let motoPort = Mutex(0)
     let (peers, proxy, multipart, _, _) = try setUp("media-replaced") { request in
       guard Self.isCompletion(request) else { return .forward }
-      if completions.withLock({
-        $0 += 1; return $0
-      }) == 1 {
-        return .forwardThenReset
-      }
+      if completions.next() == 1 { return .forwardThenReset }
       // Before the repeat, another writer replaces the object the lost answer had completed.
       if let other = try? RawHTTPClient(port: motoPort.withLock { $0 }) {
         try? other.send(
@@ -238,7 +243,7 @@ struct S3MultipartTests {
     ) {
       try multipart.upload(file: path, bucket: "media-replaced", key: "k.wav", credentials: credentials, region: nil)
     }
-    #expect(completions.withLock { $0 } == 2)
+    #expect(completions.count == 2)
     #expect(proxy.requestLines.contains { $0.hasPrefix("HEAD /media-replaced/k.wav") }, "\(proxy.requestLines)")
     let stored = try storedETag(peers, "media-replaced", "k.wav")
     #expect(stored != nil && stored?.hasSuffix("-2\"") == false, "the other writer's object stays: \(stored ?? "-")")
