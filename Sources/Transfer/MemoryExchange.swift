@@ -2,7 +2,7 @@ import CCurl
 import Foundation
 
 /// A request body from memory and the answer's body kept in memory (at most 1 MiB): for the small calls
-/// around transfers (S3's multipart create, complete and abort), whose XML answers matter.
+/// around transfers (S3's multipart create, complete and abort, a HEAD), whose XML answers or headers matter.
 final class MemoryExchange {
   let body: [UInt8]
   private var offset = 0
@@ -22,6 +22,8 @@ final class MemoryExchange {
     let context = Unmanaged.passUnretained(self).toOpaque()
     switch method {
     case "GET": curl.set(CURLOPT_HTTPGET, 1)
+    // A HEAD answer announces a body it does not send: curl must not wait for it.
+    case "HEAD": curl.set(CURLOPT_NOBODY, 1)
     case "POST":
       curl.set(CURLOPT_POST, 1)
       ferry_curl_setopt_off(curl.handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))

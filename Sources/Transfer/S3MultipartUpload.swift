@@ -6,7 +6,10 @@ import Synchronization
 
 /// S3 multipart upload of a large file to `s3://bucket/key` with credentials: create, parts uploaded
 /// `parallelParts` at a time (each signed with its own hash and retried on its own), complete. Any failure
-/// aborts the upload, so no orphaned parts stay behind (and cost storage).
+/// aborts the upload, so no orphaned parts stay behind (and cost storage); when the abort fails too, the error
+/// is `.abortFailed`, naming the upload left behind. A CompleteMultipartUpload whose answer was lost is sent
+/// again; if S3 then answers NoSuchUpload, the upload counts as done only when the object's ETag is the one
+/// S3 gives an object made of these parts.
 public struct S3MultipartUpload: Sendable {
   public let client: TransferClient
   public let s3: S3Requests
@@ -40,21 +43,37 @@ public struct S3MultipartUpload: Sendable {
     let part = max(partSize, ((size + Self.maxParts - 1) / Self.maxParts + mib - 1) / mib * mib)
     let partCount = Int(max(1, (size + part - 1) / part))
 
-    func call(_ method: String, _ query: [SignableRequest.QueryItem], body: [UInt8] = [], contentType: String? = nil)
-      throws(TransferError) -> [UInt8]
-    {
+    func request(
+      _ method: String, _ query: [SignableRequest.QueryItem], body: [UInt8] = [], contentType: String? = nil
+    ) -> OutboundRequest {
       var request = s3.request(
         method, bucket: bucket, key: key, query: query, credentials: credentials, region: region,
         payload: .sha256(Hex.encode(SHA256.hash(body))))
       if let contentType { request.headers.append((name: "Content-Type", value: contentType)) }
-      return try client.exchange(request, method: method, body: body).body
+      return request
+    }
+    func call(_ method: String, _ query: [SignableRequest.QueryItem], body: [UInt8] = [], contentType: String? = nil)
+      throws(TransferError) -> [UInt8]
+    {
+      try client.exchange(request(method, query, body: body, contentType: contentType), method: method, body: body).body
     }
 
     let created = try call("POST", [.init("uploads", "")], contentType: contentType)
     guard let uploadID = Self.element("UploadId", in: created) else {
       throw .status(200, detail: "CreateMultipartUpload answered without an UploadId")
     }
-    let abort = { () -> Void in _ = try? call("DELETE", [.init("uploadId", uploadID)]) }
+    // Aborts after `failure`. If the abort fails too, the error says so and names the upload left behind: the
+    // caller logs it (Transfer has no logger), since its parts cost storage until someone removes them.
+    func abandon(after failure: TransferError) -> TransferError {
+      do throws(TransferError) {
+        _ = try call("DELETE", [.init("uploadId", uploadID)])
+        return failure
+      } catch .status(404, let detail) where detail.hasPrefix("NoSuchUpload") {
+        return failure  // already gone (aborted, or completed): nothing stays behind
+      } catch {
+        return .abortFailed(failure, abort: error, uploadID: uploadID)
+      }
+    }
 
     // Parts, `parallelParts` at a time; the first failure stops the others from starting new parts.
     let state = Mutex((next: 1, etags: [Int: String](), failure: TransferError?.none, sent: [Int: Int64]()))
@@ -100,18 +119,31 @@ public struct S3MultipartUpload: Sendable {
     }
     group.wait()
     let (etags, failure) = state.withLock { ($0.etags, $0.failure) }
-    if let failure {
-      abort()
-      throw failure
-    }
+    if let failure { throw abandon(after: failure) }
     do throws(TransferError) {
       try beforeComplete()
-      let parts = (1...partCount).map { "<Part><PartNumber>\($0)</PartNumber><ETag>\(etags[$0]!)</ETag></Part>" }
-        .joined()
-      let answer = try call(
-        "POST", [.init("uploadId", uploadID)],
-        body: Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8),
-        contentType: "application/xml")
+      let partETags = (1...partCount).map { etags[$0]! }
+      let parts = partETags.enumerated()
+        .map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
+      let body = Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8)
+      let complete = request("POST", [.init("uploadId", uploadID)], body: body, contentType: "application/xml")
+      var retried = false
+      let answer: [UInt8]
+      do throws(TransferError) {
+        // Repeated after a lost answer (S3 asks for that): S3 completes an upload once, and answers a repeat
+        // with the same result or with NoSuchUpload.
+        answer = try client.exchange(
+          complete, method: "POST", body: body, retryingConnectionFailures: true, retried: &retried
+        ).body
+      } catch .status(404, let detail) where retried && detail.hasPrefix("NoSuchUpload") {
+        // An earlier attempt may have completed the upload before its answer was lost. The object says whether
+        // it did: it is ours only if its ETag is the one S3 gives an object made of exactly these parts.
+        guard let expected = Self.multipartETag(of: partETags),
+          let stored = try? client.exchange(request("HEAD", []), method: "HEAD").result.etag,
+          Self.unquoted(stored) == expected
+        else { throw .status(404, detail: detail) }
+        return TransferResult(bytes: size, attempts: 1, contentType: contentType, etag: stored)
+      }
       // S3 can answer 200 and still report an error in the body.
       if let code = Self.element("Code", in: answer) {
         throw TransferError.status(
@@ -119,8 +151,7 @@ public struct S3MultipartUpload: Sendable {
       }
       return TransferResult(bytes: size, attempts: 1, contentType: contentType, etag: Self.element("ETag", in: answer))
     } catch {
-      abort()
-      throw error
+      throw abandon(after: error)
     }
   }
 
@@ -135,6 +166,51 @@ public struct S3MultipartUpload: Sendable {
       remaining -= Int64(chunk.count)
     }
     return Hex.encode(hasher.finalize())
+  }
+
+  /// The ETag S3 gives an object completed from parts with these ETags (each the hex MD5 of its part): the hex
+  /// MD5 of the parts' binary MD5s, "-", the number of parts. Nil when an ETag is not a hex MD5 (those of
+  /// objects encrypted with SSE-KMS or SSE-C are not), so such an object can never be taken for ours.
+  static func multipartETag(of partETags: [String]) -> String? {
+    var digests: [UInt8] = []
+    for etag in partETags {
+      let hex = Array(unquoted(etag).utf8)
+      guard hex.count == 32 else { return nil }
+      for i in stride(from: 0, to: 32, by: 2) {
+        guard let high = hexValue(hex[i]), let low = hexValue(hex[i + 1]) else { return nil }
+        digests.append(high << 4 | low)
+      }
+    }
+    guard let md5 = md5Hex(digests) else { return nil }
+    return "\(md5)-\(partETags.count)"
+  }
+
+  /// An ETag without its quotes, lowercased.
+  static func unquoted(_ etag: String) -> String {
+    etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"").union(.whitespaces)).lowercased()
+  }
+
+  private static func hexValue(_ digit: UInt8) -> UInt8? {
+    switch digit {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+    default: nil
+    }
+  }
+
+  /// The hex MD5 of `bytes`. Crypto offers MD5 only over a file (for Content-MD5), so the bytes (16 per part,
+  /// at most 160 KB) pass through a temporary file; this runs only after a lost CompleteMultipartUpload answer.
+  private static func md5Hex(_ bytes: [UInt8]) -> String? {
+    var template = Array((NSTemporaryDirectory() + "ferry-etag-XXXXXX").utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    guard fd >= 0 else { return nil }
+    let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    defer { unlink(path) }
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    guard written == bytes.count, let base64 = try? MD5.base64OfFile(path), let digest = Data(base64Encoded: base64)
+    else { return nil }
+    return Hex.encode(digest)
   }
 
   /// The text of the first `<name>` element (S3's answers are small, flat XML).

@@ -230,22 +230,38 @@ public struct TransferClient: Sendable {
   public func exchange(_ request: OutboundRequest, method: String, body: [UInt8] = []) throws(TransferError)
     -> (result: TransferResult, body: [UInt8])
   {
+    var retried = false
+    return try exchange(
+      request, method: method, body: body, retryingConnectionFailures: method != "POST", retried: &retried)
+  }
+
+  /// `exchange` for a request that may be repeated after a connection failure even as a POST (S3's
+  /// CompleteMultipartUpload). `retried` tells whether an attempt before the last one ended without a final
+  /// answer (a lost answer, a retryable status): the request may already have taken effect then, and the last
+  /// answer may describe the state it left (S3: `NoSuchUpload` for an upload that a lost answer completed).
+  func exchange(
+    _ request: OutboundRequest, method: String, body: [UInt8] = [], retryingConnectionFailures: Bool,
+    retried: inout Bool
+  ) throws(TransferError) -> (result: TransferResult, body: [UInt8]) {
     let exchange = MemoryExchange(body: body)
     var request = request
     if !request.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
       // curl would label a POST body as a form (and some servers then parse it away): send no type instead.
       request.headers.append((name: "Content-Type", value: ""))
     }
-    let result = try withAttempts(request, retryingConnectionFailures: method != "POST") {
+    retried = false
+    let result = try withAttempts(request, retryingConnectionFailures: retryingConnectionFailures) {
       hop throws(TransferError) -> Outcome in
       let (curl, gate) = try connect(hop)
       exchange.install(on: curl, method: method)
       let code = withExtendedLifetime((exchange, gate)) { curl.perform() }
       if let refusal = gate.refusal { throw .refused(refusal) }
-      return try outcome(code, curl, exchange.response) {
+      let next = try outcome(code, curl, exchange.response) {
         TransferResult(
           bytes: Int64(exchange.answer.count), attempts: 0, contentType: nil, etag: exchange.response.header("ETag"))
       }
+      if case .retry = next { retried = true }
+      return next
     }
     return (result, exchange.answer)
   }
@@ -270,7 +286,7 @@ public struct TransferClient: Sendable {
     var redirects = 0
     var attempts = 0
     var lastError = TransferError.network("no attempt was made")
-    while attempts < settings.maxAttempts {
+    attempting: while attempts < settings.maxAttempts {
       attempts += 1
       if let expiry = hop.expiry, now() >= expiry { throw .expired }
       switch try attempt(hop) {
@@ -292,7 +308,10 @@ public struct TransferClient: Sendable {
         attempts -= 1
       case .retry(let error, let retryAfter, let connectionFailure):
         lastError = error
-        guard attempts < settings.maxAttempts, retryingConnectionFailures || !connectionFailure else { break }
+        // (A plain `break` would only leave the switch, and repeat a POST whose answer was lost.)
+        guard attempts < settings.maxAttempts, retryingConnectionFailures || !connectionFailure else {
+          break attempting
+        }
         let delay = backoff(attempt: attempts, retryAfter: retryAfter)
         if let expiry = hop.expiry, now().addingTimeInterval(delay.seconds) >= expiry { throw .expired }
         sleep(delay)

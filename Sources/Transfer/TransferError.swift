@@ -14,6 +14,16 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
   case cancelled
   /// A local failure (work file, libcurl setup).
   case local(String)
+  /// An S3 multipart upload failed (the first error), and aborting it failed too (`abort`): the upload
+  /// `uploadID` and its parts stay in the bucket, and are billed, until an abort or a lifecycle rule removes
+  /// them. Worth logging with the bucket and key; the upload ID is no secret (it needs credentials to use).
+  indirect case abortFailed(TransferError, abort: TransferError, uploadID: String)
+
+  /// The failure itself, without what went wrong cleaning up after it: the error a job reports.
+  public var primary: TransferError {
+    if case .abortFailed(let failure, _, _) = self { return failure.primary }
+    return self
+  }
 
   public var description: String {
     switch self {
@@ -24,6 +34,8 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
     case .network(let detail): detail
     case .cancelled: "cancelled"
     case .local(let detail): detail
+    case .abortFailed(let failure, let abort, let uploadID):
+      "\(failure); aborting the multipart upload failed too (\(abort)): upload \(uploadID) and its parts remain"
     }
   }
 }

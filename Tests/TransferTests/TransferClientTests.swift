@@ -239,6 +239,30 @@ private func workFile() throws -> String {
       }
     }
   }
+
+  @Test func aPOSTWhoseAnswerWasLostIsNotRepeated() throws {
+    // The answer's head arrives, then the connection resets: the POST may have taken effect.
+    let server = try FaultServer { _, _ in .serve(body: Array("<Result/>".utf8), resetAfter: 0) }
+    defer { server.stop() }
+    let sleeps = RecordedSleeps()
+    #expect(throws: TransferError.self) {
+      try downloader(opening: [server], sleeps: sleeps).exchange(
+        OutboundRequest(url: server.base + "/media/k?uploads"), method: "POST")
+    }
+    #expect(server.requests.map(\.method) == ["POST"])
+    #expect(sleeps.all.isEmpty)
+  }
+
+  @Test func otherExchangesWhoseAnswerWasLostAreRepeated() throws {
+    let server = try FaultServer { _, connection in
+      connection == 1 ? .serve(body: Array("<Result/>".utf8), resetAfter: 0) : .status(204)
+    }
+    defer { server.stop() }
+    let (result, _) = try downloader(opening: [server]).exchange(
+      OutboundRequest(url: server.base + "/media/k?uploadId=u"), method: "DELETE")
+    #expect(result.attempts == 2)
+    #expect(server.requests.map(\.method) == ["DELETE", "DELETE"])
+  }
 }
 
 @Suite(.serialized) struct RedirectSafetyTests {
