@@ -116,9 +116,13 @@ public struct JobTransfers: Sendable {
     } catch let error as LocationError {
       throw JobFailure(
         .final, type: "/problems/output-file-access", title: "Output not writable", detail: error.description)
-    } catch TransferError.expired {
-      throw keep(path, location: location, context: context)
     } catch let error as TransferError {
+      if error.primary == .expired { throw keep(path, location: location, context: context) }
+      if case .abortFailed(_, let abort, let uploadID) = error {
+        context.logger.warning(
+          "multipart upload left behind",
+          ["field": .string(field), "upload_id": .string(uploadID), "abort_error": .string(abort.description)])
+      }
       if context.isCancelled { throw JobFailure.cancelled }
       throw Self.failure(error, field: field, location: location, input: false)
     } catch {
@@ -191,6 +195,8 @@ public struct JobTransfers: Sendable {
       return JobFailure(.retryable, type: type, title: title, detail: "\(shown): \(error)")
     case .cancelled:
       return .cancelled
+    case .abortFailed(let failure, _, _):
+      return Self.failure(failure, field: field, location: location, input: input)
     case .local(let detail):
       return JobFailure(
         .retryable, type: "/problems/internal-error", title: "Local failure", detail: "\(field): \(detail)")
