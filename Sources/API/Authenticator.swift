@@ -1,11 +1,15 @@
 import Foundation
 import HTTPServer
+import Synchronization
 
 /// Who is calling a `/media/*` route: a Bearer token from `/v1/auth/token`, or a legacy `x-api-key`.
 public struct Authenticator: Sendable {
   public let apps: AppRegistry
   public let tokens: TokenIssuer
   private let now: @Sendable () -> Date
+  /// Tokens already verified, with their app and expiry: a client polling a job presents the same token
+  /// many times, and checking its signature and claims each time costs more than the rest of the lookup.
+  private let verified = VerifiedTokens()
 
   public init(apps: AppRegistry, tokens: TokenIssuer, now: @escaping @Sendable () -> Date = { Date() }) {
     self.apps = apps
@@ -20,11 +24,13 @@ public struct Authenticator: Sendable {
       guard parts.count == 2, parts[0].lowercased() == "bearer" else {
         throw Self.unauthorized("use Authorization: Bearer <token> (from POST /v1/auth/token) or x-api-key")
       }
-      guard let app = tokens.verify(String(parts[1]).trimmingCharacters(in: .whitespaces), now: now()),
-        apps.app(key: app) != nil
-      else {
+      let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+      let now = now()
+      if let app = verified.app(for: token, now: now) { return app }
+      guard let (app, expiry) = tokens.verifiedClaims(token, now: now), apps.app(key: app) != nil else {
         throw Self.unauthorized("the access token is invalid or expired; get a new one from POST /v1/auth/token")
       }
+      verified.remember(token, app: app, expiry: expiry)
       return app
     }
     if let apiKey = request.headers["x-api-key"] {
@@ -38,5 +44,23 @@ public struct Authenticator: Sendable {
     HTTPError(
       status: .unauthorized, type: "/problems/unauthorized", title: "Unauthorized", detail: detail,
       headers: ["WWW-Authenticate": #"Bearer realm="ferry""#])
+  }
+}
+
+/// A bounded memory of verified tokens (emptied when full: tokens are cheap to verify again).
+final class VerifiedTokens: Sendable {
+  private let entries = Mutex<[String: (app: String, expiry: Date)]>([:])
+  static let capacity = 10_000
+
+  func app(for token: String, now: Date) -> String? {
+    guard let entry = entries.withLock({ $0[token] }), entry.expiry > now else { return nil }
+    return entry.app
+  }
+
+  func remember(_ token: String, app: String, expiry: Date) {
+    entries.withLock { entries in
+      if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+      entries[token] = (app, expiry)
+    }
   }
 }

@@ -25,6 +25,11 @@ public struct TokenIssuer: Sendable {
 
   /// The app key of a valid, unexpired token, or nil.
   public func verify(_ token: String, now: Date) -> String? {
+    verifiedClaims(token, now: now)?.app
+  }
+
+  /// The app key and expiry of a valid, unexpired token, or nil.
+  public func verifiedClaims(_ token: String, now: Date) -> (app: String, expiry: Date)? {
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 3, parts[0] == Self.header, let signature = Base64URL.decode(parts[2]) else { return nil }
     let expected = HMAC.sha256(key: key, data: Array("\(parts[0]).\(parts[1])".utf8))
@@ -32,7 +37,7 @@ public struct TokenIssuer: Sendable {
       let claims = try? JSONValue.parse(Data(payload)).object, case .string(let app)? = claims["sub"],
       let expiry = claims["exp"]?.number, expiry > now.timeIntervalSince1970
     else { return nil }
-    return app
+    return (app, Date(timeIntervalSince1970: expiry))
   }
 }
 

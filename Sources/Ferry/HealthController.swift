@@ -32,7 +32,7 @@ struct HealthController: Sendable {
   func notReadyReasons() -> [String] {
     var reasons: [String] = []
     do {
-      _ = try store.queueAhead(of: nil)
+      _ = try store.queueAhead(of: nil, atMost: 1)
     } catch {
       reasons.append("the job store is unreachable")
     }

@@ -41,17 +41,33 @@ public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
     case .bool(let b): return b ? "true" : "false"
     case .int(let i): return String(i)
     case .double(let d): return d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)
-    case .string(let s):
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = .withoutEscapingSlashes
-      let data = try? encoder.encode(s)
-      return data.map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+    case .string(let s): return JSONValue.quoted(s)
     case .array(let a): return "[" + a.map(\.description).joined(separator: ",") + "]"
     case .object(let o):
       return "{"
         + o.keys.sorted().map { JSONValue.string($0).description + ":" + o[$0]!.description }.joined(separator: ",")
         + "}"
     }
+  }
+
+  /// `text` as a JSON string literal: quotes, backslashes and control characters escaped, the rest as is.
+  static func quoted(_ text: String) -> String {
+    var out: [UInt8] = [0x22]
+    out.reserveCapacity(text.utf8.count + 2)
+    let hex = Array("0123456789abcdef".utf8)
+    for byte in text.utf8 {
+      switch byte {
+      case 0x22: out += [0x5C, 0x22]
+      case 0x5C: out += [0x5C, 0x5C]
+      case 0x0A: out += [0x5C, 0x6E]
+      case 0x0D: out += [0x5C, 0x72]
+      case 0x09: out += [0x5C, 0x74]
+      case 0x00..<0x20: out += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+      default: out.append(byte)
+      }
+    }
+    out.append(0x22)
+    return String(decoding: out, as: UTF8.self)
   }
 
   /// A short name of the value's JSON type, for messages (`a string`, `a number`).

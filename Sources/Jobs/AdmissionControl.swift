@@ -16,6 +16,14 @@ public struct AdmissionControl: Sendable {
     self.margin = margin
   }
 
+  /// How many jobs ahead are worth counting for a job with `deadline`: any more would be refused anyway.
+  /// Nil when the job has no deadline (nothing to check).
+  public func queueLimit(deadline: Date?, now: Date, estimatedRun: Duration) -> Int? {
+    guard let deadline else { return nil }
+    let runs = max(0, deadline.timeIntervalSince(now)) / max(0.001, estimatedRun.seconds)
+    return concurrency * (Int(min(runs, 1e6)) + 2)
+  }
+
   /// Nil when a job with `deadline` submitted at `now` is expected to finish in time, else why not.
   public func refusal(deadline: Date?, now: Date, queueAhead: Int, estimatedRun: Duration) -> AdmissionRefusal? {
     guard let deadline else { return nil }

@@ -115,13 +115,14 @@ public final class InMemoryJobStore: JobStore {
     }
   }
 
-  public func queueAhead(of deadline: Date?) throws -> Int {
-    let limit = deadline ?? .distantFuture
-    return state.withLock { state in
+  public func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int {
+    let latest = deadline ?? .distantFuture
+    let count = state.withLock { state in
       state.jobs.values.filter { job in
-        job.status == .running || (job.status == .pending && (job.deadline ?? .distantFuture) <= limit)
+        job.status == .running || (job.status == .pending && (job.deadline ?? .distantFuture) <= latest)
       }.count
     }
+    return min(count, max(0, limit))
   }
 
   public func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void) {

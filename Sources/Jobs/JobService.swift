@@ -45,9 +45,11 @@ public struct JobService: Sendable {
       retention: retention, deadline: deadline)
     let since = submitted - duplicateWindow.seconds
     if let earlier = try store.duplicate(of: job, since: since) { return .existing(earlier) }
-    if let refusal = admission.refusal(
-      deadline: deadline, now: submitted, queueAhead: try store.queueAhead(of: deadline),
-      estimatedRun: estimator.estimate)
+    let estimate = estimator.estimate
+    if let limit = admission.queueLimit(deadline: deadline, now: submitted, estimatedRun: estimate),
+      let refusal = admission.refusal(
+        deadline: deadline, now: submitted, queueAhead: try store.queueAhead(of: deadline, atMost: limit),
+        estimatedRun: estimate)
     {
       throw refusal
     }

@@ -37,9 +37,10 @@ public protocol JobStore: Sendable {
   /// Running jobs whose lease ran out at `now` (every running job when `now` is `.distantFuture`).
   func expiredLeases(now: Date) throws -> [UUID]
 
-  /// Counts by status, and the number of jobs ahead of a job with `deadline` in the queue (pending or running
-  /// with an earlier or equal deadline, or running without one).
-  func queueAhead(of deadline: Date?) throws -> Int
+  /// The number of jobs ahead of a job with `deadline` in the queue (running ones, and pending ones with an
+  /// earlier or equal deadline), counted up to `limit` (a count past the point where admission refuses
+  /// anyway would only cost time: a long queue makes the count long).
+  func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int
 
   /// Deletes ended jobs whose `expiresAt` is at or before `now`; returns their ids.
   func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void)

@@ -135,14 +135,17 @@ public final class SQLiteJobStore: JobStore {
     }
   }
 
-  public func queueAhead(of deadline: Date?) throws -> Int {
+  public func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int {
     try read { database in
-      let running = try database.scalar("SELECT count(*) FROM jobs WHERE status = 'Running'")
+      // Both counts walk partial indexes (jobs_leases, jobs_ready) and stop at the limit.
       let statement = try database.statement(
-        "SELECT count(*) FROM jobs WHERE status = 'Pending' AND \(Self.deadlineOrder) <= ?1")
-      try statement.bind(.int(deadline?.millisecondsSince1970 ?? Int64.max))
+        """
+        SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE status = 'Running' LIMIT ?2))
+          + (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE status = 'Pending' AND \(Self.deadlineOrder) <= ?1 LIMIT ?2))
+        """)
+      try statement.bind(.int(deadline?.millisecondsSince1970 ?? Int64.max), .int(Int64(limit)))
       _ = try statement.step()
-      return Int(running + statement.int64(0))
+      return min(limit, statement.int(0))
     }
   }
 
@@ -219,7 +222,9 @@ extension SQLiteJobStore {
     job.expiresAt = date(15)!
     job.notBefore = date(17)!
     job.attempt = row.int(c(18))
-    job.attempts = try decoder.decode([JobAttempt].self, from: Data(row.text(c(19)).utf8))
+    let attempts = row.text(c(19))
+    // Most jobs never failed an attempt: skip the decoder for the empty log.
+    job.attempts = attempts == "[]" ? [] : try decoder.decode([JobAttempt].self, from: Data(attempts.utf8))
     if let holder = row.optionalText(c(20)), let expires = date(21) {
       job.lease = JobLease(holder: holder, expiresAt: expires)
     }

@@ -159,5 +159,7 @@ struct CancelOnceUploading: JobStore {
   func job(id: UUID) throws -> Job? { try base.job(id: id) }
   func list(_ query: JobQuery) throws -> JobPage { try base.list(query) }
   func expiredLeases(now: Date) throws -> [UUID] { try base.expiredLeases(now: now) }
-  func queueAhead(of deadline: Date?) throws -> Int { try base.queueAhead(of: deadline) }
+  func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int {
+    try base.queueAhead(of: deadline, atMost: limit)
+  }
 }

@@ -77,10 +77,10 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     let store = try kind.make()
     for round in 1...3 {
       // Each read leaves nothing open that would pin an older snapshot for the next one.
-      _ = try store.queueAhead(of: nil)
+      _ = try store.queueAhead(of: nil, atMost: 1000)
       _ = try store.list(JobQuery(owner: "app", limit: 1))
       let job = try await submit(store, newJob())
-      #expect(try store.queueAhead(of: nil) == round)
+      #expect(try store.queueAhead(of: nil, atMost: 1000) == round)
       #expect(try store.list(JobQuery(owner: "app", limit: 1)).jobs.first?.id == job.id)
       #expect(try store.job(id: job.id) == job)
     }
@@ -230,9 +230,10 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     try await submit(store, newJob(deadline: t0 + 300))
     try await submit(store, newJob())
     _ = try await store.claim(worker: "w", now: t0, lease: .seconds(30))  // takes the t0+100 one
-    #expect(try store.queueAhead(of: t0 + 50) == 1)
-    #expect(try store.queueAhead(of: t0 + 300) == 2)
-    #expect(try store.queueAhead(of: nil) == 3)
+    #expect(try store.queueAhead(of: t0 + 50, atMost: 1000) == 1)
+    #expect(try store.queueAhead(of: t0 + 300, atMost: 1000) == 2)
+    #expect(try store.queueAhead(of: nil, atMost: 1000) == 3)
+    #expect(try store.queueAhead(of: nil, atMost: 2) == 2)
   }
 
   @Test(arguments: StoreKind.allCases)
