@@ -29,13 +29,14 @@ public final class JobContext: Sendable {
   private let state = Mutex(State())
   private let reporter: @Sendable (JobPhase, Int, Int64, Int64?) throws -> Bool
   private let fence: @Sendable () throws -> Void
+  private let durationRecorder: @Sendable (Double) throws -> Void
   private let reportInterval: Duration
 
   init(
     job: Job, request: [UInt8], workDirectory: String, worker: String, now: @escaping @Sendable () -> Date,
     logger: Logger,
     reportInterval: Duration, reporter: @escaping @Sendable (JobPhase, Int, Int64, Int64?) throws -> Bool,
-    fence: @escaping @Sendable () throws -> Void
+    fence: @escaping @Sendable () throws -> Void, durationRecorder: @escaping @Sendable (Double) throws -> Void
   ) {
     self.job = job
     self.request = request
@@ -46,6 +47,15 @@ public final class JobContext: Sendable {
     self.reportInterval = reportInterval
     self.reporter = reporter
     self.fence = fence
+    self.durationRecorder = durationRecorder
+  }
+
+  /// Records the input's media duration in seconds (shown in job listings).
+  public func recordDuration(_ seconds: Double) {
+    guard seconds.isFinite, seconds >= 0 else { return }
+    do { try durationRecorder(seconds) } catch {
+      logger.warning("duration not stored", ["error": .string(String(describing: error))])
+    }
   }
 
   /// True once the job was cancelled (or this worker lost the job): the work stops as soon as it can.

@@ -21,11 +21,13 @@ public final class WorkerPool: Sendable {
     public var reportInterval: Duration
     /// The only node on this store: every running job found at start was left by a crash.
     public var singleNode: Bool
+    /// How often jobs past their retention are deleted.
+    public var sweepInterval: Duration
 
     public init(
       concurrency: Int, lease: Duration = .seconds(30), maxAttempts: Int = 3, workRoot: String,
       pollInterval: Duration = .seconds(1), retryBackoff: Duration = .seconds(5),
-      reportInterval: Duration = .milliseconds(500), singleNode: Bool = true
+      reportInterval: Duration = .milliseconds(500), singleNode: Bool = true, sweepInterval: Duration = .seconds(3600)
     ) {
       // 0: this node stores jobs (API only) and leaves running them to other nodes.
       self.concurrency = max(0, concurrency)
@@ -36,6 +38,7 @@ public final class WorkerPool: Sendable {
       self.retryBackoff = retryBackoff
       self.reportInterval = reportInterval
       self.singleNode = singleNode
+      self.sweepInterval = sweepInterval
     }
   }
 
@@ -300,6 +303,12 @@ public final class WorkerPool: Sendable {
           try job.renew(worker: worker, now: now(), lease: settings.lease)
           if job.cancelRequested { throw JobFailure.cancelled }
         }
+      },
+      durationRecorder: { [store, now, settings] seconds in
+        try store.updateWaiting(id: id) { job in
+          try job.renew(worker: worker, now: now(), lease: settings.lease)
+          job.duration = seconds
+        }
       })
   }
 
@@ -308,6 +317,7 @@ public final class WorkerPool: Sendable {
   private func heartbeatLoop() {
     let tick = min(1.0, settings.lease.seconds / 3)
     var lastRenewal = Date.distantPast
+    var lastSweep = Date.distantPast
     while !isStopping {
       signal.withLock { _ = signal.wait(until: Date() + tick) }
       if isStopping { return }
@@ -324,6 +334,20 @@ public final class WorkerPool: Sendable {
           for id in expired where !mine.contains(id) { try? takeBack(id, force: false) }
         }
       }
+      if now().timeIntervalSince(lastSweep) >= settings.sweepInterval.seconds {
+        lastSweep = now()
+        sweep()
+      }
+    }
+  }
+
+  /// Deletes jobs past their retention (`jobs.retention_days`).
+  private func sweep() {
+    do {
+      let deleted = try store.deleteExpiredWaiting(now: now())
+      if !deleted.isEmpty { logger.info("expired jobs deleted", ["count": .int(deleted.count)]) }
+    } catch {
+      logger.warning("expired jobs not deleted", ["error": .string(String(describing: error))])
     }
   }
 

@@ -111,6 +111,7 @@ enum MediaSteps {
         .final, type: "/problems/input-too-large", title: "Input too long",
         detail: "input: \(Int(duration)) s of media is over the limit of \(Int(tools.maxDuration)) s")
     }
+    if let duration = info.duration { context.recordDuration(duration) }
     return info
   }
 

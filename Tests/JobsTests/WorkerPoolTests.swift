@@ -172,6 +172,21 @@ import Testing
     #expect(done.error?.detail.contains("interrupted 3 times") == true)
   }
 
+  @Test func jobsPastTheirRetention_areDeleted() async throws {
+    let harness = try PoolHarness(sweepInterval: .milliseconds(200))
+    let old = Job(
+      owner: "app", path: "/media/copy-test", sealedRequest: [1], requestDigest: "old",
+      submittedAt: Date() - 32 * 86400, retention: .seconds(31 * 86400), deadline: nil)
+    _ = try await harness.store.submit(old, duplicateSince: .distantPast)
+    try await harness.store.update(id: old.id) { _ = $0.cancel(now: Date() - 32 * 86400) }
+    let recent = try await harness.submit(copyRequest("http://127.0.0.1:9/in", "http://127.0.0.1:9/out"))
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    for _ in 0..<100 where try harness.store.job(id: old.id) != nil { try await Task.sleep(for: .milliseconds(50)) }
+    #expect(try harness.store.job(id: old.id) == nil)
+    #expect(try harness.store.job(id: recent.id) != nil)
+  }
+
   @Test func stopping_givesRunningJobsBack_withoutSpendingAnAttempt() async throws {
     let server = try FaultServer { _, _ in .stall(body: testBytes(count: 100), seconds: 20) }
     defer { server.stop() }

@@ -90,6 +90,7 @@ import Transfer
     #expect(before < -40)
     #expect(abs(after - -16) < 1.5, "measured \(after) LUFS")
     #expect(job.result?.contains("\"target_level\":-16") == true)
+    #expect(abs(job.duration - 4) < 0.1, "the media duration is recorded: \(job.duration)")
   }
 
   @Test func theOutputName_choosesTheFormat() async throws {
