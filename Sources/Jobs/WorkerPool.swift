@@ -62,7 +62,10 @@ public final class WorkerPool: Sendable {
   }
 
   private let state = Mutex(State())
+  /// Idle workers wait here for `wake()`; only workers do, so a wake-up always reaches one of them.
   private let signal = NSCondition()
+  /// The heartbeat sleeps here between ticks (woken early only by `stop()`).
+  private let heartbeatSignal = NSCondition()
 
   public init(
     store: any JobStore, work: any JobWork, cipher: RequestCipher, settings: Settings,
@@ -104,6 +107,7 @@ public final class WorkerPool: Sendable {
     }
     for context in interrupted { context.cancel() }
     signal.withLock { signal.broadcast() }
+    heartbeatSignal.withLock { heartbeatSignal.broadcast() }
     let deadline = Date() + timeout.seconds
     while state.withLock({ $0.threads > 0 }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
   }
@@ -319,7 +323,7 @@ public final class WorkerPool: Sendable {
     var lastRenewal = Date.distantPast
     var lastSweep = Date.distantPast
     while !isStopping {
-      signal.withLock { _ = signal.wait(until: Date() + tick) }
+      heartbeatSignal.withLock { _ = heartbeatSignal.wait(until: Date() + tick) }
       if isStopping { return }
       let running = state.withLock { $0.running }
       // Cancels made through the store (another node's API, or a request this node's cancel missed).

@@ -32,6 +32,7 @@ final class PoolHarness: Sendable {
   init(
     concurrency: Int = 2, maxAttempts: Int = 3, lease: Duration = .seconds(30), dataDirectory: String? = nil,
     store: (any JobStore)? = nil, s3Endpoint: String? = nil, sweepInterval: Duration = .seconds(3600),
+    pollInterval: Duration = .milliseconds(100),
     work makeWork: (JobTransfers) -> any JobWork = { CopyWork(transfers: $0) }
   ) throws {
     let directory = try dataDirectory ?? makeTemporaryDirectory("ferry-pool")
@@ -43,7 +44,7 @@ final class PoolHarness: Sendable {
       store: self.store, work: work, cipher: Self.cipher,
       settings: .init(
         concurrency: concurrency, lease: lease, maxAttempts: maxAttempts, workRoot: directory + "/work",
-        pollInterval: .milliseconds(100), retryBackoff: .milliseconds(50), reportInterval: .milliseconds(50),
+        pollInterval: pollInterval, retryBackoff: .milliseconds(50), reportInterval: .milliseconds(50),
         sweepInterval: sweepInterval),
       logger: Logger(level: .debug, sink: logs))
     service = JobService(

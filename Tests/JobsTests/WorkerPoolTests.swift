@@ -30,6 +30,20 @@ import Testing
     #expect(logged)
   }
 
+  @Test func aSubmission_wakesAnIdleWorkerAtOnce() async throws {
+    // Workers that only polled would take up to 10 s here.
+    let harness = try PoolHarness(concurrency: 2, pollInterval: .seconds(10)) { _ in RecordingWork { _ in "{}" } }
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    try await Task.sleep(for: .milliseconds(300))  // every worker and the heartbeat are asleep now
+    for round in 0..<5 {
+      let job = try await harness.submit("job \(round)")
+      let done = try await harness.wait(for: job.id, timeout: 5)
+      let waited = try #require(done.startedAt).timeIntervalSince(job.submittedAt)
+      #expect(waited < 0.5, "round \(round): started \(waited) s after submission")
+    }
+  }
+
   @Test func workers_takeJobsEarliestDeadlineFirst() async throws {
     let order = Mutex<[String]>([])
     let harness = try PoolHarness(concurrency: 1) { _ in
