@@ -47,6 +47,9 @@ struct EnhanceWork: JobWork {
   let transfers: JobTransfers
   let tools: MediaTools
 
+  /// How close to the target a result must land, LU.
+  static let tolerance = 0.4
+
   func run(_ context: JobContext) throws -> String {
     let request = try MediaRequest.decode(context)
     let (input, output) = try Self.checked { () throws(InvalidRequest) in try MediaRequest.inputAndOutput(request) }
@@ -55,22 +58,67 @@ struct EnhanceWork: JobWork {
     let inputFile = context.workDirectory + "/input"
     try transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)
     let info = try MediaSteps.probe(inputFile, tools: tools, context: context)
-
     let format = OutputFormat.choose(outputName: JobTransfers.fileName(of: output), inputFormat: info.formatName)
+    let rate = EnhanceCommand.sampleRate(info: info, format: format)
+
+    // Pass 1: clean and measure.
+    let cleanFile = context.workDirectory + "/clean.wav"
+    let cleanExit = try MediaSteps.ffmpeg(
+      EnhanceCommand.cleanArguments(input: inputFile, clean: cleanFile, settings: settings, rate: rate), tools: tools,
+      duration: info.duration, context: context, share: 30...60)
+    guard let before = LoudnessSummary.parse(cleanExit.stderr) else {
+      throw JobFailure(
+        .final, type: "/problems/processing-failed", title: "Processing failed",
+        detail: "the input's loudness could not be measured")
+    }
+
+    // Pass 2, checked: gain and limiter, then measure the encoded result and correct once or twice.
     let outputFile = context.workDirectory + "/output." + format.fileExtension
-    let arguments = EnhanceCommand.arguments(
-      input: inputFile, output: outputFile, settings: settings, info: info, format: format)
-    try MediaSteps.ffmpeg(arguments, tools: tools, duration: info.duration, context: context, share: 30...85)
+    var (gain, ceiling) = EnhanceCommand.plan(measured: before, settings: settings)
+    var after = before
+    for round in 0..<3 {
+      let share = round == 0 ? 60...80 : 80...84
+      try MediaSteps.ffmpeg(
+        EnhanceCommand.finishArguments(
+          clean: cleanFile, input: inputFile, output: outputFile, gain: gain, ceiling: ceiling, info: info,
+          format: format), tools: tools, duration: info.duration, context: context, share: share)
+      after = try MediaSteps.measure(outputFile, tools: tools, context: context)
+      let peak = settings.peakReference == "sample" ? after.samplePeak : after.truePeak
+      let peakOK = peak <= settings.peakLimit + 0.05
+      let loudnessOK = settings.targetLevel.map { abs(after.integrated - $0) <= Self.tolerance } ?? true
+      if peakOK && (loudnessOK || before.integrated <= -70) { break }
+      if !peakOK { ceiling = (ceiling ?? settings.peakLimit) - (peak - settings.peakLimit) - 0.2 }
+      if !loudnessOK, let target = settings.targetLevel { gain += target - after.integrated }
+    }
+    try? FileManager.default.removeItem(atPath: cleanFile)
 
     try transfers.deliver(
       file: outputFile, to: output, field: "output", contentType: format.contentType, context: context, share: 85...99)
-    var applied: [String: JSONValue] = ["content_type": .string(settings.contentType)]
-    if let target = settings.targetLevel {
-      applied["loudness"] = .object(["target_level": .double(target), "peak_limit": .double(settings.peakLimit)])
+    return Self.result(settings: settings, before: before, after: after, gain: gain)
+  }
+
+  static func result(settings: EnhanceSettings, before: LoudnessSummary, after: LoudnessSummary, gain: Double)
+    -> String
+  {
+    func figures(_ s: LoudnessSummary) -> JSONValue {
+      func rounded(_ v: Double) -> JSONValue { v.isFinite ? .double((v * 10).rounded() / 10) : .null }
+      return .object([
+        "integrated": rounded(s.integrated), "range": rounded(s.range), "sample_peak": rounded(s.samplePeak),
+        "true_peak": rounded(s.truePeak),
+      ])
     }
+    var applied: [String: JSONValue] = [
+      "content_type": .string(settings.contentType), "gain_db": .double((gain * 10).rounded() / 10),
+      "peak_limit": .double(settings.peakLimit), "peak_reference": .string(settings.peakReference),
+    ]
+    if let target = settings.targetLevel { applied["target_level"] = .double(target) }
     if let reduction = settings.noiseReduction { applied["noise_reduction_db"] = .double(reduction) }
     if let frequency = settings.highPass { applied["high_pass_hz"] = .double(frequency) }
-    return JSONValue.object(["processing": .object(applied)]).description
+    if settings.humReduction { applied["hum_reduction"] = .bool(true) }
+    return JSONValue.object([
+      "processing": .object(applied),
+      "loudness": .object(["before": figures(before), "after": figures(after)]),
+    ]).description
   }
 
   static func checked<T>(_ body: () throws(InvalidRequest) -> T) throws(JobFailure) -> T {
@@ -115,10 +163,31 @@ enum MediaSteps {
     return info
   }
 
+  /// The loudness of a work file (ffmpeg `ebur128`), killed on cancel.
+  static func measure(_ path: String, tools: MediaTools, context: JobContext) throws(JobFailure) -> LoudnessSummary {
+    let runner = ProcessRunner()
+    let registration = context.onCancel { runner.cancel() }
+    defer { registration.cancel() }
+    let summary: LoudnessSummary?
+    do {
+      summary = try LoudnessMeter(tools: tools).measure(path, runner: runner)
+    } catch {
+      throw JobFailure(.retryable, type: "/problems/internal-error", title: "ffmpeg not run", detail: "\(error)")
+    }
+    try context.checkCancelled()
+    guard let summary else {
+      throw JobFailure(
+        .final, type: "/problems/processing-failed", title: "Processing failed",
+        detail: "the result's loudness could not be measured")
+    }
+    return summary
+  }
+
   /// Runs ffmpeg, turning its progress into the job's and killing it on cancel.
+  @discardableResult
   static func ffmpeg(
     _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>
-  ) throws(JobFailure) {
+  ) throws(JobFailure) -> ProcessRunner.Exit {
     let runner = ProcessRunner()
     let registration = context.onCancel { runner.cancel() }
     defer { registration.cancel() }
@@ -143,5 +212,6 @@ enum MediaSteps {
         .final, type: "/problems/processing-failed", title: "Processing failed",
         detail: "ffmpeg could not process the input: \(reason)")
     }
+    return exit
   }
 }

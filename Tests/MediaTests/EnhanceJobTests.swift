@@ -86,11 +86,71 @@ import Transfer
     let job = try await run(
       #"{"input": "dlb://in/quiet.wav", "output": "dlb://out/loud.wav", "content": {"type": "podcast"}}"#)
     #expect(job.status == .success, "\(String(describing: job.error))")
-    let after = try #require(try loudness(storage.path(owner: "app", key: "out/loud.wav")))
+    let after = try #require(try LoudnessMeter(tools: tools).measure(storage.path(owner: "app", key: "out/loud.wav")))
     #expect(before < -40)
-    #expect(abs(after - -16) < 1.5, "measured \(after) LUFS")
+    #expect(abs(after.integrated - -16) <= 0.5, "measured \(after.integrated) LUFS")
+    #expect(after.truePeak <= -1, "true peak \(after.truePeak) dBTP")
     #expect(job.result?.contains("\"target_level\":-16") == true)
+    #expect(job.result?.contains("\"after\":{\"integrated\":") == true)
     #expect(abs(job.duration - 4) < 0.1, "the media duration is recorded: \(job.duration)")
+  }
+
+  @Test func aLoudPeakyInput_isBroughtDownUnderTheTruePeakLimit() async throws {
+    defer { pool.stop() }
+    // Near full scale with sharp peaks: the gain goes down and the limiter keeps the true peak at -1 dBTP.
+    let path = storage.path(owner: "app", key: "in/hot.wav")
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let made = try ProcessRunner().run(
+      "ffmpeg",
+      [
+        "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=3000:d=4:sample_rate=48000", "-f", "lavfi", "-i",
+        "anoisesrc=d=4:a=0.3:r=48000:c=pink", "-filter_complex", "amix=inputs=2:normalize=0,volume=6dB", path,
+      ])
+    #expect(made.status == 0)
+    let job = try await run(
+      #"{"input": "dlb://in/hot.wav", "output": "dlb://out/hot.mp3", "content": {"type": "music"}}"#)
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    let after = try #require(try LoudnessMeter(tools: tools).measure(storage.path(owner: "app", key: "out/hot.mp3")))
+    #expect(abs(after.integrated - -14) <= 0.5, "measured \(after.integrated) LUFS")
+    #expect(after.truePeak <= -1, "true peak \(after.truePeak) dBTP")
+  }
+
+  @Test func humAt50Hz_dropsByAtLeast20dB() async throws {
+    defer { pool.stop() }
+    let path = storage.path(owner: "app", key: "in/hum.wav")
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let made = try ProcessRunner().run(
+      "ffmpeg",
+      [
+        "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=1000:d=4:sample_rate=48000", "-f", "lavfi", "-i",
+        "sine=f=50:d=4:sample_rate=48000", "-filter_complex", "amix=inputs=2:normalize=0", path,
+      ])
+    #expect(made.status == 0)
+    // Music: no high-pass, so the notches alone do the work.
+    let job = try await run(
+      #"{"input": "dlb://in/hum.wav", "output": "dlb://out/hum.wav", "content": {"type": "music"}, "audio": {"filter": {"hum": {"enable": true}}}}"#
+    )
+    #expect(job.status == .success)
+    let before = try humRelativeToTone(path)
+    let after = try humRelativeToTone(storage.path(owner: "app", key: "out/hum.wav"))
+    #expect(before - after >= 20, "hum relative to the tone: \(before) dB before, \(after) dB after")
+  }
+
+  /// The 50 Hz band's RMS level minus the 1 kHz band's, in dB.
+  func humRelativeToTone(_ path: String) throws -> Double {
+    func level(_ filter: String) throws -> Double {
+      let exit = try ProcessRunner().run(
+        "ffmpeg",
+        [
+          "-hide_banner", "-nostats", "-i", path, "-af",
+          "\(filter),astats=measure_overall=RMS_level:measure_perchannel=none", "-f", "null", "-",
+        ])
+      let line = exit.stderr.split(separator: "\n").last { $0.contains("RMS level dB:") }
+      return try #require(line?.split(separator: ":").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) })
+    }
+    return try level("bandpass=f=50:width_type=q:w=5") - level("bandpass=f=1000:width_type=q:w=5")
   }
 
   @Test func theOutputName_choosesTheFormat() async throws {

@@ -66,16 +66,55 @@ import Testing
     )
   }
 
-  @Test func theFilterChain_cleansThenShapesThenLevels() throws {
+  @Test func theCleanChain_cleansThenShapes() throws {
     let s = try settings(
       #"{"audio": {"filter": {"hum": {"enable": true}}, "dynamics": {"range_control": {"enable": true, "amount": 0}}}}"#
     )
+    let chain = EnhanceCommand.cleanFilters(s)
+    #expect(chain.first == "highpass=f=80")
+    #expect(chain.filter { $0.hasPrefix("bandreject=f=") }.count == 6)
+    #expect(chain.suffix(2) == ["afftdn=nr=12:nf=-40", "acompressor=threshold=-24dB:ratio=1.5:attack=10:release=200"])
+    let pass1 = EnhanceCommand.cleanArguments(input: "/w/input", clean: "/w/clean.wav", settings: s, rate: 48000)
+    #expect(pass1[pass1.firstIndex(of: "-af")! + 1].hasSuffix("," + LoudnessSummary.filter))
+    #expect(pass1.suffix(5) == ["-c:a", "pcm_f32le", "-f", "wav", "/w/clean.wav"])
+  }
+
+  @Test func thePlan_bringsTheMeasuredLoudnessToTheTarget_andLimitsOnlyWhenPeaksWouldPass() throws {
+    let podcast = EnhanceSettings.defaults(for: "podcast")
+    let quiet = LoudnessSummary(integrated: -40, range: 3, samplePeak: -21, truePeak: -20)
+    let (gain, ceiling) = EnhanceCommand.plan(measured: quiet, settings: podcast)
+    #expect(gain == 24 && ceiling == -2)  // -20 + 24 would pass -1 dBTP less the 1 dB margin
+    let gentle = LoudnessSummary(integrated: -20, range: 3, samplePeak: -12, truePeak: -11.8)
+    #expect(EnhanceCommand.plan(measured: gentle, settings: podcast).ceiling == nil)
+    let silence = LoudnessSummary(integrated: -70, range: 0, samplePeak: -.infinity, truePeak: -.infinity)
+    #expect(EnhanceCommand.plan(measured: silence, settings: podcast).gain == 0)
+    var sample = podcast
+    sample.peakReference = "sample"
+    #expect(EnhanceCommand.plan(measured: quiet, settings: sample).ceiling == -1)
+  }
+
+  @Test func theSummary_isReadFromFFmpegsOutput() throws {
+    let stderr = """
+      [Parsed_ebur128_0 @ 0x5] Summary:
+
+        Integrated loudness:
+          I:         -21.1 LUFS
+          Threshold: -31.1 LUFS
+
+        Loudness range:
+          LRA:        20.0 LU
+          Threshold: -41.1 LUFS
+
+        Sample peak:
+          Peak:      -18.1 dBFS
+
+        True peak:
+          Peak:      -17.9 dBFS
+      """
     #expect(
-      EnhanceCommand.filters(s) == [
-        "highpass=f=80", "bandreject=f=50:width_type=h:w=4", "bandreject=f=60:width_type=h:w=4",
-        "afftdn=nr=12:nf=-40", "acompressor=threshold=-24dB:ratio=1.5:attack=10:release=200",
-        "loudnorm=I=-24:TP=-1:LRA=11",
-      ])
+      LoudnessSummary.parse(stderr) == LoudnessSummary(integrated: -21.1, range: 20, samplePeak: -18.1, truePeak: -17.9)
+    )
+    #expect(LoudnessSummary.parse("no summary here") == nil)
   }
 
   @Test func theArguments_neverNameAURL_andKeepFFmpegToPlainFiles() throws {
@@ -83,13 +122,15 @@ import Testing
       formatName: "mov,mp4,m4a,3gp,3g2,mj2", duration: 10, audioCodec: "aac", sampleRate: 44100, channels: 2,
       hasVideo: true, videoCodec: "h264")
     let format = OutputFormat.choose(outputName: "talk.mp4", inputFormat: info.formatName)
-    let args = EnhanceCommand.arguments(
-      input: "/w/input", output: "/w/output.mp4", settings: .defaults(for: "other"), info: info, format: format)
-    #expect(args.contains("-protocol_whitelist") && args[args.firstIndex(of: "-protocol_whitelist")! + 1] == "file")
-    #expect(args.contains("-format_whitelist"))
-    #expect(args.joined(separator: " ").contains("-map 0:v:0 -c:v copy"))
-    #expect(args.joined(separator: " ").contains("-ar 44100"))
+    let args = EnhanceCommand.finishArguments(
+      clean: "/w/clean.wav", input: "/w/input", output: "/w/output.mp4", gain: 6.5, ceiling: -2, info: info,
+      format: format)
+    let text = args.joined(separator: " ")
+    #expect(args.filter { $0 == "-protocol_whitelist" }.count == 2, "both inputs are limited")
+    #expect(text.contains("-map 0:a:0 -map 1:v:0 -c:v copy"))
+    #expect(text.contains("volume=6.5dB,alimiter=limit=0.794:level=false"))
     #expect(args.last == "/w/output.mp4" && !args.contains { $0.contains("://") })
+    #expect(EnhanceCommand.sampleRate(info: info, format: format) == 44100)
   }
 
   @Test func theOutputFormat_followsTheOutputName_thenTheInput() {
