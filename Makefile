@@ -47,6 +47,7 @@ bench: deps
 	$(SWIFT) build -c release --product ferry
 	scripts/bench.sh
 	scripts/bench-jobs.sh
+	scripts/bench-media.sh
 	FERRY_BENCH=1 $(SWIFT) build -c release --scratch-path .build-bench --product TransferBench
 	scripts/bench-transfer.sh
 

@@ -82,7 +82,10 @@ public final class FerryApplication: Sendable {
     let tools = MediaTools(
       ffmpeg: configuration.media.ffmpeg, ffprobe: configuration.media.ffprobe,
       maxDuration: configuration.media.maxDuration.seconds)
-    return [EnhanceOperation(transfers: transfers, tools: tools)]
+    return [
+      EnhanceOperation(transfers: transfers, tools: tools),
+      AnalyzeOperation(transfers: transfers, tools: tools, version: FerryVersion.current),
+    ]
   }
 
   /// The transfer layer as `transfer.*`, `s3.*` and `network.allow` configure it.

@@ -186,7 +186,8 @@ enum MediaSteps {
   /// Runs ffmpeg, turning its progress into the job's and killing it on cancel.
   @discardableResult
   static func ffmpeg(
-    _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>
+    _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>,
+    reports: Bool = true
   ) throws(JobFailure) -> ProcessRunner.Exit {
     let runner = ProcessRunner()
     let registration = context.onCancel { runner.cancel() }
@@ -195,7 +196,7 @@ enum MediaSteps {
     let exit: ProcessRunner.Exit
     do {
       exit = try runner.run(tools.ffmpeg, arguments) { line in
-        if progress.feed(line) {
+        if progress.feed(line) && reports {
           let done =
             share.lowerBound + Int(progress.fraction(of: duration) * Double(share.upperBound - share.lowerBound))
           context.report(phase: .processing, progress: done)

@@ -34,25 +34,72 @@ public struct MediaInfo: Sendable, Equatable {
   public var channels: Int?
   public var hasVideo: Bool
   public var videoCodec: String?
+  /// Container size in bytes and overall bit rate (bits/s), when known.
+  public var size: Int?
+  public var bitRate: Int?
+  /// Audio details, when known.
+  public var audioBitRate: Int?
+  public var audioBitDepth: Int?
+  public var channelLayout: String?
+  public var audioDuration: Double?
+  /// Video details, when there is video.
+  public var width: Int?
+  public var height: Int?
+  public var frameRate: Double?
+  public var videoBitRate: Int?
+  public var videoDuration: Double?
+
+  public init(
+    formatName: String, duration: Double?, audioCodec: String?, sampleRate: Int?, channels: Int?, hasVideo: Bool,
+    videoCodec: String?
+  ) {
+    self.formatName = formatName
+    self.duration = duration
+    self.audioCodec = audioCodec
+    self.sampleRate = sampleRate
+    self.channels = channels
+    self.hasVideo = hasVideo
+    self.videoCodec = videoCodec
+  }
 
   /// Reads ffprobe's `-of json` answer.
   static func parse(_ json: JSONValue) -> MediaInfo? {
     guard let format = json.object?["format"]?.object, let name = format["format_name"]?.string else { return nil }
+    func int(_ value: JSONValue?) -> Int? {
+      if case .int(let i)? = value { return i }
+      return value?.string.flatMap { Int($0) }
+    }
+    func double(_ value: JSONValue?) -> Double? { value?.string.flatMap(Double.init) ?? value?.number }
     var info = MediaInfo(
-      formatName: name, duration: format["duration"]?.string.flatMap(Double.init), audioCodec: nil, sampleRate: nil,
-      channels: nil, hasVideo: false, videoCodec: nil)
+      formatName: name, duration: double(format["duration"]), audioCodec: nil, sampleRate: nil, channels: nil,
+      hasVideo: false, videoCodec: nil)
+    info.size = int(format["size"])
+    info.bitRate = int(format["bit_rate"])
     if case .array(let streams)? = json.object?["streams"] {
       for case .object(let stream) in streams {
         switch stream["codec_type"]?.string {
         case "audio" where info.audioCodec == nil:
           info.audioCodec = stream["codec_name"]?.string
-          info.sampleRate = stream["sample_rate"]?.string.flatMap { Int($0) }
-          if case .int(let channels)? = stream["channels"] { info.channels = channels }
+          info.sampleRate = int(stream["sample_rate"])
+          info.channels = int(stream["channels"])
+          info.channelLayout = stream["channel_layout"]?.string
+          info.audioBitRate = int(stream["bit_rate"])
+          info.audioDuration = double(stream["duration"])
+          let depth = int(stream["bits_per_raw_sample"]) ?? int(stream["bits_per_sample"])
+          info.audioBitDepth = depth.flatMap { $0 > 0 ? $0 : nil }
         case "video" where !info.hasVideo:
           // Cover art in audio files is a one-frame "video": not a picture track to keep.
           if stream["disposition"]?.object?["attached_pic"] != .int(1) {
             info.hasVideo = true
             info.videoCodec = stream["codec_name"]?.string
+            info.width = int(stream["width"])
+            info.height = int(stream["height"])
+            info.videoBitRate = int(stream["bit_rate"])
+            info.videoDuration = double(stream["duration"])
+            if let rate = stream["r_frame_rate"]?.string {
+              let parts = rate.split(separator: "/").compactMap { Double($0) }
+              if parts.count == 2, parts[1] > 0 { info.frameRate = parts[0] / parts[1] }
+            }
           }
         default: break
         }
@@ -77,7 +124,9 @@ public struct MediaProbe: Sendable {
       tools.ffprobe,
       ["-v", "error"] + MediaTools.safeInput + [
         "-show_entries",
-        "format=format_name,duration:stream=codec_type,codec_name,sample_rate,channels:stream_disposition=attached_pic",
+        "format=format_name,duration,size,bit_rate:stream=codec_type,codec_name,sample_rate,channels,channel_layout,"
+          + "bits_per_sample,bits_per_raw_sample,bit_rate,duration,width,height,r_frame_rate"
+          + ":stream_disposition=attached_pic",
         "-of", "json", path,
       ]
     ) { line in

@@ -40,7 +40,8 @@ import Testing
       let job = try await harness.submit("job \(round)")
       let done = try await harness.wait(for: job.id, timeout: 5)
       let waited = try #require(done.startedAt).timeIntervalSince(job.submittedAt)
-      #expect(waited < 0.5, "round \(round): started \(waited) s after submission")
+      // Far below the 10 s poll; loose enough for a machine busy with the rest of the suite.
+      #expect(waited < 3, "round \(round): started \(waited) s after submission")
     }
   }
 

@@ -1,0 +1,41 @@
+/// The ffmpeg pass of an analyze, for one piece of the input: momentary and short-term loudness with
+/// silence detection, true peaks per second (4x oversampled, as BS.1770-4 Annex 2 describes) and sample
+/// peaks per second, each branch writing its per-frame values to a metadata log.
+public enum AnalyzeCommand {
+  /// The files one piece writes its logs to.
+  public struct Logs: Sendable, Equatable {
+    public var loudness: String
+    public var truePeaks: String
+    public var samplePeaks: String
+  }
+
+  /// Arguments for the piece from `start` lasting `length` seconds (the whole input when nil).
+  public static func arguments(
+    input: String, start: Double?, length: Double?, sampleRate: Int, settings: AnalyzeSettings, logs: Logs
+  ) -> [String] {
+    var arguments = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
+    if let start { arguments += ["-ss", number(start)] }
+    if let length { arguments += ["-t", number(length)] }
+    arguments += MediaTools.safeInput + ["-i", input]
+    let over = sampleRate * 4
+    let graph = [
+      "[0:a:0]asplit=3[m][t][p]",
+      // silencedetect's findings go into the same log (lavfi.silence_start / _end) as the loudness values.
+      "[m]ebur128=metadata=1:framelog=verbose,"
+        + "silencedetect=n=\(number(settings.silenceThreshold))dB:d=\(number(settings.silenceDuration)),"
+        + "ametadata=mode=print:file=\(quoted(logs.loudness)),anullsink",
+      "[t]aresample=\(over),asetnsamples=n=\(over),"
+        + "astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,"
+        + "ametadata=mode=print:file=\(quoted(logs.truePeaks)),anullsink",
+      "[p]asetnsamples=n=\(sampleRate),"
+        + "astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,"
+        + "ametadata=mode=print:file=\(quoted(logs.samplePeaks)),anullsink",
+    ]
+    return arguments + ["-filter_complex", graph.joined(separator: ";"), "-f", "null", "-"]
+  }
+
+  /// A file path as a quoted filter argument (work paths hold no quote; `AnalyzeWork` checks).
+  static func quoted(_ path: String) -> String { "'\(path)'" }
+
+  static func number(_ value: Double) -> String { EnhanceCommand.number(value) }
+}

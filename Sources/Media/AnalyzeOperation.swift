@@ -1,0 +1,330 @@
+import Foundation
+import JSON
+import Jobs
+import Locations
+
+/// `POST /media/analyze`: loudness (BS.1770-4 / EBU R128), peaks, clipping, silence and noise estimates of
+/// the input; the JSON result is written to `output` and returned as the job's `result`.
+public struct AnalyzeOperation: JobOperation {
+  public let path = "/media/analyze"
+  public let work: any JobWork
+
+  /// `version` is reported in results (`result.version`).
+  public init(transfers: JobTransfers, tools: MediaTools, version: String) {
+    work = AnalyzeWork(transfers: transfers, tools: tools, version: version)
+  }
+
+  public func validate(_ request: JSONValue) throws(InvalidRequest) -> ValidatedRequest {
+    let (input, output) = try MediaRequest.inputAndOutput(request)
+    _ = try AnalyzeSettings(request: request)
+    _ = try MediaRequest.region(request)
+    return ValidatedRequest(inputs: [input], outputs: [output])
+  }
+}
+
+extension MediaRequest {
+  /// The input's optional `region` (`{"start", "end"}` in seconds): the part of the media to process.
+  static func region(_ request: JSONValue) throws(InvalidRequest) -> (start: Double, end: Double?)? {
+    guard case .object(let input)? = request.object?["input"], let region = input["region"], region != .null else {
+      return nil
+    }
+    guard case .object(let fields) = region else { throw InvalidRequest("input.region", "must be an object") }
+    let start = fields["start"]?.number ?? 0
+    let end = fields["end"]?.number
+    guard start >= 0, start.isFinite, end.map({ $0 > start && $0.isFinite }) ?? true else {
+      throw InvalidRequest("input.region", "needs 0 <= start < end (seconds)")
+    }
+    return (start, end)
+  }
+}
+
+struct AnalyzeWork: JobWork {
+  let transfers: JobTransfers
+  let tools: MediaTools
+  let version: String
+
+  /// Pieces measured in parallel on long inputs (their series combine exactly, see `LoudnessMath`).
+  static let maxPieces = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
+  /// Inputs shorter than this are measured in one piece.
+  static let pieceMinimum = 60.0
+  /// Later pieces start this much early so their 3 s short-term windows are full where they take over.
+  static let warmUp = 3.0
+
+  func run(_ context: JobContext) throws -> String {
+    let request = try MediaRequest.decode(context)
+    let (input, output) = try EnhanceWork.checked { () throws(InvalidRequest) in
+      try MediaRequest.inputAndOutput(request)
+    }
+    let settings = try EnhanceWork.checked { () throws(InvalidRequest) in try AnalyzeSettings(request: request) }
+    let region = try EnhanceWork.checked { () throws(InvalidRequest) in try MediaRequest.region(request) }
+
+    let inputFile = context.workDirectory + "/input"
+    try transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)
+    let info = try MediaSteps.probe(inputFile, tools: tools, context: context)
+    guard let total = info.duration ?? info.audioDuration, total > 0 else {
+      throw JobFailure(
+        .final, type: "/problems/unsupported-media", title: "Unsupported media",
+        detail: "input: the media's duration cannot be read")
+    }
+    let start = min(region?.start ?? 0, total)
+    let end = min(region?.end ?? total, total)
+    guard end - start >= 0.5 else {
+      throw JobFailure(
+        .final, type: "/problems/unsupported-media", title: "Media too short",
+        detail: "input: under half a second of media to analyze")
+    }
+    let measurement = try measure(
+      inputFile, from: start, to: end, rate: info.sampleRate ?? 48000, settings: settings, context: context)
+
+    let resultText = report(measurement, info: info, settings: settings, start: start, end: end).description
+    let resultFile = context.workDirectory + "/analysis.json"
+    guard FileManager.default.createFile(atPath: resultFile, contents: Data(resultText.utf8)) else {
+      throw JobFailure(
+        .retryable, type: "/problems/internal-error", title: "Local failure", detail: "cannot write the result")
+    }
+    try transfers.deliver(
+      file: resultFile, to: output, field: "output", contentType: "application/json", context: context, share: 90...99)
+    return resultText
+  }
+
+  /// What the pieces measured, combined in the input's time.
+  struct Measurement {
+    var momentary: [Double] = []
+    var shortTerm: [(time: Double, value: Double)] = []
+    var truePeaks: [Int: Double] = [:]
+    var samplePeaks: [Int: Double] = [:]
+    var silences: [(start: Double, end: Double)] = []
+  }
+
+  func measure(
+    _ path: String, from start: Double, to end: Double, rate: Int, settings: AnalyzeSettings, context: JobContext
+  ) throws(JobFailure) -> Measurement {
+    guard !context.workDirectory.contains("'") else {
+      throw JobFailure(
+        .final, type: "/problems/internal-error", title: "Bad work path", detail: "the data dir path holds a quote")
+    }
+    let length = end - start
+    let count = length >= Self.pieceMinimum ? Self.maxPieces : 1
+    // Piece boundaries on whole seconds, so per-second peaks line up.
+    let bounds = (0...count).map { k in k == count ? end : start + (Double(k) * length / Double(count)).rounded(.down) }
+    let pieces = (0..<count).map { k in
+      let warm = k == 0 ? 0 : min(Self.warmUp, bounds[k] - start)
+      return (from: bounds[k] - warm, keepFrom: bounds[k], to: bounds[k + 1], k: k)
+    }
+    let outcomes = LockedBox<[Int: Result<[String], JobFailure>]>([:])
+    let group = DispatchGroup()
+    for piece in pieces {
+      group.enter()
+      Thread.detachNewThread {
+        defer { group.leave() }
+        let logs = AnalyzeCommand.Logs(
+          loudness: context.workDirectory + "/loudness-\(piece.k).txt",
+          truePeaks: context.workDirectory + "/true-peaks-\(piece.k).txt",
+          samplePeaks: context.workDirectory + "/sample-peaks-\(piece.k).txt")
+        let arguments = AnalyzeCommand.arguments(
+          input: path, start: piece.from == 0 ? nil : piece.from, length: piece.to - piece.from, sampleRate: rate,
+          settings: settings, logs: logs)
+        do {
+          // Only the first piece reports progress (they run at the same pace).
+          try MediaSteps.ffmpeg(
+            arguments, tools: tools, duration: piece.to - piece.from, context: context,
+            share: piece.k == 0 ? 30...90 : 0...0, reports: piece.k == 0)
+          outcomes.withLock { $0[piece.k] = .success([logs.loudness, logs.truePeaks, logs.samplePeaks]) }
+        } catch let failure as JobFailure {
+          outcomes.withLock { $0[piece.k] = .failure(failure) }
+        } catch {
+          outcomes.withLock {
+            $0[piece.k] = .failure(
+              JobFailure(.retryable, type: "/problems/internal-error", title: "Analysis failed", detail: "\(error)"))
+          }
+        }
+      }
+    }
+    group.wait()
+
+    var measurement = Measurement()
+    for piece in pieces {
+      guard let outcome = outcomes.withLock({ $0[piece.k] }) else { continue }
+      let files: [String]
+      switch outcome {
+      case .failure(let failure): throw failure
+      case .success(let value): files = value
+      }
+      func read(_ path: String) -> MetadataLog {
+        MetadataLog((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+      }
+      let offset = piece.from
+      let isLast = piece.k == pieces.count - 1
+      func kept(_ time: Double) -> Bool { time >= piece.keepFrom - 1e-6 && (isLast || time < piece.to - 1e-6) }
+      var openSilence: Double?
+      for frame in read(files[0]).frames {
+        let time = offset + frame.time
+        if let silenceStart = frame.values["lavfi.silence_start"] { openSilence = offset + silenceStart }
+        if let silenceEnd = frame.values["lavfi.silence_end"], let begun = openSilence {
+          measurement.addSilence(begun, offset + silenceEnd, within: piece.keepFrom, piece.to)
+          openSilence = nil
+        }
+        guard kept(time) else { continue }
+        if let m = frame.values["lavfi.r128.M"] { measurement.momentary.append(m) }
+        if let s = frame.values["lavfi.r128.S"] { measurement.shortTerm.append((time, s)) }
+      }
+      if let begun = openSilence { measurement.addSilence(begun, piece.to, within: piece.keepFrom, piece.to) }
+      for (file, isTrue) in [(files[1], true), (files[2], false)] {
+        for frame in read(file).frames {
+          let second = Int((offset + frame.time + 1e-6).rounded(.down))
+          guard kept(Double(second)), let peak = frame.values["lavfi.astats.Overall.Peak_level"] else { continue }
+          if isTrue { measurement.truePeaks[second] = peak } else { measurement.samplePeaks[second] = peak }
+        }
+      }
+    }
+    measurement.silences = Measurement.merged(measurement.silences)
+    return measurement
+  }
+
+  /// The Dolby-shaped result.
+  func report(_ m: Measurement, info: MediaInfo, settings: AnalyzeSettings, start: Double, end: Double) -> JSONValue {
+    func r(_ value: Double, _ places: Double = 10) -> JSONValue {
+      value.isFinite ? .double((value * places).rounded() / places) : .null
+    }
+    let duration = end - start
+    let relative = settings.meteringMode != "1770-1"
+    // Speech, estimated from levels (ffmpeg 5.1 has no speech classifier): blocks within 20 LU of the loud
+    // end of the programme and above -55 LUFS.
+    let audible = m.momentary.filter { $0 > -70 }.sorted()
+    let loudEnd = audible.isEmpty ? -70 : LoudnessMath.percentile(audible, 0.95)
+    let speechBlocks = m.momentary.filter { $0 > max(-55, loudEnd - 20) }
+    let speechPercentage = m.momentary.isEmpty ? 0 : Double(speechBlocks.count) / Double(m.momentary.count) * 100
+    let speechGating = settings.dialogIntelligence && speechPercentage >= settings.speechThreshold
+    let integrated = LoudnessMath.integrated(speechGating ? speechBlocks : m.momentary, relativeGate: relative)
+    let range = LoudnessMath.range(m.shortTerm.map(\.value))
+    let samplePeak = m.samplePeaks.values.max() ?? -.infinity
+    let truePeak = max(m.truePeaks.values.max() ?? -.infinity, samplePeak)
+
+    // Noise: the quietest tenth of the audible blocks.
+    let quiet = Array(audible.prefix(max(1, audible.count / 10)))
+    let noise = quiet.isEmpty ? -70 : LoudnessMath.loudness(LoudnessMath.meanPower(quiet))
+
+    var series: [JSONValue] = []
+    var shortTermBySecond: [Int: Double] = [:]
+    for entry in m.shortTerm { shortTermBySecond[Int((entry.time + 1e-6).rounded(.down))] = entry.value }
+    for second in Int(start.rounded(.down))..<Int(end.rounded(.up)) {
+      let loud = shortTermBySecond[second].map { max($0, -70) } ?? -70
+      series.append(
+        .array([
+          .int(second), r(loud), r(m.samplePeaks[second] ?? -.infinity), r(m.truePeaks[second] ?? -.infinity),
+        ]))
+    }
+
+    var clipped: [(Double, Double)] = []
+    for second in m.samplePeaks.keys.sorted() where m.samplePeaks[second]! >= -0.1 {
+      if let last = clipped.last, last.1 == Double(second) {
+        clipped[clipped.count - 1].1 = Double(second + 1)
+      } else {
+        clipped.append((Double(second), Double(second + 1)))
+      }
+    }
+    let silent = m.silences.reduce(0) { $0 + ($1.end - $1.start) }
+
+    var audio: [String: JSONValue] = [
+      "loudness": .object([
+        "measured": r(integrated), "range": r(range), "sample_peak": r(samplePeak), "true_peak": r(truePeak),
+        "gating_mode": .string(speechGating ? "speech_estimate" : "level"),
+        "metering_mode": .string(settings.meteringMode), "time_series": .array(series),
+      ]),
+      "clipping": .object([
+        "num_sections": .int(clipped.count),
+        "sections": .array(clipped.map { .object(["start": r($0.0, 1000), "end": r($0.1, 1000)]) }),
+      ]),
+      "noise": .object(["level_average": r(noise), "snr_average": r(integrated - noise)]),
+      "silence": .object([
+        "percentage": r(min(100, silent / duration * 100)), "num_sections": .int(m.silences.count),
+        "sections": .array(m.silences.map { .object(["start": r($0.start, 1000), "end": r($0.end, 1000)]) }),
+      ]),
+      "speech": .object(["percentage": r(speechPercentage), "estimate": .string("level")]),
+    ]
+    if settings.loudnessMax != nil || settings.loudnessMin != nil || settings.truePeakMax != nil {
+      var problems: [String] = []
+      if let max = settings.loudnessMax, integrated > max {
+        problems.append("loudness \(r(integrated)) LKFS is above the maximum \(max)")
+      }
+      if let min = settings.loudnessMin, integrated < min {
+        problems.append("loudness \(r(integrated)) LKFS is below the minimum \(min)")
+      }
+      if let max = settings.truePeakMax, truePeak > max {
+        problems.append("true peak \(r(truePeak)) dBTP is above the maximum \(max)")
+      }
+      audio["validation"] = .object([
+        "loudness": .object([
+          "pass": .bool(problems.isEmpty),
+          "detail": .string(problems.isEmpty ? "within the limits" : problems.joined(separator: "; ")),
+        ])
+      ])
+    }
+    return .object([
+      "media_info": Self.mediaInfo(info),
+      "processed_region": .object(["start": r(start, 1000), "end": r(end, 1000), "audio": .object(audio)]),
+      "version": .string(version),
+    ])
+  }
+
+  static func mediaInfo(_ info: MediaInfo) -> JSONValue {
+    func optional<T>(_ value: T?, _ make: (T) -> JSONValue) -> JSONValue { value.map(make) ?? .null }
+    var fields: [String: JSONValue] = [
+      "container": .object([
+        "kind": .string(String(info.formatName.split(separator: ",").first ?? "")),
+        "duration": optional(info.duration) { .double($0) }, "bitrate": optional(info.bitRate) { .int($0) },
+        "size": optional(info.size) { .int($0) },
+      ]),
+      "audio": .object([
+        "codec": optional(info.audioCodec) { .string($0) }, "sample_rate": optional(info.sampleRate) { .int($0) },
+        "channels": optional(info.channels) { .int($0) }, "bit_depth": optional(info.audioBitDepth) { .int($0) },
+        "channel_order": optional(info.channelLayout) { .string($0) },
+        "duration": optional(info.audioDuration ?? info.duration) { .double($0) },
+        "bitrate": optional(info.audioBitRate) { .int($0) },
+      ]),
+    ]
+    if info.hasVideo {
+      fields["video"] = .object([
+        "codec": optional(info.videoCodec) { .string($0) }, "frame_rate": optional(info.frameRate) { .double($0) },
+        "height": optional(info.height) { .int($0) }, "width": optional(info.width) { .int($0) },
+        "duration": optional(info.videoDuration ?? info.duration) { .double($0) },
+        "bitrate": optional(info.videoBitRate) { .int($0) },
+      ])
+    }
+    return .object(fields)
+  }
+}
+
+extension AnalyzeWork.Measurement {
+  /// Adds a silence clipped to the piece's own stretch `[from, to)`.
+  mutating func addSilence(_ start: Double, _ end: Double, within from: Double, _ to: Double) {
+    let clippedStart = max(start, from)
+    let clippedEnd = min(end, to)
+    if clippedEnd > clippedStart { silences.append((clippedStart, clippedEnd)) }
+  }
+
+  /// Sections that touch (across piece boundaries) become one.
+  static func merged(_ sections: [(start: Double, end: Double)]) -> [(start: Double, end: Double)] {
+    var out: [(start: Double, end: Double)] = []
+    for section in sections.sorted(by: { $0.start < $1.start }) {
+      if let last = out.last, section.start <= last.end + 0.05 {
+        out[out.count - 1].end = max(last.end, section.end)
+      } else {
+        out.append(section)
+      }
+    }
+    return out
+  }
+}
+
+/// A value behind a lock that closures running on other threads can share (a `Mutex` cannot be captured).
+final class LockedBox<Value>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value: Value
+  init(_ value: Value) { self.value = value }
+  func withLock<T>(_ body: (inout Value) -> T) -> T {
+    lock.lock()
+    defer { lock.unlock() }
+    return body(&value)
+  }
+}

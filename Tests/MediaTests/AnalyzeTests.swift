@@ -1,0 +1,212 @@
+import Foundation
+import JSON
+import Jobs
+import Locations
+import Log
+import Storage
+import TestSupport
+import Testing
+import Transfer
+
+@testable import Media
+
+@Suite struct LoudnessMathTests {
+  @Test func aSteadyLevel_isItsOwnIntegratedLoudness_andHasNoRange() {
+    #expect(abs(LoudnessMath.integrated(Array(repeating: -23, count: 100)) - -23) < 1e-9)
+    #expect(LoudnessMath.range(Array(repeating: -23, count: 100)) == 0)
+  }
+
+  @Test func gating_dropsSilenceAndBlocksFarUnderTheProgramme() {
+    let programme =
+      Array(repeating: -20.0, count: 50) + Array(repeating: -120, count: 50) + Array(repeating: -35, count: 10)
+    // -120 is under the absolute gate; -35 is more than 10 LU under the rest (relative gate).
+    #expect(abs(LoudnessMath.integrated(programme) - -20) < 1e-9)
+    // BS.1770-1 has no relative gate: the quiet blocks pull the figure down.
+    #expect(LoudnessMath.integrated(programme, relativeGate: false) < -20.5)
+    #expect(LoudnessMath.integrated([-120, -80]) == -70)
+  }
+
+  @Test func range_isTheSpreadFromThe10thToThe95thPercentile() {
+    let values = (0..<101).map { -30 + Double($0) / 10 }  // -30 ... -20 LUFS, evenly
+    #expect(abs(LoudnessMath.range(values) - 8.5) < 1e-9)
+    #expect(LoudnessMath.percentile([1, 2, 3, 4], 0.5) == 2.5)
+  }
+
+  @Test func theMetadataLog_isReadFrameByFrame() {
+    let log = MetadataLog(
+      "frame:0    pts:0       pts_time:0\nlavfi.r128.M=-120.691\nlavfi.silence_start=2.005\nframe:1    pts:4800    pts_time:0.1\nlavfi.r128.M=-23.5\n"
+    )
+    #expect(log.frames.count == 2 && log.frames[1].time == 0.1 && log.frames[1].values["lavfi.r128.M"] == -23.5)
+    #expect(log.frames[0].values["lavfi.silence_start"] == 2.005)
+  }
+
+  @Test func analyzeSettings_readTheRequest_andNameBadFields() throws {
+    let settings = try AnalyzeSettings(
+      request: try JSONValue.parse(
+        Data(
+          #"{"loudness": {"metering_mode": "1770-1", "dialog_intelligence": true}, "content": {"silence": {"threshold": -50, "duration": 2}}, "validation": {"loudness": {"loudness_max": -22, "true_peak_max": -1}}}"#
+            .utf8)))
+    #expect(settings.meteringMode == "1770-1" && settings.dialogIntelligence && settings.silenceThreshold == -50)
+    #expect(settings.silenceDuration == 2 && settings.loudnessMax == -22 && settings.truePeakMax == -1)
+    #expect(throws: InvalidRequest("loudness.metering_mode", "must be one of 1770-1, 1770-2, 1770-3, 1770-4")) {
+      try AnalyzeSettings(request: try JSONValue.parse(Data(#"{"loudness": {"metering_mode": "r128"}}"#.utf8)))
+    }
+    #expect(throws: InvalidRequest.self) {
+      try AnalyzeSettings(request: try JSONValue.parse(Data(#"{"content": {"silence": {"duration": -1}}}"#.utf8)))
+    }
+  }
+
+  @Test func silences_thatTouchAcrossPieces_becomeOne() {
+    let merged = AnalyzeWork.Measurement.merged([(start: 30, end: 40), (start: 10, end: 12), (start: 40, end: 45)])
+    #expect(merged.map(\.start) == [10, 30] && merged.map(\.end) == [12, 45])
+  }
+}
+
+/// Analyze jobs through the engine with real ffmpeg on generated fixtures, checking the numbers.
+@Suite(.serialized) struct AnalyzeJobTests {
+  let directory: String
+  let store: SQLiteJobStore
+  let storage: LocalStorage
+  let pool: WorkerPool
+  let service: JobService
+  let tools = MediaTools()
+
+  init() throws {
+    directory = try makeTemporaryDirectory("ferry-analyze")
+    store = try SQLiteJobStore(path: directory + "/ferry.db")
+    storage = LocalStorage(root: directory + "/storage")
+    let transfers = JobTransfers(
+      client: TransferClient(policy: NetworkPolicy()),
+      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing())), storage: storage,
+      multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
+    let cipher = RequestCipher(masterKey: [UInt8](repeating: 2, count: 32))
+    pool = WorkerPool(
+      store: store,
+      work: OperationRouter([AnalyzeOperation(transfers: transfers, tools: tools, version: "test")]), cipher: cipher,
+      settings: .init(concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100)),
+      logger: .discarding)
+    service = JobService(
+      store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
+      estimator: pool.estimator, retention: .seconds(86400))
+    try pool.start()
+  }
+
+  /// Makes `dlb://in/<name>` with ffmpeg (`arguments` go before the output path).
+  func fixture(_ name: String, _ arguments: [String]) throws -> String {
+    let path = storage.path(owner: "app", key: "in/\(name)")
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let exit = try ProcessRunner().run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments + [path])
+    #expect(exit.status == 0, "\(exit.stderr)")
+    return path
+  }
+
+  /// Runs an analyze of `dlb://in/<name>` and returns the result and the job.
+  func analyze(_ name: String, extra: String = "") async throws -> ([String: Any], Job) {
+    let body = #"{"input": "dlb://in/\#(name)", "output": "dlb://out/\#(name).json"\#(extra)}"#
+    let job = try await service.submit(
+      owner: "app", path: "/media/analyze", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
+    ).job
+    for _ in 0..<1200 {
+      if let stored = try store.job(id: job.id), stored.status.isFinal {
+        let result = try stored.result.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        return (result ?? [:], stored)
+      }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    throw RawHTTPClient.ClientError(description: "the analyze did not end in 60 s")
+  }
+
+  func loudness(_ result: [String: Any]) -> [String: Any] {
+    let region = result["processed_region"] as? [String: Any]
+    return ((region?["audio"] as? [String: Any])?["loudness"] as? [String: Any]) ?? [:]
+  }
+
+  func audio(_ result: [String: Any]) -> [String: Any] {
+    ((result["processed_region"] as? [String: Any])?["audio"] as? [String: Any]) ?? [:]
+  }
+
+  @Test func aStereo1kHzSineAtMinus23dBFS_measuresMinus23LKFS() async throws {
+    defer { pool.stop() }
+    _ = try fixture(
+      "ref.wav",
+      [
+        "-f", "lavfi", "-i", "sine=f=1000:d=20:sample_rate=48000", "-af",
+        "volume=-23dB:precision=double,pan=stereo|c0=8*c0|c1=8*c0",
+      ])
+    // lavfi's sine is 1/8 of full scale: ×8 puts the peak at 0 dBFS before the -23 dB.
+    let (result, job) = try await analyze("ref.wav")
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    let measured = try #require(loudness(result)["measured"] as? Double)
+    #expect(abs(measured - -23) <= 0.1, "measured \(measured)")
+    #expect(abs((loudness(result)["true_peak"] as? Double ?? 0) - -23) <= 0.2)
+    #expect(loudness(result)["gating_mode"] as? String == "level")
+    #expect((loudness(result)["time_series"] as? [[Any]])?.count == 20)
+    let info = try #require(result["media_info"] as? [String: Any])
+    #expect((info["audio"] as? [String: Any])?["channels"] as? Int == 2)
+    #expect(result["version"] as? String == "test")
+    // The same JSON went to the output.
+    let written = FileManager.default.contents(atPath: storage.path(owner: "app", key: "out/ref.wav.json"))
+    #expect(written.map { String(decoding: $0, as: UTF8.self) } == job.result)
+  }
+
+  @Test func aLongInput_measuredInParallelPieces_agreesWithOneWholePass() async throws {
+    defer { pool.stop() }
+    // 75 s whose level changes: loud, quiet, loud; measured in pieces that must combine exactly.
+    let path = try fixture(
+      "long.wav",
+      [
+        "-f", "lavfi", "-i", "anoisesrc=d=75:a=0.2:r=48000:c=pink", "-af",
+        "volume='if(between(t,20,40),0.1,1)':eval=frame,aformat=channel_layouts=stereo",
+      ])
+    let (result, job) = try await analyze("long.wav")
+    #expect(job.status == .success)
+    let whole = try #require(try LoudnessMeter(tools: tools).measure(path))
+    let measured = try #require(loudness(result)["measured"] as? Double)
+    let range = try #require(loudness(result)["range"] as? Double)
+    let truePeak = try #require(loudness(result)["true_peak"] as? Double)
+    #expect(abs(measured - whole.integrated) <= 0.1, "pieces \(measured), whole \(whole.integrated)")
+    #expect(abs(range - whole.range) <= 0.5, "pieces \(range), whole \(whole.range)")
+    #expect(abs(truePeak - whole.truePeak) <= 0.3, "oversampled \(truePeak), ebur128 \(whole.truePeak)")
+    #expect((loudness(result)["time_series"] as? [[Any]])?.count == 75)
+  }
+
+  @Test func silences_areFoundAndGatedOut() async throws {
+    defer { pool.stop() }
+    let path = try fixture(
+      "gaps.wav",
+      [
+        "-f", "lavfi", "-i", "sine=f=1000:d=12:sample_rate=48000", "-af",
+        "volume='if(between(t,3,6)+between(t,9,12),0,8*0.0707946)':eval=frame:precision=double,pan=stereo|c0=c0|c1=c0",
+      ])
+    let (result, job) = try await analyze("gaps.wav")
+    #expect(job.status == .success)
+    let silence = try #require(audio(result)["silence"] as? [String: Any])
+    #expect(silence["num_sections"] as? Int == 2)
+    #expect(abs((silence["percentage"] as? Double ?? 0) - 50) <= 3, "\(silence)")
+    // The silent half does not pull the integrated loudness down (-23 dBFS tone in both channels): only the
+    // blocks that straddle an edge count, as BS.1770 has it, and ffmpeg's own whole-file figure agrees.
+    let measured = try #require(loudness(result)["measured"] as? Double)
+    let whole = try #require(try LoudnessMeter(tools: tools).measure(path))
+    #expect(abs(measured - -23) <= 0.5 && abs(measured - whole.integrated) <= 0.1, "\(measured), \(whole.integrated)")
+  }
+
+  @Test func peaksAtFullScale_reportClipping_andFailValidation() async throws {
+    defer { pool.stop() }
+    _ = try fixture(
+      "clipped.wav",
+      [
+        "-f", "lavfi", "-i", "sine=f=440:d=6:sample_rate=48000", "-af",
+        "volume='if(between(t,2,3),20,1)':eval=frame,alimiter=limit=1:level=false:attack=0.1,volume=12dB",
+      ]
+    )
+    let (result, job) = try await analyze(
+      "clipped.wav", extra: #", "validation": {"loudness": {"true_peak_max": -1, "loudness_max": -10}}"#)
+    #expect(job.status == .success)
+    let clipping = try #require(audio(result)["clipping"] as? [String: Any])
+    #expect((clipping["num_sections"] as? Int ?? 0) >= 1, "\(clipping)")
+    let validation = (audio(result)["validation"] as? [String: Any])?["loudness"] as? [String: Any]
+    #expect(validation?["pass"] as? Bool == false)
+    #expect((validation?["detail"] as? String)?.contains("true peak") == true)
+  }
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Part of `make bench`: Ferry's analyze and enhance jobs on a 10-minute 48 kHz stereo WAV, end to end through
+# the API and the job engine (dlb:// input and output, so no network), against the bare ffmpeg commands doing
+# the same work, alternating in one run. Prints Markdown for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${BENCH_MEDIA_ROUNDS:-3}
+SECONDS_OF_MEDIA=${BENCH_MEDIA_SECONDS:-600}
+work=$(mktemp -d)
+ferry_pid=""
+cleanup() {
+  [ -n "$ferry_pid" ] && kill "$ferry_pid" 2>/dev/null && wait "$ferry_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+app=bench
+namespace=$(printf '%s' "$app" | sha256sum | cut -d' ' -f1)
+mkdir -p "$work/data/storage/$namespace/in"
+media="$work/data/storage/$namespace/in/talk.wav"
+ffmpeg -loglevel error -y -f lavfi -i "sine=f=220:d=$SECONDS_OF_MEDIA:sample_rate=48000" \
+  -f lavfi -i "anoisesrc=d=$SECONDS_OF_MEDIA:a=0.03:r=48000:c=pink" \
+  -filter_complex "[0][1]amix=inputs=2,volume='0.3+0.2*sin(t/7)':eval=frame,aformat=channel_layouts=stereo" "$media"
+
+FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" FERRY_WORKERS_CONCURRENCY=1 \
+  FERRY_AUTH_APPS="[{\"key\":\"$app\",\"secret\":\"bench-secret\"}]" ./.build/release/ferry serve 2> "$work/ferry.log" &
+ferry_pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$work/ferry.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "ferry did not start" >&2; exit 1; }
+token=$(curl -s -u "$app:bench-secret" -d grant_type=client_credentials "http://127.0.0.1:$port/v1/auth/token" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+job() { # path body -> seconds from POST to Success
+  python3 - "$port" "$token" "$1" "$2" <<'PY'
+import json, sys, time, urllib.request, uuid
+port, token, path, body = sys.argv[1:]
+# A fresh Idempotency-Key: the same body again within 10 minutes would otherwise answer the earlier job.
+key = str(uuid.uuid4())
+def call(method, url, data=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{url}", data=data, method=method,
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                          "Idempotency-Key": key})
+    return json.load(urllib.request.urlopen(req))
+start = time.monotonic()
+job = call("POST", path, body.encode())["job_id"]
+while True:
+    status = call("GET", f"{path}?job_id={job}")
+    if status["status"] not in ("Pending", "Running"): break
+    time.sleep(0.02)
+if status["status"] != "Success": sys.exit(f"job ended {status['status']}: {status.get('error')}")
+print(f"{time.monotonic() - start:.3f}")
+PY
+}
+
+bare() { # command... -> seconds
+  local start end
+  start=$(date +%s.%N)
+  "$@" > /dev/null 2>&1
+  end=$(date +%s.%N)
+  python3 -c "print(f'{$end - $start:.3f}')"
+}
+
+# The bare commands: what Ferry's jobs run, minus Ferry (analyze in one process; enhance's two passes and its
+# check of the result).
+bare_analyze() {
+  ffmpeg -nostdin -nostats -loglevel info -i "$media" -filter_complex \
+    "[0:a:0]asplit=3[m][t][p];[m]ebur128=metadata=1:framelog=verbose,silencedetect=n=-60dB:d=1,ametadata=mode=print:file=$work/m.txt,anullsink;[t]aresample=192000,asetnsamples=n=192000,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,ametadata=mode=print:file=$work/t.txt,anullsink;[p]asetnsamples=n=48000,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,ametadata=mode=print:file=$work/p.txt,anullsink" \
+    -f null -
+}
+bare_enhance() {
+  ffmpeg -nostdin -y -loglevel info -i "$media" -map 0:a:0 \
+    -af "highpass=f=80,afftdn=nr=12:nf=-40,ebur128=peak=true+sample:framelog=verbose" -ar 48000 -c:a pcm_f32le \
+    -f wav "$work/clean.wav" &&
+    ffmpeg -nostdin -y -loglevel error -i "$work/clean.wav" -map 0:a:0 -af "volume=6dB,alimiter=limit=0.794:level=false" \
+      -c:a libmp3lame -b:a 192k -f mp3 "$work/out.mp3" &&
+    ffmpeg -nostdin -loglevel info -i "$work/out.mp3" -af "ebur128=peak=true+sample:framelog=verbose" -f null -
+}
+
+echo "| round | analyze: Ferry s | bare ffmpeg s | Ferry realtime | enhance (to MP3): Ferry s | bare ffmpeg s | Ferry realtime |"
+echo "|---|---|---|---|---|---|---|"
+ratios=()
+for round in $(seq 1 "$ROUNDS"); do
+  fa=$(job /media/analyze '{"input": "dlb://in/talk.wav", "output": "dlb://out/analysis.json"}')
+  ba=$(bare bare_analyze)
+  be=$(bare bare_enhance)
+  fe=$(job /media/enhance '{"input": "dlb://in/talk.wav", "output": "dlb://out/talk.mp3", "content": {"type": "podcast"}}')
+  echo "| $round | $fa | $ba | $(python3 -c "print(f'{$SECONDS_OF_MEDIA / $fa:.0f}x')") | $fe | $be | $(python3 -c "print(f'{$SECONDS_OF_MEDIA / $fe:.0f}x')") |"
+  ratios+=("$fa $ba $fe $be")
+done
+printf '%s\n' "${ratios[@]}" | python3 -c "
+import statistics, sys
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+fa, ba, fe, be = (statistics.median(r[i] for r in rows) for i in range(4))
+print()
+print(f'Medians over {len(rows)} rounds, {$SECONDS_OF_MEDIA} s of 48 kHz stereo, $(nproc) cores:')
+print(f'- analyze: Ferry {$SECONDS_OF_MEDIA / fa:.0f}x realtime, bare ffmpeg (one process) {$SECONDS_OF_MEDIA / ba:.0f}x; Ferry / bare time {fa / ba:.2f}')
+print(f'- enhance: Ferry {$SECONDS_OF_MEDIA / fe:.0f}x realtime, bare ffmpeg {$SECONDS_OF_MEDIA / be:.0f}x; Ferry / bare time {fe / be:.2f} (overhead {100 * (fe / be - 1):.0f}%)')
+"
