@@ -37,7 +37,8 @@ public struct JobTransfers: Sendable {
     if case .dlb(let key) = location.target {
       do {
         let source = try storage.existingFile(owner: context.job.owner, key: key)
-        try FileManager.default.copyItem(atPath: source, toPath: path)
+        // A hard link costs nothing and the work never writes to its input; copy across file systems.
+        if link(source, path) != 0 { try FileManager.default.copyItem(atPath: source, toPath: path) }
       } catch let error as LocalStorage.StorageError {
         throw JobFailure(
           .final, type: "/problems/input-file-access", title: "Input not found", detail: "\(field): \(error)")
