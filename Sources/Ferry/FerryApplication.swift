@@ -18,6 +18,7 @@ public final class FerryApplication: Sendable {
   public let logger: Logger
   private let server: HTTPServer
   private let pool: WorkerPool
+  private let storageSweep: PeriodicTask
   /// Set when `auth.apps` was empty and Ferry created an app on this start: printed once by `start()`.
   private let newApp: (key: String, secret: String)?
 
@@ -45,6 +46,12 @@ public final class FerryApplication: Sendable {
 
     let store = try SQLiteJobStore(path: configuration.store.path)
     let storage = LocalStorage(root: data + "/storage")
+    // Temporary files (dlb:// keys, kept results) live `storage.retention_h`; swept hourly.
+    let retention = configuration.storage.retention
+    storageSweep = PeriodicTask(name: "ferry.storage.sweep", every: 3600) { [logger] in
+      let removed = storage.sweep(before: Date() - retention.seconds)
+      if removed > 0 { logger.info("temporary files swept", ["count": .int(removed)]) }
+    }
     let transfers = try Self.transfers(configuration, storage: storage)
     let operations = makeOperations?(transfers) ?? Self.builtInOperations(configuration, transfers)
     let cipher = RequestCipher(masterKey: masterKey)
@@ -110,6 +117,7 @@ public final class FerryApplication: Sendable {
   @discardableResult
   public func start() throws -> Int {
     try pool.start()
+    storageSweep.start()
     try server.start()
     let port = server.port
     if let newApp {
@@ -135,6 +143,7 @@ public final class FerryApplication: Sendable {
     await server.shutdown(grace: configuration.server.shutdownGrace)
     // Running jobs go back to the queue without spending an attempt; they run again after a restart.
     pool.stop()
+    storageSweep.cancel()
     logger.info("stopped")
     logger.flush()
   }
@@ -186,5 +195,41 @@ public final class SignalTrap: @unchecked Sendable {
   /// Stops catching; the signals stay ignored until the process exits.
   public func cancel() {
     for source in sources { source.cancel() }
+  }
+}
+
+/// Runs a closure on its own queue every `interval` seconds once started (the first run one interval in).
+final class PeriodicTask: @unchecked Sendable {
+  // A dispatch source is safe to use from any thread; `started` is guarded by `lock`.
+  private let timer: any DispatchSourceTimer
+  private let lock = NSLock()
+  private var started = false
+
+  init(name: String, every interval: Double, _ body: @escaping @Sendable () -> Void) {
+    timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: name))
+    timer.schedule(deadline: .now() + interval, repeating: interval)
+    timer.setEventHandler(handler: body)
+  }
+
+  // libdispatch traps when a source is released while suspended: resume a never-started one to cancel it.
+  deinit { cancel() }
+
+  func start() {
+    lock.withLock {
+      if !started {
+        started = true
+        timer.resume()
+      }
+    }
+  }
+
+  func cancel() {
+    lock.withLock {
+      if !started {
+        started = true
+        timer.resume()
+      }
+      timer.cancel()
+    }
   }
 }

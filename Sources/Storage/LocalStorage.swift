@@ -68,4 +68,26 @@ public struct LocalStorage: Sendable {
     }
     guard rename(file, target) == 0 else { throw .io("cannot store dlb://\(key): \(String(cString: strerror(errno)))") }
   }
+
+  /// Deletes files last written before `cutoff` (`storage.retention_h` ago) and the folders that empties;
+  /// returns how many files went.
+  @discardableResult
+  public func sweep(before cutoff: Date) -> Int {
+    guard let walker = FileManager.default.enumerator(atPath: root) else { return 0 }
+    var removed = 0
+    var folders: [String] = []
+    while let relative = walker.nextObject() as? String {
+      let path = root + "/" + relative
+      var info = stat()
+      guard lstat(path, &info) == 0 else { continue }
+      if info.st_mode & S_IFMT == S_IFDIR {
+        folders.append(path)
+      } else if Double(info.st_mtim.tv_sec) < cutoff.timeIntervalSince1970, unlink(path) == 0 {
+        removed += 1
+      }
+    }
+    // Deepest first; rmdir refuses folders that still hold something.
+    for folder in folders.sorted(by: { $0.count > $1.count }) { rmdir(folder) }
+    return removed
+  }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Storage
 import Synchronization
 import TestSupport
 import Testing
@@ -232,4 +233,22 @@ func amzDate(_ date: Date) -> String {
   formatter.timeZone = TimeZone(identifier: "UTC")
   formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
   return formatter.string(from: date)
+}
+
+@Suite struct LocalStorageSweepTests {
+  @Test func filesPastRetention_goWithTheFoldersTheyEmptied() throws {
+    let storage = LocalStorage(root: try makeTemporaryDirectory("ferry-sweep"))
+    let old = storage.path(owner: "app", key: "old/deep/a.wav")
+    let fresh = storage.path(owner: "app", key: "new/b.wav")
+    for path in [old, fresh] {
+      try FileManager.default.createDirectory(
+        atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+      FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+    }
+    try FileManager.default.setAttributes([.modificationDate: Date() - 49 * 3600], ofItemAtPath: old)
+    #expect(storage.sweep(before: Date() - 48 * 3600) == 1)
+    #expect(!FileManager.default.fileExists(atPath: old))
+    #expect(!FileManager.default.fileExists(atPath: storage.path(owner: "app", key: "old")))
+    #expect(FileManager.default.fileExists(atPath: fresh))
+  }
 }
