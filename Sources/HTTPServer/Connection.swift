@@ -50,6 +50,8 @@ final class Connection: @unchecked Sendable {
   private var writeIndex = 0
   private var output: [UInt8] = []
   private var outputOffset = 0
+  /// A file body still being sent after `output` (no further request is parsed until it is done).
+  private var fileBody: (body: FileBody, sent: Int64)?
 
   /// Reading is paused while a handler runs or an answer waits for the client to read.
   private var readPaused = false
@@ -191,9 +193,9 @@ final class Connection: @unchecked Sendable {
       case .head:
         guard readIndex < writeIndex, !closeAfterWrite else { return finishProcessing() }
         // A client that pipelines requests without reading answers must not make us buffer without bound.
-        if output.count - outputOffset > Connection.outputHighWater {
+        if output.count - outputOffset > Connection.outputHighWater || fileBody != nil {
           flush()
-          guard outputOffset == 0, case .head = state else { return }
+          guard outputOffset == 0, fileBody == nil, case .head = state else { return }
         }
         if headStartedAt == nil { headStartedAt = loop.now }
         let result: RequestHeadParser.Result
@@ -414,6 +416,9 @@ final class Connection: @unchecked Sendable {
     let bodyBytes = ResponseWriter.write(
       response, for: exchange.head, requestID: exchange.id, keepAlive: keepAlive, dateLine: loop.dateLine,
       into: &output)
+    if let file = response.file, file.length > 0, response.status.allowsBody, exchange.head.method != .head {
+      fileBody = (file, 0)
+    }
     servedRequests += 1
     server.requestFinished()
     server.logAccess(
@@ -449,9 +454,36 @@ final class Connection: @unchecked Sendable {
     }
     output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
     outputOffset = 0
+    guard sendFileBody() else { return }
     if closeAfterWrite, case .head = state {
       linger()
     }
+  }
+
+  /// Sends what is left of the file body; false while some of it waits for the socket (or it failed).
+  private func sendFileBody() -> Bool {
+    while let (body, sent) = fileBody {
+      if sent >= body.length {
+        fileBody = nil
+        return true
+      }
+      var position = off_t(body.offset + sent)
+      let n = sendfile(fd, body.fd, &position, Int(min(body.length - sent, 1 << 20)))
+      if n > 0 {
+        fileBody = (body, sent + Int64(n))
+        lastActivity = loop.now
+      } else if n < 0 && errno == EINTR {
+        continue
+      } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+        waitForWritable()
+        return false
+      } else {
+        // The file shrank under us or the socket failed: the promised length cannot be kept.
+        close()
+        return false
+      }
+    }
+    return true
   }
 
   private func waitForWritable() {
@@ -466,7 +498,7 @@ final class Connection: @unchecked Sendable {
     awaitingWritable = false
     updateInterest()
     flush()
-    guard !awaitingWritable, outputOffset == 0 else { return }
+    guard !awaitingWritable, outputOffset == 0, fileBody == nil else { return }
     switch state {
     case .head, .body:
       process()
@@ -515,6 +547,7 @@ final class Connection: @unchecked Sendable {
     }
     handlerTask?.cancel()
     handlerTask = nil
+    fileBody = nil
     state = .closed
     loop.deregister(fd)
     Glibc.close(fd)

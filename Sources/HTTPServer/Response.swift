@@ -9,11 +9,14 @@ public struct Response: Sendable {
   public var headers: HTTPHeaders
   /// The body bytes (not sent for HEAD, 204 and 304, though `Content-Length` still describes them).
   public var body: [UInt8]
+  /// A body streamed from a file instead of `body` (downloads): sent with `sendfile` as the client reads.
+  public var file: FileBody?
 
-  public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+  public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: [UInt8] = [], file: FileBody? = nil) {
     self.status = status
     self.headers = headers
     self.body = body
+    self.file = file
   }
 
   /// A JSON answer from already-encoded bytes.

@@ -37,9 +37,10 @@ enum ResponseWriter {
     out.append(contentsOf: requestIDPrefix)
     out.appendUTF8(requestID)
     out.append(contentsOf: crlf)
+    let bodyLength = response.file.map { Int($0.length) } ?? response.body.count
     if status.allowsBody {
       out.append(contentsOf: contentLengthPrefix)
-      out.appendDecimal(response.body.count)
+      out.appendDecimal(bodyLength)
       out.append(contentsOf: crlf)
     }
     if !keepAlive {
@@ -49,8 +50,9 @@ enum ResponseWriter {
     }
     out.append(contentsOf: crlf)
     guard status.allowsBody, head.method != .head else { return 0 }
-    out.append(contentsOf: response.body)
-    return response.body.count
+    // A file body follows the head from the connection (`Connection.sendFile`).
+    if response.file == nil { out.append(contentsOf: response.body) }
+    return bodyLength
   }
 
   // The fixed parts, as bytes once.
