@@ -7,6 +7,7 @@ import Locations
 import Log
 import Media
 import Storage
+import Synchronization
 import Transfer
 
 /// The composition root: builds the HTTP server and everything behind it from a `FerryConfiguration`,
@@ -19,6 +20,8 @@ public final class FerryApplication: Sendable {
   private let server: HTTPServer
   private let pool: WorkerPool
   private let storageSweep: PeriodicTask
+  /// `server.public_url`, known once the server has a port.
+  private let publicURL = PublicURL()
   /// Set when `auth.apps` was empty and Ferry created an app on this start: printed once by `start()`.
   private let newApp: (key: String, secret: String)?
 
@@ -73,9 +76,14 @@ public final class FerryApplication: Sendable {
     HealthController(configuration: configuration, store: store).register(in: &router)
     AuthController(apps: registry, tokens: tokens, defaultLifetime: configuration.auth.tokenTTLSeconds)
       .register(in: &router)
+    let authenticator = Authenticator(apps: registry, tokens: tokens)
     JobsController(
-      authenticator: Authenticator(apps: registry, tokens: tokens), service: service, pool: pool,
-      operations: operations, maxBodyBytes: Int64(configuration.server.maxJSONBodyBytes), logger: logger
+      authenticator: authenticator, service: service, pool: pool, operations: operations,
+      maxBodyBytes: Int64(configuration.server.maxJSONBodyBytes), logger: logger
+    ).register(in: &router)
+    StorageController(
+      authenticator: authenticator, storage: storage, signer: StorageURLSigner(masterKey: masterKey),
+      maxUploadBytes: Int64(configuration.transfer.maxInputBytes), publicURL: { [publicURL] in publicURL.value }
     ).register(in: &router)
     let http = HTTPServerConfiguration(
       host: configuration.server.host, port: configuration.server.port,
@@ -120,6 +128,7 @@ public final class FerryApplication: Sendable {
     storageSweep.start()
     try server.start()
     let port = server.port
+    publicURL.value = configuration.publicURL(boundPort: port)
     if let newApp {
       // Once, on stdout (not the log stream): the operator needs the secret to get tokens.
       let text =
@@ -231,5 +240,14 @@ final class PeriodicTask: @unchecked Sendable {
       }
       timer.cancel()
     }
+  }
+}
+
+/// The public base URL, set once the server has a port and read by handlers.
+final class PublicURL: Sendable {
+  private let stored = Mutex("")
+  var value: String {
+    get { stored.withLock { $0 } }
+    set { stored.withLock { $0 = newValue } }
   }
 }

@@ -53,8 +53,12 @@ public struct JobService: Sendable {
     {
       throw refusal
     }
-    let submission = try await store.submit(job, duplicateSince: since)
-    if case .created = submission { pool?.wake() }
-    return submission
+    return try await withCheckedThrowingContinuation { continuation in
+      store.submit(job, duplicateSince: since) { [pool] outcome in
+        // Wake a worker as soon as the job is on disk, not when this task next gets a thread.
+        if case .success(.created) = outcome { pool?.wake() }
+        continuation.resume(with: outcome)
+      }
+    }
   }
 }

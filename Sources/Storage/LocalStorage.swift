@@ -30,14 +30,19 @@ public struct LocalStorage: Sendable {
     }
   }
 
-  /// The owner's folder.
+  /// The name of the owner's folder under `root` (hex SHA-256 of the app key: app keys never show in paths).
   public func namespace(owner: String) -> String {
-    root + "/" + Hex.encode(SHA256.hash(owner.utf8))
+    Hex.encode(SHA256.hash(owner.utf8))
   }
 
   /// The file that holds `key` for `owner` (it may not exist).
   public func path(owner: String, key: String) -> String {
-    namespace(owner: owner) + "/" + key
+    path(namespace: namespace(owner: owner), key: key)
+  }
+
+  /// The file that holds `key` in the folder `namespace` (a `namespace(owner:)` name).
+  public func path(namespace: String, key: String) -> String {
+    root + "/" + namespace + "/" + key
   }
 
   /// The existing file for `key`, or `notFound`.
@@ -53,7 +58,12 @@ public struct LocalStorage: Sendable {
   /// Moves the finished file at `file` (on the same file system, in the data dir) to `key`, replacing an
   /// earlier file under that key.
   public func adopt(file: String, owner: String, key: String) throws(StorageError) {
-    let target = path(owner: owner, key: key)
+    try adopt(file: file, namespace: namespace(owner: owner), key: key)
+  }
+
+  /// `adopt(file:owner:key:)` for a namespace folder name.
+  public func adopt(file: String, namespace: String, key: String) throws(StorageError) {
+    let target = path(namespace: namespace, key: key)
     let parent = (target as NSString).deletingLastPathComponent
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), isDirectory.boolValue {

@@ -32,8 +32,8 @@ final class APITestServer: Sendable {
 
   func stop() async { await application.shutdown() }
 
-  /// Sends one request (blocking I/O off the concurrency pool) and reads the answer.
-  func send(_ text: String) async throws -> RawHTTPClient.Response {
+  /// Sends one request (blocking I/O off the concurrency pool), then `body`, and reads the answer.
+  func send(_ text: String, body: [UInt8] = []) async throws -> RawHTTPClient.Response {
     let port = self.port
     return try await withCheckedThrowingContinuation { continuation in
       DispatchQueue.global().async {
@@ -41,6 +41,7 @@ final class APITestServer: Sendable {
           with: Result {
             let client = try RawHTTPClient(port: port)
             try client.send(text)
+            if !body.isEmpty { try client.send(body) }
             return try client.readResponse()
           })
       }

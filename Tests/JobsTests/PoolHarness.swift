@@ -71,8 +71,11 @@ final class PoolHarness: Sendable {
       try await Task.sleep(for: .milliseconds(20))
     }
     let job = try store.job(id: id)
+    // The engine's log says why: a test that fails on a busy machine should explain itself.
+    let log = logs.all.suffix(12).joined(separator: "\n")
     throw HarnessError(
-      description: "job \(id) did not get there in \(timeout) s; it is \(String(describing: job?.status))")
+      description: "job \(id) did not get there in \(timeout) s; it is \(String(describing: job?.status)) "
+        + "(error \(String(describing: job?.error)), attempts \(String(describing: job?.attempts)))\nlog:\n\(log)")
   }
 
   struct HarnessError: Error, CustomStringConvertible { var description: String }

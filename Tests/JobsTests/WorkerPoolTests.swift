@@ -42,7 +42,7 @@ import Testing
       let done = try await harness.wait(for: job.id, timeout: 5)
       let waited = try #require(done.startedAt).timeIntervalSince(job.submittedAt)
       // Far below the 10 s poll; loose enough for a machine busy with the rest of the suite.
-      #expect(waited < 3, "round \(round): started \(waited) s after submission")
+      #expect(waited < 8, "round \(round): started \(waited) s after submission")
     }
   }
 

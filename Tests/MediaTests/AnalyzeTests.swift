@@ -92,11 +92,13 @@ import Transfer
   }
 
   /// Makes `dlb://in/<name>` with ffmpeg (`arguments` go before the output path).
-  func fixture(_ name: String, _ arguments: [String]) throws -> String {
+  func fixture(_ name: String, _ arguments: [String]) async throws -> String {
     let path = storage.path(owner: "app", key: "in/\(name)")
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let exit = try ProcessRunner().run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments + [path])
+    let exit = try await offPool {
+      try ProcessRunner().run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments + [path])
+    }
     #expect(exit.status == 0, "\(exit.stderr)")
     return path
   }
@@ -128,7 +130,7 @@ import Transfer
 
   @Test func aStereo1kHzSineAtMinus23dBFS_measuresMinus23LKFS() async throws {
     defer { pool.stop() }
-    _ = try fixture(
+    _ = try await fixture(
       "ref.wav",
       [
         "-f", "lavfi", "-i", "sine=f=1000:d=20:sample_rate=48000", "-af",
@@ -153,7 +155,7 @@ import Transfer
   @Test func aLongInput_measuredInParallelPieces_agreesWithOneWholePass() async throws {
     defer { pool.stop() }
     // 75 s whose level changes: loud, quiet, loud; measured in pieces that must combine exactly.
-    let path = try fixture(
+    let path = try await fixture(
       "long.wav",
       [
         "-f", "lavfi", "-i", "anoisesrc=d=75:a=0.2:r=48000:c=pink", "-af",
@@ -161,7 +163,8 @@ import Transfer
       ])
     let (result, job) = try await analyze("long.wav")
     #expect(job.status == .success)
-    let whole = try #require(try LoudnessMeter(tools: tools).measure(path))
+    let wholeMeasured = try await offPool { [tools, storage] in try LoudnessMeter(tools: tools).measure(path) }
+    let whole = try #require(wholeMeasured)
     let measured = try #require(loudness(result)["measured"] as? Double)
     let range = try #require(loudness(result)["range"] as? Double)
     let truePeak = try #require(loudness(result)["true_peak"] as? Double)
@@ -173,7 +176,7 @@ import Transfer
 
   @Test func silences_areFoundAndGatedOut() async throws {
     defer { pool.stop() }
-    let path = try fixture(
+    let path = try await fixture(
       "gaps.wav",
       [
         "-f", "lavfi", "-i", "sine=f=1000:d=12:sample_rate=48000", "-af",
@@ -187,13 +190,14 @@ import Transfer
     // The silent half does not pull the integrated loudness down (-23 dBFS tone in both channels): only the
     // blocks that straddle an edge count, as BS.1770 has it, and ffmpeg's own whole-file figure agrees.
     let measured = try #require(loudness(result)["measured"] as? Double)
-    let whole = try #require(try LoudnessMeter(tools: tools).measure(path))
+    let wholeMeasured = try await offPool { [tools, storage] in try LoudnessMeter(tools: tools).measure(path) }
+    let whole = try #require(wholeMeasured)
     #expect(abs(measured - -23) <= 0.5 && abs(measured - whole.integrated) <= 0.1, "\(measured), \(whole.integrated)")
   }
 
   @Test func peaksAtFullScale_reportClipping_andFailValidation() async throws {
     defer { pool.stop() }
-    _ = try fixture(
+    _ = try await fixture(
       "clipped.wav",
       [
         "-f", "lavfi", "-i", "sine=f=440:d=6:sample_rate=48000", "-af",

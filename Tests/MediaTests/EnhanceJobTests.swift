@@ -46,24 +46,28 @@ import Transfer
   }
 
   /// A quiet, noisy tone as WAV: enhance must raise it to the target.
-  func fixture(_ key: String, seconds: Int = 4) throws {
+  func fixture(_ key: String, seconds: Int = 4) async throws {
     let path = storage.path(owner: "app", key: key)
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let exit = try ProcessRunner().run(
-      "ffmpeg",
-      [
-        "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=300:d=\(seconds):sample_rate=48000",
-        "-f", "lavfi", "-i", "anoisesrc=d=\(seconds):a=0.02:r=48000", "-filter_complex",
-        "amix=inputs=2,volume=-30dB", "-f", "wav", path,
-      ])
+    let exit = try await offPool {
+      try ProcessRunner().run(
+        "ffmpeg",
+        [
+          "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=300:d=\(seconds):sample_rate=48000",
+          "-f", "lavfi", "-i", "anoisesrc=d=\(seconds):a=0.02:r=48000", "-filter_complex",
+          "amix=inputs=2,volume=-30dB", "-f", "wav", path,
+        ])
+    }
     #expect(exit.status == 0, "\(exit.stderr)")
   }
 
   /// Integrated loudness (LUFS) of a file, measured by ffmpeg's ebur128.
-  func loudness(_ path: String) throws -> Double? {
-    let exit = try ProcessRunner().run(
-      "ffmpeg", ["-hide_banner", "-nostats", "-i", path, "-af", "ebur128", "-f", "null", "-"])
+  func loudness(_ path: String) async throws -> Double? {
+    let exit = try await offPool {
+      try ProcessRunner().run(
+        "ffmpeg", ["-hide_banner", "-nostats", "-i", path, "-af", "ebur128", "-f", "null", "-"])
+    }
     let line = exit.stderr.split(separator: "\n").last { $0.contains("I:") && $0.contains("LUFS") }
     return line?.split(separator: " ").compactMap { Double($0) }.first
   }
@@ -81,12 +85,15 @@ import Transfer
 
   @Test func enhance_levelsAQuietInputToTheTarget() async throws {
     defer { pool.stop() }
-    try fixture("in/quiet.wav")
-    let before = try #require(try loudness(storage.path(owner: "app", key: "in/quiet.wav")))
+    try await fixture("in/quiet.wav")
+    let before = try #require(try await loudness(storage.path(owner: "app", key: "in/quiet.wav")))
     let job = try await run(
       #"{"input": "dlb://in/quiet.wav", "output": "dlb://out/loud.wav", "content": {"type": "podcast"}}"#)
     #expect(job.status == .success, "\(String(describing: job.error))")
-    let after = try #require(try LoudnessMeter(tools: tools).measure(storage.path(owner: "app", key: "out/loud.wav")))
+    let afterMeasured = try await offPool { [tools, storage] in
+      try LoudnessMeter(tools: tools).measure(storage.path(owner: "app", key: "out/loud.wav"))
+    }
+    let after = try #require(afterMeasured)
     #expect(before < -40)
     #expect(abs(after.integrated - -16) <= 0.5, "measured \(after.integrated) LUFS")
     #expect(after.truePeak <= -1, "true peak \(after.truePeak) dBTP")
@@ -101,17 +108,22 @@ import Transfer
     let path = storage.path(owner: "app", key: "in/hot.wav")
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let made = try ProcessRunner().run(
-      "ffmpeg",
-      [
-        "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=3000:d=4:sample_rate=48000", "-f", "lavfi", "-i",
-        "anoisesrc=d=4:a=0.3:r=48000:c=pink", "-filter_complex", "amix=inputs=2:normalize=0,volume=6dB", path,
-      ])
+    let made = try await offPool {
+      try ProcessRunner().run(
+        "ffmpeg",
+        [
+          "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=3000:d=4:sample_rate=48000", "-f", "lavfi", "-i",
+          "anoisesrc=d=4:a=0.3:r=48000:c=pink", "-filter_complex", "amix=inputs=2:normalize=0,volume=6dB", path,
+        ])
+    }
     #expect(made.status == 0)
     let job = try await run(
       #"{"input": "dlb://in/hot.wav", "output": "dlb://out/hot.mp3", "content": {"type": "music"}}"#)
     #expect(job.status == .success, "\(String(describing: job.error))")
-    let after = try #require(try LoudnessMeter(tools: tools).measure(storage.path(owner: "app", key: "out/hot.mp3")))
+    let afterMeasured = try await offPool { [tools, storage] in
+      try LoudnessMeter(tools: tools).measure(storage.path(owner: "app", key: "out/hot.mp3"))
+    }
+    let after = try #require(afterMeasured)
     #expect(abs(after.integrated - -14) <= 0.5, "measured \(after.integrated) LUFS")
     #expect(after.truePeak <= -1, "true peak \(after.truePeak) dBTP")
   }
@@ -121,44 +133,50 @@ import Transfer
     let path = storage.path(owner: "app", key: "in/hum.wav")
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let made = try ProcessRunner().run(
-      "ffmpeg",
-      [
-        "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=1000:d=4:sample_rate=48000", "-f", "lavfi", "-i",
-        "sine=f=50:d=4:sample_rate=48000", "-filter_complex", "amix=inputs=2:normalize=0", path,
-      ])
+    let made = try await offPool {
+      try ProcessRunner().run(
+        "ffmpeg",
+        [
+          "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=1000:d=4:sample_rate=48000", "-f", "lavfi", "-i",
+          "sine=f=50:d=4:sample_rate=48000", "-filter_complex", "amix=inputs=2:normalize=0", path,
+        ])
+    }
     #expect(made.status == 0)
     // Music: no high-pass, so the notches alone do the work.
     let job = try await run(
       #"{"input": "dlb://in/hum.wav", "output": "dlb://out/hum.wav", "content": {"type": "music"}, "audio": {"filter": {"hum": {"enable": true}}}}"#
     )
     #expect(job.status == .success)
-    let before = try humRelativeToTone(path)
-    let after = try humRelativeToTone(storage.path(owner: "app", key: "out/hum.wav"))
+    let before = try await humRelativeToTone(path)
+    let after = try await humRelativeToTone(storage.path(owner: "app", key: "out/hum.wav"))
     #expect(before - after >= 20, "hum relative to the tone: \(before) dB before, \(after) dB after")
   }
 
   /// The 50 Hz band's RMS level minus the 1 kHz band's, in dB.
-  func humRelativeToTone(_ path: String) throws -> Double {
-    func level(_ filter: String) throws -> Double {
-      let exit = try ProcessRunner().run(
-        "ffmpeg",
-        [
-          "-hide_banner", "-nostats", "-i", path, "-af",
-          "\(filter),astats=measure_overall=RMS_level:measure_perchannel=none", "-f", "null", "-",
-        ])
+  func humRelativeToTone(_ path: String) async throws -> Double {
+    func level(_ filter: String) async throws -> Double {
+      let exit = try await offPool {
+        try ProcessRunner().run(
+          "ffmpeg",
+          [
+            "-hide_banner", "-nostats", "-i", path, "-af",
+            "\(filter),astats=measure_overall=RMS_level:measure_perchannel=none", "-f", "null", "-",
+          ])
+      }
       let line = exit.stderr.split(separator: "\n").last { $0.contains("RMS level dB:") }
       return try #require(line?.split(separator: ":").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) })
     }
-    return try level("bandpass=f=50:width_type=q:w=5") - level("bandpass=f=1000:width_type=q:w=5")
+    return try await level("bandpass=f=50:width_type=q:w=5") - level("bandpass=f=1000:width_type=q:w=5")
   }
 
   @Test func theOutputName_choosesTheFormat() async throws {
     defer { pool.stop() }
-    try fixture("in/a.wav", seconds: 2)
+    try await fixture("in/a.wav", seconds: 2)
     let job = try await run(#"{"input": "dlb://in/a.wav", "output": "dlb://out/a.mp3"}"#)
     #expect(job.status == .success)
-    let info = try MediaProbe(tools: tools).probe(storage.path(owner: "app", key: "out/a.mp3"))
+    let info = try await offPool { [tools, storage] in
+      try MediaProbe(tools: tools).probe(storage.path(owner: "app", key: "out/a.mp3"))
+    }
     #expect(info?.formatName == "mp3" && info?.audioCodec == "mp3")
   }
 
@@ -174,13 +192,23 @@ import Transfer
     // An HLS playlist whose "segment" is another local file (MPEG-TS, which ffmpeg's own HLS checks accept
     // and plain ffprobe reads through it): Ferry's ffmpeg must not open it.
     let secret = directory + "/secret.ts"
-    let made = try ProcessRunner().run(
-      "ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "mp2", "-f", "mpegts", secret])
+    let made = try await offPool {
+      try ProcessRunner().run(
+        "ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "mp2", "-f", "mpegts", secret])
+    }
     #expect(made.status == 0)
     let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\nfile://\(secret)\n#EXT-X-ENDLIST\n"
     try put("in/playlist.wav", Data(playlist.utf8))
     let job = try await run(#"{"input": "dlb://in/playlist.wav", "output": "dlb://out/leak.wav"}"#)
     #expect(job.status == .failed && job.error?.type == "/problems/unsupported-media")
     #expect(!FileManager.default.fileExists(atPath: storage.path(owner: "app", key: "out/leak.wav")))
+  }
+}
+
+/// Runs blocking work (ffmpeg, file I/O) on a Dispatch thread: blocking the concurrency pool's two threads
+/// would stall every other test's tasks (and make their timing checks fail).
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+  try await withCheckedThrowingContinuation { continuation in
+    DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
   }
 }

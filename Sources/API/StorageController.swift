@@ -1,0 +1,203 @@
+import Crypto
+import Foundation
+import HTTPServer
+import JSON
+import Locations
+import Log
+import Storage
+import Synchronization
+
+/// Ferry's temporary storage over HTTP: `POST /media/input` and `POST /media/output` hand out pre-signed URLs
+/// on Ferry itself (`/storage/v1/...`, HMAC-signed, expiring, no Authorization needed); `PUT` streams an
+/// upload to disk; `GET /media/output?url=` and the signed GET stream a file (with `Range`). Every key lives
+/// in its app's namespace.
+public struct StorageController: Sendable {
+  public let authenticator: Authenticator
+  public let storage: LocalStorage
+  public let signer: StorageURLSigner
+  /// `transfer.max_input_bytes`: the largest upload.
+  public let maxUploadBytes: Int64
+  /// The base of the URLs handed out (`server.public_url`, known once the server listens).
+  public let publicURL: @Sendable () -> String
+  /// How long handed-out URLs live.
+  public let urlLifetime: Int
+  private let now: @Sendable () -> Date
+
+  public init(
+    authenticator: Authenticator, storage: LocalStorage, signer: StorageURLSigner, maxUploadBytes: Int64,
+    publicURL: @escaping @Sendable () -> String, urlLifetime: Int = 3600,
+    now: @escaping @Sendable () -> Date = { Date() }
+  ) {
+    self.authenticator = authenticator
+    self.storage = storage
+    self.signer = signer
+    self.maxUploadBytes = maxUploadBytes
+    self.publicURL = publicURL
+    self.urlLifetime = urlLifetime
+    self.now = now
+  }
+
+  public func register(in router: inout Router) {
+    router.post("/media/input", body: .buffered(limit: 16384)) { request in try self.handOut(request, method: "PUT") }
+    router.post("/media/output", body: .buffered(limit: 16384)) { request in try self.handOut(request, method: "GET") }
+    router.get("/media/output") { request in
+      let owner = try authenticator.authenticate(request)
+      let key = try Self.key(fromLocation: request.queryValue("url"), field: "url")
+      return try serve(request, namespace: storage.namespace(owner: owner), key: key)
+    }
+    router.put(
+      "/storage/v1/:namespace/*",
+      body: .streamed(limit: maxUploadBytes) { request in
+        // The signature is checked before a byte of the body is read.
+        _ = try self.verified(request, method: "PUT")
+        let incoming = storage.root + "/.incoming"
+        try FileManager.default.createDirectory(
+          atPath: incoming, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return try FileBodySink(path: incoming + "/" + UUID().uuidString)
+      }
+    ) { request in try self.receive(request) }
+    router.get("/storage/v1/:namespace/*") { request in
+      let (namespace, key) = try verified(request, method: "GET")
+      return try serve(request, namespace: namespace, key: key)
+    }
+  }
+
+  // MARK: Routes
+
+  /// `{"url": "dlb://key"}` → `{"url": "<pre-signed URL on Ferry>"}`.
+  func handOut(_ request: Request, method: String) throws -> Response {
+    let owner = try authenticator.authenticate(request)
+    guard let body = try? JSONValue.parse(Data(request.body.bytes)), case .object(let fields) = body else {
+      throw HTTPError.badRequest("the body must be a JSON object with a url")
+    }
+    let key = try Self.key(fromLocation: fields["url"]?.string, field: "url")
+    let namespace = storage.namespace(owner: owner)
+    if method == "GET" {
+      guard FileBody.size(of: storage.path(owner: owner, key: key)) != nil else {
+        throw HTTPError.notFound("url: dlb://\(key) does not exist")
+      }
+    }
+    let expires = Int(now().timeIntervalSince1970) + urlLifetime
+    let url = signer.url(base: publicURL(), method: method, namespace: namespace, key: key, expires: expires)
+    return .json(bytes: Array(JSONValue.object(["url": .string(url)]).description.utf8))
+  }
+
+  func receive(_ request: Request) throws -> Response {
+    let (namespace, key) = try verified(request, method: "PUT")
+    guard case .streamed(let sink) = request.body, let file = sink as? FileBodySink else {
+      throw HTTPError.badRequest("the upload has no body")
+    }
+    defer { unlink(file.path) }
+    do {
+      try storage.adopt(file: file.path, namespace: namespace, key: key)
+    } catch .conflict {
+      throw HTTPError(
+        status: .conflict, type: "/problems/conflict", title: "Conflict",
+        detail: "dlb://\(key) collides with another key used as a folder or a file")
+    } catch {
+      throw HTTPError(
+        status: .serviceUnavailable, type: "/problems/not-ready", title: "Not stored",
+        detail: "the upload could not be stored")
+    }
+    return .json(
+      bytes: Array(
+        JSONValue.object(["url": .string("dlb://\(key)"), "size": .int(Int(file.byteCount))]).description.utf8))
+  }
+
+  /// The file at `key` in `namespace`, whole or the asked range.
+  func serve(_ request: Request, namespace: String, key: String) throws -> Response {
+    let path = storage.path(namespace: namespace, key: key)
+    guard let size = FileBody.size(of: path) else { throw HTTPError.notFound("dlb://\(key) does not exist") }
+    var headers: HTTPHeaders = ["Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"]
+    switch ByteRange.parse(request.headers["Range"], size: size) {
+    case .whole:
+      guard let file = FileBody(path: path) else { throw HTTPError.notFound("dlb://\(key) does not exist") }
+      return Response(headers: headers, file: file)
+    case .partial(let range):
+      guard let file = FileBody(path: path, range: range) else {
+        throw HTTPError.notFound("dlb://\(key) does not exist")
+      }
+      headers.add("Content-Range", "bytes \(range.lowerBound)-\(range.upperBound)/\(size)")
+      return Response(status: .partialContent, headers: headers, file: file)
+    case .unsatisfiable:
+      headers.add("Content-Range", "bytes */\(size)")
+      return Response(status: .rangeNotSatisfiable, headers: headers)
+    }
+  }
+
+  // MARK: Helpers
+
+  /// The namespace and key of a `/storage/v1/` request whose signature, method and expiry hold; 403 otherwise.
+  func verified(_ request: Request, method: String) throws(HTTPError) -> (String, String) {
+    let namespace = request.parameters["namespace"] ?? ""
+    let key = request.parameters["*"] ?? ""
+    guard request.queryValue("method") == method, let expires = request.queryValue("expires").flatMap(Int.init),
+      let signature = request.queryValue("signature"),
+      signer.verify(signature, method: method, namespace: namespace, key: key, expires: expires)
+    else {
+      throw HTTPError(
+        status: .forbidden, type: "/problems/forbidden", title: "Forbidden",
+        detail: "the URL's signature does not match; ask POST /media/input or /media/output for a new one")
+    }
+    guard expires > Int(now().timeIntervalSince1970) else {
+      throw HTTPError(
+        status: .forbidden, type: "/problems/forbidden", title: "Forbidden",
+        detail: "the URL has expired; ask POST /media/input or /media/output for a new one")
+    }
+    // Signed keys were checked when handed out; check again (the namespace is ours, not a client's path).
+    _ = try Self.key(fromLocation: "dlb://" + key, field: "url")
+    guard namespace.count == 64, namespace.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+    else { throw HTTPError.notFound() }
+    return (namespace, key)
+  }
+
+  /// The key of a `dlb://` location, checked by the location rules (no `..`, no empty segments, ...).
+  static func key(fromLocation text: String?, field: String) throws(HTTPError) -> String {
+    guard let text else { throw HTTPError.badRequest("\(field) is required (dlb://key)") }
+    do {
+      guard case .dlb(let key) = try LocationParser().parse(.string(text), field: field).target else {
+        throw HTTPError.badRequest("\(field): must be a dlb:// location")
+      }
+      return key
+    } catch let error as LocationError {
+      throw HTTPError.badRequest(error.description)
+    } catch {
+      throw HTTPError.badRequest("\(field): must be a dlb:// location")
+    }
+  }
+}
+
+/// Signs and checks Ferry's own storage URLs: HMAC-SHA256 over method, namespace, key and expiry, under a
+/// key derived from the master key.
+public struct StorageURLSigner: Sendable {
+  private let key: [UInt8]
+
+  public init(masterKey: [UInt8]) {
+    key = HKDF.sha256(key: masterKey, info: Array("ferry storage urls v1".utf8))
+  }
+
+  func signature(method: String, namespace: String, key objectKey: String, expires: Int) -> String {
+    Hex.encode(HMAC.sha256(key: key, data: Array("\(method)\n\(namespace)\n\(objectKey)\n\(expires)".utf8)))
+  }
+
+  /// The pre-signed URL for `method` on `key`.
+  public func url(base: String, method: String, namespace: String, key objectKey: String, expires: Int) -> String {
+    let path = objectKey.split(separator: "/", omittingEmptySubsequences: false).map {
+      $0.addingPercentEncoding(withAllowedCharacters: Self.segment) ?? String($0)
+    }.joined(separator: "/")
+    let signature = signature(method: method, namespace: namespace, key: objectKey, expires: expires)
+    return "\(base)/storage/v1/\(namespace)/\(path)?method=\(method)&expires=\(expires)&signature=\(signature)"
+  }
+
+  /// True when `signature` is this server's for these values (compared in constant time).
+  public func verify(_ signature: String, method: String, namespace: String, key objectKey: String, expires: Int)
+    -> Bool
+  {
+    ConstantTime.equal(
+      signature, self.signature(method: method, namespace: namespace, key: objectKey, expires: expires))
+  }
+
+  /// RFC 3986 unreserved characters: everything else in a key segment is percent-encoded.
+  private static let segment = CharacterSet(
+    charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+}
