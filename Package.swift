@@ -11,6 +11,8 @@ var targets: [Target] = [
 
   // epoll and eventfd: in libc, but not exported by Swift's Glibc module.
   .systemLibrary(name: "CEventPoll"),
+  // pipe2, accept4 and posix_spawn's closefrom/chdir actions: glibc has them, Swift's Glibc module does not.
+  .systemLibrary(name: "CSpawn"),
 
   .target(name: "Log"),
   .target(name: "JSON"),
@@ -19,7 +21,7 @@ var targets: [Target] = [
   .target(name: "SigV4", dependencies: ["Crypto"]),
   .target(name: "Locations", dependencies: ["SigV4", "JSON"]),
   .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log"]),
-  .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll"]),
+  .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll", "CSpawn"]),
   // SQLite connections, statements and a group-committing writer thread.
   .target(name: "SQLite", dependencies: ["CSQLite"]),
   // dlb:// temporary storage.
@@ -27,7 +29,7 @@ var targets: [Target] = [
   // Job model and state machine, stores, scheduler and workers.
   .target(name: "Jobs", dependencies: ["SQLite", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
   // ffprobe/ffmpeg runner and the media operations.
-  .target(name: "Media", dependencies: ["Jobs", "Locations", "JSON", "Log"]),
+  .target(name: "Media", dependencies: ["Jobs", "Locations", "JSON", "Log", "CSpawn"]),
   // The Dolby-compatible HTTP API: auth, job routes.
   .target(name: "API", dependencies: ["HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"]),
   .target(

@@ -33,7 +33,7 @@ public struct JobsController: Sendable {
         try await self.submit(request, operation)
       }
       // Status polling never waits on a write: answered inline on the event loop.
-      router.get(operation.path) { request in try self.status(request) }
+      router.get(operation.path) { request in try self.status(request, path: operation.path) }
     }
     router.get("/media/jobs") { request in try self.list(request) }
     router.post("/media/jobs/cancel", body: .buffered(limit: 16384)) { request async throws in
@@ -92,15 +92,18 @@ public struct JobsController: Sendable {
     return .json(bytes: Array(JSONValue.object(["job_id": .string(job.id.uuidString.lowercased())]).description.utf8))
   }
 
-  func status(_ request: Request) throws -> Response {
+  func status(_ request: Request, path: String) throws -> Response {
     let owner = try authenticator.authenticate(request)
     let job = try ownJob(request, owner: owner)
+    // A job is read at the path it was posted to, as Dolby's clients poll it.
+    guard job.path == path else { throw HTTPError.notFound("job_id: no such \(path) job") }
     return .json(bytes: Array(JobEnvelope.status(job).description.utf8))
   }
 
   func list(_ request: Request) throws -> Response {
     let owner = try authenticator.authenticate(request)
-    var query = JobQuery(owner: owner, limit: 100)
+    // The listing covers the last 31 days (COMPAT), whatever `jobs.retention_days` keeps.
+    var query = JobQuery(owner: owner, submittedAfter: Date() - 31 * 86400, limit: 100)
     if let text = request.queryValue("status") {
       guard let status = JobStatus(rawValue: text) else {
         throw HTTPError.badRequest(
@@ -113,7 +116,11 @@ public struct JobsController: Sendable {
       guard let date = Self.parseDate(text, endOfDay: !isAfter) else {
         throw HTTPError.badRequest("\(name): expected a date (2024-01-31) or an ISO-8601 time (2024-01-31T12:00:00Z)")
       }
-      if isAfter { query.submittedAfter = date } else { query.submittedBefore = date }
+      if isAfter {
+        query.submittedAfter = max(date, query.submittedAfter ?? date)
+      } else {
+        query.submittedBefore = date
+      }
     }
     if let token = request.queryValue("next_token"), !token.isEmpty {
       guard let cursor = Int64(token, radix: 36), cursor > 0 else {

@@ -1,3 +1,4 @@
+import CSpawn
 import Dispatch
 import Foundation
 import Log
@@ -126,7 +127,8 @@ public final class HTTPServer: @unchecked Sendable {
       var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
       let fd = withUnsafeMutablePointer(to: &storage) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-          accept(listenFD, $0, &length)
+          // Close-on-exec from the start: a process spawned by another thread never inherits a client socket.
+          ferry_accept_cloexec(listenFD, $0, &length)
         }
       }
       if fd < 0 {
@@ -134,8 +136,6 @@ public final class HTTPServer: @unchecked Sendable {
         if errno == EMFILE || errno == ENFILE { pauseAccepting("out of file descriptors") }
         return
       }
-      Socket.setNonBlocking(fd)
-      _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
       if isDraining {
         Glibc.close(fd)
         continue

@@ -34,7 +34,7 @@ public final class InMemoryJobStore: JobStore {
 
   static func matches(_ earlier: Job, _ job: Job, duplicateSince: Date) -> Bool {
     guard earlier.owner == job.owner else { return false }
-    if let key = job.idempotencyKey { return earlier.idempotencyKey == key }
+    if let key = job.idempotencyKey { return earlier.idempotencyKey == key && earlier.path == job.path }
     return earlier.path == job.path && earlier.requestDigest == job.requestDigest
       && earlier.submittedAt >= duplicateSince
   }

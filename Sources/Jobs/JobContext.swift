@@ -18,8 +18,18 @@ public final class JobContext: Sendable {
   /// The worker running it (the lease holder).
   let worker: String
 
+  /// Why a run was told to stop.
+  public enum StopReason: Sendable, Equatable {
+    /// The job was cancelled: it ends `Cancelled`.
+    case cancelRequested
+    /// Another worker holds the job now (this run's lease ran out): nothing this run does counts.
+    case leaseLost
+    /// The server is stopping: the job goes back to the queue without spending an attempt.
+    case shutdown
+  }
+
   private struct State {
-    var cancelled = false
+    var stopReason: StopReason?
     var cancelHandlers: [Int: @Sendable () -> Void] = [:]
     var nextHandler = 0
     var lastReport = Date.distantPast
@@ -58,8 +68,11 @@ public final class JobContext: Sendable {
     }
   }
 
-  /// True once the job was cancelled (or this worker lost the job): the work stops as soon as it can.
-  public var isCancelled: Bool { state.withLock { $0.cancelled } }
+  /// True once the run was told to stop (cancelled, lease lost, shutdown): the work stops as soon as it can.
+  public var isCancelled: Bool { state.withLock { $0.stopReason != nil } }
+
+  /// Why the run was told to stop, if it was.
+  public var stopReason: StopReason? { state.withLock { $0.stopReason } }
 
   /// Throws `JobFailure.cancelled` when the job was cancelled.
   public func checkCancelled() throws(JobFailure) {
@@ -71,7 +84,7 @@ public final class JobContext: Sendable {
   @discardableResult
   public func onCancel(_ handler: @escaping @Sendable () -> Void) -> CancelRegistration {
     let (id, runNow) = state.withLock { state -> (Int, Bool) in
-      if state.cancelled { return (-1, true) }
+      if state.stopReason != nil { return (-1, true) }
       state.nextHandler += 1
       state.cancelHandlers[state.nextHandler] = handler
       return (state.nextHandler, false)
@@ -95,7 +108,7 @@ public final class JobContext: Sendable {
     }
     if due {
       do {
-        if try reporter(phase, progress, bytesDone, bytesTotal) { cancel() }
+        if try reporter(phase, progress, bytesDone, bytesTotal) { cancel(.cancelRequested) }
       } catch {
         logger.warning("progress not stored", ["error": .string(String(describing: error))])
       }
@@ -110,19 +123,27 @@ public final class JobContext: Sendable {
     try checkCancelled()
     do {
       try fence()
-    } catch {
-      cancel()
+    } catch let failure as JobFailure where failure.kind == .cancelled {
+      cancel(.cancelRequested)
+      throw failure
+    } catch is JobStateError {
+      cancel(.leaseLost)
       throw JobFailure(
         .retryable, type: "/problems/internal-error", title: "Lease lost",
         detail: "this worker lost the job before writing its result")
+    } catch {
+      // The store could not answer (busy, disk full): not a reason to stop, a reason to try again later.
+      throw JobFailure(
+        .retryable, type: "/problems/internal-error", title: "Job store unavailable",
+        detail: "the job store could not confirm this run before its final write; the job will be retried")
     }
   }
 
-  /// Marks the run cancelled and calls the cancel handlers (once).
-  func cancel() {
+  /// Tells the run to stop for `reason` and calls the cancel handlers (once; the first reason stands).
+  func cancel(_ reason: StopReason) {
     let handlers = state.withLock { state -> [@Sendable () -> Void] in
-      guard !state.cancelled else { return [] }
-      state.cancelled = true
+      guard state.stopReason == nil else { return [] }
+      state.stopReason = reason
       defer { state.cancelHandlers.removeAll() }
       return Array(state.cancelHandlers.values)
     }

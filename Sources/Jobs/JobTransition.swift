@@ -103,7 +103,8 @@ extension Job {
       if cancelRequested {
         end(.cancelled, at: now)
       } else if attempts.count >= maxAttempts {
-        end(.failed, at: now)
+        // A fault of Ferry's own that retrying did not cure is an internal error, as the type says.
+        end(error.type == "/problems/internal-error" ? .internalError : .failed, at: now)
         self.error = error
       } else {
         requeue(notBefore: (now + delay.seconds).wholeMilliseconds)

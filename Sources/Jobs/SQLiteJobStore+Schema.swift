@@ -54,7 +54,12 @@ extension SQLiteJobStore {
     -- Recovery and retention.
     CREATE INDEX jobs_leases ON jobs (lease_expires_ms) WHERE status = 'Running';
     CREATE INDEX jobs_expiry ON jobs (expires_ms);
+    """,
+    // 2: an Idempotency-Key names a job per path (the same key on /media/analyze is another job).
     """
+    DROP INDEX jobs_idempotency;
+    CREATE UNIQUE INDEX jobs_idempotency ON jobs (owner, path, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    """,
   ]
 
   static func migrate(_ database: SQLiteDatabase) throws {

@@ -11,6 +11,10 @@ public final class SQLiteJobStore: JobStore {
 
   /// Opens or creates the store at `path`, migrating its schema to the current version.
   public init(path: String) throws {
+    // Readers open their own connections: a private in-memory database would be a different one for each.
+    guard path != ":memory:", !path.isEmpty else {
+      throw JobStoreError.database("the SQLite job store needs a file (readers use their own connections)")
+    }
     self.path = path
     let database = try SQLiteDatabase(path: path)
     try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON")
@@ -38,7 +42,9 @@ public final class SQLiteJobStore: JobStore {
 
   static func duplicate(of job: Job, since: Date, in database: SQLiteDatabase) throws -> Job? {
     if let key = job.idempotencyKey {
-      return try fetchOne(database, "WHERE owner = ?1 AND idempotency_key = ?2", .text(job.owner), .text(key))
+      return try fetchOne(
+        database, "WHERE owner = ?1 AND path = ?2 AND idempotency_key = ?3", .text(job.owner), .text(job.path),
+        .text(key))
     }
     return try fetchOne(
       database,

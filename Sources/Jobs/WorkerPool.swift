@@ -105,7 +105,7 @@ public final class WorkerPool: Sendable {
       state.stopping = true
       return Array(state.running.values)
     }
-    for context in interrupted { context.cancel() }
+    for context in interrupted { context.cancel(.shutdown) }
     signal.withLock { signal.broadcast() }
     heartbeatSignal.withLock { heartbeatSignal.broadcast() }
     let deadline = Date() + timeout.seconds
@@ -127,7 +127,9 @@ public final class WorkerPool: Sendable {
     try await withCheckedThrowingContinuation { continuation in
       store.update(id: id, { [now] job in (job.cancel(now: now()), job) }) { outcome in
         // Stop the work here, as soon as the cancel is stored, not when the caller's task next gets a thread.
-        if case .success((.requested, _)) = outcome { self.state.withLock { $0.running[id] }?.cancel() }
+        if case .success((.requested, _)) = outcome {
+          self.state.withLock { $0.running[id] }?.cancel(.cancelRequested)
+        }
         continuation.resume(with: outcome)
       }
     }
@@ -221,35 +223,52 @@ public final class WorkerPool: Sendable {
       let request = try cipher.open(job.sealedRequest, job: id)
       let running = makeContext(job: job, request: request, directory: directory, worker: worker, logger: logger)
       context = running
-      state.withLock { $0.running[id] = running }
+      let stopping = state.withLock { state in
+        state.running[id] = running
+        return state.stopping
+      }
+      // A claim that raced `stop()` missed its snapshot: stop it here.
+      if stopping { running.cancel(.shutdown) }
       logger.info("job started", ["path": .string(job.path), "attempt": .int(job.attempt), "worker": .string(worker)])
       outcome = self.outcome(of: running, logger: logger)
     } catch {
       logger.error("job could not start", ["error": .string(String(describing: error))])
       outcome = .internalError(Self.internalError)
     }
-    state.withLock { $0.running[id] = nil }
     // Work files go before the job is seen to end: an ended job never has any.
     try? FileManager.default.removeItem(atPath: directory)
+    // The run stays in `running` (its lease renewed by the heartbeat) until its outcome is stored.
+    defer { state.withLock { $0.running[id] = nil } }
 
     // Work stopped by a shutdown goes back to the queue without spending an attempt.
     let interrupted: Bool
-    if case .success = outcome { interrupted = false } else { interrupted = isStopping && context?.isCancelled == true }
-    let stored: Job
-    do {
-      stored = try store.updateWaiting(id: id) { [now, settings] job in
-        if interrupted {
-          try job.release(worker: worker, now: now())
-        } else {
-          try job.finish(outcome, worker: worker, now: now(), maxAttempts: settings.maxAttempts)
+    if case .success = outcome { interrupted = false } else { interrupted = context?.stopReason == .shutdown }
+    var stored: Job?
+    var delay = 0.5
+    while stored == nil {
+      do {
+        stored = try store.updateWaiting(id: id) { [now, settings] job in
+          if interrupted {
+            try job.release(worker: worker, now: now())
+          } else {
+            try job.finish(outcome, worker: worker, now: now(), maxAttempts: settings.maxAttempts)
+          }
+          return job
         }
-        return job
+      } catch let error as JobStateError {
+        // The lease ran out and another worker (or recovery) took the job: its outcome is theirs to record.
+        logger.warning("job outcome not recorded", ["error": .string(String(describing: error))])
+        return
+      } catch {
+        // The store did not answer: a finished job must not be run again for that, so keep trying (the
+        // heartbeat keeps the lease meanwhile), unless the server is stopping.
+        logger.error("job outcome not stored yet", ["error": .string(String(describing: error))])
+        if isStopping { return }
+        Thread.sleep(forTimeInterval: delay)
+        delay = min(delay * 2, 10)
       }
-    } catch {
-      // The lease ran out and another worker (or recovery) took the job: its outcome is theirs to record.
-      logger.warning("job outcome not recorded", ["error": .string(String(describing: error))])
-      return
     }
+    guard let stored else { return }
     if case .success = outcome { estimator.record(ContinuousClock.now - started) }
     logger.info(
       "job ended",
@@ -264,21 +283,29 @@ public final class WorkerPool: Sendable {
     detail: "an internal error stopped the job; it was logged, and retrying will not help")
 
   private func outcome(of context: JobContext, logger: Logger) -> JobOutcome {
+    let failure: JobFailure
     do {
-      let result = try work.run(context)
-      return .success(result: result)
-    } catch let failure as JobFailure {
-      switch failure.kind {
-      case .final: return .failed(failure.error)
-      case .cancelled: return .cancelled
-      case .retryable:
-        if context.isCancelled { return .cancelled }
-        return .retry(failure.error, delay: backoff(attempt: context.job.attempt))
-      }
+      return .success(result: try work.run(context))
+    } catch let thrown as JobFailure {
+      failure = thrown
     } catch {
-      if context.isCancelled { return .cancelled }
       logger.error("job work failed unexpectedly", ["error": .string(String(describing: error))])
-      return .internalError(Self.internalError)
+      failure = JobFailure(
+        .final, type: Self.internalError.type, title: Self.internalError.title, detail: Self.internalError.detail)
+    }
+    // A run told to stop ends as its reason says, whatever the work threw on the way out (a cancelled transfer,
+    // a killed ffmpeg). Lease lost and shutdown are recorded as a retry and a release (the former is refused).
+    switch context.stopReason {
+    case .cancelRequested?: return .cancelled
+    case .leaseLost?, .shutdown?: return .retry(failure.error, delay: .zero)
+    case nil: break
+    }
+    switch failure.kind {
+    case .final where failure.error.type == Self.internalError.type: return .internalError(failure.error)
+    case .final: return .failed(failure.error)
+    // Cancelled without a stop reason: the store said so at a lease check.
+    case .cancelled: return .cancelled
+    case .retryable: return .retry(failure.error, delay: backoff(attempt: context.job.attempt))
     }
   }
 
@@ -328,7 +355,7 @@ public final class WorkerPool: Sendable {
       let running = state.withLock { $0.running }
       // Cancels made through the store (another node's API, or a request this node's cancel missed).
       for (id, context) in running where (try? store.job(id: id))?.cancelRequested == true {
-        context.cancel()
+        context.cancel(.cancelRequested)
       }
       if now().timeIntervalSince(lastRenewal) >= settings.lease.seconds / 3 {
         lastRenewal = now()
@@ -360,9 +387,13 @@ public final class WorkerPool: Sendable {
       try store.updateWaiting(id: id) { [now, settings] job in
         try job.renew(worker: context.worker, now: now(), lease: settings.lease)
       }
-    } catch {
+    } catch let error as JobStateError {
       // Taken by another worker or ended: this run's result would not count, so stop it.
-      context.cancel()
+      context.cancel(.leaseLost)
+      logger.warning(
+        "lease lost", ["job_id": .string(id.uuidString.lowercased()), "error": .string(String(describing: error))])
+    } catch {
+      // The store did not answer this time: the lease has time left, try again next tick.
       logger.warning(
         "lease not renewed",
         ["job_id": .string(id.uuidString.lowercased()), "error": .string(String(describing: error))])

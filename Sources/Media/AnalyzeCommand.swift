@@ -34,8 +34,12 @@ public enum AnalyzeCommand {
     return arguments + ["-filter_complex", graph.joined(separator: ";"), "-f", "null", "-"]
   }
 
-  /// A file path as a quoted filter argument (work paths hold no quote; `AnalyzeWork` checks).
-  static func quoted(_ path: String) -> String { "'\(path)'" }
+  /// A log file name as a filter argument. Only plain names are used (ffmpeg runs in the work directory),
+  /// so no data-dir path with `:`, `\\` or quotes ever meets the filter-graph parser.
+  static func quoted(_ name: String) -> String {
+    precondition(name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }, "log names are plain")
+    return name
+  }
 
   static func number(_ value: Double) -> String { EnhanceCommand.number(value) }
 }

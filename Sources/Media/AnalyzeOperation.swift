@@ -99,10 +99,6 @@ struct AnalyzeWork: JobWork {
   func measure(
     _ path: String, from start: Double, to end: Double, rate: Int, settings: AnalyzeSettings, context: JobContext
   ) throws(JobFailure) -> Measurement {
-    guard !context.workDirectory.contains("'") else {
-      throw JobFailure(
-        .final, type: "/problems/internal-error", title: "Bad work path", detail: "the data dir path holds a quote")
-    }
     let length = end - start
     let count = length >= Self.pieceMinimum ? Self.maxPieces : 1
     // Piece boundaries on whole seconds, so per-second peaks line up.
@@ -117,10 +113,10 @@ struct AnalyzeWork: JobWork {
       group.enter()
       Thread.detachNewThread {
         defer { group.leave() }
+        // Plain names: ffmpeg runs in the work directory.
         let logs = AnalyzeCommand.Logs(
-          loudness: context.workDirectory + "/loudness-\(piece.k).txt",
-          truePeaks: context.workDirectory + "/true-peaks-\(piece.k).txt",
-          samplePeaks: context.workDirectory + "/sample-peaks-\(piece.k).txt")
+          loudness: "loudness-\(piece.k).txt", truePeaks: "true-peaks-\(piece.k).txt",
+          samplePeaks: "sample-peaks-\(piece.k).txt")
         let arguments = AnalyzeCommand.arguments(
           input: path, start: piece.from == 0 ? nil : piece.from, length: piece.to - piece.from, sampleRate: rate,
           settings: settings, logs: logs)
@@ -128,8 +124,11 @@ struct AnalyzeWork: JobWork {
           // Only the first piece reports progress (they run at the same pace).
           try MediaSteps.ffmpeg(
             arguments, tools: tools, duration: piece.to - piece.from, context: context,
-            share: piece.k == 0 ? 30...90 : 0...0, reports: piece.k == 0)
-          outcomes.withLock { $0[piece.k] = .success([logs.loudness, logs.truePeaks, logs.samplePeaks]) }
+            share: piece.k == 0 ? 30...90 : 0...0, reports: piece.k == 0, in: context.workDirectory)
+          let directory = context.workDirectory + "/"
+          outcomes.withLock {
+            $0[piece.k] = .success([logs.loudness, logs.truePeaks, logs.samplePeaks].map { directory + $0 })
+          }
         } catch let failure as JobFailure {
           outcomes.withLock { $0[piece.k] = .failure(failure) }
         } catch {

@@ -187,7 +187,7 @@ enum MediaSteps {
   @discardableResult
   static func ffmpeg(
     _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>,
-    reports: Bool = true
+    reports: Bool = true, in directory: String? = nil
   ) throws(JobFailure) -> ProcessRunner.Exit {
     let runner = ProcessRunner()
     let registration = context.onCancel { runner.cancel() }
@@ -195,7 +195,7 @@ enum MediaSteps {
     var progress = FFmpegProgress()
     let exit: ProcessRunner.Exit
     do {
-      exit = try runner.run(tools.ffmpeg, arguments) { line in
+      exit = try runner.run(tools.ffmpeg, arguments, in: directory) { line in
         if progress.feed(line) && reports {
           let done =
             share.lowerBound + Int(progress.fraction(of: duration) * Double(share.upperBound - share.lowerBound))
@@ -209,6 +209,15 @@ enum MediaSteps {
     guard exit.status == 0 else {
       let reason = exit.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(exit.status)"
       context.logger.warning("ffmpeg failed", ["status": .int(Int(exit.status)), "stderr": .string(exit.stderr)])
+      // Killed by a signal we did not send (the OOM killer), or out of disk or memory: the machine's trouble,
+      // not the media's; another attempt may well succeed.
+      let transient = ["No space left on device", "Cannot allocate memory", "Resource temporarily unavailable"]
+      if exit.status >= 128 || transient.contains(where: { exit.stderr.contains($0) }) {
+        throw JobFailure(
+          .retryable, type: "/problems/processing-failed", title: "Processing interrupted",
+          detail:
+            "ffmpeg stopped (\(exit.status >= 128 ? "signal \(exit.status - 128)" : reason)); the job will be retried")
+      }
       throw JobFailure(
         .final, type: "/problems/processing-failed", title: "Processing failed",
         detail: "ffmpeg could not process the input: \(reason)")

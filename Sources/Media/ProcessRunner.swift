@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import Synchronization
 
@@ -19,8 +20,9 @@ public final class ProcessRunner: Sendable {
     public var description: String
   }
 
-  private let pid = Mutex<pid_t>(0)
-  private let killed = Mutex(false)
+  // The running child's pid (0 when none) and whether a cancel came; a kill happens under the lock, and
+  // the pid is cleared before the child is reaped, so a recycled pid is never signalled.
+  private let state = Mutex((pid: pid_t(0), killed: false))
   /// The stderr kept, in bytes (the end of it: that is where ffmpeg explains).
   public let stderrLimit: Int
 
@@ -28,27 +30,37 @@ public final class ProcessRunner: Sendable {
     self.stderrLimit = stderrLimit
   }
 
-  /// Runs `executable` with `arguments` and waits for it; `onLine` gets each stdout line as it arrives.
-  public func run(_ executable: String, _ arguments: [String], onLine: (Substring) -> Void = { _ in }) throws
-    -> Exit
-  {
-    var stdoutPipe: [Int32] = [0, 0]
-    var stderrPipe: [Int32] = [0, 0]
-    // pipe2 is not exported to Swift: set close-on-exec right after, so other spawns do not inherit them.
-    guard pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else {
+  /// Runs `executable` with `arguments` in `directory` (the caller's when nil) and waits for it; `onLine` gets
+  /// each stdout line as it arrives. The child gets stdin from /dev/null, no descriptor of Ferry's but its
+  /// stdout and stderr pipes, and an environment of `PATH` only (Ferry's own holds secrets).
+  public func run(
+    _ executable: String, _ arguments: [String], in directory: String? = nil, onLine: (Substring) -> Void = { _ in }
+  ) throws -> Exit {
+    var stdoutPipe: [Int32] = [-1, -1]
+    var stderrPipe: [Int32] = [-1, -1]
+    guard ferry_pipe_cloexec(&stdoutPipe) == 0 else {
       throw LaunchError(description: "cannot create pipes: \(String(cString: strerror(errno)))")
     }
-    for fd in stdoutPipe + stderrPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    guard ferry_pipe_cloexec(&stderrPipe) == 0 else {
+      stdoutPipe.forEach { close($0) }
+      throw LaunchError(description: "cannot create pipes: \(String(cString: strerror(errno)))")
+    }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
     posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+    _ = ferry_spawn_close_from(&actions, 3)
+    if let directory { _ = ferry_spawn_chdir(&actions, directory) }
     let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    let variables: [String] = ["PATH=\(path)", "LC_ALL=C"]
+    let environment: [UnsafeMutablePointer<CChar>?] = variables.map { strdup($0) } + [nil]
+    defer { environment.forEach { free($0) } }
     var child: pid_t = 0
-    let spawned = posix_spawnp(&child, executable, &actions, nil, argv, environ)
+    let spawned = posix_spawnp(&child, executable, &actions, nil, argv, environment)
     close(stdoutPipe[1])
     close(stderrPipe[1])
     guard spawned == 0 else {
@@ -56,9 +68,12 @@ public final class ProcessRunner: Sendable {
       close(stderrPipe[0])
       throw LaunchError(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
     }
-    pid.withLock { $0 = child }
     // A cancel that came before the pid was known kills now.
-    if killed.withLock({ $0 }) { kill(child, SIGKILL) }
+    let killNow = state.withLock { state -> Bool in
+      state.pid = child
+      return state.killed
+    }
+    if killNow { kill(child, SIGKILL) }
 
     // stderr drains on its own thread so a chatty process never blocks on a full pipe.
     let stderrTail = Mutex<[UInt8]>([])
@@ -94,20 +109,24 @@ public final class ProcessRunner: Sendable {
       if pending.count > 1 << 20 { pending.removeAll() }
     }
     close(stdoutPipe[0])
+    // Wait for the exit without reaping (the pid stays ours as a zombie), forget the pid, then reap.
+    var info = siginfo_t()
+    while waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+    state.withLock { $0.pid = 0 }
     var status: Int32 = 0
     while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-    pid.withLock { $0 = 0 }
     stderrDone.wait()
     let exitStatus: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     return Exit(
       status: exitStatus, stderr: String(decoding: stderrTail.withLock { $0 }, as: UTF8.self),
-      killed: killed.withLock { $0 })
+      killed: state.withLock { $0.killed })
   }
 
   /// Kills the running process (SIGKILL); a process not started yet is killed as it starts.
   public func cancel() {
-    killed.withLock { $0 = true }
-    let running = pid.withLock { $0 }
-    if running > 0 { kill(running, SIGKILL) }
+    state.withLock { state in
+      state.killed = true
+      if state.pid > 0 { kill(state.pid, SIGKILL) }
+    }
   }
 }

@@ -72,9 +72,14 @@ public final class SQLiteDatabase {
   /// The integer result of a one-row query such as `PRAGMA user_version`.
   public func scalar(_ sql: String) throws(SQLiteError) -> Int64 {
     let statement = try statement(sql)
+    // Reset at once: a statement left on its row keeps a transaction open (and blocks schema changes).
+    defer { statement.reset() }
     guard try statement.step() else { return 0 }
     return statement.int64(0)
   }
+
+  /// True while a transaction is open (SQLite may roll one back by itself after a disk or memory error).
+  public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
   /// Rows changed by the last statement.
   public var changes: Int { Int(sqlite3_changes(handle)) }

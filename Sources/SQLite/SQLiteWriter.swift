@@ -66,13 +66,23 @@ public final class SQLiteWriter: @unchecked Sendable {
       var commitError: SQLiteError?
       do {
         try database.execute("BEGIN IMMEDIATE")
-        for write in batch { write.run(on: database) }
+        for write in batch {
+          // After a disk or memory error SQLite may have rolled the whole transaction back: the writes left
+          // must not run as transactions of their own, and none of the batch was stored.
+          guard database.isInTransaction else {
+            throw SQLiteError(code: 4, message: "the transaction was rolled back by SQLite")
+          }
+          write.run(on: database)
+        }
         database.resetStatements()
+        guard database.isInTransaction else {
+          throw SQLiteError(code: 4, message: "the transaction was rolled back by SQLite")
+        }
         try database.execute("COMMIT")
         condition.withLock { committed += 1 }
       } catch {
         try? database.execute("ROLLBACK")
-        commitError = error
+        commitError = error as? SQLiteError ?? SQLiteError(code: 1, message: String(describing: error))
       }
       for write in batch { write.complete(commitError) }
     }

@@ -92,6 +92,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     let first = try await submit(store, newJob(key: "same"))
     let again = try await store.submit(newJob(key: "same", at: t0 + 86400), duplicateSince: t0 + 86000)
     #expect(again == .existing(first))
+    // The key names a job on one path: the same key on another path is another job.
+    let analyze = newJob(path: "/media/analyze", key: "same")
+    #expect(try await store.submit(analyze, duplicateSince: t0) == .created(analyze))
     // The key is the owner's own: another app's identical key is another job.
     let other = newJob(owner: "other", key: "same")
     #expect(try await store.submit(other, duplicateSince: t0) == .created(other))

@@ -1,3 +1,4 @@
+import Foundation
 import JSON
 import Jobs
 import Testing
@@ -151,5 +152,41 @@ import Testing
     #expect(progress.fraction(of: 10) == 1)
     _ = progress.feed("progress=end")
     #expect(progress.ended && progress.fraction(of: nil) == 1)
+  }
+}
+
+@Suite struct ProcessRunnerTests {
+  /// Children spawned by other threads must not inherit a run's pipes: if one did, that run would wait for
+  /// the other child to end before seeing its own output end.
+  @Test func concurrentSpawns_doNotHoldEachOthersPipes() async throws {
+    // Plain threads, not tasks: blocking the concurrency pool would stall every other test.
+    let worst = try await offPool { () -> Double in
+      let group = DispatchGroup()
+      for _ in 0..<8 {
+        group.enter()
+        Thread.detachNewThread {
+          let deadline = Date() + 2
+          while Date() < deadline { _ = try? ProcessRunner().run("/bin/sleep", ["1"]) }
+          group.leave()
+        }
+      }
+      var worst = 0.0
+      for _ in 0..<300 {
+        let start = Date()
+        _ = try ProcessRunner().run("/bin/true", [])
+        worst = max(worst, Date().timeIntervalSince(start))
+      }
+      group.wait()
+      return worst
+    }
+    #expect(worst < 0.5, "a /bin/true took \(worst) s")
+  }
+
+  @Test func children_getNoneOfFerrysEnvironment() throws {
+    setenv("FERRY_SECRETS_KEY", "do-not-leak", 1)
+    defer { unsetenv("FERRY_SECRETS_KEY") }
+    var output = ""
+    _ = try ProcessRunner().run("/usr/bin/env", []) { output += $0 + "\n" }
+    #expect(!output.contains("do-not-leak") && output.contains("PATH="))
   }
 }
