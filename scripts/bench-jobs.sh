@@ -23,7 +23,7 @@ trap cleanup EXIT
 . scripts/bench-lib.sh
 
 start_ferry() {
-  FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" FERRY_WORKERS_CONCURRENCY=0 \
+  FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" FERRY_WORKERS_CONCURRENCY=0 \
     FERRY_AUTH_APPS='[{"key":"bench","secret":"bench-secret"}]' ./.build/release/ferry serve 2> "$work/ferry.log" &
   ferry_pid=$!
   ferry_port=""

@@ -23,7 +23,7 @@ ffmpeg -loglevel error -y -f lavfi -i "sine=f=220:d=$SECONDS_OF_MEDIA:sample_rat
   -f lavfi -i "anoisesrc=d=$SECONDS_OF_MEDIA:a=0.03:r=48000:c=pink" \
   -filter_complex "[0][1]amix=inputs=2,volume='0.3+0.2*sin(t/7)':eval=frame,aformat=channel_layouts=stereo" "$media"
 
-FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" FERRY_WORKERS_CONCURRENCY=1 \
+FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" FERRY_WORKERS_CONCURRENCY=1 \
   FERRY_AUTH_APPS="[{\"key\":\"$app\",\"secret\":\"bench-secret\"}]" ./.build/release/ferry serve 2> "$work/ferry.log" &
 ferry_pid=$!
 port=""

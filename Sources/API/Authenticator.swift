@@ -6,19 +6,33 @@ import Synchronization
 public struct Authenticator: Sendable {
   public let apps: AppRegistry
   public let tokens: TokenIssuer
+  /// The per-app request budget on `/media/*`, applied once the caller is known.
+  public let limiter: RateLimiter?
   private let now: @Sendable () -> Date
   /// Tokens already verified, with their app and expiry: a client polling a job presents the same token
   /// many times, and checking its signature and claims each time costs more than the rest of the lookup.
   private let verified = VerifiedTokens()
 
-  public init(apps: AppRegistry, tokens: TokenIssuer, now: @escaping @Sendable () -> Date = { Date() }) {
+  public init(
+    apps: AppRegistry, tokens: TokenIssuer, limiter: RateLimiter? = nil,
+    now: @escaping @Sendable () -> Date = { Date() }
+  ) {
     self.apps = apps
     self.tokens = tokens
+    self.limiter = limiter
     self.now = now
   }
 
-  /// The calling app's key, or a 401 problem answer with `WWW-Authenticate`.
+  /// The calling app's key, once it is known and within its rate; else a 401 problem answer with
+  /// `WWW-Authenticate`, or a 429 with `Retry-After`.
   public func authenticate(_ request: Request) throws(HTTPError) -> String {
+    let app = try identify(request)
+    try limiter?.take(app)
+    return app
+  }
+
+  /// The calling app's key, or a 401 problem answer with `WWW-Authenticate`.
+  func identify(_ request: Request) throws(HTTPError) -> String {
     if let authorization = request.headers["Authorization"] {
       let parts = authorization.split(separator: " ", maxSplits: 1)
       guard parts.count == 2, parts[0].lowercased() == "bearer" else {

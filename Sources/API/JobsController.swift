@@ -14,11 +14,13 @@ public struct JobsController: Sendable {
   /// `server.max_json_body_bytes`.
   public let maxBodyBytes: Int64
   public let logger: Logger
+  public let metrics: Metrics?
 
   public init(
     authenticator: Authenticator, service: JobService, pool: WorkerPool?, operations: [any JobOperation],
-    maxBodyBytes: Int64, logger: Logger
+    maxBodyBytes: Int64, logger: Logger, metrics: Metrics? = nil
   ) {
+    self.metrics = metrics
     self.authenticator = authenticator
     self.service = service
     self.pool = pool
@@ -69,6 +71,7 @@ public struct JobsController: Sendable {
       submission = try await service.submit(
         owner: owner, path: operation.path, body: body, deadline: validated.deadline, idempotencyKey: idempotencyKey)
     } catch let refusal as AdmissionRefusal {
+      metrics?.admissionRefused()
       throw HTTPError(
         status: .badRequest, type: "/problems/output-url-expires-too-soon", title: "Output URL expires too soon",
         detail: refusal.description)

@@ -58,12 +58,17 @@ public final class FerryApplication: Sendable {
     let transfers = try Self.transfers(configuration, storage: storage)
     let operations = makeOperations?(transfers) ?? Self.builtInOperations(configuration, transfers)
     let cipher = RequestCipher(masterKey: masterKey)
+    let metrics = Metrics(
+      routes: [
+        "/health", "/ready", "/metrics", "/v1/auth/token", "/media/oauth2/token", "/media/jobs", "/media/jobs/cancel",
+        "/media/input", "/media/output",
+      ] + operations.map(\.path))
     pool = WorkerPool(
       store: store, work: OperationRouter(operations), cipher: cipher,
       settings: .init(
         concurrency: configuration.workerConcurrency, lease: configuration.jobs.lease,
         maxAttempts: configuration.jobs.maxAttempts, workRoot: data + "/work"),
-      logger: logger)
+      logger: logger, onRunEnded: { status, took in metrics.jobEnded(status: status, seconds: took.seconds) })
     let service = JobService(
       store: store, pool: pool, cipher: cipher,
       admission: AdmissionControl(
@@ -74,12 +79,18 @@ public final class FerryApplication: Sendable {
     let tokens = TokenIssuer(masterKey: masterKey)
     var router = Router()
     HealthController(configuration: configuration, store: store).register(in: &router)
+    // Prometheus text; no auth, and nothing in it names an app or a secret.
+    router.get("/metrics") { _ in
+      .text(metrics.render(jobs: (try? store.counts()) ?? [:]), contentType: "text/plain; version=0.0.4")
+    }
     AuthController(apps: registry, tokens: tokens, defaultLifetime: configuration.auth.tokenTTLSeconds)
       .register(in: &router)
-    let authenticator = Authenticator(apps: registry, tokens: tokens)
+    let authenticator = Authenticator(
+      apps: registry, tokens: tokens,
+      limiter: RateLimiter(perSecond: configuration.auth.ratePerSecond, burst: configuration.auth.rateBurst))
     JobsController(
       authenticator: authenticator, service: service, pool: pool, operations: operations,
-      maxBodyBytes: Int64(configuration.server.maxJSONBodyBytes), logger: logger
+      maxBodyBytes: Int64(configuration.server.maxJSONBodyBytes), logger: logger, metrics: metrics
     ).register(in: &router)
     StorageController(
       authenticator: authenticator, storage: storage, signer: StorageURLSigner(masterKey: masterKey),
@@ -89,7 +100,11 @@ public final class FerryApplication: Sendable {
       host: configuration.server.host, port: configuration.server.port,
       maxConnections: configuration.server.maxConnections, headerTimeout: configuration.server.headerTimeout,
       idleTimeout: configuration.server.idleTimeout, defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes))
-    server = try HTTPServer(configuration: http, router: router, logger: logger)
+    server = try HTTPServer(
+      configuration: http, router: router, logger: logger,
+      observer: { path, status in
+        metrics.request(path: path, status: status)
+      })
   }
 
   /// The job kinds this build serves.

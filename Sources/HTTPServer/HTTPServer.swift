@@ -29,7 +29,14 @@ public final class HTTPServer: @unchecked Sendable {
   private var boundPort = 0
 
   /// Makes a server; throws if the event loops' descriptors cannot be created.
-  public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) throws {
+  /// Told of every answer, matched to a route or not (`/metrics` counts them): the path and the status.
+  let observer: (@Sendable (Substring, Int) -> Void)?
+
+  public init(
+    configuration: HTTPServerConfiguration, router: Router, logger: Logger,
+    observer: (@Sendable (Substring, Int) -> Void)? = nil
+  ) throws {
+    self.observer = observer
     self.configuration = configuration
     self.router = router
     self.logger = logger
@@ -216,6 +223,7 @@ public final class HTTPServer: @unchecked Sendable {
     head: RequestHead, requestID: String, status: Int, bytes: Int, startedAt: UInt64, remote: String,
     loop: EventLoop
   ) {
+    observer?(head.path, status)
     guard logger.enabled(.info) else { return }
     // Written straight into the loop's batch: no buffer per line.
     var batch: [UInt8] = []

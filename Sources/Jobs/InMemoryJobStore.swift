@@ -115,6 +115,10 @@ public final class InMemoryJobStore: JobStore {
     }
   }
 
+  public func counts() throws -> [JobStatus: Int] {
+    state.withLock { state in state.jobs.values.reduce(into: [:]) { $0[$1.status, default: 0] += 1 } }
+  }
+
   public func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int {
     let latest = deadline ?? .distantFuture
     let count = state.withLock { state in

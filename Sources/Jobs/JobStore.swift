@@ -42,6 +42,9 @@ public protocol JobStore: Sendable {
   /// anyway would only cost time: a long queue makes the count long).
   func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int
 
+  /// How many jobs the store holds, by status.
+  func counts() throws -> [JobStatus: Int]
+
   /// Deletes ended jobs whose `expiresAt` is at or before `now`; returns their ids.
   func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void)
 }

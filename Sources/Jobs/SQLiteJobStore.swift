@@ -141,6 +141,17 @@ public final class SQLiteJobStore: JobStore {
     }
   }
 
+  public func counts() throws -> [JobStatus: Int] {
+    try read { database in
+      let statement = try database.statement("SELECT status, count(*) FROM jobs GROUP BY status")
+      var counts: [JobStatus: Int] = [:]
+      while try statement.step() {
+        if let status = JobStatus(rawValue: statement.text(0)) { counts[status] = statement.int(1) }
+      }
+      return counts
+    }
+  }
+
   public func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int {
     try read { database in
       // Both counts walk partial indexes (jobs_leases, jobs_ready) and stop at the limit.

@@ -45,6 +45,8 @@ public final class WorkerPool: Sendable {
   public let settings: Settings
   /// Measured run times, for admission control.
   public let estimator: RunTimeEstimator
+  /// Told of every run that ended here (for metrics): the status stored and how long the run took.
+  public let onRunEnded: @Sendable (JobStatus, Duration) -> Void
   private let store: any JobStore
   private let work: any JobWork
   private let cipher: RequestCipher
@@ -69,8 +71,10 @@ public final class WorkerPool: Sendable {
 
   public init(
     store: any JobStore, work: any JobWork, cipher: RequestCipher, settings: Settings,
-    estimator: RunTimeEstimator = RunTimeEstimator(), now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+    estimator: RunTimeEstimator = RunTimeEstimator(), now: @escaping @Sendable () -> Date = { Date() }, logger: Logger,
+    onRunEnded: @escaping @Sendable (JobStatus, Duration) -> Void = { _, _ in }
   ) {
+    self.onRunEnded = onRunEnded
     self.store = store
     self.work = work
     self.cipher = cipher
@@ -270,6 +274,7 @@ public final class WorkerPool: Sendable {
     }
     guard let stored else { return }
     if case .success = outcome { estimator.record(ContinuousClock.now - started) }
+    onRunEnded(stored.status, ContinuousClock.now - started)
     logger.info(
       "job ended",
       [

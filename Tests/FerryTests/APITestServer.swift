@@ -20,7 +20,8 @@ final class APITestServer: Sendable {
       "FERRY_SERVER_PORT": "0", "FERRY_DATA_DIR": dataDirectory, "FERRY_NETWORK_ALLOW": #"["127.0.0.0/8"]"#,
       "FERRY_AUTH_APPS":
         #"[{"key":"app-a","secret":"secret-a","api_key":"legacy-a"},{"key":"app-b","secret":"secret-b"}]"#,
-      "FERRY_WORKERS_CONCURRENCY": "2",
+      "FERRY_WORKERS_CONCURRENCY": "2", "FERRY_AUTH_RATE_LIMIT_PER_S": "100000",
+      "FERRY_AUTH_RATE_LIMIT_BURST": "100000",
     ]
     environment.merge(extraEnvironment) { $1 }
     let configuration = try ConfigurationLoader(environment: environment).load(file: nil).configuration

@@ -27,7 +27,7 @@ import Testing
     let environment = [
       "FERRY_SERVER_PORT": "0", "FERRY_DATA_DIR": work + "/data", "FERRY_NETWORK_ALLOW": #"["127.0.0.0/8"]"#,
       "FERRY_AUTH_APPS": #"[{"key": "crash-app", "secret": "crash-secret"}]"#, "FERRY_WORKERS_CONCURRENCY": "2",
-      "FERRY_JOBS_MAX_ATTEMPTS": "6",
+      "FERRY_JOBS_MAX_ATTEMPTS": "6", "FERRY_AUTH_RATE_LIMIT_PER_S": "100000", "FERRY_AUTH_RATE_LIMIT_BURST": "100000",
     ]
     var ferry = try FerryProcess(["serve"], environment: environment)
     var port = try ferry.waitForPort()

@@ -155,3 +155,47 @@ import Testing
     #expect(try await post(expiresIn: 3600).0 == 200)
   }
 }
+
+@Suite struct RateLimitTests {
+  @Test func anAppOverItsRate_gets429WithRetryAfter_andOtherAppsDoNot() async throws {
+    let server = try APITestServer(extraEnvironment: [
+      // One token per 1,000 s: nothing refills while the test runs, however slow the machine.
+      "FERRY_AUTH_RATE_LIMIT_PER_S": "0.001", "FERRY_AUTH_RATE_LIMIT_BURST": "3",
+    ])
+    defer { Task { await server.stop() } }
+    var statuses: [Int] = []
+    for _ in 0..<5 {
+      statuses.append(try await server.request("GET", "/media/jobs", headers: ["x-api-key": "legacy-a"]).status)
+    }
+    #expect(statuses.prefix(3).allSatisfy { $0 == 200 } && statuses.suffix(2).allSatisfy { $0 == 429 }, "\(statuses)")
+    let limited = try await server.request("GET", "/media/jobs", headers: ["x-api-key": "legacy-a"])
+    #expect((limited.header("Retry-After").flatMap(Int.init) ?? 0) > 900)
+    #expect(limited.json["type"] as? String == "/problems/too-many-requests")
+    // The budget is per app.
+    let other = try await server.token(key: "app-b", secret: "secret-b")
+    #expect(try await server.request("GET", "/media/jobs", headers: ["Authorization": "Bearer \(other)"]).status == 200)
+  }
+}
+
+@Suite struct MetricsTests {
+  @Test func metrics_countRequestsJobsAndRefusals_withoutNamingAnApp() async throws {
+    let server = try APITestServer()
+    defer { Task { await server.stop() } }
+    let token = try await server.token(key: "app-a", secret: "secret-a")
+    let posted = try await server.request(
+      "POST", "/media/copy", headers: ["Authorization": "Bearer \(token)"],
+      body: #"{"input": "dlb://missing", "output": "dlb://out"}"#)
+    let jobID = try #require(posted.json["job_id"] as? String)
+    _ = try await server.waitForEnd(jobID, token: token)
+    _ = try await server.request("GET", "/no/such/path/\(UUID())")
+    let metrics = try await server.request("GET", "/metrics")
+    #expect(metrics.status == 200 && metrics.header("Content-Type")?.hasPrefix("text/plain") == true)
+    let text = metrics.text
+    #expect(text.contains(#"ferry_http_requests_total{route="/media/copy",status="200"}"#))
+    #expect(text.contains(#"ferry_http_requests_total{route="other",status="404"}"#))
+    #expect(text.contains(#"ferry_jobs{status="Failed"} 1"#))
+    #expect(text.contains(#"ferry_job_runs_total{status="Failed"} 1"#))
+    #expect(text.contains("ferry_queue_depth 0"))
+    for secret in ["app-a", "secret-a", "legacy-a", token] { #expect(!text.contains(secret)) }
+  }
+}

@@ -159,6 +159,7 @@ struct CancelOnceUploading: JobStore {
   func job(id: UUID) throws -> Job? { try base.job(id: id) }
   func list(_ query: JobQuery) throws -> JobPage { try base.list(query) }
   func expiredLeases(now: Date) throws -> [UUID] { try base.expiredLeases(now: now) }
+  func counts() throws -> [JobStatus: Int] { try base.counts() }
   func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int {
     try base.queueAhead(of: deadline, atMost: limit)
   }
@@ -199,6 +200,7 @@ struct FailOnceWhileUploading: JobStore {
   func job(id: UUID) throws -> Job? { try base.job(id: id) }
   func list(_ query: JobQuery) throws -> JobPage { try base.list(query) }
   func expiredLeases(now: Date) throws -> [UUID] { try base.expiredLeases(now: now) }
+  func counts() throws -> [JobStatus: Int] { try base.counts() }
   func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int {
     try base.queueAhead(of: deadline, atMost: limit)
   }

@@ -237,6 +237,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     #expect(try store.queueAhead(of: t0 + 300, atMost: 1000) == 2)
     #expect(try store.queueAhead(of: nil, atMost: 1000) == 3)
     #expect(try store.queueAhead(of: nil, atMost: 2) == 2)
+    #expect(try store.counts() == [.pending: 2, .running: 1])
   }
 
   @Test(arguments: StoreKind.allCases)

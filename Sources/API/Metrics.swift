@@ -1,0 +1,78 @@
+import Foundation
+import HTTPServer
+import Jobs
+import Synchronization
+
+/// Counters for `GET /metrics` (Prometheus text format). Labels are fixed sets (routes, statuses): nothing a
+/// client sends becomes a label, and no app key or secret appears.
+public final class Metrics: Sendable {
+  private struct State {
+    var requests: [RequestKey: Int] = [:]
+    var refusals = 0
+    var jobsEnded: [String: Int] = [:]
+    var runSeconds = 0.0
+    var runs = 0
+  }
+
+  private struct RequestKey: Hashable, Comparable {
+    var route: String
+    var status: Int
+    static func < (a: RequestKey, b: RequestKey) -> Bool { (a.route, a.status) < (b.route, b.status) }
+  }
+
+  private let state = Mutex(State())
+  /// The paths counted by name; anything else is `other` (so unknown paths cannot grow the label set).
+  private let routes: Set<String>
+
+  public init(routes: [String]) {
+    self.routes = Set(routes)
+  }
+
+  /// Counts a finished request (the HTTP server's observer: unmatched paths included).
+  public func request(path: some StringProtocol, status: Int) {
+    let route =
+      path.hasPrefix("/storage/v1/") ? "/storage/v1" : routes.contains(String(path)) ? String(path) : "other"
+    state.withLock { $0.requests[RequestKey(route: route, status: status), default: 0] += 1 }
+  }
+
+  /// Counts a job refused by admission control (output URL expiring too soon).
+  public func admissionRefused() {
+    state.withLock { $0.refusals += 1 }
+  }
+
+  /// Counts a job run that ended with `status`, after `seconds`.
+  public func jobEnded(status: JobStatus, seconds: Double) {
+    state.withLock { state in
+      state.jobsEnded[status.rawValue, default: 0] += 1
+      state.runSeconds += seconds
+      state.runs += 1
+    }
+  }
+
+  /// The exposition text; `jobs` are the store's counts by status right now.
+  public func render(jobs: [JobStatus: Int]) -> String {
+    let snapshot = state.withLock { $0 }
+    var out = ""
+    out += "# HELP ferry_http_requests_total HTTP requests answered, by route and status.\n"
+    out += "# TYPE ferry_http_requests_total counter\n"
+    for key in snapshot.requests.keys.sorted() {
+      out += "ferry_http_requests_total{route=\"\(key.route)\",status=\"\(key.status)\"} \(snapshot.requests[key]!)\n"
+    }
+    out += "# HELP ferry_jobs Jobs in the store, by status.\n# TYPE ferry_jobs gauge\n"
+    for status in JobStatus.allCases {
+      out += "ferry_jobs{status=\"\(status.rawValue)\"} \(jobs[status] ?? 0)\n"
+    }
+    out += "# HELP ferry_queue_depth Jobs waiting to run.\n# TYPE ferry_queue_depth gauge\n"
+    out += "ferry_queue_depth \(jobs[.pending] ?? 0)\n"
+    out += "# HELP ferry_job_runs_total Job runs that ended here, by the status they ended in.\n"
+    out += "# TYPE ferry_job_runs_total counter\n"
+    for status in snapshot.jobsEnded.keys.sorted() {
+      out += "ferry_job_runs_total{status=\"\(status)\"} \(snapshot.jobsEnded[status]!)\n"
+    }
+    out += "# HELP ferry_job_run_seconds Time job runs took.\n# TYPE ferry_job_run_seconds summary\n"
+    out += "ferry_job_run_seconds_sum \(snapshot.runSeconds)\nferry_job_run_seconds_count \(snapshot.runs)\n"
+    out += "# HELP ferry_admission_refusals_total Jobs refused because an output URL would expire too soon.\n"
+    out += "# TYPE ferry_admission_refusals_total counter\nferry_admission_refusals_total \(snapshot.refusals)\n"
+    return out
+  }
+}
