@@ -115,6 +115,7 @@ public final class FerryApplication: Sendable {
     return [
       EnhanceOperation(transfers: transfers, tools: tools),
       AnalyzeOperation(transfers: transfers, tools: tools, version: FerryVersion.current),
+      TranscodeOperation(transfers: transfers, tools: tools),
     ]
   }
 

@@ -132,7 +132,9 @@ struct EnhanceWork: JobWork {
 /// The steps every media operation shares: probing the input and running ffmpeg under the job's control.
 enum MediaSteps {
   /// ffprobe's view of the input; refuses what is not media, has no audio or is too long.
-  static func probe(_ path: String, tools: MediaTools, context: JobContext) throws(JobFailure) -> MediaInfo {
+  static func probe(_ path: String, tools: MediaTools, context: JobContext, requireAudio: Bool = true)
+    throws(JobFailure) -> MediaInfo
+  {
     context.report(phase: .processing, progress: 30)
     let runner = ProcessRunner()
     let registration = context.onCancel { runner.cancel() }
@@ -149,7 +151,7 @@ enum MediaSteps {
         .final, type: "/problems/unsupported-media", title: "Unsupported media",
         detail: "input: the file is not media Ferry can read (or it is empty or truncated)")
     }
-    guard info.audioCodec != nil else {
+    guard info.audioCodec != nil || !requireAudio else {
       throw JobFailure(
         .final, type: "/problems/unsupported-media", title: "Unsupported media",
         detail: "input: the file has no audio stream")

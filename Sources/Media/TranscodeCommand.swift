@@ -1,0 +1,88 @@
+/// The one ffmpeg command that makes every output of a transcode from a single decode of the input.
+public enum TranscodeCommand {
+  /// A work file name for output `index` of `kind`.
+  public static func fileName(index: Int, kind: String) -> String { "output-\(index).\(kind)" }
+
+  /// The media type an output of `kind` is uploaded with.
+  public static func contentType(_ kind: String) -> String {
+    [
+      "mp3": "audio/mpeg", "aac": "audio/aac", "m4a": "audio/mp4", "wav": "audio/wav", "flac": "audio/flac",
+      "ogg": "audio/ogg", "opus": "audio/ogg", "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm",
+      "jpg": "image/jpeg",
+    ][kind] ?? "application/octet-stream"
+  }
+
+  public static func arguments(_ request: TranscodeRequest, input: String, directory: String) -> [String] {
+    var arguments = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
+    if let start = request.segmentStart { arguments += ["-ss", EnhanceCommand.number(start)] }
+    if let duration = request.segmentDuration { arguments += ["-t", EnhanceCommand.number(duration)] }
+    arguments += MediaTools.safeInput + ["-i", input]
+    for (index, output) in request.outputs.enumerated() {
+      arguments += outputArguments(output) + [directory + "/" + fileName(index: index, kind: output.kind)]
+    }
+    return arguments
+  }
+
+  static func outputArguments(_ output: TranscodeRequest.Output) -> [String] {
+    switch output.kind {
+    case "jpg":
+      var arguments = ["-map", "0:v:0"]
+      if let offset = output.offset { arguments += ["-ss", EnhanceCommand.number(offset)] }
+      if let scale = scale(output) { arguments += ["-vf", scale] }
+      return arguments + ["-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-update", "1", "-f", "image2"]
+    case let kind where TranscodeRequest.videoKinds[kind] != nil:
+      let codecs = TranscodeRequest.videoKinds[kind]!
+      var arguments = ["-map", "0:v:0", "-map", "0:a:0?"]
+      switch output.videoCodec ?? codecs.video[0] {
+      case "vp9":
+        arguments += ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"]
+        arguments += output.videoBitrate.map { ["-b:v", "\($0)k"] } ?? ["-crf", "33", "-b:v", "0"]
+      default:
+        arguments += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+        arguments += output.videoBitrate.map { ["-b:v", "\($0)k"] } ?? ["-crf", "23"]
+      }
+      if let scale = scale(output) { arguments += ["-vf", scale] }
+      if let rate = output.frameRate { arguments += ["-r", EnhanceCommand.number(rate)] }
+      arguments += audio(output, codec: output.audioCodec ?? codecs.audio[0])
+      let muxer = ["mp4": "mp4", "mov": "mov", "webm": "webm"][kind]!
+      return arguments + (kind == "webm" ? [] : ["-movflags", "+faststart"]) + ["-map_metadata", "-1", "-f", muxer]
+    default:
+      let codec = output.audioCodec ?? TranscodeRequest.audioKinds[output.kind]![0]
+      let muxer = [
+        "mp3": "mp3", "aac": "adts", "m4a": "ipod", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "opus",
+      ][output.kind]!
+      return ["-map", "0:a:0", "-vn"] + audio(output, codec: codec) + ["-map_metadata", "-1", "-f", muxer]
+    }
+  }
+
+  /// Encoder, bitrate, rate and channels for an audio stream.
+  static func audio(_ output: TranscodeRequest.Output, codec: String) -> [String] {
+    var arguments: [String]
+    var rate = output.sampleRate
+    switch codec {
+    case "mp3": arguments = ["-c:a", "libmp3lame", "-b:a", "\(output.audioBitrate ?? 192)k"]
+    case "aac": arguments = ["-c:a", "aac", "-b:a", "\(output.audioBitrate ?? 192)k"]
+    case "vorbis":
+      arguments = ["-c:a", "libvorbis"] + (output.audioBitrate.map { ["-b:a", "\($0)k"] } ?? ["-q:a", "5"])
+    case "opus":
+      arguments = ["-c:a", "libopus", "-b:a", "\(output.audioBitrate ?? 128)k"]
+      // Opus runs at 48 kHz (or a few lower rates); anything else is resampled to 48 kHz.
+      if let asked = rate, ![48000, 24000, 16000, 12000, 8000].contains(asked) { rate = 48000 }
+    case "flac": arguments = ["-c:a", "flac"]
+    default: arguments = ["-c:a", codec]  // pcm_s16le, pcm_s24le
+    }
+    if let rate { arguments += ["-ar", String(rate)] }
+    if let channels = output.channels { arguments += ["-ac", String(channels)] }
+    return arguments
+  }
+
+  /// The scale filter for the asked size (one side alone keeps the aspect ratio), or nil.
+  static func scale(_ output: TranscodeRequest.Output) -> String? {
+    switch (output.width, output.height) {
+    case (let w?, let h?): "scale=\(w):\(h)"
+    case (let w?, nil): "scale=\(w):-2"
+    case (nil, let h?): "scale=-2:\(h)"
+    case (nil, nil): nil
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import JSON
+import Jobs
+import Locations
+
+/// `POST /media/transcode`: one input to several outputs (audio formats, mp4/mov/webm video, jpg
+/// thumbnails) in one ffmpeg pass, each delivered to its destination.
+public struct TranscodeOperation: JobOperation {
+  public let path = "/media/transcode"
+  public let work: any JobWork
+
+  public init(transfers: JobTransfers, tools: MediaTools) {
+    work = TranscodeWork(transfers: transfers, tools: tools)
+  }
+
+  public func validate(_ request: JSONValue) throws(InvalidRequest) -> ValidatedRequest {
+    let transcode = try TranscodeRequest(request: request)
+    return ValidatedRequest(inputs: [transcode.input], outputs: transcode.outputs.map(\.destination))
+  }
+}
+
+struct TranscodeWork: JobWork {
+  let transfers: JobTransfers
+  let tools: MediaTools
+
+  func run(_ context: JobContext) throws -> String {
+    let json = try MediaRequest.decode(context)
+    let request = try EnhanceWork.checked { () throws(InvalidRequest) in try TranscodeRequest(request: json) }
+    let inputFile = context.workDirectory + "/input"
+    try transfers.fetch(request.input, field: "inputs[0].source", to: inputFile, context: context, share: 0...25)
+    let info = try MediaSteps.probe(inputFile, tools: tools, context: context, requireAudio: false)
+    for (index, output) in request.outputs.enumerated() {
+      let needsVideo = output.kind == "jpg" || TranscodeRequest.videoKinds[output.kind] != nil
+      if needsVideo && !info.hasVideo {
+        throw JobFailure(
+          .final, type: "/problems/unsupported-media", title: "No video",
+          detail: "outputs[\(index)]: a \(output.kind) output needs video, and the input has none")
+      }
+      if !needsVideo && info.audioCodec == nil {
+        throw JobFailure(
+          .final, type: "/problems/unsupported-media", title: "No audio",
+          detail: "outputs[\(index)]: a \(output.kind) output needs audio, and the input has none")
+      }
+    }
+    let duration = request.segmentDuration ?? info.duration.map { $0 - (request.segmentStart ?? 0) }
+    try MediaSteps.ffmpeg(
+      TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), tools: tools,
+      duration: duration, context: context, share: 25...80)
+
+    var results: [JSONValue] = []
+    let step = 19 / max(1, request.outputs.count)
+    for (index, output) in request.outputs.enumerated() {
+      let file = context.workDirectory + "/" + TranscodeCommand.fileName(index: index, kind: output.kind)
+      let size = FileManager.default.fileSize(file)
+      guard size > 0 else {
+        throw JobFailure(
+          .final, type: "/problems/processing-failed", title: "Processing failed",
+          detail: "outputs[\(index)]: ffmpeg wrote nothing (is the offset past the end of the input?)")
+      }
+      let start = 80 + index * step
+      try transfers.deliver(
+        file: file, to: output.destination, field: "outputs[\(index)].destination",
+        contentType: TranscodeCommand.contentType(output.kind), context: context, share: start...(start + step))
+      results.append(.object(["id": .string(output.id), "kind": .string(output.kind), "size": .int(size)]))
+    }
+    return JSONValue.object(["outputs": .array(results)]).description
+  }
+}
+
+extension FileManager {
+  /// The size of the file at `path`, 0 when it is missing.
+  func fileSize(_ path: String) -> Int {
+    ((try? attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+  }
+}

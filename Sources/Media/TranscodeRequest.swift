@@ -1,0 +1,157 @@
+import Foundation
+import JSON
+import Jobs
+import Locations
+
+/// A transcode request (COMPAT.md), checked: one input with an optional segment, and outputs each with a kind,
+/// a destination and optional audio, video or image settings.
+public struct TranscodeRequest: Sendable, Equatable {
+  public struct Output: Sendable, Equatable {
+    public var id: String
+    public var kind: String
+    public var destination: Location
+    /// Audio settings (codec, bitrate in kb/s, sample rate, channels), each nil for the kind's default.
+    public var audioCodec: String?
+    public var audioBitrate: Int?
+    public var sampleRate: Int?
+    public var channels: Int?
+    /// Video settings.
+    public var videoCodec: String?
+    public var width: Int?
+    public var height: Int?
+    public var frameRate: Double?
+    public var videoBitrate: Int?
+    /// Image (thumbnail) settings.
+    public var offset: Double?
+  }
+
+  public var input: Location
+  /// Trim the input: from `start` seconds, for `duration` seconds (to the end when nil).
+  public var segmentStart: Double?
+  public var segmentDuration: Double?
+  public var outputs: [Output]
+
+  /// Audio kinds and the codecs each takes (the first is the default).
+  static let audioKinds: [String: [String]] = [
+    "mp3": ["mp3"], "aac": ["aac"], "m4a": ["aac"], "wav": ["pcm_s16le", "pcm_s24le"], "flac": ["flac"],
+    "ogg": ["vorbis", "opus"], "opus": ["opus"],
+  ]
+  /// Video kinds: their video codecs and audio codecs (the first are the defaults).
+  static let videoKinds: [String: (video: [String], audio: [String])] = [
+    "mp4": (["h264"], ["aac"]), "mov": (["h264"], ["aac"]), "webm": (["vp9"], ["opus", "vorbis"]),
+  ]
+
+  public init(request: JSONValue) throws(InvalidRequest) {
+    let root = request.object ?? [:]
+    guard case .array(let inputs)? = root["inputs"], !inputs.isEmpty else {
+      throw InvalidRequest("inputs", "is required: a list with one input")
+    }
+    guard inputs.count == 1 else { throw InvalidRequest("inputs", "takes exactly one input in this version") }
+    guard case .object(let first) = inputs[0] else { throw InvalidRequest("inputs[0]", "must be an object") }
+    let parser = LocationParser(extraFields: ["region"])
+    do {
+      input = try parser.parse(first["source"], field: "inputs[0].source")
+    } catch {
+      throw InvalidRequest(error)
+    }
+    if let segment = first["segment"], segment != .null {
+      guard case .object(let fields) = segment else { throw InvalidRequest("inputs[0].segment", "must be an object") }
+      segmentStart = try Self.number(fields["start"], "inputs[0].segment.start", 0...86400)
+      segmentDuration = try Self.number(fields["duration"], "inputs[0].segment.duration", 0.01...86400)
+    }
+    guard case .array(let items)? = root["outputs"], !items.isEmpty else {
+      throw InvalidRequest("outputs", "is required: a list of outputs")
+    }
+    guard items.count <= 20 else { throw InvalidRequest("outputs", "at most 20 outputs") }
+    var outputs: [Output] = []
+    var ids: Set<String> = []
+    for (index, item) in items.enumerated() {
+      let field = "outputs[\(index)]"
+      guard case .object(let fields) = item else { throw InvalidRequest(field, "must be an object") }
+      let output = try Self.output(fields, field: field, index: index, parser: parser)
+      guard ids.insert(output.id).inserted else {
+        throw InvalidRequest("\(field).id", "\"\(output.id)\" is used twice")
+      }
+      outputs.append(output)
+    }
+    self.outputs = outputs
+  }
+
+  static func output(_ fields: [String: JSONValue], field: String, index: Int, parser: LocationParser)
+    throws(InvalidRequest) -> Output
+  {
+    let id = fields["id"]?.string ?? "output-\(index)"
+    guard let kind = fields["kind"]?.string else { throw InvalidRequest("\(field).kind", "is required") }
+    let known = audioKinds.keys.sorted() + videoKinds.keys.sorted() + ["jpg"]
+    guard known.contains(kind) else {
+      let later = kind == "hls" ? " (HLS outputs are not available in this version yet)" : ""
+      throw InvalidRequest(
+        "\(field).kind", "unsupported \"\(kind)\"; use one of \(known.joined(separator: ", "))\(later)")
+    }
+    let destination: Location
+    do {
+      destination = try parser.parse(fields["destination"], field: "\(field).destination")
+    } catch {
+      throw InvalidRequest(error)
+    }
+    var output = Output(id: id, kind: kind, destination: destination)
+    if let audio = fields["audio"], audio != .null {
+      // A list of audio settings is accepted; this version uses the first.
+      let first: JSONValue = if case .array(let list) = audio, let head = list.first { head } else { audio }
+      guard case .object(let settings) = first else { throw InvalidRequest("\(field).audio", "must be an object") }
+      let allowed = audioKinds[kind] ?? videoKinds[kind]?.audio ?? []
+      if let codec = settings["codec"]?.string {
+        guard allowed.contains(codec) else {
+          throw InvalidRequest(
+            "\(field).audio.codec", "\"\(codec)\" does not fit \(kind); use \(allowed.joined(separator: " or "))")
+        }
+        output.audioCodec = codec
+      }
+      output.audioBitrate = try number(settings["bitrate_kb"], "\(field).audio.bitrate_kb", 8...512).map { Int($0) }
+      output.sampleRate = try number(settings["sample_rate"], "\(field).audio.sample_rate", 8000...192000).map {
+        Int($0)
+      }
+      output.channels = try number(settings["channels"], "\(field).audio.channels", 1...8).map { Int($0) }
+    }
+    if let video = fields["video"], video != .null {
+      guard videoKinds[kind] != nil else { throw InvalidRequest("\(field).video", "\(kind) outputs carry no video") }
+      guard case .object(let settings) = video else { throw InvalidRequest("\(field).video", "must be an object") }
+      if let codec = settings["codec"]?.string {
+        guard videoKinds[kind]!.video.contains(codec) else {
+          throw InvalidRequest(
+            "\(field).video.codec", "\"\(codec)\" does not fit \(kind); use \(videoKinds[kind]!.video[0])")
+        }
+        output.videoCodec = codec
+      }
+      output.width = try number(settings["width"], "\(field).video.width", 16...7680).map { Int($0) / 2 * 2 }
+      output.height = try number(settings["height"], "\(field).video.height", 16...4320).map { Int($0) / 2 * 2 }
+      output.frameRate = try number(settings["frame_rate"], "\(field).video.frame_rate", 1...120)
+      output.videoBitrate = try number(settings["bitrate_kb"], "\(field).video.bitrate_kb", 50...100_000).map {
+        Int($0)
+      }
+    }
+    if let image = fields["image"], image != .null {
+      guard kind == "jpg" else { throw InvalidRequest("\(field).image", "only jpg outputs take image settings") }
+      guard case .object(let settings) = image else { throw InvalidRequest("\(field).image", "must be an object") }
+      output.width = try number(settings["width"], "\(field).image.width", 16...7680).map { Int($0) / 2 * 2 }
+      output.height = try number(settings["height"], "\(field).image.height", 16...4320).map { Int($0) / 2 * 2 }
+      output.offset = try number(settings["offset_sec"], "\(field).image.offset_sec", 0...86400)
+    }
+    return output
+  }
+
+  static func number(_ value: JSONValue?, _ field: String, _ range: ClosedRange<Double>) throws(InvalidRequest)
+    -> Double?
+  {
+    guard let value, value != .null else { return nil }
+    guard let n = value.number ?? value.string.flatMap(Double.init), n.isFinite else {
+      throw InvalidRequest(field, "must be a number")
+    }
+    guard range.contains(n) else {
+      throw InvalidRequest(
+        field,
+        "must be between \(EnhanceSettings.format(range.lowerBound)) and \(EnhanceSettings.format(range.upperBound))")
+    }
+    return n
+  }
+}

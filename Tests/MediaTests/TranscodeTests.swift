@@ -1,0 +1,187 @@
+import Foundation
+import JSON
+import Jobs
+import Locations
+import Storage
+import TestSupport
+import Testing
+import Transfer
+
+@testable import Media
+
+@Suite struct TranscodeRequestTests {
+  func request(_ text: String) throws -> TranscodeRequest {
+    try TranscodeRequest(request: try JSONValue.parse(Data(text.utf8)))
+  }
+
+  func refusal(_ text: String) -> String? {
+    do {
+      _ = try request(text)
+      return nil
+    } catch {
+      return (error as? InvalidRequest)?.description
+    }
+  }
+
+  @Test func aRequest_isReadWithItsSettings() throws {
+    let r = try request(
+      #"{"inputs": [{"source": "dlb://in.mov", "segment": {"start": 2, "duration": 5}}], "outputs": [{"id": "a", "kind": "mp3", "destination": "dlb://a.mp3", "audio": {"bitrate_kb": 128, "sample_rate": 44100, "channels": 1}}, {"id": "v", "kind": "mp4", "destination": "dlb://v.mp4", "video": {"width": 641, "frame_rate": 25}}]}"#
+    )
+    #expect(r.segmentStart == 2 && r.segmentDuration == 5 && r.outputs.count == 2)
+    #expect(r.outputs[0].audioBitrate == 128 && r.outputs[0].sampleRate == 44100 && r.outputs[0].channels == 1)
+    #expect(r.outputs[1].width == 640, "sizes are made even for the encoders")
+    let args = TranscodeCommand.arguments(r, input: "/w/input", directory: "/w")
+    let text = args.joined(separator: " ")
+    #expect(text.contains("-ss 2 -t 5 -protocol_whitelist file"))
+    #expect(
+      text.contains("-map 0:a:0 -vn -c:a libmp3lame -b:a 128k -ar 44100 -ac 1 -map_metadata -1 -f mp3 /w/output-0.mp3"))
+    #expect(text.contains("-c:v libx264") && text.contains("-vf scale=640:-2 -r 25"))
+    #expect(!args.contains { $0.contains("://") })
+  }
+
+  @Test func badRequests_nameTheField() {
+    let output = #""destination": "dlb://x""#
+    #expect(refusal(#"{"outputs": []}"#)?.hasPrefix("inputs") == true)
+    #expect(
+      refusal(#"{"inputs": [{"source": "dlb://a"}, {"source": "dlb://b"}], "outputs": [{"kind": "mp3", \#(output)}]}"#)?
+        .hasPrefix("inputs:") == true)
+    #expect(
+      refusal(#"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "dash", \#(output)}]}"#)?.hasPrefix(
+        #"outputs[0].kind: unsupported "dash""#) == true)
+    #expect(
+      refusal(#"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "hls", \#(output)}]}"#)?.contains("HLS")
+        == true)
+    #expect(
+      refusal(
+        #"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "mp3", \#(output), "audio": {"codec": "opus"}}]}"#)?
+        .hasPrefix("outputs[0].audio.codec") == true)
+    #expect(
+      refusal(#"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "wav", \#(output), "video": {}}]}"#)?
+        .hasPrefix("outputs[0].video") == true)
+    #expect(
+      refusal(
+        #"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "mp3", \#(output), "audio": {"channels": 9}}]}"#)
+        == "outputs[0].audio.channels: must be between 1 and 8")
+    #expect(
+      refusal(
+        #"{"inputs": [{"source": "dlb://a"}], "outputs": [{"id": "x", "kind": "mp3", \#(output)}, {"id": "x", "kind": "wav", \#(output)}]}"#
+      )?.hasPrefix("outputs[1].id") == true)
+    #expect(
+      refusal(#"{"inputs": [{"source": "ftp://a"}], "outputs": [{"kind": "mp3", \#(output)}]}"#)?.hasPrefix(
+        "inputs[0].source") == true)
+  }
+}
+
+/// Transcodes through the engine with real ffmpeg: outputs probe as the codecs, sizes and rates asked.
+@Suite(.serialized) struct TranscodeJobTests {
+  let directory: String
+  let store: SQLiteJobStore
+  let storage: LocalStorage
+  let pool: WorkerPool
+  let service: JobService
+  let tools = MediaTools()
+
+  init() throws {
+    directory = try makeTemporaryDirectory("ferry-transcode")
+    store = try SQLiteJobStore(path: directory + "/ferry.db")
+    storage = LocalStorage(root: directory + "/storage")
+    let transfers = JobTransfers(
+      client: TransferClient(policy: NetworkPolicy()),
+      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing())), storage: storage,
+      multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
+    let cipher = RequestCipher(masterKey: [UInt8](repeating: 3, count: 32))
+    pool = WorkerPool(
+      store: store, work: OperationRouter([TranscodeOperation(transfers: transfers, tools: tools)]), cipher: cipher,
+      settings: .init(concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100)),
+      logger: .discarding)
+    service = JobService(
+      store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
+      estimator: pool.estimator, retention: .seconds(86400))
+    try pool.start()
+  }
+
+  func run(_ body: String) async throws -> Job {
+    let job = try await service.submit(
+      owner: "app", path: "/media/transcode", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
+    ).job
+    for _ in 0..<1200 {
+      if let stored = try store.job(id: job.id), stored.status.isFinal { return stored }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    throw RawHTTPClient.ClientError(description: "the transcode did not end in 60 s")
+  }
+
+  func probe(_ key: String) async throws -> MediaInfo? {
+    let path = storage.path(owner: "app", key: key)
+    return try await offPool { [tools] in try MediaProbe(tools: tools).probe(path) }
+  }
+
+  @Test func oneVideoInput_becomesEveryKindAsked() async throws {
+    defer { pool.stop() }
+    let input = storage.path(owner: "app", key: "in/clip.mp4")
+    try FileManager.default.createDirectory(
+      atPath: (input as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let made = try await offPool {
+      try ProcessRunner().run(
+        "ffmpeg",
+        [
+          "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=d=2:s=320x240:r=25", "-f", "lavfi", "-i",
+          "sine=f=440:d=2:sample_rate=48000", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+          input,
+        ])
+    }
+    #expect(made.status == 0)
+    let job = try await run(
+      #"""
+      {"inputs": [{"source": "dlb://in/clip.mp4"}],
+       "outputs": [
+         {"id": "mp3", "kind": "mp3", "destination": "dlb://out/a.mp3", "audio": {"bitrate_kb": 96, "sample_rate": 44100, "channels": 1}},
+         {"id": "wav", "kind": "wav", "destination": "dlb://out/a.wav"},
+         {"id": "small", "kind": "mp4", "destination": "dlb://out/small.mp4", "video": {"width": 160}},
+         {"id": "web", "kind": "webm", "destination": "dlb://out/v.webm", "video": {"height": 120}},
+         {"id": "thumb", "kind": "jpg", "destination": "dlb://out/t.jpg", "image": {"width": 160, "offset_sec": 1}},
+         {"id": "opus", "kind": "opus", "destination": "dlb://out/a.opus", "audio": {"sample_rate": 44100}}]}
+      """#)
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    let mp3 = try #require(try await probe("out/a.mp3"))
+    #expect(mp3.audioCodec == "mp3" && mp3.sampleRate == 44100 && mp3.channels == 1 && !mp3.hasVideo)
+    #expect(try await probe("out/a.wav")?.audioCodec == "pcm_s16le")
+    let small = try #require(try await probe("out/small.mp4"))
+    #expect(small.videoCodec == "h264" && small.width == 160 && small.height == 120 && small.audioCodec == "aac")
+    let web = try #require(try await probe("out/v.webm"))
+    #expect(web.videoCodec == "vp9" && web.height == 120 && web.audioCodec == "opus")
+    // Ferry's own probe refuses image demuxers (its inputs are media): read the thumbnail directly.
+    let thumbPath = storage.path(owner: "app", key: "out/t.jpg")
+    let thumb = try await offPool {
+      var text = ""
+      _ = try ProcessRunner().run(
+        "ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,width", "-of", "csv=p=0", thumbPath]
+      ) { text += $0 }
+      return text
+    }
+    #expect(thumb == "mjpeg,160", "\(thumb)")
+    #expect(try await probe("out/a.opus")?.sampleRate == 48000, "Opus outputs are resampled to 48 kHz")
+    #expect(job.result?.contains(#""id":"thumb""#) == true)
+  }
+
+  @Test func aSegment_isCut_andAVideoKindFromAudioFails() async throws {
+    defer { pool.stop() }
+    let input = storage.path(owner: "app", key: "in/tone.wav")
+    try FileManager.default.createDirectory(
+      atPath: (input as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    _ = try await offPool {
+      try ProcessRunner().run(
+        "ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=6:sample_rate=48000", input])
+    }
+    let cut = try await run(
+      #"{"inputs": [{"source": "dlb://in/tone.wav", "segment": {"start": 1, "duration": 2}}], "outputs": [{"kind": "flac", "destination": "dlb://out/cut.flac"}]}"#
+    )
+    #expect(cut.status == .success)
+    let duration = try #require(try await probe("out/cut.flac")?.duration)
+    #expect(abs(duration - 2) < 0.05, "\(duration)")
+    let video = try await run(
+      #"{"inputs": [{"source": "dlb://in/tone.wav"}], "outputs": [{"kind": "mp4", "destination": "dlb://out/x.mp4"}]}"#)
+    #expect(video.status == .failed && video.error?.type == "/problems/unsupported-media")
+    #expect(video.error?.detail.hasPrefix("outputs[0]") == true)
+  }
+}
