@@ -116,6 +116,7 @@ public final class FerryApplication: Sendable {
       EnhanceOperation(transfers: transfers, tools: tools),
       AnalyzeOperation(transfers: transfers, tools: tools, version: FerryVersion.current),
       TranscodeOperation(transfers: transfers, tools: tools),
+      DiagnoseOperation(transfers: transfers, tools: tools),
     ]
   }
 

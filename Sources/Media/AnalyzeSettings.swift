@@ -29,16 +29,7 @@ public struct AnalyzeSettings: Sendable, Equatable {
       return o
     }
     func number(_ value: JSONValue?, _ field: String, _ range: ClosedRange<Double>) throws(InvalidRequest) -> Double? {
-      guard let value, value != .null else { return nil }
-      guard let n = value.number ?? value.string.flatMap(Double.init), n.isFinite else {
-        throw InvalidRequest(field, "must be a number")
-      }
-      guard range.contains(n) else {
-        throw InvalidRequest(
-          field,
-          "must be between \(EnhanceSettings.format(range.lowerBound)) and \(EnhanceSettings.format(range.upperBound))")
-      }
-      return n
+      try RequestField.number(value, field, range)
     }
     let loudness = try object(root["loudness"], "loudness")
     if let mode = loudness["metering_mode"] {

@@ -103,7 +103,7 @@ import Testing
     // The cancel lands as soon as the first part's bytes are reported: from then on every step of the upload
     // must notice it, at the latest when the lease is confirmed before completing.
     let directory = try makeTemporaryDirectory("ferry-pool")
-    let store = CancelOnceUploading(base: try SQLiteJobStore(path: directory + "/ferry.db"))
+    let store = cancelOnceUploading(try SQLiteJobStore(path: directory + "/ferry.db"))
     let harness = try PoolHarness(dataDirectory: directory, store: store, s3Endpoint: peers.proxyEndpoint)
     try harness.pool.start()
     defer { harness.pool.stop() }
@@ -123,21 +123,23 @@ import Testing
   }
 }
 
-/// A store that requests a cancel the first time a job reports upload progress.
-struct CancelOnceUploading: JobStore {
+/// A job store that forwards everything to `base`, with hooks around updates: `before` may answer an update
+/// itself (with an error), `after` may change the job once the update's own change is applied.
+struct InterceptingStore: JobStore {
   let base: any JobStore
+  var before: @Sendable (Job) -> (any Error)? = { _ in nil }
+  var after: @Sendable (inout Job) -> Void = { _ in }
 
   func update<T: Sendable>(
     id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
     completion: @escaping @Sendable (Result<T, any Error>) -> Void
   ) {
+    if let job = try? base.job(id: id), let error = before(job) { return completion(.failure(error)) }
     base.update(
       id: id,
-      { job in
+      { [after] job in
         let value = try change(&job)
-        if job.status == .running && job.phase == .uploading && job.bytesDone > 0 && !job.cancelRequested {
-          _ = job.cancel(now: Date())
-        }
+        after(&job)
         return value
       }, completion: completion)
   }
@@ -165,45 +167,15 @@ struct CancelOnceUploading: JobStore {
   }
 }
 
-/// A store that fails the first update made while a job is uploading (the lease check before the final
-/// write) with an error of the database, not of the job's state.
-struct FailOnceWhileUploading: JobStore {
-  let base: any JobStore
-  let failed = LockedFlag()
-
-  struct Unavailable: Error {}
-
-  func update<T: Sendable>(
-    id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
-    completion: @escaping @Sendable (Result<T, any Error>) -> Void
-  ) {
-    if let job = try? base.job(id: id), job.status == .running, job.phase == .uploading, failed.setOnce() {
-      return completion(.failure(Unavailable()))
-    }
-    base.update(id: id, change, completion: completion)
-  }
-
-  func submit(
-    _ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void
-  ) {
-    base.submit(job, duplicateSince: duplicateSince, completion: completion)
-  }
-  func claim(
-    worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void
-  ) {
-    base.claim(worker: worker, now: now, lease: lease, completion: completion)
-  }
-  func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void) {
-    base.deleteExpired(now: now, completion: completion)
-  }
-  func duplicate(of job: Job, since: Date) throws -> Job? { try base.duplicate(of: job, since: since) }
-  func job(id: UUID) throws -> Job? { try base.job(id: id) }
-  func list(_ query: JobQuery) throws -> JobPage { try base.list(query) }
-  func expiredLeases(now: Date) throws -> [UUID] { try base.expiredLeases(now: now) }
-  func counts() throws -> [JobStatus: Int] { try base.counts() }
-  func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int {
-    try base.queueAhead(of: deadline, atMost: limit)
-  }
+/// A store that requests a cancel the first time a job reports upload progress.
+func cancelOnceUploading(_ base: any JobStore) -> InterceptingStore {
+  InterceptingStore(
+    base: base,
+    after: { job in
+      if job.status == .running && job.phase == .uploading && job.bytesDone > 0 && !job.cancelRequested {
+        _ = job.cancel(now: Date())
+      }
+    })
 }
 
 /// True once `setOnce` was called; `setOnce` answers true the first time only.
@@ -217,19 +189,28 @@ final class LockedFlag: Sendable {
   }
 }
 
+struct StoreUnavailable: Error {}
+
 @Suite(.serialized) struct StoreTroubleTests {
   @Test func aStoreThatFailsOnce_retriesTheJob_neverCancelsIt() async throws {
     let input = testBytes(count: 2048)
     let server = try FaultServer { request, _ in request.method == "GET" ? .serve(body: input) : .status(200) }
     defer { server.stop() }
     let directory = try makeTemporaryDirectory("ferry-pool")
-    let store = FailOnceWhileUploading(base: try SQLiteJobStore(path: directory + "/ferry.db"))
+    // The first update made while the job is uploading (the lease check before the final write) fails with
+    // an error of the database, not of the job's state.
+    let failed = LockedFlag()
+    let store = InterceptingStore(
+      base: try SQLiteJobStore(path: directory + "/ferry.db"),
+      before: { job in
+        job.status == .running && job.phase == .uploading && failed.setOnce() ? StoreUnavailable() : nil
+      })
     let harness = try PoolHarness(dataDirectory: directory, store: store)
     try harness.pool.start()
     defer { harness.pool.stop() }
     let job = try await harness.submit(copyRequest(server.base + "/in", server.base + "/out"))
     let done = try await harness.wait(for: job.id, timeout: 15)
-    #expect(store.failed.setOnce() == false, "the failure happened")
+    #expect(failed.setOnce() == false, "the failure happened")
     #expect(done.status == .success && done.attempt == 2, "\(done.status) after \(done.attempt) attempts")
     #expect(done.attempts.first?.error.contains("job store") == true)
   }

@@ -64,36 +64,11 @@ import Transfer
 
 /// Analyze jobs through the engine with real ffmpeg on generated fixtures, checking the numbers.
 @Suite(.serialized) struct AnalyzeJobTests {
-  let directory: String
-  let store: SQLiteJobStore
-  let storage: LocalStorage
-  let pool: WorkerPool
-  let service: JobService
-  let tools = MediaTools()
-
-  init() throws {
-    directory = try makeTemporaryDirectory("ferry-analyze")
-    store = try SQLiteJobStore(path: directory + "/ferry.db")
-    storage = LocalStorage(root: directory + "/storage")
-    let transfers = JobTransfers(
-      client: TransferClient(policy: NetworkPolicy()),
-      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing())), storage: storage,
-      multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
-    let cipher = RequestCipher(masterKey: [UInt8](repeating: 2, count: 32))
-    pool = WorkerPool(
-      store: store,
-      work: OperationRouter([AnalyzeOperation(transfers: transfers, tools: tools, version: "test")]), cipher: cipher,
-      settings: .init(concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100)),
-      logger: .discarding)
-    service = JobService(
-      store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
-      estimator: pool.estimator, retention: .seconds(86400))
-    try pool.start()
-  }
+  let harness = try! MediaHarness("analyze") { [AnalyzeOperation(transfers: $0, tools: $1, version: "test")] }
 
   /// Makes `dlb://in/<name>` with ffmpeg (`arguments` go before the output path).
   func fixture(_ name: String, _ arguments: [String]) async throws -> String {
-    let path = storage.path(owner: "app", key: "in/\(name)")
+    let path = harness.storage.path(owner: "app", key: "in/\(name)")
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     let exit = try await offPool {
@@ -106,11 +81,11 @@ import Transfer
   /// Runs an analyze of `dlb://in/<name>` and returns the result and the job.
   func analyze(_ name: String, extra: String = "") async throws -> ([String: Any], Job) {
     let body = #"{"input": "dlb://in/\#(name)", "output": "dlb://out/\#(name).json"\#(extra)}"#
-    let job = try await service.submit(
+    let job = try await harness.service.submit(
       owner: "app", path: "/media/analyze", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
     ).job
     for _ in 0..<1200 {
-      if let stored = try store.job(id: job.id), stored.status.isFinal {
+      if let stored = try harness.store.job(id: job.id), stored.status.isFinal {
         let result = try stored.result.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
         return (result ?? [:], stored)
       }
@@ -129,7 +104,7 @@ import Transfer
   }
 
   @Test func aStereo1kHzSineAtMinus23dBFS_measuresMinus23LKFS() async throws {
-    defer { pool.stop() }
+    defer { harness.pool.stop() }
     _ = try await fixture(
       "ref.wav",
       [
@@ -148,12 +123,12 @@ import Transfer
     #expect((info["audio"] as? [String: Any])?["channels"] as? Int == 2)
     #expect(result["version"] as? String == "test")
     // The same JSON went to the output.
-    let written = FileManager.default.contents(atPath: storage.path(owner: "app", key: "out/ref.wav.json"))
+    let written = FileManager.default.contents(atPath: harness.storage.path(owner: "app", key: "out/ref.wav.json"))
     #expect(written.map { String(decoding: $0, as: UTF8.self) } == job.result)
   }
 
   @Test func aLongInput_measuredInParallelPieces_agreesWithOneWholePass() async throws {
-    defer { pool.stop() }
+    defer { harness.pool.stop() }
     // 75 s whose level changes: loud, quiet, loud; measured in pieces that must combine exactly.
     let path = try await fixture(
       "long.wav",
@@ -163,7 +138,7 @@ import Transfer
       ])
     let (result, job) = try await analyze("long.wav")
     #expect(job.status == .success)
-    let wholeMeasured = try await offPool { [tools, storage] in try LoudnessMeter(tools: tools).measure(path) }
+    let wholeMeasured = try await offPool { [harness] in try LoudnessMeter(tools: harness.tools).measure(path) }
     let whole = try #require(wholeMeasured)
     let measured = try #require(loudness(result)["measured"] as? Double)
     let range = try #require(loudness(result)["range"] as? Double)
@@ -175,7 +150,7 @@ import Transfer
   }
 
   @Test func silences_areFoundAndGatedOut() async throws {
-    defer { pool.stop() }
+    defer { harness.pool.stop() }
     let path = try await fixture(
       "gaps.wav",
       [
@@ -190,13 +165,13 @@ import Transfer
     // The silent half does not pull the integrated loudness down (-23 dBFS tone in both channels): only the
     // blocks that straddle an edge count, as BS.1770 has it, and ffmpeg's own whole-file figure agrees.
     let measured = try #require(loudness(result)["measured"] as? Double)
-    let wholeMeasured = try await offPool { [tools, storage] in try LoudnessMeter(tools: tools).measure(path) }
+    let wholeMeasured = try await offPool { [harness] in try LoudnessMeter(tools: harness.tools).measure(path) }
     let whole = try #require(wholeMeasured)
     #expect(abs(measured - -23) <= 0.5 && abs(measured - whole.integrated) <= 0.1, "\(measured), \(whole.integrated)")
   }
 
   @Test func peaksAtFullScale_reportClipping_andFailValidation() async throws {
-    defer { pool.stop() }
+    defer { harness.pool.stop() }
     _ = try await fixture(
       "clipped.wav",
       [

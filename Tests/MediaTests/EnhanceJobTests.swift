@@ -11,35 +11,11 @@ import Transfer
 
 /// Enhance jobs through the real engine and real ffmpeg, on `dlb://` files (no network).
 @Suite(.serialized) struct EnhanceJobTests {
-  let directory: String
-  let store: SQLiteJobStore
-  let storage: LocalStorage
-  let pool: WorkerPool
-  let service: JobService
-  let tools = MediaTools()
-
-  init() throws {
-    directory = try makeTemporaryDirectory("ferry-media")
-    store = try SQLiteJobStore(path: directory + "/ferry.db")
-    storage = LocalStorage(root: directory + "/storage")
-    let transfers = JobTransfers(
-      client: TransferClient(policy: NetworkPolicy()),
-      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing())), storage: storage,
-      multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
-    let cipher = RequestCipher(masterKey: [UInt8](repeating: 1, count: 32))
-    pool = WorkerPool(
-      store: store, work: OperationRouter([EnhanceOperation(transfers: transfers, tools: tools)]), cipher: cipher,
-      settings: .init(concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100)),
-      logger: .discarding)
-    service = JobService(
-      store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
-      estimator: pool.estimator, retention: .seconds(86400))
-    try pool.start()
-  }
+  let harness = try! MediaHarness("enhance") { [EnhanceOperation(transfers: $0, tools: $1)] }
 
   /// Puts `bytes` at `dlb://key` of the test app.
   func put(_ key: String, _ bytes: Data) throws {
-    let path = storage.path(owner: "app", key: key)
+    let path = harness.storage.path(owner: "app", key: key)
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     try bytes.write(to: URL(fileURLWithPath: path))
@@ -47,7 +23,7 @@ import Transfer
 
   /// A quiet, noisy tone as WAV: enhance must raise it to the target.
   func fixture(_ key: String, seconds: Int = 4) async throws {
-    let path = storage.path(owner: "app", key: key)
+    let path = harness.storage.path(owner: "app", key: key)
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     let exit = try await offPool {
@@ -73,25 +49,25 @@ import Transfer
   }
 
   func run(_ body: String) async throws -> Job {
-    let job = try await service.submit(
+    let job = try await harness.service.submit(
       owner: "app", path: "/media/enhance", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
     ).job
     for _ in 0..<600 {
-      if let stored = try store.job(id: job.id), stored.status.isFinal { return stored }
+      if let stored = try harness.store.job(id: job.id), stored.status.isFinal { return stored }
       try await Task.sleep(for: .milliseconds(50))
     }
     throw RawHTTPClient.ClientError(description: "the job did not end in 30 s")
   }
 
   @Test func enhance_levelsAQuietInputToTheTarget() async throws {
-    defer { pool.stop() }
+    defer { harness.pool.stop() }
     try await fixture("in/quiet.wav")
-    let before = try #require(try await loudness(storage.path(owner: "app", key: "in/quiet.wav")))
+    let before = try #require(try await loudness(harness.storage.path(owner: "app", key: "in/quiet.wav")))
     let job = try await run(
       #"{"input": "dlb://in/quiet.wav", "output": "dlb://out/loud.wav", "content": {"type": "podcast"}}"#)
     #expect(job.status == .success, "\(String(describing: job.error))")
-    let afterMeasured = try await offPool { [tools, storage] in
-      try LoudnessMeter(tools: tools).measure(storage.path(owner: "app", key: "out/loud.wav"))
+    let afterMeasured = try await offPool { [harness] in
+      try LoudnessMeter(tools: harness.tools).measure(harness.storage.path(owner: "app", key: "out/loud.wav"))
     }
     let after = try #require(afterMeasured)
     #expect(before < -40)
@@ -103,9 +79,9 @@ import Transfer
   }
 
   @Test func aLoudPeakyInput_isBroughtDownUnderTheTruePeakLimit() async throws {
-    defer { pool.stop() }
+    defer { harness.pool.stop() }
     // Near full scale with sharp peaks: the gain goes down and the limiter keeps the true peak at -1 dBTP.
-    let path = storage.path(owner: "app", key: "in/hot.wav")
+    let path = harness.storage.path(owner: "app", key: "in/hot.wav")
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     let made = try await offPool {
@@ -120,8 +96,8 @@ import Transfer
     let job = try await run(
       #"{"input": "dlb://in/hot.wav", "output": "dlb://out/hot.mp3", "content": {"type": "music"}}"#)
     #expect(job.status == .success, "\(String(describing: job.error))")
-    let afterMeasured = try await offPool { [tools, storage] in
-      try LoudnessMeter(tools: tools).measure(storage.path(owner: "app", key: "out/hot.mp3"))
+    let afterMeasured = try await offPool { [harness] in
+      try LoudnessMeter(tools: harness.tools).measure(harness.storage.path(owner: "app", key: "out/hot.mp3"))
     }
     let after = try #require(afterMeasured)
     #expect(abs(after.integrated - -14) <= 0.5, "measured \(after.integrated) LUFS")
@@ -129,8 +105,8 @@ import Transfer
   }
 
   @Test func humAt50Hz_dropsByAtLeast20dB() async throws {
-    defer { pool.stop() }
-    let path = storage.path(owner: "app", key: "in/hum.wav")
+    defer { harness.pool.stop() }
+    let path = harness.storage.path(owner: "app", key: "in/hum.wav")
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     let made = try await offPool {
@@ -148,7 +124,7 @@ import Transfer
     )
     #expect(job.status == .success)
     let before = try await humRelativeToTone(path)
-    let after = try await humRelativeToTone(storage.path(owner: "app", key: "out/hum.wav"))
+    let after = try await humRelativeToTone(harness.storage.path(owner: "app", key: "out/hum.wav"))
     #expect(before - after >= 20, "hum relative to the tone: \(before) dB before, \(after) dB after")
   }
 
@@ -170,28 +146,28 @@ import Transfer
   }
 
   @Test func theOutputName_choosesTheFormat() async throws {
-    defer { pool.stop() }
+    defer { harness.pool.stop() }
     try await fixture("in/a.wav", seconds: 2)
     let job = try await run(#"{"input": "dlb://in/a.wav", "output": "dlb://out/a.mp3"}"#)
     #expect(job.status == .success)
-    let info = try await offPool { [tools, storage] in
-      try MediaProbe(tools: tools).probe(storage.path(owner: "app", key: "out/a.mp3"))
+    let info = try await offPool { [harness] in
+      try MediaProbe(tools: harness.tools).probe(harness.storage.path(owner: "app", key: "out/a.mp3"))
     }
     #expect(info?.formatName == "mp3" && info?.audioCodec == "mp3")
   }
 
   @Test func somethingThatIsNotMedia_failsAsUnsupportedMedia() async throws {
-    defer { pool.stop() }
+    defer { harness.pool.stop() }
     try put("in/noise.bin", Data(testBytes(count: 50_000)))
     let job = try await run(#"{"input": "dlb://in/noise.bin", "output": "dlb://out/x.wav"}"#)
     #expect(job.status == .failed && job.error?.type == "/problems/unsupported-media")
   }
 
   @Test func aPlaylistDisguisedAsMedia_isRefused_notFollowed() async throws {
-    defer { pool.stop() }
+    defer { harness.pool.stop() }
     // An HLS playlist whose "segment" is another local file (MPEG-TS, which ffmpeg's own HLS checks accept
     // and plain ffprobe reads through it): Ferry's ffmpeg must not open it.
-    let secret = directory + "/secret.ts"
+    let secret = harness.directory + "/secret.ts"
     let made = try await offPool {
       try ProcessRunner().run(
         "ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "mp2", "-f", "mpegts", secret])
@@ -201,7 +177,7 @@ import Transfer
     try put("in/playlist.wav", Data(playlist.utf8))
     let job = try await run(#"{"input": "dlb://in/playlist.wav", "output": "dlb://out/leak.wav"}"#)
     #expect(job.status == .failed && job.error?.type == "/problems/unsupported-media")
-    #expect(!FileManager.default.fileExists(atPath: storage.path(owner: "app", key: "out/leak.wav")))
+    #expect(!FileManager.default.fileExists(atPath: harness.storage.path(owner: "app", key: "out/leak.wav")))
   }
 }
 

@@ -74,51 +74,27 @@ import Transfer
 
 /// Transcodes through the engine with real ffmpeg: outputs probe as the codecs, sizes and rates asked.
 @Suite(.serialized) struct TranscodeJobTests {
-  let directory: String
-  let store: SQLiteJobStore
-  let storage: LocalStorage
-  let pool: WorkerPool
-  let service: JobService
-  let tools = MediaTools()
-
-  init() throws {
-    directory = try makeTemporaryDirectory("ferry-transcode")
-    store = try SQLiteJobStore(path: directory + "/ferry.db")
-    storage = LocalStorage(root: directory + "/storage")
-    let transfers = JobTransfers(
-      client: TransferClient(policy: NetworkPolicy()),
-      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing())), storage: storage,
-      multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
-    let cipher = RequestCipher(masterKey: [UInt8](repeating: 3, count: 32))
-    pool = WorkerPool(
-      store: store, work: OperationRouter([TranscodeOperation(transfers: transfers, tools: tools)]), cipher: cipher,
-      settings: .init(concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100)),
-      logger: .discarding)
-    service = JobService(
-      store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
-      estimator: pool.estimator, retention: .seconds(86400))
-    try pool.start()
-  }
+  let harness = try! MediaHarness("transcode") { [TranscodeOperation(transfers: $0, tools: $1)] }
 
   func run(_ body: String) async throws -> Job {
-    let job = try await service.submit(
+    let job = try await harness.service.submit(
       owner: "app", path: "/media/transcode", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
     ).job
     for _ in 0..<1200 {
-      if let stored = try store.job(id: job.id), stored.status.isFinal { return stored }
+      if let stored = try harness.store.job(id: job.id), stored.status.isFinal { return stored }
       try await Task.sleep(for: .milliseconds(50))
     }
     throw RawHTTPClient.ClientError(description: "the transcode did not end in 60 s")
   }
 
   func probe(_ key: String) async throws -> MediaInfo? {
-    let path = storage.path(owner: "app", key: key)
-    return try await offPool { [tools] in try MediaProbe(tools: tools).probe(path) }
+    let path = harness.storage.path(owner: "app", key: key)
+    return try await offPool { [harness] in try MediaProbe(tools: harness.tools).probe(path) }
   }
 
   @Test func oneVideoInput_becomesEveryKindAsked() async throws {
-    defer { pool.stop() }
-    let input = storage.path(owner: "app", key: "in/clip.mp4")
+    defer { harness.pool.stop() }
+    let input = harness.storage.path(owner: "app", key: "in/clip.mp4")
     try FileManager.default.createDirectory(
       atPath: (input as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     let made = try await offPool {
@@ -151,7 +127,7 @@ import Transfer
     let web = try #require(try await probe("out/v.webm"))
     #expect(web.videoCodec == "vp9" && web.height == 120 && web.audioCodec == "opus")
     // Ferry's own probe refuses image demuxers (its inputs are media): read the thumbnail directly.
-    let thumbPath = storage.path(owner: "app", key: "out/t.jpg")
+    let thumbPath = harness.storage.path(owner: "app", key: "out/t.jpg")
     let thumb = try await offPool {
       var text = ""
       _ = try ProcessRunner().run(
@@ -165,8 +141,8 @@ import Transfer
   }
 
   @Test func aSegment_isCut_andAVideoKindFromAudioFails() async throws {
-    defer { pool.stop() }
-    let input = storage.path(owner: "app", key: "in/tone.wav")
+    defer { harness.pool.stop() }
+    let input = harness.storage.path(owner: "app", key: "in/tone.wav")
     try FileManager.default.createDirectory(
       atPath: (input as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     _ = try await offPool {

@@ -1,0 +1,147 @@
+import Foundation
+import JSON
+import Jobs
+import Locations
+
+/// `POST /media/diagnose`: a quick health check of the input (no output): quality and noise scores, clipping,
+/// loudness, silence at the ends and silent channels, from the same single measuring pass as analyze.
+///
+/// The scores are Ferry's own (documented in openapi.yaml), 0-10 per second of audible audio: the noise score
+/// maps the second's loudness above the input's noise floor from 5 dB (0) to 40 dB (10); the quality score
+/// is the noise score less 4 in a second with clipping.
+public struct DiagnoseOperation: JobOperation {
+  public let path = "/media/diagnose"
+  public let work: any JobWork
+
+  public init(transfers: JobTransfers, tools: MediaTools) {
+    work = DiagnoseWork(analyze: AnalyzeWork(transfers: transfers, tools: tools, version: ""))
+  }
+
+  public func validate(_ request: JSONValue) throws(InvalidRequest) -> ValidatedRequest {
+    ValidatedRequest(inputs: [try DiagnoseWork.input(request)], outputs: [])
+  }
+}
+
+struct DiagnoseWork: JobWork {
+  let analyze: AnalyzeWork
+
+  func run(_ context: JobContext) throws -> String {
+    let json = try MediaRequest.decode(context)
+    let input = try EnhanceWork.checked { () throws(InvalidRequest) in try DiagnoseWork.input(json) }
+    let inputFile = context.workDirectory + "/input"
+    try analyze.transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)
+    let info = try MediaSteps.probe(inputFile, tools: analyze.tools, context: context)
+    guard let duration = info.duration ?? info.audioDuration, duration >= 0.5 else {
+      throw JobFailure(
+        .final, type: "/problems/unsupported-media", title: "Media too short",
+        detail: "input: under half a second of media to diagnose")
+    }
+    let settings = AnalyzeSettings()
+    let m = try analyze.measure(
+      inputFile, from: 0, to: duration, rate: info.sampleRate ?? 48000, settings: settings, context: context)
+    let channelLevels = try Self.channelLevels(inputFile, tools: analyze.tools, context: context)
+    return Self.report(m, info: info, duration: duration, channelLevels: channelLevels).description
+  }
+
+  static func input(_ json: JSONValue) throws(InvalidRequest) -> Location {
+    do {
+      return try LocationParser(extraFields: ["region"]).parse(json.object?["input"], field: "input")
+    } catch {
+      throw InvalidRequest(error)
+    }
+  }
+
+  /// Each channel's RMS level (dBFS) over the whole input.
+  static func channelLevels(_ path: String, tools: MediaTools, context: JobContext) throws(JobFailure) -> [Double] {
+    let exit = try MediaSteps.ffmpeg(
+      ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info"] + MediaTools.safeInput + [
+        "-i", path, "-map", "0:a:0", "-af", "astats=measure_overall=none:measure_perchannel=RMS_level", "-f", "null",
+        "-",
+      ], tools: tools, duration: nil, context: context, share: 90...95, reports: false)
+    return exit.stderr.split(separator: "\n").compactMap { line -> Double? in
+      guard let range = line.range(of: "RMS level dB: ") else { return nil }
+      let text = line[range.upperBound...].trimmingCharacters(in: .whitespaces)
+      return text == "-inf" ? -.infinity : Double(text)
+    }
+  }
+
+  /// The noise score of a second `snr` dB above the noise floor: 5 dB → 0, 40 dB → 10.
+  static func noiseScore(snr: Double) -> Double { min(10, max(0, (snr - 5) / 3.5)) }
+
+  static func report(_ m: AnalyzeWork.Measurement, info: MediaInfo, duration: Double, channelLevels: [Double])
+    -> JSONValue
+  {
+    func r(_ value: Double) -> JSONValue { value.isFinite ? .double((value * 10).rounded() / 10) : .null }
+    let audible = m.momentary.filter { $0 > -70 }.sorted()
+    let quiet = Array(audible.prefix(max(1, audible.count / 10)))
+    let floor = quiet.isEmpty ? -70 : LoudnessMath.loudness(LoudnessMath.meanPower(quiet))
+    var loudness: [Int: Double] = [:]
+    for entry in m.shortTerm { loudness[Int((entry.time + 1e-6).rounded(.down))] = entry.value }
+    let seconds = Array(0..<Int(duration.rounded(.up)))
+    var noise: [Int: Double] = [:]
+    var quality: [Int: Double] = [:]
+    for second in seconds {
+      guard let level = loudness[second], level > -70 else { continue }
+      let score = noiseScore(snr: level - floor)
+      noise[second] = score
+      let clipped = (m.samplePeaks[second] ?? -.infinity) >= -0.1
+      quality[second] = max(0, score - (clipped ? 4 : 0))
+    }
+    func mean(_ values: some Collection<Double>) -> Double {
+      values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+    }
+    var distribution: [JSONValue] = []
+    for score in 0...10 {
+      let count = quality.values.filter { Int($0.rounded()) == score }.count
+      if count > 0 {
+        distribution.append(
+          .object(["score": .int(score), "percentage": r(Double(count) / Double(quality.count) * 100)]))
+      }
+    }
+    // The worst 5 s of noise.
+    var worst: (start: Int, score: Double)?
+    for start in seconds {
+      let window = (start..<(start + 5)).compactMap { noise[$0] }
+      guard window.count == 5 else { continue }
+      let score = mean(window)
+      if worst == nil || score < worst!.score { worst = (start, score) }
+    }
+    var clippedSections: [(Int, Int)] = []
+    for second in m.samplePeaks.keys.sorted() where m.samplePeaks[second]! >= -0.1 {
+      if let last = clippedSections.last, last.1 == second {
+        clippedSections[clippedSections.count - 1].1 = second + 1
+      } else {
+        clippedSections.append((second, second + 1))
+      }
+    }
+    let silentTotal = m.silences.reduce(0) { $0 + ($1.end - $1.start) }
+    let atBeginning = m.silences.first.map { $0.start <= 0.05 ? $0.end : 0 } ?? 0
+    let atEnd = m.silences.last.map { $0.end >= duration - 0.05 ? duration - $0.start : 0 } ?? 0
+    let silentChannels = channelLevels.enumerated().filter { $0.element < -60 }.map { JSONValue.int($0.offset) }
+    let samplePeak = m.samplePeaks.values.max() ?? -.infinity
+    return .object([
+      "media_info": AnalyzeWork.mediaInfo(info),
+      "audio": .object([
+        "quality_score": .object(["average": r(mean(quality.values)), "distribution": .array(distribution)]),
+        "noise_score": .object([
+          "average": r(mean(noise.values)),
+          "worst_segment": worst.map {
+            .object(["start": .int($0.start), "end": .int($0.start + 5), "score": r($0.score)])
+          } ?? .null,
+        ]),
+        "clipping": .object([
+          "events": .int(clippedSections.count),
+          "sections": .array(clippedSections.map { .object(["start": .int($0.0), "end": .int($0.1)]) }),
+        ]),
+        "loudness": .object([
+          "measured": r(LoudnessMath.integrated(m.momentary)), "range": r(LoudnessMath.range(m.shortTerm.map(\.value))),
+          "sample_peak": r(samplePeak), "true_peak": r(max(m.truePeaks.values.max() ?? -.infinity, samplePeak)),
+        ]),
+        "silence": .object([
+          "percentage": r(min(100, silentTotal / duration * 100)), "at_beginning": r(atBeginning), "at_end": r(atEnd),
+          "num_sections": .int(m.silences.count), "silent_channels": .array(silentChannels),
+        ]),
+      ]),
+    ])
+  }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Jobs
+import Locations
+import Log
+import Storage
+import TestSupport
+import Transfer
+
+@testable import Media
+
+/// One worker on a real SQLite store with the given operations, `dlb://` storage for inputs and outputs,
+/// and real ffmpeg: what the media job tests share.
+struct MediaHarness: Sendable {
+  let directory: String
+  let store: SQLiteJobStore
+  let storage: LocalStorage
+  let pool: WorkerPool
+  let service: JobService
+  let tools = MediaTools()
+
+  init(_ name: String, operations: (JobTransfers, MediaTools) -> [any JobOperation]) throws {
+    directory = try makeTemporaryDirectory("ferry-\(name)")
+    store = try SQLiteJobStore(path: directory + "/ferry.db")
+    storage = LocalStorage(root: directory + "/storage")
+    let transfers = JobTransfers(
+      client: TransferClient(policy: NetworkPolicy()),
+      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing())), storage: storage,
+      multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
+    let cipher = RequestCipher(masterKey: [UInt8](repeating: 4, count: 32))
+    pool = WorkerPool(
+      store: store, work: OperationRouter(operations(transfers, tools)), cipher: cipher,
+      settings: .init(concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100)),
+      logger: .discarding)
+    service = JobService(
+      store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
+      estimator: pool.estimator, retention: .seconds(86400))
+    try pool.start()
+  }
+
+  /// Makes `dlb://<key>` of the test app with ffmpeg (`arguments` go before the output path).
+  @discardableResult
+  func fixture(_ key: String, _ arguments: [String]) async throws -> String {
+    let path = storage.path(owner: "app", key: key)
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let exit = try await offPool {
+      try ProcessRunner().run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments + [path])
+    }
+    guard exit.status == 0 else { throw RawHTTPClient.ClientError(description: "fixture failed: \(exit.stderr)") }
+    return path
+  }
+
+  /// Submits `body` to `path` as the test app and waits (at most 60 s) for the job to end.
+  func run(_ path: String, _ body: String) async throws -> Job {
+    let job = try await service.submit(
+      owner: "app", path: path, body: Array(body.utf8), deadline: nil, idempotencyKey: nil
+    ).job
+    for _ in 0..<1200 {
+      if let stored = try store.job(id: job.id), stored.status.isFinal { return stored }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    throw RawHTTPClient.ClientError(description: "the job did not end in 60 s")
+  }
+
+  /// ffprobe's view of `dlb://<key>`.
+  func probe(_ key: String) async throws -> MediaInfo? {
+    let path = storage.path(owner: "app", key: key)
+    return try await offPool { [tools] in try MediaProbe(tools: tools).probe(path) }
+  }
+}
