@@ -18,13 +18,14 @@ struct MediaHarness: Sendable {
   let service: JobService
   let tools = MediaTools()
 
-  init(_ name: String, operations: (JobTransfers, MediaTools) -> [any JobOperation]) throws {
+  /// `s3Endpoint` sets `s3.endpoint` (trusted, as operators' endpoints are).
+  init(_ name: String, s3Endpoint: String? = nil, operations: (JobTransfers, MediaTools) -> [any JobOperation]) throws {
     directory = try makeTemporaryDirectory("ferry-\(name)")
     store = try SQLiteJobStore(path: directory + "/ferry.db")
     storage = LocalStorage(root: directory + "/storage")
     let transfers = JobTransfers(
       client: TransferClient(policy: NetworkPolicy()),
-      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing())), storage: storage,
+      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: s3Endpoint))), storage: storage,
       multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
     let cipher = RequestCipher(masterKey: [UInt8](repeating: 4, count: 32))
     pool = WorkerPool(
