@@ -88,11 +88,11 @@ public struct JobsController: Sendable {
       logger.info(
         "job accepted",
         [
-          "request_id": .string(request.id), "job_id": .string(job.id.uuidString.lowercased()),
+          "request_id": .string(request.id), "job_id": .string(job.id.text),
           "path": .string(job.path),
         ])
     }
-    return .json(bytes: Array(JSONValue.object(["job_id": .string(job.id.uuidString.lowercased())]).description.utf8))
+    return .json(bytes: Array(JSONValue.object(["job_id": .string(job.id.text)]).description.utf8))
   }
 
   func status(_ request: Request, path: String) throws -> Response {
@@ -100,7 +100,7 @@ public struct JobsController: Sendable {
     let job = try ownJob(request, owner: owner)
     // A job is read at the path it was posted to, as Dolby's clients poll it.
     guard job.path == path else { throw HTTPError.notFound("job_id: no such \(path) job") }
-    return .json(bytes: Array(JobEnvelope.status(job).description.utf8))
+    return .json(bytes: JobEnvelope.status(job))
   }
 
   func list(_ request: Request) throws -> Response {
@@ -158,9 +158,9 @@ public struct JobsController: Sendable {
       }
     }
     logger.info(
-      "job cancel requested", ["request_id": .string(request.id), "job_id": .string(job.id.uuidString.lowercased())])
+      "job cancel requested", ["request_id": .string(request.id), "job_id": .string(job.id.text)])
     let body: JSONValue = .object([
-      "job_id": .string(stored.id.uuidString.lowercased()), "status": .string(stored.status.rawValue),
+      "job_id": .string(stored.id.text), "status": .string(stored.status.rawValue),
     ])
     return .json(bytes: Array(body.description.utf8))
   }
@@ -172,7 +172,7 @@ public struct JobsController: Sendable {
     guard let text = request.queryValue("job_id"), !text.isEmpty else {
       throw HTTPError.badRequest("job_id: the query parameter is required")
     }
-    guard let id = UUID(uuidString: text), let job = try service.store.job(id: id), job.owner == owner else {
+    guard let id = UUID(text: text), let job = try service.store.job(id: id), job.owner == owner else {
       throw HTTPError.notFound("job_id: no such job")
     }
     return job

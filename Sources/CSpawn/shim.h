@@ -16,6 +16,9 @@ extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *acti
 // A pipe whose ends are close-on-exec from the start: no other thread's spawn can inherit them.
 static inline int ferry_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
+// A stream socket, close-on-exec from the start.
+static inline int ferry_stream_socket_cloexec(int domain) { return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0); }
+
 // accept with the new socket close-on-exec and non-blocking from the start.
 static inline int ferry_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length) {
   return accept4(fd, address, length, SOCK_CLOEXEC | SOCK_NONBLOCK);

@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 
 /// Thin helpers over the BSD socket calls the server makes; they turn return codes into `SocketError`.
@@ -14,7 +15,7 @@ enum Socket {
       throw SocketError(operation: "resolve \(host)", message: String(cString: gai_strerror(rc)))
     }
     defer { freeaddrinfo(list) }
-    let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    let fd = ferry_stream_socket_cloexec(info.pointee.ai_family)
     guard fd >= 0 else { throw SocketError.errno("socket") }
     var one: Int32 = 1
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))

@@ -144,7 +144,7 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .notFound(let id): "no job \(id.uuidString.lowercased())"
+    case .notFound(let id): "no job \(id.text)"
     case .database(let message): "job store: \(message)"
     }
   }

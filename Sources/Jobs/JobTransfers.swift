@@ -134,7 +134,7 @@ public struct JobTransfers: Sendable {
 
   /// Keeps a finished result whose output URL expired: nothing finished is thrown away.
   private func keep(_ path: String, location: Location, context: JobContext) -> JobFailure {
-    let key = "ferry-kept/\(context.job.id.uuidString.lowercased())/\(Self.fileName(of: location))"
+    let key = "ferry-kept/\(context.job.id.text)/\(Self.fileName(of: location))"
     do {
       try storage.adopt(file: path, owner: context.job.owner, key: key)
     } catch {

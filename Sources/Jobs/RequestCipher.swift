@@ -21,11 +21,11 @@ public struct RequestCipher: Sendable {
 
   /// The sealed form of `request` for job `id`.
   public func seal(_ request: [UInt8], job id: UUID) -> [UInt8] {
-    AESGCM.seal(request, key: key, associatedData: Array(id.uuidString.lowercased().utf8))
+    AESGCM.seal(request, key: key, associatedData: Array(id.text.utf8))
   }
 
   /// The request of job `id`; throws when the key is wrong or the bytes were altered.
   public func open(_ sealed: [UInt8], job id: UUID) throws(AESGCM.OpenError) -> [UInt8] {
-    try AESGCM.open(sealed, key: key, associatedData: Array(id.uuidString.lowercased().utf8))
+    try AESGCM.open(sealed, key: key, associatedData: Array(id.text.utf8))
   }
 }

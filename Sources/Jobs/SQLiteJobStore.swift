@@ -76,7 +76,7 @@ public final class SQLiteJobStore: JobStore {
   ) {
     writer.write(
       { database in
-        guard var job = try Self.fetchOne(database, "WHERE id = ?1", .text(id.uuidString.lowercased())) else {
+        guard var job = try Self.fetchOne(database, "WHERE id = ?1", .text(id.text)) else {
           throw JobStoreError.notFound(id)
         }
         let value = try change(&job)
@@ -92,7 +92,7 @@ public final class SQLiteJobStore: JobStore {
           "DELETE FROM jobs WHERE expires_ms <= ?1 AND status NOT IN ('Pending', 'Running') RETURNING id")
         try statement.bind(.int(now.millisecondsSince1970))
         var ids: [UUID] = []
-        while try statement.step() { UUID(uuidString: statement.text(0)).map { ids.append($0) } }
+        while try statement.step() { UUID(text: statement.text(0)).map { ids.append($0) } }
         return ids
       }, completion: completion)
   }
@@ -104,7 +104,7 @@ public final class SQLiteJobStore: JobStore {
   }
 
   public func job(id: UUID) throws -> Job? {
-    try read { database in try Self.fetchOne(database, "WHERE id = ?1", .text(id.uuidString.lowercased())) }
+    try read { database in try Self.fetchOne(database, "WHERE id = ?1", .text(id.text)) }
   }
 
   public func list(_ query: JobQuery) throws -> JobPage {
@@ -136,7 +136,7 @@ public final class SQLiteJobStore: JobStore {
         "SELECT id FROM jobs WHERE status = 'Running' AND lease_expires_ms <= ?1")
       try statement.bind(.int(now == .distantFuture ? Int64.max : now.millisecondsSince1970))
       var ids: [UUID] = []
-      while try statement.step() { UUID(uuidString: statement.text(0)).map { ids.append($0) } }
+      while try statement.step() { UUID(text: statement.text(0)).map { ids.append($0) } }
       return ids
     }
   }
@@ -221,7 +221,7 @@ extension SQLiteJobStore {
   static func job(_ row: SQLiteStatement, offset: Int32) throws -> Job {
     func c(_ i: Int32) -> Int32 { offset + i }
     func date(_ i: Int32) -> Date? { row.optionalInt64(c(i)).map { Date(millisecondsSince1970: $0) } }
-    guard let id = UUID(uuidString: row.text(c(0))), let status = JobStatus(rawValue: row.text(c(6))),
+    guard let id = UUID(text: row.text(c(0))), let status = JobStatus(rawValue: row.text(c(6))),
       let phase = JobPhase(rawValue: row.text(c(7)))
     else { throw JobStoreError.database("unreadable job row") }
     var job = Job(
@@ -256,7 +256,7 @@ extension SQLiteJobStore {
     let attempts = String(decoding: try encoder.encode(job.attempts), as: UTF8.self)
     let error = try job.error.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
     return [
-      .text(job.id.uuidString.lowercased()), .text(job.owner), .text(job.path), .blob(job.sealedRequest),
+      .text(job.id.text), .text(job.owner), .text(job.path), .blob(job.sealedRequest),
       .text(job.requestDigest), .optionalText(job.idempotencyKey), .text(job.status.rawValue),
       .text(job.phase.rawValue), .int(Int64(job.progress)), .int(job.bytesDone), .optionalInt(job.bytesTotal),
       .double(job.duration), ms(job.submittedAt), ms(job.startedAt), ms(job.completedAt), ms(job.expiresAt),

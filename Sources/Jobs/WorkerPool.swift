@@ -173,7 +173,7 @@ public final class WorkerPool: Sendable {
     logger.warning(
       "job taken back from a stopped worker",
       [
-        "job_id": .string(job.id.uuidString.lowercased()), "status": .string(job.status.rawValue),
+        "job_id": .string(job.id.text), "status": .string(job.status.rawValue),
         "attempt": .int(job.attempt),
       ])
   }
@@ -213,7 +213,7 @@ public final class WorkerPool: Sendable {
 
   private func run(_ job: Job, worker: String) {
     let id = job.id
-    let idText = id.uuidString.lowercased()
+    let idText = id.text
     let logger = self.logger.with("job_id", .string(idText))
     let started = ContinuousClock.now
     let directory = settings.workRoot + "/" + idText
@@ -396,12 +396,12 @@ public final class WorkerPool: Sendable {
       // Taken by another worker or ended: this run's result would not count, so stop it.
       context.cancel(.leaseLost)
       logger.warning(
-        "lease lost", ["job_id": .string(id.uuidString.lowercased()), "error": .string(String(describing: error))])
+        "lease lost", ["job_id": .string(id.text), "error": .string(String(describing: error))])
     } catch {
       // The store did not answer this time: the lease has time left, try again next tick.
       logger.warning(
         "lease not renewed",
-        ["job_id": .string(id.uuidString.lowercased()), "error": .string(String(describing: error))])
+        ["job_id": .string(id.text), "error": .string(String(describing: error))])
     }
   }
 }

@@ -1,0 +1,42 @@
+import Foundation
+import Jobs
+import Testing
+
+@testable import API
+
+@Suite struct JobEnvelopeTests {
+  @Test func uuidText_isFoundationsLowercaseForm_andParsesBack() {
+    for _ in 0..<100 {
+      let id = UUID()
+      #expect(id.text == id.uuidString.lowercased())
+      #expect(UUID(text: id.text) == id && UUID(text: id.uuidString) == id)
+    }
+    #expect(UUID(text: "not-a-uuid") == nil && UUID(text: "f47ac10b58cc4372a5670e02b2c3d47900000") == nil)
+    #expect(UUID(text: "g47ac10b-58cc-4372-a567-0e02b2c3d479") == nil)
+  }
+
+  @Test func theStatusEnvelope_isValidJSONWithEveryField() throws {
+    var job = Job(
+      owner: "app", path: "/media/enhance", sealedRequest: [1], requestDigest: "d", submittedAt: Date(),
+      retention: .seconds(60), deadline: nil)
+    try job.claim(worker: "w", now: Date(), lease: .seconds(30))
+    let error = JobError(type: "/problems/input-file-access", title: "Input \"x\"", detail: "line\nbreak \\ and \u{01}")
+    try job.finish(.retry(error, delay: .zero), worker: "w", now: Date(), maxAttempts: 1)
+    let bytes = JobEnvelope.status(job)
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+    #expect(object["status"] as? String == "Failed" && object["api_version"] as? String == "v1.1.2")
+    #expect(object["job_id"] as? String == job.id.text && object["bytes_total"] is NSNull)
+    let shown = try #require(object["error"] as? [String: Any])
+    #expect(shown["detail"] as? String == error.detail && shown["details"] as? String == error.detail)
+    #expect(shown["title"] as? String == "Input \"x\"")
+    #expect((object["attempts"] as? [[String: Any]])?.first?["attempt"] as? Int == 1)
+
+    var done = Job(
+      owner: "app", path: "/media/analyze", sealedRequest: [1], requestDigest: "d", submittedAt: Date(),
+      retention: .seconds(60), deadline: nil)
+    try done.claim(worker: "w", now: Date(), lease: .seconds(30))
+    try done.finish(.success(result: #"{"a":[1,2],"b":"c"}"#), worker: "w", now: Date(), maxAttempts: 1)
+    let ok = try #require(try JSONSerialization.jsonObject(with: Data(JobEnvelope.status(done))) as? [String: Any])
+    #expect((ok["result"] as? [String: Any])?["b"] as? String == "c" && ok["progress"] as? Int == 100)
+  }
+}
