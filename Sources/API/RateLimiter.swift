@@ -10,7 +10,11 @@ public final class RateLimiter: Sendable {
   private let buckets = Mutex<[String: (tokens: Double, at: Double)]>([:])
   private let now: @Sendable () -> Double
 
-  public init(perSecond: Double, burst: Int, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+  /// `now` is a monotonic clock in seconds (a wall clock stepping back would empty every bucket).
+  public init(
+    perSecond: Double, burst: Int,
+    now: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+  ) {
     self.perSecond = perSecond
     self.burst = Double(burst)
     self.now = now
@@ -29,7 +33,7 @@ public final class RateLimiter: Sendable {
       return nil
     }
     if let wait {
-      let seconds = max(1, Int(wait.rounded(.up)))
+      let seconds = max(1, Int(min(wait, 86400).rounded(.up)))
       throw HTTPError(
         status: .tooManyRequests, type: "/problems/too-many-requests", title: "Too many requests",
         detail: "this app key is over \(Self.format(perSecond)) requests a second; retry in \(seconds) s",

@@ -50,10 +50,7 @@ public struct StorageController: Sendable {
       body: .streamed(limit: maxUploadBytes) { request in
         // The signature is checked before a byte of the body is read.
         _ = try self.verified(request, method: "PUT")
-        let incoming = storage.root + "/.incoming"
-        try FileManager.default.createDirectory(
-          atPath: incoming, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return try FileBodySink(path: incoming + "/" + UUID().uuidString)
+        return try self.incomingFile()
       }
     ) { request in try self.receive(request) }
     router.get("/storage/v1/:namespace/*") { request in
@@ -83,11 +80,18 @@ public struct StorageController: Sendable {
   }
 
   func receive(_ request: Request) throws -> Response {
-    let (namespace, key) = try verified(request, method: "PUT")
-    guard case .streamed(let sink) = request.body, let file = sink as? FileBodySink else {
-      throw HTTPError.badRequest("the upload has no body")
+    // The body is in (or there was none): the temporary file goes whatever happens next.
+    let file: FileBodySink
+    if case .streamed(let sink) = request.body, let streamed = sink as? FileBodySink {
+      file = streamed
+    } else {
+      // `Content-Length: 0` brings no sink: an empty upload is an empty file, as a chunked empty body is.
+      file = try incomingFile()
     }
     defer { unlink(file.path) }
+    // The signature and expiry were checked before the body was read (as S3 does): an upload that outlives
+    // its URL's hour is not refused at the end. Only the names are needed again.
+    let (namespace, key) = try verified(request, method: "PUT", at: .distantPast)
     do {
       try storage.adopt(file: file.path, namespace: namespace, key: key)
     } catch .conflict {
@@ -127,8 +131,16 @@ public struct StorageController: Sendable {
 
   // MARK: Helpers
 
+  /// A new file in `<storage>/.incoming` for an upload in progress.
+  func incomingFile() throws -> FileBodySink {
+    let incoming = storage.root + "/.incoming"
+    try FileManager.default.createDirectory(
+      atPath: incoming, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    return try FileBodySink(path: incoming + "/" + UUID().uuidString)
+  }
+
   /// The namespace and key of a `/storage/v1/` request whose signature, method and expiry hold; 403 otherwise.
-  func verified(_ request: Request, method: String) throws(HTTPError) -> (String, String) {
+  func verified(_ request: Request, method: String, at time: Date? = nil) throws(HTTPError) -> (String, String) {
     let namespace = request.parameters["namespace"] ?? ""
     let key = request.parameters["*"] ?? ""
     guard request.queryValue("method") == method, let expires = request.queryValue("expires").flatMap(Int.init),
@@ -139,7 +151,7 @@ public struct StorageController: Sendable {
         status: .forbidden, type: "/problems/forbidden", title: "Forbidden",
         detail: "the URL's signature does not match; ask POST /media/input or /media/output for a new one")
     }
-    guard expires > Int(now().timeIntervalSince1970) else {
+    guard expires > Int((time ?? now()).timeIntervalSince1970) else {
       throw HTTPError(
         status: .forbidden, type: "/problems/forbidden", title: "Forbidden",
         detail: "the URL has expired; ask POST /media/input or /media/output for a new one")

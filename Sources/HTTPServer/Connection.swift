@@ -462,7 +462,13 @@ final class Connection: @unchecked Sendable {
 
   /// Sends what is left of the file body; false while some of it waits for the socket (or it failed).
   private func sendFileBody() -> Bool {
+    var thisTurn: Int64 = 0
     while let (body, sent) = fileBody {
+      // A fast client must not keep the loop's other connections waiting: after 16 MiB, take turns.
+      if thisTurn >= 16 << 20 {
+        loop.execute { [self] in continueAfterYield() }
+        return false
+      }
       if sent >= body.length {
         fileBody = nil
         return true
@@ -471,6 +477,7 @@ final class Connection: @unchecked Sendable {
       let n = sendfile(fd, body.fd, &position, Int(min(body.length - sent, 1 << 20)))
       if n > 0 {
         fileBody = (body, sent + Int64(n))
+        thisTurn += Int64(n)
         lastActivity = loop.now
       } else if n < 0 && errno == EINTR {
         continue
@@ -484,6 +491,15 @@ final class Connection: @unchecked Sendable {
       }
     }
     return true
+  }
+
+  /// Goes on with a file body after yielding the loop, then with what the client sent meanwhile.
+  private func continueAfterYield() {
+    if case .closed = state { return }
+    guard !awaitingWritable else { return }
+    flush()
+    guard !awaitingWritable, outputOffset == 0, fileBody == nil, case .head = state else { return }
+    process()
   }
 
   private func waitForWritable() {
@@ -563,7 +579,7 @@ final class Connection: @unchecked Sendable {
       break
     case .head:
       let hasPartialRequest = readIndex < writeIndex || parser.hasPartialHead
-      if !hasPartialRequest && current == nil && outputOffset >= output.count {
+      if !hasPartialRequest && current == nil && outputOffset >= output.count && fileBody == nil {
         // Nothing received: close quietly when draining or when the idle (or first-request) wait is over.
         let waitedFor = now &- (headStartedAt ?? lastActivity)
         let limit = servedRequests == 0 ? config.headerTimeout : config.idleTimeout
@@ -580,7 +596,8 @@ final class Connection: @unchecked Sendable {
     case .handling, .closed:
       break
     }
-    if outputOffset < output.count, now &- lastActivity > config.idleTimeout.nanoseconds {
+    // An answer (bytes or a file body) the client stopped reading.
+    if outputOffset < output.count || fileBody != nil, now &- lastActivity > config.idleTimeout.nanoseconds {
       close()
     }
   }
@@ -588,7 +605,9 @@ final class Connection: @unchecked Sendable {
   /// Whether the connection is between requests with nothing received (safe to close when draining).
   var isIdle: Bool {
     guard case .head = state else { return false }
+    // A download still being sent is not idle: shutdown lets it finish within the grace period.
     return readIndex == writeIndex && !parser.hasPartialHead && current == nil && outputOffset >= output.count
+      && fileBody == nil
   }
 
   private func timeOut(_ detail: String) {

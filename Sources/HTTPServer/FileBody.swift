@@ -20,14 +20,16 @@ public final class FileBody: Sendable {
       return nil
     }
     let size = Int64(info.st_size)
-    let chosen = range ?? 0...(size - 1)
-    guard size == 0 && range == nil || chosen.lowerBound >= 0 && chosen.upperBound < size else {
+    // The whole file when no range is asked (it may be empty: no range can describe zero bytes).
+    let chosen = range.map { ($0.lowerBound, $0.upperBound - $0.lowerBound + 1) } ?? (0, size)
+    guard chosen.0 >= 0, chosen.1 >= 0, chosen.0 + chosen.1 <= size else {
+      // Nothing is stored yet: no deinit runs, so the descriptor is closed here, once.
       close(fd)
       return nil
     }
     self.fd = fd
-    offset = size == 0 ? 0 : chosen.lowerBound
-    length = size == 0 ? 0 : chosen.upperBound - chosen.lowerBound + 1
+    offset = chosen.0
+    length = chosen.1
   }
 
   deinit { close(fd) }

@@ -170,8 +170,10 @@ struct AnalyzeWork: JobWork {
       if let begun = openSilence { measurement.addSilence(begun, piece.to, within: piece.keepFrom, piece.to) }
       for (file, isTrue) in [(files[1], true), (files[2], false)] {
         for frame in read(file).frames {
-          let second = Int((offset + frame.time + 1e-6).rounded(.down))
-          guard kept(Double(second)), let peak = frame.values["lavfi.astats.Overall.Peak_level"] else { continue }
+          // Judge the frame by its own start: a region or piece may begin mid-second.
+          let time = offset + frame.time
+          let second = Int((time + 1e-6).rounded(.down))
+          guard kept(time), let peak = frame.values["lavfi.astats.Overall.Peak_level"] else { continue }
           if isTrue { measurement.truePeaks[second] = peak } else { measurement.samplePeaks[second] = peak }
         }
       }

@@ -60,8 +60,14 @@ public enum TranscodeCommand {
     var arguments: [String]
     var rate = output.sampleRate
     switch codec {
-    case "mp3": arguments = ["-c:a", "libmp3lame", "-b:a", "\(output.audioBitrate ?? 192)k"]
-    case "aac": arguments = ["-c:a", "aac", "-b:a", "\(output.audioBitrate ?? 192)k"]
+    case "mp3":
+      arguments = ["-c:a", "libmp3lame", "-b:a", "\(output.audioBitrate ?? 192)k"]
+      rate = rate.map { nearest($0, in: [48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000]) }
+    case "aac":
+      arguments = ["-c:a", "aac", "-b:a", "\(output.audioBitrate ?? 192)k"]
+      rate = rate.map {
+        nearest($0, in: [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350])
+      }
     case "vorbis":
       arguments = ["-c:a", "libvorbis"] + (output.audioBitrate.map { ["-b:a", "\($0)k"] } ?? ["-q:a", "5"])
     case "opus":
@@ -76,13 +82,19 @@ public enum TranscodeCommand {
     return arguments
   }
 
-  /// The scale filter for the asked size (one side alone keeps the aspect ratio), or nil.
+  /// The supported rate nearest to `rate`.
+  static func nearest(_ rate: Int, in rates: [Int]) -> Int {
+    rates.min { abs($0 - rate) < abs($1 - rate) }!
+  }
+
+  /// The scale filter for the asked size (one side alone keeps the aspect ratio); without one, video is
+  /// only evened (H.264 in 4:2:0 refuses odd sizes), and a thumbnail is left as it is.
   static func scale(_ output: TranscodeRequest.Output) -> String? {
     switch (output.width, output.height) {
     case (let w?, let h?): "scale=\(w):\(h)"
     case (let w?, nil): "scale=\(w):-2"
     case (nil, let h?): "scale=-2:\(h)"
-    case (nil, nil): nil
+    case (nil, nil): output.kind == "jpg" ? nil : "scale=trunc(iw/2)*2:trunc(ih/2)*2"
     }
   }
 }

@@ -42,6 +42,13 @@ struct TranscodeWork: JobWork {
           detail: "outputs[\(index)]: a \(output.kind) output needs audio, and the input has none")
       }
     }
+    if let start = request.segmentStart, let length = info.duration, start >= length {
+      throw JobFailure(
+        .final, type: "/problems/unsupported-media", title: "Segment outside the input",
+        detail:
+          "inputs[0].segment.start: \(EnhanceCommand.number(start)) s is past the input's end (\(EnhanceCommand.number(length)) s)"
+      )
+    }
     let duration = request.segmentDuration ?? info.duration.map { $0 - (request.segmentStart ?? 0) }
     try MediaSteps.ffmpeg(
       TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), tools: tools,

@@ -112,6 +112,7 @@ public struct TranscodeRequest: Sendable, Equatable {
         Int($0)
       }
       output.channels = try number(settings["channels"], "\(field).audio.channels", 1...8).map { Int($0) }
+      try checkEncoderLimits(output, codec: output.audioCodec ?? allowed.first ?? "", field: "\(field).audio")
     }
     if let video = fields["video"], video != .null {
       guard videoKinds[kind] != nil else { throw InvalidRequest("\(field).video", "\(kind) outputs carry no video") }
@@ -138,6 +139,17 @@ public struct TranscodeRequest: Sendable, Equatable {
       output.offset = try number(settings["offset_sec"], "\(field).image.offset_sec", 0...86400)
     }
     return output
+  }
+
+  /// What the encoders refuse, refused here with a 400 rather than after the download (one ffmpeg run makes
+  /// every output, so one impossible output would fail them all). Sample rates are snapped, not refused.
+  static func checkEncoderLimits(_ output: Output, codec: String, field: String) throws(InvalidRequest) {
+    if let channels = output.channels, ["mp3", "opus"].contains(codec), channels > 2 {
+      throw InvalidRequest("\(field).channels", "\(codec) takes 1 or 2 channels")
+    }
+    if let bitrate = output.audioBitrate, codec == "vorbis", !(48...320).contains(bitrate) {
+      throw InvalidRequest("\(field).bitrate_kb", "vorbis takes 48 to 320 kb/s")
+    }
   }
 
   static func number(_ value: JSONValue?, _ field: String, _ range: ClosedRange<Double>) throws(InvalidRequest)

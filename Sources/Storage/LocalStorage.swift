@@ -96,8 +96,9 @@ public struct LocalStorage: Sendable {
         removed += 1
       }
     }
-    // Deepest first; rmdir refuses folders that still hold something.
-    for folder in folders.sorted(by: { $0.count > $1.count }) { rmdir(folder) }
+    // Deepest first; rmdir refuses folders that still hold something. `.incoming` stays: an upload may be
+    // about to create its file there.
+    for folder in folders.sorted(by: { $0.count > $1.count }) where !folder.hasSuffix("/.incoming") { rmdir(folder) }
     return removed
   }
 }

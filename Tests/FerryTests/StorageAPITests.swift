@@ -85,4 +85,18 @@ import Testing
       "PUT \(target(childURL)) HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 1\r\n\r\n", body: [9])
     #expect(conflict.status == 409)
   }
+
+  @Test func anEmptyUpload_isStoredAndServed() async throws {
+    let server = try APITestServer()
+    defer { Task { await server.stop() } }
+    let auth = ["Authorization": "Bearer \(try await server.token(key: "app-a", secret: "secret-a"))"]
+    let handed = try await server.request("POST", "/media/input", headers: auth, body: #"{"url": "dlb://empty.wav"}"#)
+    let putURL = try #require(handed.json["url"] as? String)
+    let put = try await server.send(
+      "PUT \(target(putURL)) HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+    #expect(put.status == 200 && put.json["size"] as? Int == 0, "\(put.text)")
+    let got = try await server.request("GET", "/media/output?url=dlb://empty.wav", headers: auth)
+    #expect(got.status == 200 && got.body.isEmpty && got.header("Content-Length") == "0")
+    #expect(try await server.request("GET", "/health").status == 200, "the server is still up")
+  }
 }

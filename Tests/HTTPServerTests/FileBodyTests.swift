@@ -61,4 +61,88 @@ import Testing
     #expect(result.5 == String(bytes.count), "HEAD describes the body without sending it")
     #expect(result.4 == 200, "the connection goes on after file bodies")
   }
+
+  static func fileServer(_ path: String, idle: Duration = .seconds(1)) throws -> LiveServer {
+    try LiveServer(
+      {
+        $0.idleTimeout = idle
+        $0.headerTimeout = idle
+      },
+      routes: { router in
+        router.get("/file") { _ in
+          Response(headers: ["Content-Type": "application/octet-stream"], file: FileBody(path: path))
+        }
+      })
+  }
+
+  static func bigFile() throws -> String {
+    let path = try makeTemporaryDirectory("ferry-files") + "/big.bin"
+    FileManager.default.createFile(atPath: path, contents: Data(testBytes(count: 64 << 20)))
+    return path
+  }
+
+  /// A client that asks for a file and stops reading is closed after the idle timeout, whether it asked to
+  /// close afterwards or pipelined another request behind it.
+  @Test(arguments: ["keep-alive", "close", "pipelined"])
+  func aStalledDownload_timesOut(_ variant: String) async throws {
+    let live = try Self.fileServer(try Self.bigFile())
+    defer { Task { await live.stop(grace: .milliseconds(100)) } }
+    let port = live.port
+    let client = try await blocking { () -> RawHTTPClient in
+      let client = try RawHTTPClient(port: port, timeout: 20)
+      var small: Int32 = 4096
+      setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+      switch variant {
+      case "close": try client.send("GET /file HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+      case "pipelined": try client.send("GET /file HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+      default: try client.send("GET /file HTTP/1.1\r\nHost: t\r\n\r\n")
+      }
+      return client
+    }
+    for _ in 0..<60 where live.server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(100)) }
+    #expect(live.server.connectionCount == 0, "\(variant): the stalled download was never closed")
+    _ = client
+  }
+
+  /// More than one turn's worth (the loop takes turns every 16 MiB) arrives whole.
+  @Test func aLargeFileBody_arrivesWhole() async throws {
+    let path = try Self.bigFile()
+    let live = try Self.fileServer(path, idle: .seconds(30))
+    defer { Task { await live.stop() } }
+    let port = live.port
+    let received = try await blocking { () -> [UInt8] in
+      let client = try RawHTTPClient(port: port, timeout: 20)
+      try client.send("GET /file HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+      return try client.readResponse().body
+    }
+    #expect(received.count == 64 << 20 && received == Array(FileManager.default.contents(atPath: path)!))
+  }
+
+  /// A graceful stop lets a download in progress finish (a slow reader: a 4 KiB receive buffer).
+  @Test func shutdown_letsADownloadInProgressFinish() async throws {
+    let path = try makeTemporaryDirectory("ferry-files") + "/slow.bin"
+    // Small: a 4 KiB window makes this reader slow (tens of KiB a second here).
+    FileManager.default.createFile(atPath: path, contents: Data(testBytes(count: 256 << 10)))
+    let live = try Self.fileServer(path, idle: .seconds(30))
+    let port = live.port
+    let client = try await blocking { () -> RawHTTPClient in
+      let client = try RawHTTPClient(port: port, timeout: 20)
+      var small: Int32 = 4096
+      setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+      try client.send("GET /file HTTP/1.1\r\nHost: t\r\n\r\n")
+      return client
+    }
+    try await Task.sleep(for: .milliseconds(200))
+    async let stopped: Void = live.stop(grace: .seconds(30))
+    let received = try await blocking { () -> Int in (try? client.readToEnd().count) ?? -1 }
+    await stopped
+    #expect(received > 256 << 10, "received \(received) bytes")
+  }
+
+  @Test func anEmptyFile_isAnEmptyBody() throws {
+    let path = try makeTemporaryDirectory("ferry-files") + "/empty.bin"
+    FileManager.default.createFile(atPath: path, contents: Data())
+    #expect(FileBody(path: path)?.length == 0)
+    #expect(FileBody(path: path, range: 0...0) == nil)
+  }
 }

@@ -37,6 +37,12 @@ import Transfer
       text.contains("-map 0:a:0 -vn -c:a libmp3lame -b:a 128k -ar 44100 -ac 1 -map_metadata -1 -f mp3 /w/output-0.mp3"))
     #expect(text.contains("-c:v libx264") && text.contains("-vf scale=640:-2 -r 25"))
     #expect(!args.contains { $0.contains("://") })
+    // Rates the encoders refuse are snapped; sizes not asked for are evened for H.264.
+    let snapped = try request(
+      #"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "mp3", "destination": "dlb://b", "audio": {"sample_rate": 96000}}, {"kind": "mp4", "destination": "dlb://c"}]}"#
+    )
+    let snappedText = TranscodeCommand.arguments(snapped, input: "/w/input", directory: "/w").joined(separator: " ")
+    #expect(snappedText.contains("-ar 48000") && snappedText.contains("scale=trunc(iw/2)*2:trunc(ih/2)*2"))
   }
 
   @Test func badRequests_nameTheField() {
