@@ -54,6 +54,9 @@ public final class HTTPServer: @unchecked Sendable {
   /// Binds, listens and starts serving. Throws if the address cannot be bound.
   public func start() throws {
     precondition(!started.exchange(true, ordering: .relaxed), "HTTPServer.start() called twice")
+    // `send` says MSG_NOSIGNAL, but `sendfile` (file bodies) has no such flag: a client that hangs up mid-
+    // download would raise SIGPIPE, whose default action ends the process.
+    signal(SIGPIPE, SIG_IGN)
     Socket.raiseOpenFileLimit()
     let (fd, port) = try Socket.listen(host: configuration.host, port: configuration.port)
     let tick = min(Duration.seconds(1), configuration.headerTimeout / 4, configuration.idleTimeout / 4)
