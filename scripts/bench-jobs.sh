@@ -22,21 +22,13 @@ cleanup() {
 trap cleanup EXIT
 . scripts/bench-lib.sh
 
-start_ferry() {
-  FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" FERRY_WORKERS_CONCURRENCY=0 \
-    FERRY_AUTH_APPS='[{"key":"bench","secret":"bench-secret"}]' ./.build/release/ferry serve 2> "$work/ferry.log" &
-  ferry_pid=$!
-  ferry_port=""
-  for _ in $(seq 1 100); do
-    ferry_port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$work/ferry.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
-    [ -n "$ferry_port" ] && break
-    sleep 0.1
-  done
-  [ -n "$ferry_port" ] || { echo "ferry did not start" >&2; cat "$work/ferry.log" >&2; exit 1; }
+start_jobs_ferry() {
+  start_ferry FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 FERRY_WORKERS_CONCURRENCY=0 \
+    FERRY_AUTH_APPS='[{"key":"bench","secret":"bench-secret"}]'
 }
 stop_ferry() { kill "$ferry_pid"; wait "$ferry_pid" 2>/dev/null || true; ferry_pid=""; : > "$work/ferry.log"; }
 
-start_ferry
+start_jobs_ferry
 token=$(curl -s -u bench:bench-secret -d grant_type=client_credentials "http://127.0.0.1:$ferry_port/v1/auth/token" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
@@ -111,7 +103,7 @@ db.executemany("""INSERT INTO jobs (id, owner, path, request, request_digest, st
   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
 db.commit()
 PY
-start_ferry
+start_jobs_ferry
 jobs_after=$(python3 -c "import sqlite3; print(sqlite3.connect('$work/data/ferry.db').execute('select count(*) from jobs').fetchone()[0])")
 large_rps=$(status_rps "$ferry_port" "/media/enhance?job_id=$job_id")
 nginx_large=$(status_rps "$nginx_port" "/media/enhance?job_id=$job_id")

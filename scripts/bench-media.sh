@@ -23,16 +23,10 @@ ffmpeg -loglevel error -y -f lavfi -i "sine=f=220:d=$SECONDS_OF_MEDIA:sample_rat
   -f lavfi -i "anoisesrc=d=$SECONDS_OF_MEDIA:a=0.03:r=48000:c=pink" \
   -filter_complex "[0][1]amix=inputs=2,volume='0.3+0.2*sin(t/7)':eval=frame,aformat=channel_layouts=stereo" "$media"
 
-FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" FERRY_WORKERS_CONCURRENCY=1 \
-  FERRY_AUTH_APPS="[{\"key\":\"$app\",\"secret\":\"bench-secret\"}]" ./.build/release/ferry serve 2> "$work/ferry.log" &
-ferry_pid=$!
-port=""
-for _ in $(seq 1 100); do
-  port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$work/ferry.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "ferry did not start" >&2; exit 1; }
+. scripts/bench-lib.sh
+start_ferry FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 FERRY_WORKERS_CONCURRENCY=1 \
+  FERRY_AUTH_APPS="[{\"key\":\"$app\",\"secret\":\"bench-secret\"}]"
+port=$ferry_port
 token=$(curl -s -u "$app:bench-secret" -d grant_type=client_credentials "http://127.0.0.1:$port/v1/auth/token" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 

@@ -37,15 +37,7 @@ http {
 CONF
 nginx -c "$work/nginx.conf" -p "$work"
 
-FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" ./.build/release/ferry serve 2> "$work/ferry.log" &
-ferry_pid=$!
-ferry_port=""
-for _ in $(seq 1 100); do
-  ferry_port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$work/ferry.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
-  [ -n "$ferry_port" ] && break
-  sleep 0.1
-done
-[ -n "$ferry_port" ] || { echo "ferry did not start" >&2; cat "$work/ferry.log" >&2; exit 1; }
+start_ferry
 
 cpu_ticks() { # pids... -> utime+stime in clock ticks
   local total=0
