@@ -69,14 +69,20 @@ public struct LocalStorage: Sendable {
     if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), isDirectory.boolValue {
       throw .conflict(key: key)
     }
-    do {
-      try FileManager.default.createDirectory(
-        atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    } catch {
-      // A file where a folder of the key's path must be.
-      throw .conflict(key: key)
+    // The hourly sweep removes empty folders: if it takes the one just made before the rename, make it again.
+    for attempt in 1...2 {
+      do {
+        try FileManager.default.createDirectory(
+          atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+      } catch {
+        // A file where a folder of the key's path must be.
+        throw .conflict(key: key)
+      }
+      if rename(file, target) == 0 { return }
+      let code = errno
+      if code == EISDIR || code == ENOTDIR || code == ENOTEMPTY { throw .conflict(key: key) }
+      if code != ENOENT || attempt == 2 { throw .io("cannot store dlb://\(key): \(String(cString: strerror(code)))") }
     }
-    guard rename(file, target) == 0 else { throw .io("cannot store dlb://\(key): \(String(cString: strerror(errno)))") }
   }
 
   /// Deletes files last written before `cutoff` (`storage.retention_h` ago) and the folders that empties;
