@@ -36,16 +36,11 @@ final class APITestServer: Sendable {
   /// Sends one request (blocking I/O off the concurrency pool), then `body`, and reads the answer.
   func send(_ text: String, body: [UInt8] = []) async throws -> RawHTTPClient.Response {
     let port = self.port
-    return try await withCheckedThrowingContinuation { continuation in
-      DispatchQueue.global().async {
-        continuation.resume(
-          with: Result {
-            let client = try RawHTTPClient(port: port)
-            try client.send(text)
-            if !body.isEmpty { try client.send(body) }
-            return try client.readResponse()
-          })
-      }
+    return try await blocking {
+      let client = try RawHTTPClient(port: port)
+      try client.send(text)
+      if !body.isEmpty { try client.send(body) }
+      return try client.readResponse()
     }
   }
 

@@ -100,15 +100,10 @@ import Testing
 
   /// Blocking socket I/O, off the concurrency pool.
   static func exchange(port: Int, _ text: String) async throws -> RawHTTPClient.Response {
-    try await withCheckedThrowingContinuation { continuation in
-      DispatchQueue.global().async {
-        continuation.resume(
-          with: Result {
-            let client = try RawHTTPClient(port: port, timeout: 30)
-            try client.send(text)
-            return try client.readResponse()
-          })
-      }
+    try await blocking {
+      let client = try RawHTTPClient(port: port, timeout: 30)
+      try client.send(text)
+      return try client.readResponse()
     }
   }
 }

@@ -66,13 +66,3 @@ final class LiveServer: Sendable {
 
 /// An error type the server knows nothing about, standing in for a bug.
 struct Unexpected: Error {}
-
-/// Runs blocking socket work on a Dispatch thread, so it never ties up the concurrency pool the server's
-/// handlers need (there may be only two of its threads here).
-func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-  try await withCheckedThrowingContinuation { continuation in
-    DispatchQueue.global().async {
-      continuation.resume(with: Result { try body() })
-    }
-  }
-}

@@ -21,7 +21,7 @@ final class PoolHarness: Sendable {
     let client = TransferClient(
       policy: try! NetworkPolicy(allow: ["127.0.0.0/8"]),
       settings: TransferSettings(
-        connectTimeout: .seconds(2), lowSpeedTimeout: .seconds(20), maxAttempts: attempts,
+        connectTimeout: .seconds(10), lowSpeedTimeout: .seconds(20), maxAttempts: attempts,
         initialBackoff: .milliseconds(10)))
     let requests = LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: s3Endpoint, pathStyle: true)))
     return JobTransfers(

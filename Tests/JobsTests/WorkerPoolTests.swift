@@ -77,8 +77,10 @@ import Testing
     defer { harness.pool.stop() }
     let job = try await harness.submit(copyRequest(server.base + "/in", server.base + "/out"))
     let done = try await harness.wait(for: job.id)
-    #expect(done.status == .success && done.attempt == 2)
-    #expect(done.attempts.count == 1 && done.attempts[0].attempt == 1 && done.attempts[0].error.contains("503"))
+    #expect(done.status == .success && done.attempt == 2, "\(done.attempts)")
+    #expect(
+      done.attempts.count == 1 && done.attempts[0].attempt == 1 && done.attempts[0].error.contains("503"),
+      "\(done.attempts)")
   }
 
   @Test func aFinalFailure_endsFailed_withARedactedDetail() async throws {

@@ -71,7 +71,7 @@ import Transfer
     let path = harness.storage.path(owner: "app", key: "in/\(name)")
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let exit = try await offPool {
+    let exit = try await blocking {
       try ProcessRunner().run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments + [path])
     }
     #expect(exit.status == 0, "\(exit.stderr)")
@@ -138,7 +138,7 @@ import Transfer
       ])
     let (result, job) = try await analyze("long.wav")
     #expect(job.status == .success)
-    let wholeMeasured = try await offPool { [harness] in try LoudnessMeter(tools: harness.tools).measure(path) }
+    let wholeMeasured = try await blocking { [harness] in try LoudnessMeter(tools: harness.tools).measure(path) }
     let whole = try #require(wholeMeasured)
     let measured = try #require(loudness(result)["measured"] as? Double)
     let range = try #require(loudness(result)["range"] as? Double)
@@ -165,7 +165,7 @@ import Transfer
     // The silent half does not pull the integrated loudness down (-23 dBFS tone in both channels): only the
     // blocks that straddle an edge count, as BS.1770 has it, and ffmpeg's own whole-file figure agrees.
     let measured = try #require(loudness(result)["measured"] as? Double)
-    let wholeMeasured = try await offPool { [harness] in try LoudnessMeter(tools: harness.tools).measure(path) }
+    let wholeMeasured = try await blocking { [harness] in try LoudnessMeter(tools: harness.tools).measure(path) }
     let whole = try #require(wholeMeasured)
     #expect(abs(measured - -23) <= 0.5 && abs(measured - whole.integrated) <= 0.1, "\(measured), \(whole.integrated)")
   }

@@ -26,7 +26,7 @@ import Transfer
     let path = harness.storage.path(owner: "app", key: key)
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let exit = try await offPool {
+    let exit = try await blocking {
       try ProcessRunner().run(
         "ffmpeg",
         [
@@ -40,7 +40,7 @@ import Transfer
 
   /// Integrated loudness (LUFS) of a file, measured by ffmpeg's ebur128.
   func loudness(_ path: String) async throws -> Double? {
-    let exit = try await offPool {
+    let exit = try await blocking {
       try ProcessRunner().run(
         "ffmpeg", ["-hide_banner", "-nostats", "-i", path, "-af", "ebur128", "-f", "null", "-"])
     }
@@ -66,7 +66,7 @@ import Transfer
     let job = try await run(
       #"{"input": "dlb://in/quiet.wav", "output": "dlb://out/loud.wav", "content": {"type": "podcast"}}"#)
     #expect(job.status == .success, "\(String(describing: job.error))")
-    let afterMeasured = try await offPool { [harness] in
+    let afterMeasured = try await blocking { [harness] in
       try LoudnessMeter(tools: harness.tools).measure(harness.storage.path(owner: "app", key: "out/loud.wav"))
     }
     let after = try #require(afterMeasured)
@@ -84,7 +84,7 @@ import Transfer
     let path = harness.storage.path(owner: "app", key: "in/hot.wav")
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let made = try await offPool {
+    let made = try await blocking {
       try ProcessRunner().run(
         "ffmpeg",
         [
@@ -96,7 +96,7 @@ import Transfer
     let job = try await run(
       #"{"input": "dlb://in/hot.wav", "output": "dlb://out/hot.mp3", "content": {"type": "music"}}"#)
     #expect(job.status == .success, "\(String(describing: job.error))")
-    let afterMeasured = try await offPool { [harness] in
+    let afterMeasured = try await blocking { [harness] in
       try LoudnessMeter(tools: harness.tools).measure(harness.storage.path(owner: "app", key: "out/hot.mp3"))
     }
     let after = try #require(afterMeasured)
@@ -109,7 +109,7 @@ import Transfer
     let path = harness.storage.path(owner: "app", key: "in/hum.wav")
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let made = try await offPool {
+    let made = try await blocking {
       try ProcessRunner().run(
         "ffmpeg",
         [
@@ -131,7 +131,7 @@ import Transfer
   /// The 50 Hz band's RMS level minus the 1 kHz band's, in dB.
   func humRelativeToTone(_ path: String) async throws -> Double {
     func level(_ filter: String) async throws -> Double {
-      let exit = try await offPool {
+      let exit = try await blocking {
         try ProcessRunner().run(
           "ffmpeg",
           [
@@ -150,7 +150,7 @@ import Transfer
     try await fixture("in/a.wav", seconds: 2)
     let job = try await run(#"{"input": "dlb://in/a.wav", "output": "dlb://out/a.mp3"}"#)
     #expect(job.status == .success)
-    let info = try await offPool { [harness] in
+    let info = try await blocking { [harness] in
       try MediaProbe(tools: harness.tools).probe(harness.storage.path(owner: "app", key: "out/a.mp3"))
     }
     #expect(info?.formatName == "mp3" && info?.audioCodec == "mp3")
@@ -168,7 +168,7 @@ import Transfer
     // An HLS playlist whose "segment" is another local file (MPEG-TS, which ffmpeg's own HLS checks accept
     // and plain ffprobe reads through it): Ferry's ffmpeg must not open it.
     let secret = harness.directory + "/secret.ts"
-    let made = try await offPool {
+    let made = try await blocking {
       try ProcessRunner().run(
         "ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "mp2", "-f", "mpegts", secret])
     }
@@ -178,13 +178,5 @@ import Transfer
     let job = try await run(#"{"input": "dlb://in/playlist.wav", "output": "dlb://out/leak.wav"}"#)
     #expect(job.status == .failed && job.error?.type == "/problems/unsupported-media")
     #expect(!FileManager.default.fileExists(atPath: harness.storage.path(owner: "app", key: "out/leak.wav")))
-  }
-}
-
-/// Runs blocking work (ffmpeg, file I/O) on a Dispatch thread: blocking the concurrency pool's two threads
-/// would stall every other test's tasks (and make their timing checks fail).
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-  try await withCheckedThrowingContinuation { continuation in
-    DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
   }
 }

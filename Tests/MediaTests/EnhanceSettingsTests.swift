@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Jobs
+import TestSupport
 import Testing
 
 @testable import Media
@@ -160,7 +161,7 @@ import Testing
   /// the other child to end before seeing its own output end.
   @Test func concurrentSpawns_doNotHoldEachOthersPipes() async throws {
     // Plain threads, not tasks: blocking the concurrency pool would stall every other test.
-    let worst = try await offPool { () -> Double in
+    let worst = try await blocking { () -> Double in
       let group = DispatchGroup()
       for _ in 0..<8 {
         group.enter()

@@ -44,7 +44,7 @@ struct MediaHarness: Sendable {
     let path = storage.path(owner: "app", key: key)
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let exit = try await offPool {
+    let exit = try await blocking {
       try ProcessRunner().run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments + [path])
     }
     guard exit.status == 0 else { throw RawHTTPClient.ClientError(description: "fixture failed: \(exit.stderr)") }
@@ -66,6 +66,6 @@ struct MediaHarness: Sendable {
   /// ffprobe's view of `dlb://<key>`.
   func probe(_ key: String) async throws -> MediaInfo? {
     let path = storage.path(owner: "app", key: key)
-    return try await offPool { [tools] in try MediaProbe(tools: tools).probe(path) }
+    return try await blocking { [tools] in try MediaProbe(tools: tools).probe(path) }
   }
 }

@@ -95,7 +95,7 @@ import Transfer
 
   func probe(_ key: String) async throws -> MediaInfo? {
     let path = harness.storage.path(owner: "app", key: key)
-    return try await offPool { [harness] in try MediaProbe(tools: harness.tools).probe(path) }
+    return try await blocking { [harness] in try MediaProbe(tools: harness.tools).probe(path) }
   }
 
   @Test func oneVideoInput_becomesEveryKindAsked() async throws {
@@ -103,7 +103,7 @@ import Transfer
     let input = harness.storage.path(owner: "app", key: "in/clip.mp4")
     try FileManager.default.createDirectory(
       atPath: (input as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let made = try await offPool {
+    let made = try await blocking {
       try ProcessRunner().run(
         "ffmpeg",
         [
@@ -134,7 +134,7 @@ import Transfer
     #expect(web.videoCodec == "vp9" && web.height == 120 && web.audioCodec == "opus")
     // Ferry's own probe refuses image demuxers (its inputs are media): read the thumbnail directly.
     let thumbPath = harness.storage.path(owner: "app", key: "out/t.jpg")
-    let thumb = try await offPool {
+    let thumb = try await blocking {
       var text = ""
       _ = try ProcessRunner().run(
         "ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,width", "-of", "csv=p=0", thumbPath]
@@ -151,7 +151,7 @@ import Transfer
     let input = harness.storage.path(owner: "app", key: "in/tone.wav")
     try FileManager.default.createDirectory(
       atPath: (input as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    _ = try await offPool {
+    _ = try await blocking {
       try ProcessRunner().run(
         "ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=6:sample_rate=48000", input])
     }
