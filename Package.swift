@@ -61,7 +61,8 @@ var targets: [Target] = [
   .testTarget(
     name: "FerryTests",
     dependencies: [
-      "Ferry", "API", "Jobs", "HTTPServer", "Log", "JSON", "CCurl", "CSQLite", "COpenSSL", "TestSupport", "ferry",
+      "Ferry", "API", "Jobs", "HTTPServer", "Log", "JSON", "Crypto", "CCurl", "CSQLite", "COpenSSL", "TestSupport",
+      "ferry",
     ]
   ),
 ]

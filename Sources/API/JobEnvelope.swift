@@ -4,14 +4,15 @@ import Jobs
 import Log
 
 /// The JSON shapes of jobs on the wire (COMPAT.md): the status envelope of a job GET and a listing item.
-enum JobEnvelope {
+public enum JobEnvelope {
   /// The Dolby API level Ferry speaks.
   static let apiVersion = "v1.1.2"
 
   /// `{"path","status","progress","api_version","result"?,"error"?}` plus Ferry's extra fields, as JSON
   /// bytes with sorted keys. Written directly: status polling is the hottest route, and building a tree of
-  /// values to print it cost more than the lookup.
-  static func status(_ job: Job) -> [UInt8] {
+  /// values to print it cost more than the lookup. `deliveries` nil leaves that field out (webhook payloads:
+  /// every attempt of a delivery sends the same body).
+  public static func status(_ job: Job, deliveries: [Delivery]?) -> [UInt8] {
     var out: [UInt8] = []
     out.reserveCapacity(320 + (job.result?.utf8.count ?? 0))
     func key(_ name: String, first: Bool = false) {
@@ -41,8 +42,27 @@ enum JobEnvelope {
     out.appendDecimal(Int(job.bytesDone))
     key("bytes_total")
     if let total = job.bytesTotal { out.appendDecimal(Int(total)) } else { out.appendUTF8("null") }
-    key("deliveries")
-    out.appendUTF8("[]")
+    if let deliveries {
+      key("deliveries")
+      out.append(UInt8(ascii: "["))
+      var first = true
+      for attempt in deliveries.flatMap(\.attempts).sorted(by: { $0.at < $1.at }) {
+        if !first { out.append(UInt8(ascii: ",")) }
+        first = false
+        out.append(contentsOf: Array(#"{"at":"#.utf8))
+        string(timestamp(attempt.at))
+        if let error = attempt.error {
+          out.append(contentsOf: Array(#","error":"#.utf8))
+          string(error)
+        }
+        out.append(contentsOf: Array(#","status":"#.utf8))
+        if let status = attempt.status { out.appendDecimal(status) } else { out.appendUTF8("null") }
+        out.append(contentsOf: Array(#","url":"#.utf8))
+        string(attempt.url)
+        out.append(UInt8(ascii: "}"))
+      }
+      out.append(UInt8(ascii: "]"))
+    }
     if let error = job.error {
       key("error")
       out.append(contentsOf: Array(#"{"detail":"#.utf8))

@@ -57,8 +57,12 @@ public struct JobsController: Sendable {
     }
     guard case .object = json else { throw HTTPError.badRequest("the body must be a JSON object") }
     let validated: ValidatedRequest
+    var onComplete: Callback?
     do {
       validated = try operation.validate(json)
+      if let value = json.object?["on_complete"], value != .null {
+        onComplete = try Callback.parse(value, field: "on_complete", allowBody: true)
+      }
     } catch {
       throw HTTPError.badRequest(error.description)
     }
@@ -69,7 +73,8 @@ public struct JobsController: Sendable {
     let submission: Submission
     do {
       submission = try await service.submit(
-        owner: owner, path: operation.path, body: body, deadline: validated.deadline, idempotencyKey: idempotencyKey)
+        owner: owner, path: operation.path, body: body, deadline: validated.deadline, idempotencyKey: idempotencyKey,
+        hasOnComplete: onComplete != nil)
     } catch let refusal as AdmissionRefusal {
       metrics?.admissionRefused()
       throw HTTPError(
@@ -100,7 +105,9 @@ public struct JobsController: Sendable {
     let job = try ownJob(request, owner: owner)
     // A job is read at the path it was posted to, as Dolby's clients poll it.
     guard job.path == path else { throw HTTPError.notFound("job_id: no such \(path) job") }
-    return .json(bytes: JobEnvelope.status(job))
+    // Deliveries exist only once a job ended: a running job's poll costs no second read.
+    let deliveries = job.status.isFinal ? try service.store.deliveries(job: job.id) : []
+    return .json(bytes: JobEnvelope.status(job, deliveries: deliveries))
   }
 
   func list(_ request: Request) throws -> Response {

@@ -12,6 +12,7 @@ public final class Metrics: Sendable {
     var jobsEnded: [String: Int] = [:]
     var runSeconds = 0.0
     var runs = 0
+    var webhookAttempts: [String: Int] = [:]
   }
 
   private struct RequestKey: Hashable, Comparable {
@@ -49,6 +50,11 @@ public final class Metrics: Sendable {
     }
   }
 
+  /// Counts a webhook delivery attempt by how it ended (`delivered`, `retrying`, `failed`).
+  public func webhookAttempt(_ outcome: String) {
+    state.withLock { $0.webhookAttempts[outcome, default: 0] += 1 }
+  }
+
   /// The exposition text; `jobs` are the store's counts by status right now.
   public func render(jobs: [JobStatus: Int]) -> String {
     let snapshot = state.withLock { $0 }
@@ -73,6 +79,11 @@ public final class Metrics: Sendable {
     out += "ferry_job_run_seconds_sum \(snapshot.runSeconds)\nferry_job_run_seconds_count \(snapshot.runs)\n"
     out += "# HELP ferry_admission_refusals_total Jobs refused because an output URL would expire too soon.\n"
     out += "# TYPE ferry_admission_refusals_total counter\nferry_admission_refusals_total \(snapshot.refusals)\n"
+    out += "# HELP ferry_webhook_attempts_total Webhook delivery attempts, by outcome.\n"
+    out += "# TYPE ferry_webhook_attempts_total counter\n"
+    for outcome in ["delivered", "retrying", "failed"] {
+      out += "ferry_webhook_attempts_total{outcome=\"\(outcome)\"} \(snapshot.webhookAttempts[outcome] ?? 0)\n"
+    }
     return out
   }
 }

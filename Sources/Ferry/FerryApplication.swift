@@ -19,6 +19,7 @@ public final class FerryApplication: Sendable {
   public let logger: Logger
   private let server: HTTPServer
   private let pool: WorkerPool
+  private let webhooks: WebhookDispatcher
   private let storageSweep: PeriodicTask
   /// `server.public_url`, known once the server has a port.
   private let publicURL = PublicURL()
@@ -61,21 +62,27 @@ public final class FerryApplication: Sendable {
     let metrics = Metrics(
       routes: [
         "/health", "/ready", "/metrics", "/v1/auth/token", "/media/oauth2/token", "/media/jobs", "/media/jobs/cancel",
-        "/media/input", "/media/output",
+        "/media/input", "/media/output", "/media/webhooks",
       ] + operations.map(\.path))
+    let registry = AppRegistry(apps)
+    webhooks = try Self.webhookDispatcher(
+      configuration, store: store, cipher: cipher, apps: registry, logger: logger, metrics: metrics)
     pool = WorkerPool(
       store: store, work: OperationRouter(operations), cipher: cipher,
       settings: .init(
         concurrency: configuration.workerConcurrency, lease: configuration.jobs.lease,
         maxAttempts: configuration.jobs.maxAttempts, workRoot: data + "/work"),
-      logger: logger, onRunEnded: { status, took in metrics.jobEnded(status: status, seconds: took.seconds) })
+      logger: logger,
+      onRunEnded: { [webhooks] status, took in
+        metrics.jobEnded(status: status, seconds: took.seconds)
+        webhooks.wake()
+      })
     let service = JobService(
       store: store, pool: pool, cipher: cipher,
       admission: AdmissionControl(
         concurrency: configuration.workerConcurrency, margin: configuration.jobs.expiryMargin),
       estimator: pool.estimator, retention: .seconds(configuration.jobs.retentionDays * 86400))
 
-    let registry = AppRegistry(apps)
     let tokens = TokenIssuer(masterKey: masterKey)
     var router = Router()
     HealthController(configuration: configuration, store: store).register(in: &router)
@@ -92,6 +99,8 @@ public final class FerryApplication: Sendable {
       authenticator: authenticator, service: service, pool: pool, operations: operations,
       maxBodyBytes: Int64(configuration.server.maxJSONBodyBytes), logger: logger, metrics: metrics
     ).register(in: &router)
+    WebhooksController(authenticator: authenticator, store: store, cipher: cipher, logger: logger)
+      .register(in: &router)
     StorageController(
       authenticator: authenticator, storage: storage, signer: StorageURLSigner(masterKey: masterKey),
       maxUploadBytes: Int64(configuration.transfer.maxInputBytes), publicURL: { [publicURL] in publicURL.value }
@@ -137,11 +146,34 @@ public final class FerryApplication: Sendable {
       parallelParts: transfer.parallelParts)
   }
 
+  /// Sends webhook deliveries with their own client: one attempt per call (the outbox retries, durably), under
+  /// the same network policy as every other outbound request.
+  static func webhookDispatcher(
+    _ configuration: FerryConfiguration, store: any JobStore, cipher: RequestCipher, apps: AppRegistry,
+    logger: Logger, metrics: Metrics
+  ) throws -> WebhookDispatcher {
+    let client = TransferClient(
+      policy: try NetworkPolicy(allow: configuration.networkAllow),
+      settings: TransferSettings(
+        maxBytes: 1 << 20, connectTimeout: min(configuration.transfer.connectTimeout, .seconds(10)),
+        lowSpeedTimeout: .seconds(15), maxAttempts: 1, maxRedirects: 0))
+    let backoff = configuration.webhooks.initialBackoff
+    return WebhookDispatcher(
+      store: store, cipher: cipher, client: client,
+      settings: .init(
+        retryFor: configuration.webhooks.retryFor, initialBackoff: backoff,
+        // Tests set a short backoff: look for due retries as often, within reason.
+        pollInterval: max(.milliseconds(50), min(.seconds(1), backoff)), userAgent: "Ferry/\(FerryVersion.current)"),
+      payload: { JobEnvelope.status($0, deliveries: nil) }, secret: { apps.app(key: $0)?.secret }, logger: logger,
+      onOutcome: { metrics.webhookAttempt($0.rawValue) })
+  }
+
   /// Recovers jobs a crash left running, starts the workers, starts listening and logs the `listening`
   /// line; returns the bound port.
   @discardableResult
   public func start() throws -> Int {
     try pool.start()
+    webhooks.start()
     storageSweep.start()
     try server.start()
     let port = server.port
@@ -169,6 +201,7 @@ public final class FerryApplication: Sendable {
     await server.shutdown(grace: configuration.server.shutdownGrace)
     // Running jobs go back to the queue without spending an attempt; they run again after a restart.
     pool.stop()
+    webhooks.stop()
     storageSweep.cancel()
     logger.info("stopped")
     logger.flush()

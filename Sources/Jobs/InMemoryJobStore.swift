@@ -8,6 +8,9 @@ public final class InMemoryJobStore: JobStore {
     /// Submission order (the SQLite store's rowid).
     var sequence: [UUID: Int64] = [:]
     var nextSequence: Int64 = 1
+    var webhooks: [String: Webhook] = [:]
+    /// The outbox, in the order deliveries were added.
+    var deliveries: [Delivery] = []
   }
 
   private let state = Mutex(State())
@@ -100,9 +103,13 @@ public final class InMemoryJobStore: JobStore {
   private func updateNow<T>(id: UUID, _ change: (inout Job) throws -> T) throws -> T {
     try state.withLock { state in
       guard var job = state.jobs[id] else { throw JobStoreError.notFound(id) }
+      let wasFinal = job.status.isFinal
       let value = try change(&job)
       if let violation = job.invariantViolation { throw JobStoreError.database("constraint failed: \(violation)") }
       state.jobs[id] = job
+      if !wasFinal && job.status.isFinal {
+        state.deliveries += Delivery.owed(by: job, webhook: state.webhooks[job.owner])
+      }
       return value
     }
   }
@@ -140,7 +147,64 @@ public final class InMemoryJobStore: JobStore {
         state.jobs[id] = nil
         state.sequence[id] = nil
       }
+      let gone = Set(expired)
+      state.deliveries.removeAll { gone.contains($0.jobID) }
       return expired
     }
+  }
+
+  // MARK: Webhooks
+
+  public func webhook(owner: String) throws -> Webhook? {
+    state.withLock { $0.webhooks[owner] }
+  }
+
+  public func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+    state.withLock { $0.webhooks[webhook.owner] = webhook }
+    completion(.success(()))
+  }
+
+  public func deleteWebhook(
+    id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void
+  ) {
+    let removed = state.withLock { state -> Bool in
+      guard state.webhooks[owner]?.id == id else { return false }
+      state.webhooks[owner] = nil
+      return true
+    }
+    completion(.success(removed))
+  }
+
+  public func claimDeliveries(
+    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void
+  ) {
+    let claimed = state.withLock { state -> [Delivery] in
+      let due = state.deliveries.indices
+        .filter { state.deliveries[$0].state == .pending && state.deliveries[$0].nextAttemptAt <= now }
+        .sorted { state.deliveries[$0].nextAttemptAt < state.deliveries[$1].nextAttemptAt }
+        .prefix(max(0, limit))
+      return due.map { index in
+        state.deliveries[index].nextAttemptAt = holdUntil.wholeMilliseconds
+        return state.deliveries[index]
+      }
+    }
+    completion(.success(claimed))
+  }
+
+  public func recordDelivery(
+    id: UUID, attempt: DeliveryAttempt, state newState: Delivery.State, next: Date?,
+    completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+  ) {
+    state.withLock { state in
+      guard let index = state.deliveries.firstIndex(where: { $0.id == id }) else { return }
+      state.deliveries[index].attempts.append(attempt)
+      state.deliveries[index].state = newState
+      if let next { state.deliveries[index].nextAttemptAt = next.wholeMilliseconds }
+    }
+    completion(.success(()))
+  }
+
+  public func deliveries(job id: UUID) throws -> [Delivery] {
+    state.withLock { state in state.deliveries.filter { $0.jobID == id } }
   }
 }

@@ -106,11 +106,14 @@ public struct Job: Sendable, Equatable, Identifiable {
   /// The result JSON text, on success.
   public var result: String?
   public var error: JobError?
+  /// The request has an `on_complete` callback (in the sealed request): the store owes it a delivery when
+  /// the job ends.
+  public var hasOnComplete: Bool
 
   /// A new pending job.
   public init(
     id: UUID = UUID(), owner: String, path: String, sealedRequest: [UInt8], requestDigest: String,
-    idempotencyKey: String? = nil, submittedAt: Date, retention: Duration, deadline: Date?
+    idempotencyKey: String? = nil, submittedAt: Date, retention: Duration, deadline: Date?, hasOnComplete: Bool = false
   ) {
     self.id = id
     self.owner = owner
@@ -136,6 +139,7 @@ public struct Job: Sendable, Equatable, Identifiable {
     cancelRequested = false
     result = nil
     error = nil
+    self.hasOnComplete = hasOnComplete
   }
 }
 

@@ -33,16 +33,17 @@ public struct JobService: Sendable {
 
   /// Stores a job for `owner` posted to `path` with `body`, whose earliest output expires at `deadline`.
   /// Returns the existing job for a retry (same `Idempotency-Key`, or the same body within the window);
-  /// throws `AdmissionRefusal` when the job could not finish before `deadline`.
-  public func submit(owner: String, path: String, body: [UInt8], deadline: Date?, idempotencyKey: String?)
-    async throws -> Submission
-  {
+  /// throws `AdmissionRefusal` when the job could not finish before `deadline`. `hasOnComplete` says the body
+  /// holds an `on_complete` callback (called when the job ends).
+  public func submit(
+    owner: String, path: String, body: [UInt8], deadline: Date?, idempotencyKey: String?, hasOnComplete: Bool = false
+  ) async throws -> Submission {
     let submitted = now()
     let id = UUID()
     let job = Job(
       id: id, owner: owner, path: path, sealedRequest: cipher.seal(body, job: id),
       requestDigest: cipher.digest(body), idempotencyKey: idempotencyKey, submittedAt: submitted,
-      retention: retention, deadline: deadline)
+      retention: retention, deadline: deadline, hasOnComplete: hasOnComplete)
     let since = submitted - duplicateWindow.seconds
     if let earlier = try store.duplicate(of: job, since: since) { return .existing(earlier) }
     let estimate = estimator.estimate

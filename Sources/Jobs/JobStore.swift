@@ -45,8 +45,33 @@ public protocol JobStore: Sendable {
   /// How many jobs the store holds, by status.
   func counts() throws -> [JobStatus: Int]
 
-  /// Deletes ended jobs whose `expiresAt` is at or before `now`; returns their ids.
+  /// Deletes ended jobs whose `expiresAt` is at or before `now`, with their deliveries; returns their ids.
   func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void)
+
+  // Webhooks: when `update` ends a job, the same write adds a pending `Delivery` for the owner's webhook (if
+  // one is registered) and one for the job's `on_complete` (if it has one): the outbox.
+
+  /// The owner's registered webhook.
+  func webhook(owner: String) throws -> Webhook?
+
+  /// Registers `webhook` as its owner's, replacing the one before.
+  func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
+
+  /// Removes the owner's webhook if its id is `id`; tells whether one was removed.
+  func deleteWebhook(id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void)
+
+  /// Takes up to `limit` pending deliveries due at `now`, earliest first, and holds them until `holdUntil` (their
+  /// next attempt moves there), so a sender that dies mid-call only delays them.
+  func claimDeliveries(
+    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void)
+
+  /// Appends `attempt` to delivery `id` and sets its state: `pending` again at `next`, `delivered` or `failed`.
+  func recordDelivery(
+    id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?,
+    completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
+
+  /// The deliveries of job `id`, oldest first.
+  func deliveries(job id: UUID) throws -> [Delivery]
 }
 
 extension JobStore {
@@ -77,6 +102,24 @@ extension JobStore {
   /// `update`, waiting on the calling thread (for worker threads, never for the concurrency pool).
   public func updateWaiting<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) throws -> T {
     try waitFor { update(id: id, change, completion: $0) }
+  }
+
+  public func saveWebhook(_ webhook: Webhook) async throws {
+    try await withCheckedThrowingContinuation { c in saveWebhook(webhook) { c.resume(with: $0) } }
+  }
+
+  public func deleteWebhook(id: UUID, owner: String) async throws -> Bool {
+    try await withCheckedThrowingContinuation { c in deleteWebhook(id: id, owner: owner) { c.resume(with: $0) } }
+  }
+
+  /// `claimDeliveries`, waiting on the calling thread.
+  public func claimDeliveriesWaiting(now: Date, holdUntil: Date, limit: Int) throws -> [Delivery] {
+    try waitFor { claimDeliveries(now: now, holdUntil: holdUntil, limit: limit, completion: $0) }
+  }
+
+  /// `recordDelivery`, waiting on the calling thread.
+  public func recordDeliveryWaiting(id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?) throws {
+    try waitFor { recordDelivery(id: id, attempt: attempt, state: state, next: next, completion: $0) }
   }
 
   /// `deleteExpired`, waiting on the calling thread.

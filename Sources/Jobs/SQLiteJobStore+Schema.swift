@@ -60,6 +60,32 @@ extension SQLiteJobStore {
     DROP INDEX jobs_idempotency;
     CREATE UNIQUE INDEX jobs_idempotency ON jobs (owner, path, idempotency_key) WHERE idempotency_key IS NOT NULL;
     """,
+    // 3: webhooks. One registration per app; the outbox of calls owed for ended jobs, added in the write that
+    // ends the job. A delivery to the registered webhook keeps the callback it had then (sealed under the
+    // webhook's id); one to a job's on_complete reads it from the job's sealed request.
+    """
+    ALTER TABLE jobs ADD COLUMN on_complete INTEGER NOT NULL DEFAULT 0 CHECK (on_complete IN (0, 1));
+    CREATE TABLE webhooks (
+      owner TEXT PRIMARY KEY,
+      id TEXT NOT NULL UNIQUE,
+      callback BLOB NOT NULL
+    );
+    CREATE TABLE deliveries (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+      owner TEXT NOT NULL,
+      webhook_id TEXT,
+      callback BLOB,
+      created_ms INTEGER NOT NULL,
+      next_attempt_ms INTEGER NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+      attempts TEXT NOT NULL CHECK (json_valid(attempts) AND json_type(attempts) = 'array'),
+      CHECK ((webhook_id IS NULL) = (callback IS NULL))
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_ms, seq) WHERE state = 'pending';
+    CREATE INDEX deliveries_job ON deliveries (job_id, seq);
+    """,
   ]
 
   static func migrate(_ database: SQLiteDatabase) throws {

@@ -5,7 +5,7 @@ import Synchronization
 /// The job store on SQLite: WAL, `synchronous=FULL`, one writer thread with group commit (a submission is on
 /// disk before it is answered, and concurrent submissions share an fsync), readers on their own connections.
 public final class SQLiteJobStore: JobStore {
-  private let writer: SQLiteWriter
+  let writer: SQLiteWriter
   private let path: String
   private let readers = Mutex<[ReadConnection]>([])
 
@@ -79,8 +79,10 @@ public final class SQLiteJobStore: JobStore {
         guard var job = try Self.fetchOne(database, "WHERE id = ?1", .text(id.text)) else {
           throw JobStoreError.notFound(id)
         }
+        let wasFinal = job.status.isFinal
         let value = try change(&job)
         try Self.save(job, in: database)
+        if !wasFinal && job.status.isFinal { try Self.addDeliveries(owedBy: job, in: database) }
         return value
       }, completion: completion)
   }
@@ -176,7 +178,7 @@ public final class SQLiteJobStore: JobStore {
     }
   }
 
-  private func read<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
+  func read<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
     let connection = try readers.withLock { $0.popLast() } ?? ReadConnection(path: path)
     defer {
       connection.database.resetStatements()
@@ -195,17 +197,17 @@ extension SQLiteJobStore {
   static let columns = """
     id, owner, path, request, request_digest, idempotency_key, status, phase, progress, bytes_done, bytes_total, \
     duration, submitted_ms, started_ms, completed_ms, expires_ms, deadline_ms, not_before_ms, attempt, attempts, \
-    lease_holder, lease_expires_ms, cancel_requested, result, error
+    lease_holder, lease_expires_ms, cancel_requested, result, error, on_complete
     """
 
-  private static let encoder: JSONEncoder = {
+  static let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
     encoder.dateEncodingStrategy = .millisecondsSince1970
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return encoder
   }()
 
-  private static let decoder: JSONDecoder = {
+  static let decoder: JSONDecoder = {
     let decoder = JSONDecoder()
     decoder.dateDecodingStrategy = .millisecondsSince1970
     return decoder
@@ -248,6 +250,7 @@ extension SQLiteJobStore {
     job.cancelRequested = row.int(c(22)) != 0
     job.result = row.optionalText(c(23))
     job.error = try row.optionalText(c(24)).map { try decoder.decode(JobError.self, from: Data($0.utf8)) }
+    job.hasOnComplete = row.int(c(25)) != 0
     return job
   }
 
@@ -262,11 +265,12 @@ extension SQLiteJobStore {
       .double(job.duration), ms(job.submittedAt), ms(job.startedAt), ms(job.completedAt), ms(job.expiresAt),
       ms(job.deadline), ms(job.notBefore), .int(Int64(job.attempt)), .text(attempts), .optionalText(job.lease?.holder),
       ms(job.lease?.expiresAt), .int(job.cancelRequested ? 1 : 0), .optionalText(job.result), .optionalText(error),
+      .int(job.hasOnComplete ? 1 : 0),
     ]
   }
 
   static func insert(_ job: Job, into database: SQLiteDatabase) throws {
-    let placeholders = (1...25).map { "?\($0)" }.joined(separator: ", ")
+    let placeholders = (1...26).map { "?\($0)" }.joined(separator: ", ")
     try database.statement("INSERT INTO jobs (\(columns)) VALUES (\(placeholders))").bind(try values(job)).run()
   }
 

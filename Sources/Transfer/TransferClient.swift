@@ -95,6 +95,8 @@ public struct TransferResult: Sendable, Equatable {
   public var contentType: String?
   /// The stored object's ETag, for uploads to stores that send one.
   public var etag: String?
+  /// The final answer's HTTP status (for exchanges; 0 where no one asked).
+  public var status = 0
 }
 
 /// Moves bodies between work files and URLs with libcurl, the same way in both directions: every resolved
@@ -258,7 +260,8 @@ public struct TransferClient: Sendable {
       if let refusal = gate.refusal { throw .refused(refusal) }
       let next = try outcome(code, curl, exchange.response) {
         TransferResult(
-          bytes: Int64(exchange.answer.count), attempts: 0, contentType: nil, etag: exchange.response.header("ETag"))
+          bytes: Int64(exchange.answer.count), attempts: 0, contentType: nil, etag: exchange.response.header("ETag"),
+          status: exchange.response.status)
       }
       if case .retry = next { retried = true }
       return next

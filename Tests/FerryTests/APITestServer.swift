@@ -14,10 +14,11 @@ final class APITestServer: Sendable {
   let dataDirectory: String
   let logs = MemoryLogSink()
 
-  init(extraEnvironment: [String: String] = [:]) throws {
-    dataDirectory = try makeTemporaryDirectory("ferry-api")
+  /// `dataDirectory` continues an earlier server's (a restart); by default a new one.
+  init(extraEnvironment: [String: String] = [:], dataDirectory: String? = nil) throws {
+    self.dataDirectory = try dataDirectory ?? makeTemporaryDirectory("ferry-api")
     var environment = [
-      "FERRY_SERVER_PORT": "0", "FERRY_DATA_DIR": dataDirectory, "FERRY_NETWORK_ALLOW": #"["127.0.0.0/8"]"#,
+      "FERRY_SERVER_PORT": "0", "FERRY_DATA_DIR": self.dataDirectory, "FERRY_NETWORK_ALLOW": #"["127.0.0.0/8"]"#,
       "FERRY_AUTH_APPS":
         #"[{"key":"app-a","secret":"secret-a","api_key":"legacy-a"},{"key":"app-b","secret":"secret-b"}]"#,
       "FERRY_WORKERS_CONCURRENCY": "2", "FERRY_AUTH_RATE_LIMIT_PER_S": "100000",

@@ -22,7 +22,13 @@ import Testing
     try job.claim(worker: "w", now: Date(), lease: .seconds(30))
     let error = JobError(type: "/problems/input-file-access", title: "Input \"x\"", detail: "line\nbreak \\ and \u{01}")
     try job.finish(.retry(error, delay: .zero), worker: "w", now: Date(), maxAttempts: 1)
-    let bytes = JobEnvelope.status(job)
+    let delivery = Delivery(
+      jobID: job.id, owner: "app", target: .onComplete, createdAt: Date(),
+      attempts: [
+        DeliveryAttempt(at: Date(), url: "https://hooks.example/x?token=REDACTED", status: nil, error: "timed \"out\""),
+        DeliveryAttempt(at: Date() + 1, url: "https://hooks.example/x?token=REDACTED", status: 200),
+      ])
+    let bytes = JobEnvelope.status(job, deliveries: [delivery])
     let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
     #expect(object["status"] as? String == "Failed" && object["api_version"] as? String == "v1.1.2")
     #expect(object["job_id"] as? String == job.id.text && object["bytes_total"] is NSNull)
@@ -30,13 +36,24 @@ import Testing
     #expect(shown["detail"] as? String == error.detail && shown["details"] as? String == error.detail)
     #expect(shown["title"] as? String == "Input \"x\"")
     #expect((object["attempts"] as? [[String: Any]])?.first?["attempt"] as? Int == 1)
+    let deliveries = try #require(object["deliveries"] as? [[String: Any]])
+    #expect(
+      deliveries.count == 2 && deliveries[0]["status"] is NSNull && deliveries[0]["error"] as? String == "timed \"out\""
+    )
+    #expect(deliveries[1]["status"] as? Int == 200 && deliveries[1]["error"] == nil)
+    #expect(deliveries[1]["url"] as? String == "https://hooks.example/x?token=REDACTED")
+    // A webhook's payload leaves the field out: every attempt of a delivery sends the same body.
+    let payload = try #require(
+      try JSONSerialization.jsonObject(with: Data(JobEnvelope.status(job, deliveries: nil))) as? [String: Any])
+    #expect(payload["deliveries"] == nil && payload["job_id"] as? String == job.id.text)
 
     var done = Job(
       owner: "app", path: "/media/analyze", sealedRequest: [1], requestDigest: "d", submittedAt: Date(),
       retention: .seconds(60), deadline: nil)
     try done.claim(worker: "w", now: Date(), lease: .seconds(30))
     try done.finish(.success(result: #"{"a":[1,2],"b":"c"}"#), worker: "w", now: Date(), maxAttempts: 1)
-    let ok = try #require(try JSONSerialization.jsonObject(with: Data(JobEnvelope.status(done))) as? [String: Any])
+    let ok = try #require(
+      try JSONSerialization.jsonObject(with: Data(JobEnvelope.status(done, deliveries: []))) as? [String: Any])
     #expect((ok["result"] as? [String: Any])?["b"] as? String == "c" && ok["progress"] as? Int == 100)
   }
 }

@@ -165,6 +165,25 @@ struct InterceptingStore: JobStore {
   func queueAhead(of deadline: Date?, atMost limit: Int) throws -> Int {
     try base.queueAhead(of: deadline, atMost: limit)
   }
+  func webhook(owner: String) throws -> Webhook? { try base.webhook(owner: owner) }
+  func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+    base.saveWebhook(webhook, completion: completion)
+  }
+  func deleteWebhook(id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void) {
+    base.deleteWebhook(id: id, owner: owner, completion: completion)
+  }
+  func claimDeliveries(
+    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void
+  ) {
+    base.claimDeliveries(now: now, holdUntil: holdUntil, limit: limit, completion: completion)
+  }
+  func recordDelivery(
+    id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?,
+    completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+  ) {
+    base.recordDelivery(id: id, attempt: attempt, state: state, next: next, completion: completion)
+  }
+  func deliveries(job id: UUID) throws -> [Delivery] { try base.deliveries(job: id) }
 }
 
 /// A store that requests a cancel the first time a job reports upload progress.

@@ -253,4 +253,77 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     #expect(try store.job(id: ended.id) == nil)
     #expect(try store.job(id: waiting.id) != nil && store.job(id: fresh.id) != nil)
   }
+
+  // MARK: Webhooks and the outbox
+
+  @Test(arguments: StoreKind.allCases)
+  func webhooks_areOnePerOwner_replaced_andRemovedOnlyByTheirId(kind: StoreKind) async throws {
+    let store = try kind.make()
+    let first = Webhook(id: UUID(), owner: "app", sealedCallback: [1])
+    try await store.saveWebhook(first)
+    let second = Webhook(id: UUID(), owner: "app", sealedCallback: [2])
+    try await store.saveWebhook(second)
+    try await store.saveWebhook(Webhook(id: UUID(), owner: "other", sealedCallback: [3]))
+    #expect(try store.webhook(owner: "app") == second)
+    #expect(try await store.deleteWebhook(id: first.id, owner: "app") == false)
+    #expect(try await store.deleteWebhook(id: second.id, owner: "other") == false)
+    #expect(try await store.deleteWebhook(id: second.id, owner: "app"))
+    #expect(try store.webhook(owner: "app") == nil && store.webhook(owner: "other") != nil)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func endingAJob_addsADeliveryPerCallback_inTheSameWrite_once(kind: StoreKind) async throws {
+    let store = try kind.make()
+    let webhook = Webhook(id: UUID(), owner: "app", sealedCallback: [9, 9])
+    try await store.saveWebhook(webhook)
+    var job = newJob()
+    job.hasOnComplete = true
+    try await submit(store, job)
+    let plain = try await submit(store, newJob(owner: "someone-else"))
+    // A retry is no end: nothing owed yet.
+    let error = JobError(type: "/problems/input-file-access", title: "t", detail: "d")
+    try await store.update(id: job.id) { job in
+      try job.claim(worker: "w", now: self.t0, lease: .seconds(30))
+      try job.finish(.retry(error, delay: .zero), worker: "w", now: self.t0 + 1, maxAttempts: 3)
+    }
+    #expect(try store.deliveries(job: job.id).isEmpty)
+    try await store.update(id: job.id) { job in
+      try job.claim(worker: "w", now: self.t0 + 2, lease: .seconds(30))
+      try job.finish(.success(result: "{}"), worker: "w", now: self.t0 + 3, maxAttempts: 3)
+    }
+    // Writing an ended job again owes nothing more.
+    try await store.update(id: job.id) { _ = $0.cancel(now: self.t0 + 4) }
+    try await store.update(id: plain.id) { _ = $0.cancel(now: self.t0 + 4) }
+    let owed = try store.deliveries(job: job.id)
+    #expect(owed.count == 2)
+    #expect(owed.map(\.target) == [.webhook(webhook.id, sealedCallback: [9, 9]), .onComplete])
+    #expect(owed.allSatisfy { $0.state == .pending && $0.createdAt == self.t0 + 3 && $0.owner == "app" })
+    #expect(try store.deliveries(job: plain.id).isEmpty)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func deliveries_areTakenWhenDue_heldWhileSent_andRecorded(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.saveWebhook(Webhook(id: UUID(), owner: "app", sealedCallback: [1]))
+    let job = try await submit(store, newJob())
+    try await store.update(id: job.id) { _ = $0.cancel(now: self.t0) }
+    let taken = try store.claimDeliveriesWaiting(now: t0, holdUntil: t0 + 120, limit: 5)
+    #expect(taken.count == 1 && taken.first?.nextAttemptAt == t0 + 120)
+    // Held: not taken again until the hold ends.
+    #expect(try store.claimDeliveriesWaiting(now: t0 + 119, holdUntil: t0 + 300, limit: 5).isEmpty)
+    let delivery = try #require(taken.first)
+    let failed = DeliveryAttempt(at: t0 + 1, url: "https://h/", status: 503)
+    try store.recordDeliveryWaiting(id: delivery.id, attempt: failed, state: .pending, next: t0 + 10)
+    #expect(try store.claimDeliveriesWaiting(now: t0 + 9, holdUntil: t0 + 200, limit: 5).isEmpty)
+    #expect(try store.claimDeliveriesWaiting(now: t0 + 10, holdUntil: t0 + 200, limit: 5).map(\.id) == [delivery.id])
+    let ok = DeliveryAttempt(at: t0 + 11, url: "https://h/", status: 200)
+    try store.recordDeliveryWaiting(id: delivery.id, attempt: ok, state: .delivered, next: nil)
+    #expect(try store.claimDeliveriesWaiting(now: t0 + 1000, holdUntil: t0 + 2000, limit: 5).isEmpty)
+    let stored = try #require(try store.deliveries(job: job.id).first)
+    #expect(stored.state == .delivered && stored.attempts == [failed, ok])
+
+    // Retention takes a job's deliveries with it.
+    #expect(try await store.deleteExpired(now: t0 + 31 * 86400) == [job.id])
+    #expect(try store.deliveries(job: job.id).isEmpty)
+  }
 }

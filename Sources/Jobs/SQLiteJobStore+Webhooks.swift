@@ -1,0 +1,135 @@
+import Foundation
+import SQLite
+
+/// Webhook registrations and the delivery outbox (schema version 3).
+extension SQLiteJobStore {
+  public func webhook(owner: String) throws -> Webhook? {
+    try read { database in
+      let statement = try database.statement("SELECT id, callback FROM webhooks WHERE owner = ?1")
+      try statement.bind(.text(owner))
+      guard try statement.step(), let id = UUID(text: statement.text(0)) else { return nil }
+      return Webhook(id: id, owner: owner, sealedCallback: statement.blob(1))
+    }
+  }
+
+  public func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+    writer.write(
+      { database in
+        try database.statement("INSERT OR REPLACE INTO webhooks (owner, id, callback) VALUES (?1, ?2, ?3)")
+          .bind(.text(webhook.owner), .text(webhook.id.text), .blob(webhook.sealedCallback)).run()
+      }, completion: completion)
+  }
+
+  public func deleteWebhook(
+    id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void
+  ) {
+    writer.write(
+      { database in
+        try database.statement("DELETE FROM webhooks WHERE owner = ?1 AND id = ?2").bind(.text(owner), .text(id.text))
+          .run()
+        return database.changes > 0
+      }, completion: completion)
+  }
+
+  public func claimDeliveries(
+    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void
+  ) {
+    writer.write(
+      { database in
+        // The partial index deliveries_due holds exactly the pending deliveries in this order.
+        let statement = try database.statement(
+          """
+          UPDATE deliveries SET next_attempt_ms = ?2 WHERE id IN (
+            SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= ?1
+            ORDER BY next_attempt_ms, seq LIMIT ?3)
+          RETURNING \(Self.deliveryColumns)
+          """)
+        try statement.bind(
+          .int(now.millisecondsSince1970), .int(holdUntil.millisecondsSince1970), .int(Int64(max(0, limit))))
+        var claimed: [Delivery] = []
+        while try statement.step() { claimed.append(try Self.delivery(statement)) }
+        return claimed.sorted { $0.createdAt < $1.createdAt }
+      }, completion: completion)
+  }
+
+  public func recordDelivery(
+    id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?,
+    completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+  ) {
+    let encoded = Result { String(decoding: try Self.encoder.encode(attempt), as: UTF8.self) }
+    writer.write(
+      { database in
+        try database.statement(
+          """
+          UPDATE deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), state = ?3,
+            next_attempt_ms = coalesce(?4, next_attempt_ms)
+          WHERE id = ?1
+          """
+        ).bind(
+          .text(id.text), .text(try encoded.get()), .text(state.rawValue), .optionalInt(next?.millisecondsSince1970)
+        )
+        .run()
+      }, completion: completion)
+  }
+
+  public func deliveries(job id: UUID) throws -> [Delivery] {
+    try read { database in
+      let statement = try database.statement(
+        "SELECT \(Self.deliveryColumns) FROM deliveries WHERE job_id = ?1 ORDER BY seq")
+      try statement.bind(.text(id.text))
+      var found: [Delivery] = []
+      while try statement.step() { found.append(try Self.delivery(statement)) }
+      return found
+    }
+  }
+
+  // MARK: Rows
+
+  static let deliveryColumns =
+    "id, job_id, owner, webhook_id, callback, created_ms, next_attempt_ms, state, attempts"
+
+  /// Adds the deliveries `job` owes now that it ended (called in the write that ends it).
+  static func addDeliveries(owedBy job: Job, in database: SQLiteDatabase) throws {
+    let statement = try database.statement("SELECT id, callback FROM webhooks WHERE owner = ?1")
+    try statement.bind(.text(job.owner))
+    var webhook: Webhook?
+    if try statement.step(), let id = UUID(text: statement.text(0)) {
+      webhook = Webhook(id: id, owner: job.owner, sealedCallback: statement.blob(1))
+    }
+    // Run it to its end: a statement left on a row would hold its snapshot.
+    while try statement.step() {}
+    for delivery in Delivery.owed(by: job, webhook: webhook) {
+      var webhookID: SQLiteValue = .null
+      var callback: SQLiteValue = .null
+      if case .webhook(let id, let sealed) = delivery.target {
+        webhookID = .text(id.text)
+        callback = .blob(sealed)
+      }
+      try database.statement(
+        """
+        INSERT INTO deliveries (\(deliveryColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '[]')
+        """
+      ).bind(
+        .text(delivery.id.text), .text(job.id.text), .text(job.owner), webhookID, callback,
+        .int(delivery.createdAt.millisecondsSince1970), .int(delivery.nextAttemptAt.millisecondsSince1970),
+        .text(delivery.state.rawValue)
+      ).run()
+    }
+  }
+
+  static func delivery(_ row: SQLiteStatement) throws -> Delivery {
+    guard let id = UUID(text: row.text(0)), let jobID = UUID(text: row.text(1)),
+      let state = Delivery.State(rawValue: row.text(7))
+    else { throw JobStoreError.database("unreadable delivery row") }
+    var target = Delivery.Target.onComplete
+    if let text = row.optionalText(3), let webhook = UUID(text: text) {
+      target = .webhook(webhook, sealedCallback: row.blob(4))
+    }
+    let attempts = row.text(8)
+    return Delivery(
+      id: id, jobID: jobID, owner: row.text(2), target: target,
+      createdAt: Date(millisecondsSince1970: row.int64(5)), nextAttemptAt: Date(millisecondsSince1970: row.int64(6)),
+      state: state,
+      attempts: attempts == "[]" ? [] : try decoder.decode([DeliveryAttempt].self, from: Data(attempts.utf8)))
+  }
+}

@@ -1,0 +1,292 @@
+import Foundation
+import JSON
+import Locations
+import Log
+import Synchronization
+import Transfer
+
+/// Sends the webhook outbox: sender threads take due deliveries from the store, POST them (Standard Webhooks
+/// headers, signed with the owning app's secret, under the outbound network policy) and record each attempt.
+/// A non-2xx answer, a timeout or a connection failure is tried again with jittered exponential backoff until
+/// `retryFor` after the job ended; a refused address or an unreadable callback is given up at once. Deliveries
+/// live in the store, so those pending at a restart are sent after it.
+public final class WebhookDispatcher: Sendable {
+  public struct Settings: Sendable {
+    /// Threads sending at once (one slow receiver holds up only its own).
+    public var senders: Int
+    /// Retries stop this long after the job ended (`webhooks.retry_for_s`).
+    public var retryFor: Duration
+    /// The first retry's delay, doubling per attempt up to `maxBackoff` (`webhooks.initial_backoff_s`).
+    public var initialBackoff: Duration
+    public var maxBackoff: Duration
+    /// How often idle senders look for deliveries coming due.
+    public var pollInterval: Duration
+    /// A taken delivery is held this long: a sender that dies mid-call delays it, never loses it.
+    public var hold: Duration
+    /// Sent as `User-Agent`.
+    public var userAgent: String
+
+    public init(
+      senders: Int = 2, retryFor: Duration = .seconds(86400), initialBackoff: Duration = .seconds(5),
+      maxBackoff: Duration = .seconds(3600), pollInterval: Duration = .seconds(1), hold: Duration = .seconds(120),
+      userAgent: String = "Ferry"
+    ) {
+      self.senders = max(1, senders)
+      self.retryFor = retryFor
+      self.initialBackoff = initialBackoff
+      self.maxBackoff = maxBackoff
+      self.pollInterval = pollInterval
+      self.hold = hold
+      self.userAgent = userAgent
+    }
+  }
+
+  /// How one attempt ended, for metrics.
+  public enum Outcome: String, Sendable, CaseIterable {
+    case delivered, retrying, failed
+  }
+
+  public let settings: Settings
+  private let store: any JobStore
+  private let cipher: RequestCipher
+  private let client: TransferClient
+  /// The body sent for a job: its status envelope.
+  private let payload: @Sendable (Job) -> [UInt8]
+  /// The secret that signs deliveries of an app's jobs.
+  private let secret: @Sendable (String) -> String?
+  private let onOutcome: @Sendable (Outcome) -> Void
+  private let now: @Sendable () -> Date
+  private let logger: Logger
+
+  private struct State {
+    var started = false
+    var stopping = false
+    var wakeups = 0
+    var threads = 0
+  }
+
+  private let state = Mutex(State())
+  private let signal = NSCondition()
+
+  /// `client` should make one attempt per call (`maxAttempts: 1`): the outbox does the retrying, durably.
+  public init(
+    store: any JobStore, cipher: RequestCipher, client: TransferClient, settings: Settings,
+    payload: @escaping @Sendable (Job) -> [UInt8], secret: @escaping @Sendable (String) -> String?,
+    now: @escaping @Sendable () -> Date = { Date() }, logger: Logger,
+    onOutcome: @escaping @Sendable (Outcome) -> Void = { _ in }
+  ) {
+    self.store = store
+    self.cipher = cipher
+    self.client = client
+    self.settings = settings
+    self.payload = payload
+    self.secret = secret
+    self.now = now
+    self.logger = logger
+    self.onOutcome = onOutcome
+  }
+
+  // MARK: Life cycle
+
+  public func start() {
+    let count = state.withLock { state -> Int in
+      precondition(!state.started, "a webhook dispatcher starts once")
+      state.started = true
+      state.threads = settings.senders
+      return settings.senders
+    }
+    for index in 1...count {
+      let thread = Thread {
+        self.senderLoop()
+        self.state.withLock { $0.threads -= 1 }
+      }
+      thread.name = "ferry.webhooks.\(index)"
+      thread.start()
+    }
+  }
+
+  /// Stops taking deliveries and waits up to `timeout` for calls in flight (one not finished is sent again
+  /// after the hold: at least once).
+  public func stop(timeout: Duration = .seconds(5)) {
+    state.withLock { $0.stopping = true }
+    signal.withLock { signal.broadcast() }
+    let deadline = Date() + timeout.seconds
+    while state.withLock({ $0.threads > 0 }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+  }
+
+  /// Tells an idle sender that a job ended (its deliveries are due now).
+  public func wake() {
+    signal.withLock {
+      state.withLock { $0.wakeups += 1 }
+      signal.signal()
+    }
+  }
+
+  private var isStopping: Bool { state.withLock { $0.stopping } }
+
+  private func senderLoop() {
+    while !isStopping {
+      let taken: [Delivery]
+      do {
+        let at = now()
+        taken = try store.claimDeliveriesWaiting(now: at, holdUntil: at + settings.hold.seconds, limit: 1)
+      } catch {
+        logger.error("cannot take webhook deliveries", ["error": .string(String(describing: error))])
+        taken = []
+      }
+      if let delivery = taken.first {
+        send(delivery)
+      } else {
+        signal.withLock {
+          let woken = state.withLock { state -> Bool in
+            if state.wakeups > 0 {
+              state.wakeups -= 1
+              return true
+            }
+            return state.stopping
+          }
+          if !woken { _ = signal.wait(until: Date() + settings.pollInterval.seconds) }
+        }
+      }
+    }
+  }
+
+  // MARK: Sending
+
+  /// Why a delivery cannot be made at all.
+  private struct Undeliverable: Error {
+    var reason: String
+  }
+
+  private func send(_ delivery: Delivery) {
+    let logger = self.logger.with("job_id", .string(delivery.jobID.text))
+    let started = now()
+    let callback: Callback
+    let job: Job
+    do {
+      guard let found = try store.job(id: delivery.jobID) else {
+        throw Undeliverable(reason: "the job no longer exists")
+      }
+      job = found
+      callback = try self.callback(for: delivery, job: job)
+    } catch let error as Undeliverable {
+      record(delivery, DeliveryAttempt(at: started, url: "", status: nil, error: error.reason), .failed, logger: logger)
+      return
+    } catch {
+      // The store did not answer: leave the delivery held; it comes due again after the hold.
+      logger.error("webhook delivery not sent", ["error": .string(String(describing: error))])
+      return
+    }
+
+    var body: [UInt8]
+    var contentType = "application/json"
+    switch callback.body {
+    case .string(let text)?:
+      body = Array(text.utf8)
+      contentType = "text/plain; charset=utf-8"
+    case let value?: body = Array(value.description.utf8)
+    case nil: body = payload(job)
+    }
+    let timestamp = Int64(started.timeIntervalSince1970.rounded(.down))
+    var headers: [(name: String, value: String)] = callback.headers.map { header in
+      switch header.value {
+      case .text(let value): (header.name, value)
+      case .jobID: (header.name, job.id.text)
+      }
+    }
+    headers += [
+      ("Content-Type", contentType), ("User-Agent", settings.userAgent), ("webhook-id", delivery.id.text),
+      ("webhook-timestamp", String(timestamp)),
+    ]
+    if let secret = secret(delivery.owner) {
+      headers.append(
+        (
+          "webhook-signature",
+          WebhookSignature.sign(id: delivery.id.text, timestamp: timestamp, body: body, secret: secret)
+        ))
+    }
+    let shownURL = Redaction.url(callback.url)
+    do {
+      let (result, _) = try client.exchange(
+        OutboundRequest(url: callback.url, headers: headers), method: "POST", body: body)
+      record(delivery, DeliveryAttempt(at: started, url: shownURL, status: result.status), .delivered, logger: logger)
+    } catch {
+      var attempt = DeliveryAttempt(at: started, url: shownURL, status: nil, error: error.description)
+      var final = false
+      switch error {
+      case .status(let code, _):
+        attempt.status = code
+        attempt.error = nil
+      case .refused, .local: final = true
+      default: break
+      }
+      if final {
+        record(delivery, attempt, .failed, logger: logger)
+      } else if let next = nextAttempt(after: delivery, at: now()) {
+        record(delivery, attempt, .pending, next: next, logger: logger)
+      } else {
+        record(delivery, attempt, .failed, logger: logger)
+      }
+    }
+  }
+
+  /// The callback a delivery calls: the registered webhook's as it was when the job ended, or the job's
+  /// `on_complete` from its sealed request.
+  private func callback(for delivery: Delivery, job: Job) throws -> Callback {
+    let field: String
+    let json: JSONValue
+    do {
+      switch delivery.target {
+      case .webhook(let id, let sealed):
+        field = "callback"
+        json = try JSONValue.parse(Data(try cipher.open(sealed, job: id)))
+      case .onComplete:
+        field = "on_complete"
+        let request = try JSONValue.parse(Data(try cipher.open(job.sealedRequest, job: job.id)))
+        json = request.object?["on_complete"] ?? .null
+      }
+    } catch {
+      throw Undeliverable(reason: "the callback cannot be read (was secrets.key changed?)")
+    }
+    do {
+      return try Callback.parse(json, field: field, allowBody: field == "on_complete")
+    } catch {
+      throw Undeliverable(reason: "the callback is not valid: \(error)")
+    }
+  }
+
+  /// When to try again after a failed attempt, or nil when the retry window is over.
+  private func nextAttempt(after delivery: Delivery, at time: Date) -> Date? {
+    let exponent = Double(min(delivery.attempts.count, 30))
+    let base = min(settings.maxBackoff.seconds, settings.initialBackoff.seconds * pow(2, exponent))
+    let next = time + base * Double.random(in: 0.8...1.2)
+    return next <= delivery.createdAt + settings.retryFor.seconds ? next : nil
+  }
+
+  private func record(
+    _ delivery: Delivery, _ attempt: DeliveryAttempt, _ state: Delivery.State, next: Date? = nil, logger: Logger
+  ) {
+    let outcome: Outcome =
+      switch state {
+      case .delivered: .delivered
+      case .pending: .retrying
+      case .failed: .failed
+      }
+    onOutcome(outcome)
+    var log = logger.with("webhook_id", .string(delivery.id.text)).with("url", .string(attempt.url))
+      .with("attempt", .int(delivery.attempts.count + 1))
+    if let status = attempt.status { log = log.with("status", .int(status)) }
+    if let error = attempt.error { log = log.with("error", .string(error)) }
+    if state == .delivered {
+      log.info("webhook delivered")
+    } else {
+      log.warning("webhook not delivered", ["outcome": .string(outcome.rawValue)])
+    }
+    do {
+      try store.recordDeliveryWaiting(id: delivery.id, attempt: attempt, state: state, next: next)
+    } catch {
+      // Not recorded: the delivery comes due again after its hold and is sent again (at least once).
+      logger.error("webhook attempt not recorded", ["error": .string(String(describing: error))])
+    }
+  }
+}
