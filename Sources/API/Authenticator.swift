@@ -38,7 +38,9 @@ public struct Authenticator: Sendable {
       guard parts.count == 2, parts[0].lowercased() == "bearer" else {
         throw Self.unauthorized("use Authorization: Bearer <token> (from POST /v1/auth/token) or x-api-key")
       }
-      let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+      // Header values arrive trimmed; spaces or tabs after the scheme are skipped (ASCII only: no Foundation
+      // here, the status route calls this on every poll).
+      let token = String(parts[1].drop { $0 == " " || $0 == "\t" })
       let now = now()
       if let app = verified.app(for: token, now: now) { return app }
       guard let (app, expiry) = tokens.verifiedClaims(token, now: now), apps.app(key: app) != nil else {

@@ -41,9 +41,21 @@ public struct Request: Sendable {
     return FormDecoding.pairs(query)
   }
 
-  /// The first value of the query parameter `name`.
+  /// The first value of the query parameter `name`. Scans the raw query and decodes only what it returns (or
+  /// a name that needs decoding to compare): status polling reads `job_id` on every request.
   public func queryValue(_ name: String) -> String? {
-    queryItems.first { $0.name == name }?.value
+    guard let query else { return nil }
+    for part in query.utf8.split(separator: UInt8(ascii: "&")) {
+      let equals = part.firstIndex(of: UInt8(ascii: "=")) ?? part.endIndex
+      let rawName = part[..<equals]
+      let plain = !rawName.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
+      guard
+        plain ? rawName.elementsEqual(name.utf8) : FormDecoding.decode(Substring(rawName), plusIsSpace: true) == name
+      else { continue }
+      guard equals < part.endIndex else { return "" }
+      return FormDecoding.decode(Substring(part[part.index(after: equals)...]), plusIsSpace: true)
+    }
+    return nil
   }
 }
 
@@ -75,6 +87,9 @@ public enum FormDecoding {
 
   /// Decodes `%XX` escapes (invalid escapes are kept as they are; invalid UTF-8 becomes U+FFFD).
   public static func decode(_ text: some StringProtocol, plusIsSpace: Bool = false) -> String {
+    if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) {
+      return String(text)
+    }
     let utf8 = Array(text.utf8)
     var out: [UInt8] = []
     out.reserveCapacity(utf8.count)

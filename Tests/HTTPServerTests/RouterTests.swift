@@ -156,3 +156,20 @@ extension Route {
     return response
   }
 }
+
+@Suite struct QueryValueTests {
+  @Test func queryValue_findsTheFirstMatchingName_decodingOnlyWhatItReturns() {
+    func value(_ query: String?, _ name: String) -> String? {
+      Request(method: .get, path: "/", query: query).queryValue(name)
+    }
+    #expect(value("job_id=abc&x=1", "job_id") == "abc")
+    #expect(value("job_idx=1&job_id=2", "job_id") == "2")
+    #expect(value("a=1&a=2", "a") == "1")
+    #expect(value("a=x%20y+z&b", "a") == "x y z")
+    #expect(value("b&a=", "b") == "" && value("b&a=", "a") == "")
+    #expect(value("url=dlb%3A%2F%2Fin%2Fa.wav", "url") == "dlb://in/a.wav")
+    #expect(value("job%5Fid=7&c=%ZZ", "job_id") == "7" && value("c=%ZZ", "c") == "%ZZ")
+    #expect(value("my+name=v", "my name") == "v")
+    #expect(value(nil, "a") == nil && value("", "a") == nil && value("&&", "a") == nil && value("a=1", "b") == nil)
+  }
+}
