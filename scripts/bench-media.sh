@@ -64,7 +64,7 @@ bare() { # command... -> seconds
 # check of the result).
 bare_analyze() {
   ffmpeg -nostdin -nostats -loglevel info -i "$media" -filter_complex \
-    "[0:a:0]asplit=3[m][t][p];[m]ebur128=metadata=1:framelog=verbose,silencedetect=n=-60dB:d=1,ametadata=mode=print:file=$work/m.txt,anullsink;[t]aresample=192000,asetnsamples=n=192000,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,ametadata=mode=print:file=$work/t.txt,anullsink;[p]asetnsamples=n=48000,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,ametadata=mode=print:file=$work/p.txt,anullsink" \
+    "[0:a:0]asplit=3[m][t][p];[m]ebur128=metadata=1:framelog=verbose,silencedetect=n=-60dB:d=1,ametadata=mode=print:file=$work/m.txt,anullsink;[t]aformat=sample_fmts=fltp,aresample=192000:filter_size=12,asetnsamples=n=192000,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,ametadata=mode=print:file=$work/t.txt,anullsink;[p]asetnsamples=n=48000,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,ametadata=mode=print:file=$work/p.txt,anullsink" \
     -f null -
 }
 bare_enhance() {
