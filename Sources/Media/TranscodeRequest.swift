@@ -4,8 +4,9 @@ import Jobs
 import Locations
 
 /// A transcode request (COMPAT.md), checked: one input with an optional segment, and outputs each with a kind,
-/// a destination and optional audio, video, image or hls settings. A destination is a location, or a
-/// `{"storage", "path"}` reference into the request's `storage` block; an hls output's destination is a folder.
+/// a destination and optional audio, video, image or hls settings. A source or destination is a location, or
+/// a `{"storage", "path"}` reference into the request's `storage` block; an hls output's destination is a
+/// folder.
 public struct TranscodeRequest: Sendable, Equatable {
   public struct Output: Sendable, Equatable {
     public var id: String
@@ -60,8 +61,14 @@ public struct TranscodeRequest: Sendable, Equatable {
     guard inputs.count == 1 else { throw InvalidRequest("inputs", "takes exactly one input in this version") }
     guard case .object(let first) = inputs[0] else { throw InvalidRequest("inputs[0]", "must be an object") }
     let parser = LocationParser(extraFields: ["region"])
+    let storage: NamedStorage
     do {
-      input = try parser.parse(first["source"], field: "inputs[0].source")
+      storage = try NamedStorage(parsing: root["storage"])
+      let source = first["source"]
+      input =
+        try NamedStorage.isReference(source)
+        ? storage.resolve(source, field: "inputs[0].source", folder: false)
+        : parser.parse(source, field: "inputs[0].source")
     } catch {
       throw InvalidRequest(error)
     }
@@ -69,12 +76,6 @@ public struct TranscodeRequest: Sendable, Equatable {
       guard case .object(let fields) = segment else { throw InvalidRequest("inputs[0].segment", "must be an object") }
       segmentStart = try Self.number(fields["start"], "inputs[0].segment.start", 0...86400)
       segmentDuration = try Self.number(fields["duration"], "inputs[0].segment.duration", 0.01...86400)
-    }
-    let storage: NamedStorage
-    do {
-      storage = try NamedStorage(parsing: root["storage"])
-    } catch {
-      throw InvalidRequest(error)
     }
     guard case .array(let items)? = root["outputs"], !items.isEmpty else {
       throw InvalidRequest("outputs", "is required: a list of outputs")

@@ -34,6 +34,10 @@ import Testing
                     "audio": {"bitrate_kb": 64}, "hls": {"segment_sec": 4}}]}
       """#)
     #expect(r.outputs[0].destination.target == .s3(bucket: "media", key: "shows/talk.mp3"))
+    let fromStorage = try request(
+      #"{"inputs": [{"source": {"storage": "main", "path": "in/talk.wav"}}], \#(Self.storage), "outputs": [{"kind": "hls", "destination": {"storage": "main", "path": "hls/"}}]}"#
+    )
+    #expect(fromStorage.input.target == .s3(bucket: "media", key: "shows/in/talk.wav") && fromStorage.input.auth != nil)
     #expect(r.outputs[1].destination.target == .s3(bucket: "media", key: "shows/hls/talk/"))
     #expect(r.outputs[1].segmentSeconds == 6 && r.outputs[1].carriesVideo == nil)
     #expect(r.outputs[2].carriesVideo == false && r.outputs[2].segmentSeconds == 4)
