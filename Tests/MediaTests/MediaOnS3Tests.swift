@@ -130,4 +130,67 @@ struct MediaOnS3Tests {
     #expect(try get(peers, "/media-hls/shows/talk.mp3").status == 200)
     #expect(!peers.proxyLog.contains("-> 403"), "\(peers.proxyLog.suffix(500))")
   }
+
+  @Test func hls_cancelledWhileUploading_writesNoPlaylist() async throws {
+    let peers = try S3Peers(key: "AKIDHLS", secret: "hls/secret")
+    defer { peers.stop() }
+    try peers.createBucket("media-hls")
+    // Between Ferry and the strict proxy: the second segment's PUT cancels the job before it goes on.
+    let jobID = JobIDBox()
+    let harnessBox = HarnessBox()
+    let faults = try FaultProxy(upstreamPort: peers.proxyPort) { request in
+      if request.method == "PUT", request.target.hasSuffix("segment-00001.ts"), let id = jobID.value,
+        let harness = harnessBox.value
+      {
+        Task { _ = try? await harness.pool.cancel(id: id) }
+        for _ in 0..<100 where (try? harness.store.job(id: id))??.cancelRequested != true { usleep(20_000) }
+      }
+      return .forward
+    }
+    defer { faults.stop() }
+    let harness = try MediaHarness("media-hls-cancel", s3Endpoint: faults.base) {
+      [TranscodeOperation(transfers: $0, tools: $1)]
+    }
+    harnessBox.value = harness
+    defer { harness.pool.stop() }
+    try await harness.fixture("in/tone.wav", ["-f", "lavfi", "-i", "sine=f=440:d=5:sample_rate=48000"])
+    let body = #"""
+      {"inputs": [{"source": "dlb://in/tone.wav"}],
+       "outputs": [{"kind": "hls", "destination": {"url": "s3://media-hls/radio/", "auth": {"key": "AKIDHLS", "secret": "hls/secret"}},
+                    "hls": {"segment_sec": 1}}]}
+      """#
+    let job = try await harness.service.submit(
+      owner: "app", path: "/media/transcode", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
+    ).job
+    jobID.value = job.id
+    var ended: Job?
+    for _ in 0..<600 where ended == nil {
+      if let stored = try harness.store.job(id: job.id), stored.status.isFinal { ended = stored }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    #expect(ended?.status == .cancelled, "\(String(describing: ended?.error)) \(faults.requestLines)")
+    let puts = faults.requestLines.filter { $0.hasPrefix("PUT") }
+    #expect(puts.contains { $0.hasSuffix("segment-00001.ts") }, "\(puts)")
+    #expect(!puts.contains { $0.contains(".m3u8") }, "no playlist names segments that were never written: \(puts)")
+    #expect(!puts.contains { $0.hasSuffix("segment-00003.ts") }, "the upload stopped: \(puts)")
+  }
+}
+
+/// A value set once by the test and read by a FaultProxy thread.
+final class JobIDBox: @unchecked Sendable {
+  private let lock = NSLock()
+  private var id: UUID?
+  var value: UUID? {
+    get { lock.withLock { id } }
+    set { lock.withLock { id = newValue } }
+  }
+}
+
+final class HarnessBox: @unchecked Sendable {
+  private let lock = NSLock()
+  private var harness: MediaHarness?
+  var value: MediaHarness? {
+    get { lock.withLock { harness } }
+    set { lock.withLock { harness = newValue } }
+  }
 }
