@@ -90,6 +90,14 @@ public struct TranscodeRequest: Sendable, Equatable {
       guard ids.insert(output.id).inserted else {
         throw InvalidRequest("\(field).id", "\"\(output.id)\" is used twice")
       }
+      // Two streams in one folder would overwrite each other's playlists and segments.
+      if output.kind == "hls",
+        let other = outputs.firstIndex(where: { $0.kind == "hls" && $0.destination.target == output.destination.target }
+        )
+      {
+        throw InvalidRequest(
+          "\(field).destination", "names the folder of outputs[\(other)]; each hls output needs its own")
+      }
       outputs.append(output)
     }
     self.outputs = outputs

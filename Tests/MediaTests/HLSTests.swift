@@ -81,6 +81,10 @@ import Testing
     #expect(
       refused(#"{"kind": "hls", "destination": {"storage": "main"}}"#) == "outputs[0].destination.path is required")
     #expect(
+      refused(
+        #"{"kind": "hls", "destination": {"storage": "main", "path": "a"}}, {"kind": "hls", "destination": {"url": "s3://media/shows/a/", "auth": {"key": "K", "secret": "S"}}}"#
+      ) == "outputs[1].destination: names the folder of outputs[0]; each hls output needs its own")
+    #expect(
       refused(#"{"kind": "hls", "destination": {"storage": "main", "path": "../up/"}}"#)?.hasPrefix(
         "outputs[0].destination.path:") == true)
     #expect(
