@@ -43,3 +43,15 @@ public struct Location: Sendable, Equatable {
     return nil
   }
 }
+
+extension Location {
+  /// The file `name` under this location taken as a folder (its key a prefix, empty or ending in `/`), with
+  /// the same credentials. An http(s) URL names one file and has nothing under it: nil.
+  public func appending(_ name: String) -> Location? {
+    switch target {
+    case .s3(let bucket, let key): Location(target: .s3(bucket: bucket, key: key + name), auth: auth)
+    case .dlb(let key): Location(target: .dlb(key: key + name), auth: auth)
+    case .http: nil
+    }
+  }
+}

@@ -44,7 +44,12 @@ public struct LocationParser: Sendable {
     }
   }
 
-  static func target(_ text: String, field: String, hasAuth: Bool) throws(LocationError) -> Location.Target {
+  /// The target `text` names. With `folder`, an `s3://` or `dlb://` URL names a folder: its key is a prefix,
+  /// empty (`s3://bucket/`, `dlb://`) or ending in `/`; http(s) URLs are returned as they are, for the caller
+  /// to refuse with its reason.
+  static func target(_ text: String, field: String, hasAuth: Bool, folder: Bool = false) throws(LocationError)
+    -> Location.Target
+  {
     guard !text.isEmpty else { throw LocationError(field, "is required") }
     guard let colon = text.firstIndex(of: ":") else {
       throw LocationError(field, "is not a URL (expected https://, s3:// or dlb://)")
@@ -55,18 +60,34 @@ public struct LocationParser: Sendable {
     case "http", "https":
       return try http(text, scheme: scheme, rest: rest, field: field)
     case "s3":
-      guard rest.hasPrefix("//") else { throw LocationError(field, "expected s3://bucket/key") }
+      let expected = folder ? "expected s3://bucket/prefix/" : "expected s3://bucket/key"
+      guard rest.hasPrefix("//") else { throw LocationError(field, expected) }
       let body = rest.dropFirst(2)
-      guard let slash = body.firstIndex(of: "/") else { throw LocationError(field, "expected s3://bucket/key") }
-      let bucket = String(body[..<slash])
-      let key = String(body[body.index(after: slash)...])
+      let slash = body.firstIndex(of: "/")
+      guard slash != nil || folder else { throw LocationError(field, expected) }
+      let bucket = String(body[..<(slash ?? body.endIndex)])
+      let key = slash.map { String(body[body.index(after: $0)...]) } ?? ""
       try checkBucket(bucket, field: field)
-      try checkKey(key, field: field, label: "the object key")
+      if folder {
+        try checkPrefix(key, field: field, scheme: "s3") { (k) throws(LocationError) in
+          try checkKey(k, field: field, label: "the prefix")
+        }
+      } else {
+        try checkKey(key, field: field, label: "the object key")
+      }
       return .s3(bucket: bucket, key: key)
     case "dlb":
-      guard rest.hasPrefix("//") else { throw LocationError(field, "expected dlb://key") }
+      guard rest.hasPrefix("//") else {
+        throw LocationError(field, folder ? "expected dlb://prefix/" : "expected dlb://key")
+      }
       let key = String(rest.dropFirst(2))
-      try checkDLBKey(key, field: field)
+      if folder {
+        try checkPrefix(key, field: field, scheme: "dlb") { (k) throws(LocationError) in
+          try checkDLBKey(k, field: field)
+        }
+      } else {
+        try checkDLBKey(key, field: field)
+      }
       return .dlb(key: key)
     default:
       // The scheme is safe to repeat; the rest of the URL is not.
@@ -179,6 +200,18 @@ public struct LocationParser: Sendable {
     guard !key.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
       throw LocationError(field, "\(label) contains control characters")
     }
+  }
+
+  /// A folder's prefix: empty, or a key (checked by `check` without its last `/`) that ends in `/`, so that
+  /// the names written under it cannot run into the last segment (`talk` + `index.m3u8`).
+  static func checkPrefix(
+    _ prefix: String, field: String, scheme: String, _ check: (String) throws(LocationError) -> Void
+  ) throws(LocationError) {
+    guard !prefix.isEmpty else { return }
+    guard prefix.hasSuffix("/") else {
+      throw LocationError(field, "names a folder, so it must end with / (\(scheme)://.../folder/)")
+    }
+    try check(String(prefix.dropLast()))
   }
 
   /// DESIGN's rules: literal, at most 1024 bytes, non-empty segments that are not `.` or `..`, no leading `/`,

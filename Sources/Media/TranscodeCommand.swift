@@ -3,6 +3,14 @@ public enum TranscodeCommand {
   /// A work file name for output `index` of `kind`.
   public static func fileName(index: Int, kind: String) -> String { "output-\(index).\(kind)" }
 
+  /// The work folder hls output `index` is written into (the worker makes it before ffmpeg runs).
+  public static func hlsDirectory(index: Int) -> String { "hls-\(index)" }
+
+  /// What an hls output writes: the media playlist, a one-variant master playlist naming it, and segments.
+  public static let hlsMediaPlaylist = "index.m3u8"
+  public static let hlsMasterPlaylist = "master.m3u8"
+  static let hlsSegmentPattern = "segment-%05d.ts"
+
   /// The media type an output of `kind` is uploaded with.
   public static func contentType(_ kind: String) -> String {
     [
@@ -12,15 +20,46 @@ public enum TranscodeCommand {
     ][kind] ?? "application/octet-stream"
   }
 
+  /// The media type an hls file named `name` is uploaded with.
+  public static func hlsContentType(_ name: String) -> String {
+    name.hasSuffix(".m3u8")
+      ? "application/vnd.apple.mpegurl" : name.hasSuffix(".ts") ? "video/mp2t" : "application/octet-stream"
+  }
+
   public static func arguments(_ request: TranscodeRequest, input: String, directory: String) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
     if let start = request.segmentStart { arguments += ["-ss", EnhanceCommand.number(start)] }
     if let duration = request.segmentDuration { arguments += ["-t", EnhanceCommand.number(duration)] }
     arguments += MediaTools.safeInput + ["-i", input]
     for (index, output) in request.outputs.enumerated() {
-      arguments += outputArguments(output) + [directory + "/" + fileName(index: index, kind: output.kind)]
+      if output.kind == "hls" {
+        arguments += hlsArguments(output, directory: directory + "/" + hlsDirectory(index: index))
+      } else {
+        arguments += outputArguments(output) + [directory + "/" + fileName(index: index, kind: output.kind)]
+      }
     }
     return arguments
+  }
+
+  /// An hls output into the work folder `folder`: H.264 (unless `carriesVideo` is false) with key frames
+  /// forced at every segment boundary, so each segment starts with one and lasts `segmentSeconds`, and AAC,
+  /// in MPEG-TS segments; a VOD media playlist and a master playlist naming it. Names in the playlists are
+  /// relative, so the folder can be uploaded under any prefix as it is.
+  static func hlsArguments(_ output: TranscodeRequest.Output, directory folder: String) -> [String] {
+    let seconds = String(output.segmentSeconds)
+    var arguments: [String]
+    if output.carriesVideo != false {
+      arguments = ["-map", "0:v:0", "-map", "0:a:0?"] + video(output, codec: "h264")
+      arguments += ["-force_key_frames", "expr:gte(t,n_forced*\(seconds))"]
+    } else {
+      arguments = ["-map", "0:a:0", "-vn"]
+    }
+    arguments += audio(output, codec: output.audioCodec ?? "aac") + ["-map_metadata", "-1"]
+    return arguments + [
+      "-f", "hls", "-hls_time", seconds, "-hls_playlist_type", "vod", "-hls_segment_type", "mpegts",
+      "-hls_flags", "independent_segments", "-hls_segment_filename", folder + "/" + hlsSegmentPattern,
+      "-master_pl_name", hlsMasterPlaylist, folder + "/" + hlsMediaPlaylist,
+    ]
   }
 
   static func outputArguments(_ output: TranscodeRequest.Output) -> [String] {
@@ -33,16 +72,7 @@ public enum TranscodeCommand {
     case let kind where TranscodeRequest.videoKinds[kind] != nil:
       let codecs = TranscodeRequest.videoKinds[kind]!
       var arguments = ["-map", "0:v:0", "-map", "0:a:0?"]
-      switch output.videoCodec ?? codecs.video[0] {
-      case "vp9":
-        arguments += ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"]
-        arguments += output.videoBitrate.map { ["-b:v", "\($0)k"] } ?? ["-crf", "33", "-b:v", "0"]
-      default:
-        arguments += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
-        arguments += output.videoBitrate.map { ["-b:v", "\($0)k"] } ?? ["-crf", "23"]
-      }
-      if let scale = scale(output) { arguments += ["-vf", scale] }
-      if let rate = output.frameRate { arguments += ["-r", EnhanceCommand.number(rate)] }
+      arguments += video(output, codec: output.videoCodec ?? codecs.video[0])
       arguments += audio(output, codec: output.audioCodec ?? codecs.audio[0])
       let muxer = ["mp4": "mp4", "mov": "mov", "webm": "webm"][kind]!
       return arguments + (kind == "webm" ? [] : ["-movflags", "+faststart"]) + ["-map_metadata", "-1", "-f", muxer]
@@ -53,6 +83,22 @@ public enum TranscodeCommand {
       ][output.kind]!
       return ["-map", "0:a:0", "-vn"] + audio(output, codec: codec) + ["-map_metadata", "-1", "-f", muxer]
     }
+  }
+
+  /// Encoder, bitrate, size and frame rate for a video stream.
+  static func video(_ output: TranscodeRequest.Output, codec: String) -> [String] {
+    var arguments: [String]
+    switch codec {
+    case "vp9":
+      arguments = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"]
+      arguments += output.videoBitrate.map { ["-b:v", "\($0)k"] } ?? ["-crf", "33", "-b:v", "0"]
+    default:
+      arguments = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+      arguments += output.videoBitrate.map { ["-b:v", "\($0)k"] } ?? ["-crf", "23"]
+    }
+    if let scale = scale(output) { arguments += ["-vf", scale] }
+    if let rate = output.frameRate { arguments += ["-r", EnhanceCommand.number(rate)] }
+    return arguments
   }
 
   /// Encoder, bitrate, rate and channels for an audio stream.

@@ -4,7 +4,7 @@ import Jobs
 import Locations
 
 /// `POST /media/transcode`: one input to several outputs (audio formats, mp4/mov/webm video, jpg
-/// thumbnails) in one ffmpeg pass, each delivered to its destination.
+/// thumbnails, hls streams) in one ffmpeg pass, each delivered to its destination.
 public struct TranscodeOperation: JobOperation {
   public let path = "/media/transcode"
   public let work: any JobWork
@@ -25,12 +25,16 @@ struct TranscodeWork: JobWork {
 
   func run(_ context: JobContext) throws -> String {
     let json = try MediaRequest.decode(context)
-    let request = try EnhanceWork.checked { () throws(InvalidRequest) in try TranscodeRequest(request: json) }
+    var request = try EnhanceWork.checked { () throws(InvalidRequest) in try TranscodeRequest(request: json) }
     let inputFile = context.workDirectory + "/input"
     try transfers.fetch(request.input, field: "inputs[0].source", to: inputFile, context: context, share: 0...25)
     let info = try MediaSteps.probe(inputFile, tools: tools, context: context, requireAudio: false)
     for (index, output) in request.outputs.enumerated() {
-      let needsVideo = output.kind == "jpg" || TranscodeRequest.videoKinds[output.kind] != nil
+      // An hls stream carries video when the input has some, unless the request left it out.
+      if output.kind == "hls" { request.outputs[index].carriesVideo = output.carriesVideo ?? info.hasVideo }
+      let needsVideo =
+        output.kind == "jpg" || TranscodeRequest.videoKinds[output.kind] != nil
+        || request.outputs[index].carriesVideo == true
       if needsVideo && !info.hasVideo {
         throw JobFailure(
           .final, type: "/problems/unsupported-media", title: "No video",
@@ -50,6 +54,16 @@ struct TranscodeWork: JobWork {
       )
     }
     let duration = request.segmentDuration ?? info.duration.map { $0 - (request.segmentStart ?? 0) }
+    for (index, output) in request.outputs.enumerated() where output.kind == "hls" {
+      let folder = context.workDirectory + "/" + TranscodeCommand.hlsDirectory(index: index)
+      do {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      } catch {
+        throw JobFailure(
+          .retryable, type: "/problems/internal-error", title: "Local failure",
+          detail: "outputs[\(index)]: cannot make the work folder")
+      }
+    }
     try MediaSteps.ffmpeg(
       TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), tools: tools,
       duration: duration, context: context, share: 25...80)
@@ -57,6 +71,11 @@ struct TranscodeWork: JobWork {
     var results: [JSONValue] = []
     let step = 19 / max(1, request.outputs.count)
     for (index, output) in request.outputs.enumerated() {
+      let start = 80 + index * step
+      if output.kind == "hls" {
+        results.append(try deliverHLS(output, index: index, context: context, share: start...(start + step)))
+        continue
+      }
       let file = context.workDirectory + "/" + TranscodeCommand.fileName(index: index, kind: output.kind)
       let size = FileManager.default.fileSize(file)
       guard size > 0 else {
@@ -64,7 +83,6 @@ struct TranscodeWork: JobWork {
           .final, type: "/problems/processing-failed", title: "Processing failed",
           detail: "outputs[\(index)]: ffmpeg wrote nothing (is the offset past the end of the input?)")
       }
-      let start = 80 + index * step
       try transfers.deliver(
         file: file, to: output.destination, field: "outputs[\(index)].destination",
         contentType: TranscodeCommand.contentType(output.kind), context: context, share: start...(start + step))

@@ -4,11 +4,15 @@ import Jobs
 import Locations
 
 /// A transcode request (COMPAT.md), checked: one input with an optional segment, and outputs each with a kind,
-/// a destination and optional audio, video or image settings.
+/// a destination and optional audio, video, image or hls settings. A source or destination is a location, or
+/// a `{"storage", "path"}` reference into the request's `storage` block; an hls output's destination is a
+/// folder.
 public struct TranscodeRequest: Sendable, Equatable {
   public struct Output: Sendable, Equatable {
     public var id: String
     public var kind: String
+    /// Where the output goes; for an hls output a folder (its key a prefix ending in `/`), which the
+    /// playlists and segments are written under.
     public var destination: Location
     /// Audio settings (codec, bitrate in kb/s, sample rate, channels), each nil for the kind's default.
     public var audioCodec: String?
@@ -23,7 +27,13 @@ public struct TranscodeRequest: Sendable, Equatable {
     public var videoBitrate: Int?
     /// Image (thumbnail) settings.
     public var offset: Double?
+    /// hls: whether the stream carries video (nil: when the input has it), and the segment length in seconds.
+    public var carriesVideo: Bool?
+    public var segmentSeconds: Int = TranscodeRequest.defaultSegmentSeconds
   }
+
+  /// hls segments last this long unless `hls.segment_sec` says otherwise (Apple's authoring guidance).
+  public static let defaultSegmentSeconds = 6
 
   public var input: Location
   /// Trim the input: from `start` seconds, for `duration` seconds (to the end when nil).
@@ -40,6 +50,8 @@ public struct TranscodeRequest: Sendable, Equatable {
   static let videoKinds: [String: (video: [String], audio: [String])] = [
     "mp4": (["h264"], ["aac"]), "mov": (["h264"], ["aac"]), "webm": (["vp9"], ["opus", "vorbis"]),
   ]
+  /// hls streams: H.264 (when there is video) and AAC in MPEG-TS segments.
+  static let hlsCodecs = (video: ["h264"], audio: ["aac"])
 
   public init(request: JSONValue) throws(InvalidRequest) {
     let root = request.object ?? [:]
@@ -49,8 +61,14 @@ public struct TranscodeRequest: Sendable, Equatable {
     guard inputs.count == 1 else { throw InvalidRequest("inputs", "takes exactly one input in this version") }
     guard case .object(let first) = inputs[0] else { throw InvalidRequest("inputs[0]", "must be an object") }
     let parser = LocationParser(extraFields: ["region"])
+    let storage: NamedStorage
     do {
-      input = try parser.parse(first["source"], field: "inputs[0].source")
+      storage = try NamedStorage(parsing: root["storage"])
+      let source = first["source"]
+      input =
+        try NamedStorage.isReference(source)
+        ? storage.resolve(source, field: "inputs[0].source", folder: false)
+        : parser.parse(source, field: "inputs[0].source")
     } catch {
       throw InvalidRequest(error)
     }
@@ -68,29 +86,46 @@ public struct TranscodeRequest: Sendable, Equatable {
     for (index, item) in items.enumerated() {
       let field = "outputs[\(index)]"
       guard case .object(let fields) = item else { throw InvalidRequest(field, "must be an object") }
-      let output = try Self.output(fields, field: field, index: index, parser: parser)
+      let output = try Self.output(fields, field: field, index: index, parser: parser, storage: storage)
       guard ids.insert(output.id).inserted else {
         throw InvalidRequest("\(field).id", "\"\(output.id)\" is used twice")
+      }
+      // Two streams in one folder would overwrite each other's playlists and segments.
+      if output.kind == "hls",
+        let other = outputs.firstIndex(where: { $0.kind == "hls" && $0.destination.target == output.destination.target }
+        )
+      {
+        throw InvalidRequest(
+          "\(field).destination", "names the folder of outputs[\(other)]; each hls output needs its own")
       }
       outputs.append(output)
     }
     self.outputs = outputs
   }
 
-  static func output(_ fields: [String: JSONValue], field: String, index: Int, parser: LocationParser)
-    throws(InvalidRequest) -> Output
-  {
+  static func output(
+    _ fields: [String: JSONValue], field: String, index: Int, parser: LocationParser, storage: NamedStorage
+  ) throws(InvalidRequest) -> Output {
     let id = fields["id"]?.string ?? "output-\(index)"
     guard let kind = fields["kind"]?.string else { throw InvalidRequest("\(field).kind", "is required") }
-    let known = audioKinds.keys.sorted() + videoKinds.keys.sorted() + ["jpg"]
+    let known = audioKinds.keys.sorted() + videoKinds.keys.sorted() + ["jpg", "hls"]
     guard known.contains(kind) else {
-      let later = kind == "hls" ? " (HLS outputs are not available in this version yet)" : ""
+      let later = kind == "dash" ? " (DASH outputs are not available in this version yet)" : ""
       throw InvalidRequest(
         "\(field).kind", "unsupported \"\(kind)\"; use one of \(known.joined(separator: ", "))\(later)")
     }
     let destination: Location
     do {
-      destination = try parser.parse(fields["destination"], field: "\(field).destination")
+      let value = fields["destination"]
+      let destinationField = "\(field).destination"
+      if NamedStorage.isReference(value) {
+        destination = try storage.resolve(value, field: destinationField, folder: kind == "hls")
+      } else if kind == "hls" {
+        destination = try parser.parseFolder(
+          value, field: destinationField, purpose: "an hls output (segments and playlists)")
+      } else {
+        destination = try parser.parse(value, field: destinationField)
+      }
     } catch {
       throw InvalidRequest(error)
     }
@@ -99,7 +134,7 @@ public struct TranscodeRequest: Sendable, Equatable {
       // A list of audio settings is accepted; this version uses the first.
       let first: JSONValue = if case .array(let list) = audio, let head = list.first { head } else { audio }
       guard case .object(let settings) = first else { throw InvalidRequest("\(field).audio", "must be an object") }
-      let allowed = audioKinds[kind] ?? videoKinds[kind]?.audio ?? []
+      let allowed = audioKinds[kind] ?? videoKinds[kind]?.audio ?? (kind == "hls" ? hlsCodecs.audio : [])
       if let codec = settings["codec"]?.string {
         guard allowed.contains(codec) else {
           throw InvalidRequest(
@@ -115,12 +150,21 @@ public struct TranscodeRequest: Sendable, Equatable {
       try checkEncoderLimits(output, codec: output.audioCodec ?? allowed.first ?? "", field: "\(field).audio")
     }
     if let video = fields["video"], video != .null {
-      guard videoKinds[kind] != nil else { throw InvalidRequest("\(field).video", "\(kind) outputs carry no video") }
+      let codecs = kind == "hls" ? hlsCodecs.video : videoKinds[kind]?.video
+      guard let codecs else { throw InvalidRequest("\(field).video", "\(kind) outputs carry no video") }
       guard case .object(let settings) = video else { throw InvalidRequest("\(field).video", "must be an object") }
+      if let enable = settings["enable"], enable != .null {
+        guard kind == "hls" else {
+          throw InvalidRequest("\(field).video.enable", "only hls outputs can leave video out")
+        }
+        guard case .bool(let on) = enable else {
+          throw InvalidRequest("\(field).video.enable", "must be true or false")
+        }
+        output.carriesVideo = on
+      }
       if let codec = settings["codec"]?.string {
-        guard videoKinds[kind]!.video.contains(codec) else {
-          throw InvalidRequest(
-            "\(field).video.codec", "\"\(codec)\" does not fit \(kind); use \(videoKinds[kind]!.video[0])")
+        guard codecs.contains(codec) else {
+          throw InvalidRequest("\(field).video.codec", "\"\(codec)\" does not fit \(kind); use \(codecs[0])")
         }
         output.videoCodec = codec
       }
@@ -129,6 +173,19 @@ public struct TranscodeRequest: Sendable, Equatable {
       output.frameRate = try number(settings["frame_rate"], "\(field).video.frame_rate", 1...120)
       output.videoBitrate = try number(settings["bitrate_kb"], "\(field).video.bitrate_kb", 50...100_000).map {
         Int($0)
+      }
+    }
+    if let hls = fields["hls"], hls != .null {
+      guard kind == "hls" else { throw InvalidRequest("\(field).hls", "only hls outputs take hls settings") }
+      guard case .object(let settings) = hls else { throw InvalidRequest("\(field).hls", "must be an object") }
+      for name in settings.keys.sorted() where name != "segment_sec" {
+        throw InvalidRequest("\(field).hls.\(name)", "unknown field")
+      }
+      if let seconds = try number(settings["segment_sec"], "\(field).hls.segment_sec", 1...60) {
+        guard seconds == seconds.rounded() else {
+          throw InvalidRequest("\(field).hls.segment_sec", "must be a whole number of seconds")
+        }
+        output.segmentSeconds = Int(seconds)
       }
     }
     if let image = fields["image"], image != .null {

@@ -1,0 +1,83 @@
+import Foundation
+import JSON
+import Jobs
+import Locations
+
+extension TranscodeWork {
+  /// Uploads what ffmpeg wrote for hls output `index` under its destination folder: the segments the media
+  /// playlist names, in order, then the media playlist, then the master playlist, so a reader never finds a
+  /// playlist naming a segment that is not there yet. Each file goes through `JobTransfers.deliver`
+  /// (progress, cancellation, the lease confirmed before each write). Returns the output's result entry.
+  func deliverHLS(_ output: TranscodeRequest.Output, index: Int, context: JobContext, share: ClosedRange<Int>)
+    throws(JobFailure) -> JSONValue
+  {
+    let folder = context.workDirectory + "/" + TranscodeCommand.hlsDirectory(index: index)
+    let field = "outputs[\(index)].destination"
+    func failed(_ detail: String) -> JobFailure {
+      JobFailure(
+        .final, type: "/problems/processing-failed", title: "Processing failed", detail: "outputs[\(index)]: \(detail)")
+    }
+    let mediaName = TranscodeCommand.hlsMediaPlaylist
+    let masterName = TranscodeCommand.hlsMasterPlaylist
+    guard let text = try? String(contentsOfFile: folder + "/" + mediaName, encoding: .utf8),
+      let playlist = HLSPlaylist(parsing: text), playlist.ended, !playlist.segments.isEmpty, playlist.duration > 0
+    else {
+      throw failed("ffmpeg wrote no complete hls playlist (is the segment past the end of the input?)")
+    }
+    var sizes: [Int] = []
+    for segment in playlist.segments {
+      // Only plain names in the work folder: nothing the playlist says can point elsewhere.
+      let name = segment.uri
+      guard !name.contains("/"), !name.hasPrefix("."), name.utf8.count <= 255 else {
+        throw failed("the playlist names an unexpected segment")
+      }
+      let size = FileManager.default.fileSize(folder + "/" + name)
+      guard size > 0 else { throw failed("the playlist names \(name), which ffmpeg did not write") }
+      sizes.append(size)
+    }
+    let segmentBytes = sizes.reduce(0, +)
+    let masterPath = folder + "/" + masterName
+    guard let master = try? String(contentsOfFile: masterPath, encoding: .utf8) else {
+      throw failed("ffmpeg wrote no master playlist")
+    }
+    let average = Int((Double(segmentBytes * 8) / playlist.duration).rounded(.up))
+    let fixed = HLSPlaylist.master(master, peak: playlist.peakBitRate(sizes: sizes), average: average)
+    do {
+      try Data(fixed.utf8).write(to: URL(fileURLWithPath: masterPath), options: .atomic)
+    } catch {
+      throw JobFailure(
+        .retryable, type: "/problems/internal-error", title: "Local failure",
+        detail: "outputs[\(index)]: cannot write the master playlist")
+    }
+
+    let names = playlist.segments.map(\.uri) + [mediaName, masterName]
+    let fileSizes = sizes + [mediaName, masterName].map { FileManager.default.fileSize(folder + "/" + $0) }
+    let total = max(1, fileSizes.reduce(0, +))
+    let width = Double(share.upperBound - share.lowerBound)
+    var done = 0
+    for (name, size) in zip(names, fileSizes) {
+      guard let destination = output.destination.appending(name) else {
+        throw JobFailure(
+          .final, type: "/problems/internal-error", title: "Not a folder", detail: "\(field): is not a folder")
+      }
+      let from = share.lowerBound + Int(width * Double(done) / Double(total))
+      let to = share.lowerBound + Int(width * Double(done + size) / Double(total))
+      try transfers.deliver(
+        file: folder + "/" + name, to: destination, field: field, contentType: TranscodeCommand.hlsContentType(name),
+        context: context, share: from...to)
+      done += size
+    }
+    func url(_ name: String) -> JSONValue {
+      switch output.destination.appending(name)?.target {
+      case .s3(let bucket, let key)?: .string("s3://\(bucket)/\(key)")
+      case .dlb(let key)?: .string("dlb://\(key)")
+      case .http?, nil: .null
+      }
+    }
+    return .object([
+      "id": .string(output.id), "kind": .string("hls"), "playlist": url(masterName),
+      "media_playlist": url(mediaName), "segments": .int(playlist.segments.count),
+      "duration": .double((playlist.duration * 1000).rounded() / 1000), "size": .int(done),
+    ])
+  }
+}
