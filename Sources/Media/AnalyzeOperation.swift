@@ -43,11 +43,8 @@ struct AnalyzeWork: JobWork {
   let tools: MediaTools
   let version: String
 
-  /// Pieces measured in parallel on long inputs (their series combine exactly, see `LoudnessMath`).
-  static let maxPieces = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
-  /// Inputs shorter than this are measured in one piece.
-  static let pieceMinimum = 60.0
-  /// Later pieces start this much early so their 3 s short-term windows are full where they take over.
+  /// Long inputs are measured in pieces in parallel (`MediaPieces`): their series combine exactly, see
+  /// `LoudnessMath`. Later pieces start this much early so their 3 s short-term windows are full where they take over.
   static let warmUp = 3.0
 
   func run(_ context: JobContext) throws -> String {
@@ -99,62 +96,30 @@ struct AnalyzeWork: JobWork {
   func measure(
     _ path: String, from start: Double, to end: Double, rate: Int, settings: AnalyzeSettings, context: JobContext
   ) throws(JobFailure) -> Measurement {
-    let length = end - start
-    let count = length >= Self.pieceMinimum ? Self.maxPieces : 1
-    // Piece boundaries on whole seconds, so per-second peaks line up.
-    let bounds = (0...count).map { k in k == count ? end : start + (Double(k) * length / Double(count)).rounded(.down) }
-    let pieces = (0..<count).map { k in
-      let warm = k == 0 ? 0 : min(Self.warmUp, bounds[k] - start)
-      return (from: bounds[k] - warm, keepFrom: bounds[k], to: bounds[k + 1], k: k)
+    let pieces = MediaPieces.split(from: start, to: end, warmUp: Self.warmUp)
+    let outputs = try MediaPieces.run(pieces) { piece throws(JobFailure) -> [String] in
+      // Plain names: ffmpeg runs in the work directory.
+      let logs = AnalyzeCommand.Logs(
+        loudness: "loudness-\(piece.index).txt", truePeaks: "true-peaks-\(piece.index).txt",
+        samplePeaks: "sample-peaks-\(piece.index).txt")
+      let arguments = AnalyzeCommand.arguments(
+        input: path, start: piece.from == 0 ? nil : piece.from, length: piece.to - piece.from, sampleRate: rate,
+        settings: settings, logs: logs)
+      // Only the first piece reports progress (they run at the same pace).
+      try MediaSteps.ffmpeg(
+        arguments, tools: tools, duration: piece.to - piece.from, context: context,
+        share: piece.index == 0 ? 30...90 : 0...0, reports: piece.index == 0, in: context.workDirectory)
+      let directory = context.workDirectory + "/"
+      return [logs.loudness, logs.truePeaks, logs.samplePeaks].map { directory + $0 }
     }
-    let outcomes = LockedBox<[Int: Result<[String], JobFailure>]>([:])
-    let group = DispatchGroup()
-    for piece in pieces {
-      group.enter()
-      Thread.detachNewThread {
-        defer { group.leave() }
-        // Plain names: ffmpeg runs in the work directory.
-        let logs = AnalyzeCommand.Logs(
-          loudness: "loudness-\(piece.k).txt", truePeaks: "true-peaks-\(piece.k).txt",
-          samplePeaks: "sample-peaks-\(piece.k).txt")
-        let arguments = AnalyzeCommand.arguments(
-          input: path, start: piece.from == 0 ? nil : piece.from, length: piece.to - piece.from, sampleRate: rate,
-          settings: settings, logs: logs)
-        do {
-          // Only the first piece reports progress (they run at the same pace).
-          try MediaSteps.ffmpeg(
-            arguments, tools: tools, duration: piece.to - piece.from, context: context,
-            share: piece.k == 0 ? 30...90 : 0...0, reports: piece.k == 0, in: context.workDirectory)
-          let directory = context.workDirectory + "/"
-          outcomes.withLock {
-            $0[piece.k] = .success([logs.loudness, logs.truePeaks, logs.samplePeaks].map { directory + $0 })
-          }
-        } catch let failure as JobFailure {
-          outcomes.withLock { $0[piece.k] = .failure(failure) }
-        } catch {
-          outcomes.withLock {
-            $0[piece.k] = .failure(
-              JobFailure(.retryable, type: "/problems/internal-error", title: "Analysis failed", detail: "\(error)"))
-          }
-        }
-      }
-    }
-    group.wait()
 
     var measurement = Measurement()
-    for piece in pieces {
-      guard let outcome = outcomes.withLock({ $0[piece.k] }) else { continue }
-      let files: [String]
-      switch outcome {
-      case .failure(let failure): throw failure
-      case .success(let value): files = value
-      }
+    for (piece, files) in zip(pieces, outputs) {
       func read(_ path: String) -> MetadataLog {
         MetadataLog((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
       }
       let offset = piece.from
-      let isLast = piece.k == pieces.count - 1
-      func kept(_ time: Double) -> Bool { time >= piece.keepFrom - 1e-6 && (isLast || time < piece.to - 1e-6) }
+      func kept(_ time: Double) -> Bool { piece.keeps(time) }
       var openSilence: Double?
       for frame in read(files[0]).frames {
         let time = offset + frame.time
@@ -315,17 +280,5 @@ extension AnalyzeWork.Measurement {
       }
     }
     return out
-  }
-}
-
-/// A value behind a lock that closures running on other threads can share (a `Mutex` cannot be captured).
-final class LockedBox<Value>: @unchecked Sendable {
-  private let lock = NSLock()
-  private var value: Value
-  init(_ value: Value) { self.value = value }
-  func withLock<T>(_ body: (inout Value) -> T) -> T {
-    lock.lock()
-    defer { lock.unlock() }
-    return body(&value)
   }
 }

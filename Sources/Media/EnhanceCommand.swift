@@ -3,9 +3,10 @@ import Foundation
 /// The ffmpeg work of an enhance, as pure functions of the settings, the input's info and the format.
 ///
 /// Two passes and a check, because a one-pass `loudnorm` is both slow (~65x realtime here) and only
-/// approximately on target: pass 1 cleans the audio into a float WAV while `ebur128` measures it; pass 2
-/// applies the exact gain to the target and a peak limiter, and encodes; the output is then measured, and
-/// pass 2 repeated with a corrected gain or ceiling when it missed (the limiter can take some loudness).
+/// approximately on target: pass 1 cleans the audio into float WAVs while `ebur128` measures it (in pieces on
+/// all cores for long inputs); pass 2 applies the exact gain to the target and a peak limiter, and encodes,
+/// while a second ffmpeg measures the encoded audio as it comes; pass 2 is repeated with a corrected gain or
+/// ceiling when it missed (the limiter can take some loudness).
 public enum EnhanceCommand {
   /// Pass 1's filters, in processing order: clean (high-pass, hum, noise), then shape (de-ess, compression).
   public static func cleanFilters(_ settings: EnhanceSettings) -> [String] {
@@ -26,12 +27,49 @@ public enum EnhanceCommand {
     return chain
   }
 
-  /// Pass 1: clean `input` into the float WAV `clean` at the output's rate, measuring the cleaned audio.
-  public static func cleanArguments(input: String, clean: String, settings: EnhanceSettings, rate: Int) -> [String] {
-    let chain = cleanFilters(settings) + [LoudnessSummary.filter]
-    return ["-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
-      + MediaTools.safeInput + ["-i", input, "-map", "0:a:0", "-af", chain.joined(separator: ","), "-ar", String(rate)]
-      + ["-c:a", "pcm_f32le", "-f", "wav", clean]
+  /// Pass 1 for one piece of the input (`MediaPieces`; the whole input is one piece when short): clean it,
+  /// measure the cleaned audio, and write the piece's own part (after `warm` seconds of warm-up, which let
+  /// the filters and the 3 s loudness windows settle) as the float WAV `clean` at `rate`. Momentary and
+  /// short-term loudness go to the metadata log `log` (one frame per 100 ms, warm-up included); the sample and
+  /// true peaks of the piece's own part to stderr (`astats@sp`, `astats@tp`; true peaks 4x oversampled as
+  /// analyze does). Pieces run in parallel and combine exactly (`LoudnessMath`); names are plain (ffmpeg runs
+  /// in the work directory).
+  public static func cleanArguments(
+    input: String, start: Double?, length: Double?, warm: Double, inputRate: Int, clean: String, log: String,
+    settings: EnhanceSettings, rate: Int
+  ) -> [String] {
+    var arguments = ["-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
+    if let start { arguments += ["-ss", number(start)] }
+    if let length { arguments += ["-t", number(length)] }
+    arguments += MediaTools.safeInput + ["-i", input]
+    let measured =
+      cleanFilters(settings) + [
+        "ebur128=metadata=1", "ametadata=mode=print:file=\(AnalyzeCommand.quoted(log))", "asplit=2[w][p]",
+      ]
+    let trim = warm > 0 ? "atrim=start=\(number(warm)),asetpts=PTS-STARTPTS," : ""
+    let graph = [
+      "[0:a:0]" + measured.joined(separator: ","),
+      "[w]\(trim)anull[out]",
+      "[p]\(trim)asplit=2[t][s]",
+      "[t]aformat=sample_fmts=fltp,aresample=\(inputRate * 4):filter_size=12,"
+        + "astats@tp=measure_perchannel=none:measure_overall=Peak_level,anullsink",
+      "[s]astats@sp=measure_perchannel=none:measure_overall=Peak_level,anullsink",
+    ]
+    return arguments + [
+      "-filter_complex", graph.joined(separator: ";"), "-map", "[out]", "-ar", String(rate), "-c:a", "pcm_f32le",
+      "-f", "wav", clean,
+    ]
+  }
+
+  /// The overall peak (dBFS) `astats@<name>` reported on stderr; nil when it did not.
+  public static func reportedPeak(_ stderr: String, filter name: String) -> Double? {
+    var peak: Double?
+    for line in stderr.split(separator: "\n") where line.hasPrefix("[astats@\(name) ") {
+      if let range = line.range(of: "Peak level dB: ") {
+        peak = Double(line[range.upperBound...].trimmingCharacters(in: .whitespaces)) ?? peak
+      }
+    }
+    return peak
   }
 
   /// The gain (dB) that brings `measured` to the target, and the limiter ceiling (dBFS) when the peaks
@@ -47,26 +85,53 @@ public enum EnhanceCommand {
     return (gain, peak + gain > ceiling ? ceiling : nil)
   }
 
-  /// Pass 2: gain, limiter and encoder, from `clean` (with the video of `input` copied when the format
-  /// keeps video and the input has some).
+  /// Pass 2: gain, limiter and encoder, from the pieces `cleans` joined (with the video of `input` copied
+  /// when the format keeps video and the input has some). With `check` (a streamable muxer for the encoded
+  /// audio, `checkMuxer(for:)`), the encoded audio also goes to descriptor 3 as it is written, for a second
+  /// ffmpeg to measure at the same time (`checkArguments`): the check then costs no time of its own.
   public static func finishArguments(
-    clean: String, input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
-    format: OutputFormat
+    cleans: [String], input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
+    format: OutputFormat, check: String? = nil
   ) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
-    arguments += MediaTools.safeInput + ["-i", clean]
+    for clean in cleans { arguments += MediaTools.safeInput + ["-i", clean] }
     let keepVideo = format.keepsVideo && info.hasVideo
     if keepVideo { arguments += MediaTools.safeInput + ["-i", input] }
-    arguments += ["-map", "0:a:0"]
-    if keepVideo { arguments += ["-map", "1:v:0", "-c:v", "copy"] }
     var chain = ["volume=\(number(gain))dB"]
     if let ceiling {
       chain.append("alimiter=limit=\(number(pow(10, ceiling / 20))):level=false:attack=5:release=50")
     }
-    arguments += ["-af", chain.joined(separator: ",")] + format.audioArguments
+    let joined = cleans.count > 1 ? ["concat=n=\(cleans.count):v=0:a=1"] : []
+    let sources = cleans.indices.map { "[\($0):a:0]" }.joined()
+    arguments += ["-filter_complex", sources + (joined + chain).joined(separator: ",") + "[a]", "-map", "[a]"]
+    if keepVideo { arguments += ["-map", "\(cleans.count):v:0", "-c:v", "copy"] }
+    arguments += format.audioArguments
     if !keepVideo { arguments.append("-vn") }
-    arguments += ["-map_metadata", "-1", "-f", format.muxer, output]
-    return arguments
+    arguments += ["-map_metadata", "-1"]
+    if let check {
+      // The tee muxer encodes once and writes twice; a failing check never fails the output.
+      return arguments + ["-f", "tee", "[f=\(format.muxer)]\(output)|[f=\(check):select=a:onfail=ignore]pipe:3"]
+    }
+    return arguments + ["-f", format.muxer, output]
+  }
+
+  /// A muxer that can stream the format's encoded audio down a pipe (and its demuxer's name), or nil when the
+  /// output is measured after it is written (PCM: quick to read back).
+  public static func checkMuxer(for format: OutputFormat) -> (muxer: String, demuxer: String)? {
+    guard let codec = format.audioArguments.drop(while: { $0 != "-c:a" }).dropFirst().first else { return nil }
+    switch codec {
+    case "libmp3lame": return ("mp3", "mp3")
+    case "aac": return ("adts", "aac")
+    case "libvorbis", "libopus": return ("ogg", "ogg")
+    case "flac": return ("flac", "flac")
+    default: return nil
+    }
+  }
+
+  /// The measuring ffmpeg of a checked pass 2: the encoded audio from stdin (`demuxer`), `ebur128` on stderr.
+  public static func checkArguments(demuxer: String) -> [String] {
+    ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-protocol_whitelist", "pipe", "-format_whitelist"]
+      + [demuxer, "-f", demuxer, "-i", "pipe:0", "-map", "0:a:0", "-af", LoudnessSummary.filter, "-f", "null", "-"]
   }
 
   /// The output rate: the input's when the encoder takes it, else 48 kHz.

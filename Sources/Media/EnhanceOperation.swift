@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import JSON
 import Jobs
@@ -61,28 +62,20 @@ struct EnhanceWork: JobWork {
     let format = OutputFormat.choose(outputName: JobTransfers.fileName(of: output), inputFormat: info.formatName)
     let rate = EnhanceCommand.sampleRate(info: info, format: format)
 
-    // Pass 1: clean and measure.
-    let cleanFile = context.workDirectory + "/clean.wav"
-    let cleanExit = try MediaSteps.ffmpeg(
-      EnhanceCommand.cleanArguments(input: inputFile, clean: cleanFile, settings: settings, rate: rate), tools: tools,
-      duration: info.duration, context: context, share: 30...60)
-    guard let before = LoudnessSummary.parse(cleanExit.stderr) else {
-      throw JobFailure(
-        .final, type: "/problems/processing-failed", title: "Processing failed",
-        detail: "the input's loudness could not be measured")
-    }
+    // Pass 1: clean and measure, in pieces on all cores for long inputs.
+    let (cleans, before) = try clean(
+      inputFile, info: info, settings: settings, rate: rate, context: context)
 
-    // Pass 2, checked: gain and limiter, then measure the encoded result and correct once or twice.
-    let outputFile = context.workDirectory + "/output." + format.fileExtension
+    // Pass 2, checked: gain and limiter, measuring the encoded result as it is written; corrected once or
+    // twice when it missed.
+    let outputName = "output." + format.fileExtension
+    let outputFile = context.workDirectory + "/" + outputName
     var (gain, ceiling) = EnhanceCommand.plan(measured: before, settings: settings)
     var after = before
     for round in 0..<3 {
-      let share = round == 0 ? 60...80 : 80...84
-      try MediaSteps.ffmpeg(
-        EnhanceCommand.finishArguments(
-          clean: cleanFile, input: inputFile, output: outputFile, gain: gain, ceiling: ceiling, info: info,
-          format: format), tools: tools, duration: info.duration, context: context, share: share)
-      after = try MediaSteps.measure(outputFile, tools: tools, context: context)
+      after = try finish(
+        cleans: cleans, input: inputFile, output: outputName, gain: gain, ceiling: ceiling, info: info, format: format,
+        context: context, share: round == 0 ? 60...80 : 80...84)
       let peak = settings.peakReference == "sample" ? after.samplePeak : after.truePeak
       let peakOK = peak <= settings.peakLimit + 0.05
       let loudnessOK = settings.targetLevel.map { abs(after.integrated - $0) <= Self.tolerance } ?? true
@@ -90,11 +83,114 @@ struct EnhanceWork: JobWork {
       if !peakOK { ceiling = (ceiling ?? settings.peakLimit) - (peak - settings.peakLimit) - 0.2 }
       if !loudnessOK, let target = settings.targetLevel { gain += target - after.integrated }
     }
-    try? FileManager.default.removeItem(atPath: cleanFile)
+    for clean in cleans { try? FileManager.default.removeItem(atPath: context.workDirectory + "/" + clean) }
 
     try transfers.deliver(
       file: outputFile, to: output, field: "output", contentType: format.contentType, context: context, share: 85...99)
     return Self.result(settings: settings, before: before, after: after, gain: gain)
+  }
+
+  /// Later pieces of pass 1 start this much early: the noise reduction's estimate, the high-pass and the 3 s
+  /// short-term loudness window settle before their own part begins.
+  static let warmUp = 3.0
+
+  /// Pass 1: the cleaned audio as float WAVs (plain names in the work directory, in order) and its loudness,
+  /// combined exactly from the pieces' series and peaks.
+  func clean(_ input: String, info: MediaInfo, settings: EnhanceSettings, rate: Int, context: JobContext)
+    throws(JobFailure) -> (cleans: [String], measured: LoudnessSummary)
+  {
+    let total = info.duration ?? info.audioDuration ?? 0
+    let pieces =
+      total > 0
+      ? MediaPieces.split(from: 0, to: total, warmUp: Self.warmUp)
+      : [MediaPiece(index: 0, from: 0, keepFrom: 0, to: 0, isLast: true)]
+    let inputRate = info.sampleRate ?? 48000
+    let outputs = try MediaPieces.run(pieces) { piece throws(JobFailure) -> (String, MetadataLog, Double, Double) in
+      let clean = "clean-\(piece.index).wav"
+      let log = "clean-\(piece.index).txt"
+      let single = pieces.count == 1
+      let arguments = EnhanceCommand.cleanArguments(
+        input: input, start: piece.from == 0 ? nil : piece.from, length: single ? nil : piece.to - piece.from,
+        warm: piece.warm, inputRate: inputRate, clean: clean, log: log, settings: settings, rate: rate)
+      // Only the first piece reports progress (they run at the same pace).
+      let exit = try MediaSteps.ffmpeg(
+        arguments, tools: tools, duration: single ? info.duration : piece.to - piece.from, context: context,
+        share: piece.index == 0 ? 30...60 : 0...0, reports: piece.index == 0, in: context.workDirectory)
+      let text = (try? String(contentsOfFile: context.workDirectory + "/" + log, encoding: .utf8)) ?? ""
+      try? FileManager.default.removeItem(atPath: context.workDirectory + "/" + log)
+      guard let samplePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "sp"),
+        let truePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "tp")
+      else {
+        throw JobFailure(
+          .final, type: "/problems/processing-failed", title: "Processing failed",
+          detail: "the input's loudness could not be measured")
+      }
+      return (clean, MetadataLog(text), samplePeak, truePeak)
+    }
+    var momentary: [Double] = []
+    var shortTerm: [Double] = []
+    for (piece, output) in zip(pieces, outputs) {
+      for frame in output.1.frames where piece.keeps(piece.from + frame.time) {
+        if let m = frame.values["lavfi.r128.M"] { momentary.append(m) }
+        if let s = frame.values["lavfi.r128.S"] { shortTerm.append(s) }
+      }
+    }
+    let measured = LoudnessSummary(
+      integrated: LoudnessMath.integrated(momentary), range: LoudnessMath.range(shortTerm),
+      samplePeak: outputs.map(\.2).max() ?? -.infinity, truePeak: outputs.map(\.3).max() ?? -.infinity)
+    return (outputs.map(\.0), measured)
+  }
+
+  /// Pass 2 and the measurement of what it wrote: while ffmpeg encodes, a second ffmpeg measures the encoded
+  /// audio it streams down a pipe; formats without a streamable muxer are measured afterwards.
+  func finish(
+    cleans: [String], input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
+    format: OutputFormat, context: JobContext, share: ClosedRange<Int>
+  ) throws(JobFailure) -> LoudnessSummary {
+    let outputFile = context.workDirectory + "/" + output
+    guard let check = EnhanceCommand.checkMuxer(for: format) else {
+      try MediaSteps.ffmpeg(
+        EnhanceCommand.finishArguments(
+          cleans: cleans, input: input, output: output, gain: gain, ceiling: ceiling, info: info, format: format),
+        tools: tools, duration: info.duration, context: context, share: share, in: context.workDirectory)
+      return try MediaSteps.measure(outputFile, tools: tools, context: context)
+    }
+    var pipe: [Int32] = [-1, -1]
+    guard ferry_pipe_cloexec(&pipe) == 0 else {
+      throw JobFailure(
+        .retryable, type: "/problems/internal-error", title: "Local failure", detail: "cannot make a pipe")
+    }
+    let checker = ProcessRunner()
+    let registration = context.onCancel { checker.cancel() }
+    defer { registration.cancel() }
+    let measured = LockedBox<LoudnessSummary?>(nil)
+    let checked = DispatchSemaphore(value: 0)
+    let readEnd = pipe[0]
+    Thread.detachNewThread { [tools] in
+      defer { checked.signal() }
+      guard
+        let exit = try? checker.run(
+          tools.ffmpeg, EnhanceCommand.checkArguments(demuxer: check.demuxer), stdin: readEnd),
+        exit.status == 0
+      else { return }
+      measured.withLock { $0 = LoudnessSummary.parse(exit.stderr) }
+    }
+    do throws(JobFailure) {
+      try MediaSteps.ffmpeg(
+        EnhanceCommand.finishArguments(
+          cleans: cleans, input: input, output: output, gain: gain, ceiling: ceiling, info: info, format: format,
+          check: check.muxer),
+        tools: tools, duration: info.duration, context: context, share: share, in: context.workDirectory, fd3: pipe[1])
+    } catch {
+      checker.cancel()
+      checked.wait()
+      throw error
+    }
+    checked.wait()
+    // A check that could not measure (it should not happen) is made again from the file.
+    if let summary = measured.withLock({ $0 }) { return summary }
+    context.logger.warning("the streamed check of an enhance result failed; measuring the file")
+    return try MediaSteps.measure(outputFile, tools: tools, context: context)
   }
 
   static func result(settings: EnhanceSettings, before: LoudnessSummary, after: LoudnessSummary, gain: Double)
@@ -189,7 +285,7 @@ enum MediaSteps {
   @discardableResult
   static func ffmpeg(
     _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>,
-    reports: Bool = true, in directory: String? = nil
+    reports: Bool = true, in directory: String? = nil, fd3: Int32? = nil
   ) throws(JobFailure) -> ProcessRunner.Exit {
     let runner = ProcessRunner()
     let registration = context.onCancel { runner.cancel() }
@@ -197,7 +293,7 @@ enum MediaSteps {
     var progress = FFmpegProgress()
     let exit: ProcessRunner.Exit
     do {
-      exit = try runner.run(tools.ffmpeg, arguments, in: directory) { line in
+      exit = try runner.run(tools.ffmpeg, arguments, in: directory, fd3: fd3) { line in
         if progress.feed(line) && reports {
           let done =
             share.lowerBound + Int(progress.fraction(of: duration) * Double(share.upperBound - share.lowerBound))

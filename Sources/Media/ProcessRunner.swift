@@ -31,27 +31,41 @@ public final class ProcessRunner: Sendable {
   }
 
   /// Runs `executable` with `arguments` in `directory` (the caller's when nil) and waits for it; `onLine` gets
-  /// each stdout line as it arrives. The child gets stdin from /dev/null, no descriptor of Ferry's but its
-  /// stdout and stderr pipes, and an environment of `PATH` only (Ferry's own holds secrets).
+  /// each stdout line as it arrives. The child gets stdin from /dev/null (or `stdin`), no descriptor of
+  /// Ferry's but its stdout and stderr pipes (and `fd3` as its descriptor 3), and an environment of `PATH`
+  /// only (Ferry's own holds secrets). `stdin` and `fd3` are the runner's to close, once the child has them:
+  /// the ends of a pipe between two runs (`pipe:3` of one feeding `pipe:0` of the other) then see its end.
   public func run(
-    _ executable: String, _ arguments: [String], in directory: String? = nil, onLine: (Substring) -> Void = { _ in }
+    _ executable: String, _ arguments: [String], in directory: String? = nil, stdin: Int32? = nil, fd3: Int32? = nil,
+    onLine: (Substring) -> Void = { _ in }
   ) throws -> Exit {
+    func closeHandedOver() {
+      if let stdin { close(stdin) }
+      if let fd3 { close(fd3) }
+    }
     var stdoutPipe: [Int32] = [-1, -1]
     var stderrPipe: [Int32] = [-1, -1]
     guard ferry_pipe_cloexec(&stdoutPipe) == 0 else {
+      closeHandedOver()
       throw LaunchError(description: "cannot create pipes: \(String(cString: strerror(errno)))")
     }
     guard ferry_pipe_cloexec(&stderrPipe) == 0 else {
+      closeHandedOver()
       stdoutPipe.forEach { close($0) }
       throw LaunchError(description: "cannot create pipes: \(String(cString: strerror(errno)))")
     }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    if let stdin {
+      posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    }
     posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
     posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-    _ = ferry_spawn_close_from(&actions, 3)
+    if let fd3 { posix_spawn_file_actions_adddup2(&actions, fd3, 3) }
+    _ = ferry_spawn_close_from(&actions, fd3 == nil ? 3 : 4)
     if let directory { _ = ferry_spawn_chdir(&actions, directory) }
     let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
@@ -63,6 +77,8 @@ public final class ProcessRunner: Sendable {
     let spawned = posix_spawnp(&child, executable, &actions, nil, argv, environment)
     close(stdoutPipe[1])
     close(stderrPipe[1])
+    // The child has its copies: ours would keep a pipe open past the child's end.
+    closeHandedOver()
     guard spawned == 0 else {
       close(stdoutPipe[0])
       close(stderrPipe[0])

@@ -78,6 +78,43 @@ import Transfer
     #expect(abs(job.duration - 4) < 0.1, "the media duration is recorded: \(job.duration)")
   }
 
+  /// Samples in the first audio stream of a WAV file (ffprobe's `duration_ts`).
+  func sampleCount(_ path: String) async throws -> Int? {
+    try await blocking {
+      var text = ""
+      _ = try ProcessRunner().run(
+        "ffprobe",
+        ["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=duration_ts", "-of", "csv=p=0", path]
+      ) { text += $0 }
+      return Int(text.trimmingCharacters(in: .whitespaces))
+    }
+  }
+
+  @Test func aLongInput_isCleanedInPieces_withoutLosingOrRepeatingASample() async throws {
+    defer { harness.pool.stop() }
+    // Over a minute: pass 1 runs in pieces (with warm-up overlaps) on every core, pass 2 joins them.
+    try await fixture("in/long.wav", seconds: 64)
+    // WAV is measured after it is written; MP3 while it is encoded (streamed to a second ffmpeg).
+    for output in ["out/long.wav", "out/long.mp3"] {
+      let job = try await run(
+        #"{"input": "dlb://in/long.wav", "output": "dlb://\#(output)", "content": {"type": "podcast"}}"#)
+      #expect(job.status == .success, "\(String(describing: job.error))")
+      let path = harness.storage.path(owner: "app", key: output)
+      let measured = try await blocking { [harness] in try LoudnessMeter(tools: harness.tools).measure(path) }
+      let after = try #require(measured)
+      #expect(abs(after.integrated - -16) <= 0.5, "\(output): \(after.integrated) LUFS")
+      #expect(after.truePeak <= -1, "\(output): true peak \(after.truePeak) dBTP")
+      // What the job reports is what the file measures (the streamed check read the same audio; the stream
+      // lacks the file's gapless header, and the report is rounded to 0.1).
+      let result = try JSONSerialization.jsonObject(with: Data((job.result ?? "{}").utf8)) as? [String: Any]
+      let reported = ((result?["loudness"] as? [String: Any])?["after"] as? [String: Any])?["integrated"] as? Double
+      #expect(
+        reported.map { abs($0 - after.integrated) <= 0.1 } == true,
+        "\(output): \(after.integrated) vs \(job.result ?? "")")
+    }
+    #expect(try await sampleCount(harness.storage.path(owner: "app", key: "out/long.wav")) == 64 * 48000)
+  }
+
   @Test func aLoudPeakyInput_isBroughtDownUnderTheTruePeakLimit() async throws {
     defer { harness.pool.stop() }
     // Near full scale with sharp peaks: the gain goes down and the limiter keeps the true peak at -1 dBTP.

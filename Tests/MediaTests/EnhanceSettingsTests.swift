@@ -76,9 +76,31 @@ import Testing
     #expect(chain.first == "highpass=f=80")
     #expect(chain.filter { $0.hasPrefix("bandreject=f=") }.count == 6)
     #expect(chain.suffix(2) == ["afftdn=nr=12:nf=-40", "acompressor=threshold=-24dB:ratio=1.5:attack=10:release=200"])
-    let pass1 = EnhanceCommand.cleanArguments(input: "/w/input", clean: "/w/clean.wav", settings: s, rate: 48000)
-    #expect(pass1[pass1.firstIndex(of: "-af")! + 1].hasSuffix("," + LoudnessSummary.filter))
-    #expect(pass1.suffix(5) == ["-c:a", "pcm_f32le", "-f", "wav", "/w/clean.wav"])
+    let pass1 = EnhanceCommand.cleanArguments(
+      input: "/w/input", start: 297, length: 303, warm: 3, inputRate: 44100, clean: "clean-1.wav", log: "clean-1.txt",
+      settings: s, rate: 48000)
+    let graph = pass1[pass1.firstIndex(of: "-filter_complex")! + 1]
+    #expect(graph.hasPrefix("[0:a:0]highpass=f=80,"))
+    #expect(graph.contains("ebur128=metadata=1,ametadata=mode=print:file=clean-1.txt,asplit=2[w][p]"))
+    // The warm-up is measured (its loudness windows fill) but neither written nor counted in the peaks.
+    #expect(graph.contains("[w]atrim=start=3,asetpts=PTS-STARTPTS,anull[out]"))
+    #expect(graph.contains("[p]atrim=start=3,asetpts=PTS-STARTPTS,asplit=2[t][s]"))
+    #expect(graph.contains("aresample=176400:filter_size=12,astats@tp="))
+    #expect(Array(pass1[pass1.firstIndex(of: "-ss")!...].prefix(4)) == ["-ss", "297", "-t", "303"])
+    #expect(pass1.suffix(9) == ["-map", "[out]", "-ar", "48000", "-c:a", "pcm_f32le", "-f", "wav", "clean-1.wav"])
+    let whole = EnhanceCommand.cleanArguments(
+      input: "/w/input", start: nil, length: nil, warm: 0, inputRate: 48000, clean: "clean-0.wav", log: "clean-0.txt",
+      settings: s, rate: 48000)
+    #expect(!whole.contains("-ss") && !whole.joined(separator: " ").contains("atrim"))
+    let stderr = """
+      [astats@sp @ 0x55] Overall
+      [astats@sp @ 0x55] Peak level dB: -12.500000
+      [astats@tp @ 0x56] Overall
+      [astats@tp @ 0x56] Peak level dB: -11.750000
+      """
+    #expect(EnhanceCommand.reportedPeak(stderr, filter: "sp") == -12.5)
+    #expect(EnhanceCommand.reportedPeak(stderr, filter: "tp") == -11.75)
+    #expect(EnhanceCommand.reportedPeak("nothing", filter: "tp") == nil)
   }
 
   @Test func thePlan_bringsTheMeasuredLoudnessToTheTarget_andLimitsOnlyWhenPeaksWouldPass() throws {
@@ -125,13 +147,23 @@ import Testing
       hasVideo: true, videoCodec: "h264")
     let format = OutputFormat.choose(outputName: "talk.mp4", inputFormat: info.formatName)
     let args = EnhanceCommand.finishArguments(
-      clean: "/w/clean.wav", input: "/w/input", output: "/w/output.mp4", gain: 6.5, ceiling: -2, info: info,
-      format: format)
+      cleans: ["clean-0.wav", "clean-1.wav"], input: "/w/input", output: "output.mp4", gain: 6.5, ceiling: -2,
+      info: info, format: format)
     let text = args.joined(separator: " ")
-    #expect(args.filter { $0 == "-protocol_whitelist" }.count == 2, "both inputs are limited")
-    #expect(text.contains("-map 0:a:0 -map 1:v:0 -c:v copy"))
-    #expect(text.contains("volume=6.5dB,alimiter=limit=0.794:level=false"))
-    #expect(args.last == "/w/output.mp4" && !args.contains { $0.contains("://") })
+    #expect(args.filter { $0 == "-protocol_whitelist" }.count == 3, "every input is limited")
+    #expect(text.contains("[0:a:0][1:a:0]concat=n=2:v=0:a=1,volume=6.5dB,alimiter=limit=0.794:level=false"))
+    #expect(text.contains("-map [a] -map 2:v:0 -c:v copy"))
+    #expect(args.last == "output.mp4" && !args.contains { $0.contains("://") })
+    // Checked while it encodes: the tee muxer writes the file and streams the audio to descriptor 3.
+    let check = try #require(EnhanceCommand.checkMuxer(for: format))
+    #expect(check == ("adts", "aac"))
+    let teed = EnhanceCommand.finishArguments(
+      cleans: ["clean-0.wav"], input: "/w/input", output: "output.mp4", gain: 0, ceiling: nil, info: info,
+      format: format, check: check.muxer)
+    #expect(teed.suffix(3) == ["-f", "tee", "[f=mp4]output.mp4|[f=adts:select=a:onfail=ignore]pipe:3"])
+    #expect(teed.joined(separator: " ").contains("[0:a:0]volume=0dB[a]"))
+    #expect(EnhanceCommand.checkMuxer(for: OutputFormat.choose(outputName: "a.wav", inputFormat: "wav")) == nil)
+    #expect(EnhanceCommand.checkArguments(demuxer: "mp3").contains("pipe:0"))
     #expect(EnhanceCommand.sampleRate(info: info, format: format) == 44100)
   }
 
