@@ -8,7 +8,7 @@ import Transfer
 /// Sends the webhook outbox: sender threads take due deliveries from the store, POST them (Standard Webhooks
 /// headers, signed with the owning app's secret, under the outbound network policy) and record each attempt.
 /// A non-2xx answer, a timeout or a connection failure is tried again with jittered exponential backoff until
-/// `retryFor` after the job ended; a refused address or an unreadable callback is given up at once. Deliveries
+/// `retryFor` after the job ended; a refused address, a redirect or an unreadable callback is given up at once. Deliveries
 /// live in the store, so those pending at a restart are sent after it.
 public final class WebhookDispatcher: Sendable {
   public struct Settings: Sendable {
@@ -217,6 +217,12 @@ public final class WebhookDispatcher: Sendable {
       case .status(let code, _):
         attempt.status = code
         attempt.error = nil
+        // Redirects are not followed (the network policy judged the URL registered, not where it points),
+        // and one will not stop redirecting by itself.
+        if (300..<400).contains(code) {
+          attempt.error = "redirects are not followed"
+          final = true
+        }
       case .refused, .local: final = true
       default: break
       }

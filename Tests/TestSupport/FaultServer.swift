@@ -35,30 +35,59 @@ public final class FaultServer: @unchecked Sendable {
   private var stopped = false
   private let behavior: @Sendable (Received, Int) -> Behavior
 
-  /// Listens on `host` (127.0.0.1 or another loopback address) on a free port.
+  /// Listens on `host` (127.0.0.1, another loopback address, or `::1`) on a free port.
   public init(host: String = "127.0.0.1", behavior: @escaping @Sendable (Received, Int) -> Behavior) throws {
     self.host = host
     self.behavior = behavior
-    let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var one: Int32 = 1
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    inet_pton(AF_INET, host, &address.sin_addr)
-    let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0, listen(sock, 64) == 0 else {
-      close(sock)
-      throw RawHTTPClient.ClientError(description: "FaultServer cannot listen on \(host)")
-    }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(sock, $0, &length) }
+    let sock: Int32
+    var boundPort: UInt16 = 0
+    if host.contains(":") {
+      sock = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+      var one: Int32 = 1
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+      setsockopt(sock, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+      var address = sockaddr_in6()
+      address.sin6_family = sa_family_t(AF_INET6)
+      inet_pton(AF_INET6, host, &address.sin6_addr)
+      let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+          bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+        }
+      }
+      guard bound == 0, listen(sock, 64) == 0 else {
+        close(sock)
+        throw RawHTTPClient.ClientError(description: "FaultServer cannot listen on \(host)")
+      }
+      var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+      withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(sock, $0, &length) }
+      }
+      boundPort = UInt16(bigEndian: address.sin6_port)
+    } else {
+      sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      var one: Int32 = 1
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+      var address = sockaddr_in()
+      address.sin_family = sa_family_t(AF_INET)
+      address.sin_port = 0
+      inet_pton(AF_INET, host, &address.sin_addr)
+      let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+          bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+      }
+      guard bound == 0, listen(sock, 64) == 0 else {
+        close(sock)
+        throw RawHTTPClient.ClientError(description: "FaultServer cannot listen on \(host)")
+      }
+      var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+      withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(sock, $0, &length) }
+      }
+      boundPort = UInt16(bigEndian: address.sin_port)
     }
     fd = sock
-    port = Int(UInt16(bigEndian: address.sin_port))
+    port = Int(boundPort)
     let thread = Thread { [self] in acceptLoop() }
     thread.start()
   }
@@ -70,7 +99,7 @@ public final class FaultServer: @unchecked Sendable {
   /// Connections accepted so far.
   public var connectionCount: Int { lock.withLock { connections } }
   /// `http://host:port`
-  public var base: String { "http://\(host):\(port)" }
+  public var base: String { host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)" }
 
   public func stop() {
     let first = lock.withLock { () -> Bool in
