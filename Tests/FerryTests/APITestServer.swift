@@ -14,8 +14,9 @@ final class APITestServer: Sendable {
   let dataDirectory: String
   let logs = MemoryLogSink()
 
-  /// `dataDirectory` continues an earlier server's (a restart); by default a new one.
-  init(extraEnvironment: [String: String] = [:], dataDirectory: String? = nil) throws {
+  /// `dataDirectory` continues an earlier server's (a restart); by default a new one. `mediaOperations` serves
+  /// the real enhance, analyze, transcode and diagnose instead of the copy operation.
+  init(extraEnvironment: [String: String] = [:], dataDirectory: String? = nil, mediaOperations: Bool = false) throws {
     self.dataDirectory = try dataDirectory ?? makeTemporaryDirectory("ferry-api")
     var environment = [
       "FERRY_SERVER_PORT": "0", "FERRY_DATA_DIR": self.dataDirectory, "FERRY_NETWORK_ALLOW": #"["127.0.0.0/8"]"#,
@@ -26,9 +27,9 @@ final class APITestServer: Sendable {
     ]
     environment.merge(extraEnvironment) { $1 }
     let configuration = try ConfigurationLoader(environment: environment).load(file: nil).configuration
+    let copy: @Sendable (JobTransfers) -> [any JobOperation] = { [CopyOperation(transfers: $0)] }
     application = try FerryApplication(
-      configuration: configuration, logger: Logger(level: .info, sink: logs),
-      operations: { [CopyOperation(transfers: $0)] })
+      configuration: configuration, logger: Logger(level: .info, sink: logs), operations: mediaOperations ? nil : copy)
     port = try application.start()
   }
 
@@ -74,11 +75,13 @@ final class APITestServer: Sendable {
   }
 
   /// Polls the job until it ends (at most `timeout` seconds).
-  func waitForEnd(_ jobID: String, token: String, timeout: Double = 15) async throws -> [String: Any] {
+  func waitForEnd(_ jobID: String, token: String, path: String = "/media/copy", timeout: Double = 15) async throws
+    -> [String: Any]
+  {
     let deadline = Date() + timeout
     while Date() < deadline {
       let response = try await request(
-        "GET", "/media/copy?job_id=\(jobID)", headers: ["Authorization": "Bearer \(token)"])
+        "GET", "\(path)?job_id=\(jobID)", headers: ["Authorization": "Bearer \(token)"])
       let status = response.json["status"] as? String
       if let status, !["Pending", "Running"].contains(status) { return response.json }
       try await Task.sleep(for: .milliseconds(50))

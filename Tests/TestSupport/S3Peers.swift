@@ -111,22 +111,26 @@ public final class S3Peers: @unchecked Sendable {
   }
 
   /// A pre-signed URL made by boto3, as a user's script would make it.
-  public func presign(method: String, bucket: String, key: String, expires: Int, key accessKey: String, secret: String)
-    throws -> String
-  {
+  public func presign(
+    method: String, bucket: String, key: String, expires: Int, key accessKey: String, secret: String,
+    token: String? = nil
+  ) throws -> String {
     let python = URL(fileURLWithPath: S3Peers.motoServer!).deletingLastPathComponent().appendingPathComponent("python3")
       .path
     let script = """
       import boto3, sys
       from botocore.config import Config
       s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3],
-                        region_name="us-east-1", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+                        aws_session_token=sys.argv[8] or None, region_name="us-east-1",
+                        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
       op = {"GET": "get_object", "PUT": "put_object"}[sys.argv[4]]
       print(s3.generate_presigned_url(op, Params={"Bucket": sys.argv[5], "Key": sys.argv[6]}, ExpiresIn=int(sys.argv[7])))
       """
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = ["-c", script, proxyEndpoint, accessKey, secret, method, bucket, key, String(expires)]
+    process.arguments = [
+      "-c", script, proxyEndpoint, accessKey, secret, method, bucket, key, String(expires), token ?? "",
+    ]
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
