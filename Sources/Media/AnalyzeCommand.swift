@@ -7,19 +7,21 @@ public enum AnalyzeCommand {
     public var loudness: String
     public var truePeaks: String
     public var samplePeaks: String
+    /// Raw mono float samples of sampled windows, for the bandwidth (`Bandwidth`).
+    public var spectrum: String
   }
 
   /// Arguments for the piece from `start` lasting `length` seconds (the whole input when nil).
   public static func arguments(
     input: String, start: Double?, length: Double?, sampleRate: Int, settings: AnalyzeSettings, logs: Logs
   ) -> [String] {
-    var arguments = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
+    var arguments = ["-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
     if let start { arguments += ["-ss", number(start)] }
     if let length { arguments += ["-t", number(length)] }
     arguments += MediaTools.safeInput + ["-i", input]
     let over = sampleRate * 4
     let graph = [
-      "[0:a:0]asplit=3[m][t][p]",
+      "[0:a:0]asplit=4[m][t][p][b]",
       // silencedetect's findings go into the same log (lavfi.silence_start / _end) as the loudness values.
       "[m]ebur128=metadata=1:framelog=verbose,"
         + "silencedetect=n=\(number(settings.silenceThreshold))dB:d=\(number(settings.silenceDuration)),"
@@ -32,8 +34,13 @@ public enum AnalyzeCommand {
       "[p]asetnsamples=n=\(sampleRate),"
         + "astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,"
         + "ametadata=mode=print:file=\(quoted(logs.samplePeaks)),anullsink",
+      "[b]\(Bandwidth.selection)[bw]",
     ]
-    return arguments + ["-filter_complex", graph.joined(separator: ";"), "-f", "null", "-"]
+    // The sampled windows are the one output (raw floats); the other branches end in sinks.
+    return arguments + [
+      "-filter_complex", graph.joined(separator: ";"), "-map", "[bw]", "-c:a", "pcm_f32le", "-f", "f32le",
+      quoted(logs.spectrum),
+    ]
   }
 
   /// A log file name as a filter argument. Only plain names are used (ffmpeg runs in the work directory),

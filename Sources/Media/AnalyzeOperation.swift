@@ -72,8 +72,11 @@ struct AnalyzeWork: JobWork {
     }
     let measurement = try measure(
       inputFile, from: start, to: end, rate: info.sampleRate ?? 48000, settings: settings, context: context)
+    let bandwidth = Bandwidth.estimate(samples: measurement.spectrumSamples, sampleRate: info.sampleRate ?? 48000)
 
-    let resultText = report(measurement, info: info, settings: settings, start: start, end: end).description
+    let resultText = report(
+      measurement, bandwidth: bandwidth, info: info, settings: settings, start: start, end: end
+    ).description
     let resultFile = context.workDirectory + "/analysis.json"
     guard FileManager.default.createFile(atPath: resultFile, contents: Data(resultText.utf8)) else {
       throw JobFailure(
@@ -91,6 +94,8 @@ struct AnalyzeWork: JobWork {
     var truePeaks: [Int: Double] = [:]
     var samplePeaks: [Int: Double] = [:]
     var silences: [(start: Double, end: Double)] = []
+    /// Sampled windows of the audio (mono floats), for the bandwidth.
+    var spectrumSamples: [Float] = []
   }
 
   func measure(
@@ -101,7 +106,7 @@ struct AnalyzeWork: JobWork {
       // Plain names: ffmpeg runs in the work directory.
       let logs = AnalyzeCommand.Logs(
         loudness: "loudness-\(piece.index).txt", truePeaks: "true-peaks-\(piece.index).txt",
-        samplePeaks: "sample-peaks-\(piece.index).txt")
+        samplePeaks: "sample-peaks-\(piece.index).txt", spectrum: "spectrum-\(piece.index).raw")
       let arguments = AnalyzeCommand.arguments(
         input: path, start: piece.from == 0 ? nil : piece.from, length: piece.to - piece.from, sampleRate: rate,
         settings: settings, logs: logs)
@@ -110,7 +115,7 @@ struct AnalyzeWork: JobWork {
         arguments, tools: tools, duration: piece.to - piece.from, context: context,
         share: piece.index == 0 ? 30...90 : 0...0, reports: piece.index == 0, in: context.workDirectory)
       let directory = context.workDirectory + "/"
-      return [logs.loudness, logs.truePeaks, logs.samplePeaks].map { directory + $0 }
+      return [logs.loudness, logs.truePeaks, logs.samplePeaks, logs.spectrum].map { directory + $0 }
     }
 
     var measurement = Measurement()
@@ -143,12 +148,18 @@ struct AnalyzeWork: JobWork {
         }
       }
     }
+    for files in outputs {
+      guard let raw = FileManager.default.contents(atPath: files[3]) else { continue }
+      measurement.spectrumSamples += raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
     measurement.silences = Measurement.merged(measurement.silences)
     return measurement
   }
 
   /// The Dolby-shaped result.
-  func report(_ m: Measurement, info: MediaInfo, settings: AnalyzeSettings, start: Double, end: Double) -> JSONValue {
+  func report(
+    _ m: Measurement, bandwidth: Double?, info: MediaInfo, settings: AnalyzeSettings, start: Double, end: Double
+  ) -> JSONValue {
     func r(_ value: Double, _ places: Double = 10) -> JSONValue {
       value.isFinite ? .double((value * places).rounded() / places) : .null
     }
@@ -207,6 +218,8 @@ struct AnalyzeWork: JobWork {
         "sections": .array(m.silences.map { .object(["start": r($0.start, 1000), "end": r($0.end, 1000)]) }),
       ]),
       "speech": .object(["percentage": r(speechPercentage), "estimate": .string("level")]),
+      // Hz; null for silence.
+      "bandwidth": bandwidth.map { .int(Int($0.rounded())) } ?? .null,
     ]
     if settings.loudnessMax != nil || settings.loudnessMin != nil || settings.truePeakMax != nil {
       var problems: [String] = []

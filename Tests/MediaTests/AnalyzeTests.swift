@@ -60,6 +60,24 @@ import Transfer
     let merged = AnalyzeWork.Measurement.merged([(start: 30, end: 40), (start: 10, end: 12), (start: 40, end: 45)])
     #expect(merged.map(\.start) == [10, 30] && merged.map(\.end) == [12, 45])
   }
+
+  @Test func theFFT_putsASineInItsBin_andTheBandwidthFollowsTheContent() {
+    let n = 64
+    var re = (0..<n).map { sin(2 * Double.pi * 5 * Double($0) / Double(n)) }
+    var im = [Double](repeating: 0, count: n)
+    FFT.transform(&re, &im)
+    let magnitudes = (0..<(n / 2)).map { (re[$0] * re[$0] + im[$0] * im[$0]).squareRoot() }
+    #expect(magnitudes.firstIndex(of: magnitudes.max()!) == 5 && abs(magnitudes[5] - Double(n) / 2) < 1e-9)
+    #expect(magnitudes.enumerated().allSatisfy { $0.offset == 5 || $0.element < 1e-9 })
+    // Tones at 1 and 5 kHz: the band ends at 5 kHz (one bin is 48000/4096 Hz).
+    let rate = 48000.0
+    let samples = (0..<(Bandwidth.windowSize * 4)).map { i -> Float in
+      Float(0.5 * sin(2 * Double.pi * 1000 * Double(i) / rate) + 0.01 * sin(2 * Double.pi * 5000 * Double(i) / rate))
+    }
+    let band = try! #require(Bandwidth.estimate(samples: samples, sampleRate: 48000))
+    #expect(abs(band - 5000) < 30, "\(band)")
+    #expect(Bandwidth.estimate(samples: [Float](repeating: 0, count: 8192), sampleRate: 48000) == nil)
+  }
 }
 
 /// Analyze jobs through the engine with real ffmpeg on generated fixtures, checking the numbers.
@@ -125,6 +143,22 @@ import Transfer
     // The same JSON went to the output.
     let written = FileManager.default.contents(atPath: harness.storage.path(owner: "app", key: "out/ref.wav.json"))
     #expect(written.map { String(decoding: $0, as: UTF8.self) } == job.result)
+  }
+
+  @Test func bandwidth_isTheHighestFrequencyWithContent() async throws {
+    defer { harness.pool.stop() }
+    // Noise made at 8 kHz and resampled (steeply) to 48 kHz has nothing above 4 kHz; noise made at 48 kHz
+    // reaches 24 kHz.
+    _ = try await fixture(
+      "narrow.wav",
+      ["-f", "lavfi", "-i", "anoisesrc=d=8:a=0.3:r=8000", "-af", "aresample=48000:resampler=soxr:precision=28"])
+    _ = try await fixture("wide.wav", ["-f", "lavfi", "-i", "anoisesrc=d=8:a=0.3:r=48000"])
+    _ = try await fixture("quiet.wav", ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "3"])
+    let narrow = try #require(audio(try await analyze("narrow.wav").0)["bandwidth"] as? Int)
+    #expect((3800...4100).contains(narrow), "narrow: \(narrow) Hz")
+    let wide = try #require(audio(try await analyze("wide.wav").0)["bandwidth"] as? Int)
+    #expect(wide >= 22000, "wide: \(wide) Hz")
+    #expect(audio(try await analyze("quiet.wav").0)["bandwidth"] is NSNull)
   }
 
   @Test func aLongInput_measuredInParallelPieces_agreesWithOneWholePass() async throws {

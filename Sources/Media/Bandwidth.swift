@@ -1,0 +1,91 @@
+import Foundation
+
+/// The audio bandwidth: the highest frequency with significant content, from the long-term power spectrum
+/// of sampled windows (mono, `windowSize` samples each, Hann-windowed). "Significant" is within
+/// `range` dB of the spectrum's strongest band; silent windows are left out. An MP3 that cut everything above
+/// 16 kHz reports about 16 kHz; telephone speech about 3.4-4 kHz; full-band audio close to the Nyquist
+/// frequency.
+public enum Bandwidth {
+  public static let windowSize = 4096
+  /// Every `sampleEvery`-th window of the input is analysed (a spectrum needs a sample, not every window).
+  public static let sampleEvery = 25
+  static let range = 60.0
+
+  /// The filter chain that picks the windows (appended to a branch of analyze's graph).
+  public static var selection: String {
+    "aformat=sample_fmts=flt:channel_layouts=mono,asetnsamples=n=\(windowSize),aselect='not(mod(n\\,\(sampleEvery)))'"
+  }
+
+  /// The bandwidth in Hz of the windows in `samples` (raw 32-bit float, native order) at `sampleRate`; nil
+  /// when every window is silent.
+  public static func estimate(samples: [Float], sampleRate: Int) -> Double? {
+    let n = windowSize
+    let bins = n / 2 + 1
+    var power = [Double](repeating: 0, count: bins)
+    var used = 0
+    let window = (0..<n).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n)) }
+    var offset = 0
+    while offset + n <= samples.count {
+      defer { offset += n }
+      var energy = 0.0
+      for i in 0..<n { energy += Double(samples[offset + i]) * Double(samples[offset + i]) }
+      // Under -90 dBFS RMS: silence (or dither), which says nothing about the content's band.
+      guard energy / Double(n) > 1e-9 else { continue }
+      var re = (0..<n).map { Double(samples[offset + $0]) * window[$0] }
+      var im = [Double](repeating: 0, count: n)
+      FFT.transform(&re, &im)
+      for k in 0..<bins { power[k] += re[k] * re[k] + im[k] * im[k] }
+      used += 1
+    }
+    guard used > 0 else { return nil }
+    // Above 20 Hz (DC and rumble say nothing about the band), in dB.
+    let first = max(1, Int((20 * Double(n) / Double(sampleRate)).rounded(.up)))
+    let levels = power.map { 10 * log10($0 / Double(used) + 1e-30) }
+    guard let peak = levels[first...].max() else { return nil }
+    guard let top = levels.indices.last(where: { $0 >= first && levels[$0] >= peak - range }) else { return nil }
+    return Double(top) * Double(sampleRate) / Double(n)
+  }
+}
+
+/// An in-place radix-2 complex FFT (decimation in time); the length is a power of two.
+enum FFT {
+  static func transform(_ re: inout [Double], _ im: inout [Double]) {
+    let n = re.count
+    precondition(n > 0 && n & (n - 1) == 0 && im.count == n, "a power-of-two length")
+    var j = 0
+    for i in 1..<n {
+      var bit = n >> 1
+      while j & bit != 0 {
+        j ^= bit
+        bit >>= 1
+      }
+      j |= bit
+      if i < j {
+        re.swapAt(i, j)
+        im.swapAt(i, j)
+      }
+    }
+    var length = 2
+    while length <= n {
+      let angle = -2 * Double.pi / Double(length)
+      let (wr, wi) = (cos(angle), sin(angle))
+      var start = 0
+      while start < n {
+        var (cr, ci) = (1.0, 0.0)
+        for k in 0..<(length / 2) {
+          let a = start + k
+          let b = a + length / 2
+          let tr = re[b] * cr - im[b] * ci
+          let ti = re[b] * ci + im[b] * cr
+          re[b] = re[a] - tr
+          im[b] = im[a] - ti
+          re[a] += tr
+          im[a] += ti
+          (cr, ci) = (cr * wr - ci * wi, cr * wi + ci * wr)
+        }
+        start += length
+      }
+      length <<= 1
+    }
+  }
+}
