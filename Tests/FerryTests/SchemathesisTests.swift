@@ -1,0 +1,59 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// openapi.yaml against the real `ferry serve`: the pinned schemathesis (scripts/schemathesis.sh) sends
+/// generated requests to every operation and fails on any 5xx or any answer the spec does not describe.
+@Suite(.serialized) struct SchemathesisTests {
+  /// `schemathesis` from PATH (make test puts .venv/bin there) or the package's .venv.
+  static var schemathesis: String? {
+    let candidates =
+      (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/schemathesis" }
+      + [S3Peers.packageRoot + "/.venv/bin/schemathesis"]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
+
+  @Test(.timeLimit(.minutes(3)))
+  func everyOperation_answersAsTheSpecSays_withNoServerError() throws {
+    // Unlike the S3 peers this is not skipped: `make test` (and so CI) always installs it.
+    let schemathesis = try #require(
+      Self.schemathesis, "schemathesis not found (run make test, which installs it into .venv)")
+    let ferry = try FerryProcess(
+      ["serve"],
+      environment: [
+        "FERRY_SERVER_PORT": "0", "FERRY_AUTH_APPS": #"[{"key": "schema-app", "secret": "schema-secret"}]"#,
+        "FERRY_AUTH_RATE_LIMIT_PER_S": "100000", "FERRY_AUTH_RATE_LIMIT_BURST": "100000",
+        "FERRY_WORKERS_CONCURRENCY": "1",
+      ])
+    defer { ferry.terminate() }
+    let port = try ferry.waitForPort()
+    let work = try makeTemporaryDirectory("ferry-schemathesis")
+    defer { try? FileManager.default.removeItem(atPath: work) }
+    let outputPath = work + "/schemathesis.txt"
+    FileManager.default.createFile(atPath: outputPath, contents: nil)
+    let script = Process()
+    script.executableURL = URL(fileURLWithPath: S3Peers.packageRoot + "/scripts/schemathesis.sh")
+    script.environment = [
+      "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": work,
+      "FERRY": "http://127.0.0.1:\(port)", "KEY": "schema-app", "SECRET": "schema-secret", "WORK": work,
+      "SCHEMATHESIS": schemathesis,
+    ]
+    // To a file, not a pipe: the report can outgrow a pipe's buffer before the process exits.
+    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+    script.standardOutput = output
+    script.standardError = output
+    try script.run()
+    // Bounded: about 20 s on 2 cores; stopped by its PID if it hangs.
+    let deadline = Date().addingTimeInterval(150)
+    while script.isRunning && Date() < deadline { usleep(100_000) }
+    let finished = !script.isRunning
+    if !finished {
+      kill(script.processIdentifier, SIGKILL)
+      script.waitUntilExit()
+    }
+    try output.close()
+    let printed = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    #expect(finished, "schemathesis did not finish within 150 s:\n\(printed)")
+    #expect(script.terminationStatus == 0, "\(printed)")
+  }
+}
