@@ -7,15 +7,15 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 FERRY=${FERRY:-http://127.0.0.1:8080}
 work=${WORK:-$(mktemp -d)}
-TOKEN=$(curl -sf -u "$KEY:$SECRET" -d grant_type=client_credentials "$FERRY/v1/auth/token" \
+TOKEN=$(curl -sf -m 30 -u "$KEY:$SECRET" -d grant_type=client_credentials "$FERRY/v1/auth/token" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 # The spec's example dlb:// keys hold a short tone, so downloads (whole and ranged) and jobs that succeed are
 # checked too, not only refusals.
 ffmpeg -loglevel error -y -f lavfi -i "sine=f=440:d=2" "$work/tone.wav"
 for key in in/talk.wav out/loud.wav; do
-  UPLOAD=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  UPLOAD=$(curl -sf -m 30 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d "{\"url\": \"dlb://$key\"}" "$FERRY/media/input" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
-  curl -sf -T "$work/tone.wav" "$UPLOAD" > /dev/null
+  curl -sf -m 30 -T "$work/tone.wav" "$UPLOAD" > /dev/null
 done
 # scripts/schemathesis.toml reads the credentials from the environment; the output shows them filtered.
 export KEY SECRET TOKEN

@@ -53,7 +53,9 @@ import Testing
     }
     try output.close()
     let printed = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-    #expect(finished, "schemathesis did not finish within 150 s:\n\(printed)")
-    #expect(script.terminationStatus == 0, "\(printed)")
+    // A 5xx is logged with its request id: show those lines beside the report.
+    let errors = ferry.logLines.filter { $0.contains(#""level":"error""#) }.suffix(20).joined(separator: "\n")
+    #expect(finished, "schemathesis did not finish within 150 s:\n\(printed)\n\(errors)")
+    #expect(script.terminationStatus == 0, "\(printed)\n\(errors)")
   }
 }
