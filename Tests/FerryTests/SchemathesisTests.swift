@@ -13,7 +13,7 @@ import Testing
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
   }
 
-  @Test(.timeLimit(.minutes(3)))
+  @Test(.timeLimit(.minutes(5)))
   func everyOperation_answersAsTheSpecSays_withNoServerError() throws {
     // Unlike the S3 peers this is not skipped: `make test` (and so CI) always installs it.
     let schemathesis = try #require(
@@ -32,7 +32,10 @@ import Testing
     let outputPath = work + "/schemathesis.txt"
     FileManager.default.createFile(atPath: outputPath, contents: nil)
     let script = Process()
-    script.executableURL = URL(fileURLWithPath: S3Peers.packageRoot + "/scripts/schemathesis.sh")
+    // Niced: it is CPU-bound and shares 2 cores with the rest of the suite, some of it timing-sensitive.
+    // nice and the script exec, so the PID stays schemathesis's own.
+    script.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
+    script.arguments = ["-n", "10", S3Peers.packageRoot + "/scripts/schemathesis.sh"]
     script.environment = [
       "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": work,
       "FERRY": "http://127.0.0.1:\(port)", "KEY": "schema-app", "SECRET": "schema-secret", "WORK": work,
@@ -43,8 +46,8 @@ import Testing
     script.standardOutput = output
     script.standardError = output
     try script.run()
-    // Bounded: about 20 s on 2 cores; stopped by its PID if it hangs.
-    let deadline = Date().addingTimeInterval(150)
+    // Bounded: about 20 s alone on 2 cores, 50 s beside the other Ferry tests; stopped by its PID if it hangs.
+    let deadline = Date().addingTimeInterval(240)
     while script.isRunning && Date() < deadline { usleep(100_000) }
     let finished = !script.isRunning
     if !finished {
@@ -55,7 +58,7 @@ import Testing
     let printed = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
     // A 5xx is logged with its request id: show those lines beside the report.
     let errors = ferry.logLines.filter { $0.contains(#""level":"error""#) }.suffix(20).joined(separator: "\n")
-    #expect(finished, "schemathesis did not finish within 150 s:\n\(printed)\n\(errors)")
+    #expect(finished, "schemathesis did not finish within 240 s:\n\(printed)\n\(errors)")
     #expect(script.terminationStatus == 0, "\(printed)\n\(errors)")
   }
 }
