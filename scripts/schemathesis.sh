@@ -2,7 +2,8 @@
 # Schemathesis (pinned in requirements-test.txt) against a running Ferry at $FERRY with the app $KEY / $SECRET:
 # every operation in openapi.yaml, a bounded number of cases each, failing on any 5xx and on any answer the
 # spec does not describe (status code, content type, headers, body schema). The test suite runs it against a
-# real `ferry serve`. $SEED replaces the fixed seed (scripts/schemathesis.toml) to explore other cases.
+# real `ferry serve` in a network namespace with only loopback: generated jobs name arbitrary URLs, so by hand
+# run it against a Ferry that cannot reach outside. $SEED replaces the fixed seed (scripts/schemathesis.toml).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 FERRY=${FERRY:-http://127.0.0.1:8080}
