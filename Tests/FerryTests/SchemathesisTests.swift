@@ -30,7 +30,8 @@ import Testing
     let schemathesis = try #require(
       Self.schemathesis, "schemathesis not found (run make test, which installs it into .venv)")
     // Generated jobs name any URL, and public addresses pass the network policy: ferry runs in a network
-    // namespace of its own with only loopback up, so nothing (not even a DNS query) leaves the machine.
+    // namespace of its own with only loopback up, so nothing (not even a DNS query) leaves the machine. Niced,
+    // with its ffmpeg children: the rest of the suite runs beside it on 2 cores.
     try #require(
       Self.run(["/usr/bin/unshare", "--net", "--", "/bin/true"]),
       "unshare --net failed: this test needs a network namespace (root, as make test runs in CI)")
@@ -43,8 +44,7 @@ import Testing
       ],
       launcher: [
         "/usr/bin/unshare", "--net", "--", "/bin/sh", "-c",
-        #"PATH="$PATH:/usr/sbin:/sbin" ip link set lo up && exec "$@""#,
-        "sh",
+        #"PATH="$PATH:/usr/sbin:/sbin" ip link set lo up && exec /usr/bin/nice -n 10 "$@""#, "sh",
       ])
     defer { ferry.terminate() }
     let port = try ferry.waitForPort()
@@ -53,8 +53,8 @@ import Testing
     let outputPath = work + "/schemathesis.txt"
     FileManager.default.createFile(atPath: outputPath, contents: nil)
     let script = Process()
-    // In ferry's namespace, niced: it is CPU-bound and shares 2 cores with the rest of the suite, some of it
-    // timing-sensitive. nsenter, nice and the script exec, so the PID stays schemathesis's own.
+    // In ferry's namespace, niced like ferry: it is CPU-bound and shares 2 cores with the rest of the suite,
+    // some of it timing-sensitive. nsenter, nice and the script exec, so the PID stays schemathesis's own.
     script.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
     script.arguments = [
       "--net=/proc/\(ferry.process.processIdentifier)/ns/net", "--", "/usr/bin/nice", "-n", "10",
