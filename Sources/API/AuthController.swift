@@ -51,7 +51,9 @@ public struct AuthController: Sendable {
     }
     var lifetime = defaultLifetime
     if let asked = form.first(where: { $0.name == "expires_in" })?.value {
-      guard let seconds = Int(asked), seconds > 0 else {
+      // A whole number past Int's range asks for longer than the maximum, like any other long ask.
+      let wholeNumber = !asked.isEmpty && asked.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+      guard let seconds = Int(asked) ?? (wholeNumber ? Int.max : nil), seconds > 0 else {
         throw HTTPError.badRequest("expires_in: must be a whole number of seconds above 0")
       }
       lifetime = min(seconds, TokenIssuer.maxLifetime)

@@ -21,15 +21,18 @@ public final class FerryProcess: @unchecked Sendable {
   }
 
   /// Starts `ferry` with `arguments`, in a fresh working directory, with `environment` added to a clean one.
-  public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+  /// `launcher` (a command that ends by exec'ing its arguments, like `unshare --net --`) runs it, keeping the
+  /// PID `ferry`'s own.
+  public init(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws {
     directory = NSTemporaryDirectory() + "ferry-proc-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     logPath = directory + "/stderr.log"
     stdoutPath = directory + "/stdout.log"
     FileManager.default.createFile(atPath: logPath, contents: nil)
     FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-    process.executableURL = URL(fileURLWithPath: FerryProcess.binary)
-    process.arguments = arguments
+    let command = launcher + [FerryProcess.binary] + arguments
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst())
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory]
     env.merge(environment) { $1 }
