@@ -11,6 +11,8 @@ SWIFT_BUILD_FLAGS ?=
 
 # Libraries Ferry builds against, and ffmpeg for processing and /ready.
 BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev ffmpeg
+# What the tests need beyond the build: headless Chromium drives the dashboard (DashboardTests).
+TEST_PACKAGES := chromium
 # What the benchmark compares against.
 BENCH_PACKAGES := wrk nginx-light
 
@@ -31,6 +33,7 @@ run: build
 	.build/release/ferry serve $(if $(CONFIG),--config $(CONFIG))
 
 test: deps $(VENV)/.installed
+	@scripts/install-deps.sh $(TEST_PACKAGES)
 	$(VENV)/bin/python -m openapi_spec_validator openapi.yaml
 	$(SWIFT) build --build-tests
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test
