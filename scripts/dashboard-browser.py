@@ -152,7 +152,7 @@ class Browser:
 ROWS = """JSON.stringify([...document.querySelectorAll('#job-rows tr')].map((tr) => ({
   job_id: tr.dataset.jobId, status: tr.dataset.status, phase: tr.cells[3].textContent,
   progress: tr.querySelector('progress').value, error: tr.cells[8].textContent,
-  cancel: !!tr.querySelector('button.cancel')})))"""
+  cancel: !!tr.querySelector('button.cancel:not([hidden])')})))"""
 
 
 def rows(browser):
@@ -217,7 +217,7 @@ def main():
             f" local_storage: localStorage.length, session_storage: sessionStorage.length,"
             f" cookies: document.cookie.length}})")
 
-        height = browser.evaluate("Math.ceil(document.documentElement.scrollHeight)")
+        height = browser.evaluate("Math.ceil(document.querySelector('main').getBoundingClientRect().bottom)")
         browser.screenshot(os.path.join(config["out_dir"], "dashboard-jobs.png"),
                            {"x": 0, "y": 0, "width": WIDTH, "height": min(max(height, 200), 1200)})
         report["screenshots"].append("dashboard-jobs.png")
@@ -243,7 +243,7 @@ def main():
             report["screenshots"].append("dashboard-chart.png")
 
         # The cancel button of the running job, then the row follows the job to Cancelled.
-        cancel = json.dumps(row_selector(config["cancel_job"]) + " button.cancel")
+        cancel = json.dumps(row_selector(config["cancel_job"]) + " button.cancel:not([hidden])")
         report["cancel_button"] = bool(browser.evaluate(f"!!document.querySelector({cancel})"))
         if report["cancel_button"]:
             browser.evaluate(f"document.querySelector({cancel}).click()")

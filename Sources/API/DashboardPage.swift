@@ -102,7 +102,8 @@ enum DashboardPage {
     td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
     td.error { max-width: 22rem; overflow-wrap: anywhere; }
     td.error strong { display: block; }
-    td.actions { white-space: nowrap; display: flex; gap: 0.3rem; }
+    td.actions { white-space: nowrap; }
+    td.actions button + button { margin-left: 0.3rem; }
     code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.82rem; }
     .badge { display: inline-block; padding: 0.05rem 0.5rem; border-radius: 999px; font-size: 0.78rem;
       font-weight: 600;
@@ -157,6 +158,7 @@ enum DashboardPage {
       const envelopes = new Map(); // job_id -> {envelope, read: refresh number}
       let refreshes = 0;
       let selected = null;
+      const rowsByID = new Map(); // job_id -> its <tr>
       let shownDetail = '';
 
       const $ = (id) => document.getElementById(id);
@@ -249,6 +251,7 @@ enum DashboardPage {
         timer = null;
         jobs = [];
         envelopes.clear();
+        rowsByID.clear();
         selected = null;
         shownDetail = '';
         $('job-rows').replaceChildren();
@@ -352,13 +355,41 @@ enum DashboardPage {
 
       // MARK: Table
 
+      // Rows are kept and updated in place, keyed by job id: a row rebuilt every second would swallow a click
+      // whose press and release straddle a refresh.
       function renderRows(round) {
-        const rows = jobs.map((job) => row(current(job, round)));
-        $('job-rows').replaceChildren(...rows);
-        $('empty').hidden = rows.length > 0;
+        const ordered = jobs.map((job) => {
+          let tr = rowsByID.get(job.job_id);
+          if (!tr) {
+            tr = newRow(job.job_id);
+            rowsByID.set(job.job_id, tr);
+          }
+          fillRow(tr, current(job, round));
+          return tr;
+        });
+        const listed = new Set(jobs.map((job) => job.job_id));
+        for (const id of [...rowsByID.keys()]) if (!listed.has(id)) rowsByID.delete(id);
+        const body = $('job-rows');
+        const inOrder = ordered.length === body.children.length && ordered.every((tr, i) => body.children[i] === tr);
+        if (!inOrder) body.replaceChildren(...ordered);
+        $('empty').hidden = ordered.length > 0;
       }
 
-      function row(job) {
+      function newRow(jobID) {
+        const tr = el('tr', { 'data-job-id': jobID });
+        tr.append(el('td', { class: 'id', title: jobID }, el('code', {}, jobID.slice(0, 8))));
+        for (const name of ['', '', '', '', 'num', 'num', 'num', 'error']) {
+          tr.append(el('td', name ? { class: name } : {}));
+        }
+        const details = el('button', { type: 'button', class: 'details' }, 'Details');
+        details.addEventListener('click', () => select(jobID));
+        const cancelButton = el('button', { type: 'button', class: 'cancel' }, 'Cancel');
+        cancelButton.addEventListener('click', () => cancel(jobID, cancelButton));
+        tr.append(el('td', { class: 'actions' }, details, cancelButton));
+        return tr;
+      }
+
+      function fillRow(tr, job) {
         const progress = clampProgress(job.progress);
         const started = date(job.time_started);
         const submitted = date(job.time_submitted);
@@ -366,38 +397,25 @@ enum DashboardPage {
         const now = new Date();
         const waited = submitted ? ((started || completed || now) - submitted) / 1000 : null;
         const ran = started ? ((completed || now) - started) / 1000 : null;
-        const tr = el('tr', { 'data-job-id': job.job_id, 'data-status': job.status });
-        if (job.job_id === selected) tr.className = 'selected';
-        const details = el('button', { type: 'button', class: 'details' }, 'Details');
-        details.addEventListener('click', () => select(job.job_id));
-        const actions = el('td', { class: 'actions' }, details);
-        if (job.status === 'Pending' || job.status === 'Running') {
-          const cancelButton = el('button', { type: 'button', class: 'cancel' }, 'Cancel');
-          cancelButton.addEventListener('click', () => cancel(job.job_id, cancelButton));
-          actions.append(cancelButton);
-        }
-        tr.append(
-          el('td', { class: 'id', title: job.job_id }, el('code', {}, job.job_id.slice(0, 8))),
-          el('td', {}, operation(job.path)),
-          el('td', {}, el('span', { class: 'badge ' + statusClass(job.status) }, job.status)),
-          el('td', {}, typeof job.phase === 'string' ? job.phase : ''),
-          el('td', {},
-            el('div', { class: 'progress' }, el('progress', { max: 100, value: progress }), progress + '%')),
-          el('td', { class: 'num', title: job.time_submitted || '' }, submitted ? clock(submitted) : ''),
-          el('td', { class: 'num' }, waited === null ? '' : duration(waited)),
-          el('td', { class: 'num' }, ran === null ? '' : duration(ran)),
-          errorCell(job.error),
-          actions,
-        );
-        return tr;
+        tr.dataset.status = job.status;
+        tr.className = job.job_id === selected ? 'selected' : '';
+        const cells = tr.cells;
+        cells[1].textContent = operation(job.path);
+        cells[2].replaceChildren(el('span', { class: 'badge ' + statusClass(job.status) }, job.status));
+        cells[3].textContent = typeof job.phase === 'string' ? job.phase : '';
+        cells[4].replaceChildren(
+          el('div', { class: 'progress' }, el('progress', { max: 100, value: progress }), progress + '%'));
+        cells[5].textContent = submitted ? clock(submitted) : '';
+        cells[5].title = job.time_submitted || '';
+        cells[6].textContent = waited === null ? '' : duration(waited);
+        cells[7].textContent = ran === null ? '' : duration(ran);
+        cells[8].replaceChildren(...errorParts(job.error));
+        tr.querySelector('button.cancel').hidden = !(job.status === 'Pending' || job.status === 'Running');
       }
 
-      function errorCell(error) {
-        const cell = el('td', { class: 'error' });
-        if (error && typeof error === 'object') {
-          cell.append(el('strong', {}, text(error.title)), text(error.detail));
-        }
-        return cell;
+      function errorParts(error) {
+        if (!error || typeof error !== 'object') return [];
+        return [el('strong', {}, text(error.title)), text(error.detail)];
       }
 
       async function cancel(jobID, button) {
@@ -413,6 +431,7 @@ enum DashboardPage {
           if (error.status === 401) return signOut('The session ended: sign in again.');
           $('updated').textContent = 'Cancel failed: ' + error.message;
         }
+        button.disabled = false;
         if (current === session) refresh();
       }
 

@@ -46,7 +46,7 @@ import Testing
   }
 
   @Test(.timeLimit(.minutes(2)))
-  func dashboard_inChromium_showsTheKeysJobsAsTheAPIAnswers_cancelsAndCharts() throws {
+  func dashboard_inChromium_showsTheKeysJobsAsTheAPIAnswers_cancelsAndCharts() async throws {
     guard ["chromium", "chromium-browser"].contains(where: { Self.findExecutable($0) != nil }) else {
       Issue.record("chromium is not installed: `make test` installs it (scripts/install-deps.sh chromium)")
       return
@@ -59,55 +59,31 @@ import Testing
         "FERRY_AUTH_APPS": #"[{"key": "dash-app", "secret": "\#(secret)"}, {"key": "other-app", "secret": "other"}]"#,
       ])
     defer { ferry.terminate() }
-    let api = LiveAPI(port: try ferry.waitForPort())
-    let token = try api.token(key: "dash-app", secret: secret)
-
-    // A finished analyze of a 12 s file uploaded through dlb:// (the chart), a failed one (404 input), and one
-    // whose input arrives in part and then stalls (running, in its download phase).
-    let work = try makeTemporaryDirectory("ferry-dash")
-    try Self.ffmpeg([
-      "-f", "lavfi", "-i", "anoisesrc=color=pink:duration=12:amplitude=0.5:seed=7:sample_rate=48000",
-      "-af", "volume='0.15+0.85*abs(sin(PI*t/7))':eval=frame", work + "/speech.wav",
-    ])
-    let upload =
-      try api.call(
-        "POST", "/media/input", token: token, json: #"{"url": "dlb://in/speech.wav"}"#
-      ).json["url"] as? String
-    let uploaded = try api.call(
-      "PUT", LiveAPI.target(try #require(upload)),
-      body: Array(try #require(FileManager.default.contents(atPath: work + "/speech.wav"))))
-    #expect(uploaded.status == 200)
     let input = testBytes(count: 1 << 20)
     let peer = try FaultServer { request, _ in
       request.target.hasPrefix("/slow")
         ? .stall(body: input, seconds: 60, sentFirst: 300_000) : .status(404, body: "no such file")
     }
     defer { peer.stop() }
-    let finished = try api.submit("/media/analyze", token: token, input: "dlb://in/speech.wav")
-    let failed = try api.submit("/media/analyze", token: token, input: peer.base + "/missing.wav")
-    let running = try api.submit("/media/analyze", token: token, input: peer.base + "/slow.wav")
-    // Another app's job must not show.
-    let foreign = try api.submit(
-      "/media/analyze", token: try api.token(key: "other-app", secret: "other"), input: peer.base + "/missing.wav")
-
-    _ = try api.waitForJobs(token: token) { jobs in
-      jobs[finished]?.status == "Success" && jobs[failed]?.status == "Failed" && jobs[running]?.status == "Running"
-        && (jobs[running]?.progress ?? 0) > 0
-    }
-    // The stalled download's progress is stored a moment after the bytes arrive: read the listing once it rests.
-    usleep(700_000)
-    let settled = try api.jobs(token: token)
+    // Blocking work (sockets, ffmpeg, the browser) runs off the concurrency pool, which other suites' servers need.
+    let setup = try await blocking { try Self.makeJobs(ferry: ferry, secret: secret, peer: peer.base) }
+    let (api, token, settled) = (setup.api, setup.token, setup.settled)
+    let (finished, failed, running) = (setup.finished, setup.failed, setup.running)
+    #expect(setup.uploadStatus == 200)
     #expect(settled[running]?.status == "Running")
-    #expect(settled.count == 3 && settled[foreign] == nil)
+    #expect(settled.count == 3 && settled[setup.foreign] == nil)
 
     let docs = S3Peers.packageRoot + "/docs"
     try FileManager.default.createDirectory(atPath: docs, withIntermediateDirectories: true)
-    let report = try Self.runBrowser(
-      config: [
-        "url": "http://127.0.0.1:\(api.port)/dashboard", "key": "dash-app", "secret": secret,
-        "expect": settled.map { ["job_id": $0.key, "status": $0.value.status] }, "chart_job": finished,
-        "cancel_job": running, "out_dir": docs,
-      ])
+    let config = try JSONSerialization.data(withJSONObject: [
+      "url": "http://127.0.0.1:\(api.port)/dashboard", "key": "dash-app", "secret": secret,
+      "expect": settled.map { ["job_id": $0.key, "status": $0.value.status] }, "chart_job": finished,
+      "cancel_job": running, "out_dir": docs,
+    ])
+    let printed = try await blocking { try Self.runBrowser(config: config) }
+    let report = try #require(
+      try? JSONSerialization.jsonObject(with: printed) as? [String: Any],
+      "the browser script printed no report: \(String(decoding: printed, as: UTF8.self))")
     #expect(report["error"] == nil, "\(report["error"] ?? "")")
 
     // Nothing before sign-in.
@@ -124,7 +100,7 @@ import Testing
     let shown = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0) })
     #expect(shown[running]?.phase == "downloading" && shown[running]?.cancel == true)
     #expect(shown[failed]?.error.contains("404") == true && shown[failed]?.cancel == false)
-    #expect(shown[finished]?.error == "" && shown[foreign] == nil)
+    #expect(shown[finished]?.error == "" && shown[setup.foreign] == nil)
 
     // The secret is nowhere in the page or its storage once signed in.
     let secretCheck = report["secret"] as? [String: Any] ?? [:]
@@ -139,7 +115,7 @@ import Testing
 
     // The cancel button cancelled the running job, and the page and the API agree again afterwards.
     #expect(report["cancelled_row"] as? String == "Cancelled")
-    let after = try api.jobs(token: token)
+    let after = try await blocking { try api.jobs(token: token) }
     #expect(after[running]?.status == "Cancelled")
     let rowsAfter = Self.rows(report["rows_after_cancel"])
     #expect(Dictionary(uniqueKeysWithValues: rowsAfter.map { ($0.id, $0.status) }) == after.mapValues(\.status))
@@ -174,9 +150,49 @@ import Testing
     }
   }
 
+  struct Setup: Sendable {
+    var api: LiveAPI
+    var token: String
+    var uploadStatus: Int
+    var finished, failed, running, foreign: String
+    var settled: [String: LiveAPI.Listed]
+  }
+
+  /// A finished analyze of a 12 s file uploaded through dlb:// (the chart), a failed one (404 input), one whose
+  /// input arrives in part and then stalls (running, in its download phase), and another app's job.
+  static func makeJobs(ferry: FerryProcess, secret: String, peer: String) throws -> Setup {
+    let api = LiveAPI(port: try ferry.waitForPort())
+    let token = try api.token(key: "dash-app", secret: secret)
+    let work = try makeTemporaryDirectory("ferry-dash")
+    defer { try? FileManager.default.removeItem(atPath: work) }
+    try ffmpeg([
+      "-f", "lavfi", "-i", "anoisesrc=color=pink:duration=12:amplitude=0.5:seed=7:sample_rate=48000",
+      "-af", "volume='0.15+0.85*abs(sin(PI*t/7))':eval=frame", work + "/speech.wav",
+    ])
+    let handed = try api.call("POST", "/media/input", token: token, json: #"{"url": "dlb://in/speech.wav"}"#)
+    guard let upload = handed.json["url"] as? String,
+      let file = FileManager.default.contents(atPath: work + "/speech.wav")
+    else { throw RawHTTPClient.ClientError(description: "no upload URL: \(handed.status) \(handed.text)") }
+    let uploaded = try api.call("PUT", LiveAPI.target(upload), body: Array(file))
+    let finished = try api.submit("/media/analyze", token: token, input: "dlb://in/speech.wav")
+    let failed = try api.submit("/media/analyze", token: token, input: peer + "/missing.wav")
+    let running = try api.submit("/media/analyze", token: token, input: peer + "/slow.wav")
+    let foreign = try api.submit(
+      "/media/analyze", token: try api.token(key: "other-app", secret: "other"), input: peer + "/missing.wav")
+    _ = try api.waitForJobs(token: token) { jobs in
+      jobs[finished]?.status == "Success" && jobs[failed]?.status == "Failed" && jobs[running]?.status == "Running"
+        && (jobs[running]?.progress ?? 0) > 0
+    }
+    // The stalled download's progress is stored a moment after the bytes arrive: read the listing once it rests.
+    usleep(700_000)
+    return Setup(
+      api: api, token: token, uploadStatus: uploaded.status, finished: finished, failed: failed, running: running,
+      foreign: foreign, settled: try api.jobs(token: token))
+  }
+
   /// Runs scripts/dashboard-browser.py with `config` on its stdin (the secret never goes in argv) and returns
-  /// its JSON report. The script stops Chromium itself; it is stopped by its PID if it overruns.
-  static func runBrowser(config: [String: Any]) throws -> [String: Any] {
+  /// what it printed: its JSON report. The script stops Chromium itself; it is stopped by its PID if it overruns.
+  static func runBrowser(config: Data) throws -> Data {
     let script = Process()
     script.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     script.arguments = ["python3", S3Peers.packageRoot + "/scripts/dashboard-browser.py"]
@@ -185,7 +201,7 @@ import Testing
     script.standardInput = input
     script.standardOutput = output
     try script.run()
-    input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: config))
+    input.fileHandleForWriting.write(config)
     try input.fileHandleForWriting.close()
     // Read on another thread so a chatty script cannot block on a full pipe while this one waits.
     let collected = LockedData()
@@ -205,12 +221,7 @@ import Testing
     }
     let readDeadline = Date() + 5
     while collected.get() == nil && Date() < readDeadline { usleep(10_000) }
-    let data = collected.get() ?? Data()
-    guard let report = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-      throw RawHTTPClient.ClientError(
-        description: "the browser script printed no report: \(String(decoding: data, as: UTF8.self))")
-    }
-    return report
+    return collected.get() ?? Data()
   }
 
   static func ffmpeg(_ arguments: [String]) throws {
@@ -237,10 +248,10 @@ private final class LockedData: @unchecked Sendable {
 }
 
 /// The JSON API of a `ferry serve` child, over plain HTTP/1.1 on loopback.
-struct LiveAPI {
+struct LiveAPI: Sendable {
   let port: Int
 
-  struct Listed: Equatable {
+  struct Listed: Equatable, Sendable {
     var status: String
     var progress: Int
   }
