@@ -11,8 +11,9 @@ SWIFT_BUILD_FLAGS ?=
 
 # Libraries Ferry builds against, and ffmpeg for processing and /ready.
 BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev ffmpeg
-# The schemathesis test runs ferry in a network namespace and brings its loopback up with ip.
-TEST_PACKAGES := iproute2
+# What the tests need beyond the build: the schemathesis test runs ferry in a network namespace and brings
+# its loopback up with ip; headless Chromium drives the dashboard (DashboardTests).
+TEST_PACKAGES := iproute2 chromium
 # What the benchmark compares against.
 BENCH_PACKAGES := wrk nginx-light
 

@@ -62,7 +62,7 @@ public final class FerryApplication: Sendable {
     let metrics = Metrics(
       routes: [
         "/health", "/ready", "/metrics", "/v1/auth/token", "/media/oauth2/token", "/media/jobs", "/media/jobs/cancel",
-        "/media/input", "/media/output", "/media/webhooks",
+        "/media/input", "/media/output", "/media/webhooks", "/dashboard", "/dashboard/app.js", "/dashboard/app.css",
       ] + operations.map(\.path))
     let registry = AppRegistry(apps)
     webhooks = try Self.webhookDispatcher(
@@ -105,6 +105,8 @@ public final class FerryApplication: Sendable {
       authenticator: authenticator, storage: storage, signer: StorageURLSigner(masterKey: masterKey),
       maxUploadBytes: Int64(configuration.transfer.maxInputBytes), publicURL: { [publicURL] in publicURL.value }
     ).register(in: &router)
+    // The jobs dashboard for people: a static page that reads the JSON API above with the user's own token.
+    DashboardController().register(in: &router)
     let http = HTTPServerConfiguration(
       host: configuration.server.host, port: configuration.server.port,
       maxConnections: configuration.server.maxConnections, headerTimeout: configuration.server.headerTimeout,

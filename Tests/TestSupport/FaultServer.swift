@@ -12,8 +12,9 @@ public final class FaultServer: @unchecked Sendable {
     case serve(body: [UInt8], resetAfter: Int? = nil, ignoreRange: Bool = false, contentLength: Bool = true)
     /// A status with headers and a short body.
     case status(Int, headers: [(String, String)] = [], body: String = "")
-    /// Headers promising `body`, then nothing for `stall` seconds, then the body.
-    case stall(body: [UInt8], seconds: Double)
+    /// Headers promising `body` and its first `sentFirst` bytes, then nothing for `seconds` (less if the
+    /// server is stopped), then the rest.
+    case stall(body: [UInt8], seconds: Double, sentFirst: Int = 0)
   }
 
   /// A request as received.
@@ -186,10 +187,12 @@ public final class FaultServer: @unchecked Sendable {
       } else {
         send(client, part)
       }
-    case .stall(let body, let seconds):
+    case .stall(let body, let seconds, let sentFirst):
       send(client, Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8))
-      usleep(useconds_t(seconds * 1_000_000))
-      send(client, body)
+      send(client, Array(body.prefix(sentFirst)))
+      let until = Date() + seconds
+      while Date() < until, !lock.withLock({ stopped }) { usleep(20_000) }
+      send(client, Array(body.dropFirst(sentFirst)))
     }
   }
 
