@@ -43,7 +43,7 @@ var targets: [Target] = [
   .executableTarget(
     name: "ferry",
     dependencies: [
-      "Ferry",
+      "Ferry", "FerryClient", "JSON",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]
   ),
