@@ -135,9 +135,9 @@ public final class JobRunner {
     progress.update(stage: .download, phase: phase, percent: 0, bytesDone: 0)
     try api.download(key: key, to: partial) { [progress] done, total in
       received = done
-      progress.update(
-        stage: .download, phase: phase, percent: total.map { $0 > 0 ? Int(done * 100 / $0) : 100 }, bytesDone: done,
-        bytesTotal: total)
+      // Before the answer's headers curl knows no total: that is still 0%, not an unknown share.
+      let percent = total.map { $0 > 0 ? Int(done * 100 / $0) : 100 } ?? (done == 0 ? 0 : nil)
+      progress.update(stage: .download, phase: phase, percent: percent, bytesDone: done, bytesTotal: total)
       return true
     }
     progress.update(stage: .download, phase: phase, percent: 100, bytesDone: received, bytesTotal: received)

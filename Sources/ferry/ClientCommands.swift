@@ -119,8 +119,9 @@ struct Enhance: ParsableCommand {
   @Argument(help: "The output: a local file or a URL.") var output: String
   @Option(help: "The content type: \(contentTypes.joined(separator: ", ")) (sets the defaults).")
   var contentType: String?
-  @Option(help: "Loudness target in LUFS (e.g. -16).") var targetLevel: Double?
-  @Option(help: "True-peak ceiling in dBTP (e.g. -1).") var peakLimit: Double?
+  // Unconditional: the values are negative, and would otherwise read as options.
+  @Option(parsing: .unconditional, help: "Loudness target in LUFS (e.g. -16).") var targetLevel: Double?
+  @Option(parsing: .unconditional, help: "True-peak ceiling in dBTP (e.g. -1).") var peakLimit: Double?
   @Option(help: "Noise reduction: off, low, medium, high or max.") var noiseReduction: String?
   @OptionGroup var connection: ConnectionOptions
   @OptionGroup var options: WaitOptions
