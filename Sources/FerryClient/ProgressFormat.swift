@@ -39,12 +39,14 @@ public enum ProgressFormat {
     let columns = max(20, width) - 1  // the last column would wrap on some terminals
     let percent = snapshot.percent.map { String(min(100, max(0, $0))) + "%" } ?? "?"
     var right = " " + String(repeating: " ", count: max(0, 4 - percent.count)) + percent
-    if let rate = snapshot.rate { right += "  " + Self.rate(rate) }
-    right += "  " + clock(snapshot.elapsed)
+    // The rate has a column of its own, blank without one, so that the bars of one run line up.
+    let rate = snapshot.rate.map { Self.rate($0) } ?? ""
+    right += "  " + String(repeating: " ", count: max(0, 10 - rate.count)) + rate + "  " + clock(snapshot.elapsed)
     var phase = snapshot.phase
     let phaseRoom = max(8, columns / 3)
     if phase.count > phaseRoom { phase = String(phase.prefix(phaseRoom - 1)) + "~" }
-    phase += String(repeating: " ", count: max(0, min(16, phaseRoom) - phase.count))
+    // Padded so that the bars of one run (upload, job, download) line up for ordinary file names.
+    phase += String(repeating: " ", count: max(0, min(20, phaseRoom) - phase.count))
     let barRoom = min(40, columns - phase.count - right.count - 3)
     guard barRoom >= 5 else { return String((phase + right).prefix(columns)) }
     let filled = (snapshot.percent.map { min(100, max(0, $0)) } ?? 0) * barRoom / 100

@@ -13,7 +13,7 @@ private final class ManualClock {
       stage: .upload, phase: "upload talk.wav", percent: 40, bytesDone: 800_000, bytesTotal: 2_000_000,
       rate: 12_500_000, elapsed: 3.4)
     let bar = ProgressFormat.bar(snapshot, width: 80)
-    #expect(bar == "upload talk.wav  [###############-----------------------]  40%  12.5 MB/s  0:03")
+    #expect(bar == "upload talk.wav      [#############--------------------]  40%   12.5 MB/s  0:03")
     #expect(bar.count == 79, "the whole width but the last column, which would wrap")
     for width in [20, 40, 60, 100, 200] {
       #expect(ProgressFormat.bar(snapshot, width: width).count <= width - 1, "width \(width)")
@@ -24,7 +24,7 @@ private final class ManualClock {
     let long = ProgressSnapshot(stage: .job, phase: String(repeating: "x", count: 60), percent: 130, elapsed: 61)
     let bar = ProgressFormat.bar(long, width: 60)
     #expect(bar.contains("~ ["))
-    #expect(bar.hasSuffix("] 100%  1:01"))
+    #expect(bar.hasSuffix("] 100%              1:01"), "a blank rate column")
     #expect(!bar.contains("-"), "over 100% fills the bar, no more")
   }
 

@@ -226,7 +226,7 @@ import Testing
     #expect(draws.contains { $0.hasPrefix("upload tone.wav") && $0.contains("[########") && $0.contains("100%") })
     #expect(
       draws.contains {
-        $0.range(of: #"^upload tone\.wav +\[#+\] 100%  [0-9.]+ [kM]?B/s  0:0\d$"#, options: .regularExpression) != nil
+        $0.range(of: #"^upload tone\.wav +\[#+\] 100% +[0-9.]+ [kM]?B/s  0:0\d$"#, options: .regularExpression) != nil
       },
       "phase, bar, percent, rate and elapsed: \(draws)")
     #expect(draws.contains { $0.hasPrefix("queued ") || $0.hasPrefix("processing ") || $0.hasPrefix("starting ") })
