@@ -32,7 +32,8 @@ public struct ClientSettings: Sendable {
     guard let components = URLComponents(string: base), let scheme = components.scheme?.lowercased(),
       scheme == "http" || scheme == "https", components.host?.isEmpty == false
     else {
-      throw ClientError(.usage, "the server must be an http(s) URL (--server or FERRY_SERVER), not \"\(base)\"")
+      // Not echoed: a mistyped URL may still carry user-info.
+      throw ClientError(.usage, "the server must be an http(s) URL (--server or FERRY_SERVER)")
     }
     guard components.user == nil, components.password == nil, components.query == nil else {
       throw ClientError(.usage, "the server URL takes no user-info and no query (--server or FERRY_SERVER)")

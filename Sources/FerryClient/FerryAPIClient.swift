@@ -49,6 +49,23 @@ public final class FerryAPIClient {
     return try Self.parse(answer, what: "\(method) \(path)")
   }
 
+  /// The app's jobs, newest first, at most `limit`, following `next_token` (pages of at most 100).
+  public func jobs(status: String?, limit: Int) throws(ClientError) -> [JSONValue] {
+    var items: [JSONValue] = []
+    var next: String?
+    // Bounded by the limit: every page but the last brings 100 jobs.
+    for _ in 0..<(limit / 100 + 1) {
+      var query: [(String, String)] = []
+      if let status { query.append(("status", status)) }
+      if let next { query.append(("next_token", next)) }
+      let page = try json("GET", "/media/jobs", query: query)
+      if case .array(let jobs)? = page.object?["jobs"] { items += jobs }
+      next = page.object?["next_token"]?.string
+      if next?.isEmpty != false || items.count >= limit { break }
+    }
+    return Array(items.prefix(limit))
+  }
+
   /// Uploads the local file at `path` to the `dlb://` key `key` through a pre-signed PUT.
   public func upload(file path: String, to key: String, progress: @escaping (Int64, Int64?) -> Bool)
     throws(ClientError)

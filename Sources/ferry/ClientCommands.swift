@@ -5,9 +5,9 @@ import JSON
 
 /// The client's environment, for help texts.
 let clientEnvironment = """
-  Server and credentials: --server, --key, --secret, or the environment variables FERRY_SERVER (default \\
-  \(ClientSettings.defaultServer)), FERRY_APP_KEY and FERRY_APP_SECRET (prefer the variable for the secret: \\
-  command lines are visible to other users). Progress goes to stderr: a live bar on a terminal, plain lines \\
+  Server and credentials: --server, --key, --secret, or the environment variables FERRY_SERVER (default \
+  \(ClientSettings.defaultServer)), FERRY_APP_KEY and FERRY_APP_SECRET (prefer the variable for the secret: \
+  command lines are visible to other users). Progress goes to stderr: a live bar on a terminal, plain lines \
   elsewhere; results go to stdout.
   """
 
@@ -16,8 +16,8 @@ func jobDiscussion(_ first: String) -> String {
   """
   \(first)
 
-  IN and OUT are local files or URLs (http(s)://, s3://, dlb://). A local IN is uploaded to a fresh dlb:// key; \\
-  a local OUT is written by the job to a fresh dlb:// key and downloaded when the job succeeds. Ctrl-C stops \\
+  IN and OUT are local files or URLs (http(s)://, s3://, dlb://). A local IN is uploaded to a fresh dlb:// key; \
+  a local OUT is written by the job to a fresh dlb:// key and downloaded when the job succeeds. Ctrl-C stops \
   waiting; the job keeps running (ferry cancel ID stops it).
 
   \(clientEnvironment)
@@ -257,20 +257,7 @@ struct Jobs: ParsableCommand {
 
   func run() throws {
     try runClient {
-      let api = FerryAPIClient(settings: try connection.settings())
-      var items: [JSONValue] = []
-      var next: String?
-      // Pages of at most 100: the loop is bounded by the limit.
-      for _ in 0..<(limit / 100 + 1) {
-        var query: [(String, String)] = []
-        if let status { query.append(("status", status)) }
-        if let next { query.append(("next_token", next)) }
-        let page = try api.json("GET", "/media/jobs", query: query)
-        if case .array(let jobs)? = page.object?["jobs"] { items += jobs }
-        next = page.object?["next_token"]?.string
-        if next?.isEmpty != false || items.count >= limit { break }
-      }
-      items = Array(items.prefix(limit))
+      let items = try FerryAPIClient(settings: try connection.settings()).jobs(status: status, limit: limit)
       if json, let object = try? JSONSerialization.jsonObject(with: Data(JSONValue.array(items).description.utf8)) {
         printJSON(object)
       } else {
