@@ -20,6 +20,8 @@ public enum ClientExit: Int32, Sendable, CaseIterable {
   case unreachable = 69
   /// The server refused the app key and secret (401 or 403).
   case authRefused = 77
+  /// Ctrl-C while waiting (the shell's status for SIGINT); the job keeps running.
+  case interrupted = 130
 
   /// One line per status, for `ferry help` and README.
   public static var table: String {
@@ -35,6 +37,7 @@ public enum ClientExit: Int32, Sendable, CaseIterable {
       66  an input file does not exist or cannot be read
       69  the server cannot be reached
       77  the app key or secret was refused
+      130 Ctrl-C while waiting (the job keeps running)
     """
   }
 }

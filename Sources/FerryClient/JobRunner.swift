@@ -20,6 +20,8 @@ public final class JobRunner {
   public var pollInterval: Double
   /// Seconds to wait for the job to end before giving up (it keeps running on the server).
   public var timeout: Double
+  /// Told the job's id once it is submitted and the partial download's path, for Ctrl-C.
+  public var interrupt: InterruptNotice?
   private let now: () -> Double
   private let sleep: (Double) -> Void
 
@@ -72,6 +74,7 @@ public final class JobRunner {
     guard let jobID = answer.object?["job_id"]?.string else {
       throw ClientError(.failure, "POST \(request.operation.path) answered no job_id")
     }
+    interrupt?.waiting(for: jobID)
     guard wait else {
       progress.finish()
       return JobOutcome(jobID: jobID)
@@ -133,6 +136,8 @@ public final class JobRunner {
     let phase = "download \(name)"
     var received: Int64 = 0
     progress.update(stage: .download, phase: phase, percent: 0, bytesDone: 0)
+    interrupt?.downloading(to: partial)
+    defer { interrupt?.downloading(to: nil) }
     try api.download(key: key, to: partial) { [progress] done, total in
       received = done
       // Before the answer's headers curl knows no total: that is still 0%, not an unknown share.

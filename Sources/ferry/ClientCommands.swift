@@ -81,6 +81,7 @@ func runJob(_ request: JobRequest, connection: ConnectionOptions, options: WaitO
   let runner = JobRunner(
     api: FerryAPIClient(settings: try connection.settings()), progress: progress, pollInterval: options.pollInterval,
     timeout: options.timeout)
+  runner.interrupt = InterruptNotice { text in FileHandle.standardError.write(Data(text.utf8)) }
   let outcome = try runner.run(request, wait: options.wait)
   guard options.wait else {
     print(outcome.jobID)

@@ -115,7 +115,7 @@ import Testing
   }
 
   @Test(.timeLimit(.minutes(2)))
-  func noWaitPrintsTheJobId_andCancellingEndsAWaitingClientWithStatus3() throws {
+  func noWaitPrintsTheJobId_cancelEndsAWaitingClientWithStatus3_andCtrlCOnlyStopsWaiting() throws {
     // One worker, held by a long job: the waiting client's job stays queued until it is cancelled.
     let harness = try ClientHarness(environment: ["FERRY_WORKERS_CONCURRENCY": "1"])
     let long = try harness.tone("long.wav", seconds: 600, sampleRate: 8000)
@@ -128,14 +128,7 @@ import Testing
 
     let waiting = try harness.start(["analyze", short] + Self.poll)
     defer { waiting.terminate() }
-    var waitingID: String?
-    for _ in 0..<300 where waitingID == nil {
-      waitingID = ClientHarness.read(waiting.logPath).firstMatch(of: /job ([0-9a-f-]{36}) submitted/).map {
-        String($0.1)
-      }
-      if waitingID == nil { usleep(50_000) }
-    }
-    let id = try #require(waitingID, "\(ClientHarness.read(waiting.logPath))")
+    let id = try Self.submittedID(waiting)
     let cancelled = try harness.run(["cancel", id])
     #expect(cancelled.status == 0, "\(cancelled.stderr)")
     #expect(cancelled.stdout == "job \(id): Cancelled\n")
@@ -143,9 +136,31 @@ import Testing
     #expect(ClientHarness.read(waiting.logPath).contains("ferry: job \(id) was cancelled"))
     #expect(waiting.output.isEmpty)
 
+    // Ctrl-C stops waiting, not the job, and says how to stop it.
+    let interrupted = try harness.start(["analyze", short] + Self.poll)
+    defer { interrupted.terminate() }
+    let queuedID = try Self.submittedID(interrupted)
+    interrupted.send(SIGINT)
+    #expect(interrupted.waitForExit(timeout: 20) == 130)
+    #expect(
+      ClientHarness.read(interrupted.logPath).contains(
+        "ferry: stopped waiting; job \(queuedID) keeps running (ferry cancel \(queuedID) stops it)"))
+    #expect(try harness.run(["cancel", queuedID]).stdout == "job \(queuedID): Cancelled\n")
+
     let stopped = try harness.run(["cancel", longID])
     #expect(stopped.status == 0, "\(stopped.stderr)")
     #expect(stopped.stdout.hasPrefix("job \(longID): "))
+  }
+
+  /// The job id a waiting client announced on stderr (within 15 s).
+  static func submittedID(_ client: FerryProcess) throws -> String {
+    for _ in 0..<300 {
+      if let id = ClientHarness.read(client.logPath).firstMatch(of: /job ([0-9a-f-]{36}) submitted/) {
+        return String(id.1)
+      }
+      usleep(50_000)
+    }
+    throw RawHTTPClient.ClientError(description: "no job submitted: \(ClientHarness.read(client.logPath))")
   }
 
   @Test(.timeLimit(.minutes(2)))
