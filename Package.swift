@@ -38,10 +38,12 @@ var targets: [Target] = [
       "HTTPServer", "API", "Jobs", "Media", "Storage", "Transfer", "Locations", "Crypto", "Log", "JSON", "COpenSSL",
     ]
   ),
+  // The HTTP client of the `ferry` client subcommands: tokens, dlb:// uploads and downloads, polling, progress.
+  .target(name: "FerryClient", dependencies: ["Transfer", "JSON"]),
   .executableTarget(
     name: "ferry",
     dependencies: [
-      "Ferry",
+      "Ferry", "FerryClient", "JSON",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]
   ),
@@ -53,6 +55,7 @@ var targets: [Target] = [
   .testTarget(
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
+  .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON"]),
   .testTarget(name: "MediaTests", dependencies: ["Media", "Jobs", "JSON", "Locations", "TestSupport"]),
   .testTarget(
     name: "JobsTests",

@@ -1,17 +1,19 @@
 import CCurl
 import Foundation
 
-/// A request body from memory and the answer's body kept in memory (at most 1 MiB): for the small calls
-/// around transfers (S3's multipart create, complete and abort, a HEAD), whose XML answers or headers matter.
+/// A request body from memory and the answer's body kept in memory (at most `maxAnswerBytes`, 1 MiB unless
+/// asked): for the small calls around transfers (S3's multipart create, complete and abort, a HEAD), whose XML
+/// answers or headers matter, and for the `ferry` client's JSON API calls.
 final class MemoryExchange {
   let body: [UInt8]
   private var offset = 0
   private(set) var response = ResponseRecorder()
   private(set) var answer: [UInt8] = []
-  static let maxAnswerBytes = 1 << 20
+  let maxAnswerBytes: Int
 
-  init(body: [UInt8]) {
+  init(body: [UInt8], maxAnswerBytes: Int = 1 << 20) {
     self.body = body
+    self.maxAnswerBytes = maxAnswerBytes
   }
 
   func install(on curl: CurlEasy, method: String) {
@@ -51,7 +53,7 @@ final class MemoryExchange {
   private static let write: ferry_curl_data_cb = { data, size, count, context in
     let exchange = Unmanaged<MemoryExchange>.fromOpaque(context!).takeUnretainedValue()
     let bytes = UnsafeRawBufferPointer(start: data, count: size * count)
-    guard exchange.answer.count + bytes.count <= maxAnswerBytes else { return 0 }
+    guard exchange.answer.count + bytes.count <= exchange.maxAnswerBytes else { return 0 }
     exchange.answer.append(contentsOf: bytes)
     if !exchange.response.isSuccess { exchange.response.captureErrorBody(bytes) }
     return bytes.count

@@ -269,6 +269,37 @@ public struct TransferClient: Sendable {
     return (result, exchange.answer)
   }
 
+  /// One exchange with its body in memory whose answer comes back whatever its final status: 2xx, and also
+  /// the 3xx and 4xx answers that `exchange` throws as `.status` (except the retried 408 and 429). Connection
+  /// failures and 5xx are retried as for `exchange`, and a POST is not repeated after a connection failure.
+  /// For a caller that reads its own server's error bodies (the `ferry` client reads Ferry's problem details,
+  /// which never carry a secret); `exchange` keeps error bodies out of errors because a foreign server's body
+  /// can echo what was sent. The answer's body is kept up to `maxAnswerBytes`.
+  public func call(_ request: OutboundRequest, method: String, body: [UInt8] = [], maxAnswerBytes: Int = 1 << 20)
+    throws(TransferError) -> (status: Int, body: [UInt8])
+  {
+    let exchange = MemoryExchange(body: body, maxAnswerBytes: maxAnswerBytes)
+    var request = request
+    if !request.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+      request.headers.append((name: "Content-Type", value: ""))
+    }
+    let result = try withAttempts(request, retryingConnectionFailures: method != "POST") {
+      hop throws(TransferError) -> Outcome in
+      let (curl, gate) = try connect(hop)
+      exchange.install(on: curl, method: method)
+      let code = withExtendedLifetime((exchange, gate)) { curl.perform() }
+      if let refusal = gate.refusal { throw .refused(refusal) }
+      let status = exchange.response.status
+      if code == CURLE_OK, (300..<500).contains(status), status != 408, status != 429 {
+        return .done(TransferResult(bytes: Int64(exchange.answer.count), attempts: 0, status: status))
+      }
+      return try outcome(code, curl, exchange.response) {
+        TransferResult(bytes: Int64(exchange.answer.count), attempts: 0, status: status)
+      }
+    }
+    return (result.status, exchange.answer)
+  }
+
   // MARK: Shared
 
   private enum Outcome {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ferry
+import FerryClient
 import Foundation
 import Log
 
@@ -11,8 +12,20 @@ struct FerryCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "ferry",
     abstract: "Ferry: a self-hosted media-processing job server.",
+    discussion: """
+      `ferry serve` runs the server. The client subcommands (enhance, analyze, transcode, diagnose, jobs, \
+      cancel) talk to a running server: IN and OUT are local files or URLs (http(s)://, s3://, dlb://); local \
+      files travel through the server's dlb:// temporary storage.
+
+      \(clientEnvironment)
+
+      \(ClientExit.table)
+      """,
     version: "ferry \(FerryVersion.current)",
-    subcommands: [Serve.self, Version.self, Health.self]
+    subcommands: [
+      Serve.self, Version.self, Health.self, Enhance.self, Analyze.self, Transcode.self, Diagnose.self, Jobs.self,
+      Cancel.self,
+    ]
   )
 }
 

@@ -263,6 +263,27 @@ private func workFile() throws -> String {
     #expect(result.attempts == 2)
     #expect(server.requests.map(\.method) == ["DELETE", "DELETE"])
   }
+
+  @Test func callReturnsClientErrorAnswersWithTheirBodyAndStillRetries5xx() throws {
+    let server = try FaultServer { _, _ in
+      .status(400, headers: [("Content-Type", "application/problem+json")], body: #"{"detail":"input: is required"}"#)
+    }
+    defer { server.stop() }
+    let flakyServer = try FaultServer { _, connection in
+      connection == 1 ? .status(503) : .status(200, body: #"{"ok":true}"#)
+    }
+    defer { flakyServer.stop() }
+    let client = try downloader(opening: [server, flakyServer])
+    let refused = try client.call(
+      OutboundRequest(url: server.base + "/media/enhance"), method: "POST", body: [0x7B, 0x7D])
+    #expect(refused.status == 400)
+    #expect(String(decoding: refused.body, as: UTF8.self) == #"{"detail":"input: is required"}"#)
+    #expect(server.requests.count == 1, "a 4xx answer is final")
+    let flaky = try client.call(OutboundRequest(url: flakyServer.base + "/status"), method: "GET")
+    #expect(flaky.status == 200)
+    #expect(String(decoding: flaky.body, as: UTF8.self) == #"{"ok":true}"#)
+    #expect(flakyServer.requests.count == 2, "a 5xx is retried")
+  }
 }
 
 @Suite(.serialized) struct RedirectSafetyTests {

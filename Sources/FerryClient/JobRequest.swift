@@ -1,0 +1,126 @@
+import Foundation
+import JSON
+
+/// One of Ferry's job operations, posted to and polled at `path`.
+public enum JobOperation: String, Sendable, CaseIterable {
+  case enhance, analyze, transcode, diagnose
+
+  public var path: String { "/media/\(rawValue)" }
+}
+
+/// What a client subcommand submits: the operation, IN and OUT, and the body built around the locations
+/// the job will read and write (local files are replaced by `dlb://` keys first).
+public struct JobRequest: Sendable {
+  public var operation: JobOperation
+  public var input: MediaArgument
+  /// nil for diagnose (no output), and for analyze without OUT (the result goes to a throw-away key).
+  public var output: MediaArgument?
+  /// The request body for an input location and an output location (nil when the operation has none).
+  public var body: @Sendable (_ input: String, _ output: String?) -> JSONValue
+
+  public init(
+    operation: JobOperation, input: MediaArgument, output: MediaArgument?,
+    body: @escaping @Sendable (_ input: String, _ output: String?) -> JSONValue
+  ) {
+    self.operation = operation
+    self.input = input
+    self.output = output
+    self.body = body
+  }
+
+  /// Enhance with the common settings; unset ones keep the server's defaults for the content type.
+  public static func enhance(
+    input: MediaArgument, output: MediaArgument, contentType: String?, targetLevel: Double?, peakLimit: Double?,
+    noiseReduction: String?
+  ) -> JobRequest {
+    JobRequest(operation: .enhance, input: input, output: output) { input, output in
+      var root: [String: JSONValue] = ["input": .string(input), "output": .string(output ?? "")]
+      if let contentType { root["content"] = .object(["type": .string(contentType)]) }
+      var audio: [String: JSONValue] = [:]
+      var loudness: [String: JSONValue] = [:]
+      if let targetLevel { loudness["target_level"] = .double(targetLevel) }
+      if let peakLimit { loudness["peak_limit"] = .double(peakLimit) }
+      if !loudness.isEmpty { audio["loudness"] = .object(loudness) }
+      if let noiseReduction {
+        let reduction: JSONValue =
+          noiseReduction == "off"
+          ? .object(["enable": false]) : .object(["enable": true, "amount": .string(noiseReduction)])
+        audio["noise"] = .object(["reduction": reduction])
+      }
+      if !audio.isEmpty { root["audio"] = .object(audio) }
+      return .object(root)
+    }
+  }
+
+  /// Analyze: loudness, peaks, clipping, silence; the result JSON is also written to OUT when given.
+  public static func analyze(input: MediaArgument, output: MediaArgument?) -> JobRequest {
+    JobRequest(operation: .analyze, input: input, output: output) { input, output in
+      .object(["input": .string(input), "output": .string(output ?? "")])
+    }
+  }
+
+  /// Diagnose: a quick quality check of IN (no output).
+  public static func diagnose(input: MediaArgument) -> JobRequest {
+    JobRequest(operation: .diagnose, input: input, output: nil) { input, _ in .object(["input": .string(input)]) }
+  }
+
+  /// The transcode settings the subcommand exposes; nil keeps the server's default.
+  public struct TranscodeOptions: Sendable {
+    public var kind: String?
+    public var codec: String?
+    public var bitrate: Int?
+    public var sampleRate: Int?
+    public var channels: Int?
+    public var videoCodec: String?
+    public var width: Int?
+    public var height: Int?
+    public var videoBitrate: Int?
+
+    public init(
+      kind: String? = nil, codec: String? = nil, bitrate: Int? = nil, sampleRate: Int? = nil, channels: Int? = nil,
+      videoCodec: String? = nil, width: Int? = nil, height: Int? = nil, videoBitrate: Int? = nil
+    ) {
+      self.kind = kind
+      self.codec = codec
+      self.bitrate = bitrate
+      self.sampleRate = sampleRate
+      self.channels = channels
+      self.videoCodec = videoCodec
+      self.width = width
+      self.height = height
+      self.videoBitrate = videoBitrate
+    }
+  }
+
+  /// Output kinds named by a file extension (`jpeg` is `jpg`).
+  static let kindsByExtension = [
+    "mp3": "mp3", "aac": "aac", "m4a": "m4a", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "opus",
+    "mp4": "mp4", "webm": "webm", "mov": "mov", "jpg": "jpg", "jpeg": "jpg",
+  ]
+
+  /// Transcode IN to one output; `--kind` defaults to OUT's extension.
+  public static func transcode(input: MediaArgument, output: MediaArgument, options: TranscodeOptions)
+    throws(ClientError) -> JobRequest
+  {
+    let ext = (output.fileName as NSString).pathExtension.lowercased()
+    guard let kind = options.kind ?? kindsByExtension[ext] else {
+      throw ClientError(.usage, "cannot tell the output kind from \"\(output.fileName)\": pass --kind")
+    }
+    return JobRequest(operation: .transcode, input: input, output: output) { input, output in
+      var item: [String: JSONValue] = ["id": "out", "kind": .string(kind), "destination": .string(output ?? "")]
+      var audio: [String: JSONValue] = [:]
+      if let codec = options.codec { audio["codec"] = .string(codec) }
+      if let bitrate = options.bitrate { audio["bitrate_kb"] = .int(bitrate) }
+      if let sampleRate = options.sampleRate { audio["sample_rate"] = .int(sampleRate) }
+      if let channels = options.channels { audio["channels"] = .int(channels) }
+      if !audio.isEmpty { item["audio"] = .object(audio) }
+      var video: [String: JSONValue] = [:]
+      if let codec = options.videoCodec { video["codec"] = .string(codec) }
+      if let width = options.width { video["width"] = .int(width) }
+      if let height = options.height { video["height"] = .int(height) }
+      if let bitrate = options.videoBitrate { video["bitrate_kb"] = .int(bitrate) }
+      if !video.isEmpty { item["video"] = .object(video) }
+      return .object(["inputs": .array([.object(["source": .string(input)])]), "outputs": .array([.object(item)])])
+    }
+  }
+}
