@@ -86,8 +86,22 @@ status_rps() { # port path -> requests/s
     awk '/^Requests\/sec:/ {print $2}'
 }
 jobs_before=$(python3 -c "import sqlite3; print(sqlite3.connect('$work/data/ferry.db').execute('select count(*) from jobs').fetchone()[0])")
-small_rps=$(status_rps "$ferry_port" "/media/enhance?job_id=$job_id")
-nginx_small=$(status_rps "$nginx_port" "/media/enhance?job_id=$job_id")
+# Ferry and nginx take turns (BENCH_ROUNDS each, default 3) and each side's median counts: on 2 cores a single
+# window of either swings by 15% from one run to the next.
+ROUNDS=${BENCH_ROUNDS:-3}
+median() { python3 -c "import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+status_pair() { # path -> "ferry_median nginx_median", alternating who goes first
+  local ferry=() nginx=()
+  for round in $(seq "$ROUNDS"); do
+    if [ $((round % 2)) = 1 ]; then
+      ferry+=("$(status_rps "$ferry_port" "$1")"); nginx+=("$(status_rps "$nginx_port" "$1")")
+    else
+      nginx+=("$(status_rps "$nginx_port" "$1")"); ferry+=("$(status_rps "$ferry_port" "$1")")
+    fi
+  done
+  echo "$(median "${ferry[@]}") $(median "${nginx[@]}")"
+}
+read -r small_rps nginx_small < <(status_pair "/media/enhance?job_id=$job_id")
 
 # Fill the store to 100,000 jobs directly (stored as Ferry stores pending jobs; they are never opened).
 stop_ferry
@@ -105,11 +119,10 @@ db.commit()
 PY
 start_jobs_ferry
 jobs_after=$(python3 -c "import sqlite3; print(sqlite3.connect('$work/data/ferry.db').execute('select count(*) from jobs').fetchone()[0])")
-large_rps=$(status_rps "$ferry_port" "/media/enhance?job_id=$job_id")
-nginx_large=$(status_rps "$nginx_port" "/media/enhance?job_id=$job_id")
+read -r large_rps nginx_large < <(status_pair "/media/enhance?job_id=$job_id")
 
 cores=$(nproc)
-echo "Machine: $cores cores. wrk -t2 -c$CONNECTIONS -d${DURATION}s."
+echo "Machine: $cores cores. wrk -t2 -c$CONNECTIONS -d${DURATION}s; status lookups: medians of $ROUNDS alternating rounds each."
 echo
 echo "| measurement | Ferry | reference | ratio |"
 echo "|---|---|---|---|"

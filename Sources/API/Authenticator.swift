@@ -34,13 +34,15 @@ public struct Authenticator: Sendable {
   /// The calling app's key, or a 401 problem answer with `WWW-Authenticate`.
   func identify(_ request: Request) throws(HTTPError) -> String {
     if let authorization = request.headers["Authorization"] {
-      let parts = authorization.split(separator: " ", maxSplits: 1)
-      guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+      // Byte-level: the status route calls this on every poll. Header values arrive trimmed; spaces or tabs
+      // after the scheme are skipped.
+      let bytes = authorization.utf8
+      guard bytes.count > 7, zip(bytes.prefix(6), Self.bearer).allSatisfy({ $0 | 0x20 == $1 }),
+        bytes.dropFirst(6).first == UInt8(ascii: " ")
+      else {
         throw Self.unauthorized("use Authorization: Bearer <token> (from POST /v1/auth/token) or x-api-key")
       }
-      // Header values arrive trimmed; spaces or tabs after the scheme are skipped (ASCII only: no Foundation
-      // here, the status route calls this on every poll).
-      let token = String(parts[1].drop { $0 == " " || $0 == "\t" })
+      let token = String(Substring(bytes.dropFirst(7).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }))
       let now = now()
       if let app = verified.app(for: token, now: now) { return app }
       guard let (app, expiry) = tokens.verifiedClaims(token, now: now), apps.app(key: app) != nil else {
@@ -55,6 +57,8 @@ public struct Authenticator: Sendable {
     }
     throw Self.unauthorized("credentials are required: Authorization: Bearer <token> or x-api-key")
   }
+
+  private static let bearer: [UInt8] = Array("bearer".utf8)
 
   static func unauthorized(_ detail: String) -> HTTPError {
     HTTPError(

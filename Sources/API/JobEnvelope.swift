@@ -15,11 +15,16 @@ public enum JobEnvelope {
   public static func status(_ job: Job, deliveries: [Delivery]?) -> [UInt8] {
     var out: [UInt8] = []
     out.reserveCapacity(320 + (job.result?.utf8.count ?? 0))
-    func key(_ name: String, first: Bool = false) {
+    // Literals are appended as static strings' bytes: no array is made for them.
+    func key(_ name: StaticString, first: Bool = false) {
       if !first { out.append(UInt8(ascii: ",")) }
       out.append(UInt8(ascii: "\""))
-      out.appendUTF8(name)
-      out.append(contentsOf: Array("\":".utf8))
+      literal(name)
+      out.append(UInt8(ascii: "\""))
+      out.append(UInt8(ascii: ":"))
+    }
+    func literal(_ text: StaticString) {
+      out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
     func string(_ value: String) { JSONText.appendString(value, to: &out) }
     out.append(UInt8(ascii: "{"))
@@ -29,11 +34,11 @@ public enum JobEnvelope {
     out.append(UInt8(ascii: "["))
     for (index, attempt) in job.attempts.enumerated() {
       if index > 0 { out.append(UInt8(ascii: ",")) }
-      out.append(contentsOf: Array(#"{"at":"#.utf8))
-      string(timestamp(attempt.at))
-      out.append(contentsOf: Array(#","attempt":"#.utf8))
+      literal(#"{"at":"#)
+      timestamp(attempt.at, to: &out)
+      literal(#","attempt":"#)
       out.appendDecimal(attempt.attempt)
-      out.append(contentsOf: Array(#","error":"#.utf8))
+      literal(#","error":"#)
       string(attempt.error)
       out.append(UInt8(ascii: "}"))
     }
@@ -41,7 +46,7 @@ public enum JobEnvelope {
     key("bytes_done")
     out.appendDecimal(Int(job.bytesDone))
     key("bytes_total")
-    if let total = job.bytesTotal { out.appendDecimal(Int(total)) } else { out.appendUTF8("null") }
+    if let total = job.bytesTotal { out.appendDecimal(Int(total)) } else { literal("null") }
     if let deliveries {
       key("deliveries")
       out.append(UInt8(ascii: "["))
@@ -49,15 +54,15 @@ public enum JobEnvelope {
       for attempt in deliveries.flatMap(\.attempts).sorted(by: { $0.at < $1.at }) {
         if !first { out.append(UInt8(ascii: ",")) }
         first = false
-        out.append(contentsOf: Array(#"{"at":"#.utf8))
-        string(timestamp(attempt.at))
+        literal(#"{"at":"#)
+        timestamp(attempt.at, to: &out)
         if let error = attempt.error {
-          out.append(contentsOf: Array(#","error":"#.utf8))
+          literal(#","error":"#)
           string(error)
         }
-        out.append(contentsOf: Array(#","status":"#.utf8))
-        if let status = attempt.status { out.appendDecimal(status) } else { out.appendUTF8("null") }
-        out.append(contentsOf: Array(#","url":"#.utf8))
+        literal(#","status":"#)
+        if let status = attempt.status { out.appendDecimal(status) } else { literal("null") }
+        literal(#","url":"#)
         string(attempt.url)
         out.append(UInt8(ascii: "}"))
       }
@@ -65,13 +70,13 @@ public enum JobEnvelope {
     }
     if let error = job.error {
       key("error")
-      out.append(contentsOf: Array(#"{"detail":"#.utf8))
+      literal(#"{"detail":"#)
       string(error.detail)
-      out.append(contentsOf: Array(#","details":"#.utf8))
+      literal(#","details":"#)
       string(error.detail)
-      out.append(contentsOf: Array(#","title":"#.utf8))
+      literal(#","title":"#)
       string(error.title)
-      out.append(contentsOf: Array(#","type":"#.utf8))
+      literal(#","type":"#)
       string(error.type)
       out.append(UInt8(ascii: "}"))
     }
@@ -104,6 +109,13 @@ public enum JobEnvelope {
     if let started = job.startedAt { fields["time_started"] = .string(timestamp(started)) }
     if let completed = job.completedAt { fields["time_completed"] = .string(timestamp(completed)) }
     return .object(fields)
+  }
+
+  /// `date` as a JSON string, ISO-8601 UTC with milliseconds.
+  static func timestamp(_ date: Date, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    Timestamp.appendISO8601(date, to: &out)
+    out.append(UInt8(ascii: "\""))
   }
 
   /// ISO-8601 UTC with milliseconds (`2021-08-10T05:16:31.494Z`).

@@ -30,7 +30,8 @@ public final class Metrics: Sendable {
   }
 
   /// Counts a finished request (the HTTP server's observer: unmatched paths included).
-  public func request(path: some StringProtocol, status: Int) {
+  public func request(path: Substring, status: Int) {
+    // Concrete (not `some StringProtocol`): generic string code here cost metadata lookups on every request.
     let route =
       path.hasPrefix("/storage/v1/") ? "/storage/v1" : routes.contains(String(path)) ? String(path) : "other"
     state.withLock { $0.requests[RequestKey(route: route, status: status), default: 0] += 1 }

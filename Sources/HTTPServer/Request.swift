@@ -41,21 +41,33 @@ public struct Request: Sendable {
     return FormDecoding.pairs(query)
   }
 
-  /// The first value of the query parameter `name`. Scans the raw query and decodes only what it returns (or
-  /// a name that needs decoding to compare): status polling reads `job_id` on every request.
+  /// The first value of the query parameter `name`. Scans the raw query in place and decodes only what it
+  /// returns (or a name that needs decoding to compare): status polling reads `job_id` on every request.
   public func queryValue(_ name: String) -> String? {
-    guard let query else { return nil }
-    for part in query.utf8.split(separator: UInt8(ascii: "&")) {
-      let equals = part.firstIndex(of: UInt8(ascii: "=")) ?? part.endIndex
-      let rawName = part[..<equals]
-      let plain = !rawName.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
-      guard
-        plain ? rawName.elementsEqual(name.utf8) : FormDecoding.decode(Substring(rawName), plusIsSpace: true) == name
-      else { continue }
-      guard equals < part.endIndex else { return "" }
-      return FormDecoding.decode(Substring(part[part.index(after: equals)...]), plusIsSpace: true)
+    guard var query else { return nil }
+    // Native strings are contiguous: scan their bytes directly.
+    return query.withUTF8 { bytes -> String? in
+      var start = 0
+      while start < bytes.count {
+        var end = start
+        while end < bytes.count && bytes[end] != UInt8(ascii: "&") { end += 1 }
+        defer { start = end + 1 }
+        guard end > start else { continue }
+        var equals = start
+        while equals < end && bytes[equals] != UInt8(ascii: "=") { equals += 1 }
+        let rawName = UnsafeBufferPointer(rebasing: bytes[start..<equals])
+        let plain = !rawName.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
+        let matches =
+          plain
+          ? rawName.elementsEqual(name.utf8)
+          : FormDecoding.decode(String(decoding: rawName, as: UTF8.self), plusIsSpace: true) == name
+        guard matches else { continue }
+        guard equals < end else { return "" }
+        let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[(equals + 1)..<end]), as: UTF8.self)
+        return FormDecoding.decode(value, plusIsSpace: true)
+      }
+      return nil
     }
-    return nil
   }
 }
 

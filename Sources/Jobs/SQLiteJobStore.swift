@@ -8,6 +8,8 @@ public final class SQLiteJobStore: JobStore {
   let writer: SQLiteWriter
   private let path: String
   private let readers = Mutex<[ReadConnection]>([])
+  /// Jobs as last read or committed, for `job(id:)` (this process is the store's only writer).
+  private let cache = JobCache()
 
   /// Opens or creates the store at `path`, migrating its schema to the current version.
   public init(path: String) throws {
@@ -33,11 +35,15 @@ public final class SQLiteJobStore: JobStore {
     _ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void
   ) {
     writer.write(
-      { database in
+      { database -> Submission in
         if let earlier = try Self.duplicate(of: job, since: duplicateSince, in: database) { return .existing(earlier) }
         try Self.insert(job, into: database)
         return .created(job)
-      }, completion: completion)
+      },
+      completion: { [cache] outcome in
+        if case .success(.created(let job)) = outcome { cache.wrote([job]) }
+        completion(outcome)
+      })
   }
 
   static func duplicate(of job: Job, since: Date, in database: SQLiteDatabase) throws -> Job? {
@@ -56,7 +62,7 @@ public final class SQLiteJobStore: JobStore {
     worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void
   ) {
     writer.write(
-      { database in
+      { database -> Job? in
         // The partial index jobs_ready holds exactly the pending jobs in this order.
         guard
           var job = try Self.fetchOne(
@@ -67,15 +73,20 @@ public final class SQLiteJobStore: JobStore {
         try job.claim(worker: worker, now: now, lease: lease)
         try Self.save(job, in: database)
         return job
-      }, completion: completion)
+      },
+      completion: { [cache] outcome in
+        if case .success(let job?) = outcome { cache.wrote([job]) }
+        completion(outcome)
+      })
   }
 
   public func update<T: Sendable>(
     id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
     completion: @escaping @Sendable (Result<T, any Error>) -> Void
   ) {
+    let stored = Mutex<Job?>(nil)
     writer.write(
-      { database in
+      { database -> T in
         guard var job = try Self.fetchOne(database, "WHERE id = ?1", .text(id.text)) else {
           throw JobStoreError.notFound(id)
         }
@@ -83,20 +94,33 @@ public final class SQLiteJobStore: JobStore {
         let value = try change(&job)
         try Self.save(job, in: database)
         if !wasFinal && job.status.isFinal { try Self.addDeliveries(owedBy: job, in: database) }
+        stored.withLock { [job] in $0 = job }
         return value
-      }, completion: completion)
+      },
+      completion: { [cache] outcome in
+        switch outcome {
+        case .success: stored.withLock { $0 }.map { cache.wrote([$0]) }
+        // Rolled back, or a commit that failed: the cached job stands unless the store's state is in doubt.
+        case .failure: cache.forget([id])
+        }
+        completion(outcome)
+      })
   }
 
   public func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void) {
     writer.write(
-      { database in
+      { database -> [UUID] in
         let statement = try database.statement(
           "DELETE FROM jobs WHERE expires_ms <= ?1 AND status NOT IN ('Pending', 'Running') RETURNING id")
         try statement.bind(.int(now.millisecondsSince1970))
         var ids: [UUID] = []
         while try statement.step() { UUID(text: statement.text(0)).map { ids.append($0) } }
         return ids
-      }, completion: completion)
+      },
+      completion: { [cache] outcome in
+        if case .success(let ids) = outcome { cache.forget(ids) }
+        completion(outcome)
+      })
   }
 
   // MARK: Reads
@@ -106,7 +130,11 @@ public final class SQLiteJobStore: JobStore {
   }
 
   public func job(id: UUID) throws -> Job? {
-    try read { database in try Self.fetchOne(database, "WHERE id = ?1", .text(id.text)) }
+    if let cached = cache.job(id) { return cached }
+    let generation = cache.generation
+    let job = try read { database in try Self.fetchOne(database, "WHERE id = ?1", .text(id.text)) }
+    if let job { cache.fill(job, readAt: generation) }
+    return job
   }
 
   public func list(_ query: JobQuery) throws -> JobPage {

@@ -5,8 +5,7 @@ extension UUID {
   /// everywhere. Written by hand: Foundation's `uuidString` goes through `sprintf` and UTF-16, which showed in
   /// status-lookup profiles.
   public var text: String {
-    let digits: [UInt8] = Array("0123456789abcdef".utf8)
-    return withUnsafeBytes(of: uuid) { raw in
+    withUnsafeBytes(of: uuid) { raw in
       String(unsafeUninitializedCapacity: 36) { out in
         var position = 0
         for (index, byte) in raw.enumerated() {
@@ -14,8 +13,8 @@ extension UUID {
             out[position] = UInt8(ascii: "-")
             position += 1
           }
-          out[position] = digits[Int(byte >> 4)]
-          out[position + 1] = digits[Int(byte & 0x0F)]
+          out[position] = Self.hexDigit(byte >> 4)
+          out[position + 1] = Self.hexDigit(byte & 0x0F)
           position += 2
         }
         return position
@@ -25,26 +24,38 @@ extension UUID {
 
   /// Parses the canonical form (either case); nil for anything else. (Foundation's parser uses `sscanf`.)
   public init?(text: some StringProtocol) {
-    let utf8 = Array(text.utf8)
-    guard utf8.count == 36, utf8[8] == 0x2D, utf8[13] == 0x2D, utf8[18] == 0x2D, utf8[23] == 0x2D else { return nil }
-    var bytes = [UInt8](repeating: 0, count: 16)
-    var index = 0
-    var i = 0
-    while i < 36 {
-      if i == 8 || i == 13 || i == 18 || i == 23 {
-        i += 1
-        continue
+    var string = String(text)
+    guard let uuid = string.withUTF8({ Self.parse($0) }) else { return nil }
+    self.init(uuid: uuid)
+  }
+
+  /// The 16 bytes of a canonical UUID text, or nil. Concrete and index-based: a generic walk over a string's
+  /// view (with `enumerated()`) instantiated type metadata on every call, a quarter of a status lookup.
+  private static func parse(_ text: UnsafeBufferPointer<UInt8>) -> uuid_t? {
+    guard text.count == 36 else { return nil }
+    var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    let parsed = withUnsafeMutableBytes(of: &uuid) { bytes -> Bool in
+      var index = 0
+      var i = 0
+      while i < 36 {
+        if i == 8 || i == 13 || i == 18 || i == 23 {
+          guard text[i] == 0x2D else { return false }
+          i += 1
+          continue
+        }
+        guard let high = hexValue(text[i]), let low = hexValue(text[i + 1]) else { return false }
+        bytes[index] = high << 4 | low
+        index += 1
+        i += 2
       }
-      guard let high = Self.hexValue(utf8[i]), let low = Self.hexValue(utf8[i + 1]) else { return nil }
-      bytes[index] = high << 4 | low
-      index += 1
-      i += 2
+      return true
     }
-    self.init(
-      uuid: (
-        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10],
-        bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
-      ))
+    return parsed ? uuid : nil
+  }
+
+  @inline(__always)
+  private static func hexDigit(_ value: UInt8) -> UInt8 {
+    value < 10 ? 0x30 + value : 0x57 + value
   }
 
   private static func hexValue(_ c: UInt8) -> UInt8? {

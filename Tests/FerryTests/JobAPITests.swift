@@ -36,6 +36,20 @@ import Testing
     #expect(huge.status == 200 && huge.json["expires_in"] as? Int == 86400, "\(huge.text)")
   }
 
+  @Test func theBearerScheme_isCaseInsensitive_andAnythingElseIsRefused() async throws {
+    let server = try APITestServer()
+    defer { Task { await server.stop() } }
+    let token = try await server.token(key: "app-a", secret: "secret-a")
+    for header in ["Bearer \(token)", "bearer \(token)", "BEARER  \(token)", "bEaReR \t\(token)"] {
+      let answer = try await server.request("GET", "/media/jobs", headers: ["Authorization": header])
+      #expect(answer.status == 200, "\(header.prefix(12))")
+    }
+    for header in ["Basic \(token)", "Bearer", "Bearer ", "Bearerx \(token)", "Bear \(token)", token] {
+      let answer = try await server.request("GET", "/media/jobs", headers: ["Authorization": header])
+      #expect(answer.status == 401 && answer.header("WWW-Authenticate") != nil, "\(header.prefix(12))")
+    }
+  }
+
   @Test func aJob_isAccepted_runs_andEndsInTheDolbyEnvelope() async throws {
     let input = testBytes(count: 100_000)
     let peer = try FaultServer { request, _ in request.method == "GET" ? .serve(body: input) : .status(200) }
