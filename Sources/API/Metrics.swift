@@ -12,6 +12,8 @@ public final class Metrics: Sendable {
     var jobsEnded: [String: Int] = [:]
     var runSeconds = 0.0
     var runs = 0
+    var phaseSeconds: [JobPhase: Double] = [:]
+    var bytesMoved: Int64 = 0
     var webhookAttempts: [String: Int] = [:]
   }
 
@@ -42,12 +44,14 @@ public final class Metrics: Sendable {
     state.withLock { $0.refusals += 1 }
   }
 
-  /// Counts a job run that ended with `status`, after `seconds`.
-  public func jobEnded(status: JobStatus, seconds: Double) {
+  /// Counts a job run that ended here: its status, time, time per phase and bytes moved.
+  public func jobEnded(_ run: RunSummary) {
     state.withLock { state in
-      state.jobsEnded[status.rawValue, default: 0] += 1
-      state.runSeconds += seconds
+      state.jobsEnded[run.status.rawValue, default: 0] += 1
+      state.runSeconds += run.duration.seconds
       state.runs += 1
+      for (phase, seconds) in run.phaseSeconds { state.phaseSeconds[phase, default: 0] += seconds }
+      state.bytesMoved += run.bytesMoved
     }
   }
 
@@ -78,6 +82,13 @@ public final class Metrics: Sendable {
     }
     out += "# HELP ferry_job_run_seconds Time job runs took.\n# TYPE ferry_job_run_seconds summary\n"
     out += "ferry_job_run_seconds_sum \(snapshot.runSeconds)\nferry_job_run_seconds_count \(snapshot.runs)\n"
+    out += "# HELP ferry_job_phase_seconds_total Time job runs spent in each phase (queued: waiting to be taken).\n"
+    out += "# TYPE ferry_job_phase_seconds_total counter\n"
+    for phase in JobPhase.allCases {
+      out += "ferry_job_phase_seconds_total{phase=\"\(phase.rawValue)\"} \(snapshot.phaseSeconds[phase] ?? 0)\n"
+    }
+    out += "# HELP ferry_transfer_bytes_total Bytes job runs downloaded and uploaded.\n"
+    out += "# TYPE ferry_transfer_bytes_total counter\nferry_transfer_bytes_total \(snapshot.bytesMoved)\n"
     out += "# HELP ferry_admission_refusals_total Jobs refused because an output URL would expire too soon.\n"
     out += "# TYPE ferry_admission_refusals_total counter\nferry_admission_refusals_total \(snapshot.refusals)\n"
     out += "# HELP ferry_webhook_attempts_total Webhook delivery attempts, by outcome.\n"

@@ -73,8 +73,8 @@ public final class FerryApplication: Sendable {
         concurrency: configuration.workerConcurrency, lease: configuration.jobs.lease,
         maxAttempts: configuration.jobs.maxAttempts, workRoot: data + "/work"),
       logger: logger,
-      onRunEnded: { [webhooks] status, took in
-        metrics.jobEnded(status: status, seconds: took.seconds)
+      onRunEnded: { [webhooks] run in
+        metrics.jobEnded(run)
         webhooks.wake()
       })
     let service = JobService(

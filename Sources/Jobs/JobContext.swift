@@ -34,6 +34,13 @@ public final class JobContext: Sendable {
     var nextHandler = 0
     var lastReport = Date.distantPast
     var lastPhase = JobPhase.queued
+    /// Accounting for metrics: time per phase, and bytes moved by finished transfers (a transfer ends when
+    /// the phase changes or its byte count starts again from below).
+    var accountedPhase = JobPhase.queued
+    var phaseStarted = Date()
+    var phaseSeconds: [JobPhase: Double] = [:]
+    var transferBytes: Int64 = 0
+    var bytesMoved: Int64 = 0
   }
 
   private let state = Mutex(State())
@@ -55,6 +62,7 @@ public final class JobContext: Sendable {
     self.now = now
     self.logger = logger
     self.reportInterval = reportInterval
+    state.withLock { $0.phaseStarted = now() }
     self.reporter = reporter
     self.fence = fence
     self.durationRecorder = durationRecorder
@@ -99,6 +107,7 @@ public final class JobContext: Sendable {
   public func report(phase: JobPhase, progress: Int, bytesDone: Int64 = 0, bytesTotal: Int64? = nil) -> Bool {
     let due = state.withLock { state -> Bool in
       let time = now()
+      Self.account(&state, phase: phase, bytesDone: bytesDone, at: time)
       guard phase != state.lastPhase || time.timeIntervalSince(state.lastReport) >= reportInterval.seconds else {
         return false
       }
@@ -114,6 +123,30 @@ public final class JobContext: Sendable {
       }
     }
     return !isCancelled
+  }
+
+  /// Where the run's time went (seconds per phase) and the bytes its transfers moved, up to now.
+  public func accounting() -> (phaseSeconds: [JobPhase: Double], bytesMoved: Int64) {
+    state.withLock { state in
+      var copy = state
+      Self.account(&copy, phase: .queued, bytesDone: 0, at: now())
+      return (copy.phaseSeconds, copy.bytesMoved)
+    }
+  }
+
+  private static func account(_ state: inout State, phase: JobPhase, bytesDone: Int64, at time: Date) {
+    if phase != state.accountedPhase {
+      state.phaseSeconds[state.accountedPhase, default: 0] += max(0, time.timeIntervalSince(state.phaseStarted))
+      state.accountedPhase = phase
+      state.phaseStarted = time
+      state.bytesMoved += state.transferBytes
+      state.transferBytes = bytesDone
+    } else if bytesDone < state.transferBytes {
+      state.bytesMoved += state.transferBytes
+      state.transferBytes = bytesDone
+    } else {
+      state.transferBytes = bytesDone
+    }
   }
 
   /// Confirms this worker still holds the job (renewing its lease) just before a final, visible write: an

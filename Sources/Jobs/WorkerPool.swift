@@ -45,8 +45,8 @@ public final class WorkerPool: Sendable {
   public let settings: Settings
   /// Measured run times, for admission control.
   public let estimator: RunTimeEstimator
-  /// Told of every run that ended here (for metrics): the status stored and how long the run took.
-  public let onRunEnded: @Sendable (JobStatus, Duration) -> Void
+  /// Told of every run that ended here (for metrics).
+  public let onRunEnded: @Sendable (RunSummary) -> Void
   private let store: any JobStore
   private let work: any JobWork
   private let cipher: RequestCipher
@@ -72,7 +72,7 @@ public final class WorkerPool: Sendable {
   public init(
     store: any JobStore, work: any JobWork, cipher: RequestCipher, settings: Settings,
     estimator: RunTimeEstimator = RunTimeEstimator(), now: @escaping @Sendable () -> Date = { Date() }, logger: Logger,
-    onRunEnded: @escaping @Sendable (JobStatus, Duration) -> Void = { _, _ in }
+    onRunEnded: @escaping @Sendable (RunSummary) -> Void = { _ in }
   ) {
     self.onRunEnded = onRunEnded
     self.store = store
@@ -216,6 +216,7 @@ public final class WorkerPool: Sendable {
     let idText = id.text
     let logger = self.logger.with("job_id", .string(idText))
     let started = ContinuousClock.now
+    let claimedAt = now()
     let directory = settings.workRoot + "/" + idText
     try? FileManager.default.removeItem(atPath: directory)
 
@@ -274,7 +275,15 @@ public final class WorkerPool: Sendable {
     }
     guard let stored else { return }
     if case .success = outcome { estimator.record(ContinuousClock.now - started) }
-    onRunEnded(stored.status, ContinuousClock.now - started)
+    var summary = RunSummary(status: stored.status, duration: ContinuousClock.now - started)
+    if let (phases, bytes) = context?.accounting() {
+      summary.phaseSeconds = phases
+      summary.bytesMoved = bytes
+    }
+    // The wait in the queue, from submission (or the retry's due time) to this run's claim.
+    summary.phaseSeconds[.queued, default: 0] += max(
+      0, claimedAt.timeIntervalSince(max(job.submittedAt, job.notBefore)))
+    onRunEnded(summary)
     logger.info(
       "job ended",
       [
@@ -403,5 +412,22 @@ public final class WorkerPool: Sendable {
         "lease not renewed",
         ["job_id": .string(id.text), "error": .string(String(describing: error))])
     }
+  }
+}
+
+/// How a run that ended here went, for metrics.
+public struct RunSummary: Sendable, Equatable {
+  /// The status stored at its end.
+  public var status: JobStatus
+  /// How long the run took.
+  public var duration: Duration
+  /// Seconds spent in each phase (`queued`: the wait before this run was claimed).
+  public var phaseSeconds: [JobPhase: Double] = [:]
+  /// Bytes its transfers moved (downloads and uploads).
+  public var bytesMoved: Int64 = 0
+
+  public init(status: JobStatus, duration: Duration) {
+    self.status = status
+    self.duration = duration
   }
 }

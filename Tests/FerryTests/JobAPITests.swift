@@ -218,4 +218,32 @@ import Testing
     #expect(text.contains("ferry_queue_depth 0"))
     for secret in ["app-a", "secret-a", "legacy-a", token] { #expect(!text.contains(secret)) }
   }
+
+  @Test func metrics_addUpPhaseTimesAndTheBytesJobsMoved() async throws {
+    let input = testBytes(count: 300_000)
+    // The input arrives slowly enough for the downloading phase to show.
+    let peer = try FaultServer { request, _ in
+      request.method == "GET" ? .stall(body: input, seconds: 0.3) : .status(200)
+    }
+    defer { peer.stop() }
+    let server = try APITestServer()
+    defer { Task { await server.stop() } }
+    let token = try await server.token(key: "app-a", secret: "secret-a")
+    for index in 0..<2 {
+      let posted = try await server.request(
+        "POST", "/media/copy", headers: ["Authorization": "Bearer \(token)"],
+        body: #"{"input": "\#(peer.base)/in-\#(index)", "output": "\#(peer.base)/out-\#(index)"}"#)
+      let jobID = try #require(posted.json["job_id"] as? String)
+      #expect(try await server.waitForEnd(jobID, token: token)["status"] as? String == "Success")
+    }
+    let text = try await server.request("GET", "/metrics").text
+    func value(_ name: String) -> Double? {
+      text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+    }
+    // Two jobs, each downloading and uploading 300,000 bytes.
+    #expect(value("ferry_transfer_bytes_total") == 1_200_000, "\(text)")
+    #expect((value(#"ferry_job_phase_seconds_total{phase="downloading"}"#) ?? 0) >= 0.5)
+    #expect(value(#"ferry_job_phase_seconds_total{phase="uploading"}"#) != nil)
+    #expect(value(#"ferry_job_phase_seconds_total{phase="queued"}"#) != nil)
+  }
 }
