@@ -61,12 +61,11 @@ public final class WebhookDispatcher: Sendable {
   private struct State {
     var started = false
     var stopping = false
-    var wakeups = 0
     var threads = 0
   }
 
   private let state = Mutex(State())
-  private let signal = NSCondition()
+  private let idle = IdleSignal()
 
   /// `client` should make one attempt per call (`maxAttempts: 1`): the outbox does the retrying, durably.
   public init(
@@ -109,17 +108,14 @@ public final class WebhookDispatcher: Sendable {
   /// after the hold: at least once).
   public func stop(timeout: Duration = .seconds(5)) {
     state.withLock { $0.stopping = true }
-    signal.withLock { signal.broadcast() }
+    idle.stop()
     let deadline = Date() + timeout.seconds
     while state.withLock({ $0.threads > 0 }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
   }
 
   /// Tells an idle sender that a job ended (its deliveries are due now).
   public func wake() {
-    signal.withLock {
-      state.withLock { $0.wakeups += 1 }
-      signal.signal()
-    }
+    idle.wake()
   }
 
   private var isStopping: Bool { state.withLock { $0.stopping } }
@@ -137,16 +133,7 @@ public final class WebhookDispatcher: Sendable {
       if let delivery = taken.first {
         send(delivery)
       } else {
-        signal.withLock {
-          let woken = state.withLock { state -> Bool in
-            if state.wakeups > 0 {
-              state.wakeups -= 1
-              return true
-            }
-            return state.stopping
-          }
-          if !woken { _ = signal.wait(until: Date() + settings.pollInterval.seconds) }
-        }
+        idle.wait(upTo: settings.pollInterval)
       }
     }
   }

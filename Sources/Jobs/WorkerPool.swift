@@ -58,14 +58,13 @@ public final class WorkerPool: Sendable {
   private struct State {
     var started = false
     var stopping = false
-    var pendingWakeups = 0
     var running: [UUID: JobContext] = [:]
     var threads = 0
   }
 
   private let state = Mutex(State())
   /// Idle workers wait here for `wake()`; only workers do, so a wake-up always reaches one of them.
-  private let signal = NSCondition()
+  private let idle = IdleSignal()
   /// The heartbeat sleeps here between ticks (woken early only by `stop()`).
   private let heartbeatSignal = NSCondition()
 
@@ -110,7 +109,7 @@ public final class WorkerPool: Sendable {
       return Array(state.running.values)
     }
     for context in interrupted { context.cancel(.shutdown) }
-    signal.withLock { signal.broadcast() }
+    idle.stop()
     heartbeatSignal.withLock { heartbeatSignal.broadcast() }
     let deadline = Date() + timeout.seconds
     while state.withLock({ $0.threads > 0 }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
@@ -118,10 +117,7 @@ public final class WorkerPool: Sendable {
 
   /// Tells an idle worker that a job was submitted.
   public func wake() {
-    signal.withLock {
-      state.withLock { $0.pendingWakeups += 1 }
-      signal.signal()
-    }
+    idle.wake()
   }
 
   /// Cancels the job: a pending one ends at once; a running one stops promptly (its work's cancel handlers
@@ -192,22 +188,8 @@ public final class WorkerPool: Sendable {
       if let job {
         run(job, worker: worker)
       } else {
-        waitForWork()
+        idle.wait(upTo: settings.pollInterval)
       }
-    }
-  }
-
-  private func waitForWork() {
-    signal.withLock {
-      let woken = state.withLock { state -> Bool in
-        if state.pendingWakeups > 0 {
-          state.pendingWakeups -= 1
-          return true
-        }
-        return state.stopping
-      }
-      if !woken { _ = signal.wait(until: Date() + settings.pollInterval.seconds) }
-      state.withLock { $0.pendingWakeups = max(0, $0.pendingWakeups - 1) }
     }
   }
 
