@@ -99,6 +99,7 @@ status_pair() { # path -> "ferry_median nginx_median", alternating who goes firs
       nginx+=("$(status_rps "$nginx_port" "$1")"); ferry+=("$(status_rps "$ferry_port" "$1")")
     fi
   done
+  echo "rounds: ferry ${ferry[*]} / nginx ${nginx[*]}" >&2
   echo "$(median "${ferry[@]}") $(median "${nginx[@]}")"
 }
 read -r small_rps nginx_small < <(status_pair "/media/enhance?job_id=$job_id")

@@ -3,6 +3,7 @@ import HTTPServer
 import JSON
 import Jobs
 import Log
+import Synchronization
 
 /// The job routes: `POST` and `GET` on each operation's path, `GET /media/jobs`, `POST /media/jobs/cancel`.
 /// Each app sees only its own jobs: another app's job id answers 404, as an unknown one does.
@@ -15,6 +16,8 @@ public struct JobsController: Sendable {
   public let maxBodyBytes: Int64
   public let logger: Logger
   public let metrics: Metrics?
+  /// Status envelopes of pending and running jobs as last rendered.
+  private let rendered = RenderedEnvelopes()
 
   public init(
     authenticator: Authenticator, service: JobService, pool: WorkerPool?, operations: [any JobOperation],
@@ -105,9 +108,10 @@ public struct JobsController: Sendable {
     let job = try ownJob(request, owner: owner)
     // A job is read at the path it was posted to, as Dolby's clients poll it.
     guard job.path == path else { throw HTTPError.notFound("job_id: no such \(path) job") }
-    // Deliveries exist only once a job ended: a running job's poll costs no second read.
-    let deliveries = job.status.isFinal ? try service.store.deliveries(job: job.id) : []
-    return .json(bytes: JobEnvelope.status(job, deliveries: deliveries))
+    // Deliveries exist only once a job ended: a running job's poll costs no second read, and its envelope
+    // is rendered again only when the job changed.
+    guard job.status.isFinal else { return .json(bytes: rendered.envelope(of: job)) }
+    return .json(bytes: JobEnvelope.status(job, deliveries: try service.store.deliveries(job: job.id)))
   }
 
   func list(_ request: Request) throws -> Response {
@@ -208,5 +212,22 @@ public struct JobsController: Sendable {
     precise.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     if let date = precise.date(from: text) { return date }
     return ISO8601DateFormatter().date(from: text)
+  }
+}
+
+/// The last status envelope rendered for each of a bounded number of jobs, reused while the job is unchanged
+/// (a client polls far more often than a job changes; comparing is cheaper than writing the JSON again).
+final class RenderedEnvelopes: Sendable {
+  private let entries = Mutex<[UUID: (job: Job, bytes: [UInt8])]>([:])
+  static let capacity = 4096
+
+  func envelope(of job: Job) -> [UInt8] {
+    if let entry = entries.withLock({ $0[job.id] }), entry.job == job { return entry.bytes }
+    let bytes = JobEnvelope.status(job, deliveries: [])
+    entries.withLock { entries in
+      if entries[job.id] == nil, entries.count >= Self.capacity { entries.remove(at: entries.startIndex) }
+      entries[job.id] = (job, bytes)
+    }
+    return bytes
   }
 }

@@ -7,7 +7,9 @@ import Synchronization
 /// client sends becomes a label, and no app key or secret appears.
 public final class Metrics: Sendable {
   private struct State {
-    var requests: [RequestKey: Int] = [:]
+    /// Requests by route index (`routeNames`) and status, as `index * 1000 + status`: an integer key, so the
+    /// count on every request hashes no string.
+    var requests: [Int: Int] = [:]
     var refusals = 0
     var jobsEnded: [String: Int] = [:]
     var runSeconds = 0.0
@@ -17,26 +19,21 @@ public final class Metrics: Sendable {
     var webhookAttempts: [String: Int] = [:]
   }
 
-  private struct RequestKey: Hashable, Comparable {
-    var route: String
-    var status: Int
-    static func < (a: RequestKey, b: RequestKey) -> Bool { (a.route, a.status) < (b.route, b.status) }
-  }
-
   private let state = Mutex(State())
-  /// The paths counted by name; anything else is `other` (so unknown paths cannot grow the label set).
-  private let routes: Set<String>
+  /// The paths counted by name, then `/storage/v1` and `other` (unknown paths cannot grow the label set).
+  private let routeNames: [String]
+  private let routeIndex: [Substring: Int]
 
   public init(routes: [String]) {
-    self.routes = Set(routes)
+    routeNames = Array(Set(routes).subtracting(["/storage/v1", "other"])).sorted() + ["/storage/v1", "other"]
+    routeIndex = Dictionary(uniqueKeysWithValues: routeNames.enumerated().map { (Substring($0.element), $0.offset) })
   }
 
   /// Counts a finished request (the HTTP server's observer: unmatched paths included).
   public func request(path: Substring, status: Int) {
-    // Concrete (not `some StringProtocol`): generic string code here cost metadata lookups on every request.
-    let route =
-      path.hasPrefix("/storage/v1/") ? "/storage/v1" : routes.contains(String(path)) ? String(path) : "other"
-    state.withLock { $0.requests[RequestKey(route: route, status: status), default: 0] += 1 }
+    let route = path.hasPrefix("/storage/v1/") ? routeNames.count - 2 : routeIndex[path] ?? routeNames.count - 1
+    let key = route * 1000 + min(max(status, 0), 999)
+    state.withLock { $0.requests[key, default: 0] += 1 }
   }
 
   /// Counts a job refused by admission control (output URL expiring too soon).
@@ -67,7 +64,8 @@ public final class Metrics: Sendable {
     out += "# HELP ferry_http_requests_total HTTP requests answered, by route and status.\n"
     out += "# TYPE ferry_http_requests_total counter\n"
     for key in snapshot.requests.keys.sorted() {
-      out += "ferry_http_requests_total{route=\"\(key.route)\",status=\"\(key.status)\"} \(snapshot.requests[key]!)\n"
+      out +=
+        "ferry_http_requests_total{route=\"\(routeNames[key / 1000])\",status=\"\(key % 1000)\"} \(snapshot.requests[key]!)\n"
     }
     out += "# HELP ferry_jobs Jobs in the store, by status.\n# TYPE ferry_jobs gauge\n"
     for status in JobStatus.allCases {

@@ -56,4 +56,20 @@ import Testing
       try JSONSerialization.jsonObject(with: Data(JobEnvelope.status(done, deliveries: []))) as? [String: Any])
     #expect((ok["result"] as? [String: Any])?["b"] as? String == "c" && ok["progress"] as? Int == 100)
   }
+
+  @Test func aRenderedEnvelope_isReusedOnlyWhileTheJobIsUnchanged() throws {
+    let rendered = RenderedEnvelopes()
+    var job = Job(
+      owner: "app", path: "/media/enhance", sealedRequest: [1], requestDigest: "d", submittedAt: Date(),
+      retention: .seconds(60), deadline: nil)
+    let first = rendered.envelope(of: job)
+    #expect(rendered.envelope(of: job) == first)
+    try job.claim(worker: "w", now: Date(), lease: .seconds(30))
+    try job.report(
+      worker: "w", now: Date(), lease: .seconds(30), phase: .downloading, progress: 7, bytesDone: 1, bytesTotal: 9)
+    let second = rendered.envelope(of: job)
+    #expect(second != first && second == JobEnvelope.status(job, deliveries: []))
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(second)) as? [String: Any])
+    #expect(object["progress"] as? Int == 7 && object["status"] as? String == "Running")
+  }
 }
