@@ -77,6 +77,14 @@ public final class JobRunner {
     interrupt?.waiting(for: jobID)
     guard wait else {
       progress.finish()
+      if let outputKey, case .local(let path)? = request.output {
+        // Not waiting means not downloading: say where the job writes its result, or it is lost to the user.
+        // On stderr whatever --quiet says (stdout keeps only the job id for scripts).
+        let text =
+          "job \(jobID): not waiting, so \(path) will not be written; the result goes to dlb://\(outputKey) "
+          + "(GET /media/output?url=dlb://\(outputKey) once the job succeeds)\n"
+        FileHandle.standardError.write(Data(text.utf8))
+      }
       return JobOutcome(jobID: jobID)
     }
     progress.note("job \(jobID) submitted")

@@ -125,6 +125,9 @@ import Testing
     #expect(submitted.status == 0, "\(submitted.stderr)")
     let longID = submitted.stdout.trimmingCharacters(in: .newlines)
     #expect(longID.range(of: #"^[0-9a-f-]{36}$"#, options: .regularExpression) != nil, "\(submitted.stdout)")
+    // The local OUT is not downloaded without waiting: stderr says where the result goes, even with -q.
+    #expect(
+      submitted.stderr.contains("will not be written; the result goes to dlb://ferry-cli/"), "\(submitted.stderr)")
 
     let waiting = try harness.start(["analyze", short] + Self.poll)
     defer { waiting.terminate() }
