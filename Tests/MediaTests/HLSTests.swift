@@ -8,18 +8,8 @@ import Testing
 @testable import Media
 
 @Suite struct HLSRequestTests {
-  func request(_ text: String) throws -> TranscodeRequest {
-    try TranscodeRequest(request: try JSONValue.parse(Data(text.utf8)))
-  }
-
-  func refusal(_ text: String) -> String? {
-    do {
-      _ = try request(text)
-      return nil
-    } catch {
-      return (error as? InvalidRequest)?.description ?? "unexpected: \(error)"
-    }
-  }
+  func request(_ text: String) throws -> TranscodeRequest { try transcodeRequest(text) }
+  func refusal(_ text: String) -> String? { transcodeRefusal(text) }
 
   static let storage =
     #""storage": [{"id": "main", "url": "s3://media/shows/", "auth": {"key": "AKID", "secret": "top/secret"}}]"#

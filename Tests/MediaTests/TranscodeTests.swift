@@ -9,19 +9,24 @@ import Transfer
 
 @testable import Media
 
-@Suite struct TranscodeRequestTests {
-  func request(_ text: String) throws -> TranscodeRequest {
-    try TranscodeRequest(request: try JSONValue.parse(Data(text.utf8)))
-  }
+/// A transcode request parsed from JSON text (the request suites' helper).
+func transcodeRequest(_ text: String) throws -> TranscodeRequest {
+  try TranscodeRequest(request: try JSONValue.parse(Data(text.utf8)))
+}
 
-  func refusal(_ text: String) -> String? {
-    do {
-      _ = try request(text)
-      return nil
-    } catch {
-      return (error as? InvalidRequest)?.description
-    }
+/// Why `text` is refused as a transcode request (the field and problem), or nil when it is accepted.
+func transcodeRefusal(_ text: String) -> String? {
+  do {
+    _ = try transcodeRequest(text)
+    return nil
+  } catch {
+    return (error as? InvalidRequest)?.description ?? "unexpected: \(error)"
   }
+}
+
+@Suite struct TranscodeRequestTests {
+  func request(_ text: String) throws -> TranscodeRequest { try transcodeRequest(text) }
+  func refusal(_ text: String) -> String? { transcodeRefusal(text) }
 
   @Test func aRequest_isReadWithItsSettings() throws {
     let r = try request(

@@ -40,53 +40,37 @@ public final class FaultServer: @unchecked Sendable {
   public init(host: String = "127.0.0.1", behavior: @escaping @Sendable (Received, Int) -> Behavior) throws {
     self.host = host
     self.behavior = behavior
-    let sock: Int32
-    var boundPort: UInt16 = 0
-    if host.contains(":") {
-      sock = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
-      var one: Int32 = 1
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-      setsockopt(sock, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
-      var address = sockaddr_in6()
-      address.sin6_family = sa_family_t(AF_INET6)
-      inet_pton(AF_INET6, host, &address.sin6_addr)
-      let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-          bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-        }
+    let v6 = host.contains(":")
+    let sock = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var one: Int32 = 1
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    if v6 { setsockopt(sock, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+    // One address buffer for either family; port 0 asks for a free one.
+    var storage = sockaddr_storage()
+    var length = socklen_t(v6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutableBytes(of: &storage) { raw in
+      if v6 {
+        let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self)
+        address.pointee.sin6_family = sa_family_t(AF_INET6)
+        inet_pton(AF_INET6, host, &address.pointee.sin6_addr)
+      } else {
+        let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
+        address.pointee.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, host, &address.pointee.sin_addr)
       }
-      guard bound == 0, listen(sock, 64) == 0 else {
-        close(sock)
-        throw RawHTTPClient.ClientError(description: "FaultServer cannot listen on \(host)")
-      }
-      var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-      withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(sock, $0, &length) }
-      }
-      boundPort = UInt16(bigEndian: address.sin6_port)
-    } else {
-      sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-      var one: Int32 = 1
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-      var address = sockaddr_in()
-      address.sin_family = sa_family_t(AF_INET)
-      address.sin_port = 0
-      inet_pton(AF_INET, host, &address.sin_addr)
-      let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-          bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-      }
-      guard bound == 0, listen(sock, 64) == 0 else {
-        close(sock)
-        throw RawHTTPClient.ClientError(description: "FaultServer cannot listen on \(host)")
-      }
-      var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-      withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(sock, $0, &length) }
-      }
-      boundPort = UInt16(bigEndian: address.sin_port)
     }
+    let bound = withUnsafePointer(to: &storage) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, length) }
+    }
+    guard bound == 0, listen(sock, 64) == 0 else {
+      close(sock)
+      throw RawHTTPClient.ClientError(description: "FaultServer cannot listen on \(host)")
+    }
+    withUnsafeMutablePointer(to: &storage) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(sock, $0, &length) }
+    }
+    // sin_port and sin6_port sit at the same offset, right after the family.
+    let boundPort = withUnsafeBytes(of: &storage) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
     fd = sock
     port = Int(boundPort)
     let thread = Thread { [self] in acceptLoop() }
