@@ -50,6 +50,19 @@ public final class NanioPeer: @unchecked Sendable {
 
   deinit { stop() }
 
+  /// Places an object straight into nanio's data directory (it reads metadata it lacks from the file).
+  public func put(bucket: String, key: String, _ bytes: [UInt8]) throws {
+    let path = directory + "/data/" + bucket + "/" + key
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+  }
+
+  /// Whether the object exists (as a file in the data directory).
+  public func exists(bucket: String, key: String) -> Bool {
+    FileManager.default.fileExists(atPath: directory + "/data/" + bucket + "/" + key)
+  }
+
   /// `http://127.0.0.1:<port>`
   public var endpoint: String { "http://127.0.0.1:\(port)" }
 

@@ -110,10 +110,20 @@ public final class S3Peers: @unchecked Sendable {
     guard status == 200 else { throw RawHTTPClient.ClientError(description: "create bucket \(name): \(status)") }
   }
 
-  /// A pre-signed URL made by boto3, as a user's script would make it.
+  /// A pre-signed URL for the strict proxy made by boto3, as a user's script would make it.
   public func presign(
     method: String, bucket: String, key: String, expires: Int, key accessKey: String, secret: String,
     token: String? = nil
+  ) throws -> String {
+    try S3Peers.presign(
+      endpoint: proxyEndpoint, method: method, bucket: bucket, key: key, expires: expires, key: accessKey,
+      secret: secret, token: token)
+  }
+
+  /// A pre-signed URL for any S3 endpoint, made by boto3 (path-style, us-east-1, SigV4).
+  public static func presign(
+    endpoint: String, method: String, bucket: String, key: String, expires: Int, key accessKey: String,
+    secret: String, token: String? = nil
   ) throws -> String {
     let python = URL(fileURLWithPath: S3Peers.motoServer!).deletingLastPathComponent().appendingPathComponent("python3")
       .path
@@ -129,7 +139,7 @@ public final class S3Peers: @unchecked Sendable {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
     process.arguments = [
-      "-c", script, proxyEndpoint, accessKey, secret, method, bucket, key, String(expires), token ?? "",
+      "-c", script, endpoint, accessKey, secret, method, bucket, key, String(expires), token ?? "",
     ]
     let pipe = Pipe()
     process.standardOutput = pipe
