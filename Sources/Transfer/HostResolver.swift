@@ -20,12 +20,18 @@ public struct ResolutionError: Error, Sendable, Equatable, CustomStringConvertib
 
 /// The system's resolver (`getaddrinfo`). Numeric hosts are read the way the C library reads them, which
 /// accepts spellings such as `2130706433`, `0x7f.1` and `017700000001`: the policy then judges the address
-/// they really are.
+/// they really are. `localhost`, `localhost.` and every name under `.localhost` are loopback without asking
+/// DNS (RFC 6761), so no resolver can answer otherwise for them.
 public struct SystemResolver: HostResolver {
   public init() {}
 
+  static let loopback = [IPAddress("127.0.0.1")!, IPAddress("::1")!]
+
   public func resolve(_ host: String) throws(ResolutionError) -> [IPAddress] {
     let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+    let name = bare.lowercased()
+    let absolute = name.hasSuffix(".") ? String(name.dropLast()) : name
+    if absolute == "localhost" || absolute.hasSuffix(".localhost") { return Self.loopback }
     var hints = addrinfo()
     hints.ai_socktype = Int32(Glibc.SOCK_STREAM.rawValue)
     var list: UnsafeMutablePointer<addrinfo>?

@@ -63,7 +63,9 @@ import Testing
     #expect(listing.status == 200 && listing.json["count"] as? Int == 0, "nothing garbage was stored as a job")
   }
 
+  /// `make soak` (FERRY_SOAK=1) runs it longer: 2,000 clients, 60 polls each, 100 jobs.
   @Test func fiveHundredKeepAliveClients_pollWhileJobsRun_withoutAnErrorOrALostJob() async throws {
+    let soak = ProcessInfo.processInfo.environment["FERRY_SOAK"] == "1"
     raiseOpenFileLimit()
     let input = testBytes(count: 200_000)
     // Inputs trickle in for a while, so the jobs run while the clients poll.
@@ -75,7 +77,7 @@ import Testing
     defer { Task { await server.stop() } }
     let token = try await server.token(key: "app-a", secret: "secret-a")
     var jobs: [String] = []
-    for index in 0..<20 {
+    for index in 0..<(soak ? 100 : 20) {
       let posted = try await server.request(
         "POST", "/media/copy", headers: ["Authorization": "Bearer \(token)"],
         body: #"{"input": "\#(peer.base)/in-\#(index)", "output": "\#(peer.base)/out-\#(index)"}"#)
@@ -85,8 +87,8 @@ import Testing
     let ids = jobs
     let errors = Mutex<[String]>([])
     let answered = Mutex(0)
-    let clients = 500
-    let rounds = 6
+    let clients = soak ? 2000 : 500
+    let rounds = soak ? 60 : 6
     try await blocking {
       let group = DispatchGroup()
       for client in 0..<clients {

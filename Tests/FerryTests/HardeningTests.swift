@@ -36,7 +36,8 @@ import Testing
       "http://127.0.0.1:\(p)/a", "http://2130706433:\(p)/a", "http://0177.0.0.1:\(p)/a", "http://0x7f.0.0.1:\(p)/a",
       "http://0x7f000001:\(p)/a", "http://127.1:\(p)/a", "http://127.000.000.001:\(p)/a",
       "http://[::ffff:127.0.0.1]:\(p)/a", "http://[::ffff:7f00:1]:\(p)/a", "http://0.0.0.0:\(p)/a",
-      "http://localhost:\(p)/a", "http://LocalHost:\(p)/a", "http://user@127.0.0.1:\(p)/a",
+      "http://localhost:\(p)/a", "http://LocalHost:\(p)/a", "http://localhost.:\(p)/a",
+      "http://canary.localhost:\(p)/a", "http://user@127.0.0.1:\(p)/a",
       "http://127.0.0.2@127.0.0.1:\(p)/a", "http://%31%32%37.0.0.1:\(p)/a", "http://[::1]:\(q)/a",
       "http://[::]:\(q)/a", "http://[0:0:0:0:0:0:0:1]:\(q)/a", "\(redirector.base)/to-the-canary",
     ]

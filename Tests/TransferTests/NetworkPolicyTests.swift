@@ -83,6 +83,12 @@ private func decisions(_ host: String, port: Int = 443, policy: NetworkPolicy = 
     #expect(try SystemResolver().resolve("[::1]") == [IPAddress("::1")!])
   }
 
+  @Test(arguments: ["localhost", "LocalHost", "localhost.", "a.localhost", "x.y.LOCALHOST."])
+  func localhostNames_areLoopbackWithoutDNS(_ name: String) throws {
+    #expect(try SystemResolver().resolve(name) == [IPAddress("127.0.0.1")!, IPAddress("::1")!])
+    #expect(NetworkPolicy().refusal(address: IPAddress("::1")!, port: 80, host: name) != nil)
+  }
+
   @Test func addressesPrintInTheirStandardForm() {
     #expect(IPAddress("::FFFF:127.0.0.1")?.description == "::ffff:127.0.0.1")
     #expect(IPAddress("[2001:DB8::1]")?.description == "2001:db8::1")
