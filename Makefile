@@ -2,7 +2,8 @@
 #   make run    install missing system packages, build release, serve on embedded defaults
 #   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
 # Also: make bench (wrk against Ferry and nginx; 1 GiB transfers against curl), make fuzz (libFuzzer on the
-# request parser), make format.
+# request parser), make soak (the load and S3 tests, longer), make demo-s3 (a local S3 for the README's
+# examples), make screenshots (the dashboard's, into docs/), make format.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -22,7 +23,7 @@ FUZZ_SECONDS ?= 600
 
 VENV := .venv
 
-.PHONY: deps build run test bench fuzz format lint clean
+.PHONY: deps build run test soak demo-s3 screenshots bench fuzz format lint clean
 
 deps:
 	@scripts/install-deps.sh $(BUILD_PACKAGES)
@@ -41,6 +42,23 @@ test: deps $(VENV)/.installed
 	# media) starved the timing-sensitive ones (a cancel's latency, a shutdown's grace) into rare failures.
 	# Serial, the suite takes about 3 minutes instead of 1.5.
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test --no-parallel
+
+# The load, hardening and S3 workflow tests at a larger scale (2,000 clients polling while 100 jobs run):
+# longer than make test's budget allows.
+soak: deps $(VENV)/.installed
+	@scripts/install-deps.sh $(TEST_PACKAGES)
+	$(SWIFT) build --build-tests
+	FERRY_SOAK=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test --no-parallel \
+	  --filter "AbuseTests|HardeningTests|S3WorkflowTests"
+
+# A local S3 (moto on 127.0.0.1:9000, bucket "media") for the README's S3 examples; prints the settings.
+demo-s3: $(VENV)/.installed
+	@scripts/demo-s3.sh
+
+# Rewrites docs/dashboard-*.png from a real browser (DashboardTests).
+screenshots: deps $(VENV)/.installed
+	@scripts/install-deps.sh $(TEST_PACKAGES)
+	FERRY_UPDATE_SCREENSHOTS=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test --filter DashboardTests
 
 # Pinned Python test tools (requirements-test.txt). Debian's python3 needs python3-venv for this.
 $(VENV)/.installed: requirements-test.txt
