@@ -25,7 +25,7 @@ var targets: [Target] = [
   // SQLite connections, statements and a group-committing writer thread.
   .target(name: "SQLite", dependencies: ["CSQLite"]),
   // dlb:// temporary storage.
-  .target(name: "Storage", dependencies: ["Crypto"]),
+  .target(name: "Storage", dependencies: ["Crypto", "Locations", "SigV4", "Transfer"]),
   // Job model and state machine, stores, scheduler and workers.
   .target(name: "Jobs", dependencies: ["SQLite", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
   // ffprobe/ffmpeg runner and the media operations.
@@ -35,7 +35,8 @@ var targets: [Target] = [
   .target(
     name: "Ferry",
     dependencies: [
-      "HTTPServer", "API", "Jobs", "Media", "Storage", "Transfer", "Locations", "Crypto", "Log", "JSON", "COpenSSL",
+      "HTTPServer", "API", "Jobs", "Media", "Storage", "Transfer", "Locations", "SigV4", "Crypto", "Log", "JSON",
+      "COpenSSL",
     ]
   ),
   // The HTTP client of the `ferry` client subcommands: tokens, dlb:// uploads and downloads, polling, progress.
@@ -59,13 +60,13 @@ var targets: [Target] = [
   .testTarget(name: "MediaTests", dependencies: ["Media", "Jobs", "JSON", "Locations", "TestSupport"]),
   .testTarget(
     name: "JobsTests",
-    dependencies: ["Jobs", "SQLite", "Crypto", "JSON", "Locations", "Transfer", "Storage", "TestSupport"]),
+    dependencies: ["Jobs", "SQLite", "Crypto", "JSON", "Locations", "SigV4", "Transfer", "Storage", "TestSupport"]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",
     dependencies: [
       "Ferry", "API", "Jobs", "HTTPServer", "Log", "JSON", "Crypto", "CCurl", "CSQLite", "COpenSSL", "TestSupport",
-      "ferry",
+      "Storage", "Transfer", "Locations", "SigV4", "ferry",
     ]
   ),
 ]

@@ -8,12 +8,14 @@ import Storage
 import Synchronization
 
 /// Ferry's temporary storage over HTTP: `POST /media/input` and `POST /media/output` hand out pre-signed URLs
-/// on Ferry itself (`/storage/v1/...`, HMAC-signed, expiring, no Authorization needed); `PUT` streams an
-/// upload to disk; `GET /media/output?url=` and the signed GET stream a file (with `Range`). Every key lives
-/// in its app's namespace.
+/// (no Authorization needed). With local storage they point at Ferry itself (`/storage/v1/...`,
+/// HMAC-signed, expiring): `PUT` streams an upload to disk, and `GET /media/output?url=` and the signed GET
+/// stream a file (with `Range`). With S3 storage they are S3 pre-signed URLs, and `GET /media/output?url=`
+/// redirects to one (another origin, so clients drop their Authorization header). Every key lives in its
+/// app's namespace.
 public struct StorageController: Sendable {
   public let authenticator: Authenticator
-  public let storage: LocalStorage
+  public let storage: TemporaryStorage
   public let signer: StorageURLSigner
   /// `transfer.max_input_bytes`: the largest upload.
   public let maxUploadBytes: Int64
@@ -24,7 +26,7 @@ public struct StorageController: Sendable {
   private let now: @Sendable () -> Date
 
   public init(
-    authenticator: Authenticator, storage: LocalStorage, signer: StorageURLSigner, maxUploadBytes: Int64,
+    authenticator: Authenticator, storage: TemporaryStorage, signer: StorageURLSigner, maxUploadBytes: Int64,
     publicURL: @escaping @Sendable () -> String, urlLifetime: Int = 3600,
     now: @escaping @Sendable () -> Date = { Date() }
   ) {
@@ -38,62 +40,108 @@ public struct StorageController: Sendable {
   }
 
   public func register(in router: inout Router) {
-    router.post("/media/input", body: .buffered(limit: 16384)) { request in try self.handOut(request, method: "PUT") }
-    router.post("/media/output", body: .buffered(limit: 16384)) { request in try self.handOut(request, method: "GET") }
+    switch storage {
+    case .local(let local): register(local, in: &router)
+    case .s3(let s3): register(s3, in: &router)
+    }
+  }
+
+  private func register(_ local: LocalStorage, in router: inout Router) {
+    router.post("/media/input", body: .buffered(limit: 16384)) { request in try self.handOut(request, local, "PUT") }
+    router.post("/media/output", body: .buffered(limit: 16384)) { request in try self.handOut(request, local, "GET") }
     router.get("/media/output") { request in
       let owner = try authenticator.authenticate(request)
       let key = try Self.key(fromLocation: request.queryValue("url"), field: "url")
-      return try serve(request, namespace: storage.namespace(owner: owner), key: key)
+      return try serve(request, local, namespace: local.namespace(owner: owner), key: key)
     }
     router.put(
       "/storage/v1/:namespace/*",
       body: .streamed(limit: maxUploadBytes) { request in
         // The signature is checked before a byte of the body is read.
         _ = try self.verified(request, method: "PUT")
-        return try self.incomingFile()
+        return try self.incomingFile(local)
       }
-    ) { request in try self.receive(request) }
+    ) { request in try self.receive(request, local) }
     router.get("/storage/v1/:namespace/*") { request in
       let (namespace, key) = try verified(request, method: "GET")
-      return try serve(request, namespace: namespace, key: key)
+      return try serve(request, local, namespace: namespace, key: key)
+    }
+  }
+
+  private func register(_ s3: S3Storage, in router: inout Router) {
+    router.post("/media/input", body: .buffered(limit: 16384)) { request in
+      let (owner, key) = try self.requested(request)
+      return self.urlAnswer(s3.presignedURL(method: "PUT", owner: owner, key: key, lifetime: urlLifetime, now: now()))
+    }
+    // The existence check asks S3: off the event loop.
+    router.post("/media/output", body: .buffered(limit: 16384)) { request in
+      let (owner, key) = try self.requested(request)
+      let exists = await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+          continuation.resume(returning: Result { try s3.exists(owner: owner, key: key) })
+        }
+      }
+      switch exists {
+      case .success(true): break
+      case .success(false): throw HTTPError.notFound("url: dlb://\(key) does not exist")
+      case .failure:
+        throw HTTPError(
+          status: .serviceUnavailable, type: "/problems/not-ready", title: "Storage unavailable",
+          detail: "the temporary storage did not answer; try again")
+      }
+      return self.urlAnswer(s3.presignedURL(method: "GET", owner: owner, key: key, lifetime: urlLifetime, now: now()))
+    }
+    router.get("/media/output") { request in
+      let owner = try authenticator.authenticate(request)
+      let key = try Self.key(fromLocation: request.queryValue("url"), field: "url")
+      let url = s3.presignedURL(method: "GET", owner: owner, key: key, lifetime: urlLifetime, now: now())
+      return Response(status: .found, headers: ["Location": url, "Cache-Control": "no-store"])
     }
   }
 
   // MARK: Routes
 
-  /// `{"url": "dlb://key"}` → `{"url": "<pre-signed URL on Ferry>"}`.
-  func handOut(_ request: Request, method: String) throws -> Response {
+  /// The app and the `dlb://` key of a `{"url": "dlb://key"}` request.
+  func requested(_ request: Request) throws -> (owner: String, key: String) {
     let owner = try authenticator.authenticate(request)
     guard let body = try? JSONValue.parse(Data(request.body.bytes)), case .object(let fields) = body else {
       throw HTTPError.badRequest("the body must be a JSON object with a url")
     }
-    let key = try Self.key(fromLocation: fields["url"]?.string, field: "url")
-    let namespace = storage.namespace(owner: owner)
+    return (owner, try Self.key(fromLocation: fields["url"]?.string, field: "url"))
+  }
+
+  func urlAnswer(_ url: String) -> Response {
+    .json(bytes: Array(JSONValue.object(["url": .string(url)]).description.utf8))
+  }
+
+  /// `{"url": "dlb://key"}` → `{"url": "<pre-signed URL on Ferry>"}`.
+  func handOut(_ request: Request, _ local: LocalStorage, _ method: String) throws -> Response {
+    let (owner, key) = try requested(request)
+    let namespace = local.namespace(owner: owner)
     if method == "GET" {
-      guard FileBody.size(of: storage.path(owner: owner, key: key)) != nil else {
+      guard FileBody.size(of: local.path(owner: owner, key: key)) != nil else {
         throw HTTPError.notFound("url: dlb://\(key) does not exist")
       }
     }
     let expires = Int(now().timeIntervalSince1970) + urlLifetime
-    let url = signer.url(base: publicURL(), method: method, namespace: namespace, key: key, expires: expires)
-    return .json(bytes: Array(JSONValue.object(["url": .string(url)]).description.utf8))
+    return urlAnswer(signer.url(base: publicURL(), method: method, namespace: namespace, key: key, expires: expires))
   }
 
-  func receive(_ request: Request) throws -> Response {
+  func receive(_ request: Request, _ local: LocalStorage) throws -> Response {
     // The body is in (or there was none): the temporary file goes whatever happens next.
     let file: FileBodySink
     if case .streamed(let sink) = request.body, let streamed = sink as? FileBodySink {
       file = streamed
     } else {
       // `Content-Length: 0` brings no sink: an empty upload is an empty file, as a chunked empty body is.
-      file = try incomingFile()
+      file = try incomingFile(local)
     }
     defer { unlink(file.path) }
     // The signature and expiry were checked before the body was read (as S3 does): an upload that outlives
     // its URL's hour is not refused at the end. Only the names are needed again.
     let (namespace, key) = try verified(request, method: "PUT", at: .distantPast)
     do {
-      try storage.adopt(file: file.path, namespace: namespace, key: key)
+      try local.adopt(file: file.path, namespace: namespace, key: key)
     } catch .conflict {
       throw HTTPError(
         status: .conflict, type: "/problems/conflict", title: "Conflict",
@@ -109,8 +157,8 @@ public struct StorageController: Sendable {
   }
 
   /// The file at `key` in `namespace`, whole or the asked range.
-  func serve(_ request: Request, namespace: String, key: String) throws -> Response {
-    let path = storage.path(namespace: namespace, key: key)
+  func serve(_ request: Request, _ local: LocalStorage, namespace: String, key: String) throws -> Response {
+    let path = local.path(namespace: namespace, key: key)
     guard let size = FileBody.size(of: path) else { throw HTTPError.notFound("dlb://\(key) does not exist") }
     var headers: HTTPHeaders = ["Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"]
     switch ByteRange.parse(request.headers["Range"], size: size) {
@@ -132,8 +180,8 @@ public struct StorageController: Sendable {
   // MARK: Helpers
 
   /// A new file in `<storage>/.incoming` for an upload in progress.
-  func incomingFile() throws -> FileBodySink {
-    let incoming = storage.root + "/.incoming"
+  func incomingFile(_ local: LocalStorage) throws -> FileBodySink {
+    let incoming = local.root + "/.incoming"
     try FileManager.default.createDirectory(
       atPath: incoming, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     return try FileBodySink(path: incoming + "/" + UUID().uuidString)

@@ -6,6 +6,7 @@ import Jobs
 import Locations
 import Log
 import Media
+import SigV4
 import Storage
 import Synchronization
 import Transfer
@@ -49,14 +50,23 @@ public final class FerryApplication: Sendable {
     }
 
     let store = try SQLiteJobStore(path: configuration.store.path)
-    let storage = LocalStorage(root: data + "/storage")
+    let transfers = try Self.transfers(configuration, dataDirectory: data)
+    let storage = transfers.storage
     // Temporary files (dlb:// keys, kept results) live `storage.retention_h`; swept hourly.
     let retention = configuration.storage.retention
     storageSweep = PeriodicTask(name: "ferry.storage.sweep", every: 3600) { [logger] in
-      let removed = storage.sweep(before: Date() - retention.seconds)
-      if removed > 0 { logger.info("temporary files swept", ["count": .int(removed)]) }
+      do {
+        let cutoff = Date() - retention.seconds
+        let removed: Int
+        switch storage {
+        case .local(let local): removed = local.sweep(before: cutoff)
+        case .s3(let s3): removed = try s3.sweep(before: cutoff)
+        }
+        if removed > 0 { logger.info("temporary files swept", ["count": .int(removed)]) }
+      } catch {
+        logger.warning("temporary storage sweep failed", ["error": .string(String(describing: error))])
+      }
     }
-    let transfers = try Self.transfers(configuration, storage: storage)
     let operations = makeOperations?(transfers) ?? Self.builtInOperations(configuration, transfers)
     let cipher = RequestCipher(masterKey: masterKey)
     let metrics = Metrics(
@@ -132,7 +142,7 @@ public final class FerryApplication: Sendable {
   }
 
   /// The transfer layer as `transfer.*`, `s3.*` and `network.allow` configure it.
-  static func transfers(_ configuration: FerryConfiguration, storage: LocalStorage) throws -> JobTransfers {
+  static func transfers(_ configuration: FerryConfiguration, dataDirectory: String) throws -> JobTransfers {
     let transfer = configuration.transfer
     let client = TransferClient(
       policy: try NetworkPolicy(allow: configuration.networkAllow),
@@ -142,6 +152,23 @@ public final class FerryApplication: Sendable {
     let addressing = S3Addressing(
       endpoint: configuration.s3.endpoint, defaultRegion: configuration.s3.region, pathStyle: configuration.s3.pathStyle
     )
+    let storage: TemporaryStorage
+    let settings = configuration.storage.s3
+    if configuration.storage.kind == "s3", let bucket = settings.bucket, let key = settings.key,
+      let secret = settings.secret
+    {
+      // Ferry's own bucket: its endpoint is trusted like s3.endpoint, and addressed by the same rules.
+      storage = .s3(
+        S3Storage(
+          bucket: bucket, prefix: settings.prefix ?? "",
+          credentials: AWSCredentials(accessKeyID: key, secretAccessKey: secret), region: settings.region,
+          addressing: S3Addressing(
+            endpoint: settings.endpoint, defaultRegion: settings.region ?? configuration.s3.region,
+            pathStyle: configuration.s3.pathStyle),
+          client: client))
+    } else {
+      storage = .local(LocalStorage(root: dataDirectory + "/storage"))
+    }
     return JobTransfers(
       client: client, requests: LocationRequests(s3: S3Requests(addressing: addressing)), storage: storage,
       multipartThreshold: Int64(transfer.multipartThresholdBytes), partSize: Int64(transfer.partSizeBytes),

@@ -10,14 +10,15 @@ import Transfer
 public struct JobTransfers: Sendable {
   public let client: TransferClient
   public let requests: LocationRequests
-  public let storage: LocalStorage
+  /// Where `dlb://` keys live.
+  public let storage: TemporaryStorage
   /// `s3://` outputs with keys at or above this size go up in parts.
   public let multipartThreshold: Int64
   public let partSize: Int64
   public let parallelParts: Int
 
   public init(
-    client: TransferClient, requests: LocationRequests, storage: LocalStorage, multipartThreshold: Int64,
+    client: TransferClient, requests: LocationRequests, storage: TemporaryStorage, multipartThreshold: Int64,
     partSize: Int64, parallelParts: Int
   ) {
     self.client = client
@@ -35,20 +36,45 @@ public struct JobTransfers: Sendable {
     try context.checkCancelled()
     context.report(phase: .downloading, progress: share.lowerBound)
     if case .dlb(let key) = location.target {
-      do {
-        let source = try storage.existingFile(owner: context.job.owner, key: key)
-        // A hard link costs nothing and the work never writes to its input; copy across file systems.
-        if link(source, path) != 0 { try FileManager.default.copyItem(atPath: source, toPath: path) }
-      } catch let error as LocalStorage.StorageError {
-        throw JobFailure(
-          .final, type: "/problems/input-file-access", title: "Input not found", detail: "\(field): \(error)")
-      } catch {
-        throw JobFailure(
-          .retryable, type: "/problems/internal-error", title: "Input not copied",
-          detail: "\(field): cannot copy dlb://\(key)")
+      switch storage {
+      case .local(let local): try copy(key, from: local, field: field, to: path, context: context)
+      case .s3(let s3):
+        try download(
+          s3.location(owner: context.job.owner, key: key), shown: location, field: field, requests: s3.requests,
+          to: path, context: context, share: share,
+          notFound: JobFailure(
+            .final, type: "/problems/input-file-access", title: "Input not found",
+            detail: "\(field): dlb://\(key) does not exist (upload it first, or check the key)"))
       }
       return
     }
+    try download(location, shown: location, field: field, requests: requests, to: path, context: context, share: share)
+  }
+
+  /// Links (or copies) a `dlb://` file on this node's disk into the work directory.
+  private func copy(_ key: String, from local: LocalStorage, field: String, to path: String, context: JobContext)
+    throws(JobFailure)
+  {
+    do {
+      let source = try local.existingFile(owner: context.job.owner, key: key)
+      // A hard link costs nothing and the work never writes to its input; copy across file systems.
+      if link(source, path) != 0 { try FileManager.default.copyItem(atPath: source, toPath: path) }
+    } catch let error as LocalStorage.StorageError {
+      throw JobFailure(
+        .final, type: "/problems/input-file-access", title: "Input not found", detail: "\(field): \(error)")
+    } catch {
+      throw JobFailure(
+        .retryable, type: "/problems/internal-error", title: "Input not copied",
+        detail: "\(field): cannot copy dlb://\(key)")
+    }
+  }
+
+  /// Downloads `location` with `requests`; errors name `shown` (what the client wrote), and a 404 becomes
+  /// `notFound` when given.
+  private func download(
+    _ location: Location, shown: Location, field: String, requests: LocationRequests, to path: String,
+    context: JobContext, share: ClosedRange<Int>, notFound: JobFailure? = nil
+  ) throws(JobFailure) {
     do {
       let request = try requests.read(location, field: field)
       _ = try client.download(request, to: path) { done, total in
@@ -59,7 +85,8 @@ public struct JobTransfers: Sendable {
       throw JobFailure(
         .final, type: "/problems/input-file-access", title: "Input not readable", detail: error.description)
     } catch let error as TransferError {
-      throw Self.failure(error, field: field, location: location, input: true)
+      if let notFound, case .status(404, _) = error.primary { throw notFound }
+      throw Self.failure(error, field: field, location: shown, input: true)
     } catch {
       throw JobFailure(
         .retryable, type: "/problems/input-file-access", title: "Input not readable", detail: "\(field): \(error)")
@@ -77,18 +104,40 @@ public struct JobTransfers: Sendable {
     context.report(phase: .uploading, progress: share.lowerBound)
     let owner = context.job.owner
     if case .dlb(let key) = location.target {
-      try context.confirmLease()
-      do {
-        try storage.adopt(file: path, owner: owner, key: key)
-      } catch {
-        throw JobFailure(
-          .final, type: "/problems/output-file-access", title: "Output not stored", detail: "\(field): \(error)")
+      switch storage {
+      case .local(let local):
+        try context.confirmLease()
+        do {
+          try local.adopt(file: path, owner: owner, key: key)
+        } catch {
+          throw JobFailure(
+            .final, type: "/problems/output-file-access", title: "Output not stored", detail: "\(field): \(error)")
+        }
+      case .s3(let s3):
+        try upload(
+          path, to: s3.location(owner: owner, key: key), shown: location, field: field, requests: s3.requests,
+          contentType: contentType, context: context, share: share)
       }
       return
     }
     if let expiry = location.expiry?.date, expiry <= context.now() {
       throw keep(path, location: location, context: context)
     }
+    do {
+      try upload(
+        path, to: location, shown: location, field: field, requests: requests, contentType: contentType,
+        context: context, share: share)
+    } catch let failure where failure == Self.expired {
+      throw keep(path, location: location, context: context)
+    }
+  }
+
+  /// Uploads the file at `path` to `location` with `requests` (in parts for a large `s3://` object with keys),
+  /// confirming the lease just before the write takes effect; errors name `shown`.
+  private func upload(
+    _ path: String, to location: Location, shown: Location, field: String, requests: LocationRequests,
+    contentType: String?, context: JobContext, share: ClosedRange<Int>
+  ) throws(JobFailure) {
     do {
       if case .s3(let bucket, let key) = location.target, case .aws(let credentials, let region)? = location.auth,
         fileSize(path) >= multipartThreshold
@@ -118,25 +167,31 @@ public struct JobTransfers: Sendable {
       throw JobFailure(
         .final, type: "/problems/output-file-access", title: "Output not writable", detail: error.description)
     } catch let error as TransferError {
-      if error.primary == .expired { throw keep(path, location: location, context: context) }
+      if error.primary == .expired { throw Self.expired }
       if case .abortFailed(_, let abort, let uploadID) = error {
         context.logger.warning(
           "multipart upload left behind",
           ["field": .string(field), "upload_id": .string(uploadID), "abort_error": .string(abort.description)])
       }
       if context.isCancelled { throw JobFailure.cancelled }
-      throw Self.failure(error, field: field, location: location, input: false)
+      throw Self.failure(error, field: field, location: shown, input: false)
     } catch {
       throw JobFailure(
         .retryable, type: "/problems/output-file-access", title: "Output not written", detail: "\(field): \(error)")
     }
   }
 
+  /// What `upload` throws when the output URL expired during the upload (`deliver` then keeps the result).
+  private static let expired = JobFailure(
+    .final, type: "/problems/output-url-expired", title: "Output URL expired", detail: "")
+
   /// Keeps a finished result whose output URL expired: nothing finished is thrown away.
   private func keep(_ path: String, location: Location, context: JobContext) -> JobFailure {
     let key = "ferry-kept/\(context.job.id.text)/\(Self.fileName(of: location))"
     do {
-      try storage.adopt(file: path, owner: context.job.owner, key: key)
+      try deliver(
+        file: path, to: Location(target: .dlb(key: key)), field: "kept", contentType: nil, context: context,
+        share: 100...100)
     } catch {
       context.logger.error("expired result not kept", ["error": .string(String(describing: error))])
       return JobFailure(

@@ -32,6 +32,11 @@ public struct LocalStorage: Sendable {
 
   /// The name of the owner's folder under `root` (hex SHA-256 of the app key: app keys never show in paths).
   public func namespace(owner: String) -> String {
+    Self.namespace(owner: owner)
+  }
+
+  /// The owner's namespace in any temporary storage: hex SHA-256 of the app key.
+  public static func namespace(owner: String) -> String {
     Hex.encode(SHA256.hash(owner.utf8))
   }
 

@@ -141,6 +141,10 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
       "auth.token_ttl_s (FERRY_AUTH_TOKEN_TTL_S): must be an integer from 1 to 86400, got 100000"
     ),
     (
+      #"{"storage": {"kind": "s3", "s3": {"bucket": "b", "key": "k"}}}"#,
+      #"storage.s3.secret (FERRY_STORAGE_S3_SECRET): required when storage.kind (FERRY_STORAGE_KIND) is "s3""#
+    ),
+    (
       #"{"auth": {"rate_limit": {"per_s": 0}}}"#,
       "auth.rate_limit.per_s (FERRY_AUTH_RATE_LIMIT_PER_S): must be a positive number, got 0"
     ),

@@ -17,7 +17,7 @@ final class PoolHarness: Sendable {
   static let cipher = RequestCipher(masterKey: [UInt8](repeating: 42, count: 32))
 
   /// Transfers allowed to loopback only (the tests' peers), one attempt per request unless told otherwise.
-  static func transfers(storage: LocalStorage, s3Endpoint: String? = nil, attempts: Int = 1) -> JobTransfers {
+  static func transfers(storage: TemporaryStorage, s3Endpoint: String? = nil, attempts: Int = 1) -> JobTransfers {
     let client = TransferClient(
       policy: try! NetworkPolicy(allow: ["127.0.0.0/8"]),
       settings: TransferSettings(
@@ -32,14 +32,14 @@ final class PoolHarness: Sendable {
   init(
     concurrency: Int = 2, maxAttempts: Int = 3, lease: Duration = .seconds(30), dataDirectory: String? = nil,
     store: (any JobStore)? = nil, s3Endpoint: String? = nil, sweepInterval: Duration = .seconds(3600),
-    pollInterval: Duration = .milliseconds(100),
+    pollInterval: Duration = .milliseconds(100), temporaryStorage: TemporaryStorage? = nil,
     work makeWork: (JobTransfers) -> any JobWork = { CopyWork(transfers: $0) }
   ) throws {
     let directory = try dataDirectory ?? makeTemporaryDirectory("ferry-pool")
     self.dataDirectory = directory
     self.store = try store ?? SQLiteJobStore(path: directory + "/ferry.db")
     storage = LocalStorage(root: directory + "/storage")
-    let work = makeWork(Self.transfers(storage: storage, s3Endpoint: s3Endpoint))
+    let work = makeWork(Self.transfers(storage: temporaryStorage ?? .local(storage), s3Endpoint: s3Endpoint))
     pool = WorkerPool(
       store: self.store, work: work, cipher: Self.cipher,
       settings: .init(

@@ -1,9 +1,12 @@
 import Foundation
 import Jobs
+import Locations
+import SigV4
 import Storage
 import Synchronization
 import TestSupport
 import Testing
+import Transfer
 
 /// The engine end to end in one process: real SQLite, real transfers to fault servers on loopback.
 @Suite(.serialized) struct WorkerPoolTests {
@@ -128,6 +131,33 @@ import Testing
     #expect(done.status == .failed && done.error?.type == "/problems/output-url-expired")
     #expect(done.error?.detail.contains("dlb://\(key)") == true)
     #expect(FileManager.default.contents(atPath: harness.storage.path(owner: "app", key: key)) == Data(input))
+    #expect(!server.requests.contains { $0.method == "PUT" })
+  }
+
+  @Test(.enabled(if: S3Peers.unavailable == nil, "S3 peers unavailable"))
+  func anExpiredOutputURL_keepsTheResultInS3TemporaryStorage() async throws {
+    let input = testBytes(count: 5000)
+    let server = try FaultServer { _, _ in .serve(body: input) }
+    defer { server.stop() }
+    let peers = try S3Peers(key: "AKIDKEPT", secret: "kept/secret")
+    defer { peers.stop() }
+    try peers.createBucket("kept")
+    let s3 = S3Storage(
+      bucket: "kept", prefix: "tmp/",
+      credentials: AWSCredentials(accessKeyID: "AKIDKEPT", secretAccessKey: "kept/secret"),
+      region: nil, addressing: S3Addressing(endpoint: peers.proxyEndpoint),
+      client: TransferClient(policy: NetworkPolicy()))
+    let harness = try PoolHarness(temporaryStorage: .s3(s3))
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let expired =
+      "\(server.base)/out/talk.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20261129%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=\(amzDate(Date() - 120))&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=abc"
+    let job = try await harness.submit(copyRequest(server.base + "/in", expired))
+    let done = try await harness.wait(for: job.id)
+    let key = "ferry-kept/\(job.id.uuidString.lowercased())/talk.wav"
+    #expect(done.status == .failed && done.error?.type == "/problems/output-url-expired")
+    #expect(done.error?.detail.contains("dlb://\(key)") == true)
+    #expect(try await blocking { try s3.exists(owner: "app", key: key) })
     #expect(!server.requests.contains { $0.method == "PUT" })
   }
 

@@ -25,7 +25,8 @@ struct MediaHarness: Sendable {
     storage = LocalStorage(root: directory + "/storage")
     let transfers = JobTransfers(
       client: TransferClient(policy: NetworkPolicy()),
-      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: s3Endpoint))), storage: storage,
+      requests: LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: s3Endpoint))),
+      storage: .local(storage),
       multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
     let cipher = RequestCipher(masterKey: [UInt8](repeating: 4, count: 32))
     pool = WorkerPool(

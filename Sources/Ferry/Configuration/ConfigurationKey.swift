@@ -99,7 +99,9 @@ extension ConfigurationKey {
     .init("store.kind", .choice(["sqlite", "postgres"]), "sqlite", "job store"),
     .init("store.path", .string(nonEmpty: true), .null, "SQLite file; default <data_dir>/ferry.db"),
     .init("store.url", .string(nonEmpty: true), .null, secret: true, "libpq URL for store.kind postgres"),
-    .init("storage.kind", .choice(["local", "s3"]), "local", "temporary storage (dlb://)"),
+    .init(
+      "storage.kind", .choice(["local", "s3"]), "local",
+      "temporary storage (dlb://): local (data_dir/storage) or s3 (storage.s3.*, shared by several nodes)"),
     .init("storage.retention_h", .seconds(min: 1), 48, "temporary files are swept after this many hours"),
     .init("storage.s3.bucket", .string(nonEmpty: true), .null, "bucket for storage.kind s3"),
     .init("storage.s3.prefix", .string(nonEmpty: false), .null, "key prefix for storage.kind s3"),

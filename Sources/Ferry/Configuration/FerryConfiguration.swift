@@ -197,8 +197,13 @@ public struct FerryConfiguration: Sendable {
     if store.kind != "sqlite" {
       problems.append("\(label("store.kind")): \"\(store.kind)\" is not available in this build; use \"sqlite\"")
     }
-    if storage.kind != "local" {
-      problems.append("\(label("storage.kind")): \"\(storage.kind)\" is not available in this build; use \"local\"")
+    if storage.kind == "s3" {
+      for (path, value) in [
+        ("storage.s3.bucket", storage.s3.bucket), ("storage.s3.key", storage.s3.key),
+        ("storage.s3.secret", storage.s3.secret),
+      ] where value == nil {
+        problems.append("\(label(path)): required when \(label("storage.kind")) is \"s3\"")
+      }
     }
     guard problems.isEmpty else { throw CrossProblems(messages: problems) }
   }

@@ -1,0 +1,146 @@
+import Crypto
+import Foundation
+import Locations
+import SigV4
+import Transfer
+
+/// Ferry's temporary storage (`dlb://` keys) in an S3 bucket, for several nodes sharing it
+/// (`storage.kind = "s3"`): `<prefix><hex SHA-256 of the app key>/<key>`, read and written with Ferry's own
+/// keys. Clients get S3 pre-signed URLs instead of URLs on Ferry, so uploads and downloads go straight to
+/// the bucket.
+public struct S3Storage: Sendable {
+  public let bucket: String
+  /// `storage.s3.prefix`, with a trailing `/` when not empty.
+  public let prefix: String
+  public let credentials: AWSCredentials
+  /// `storage.s3.region`, or nil for the addressing's default.
+  public let region: String?
+  /// Requests on the storage's endpoint (trusted by the network policy: the operator configured it).
+  public let requests: LocationRequests
+  public let client: TransferClient
+
+  public init(
+    bucket: String, prefix: String, credentials: AWSCredentials, region: String?, addressing: S3Addressing,
+    client: TransferClient
+  ) {
+    self.bucket = bucket
+    self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+    self.credentials = credentials
+    self.region = region
+    self.requests = LocationRequests(s3: S3Requests(addressing: addressing))
+    self.client = client
+  }
+
+  /// The object key that holds `key` for `owner`.
+  public func objectKey(owner: String, key: String) -> String {
+    prefix + LocalStorage.namespace(owner: owner) + "/" + key
+  }
+
+  /// `key` of `owner` as an `s3://` location with Ferry's keys, to read or write like any other.
+  public func location(owner: String, key: String) -> Location {
+    Location(
+      target: .s3(bucket: bucket, key: objectKey(owner: owner, key: key)), auth: .aws(credentials, region: region))
+  }
+
+  /// A pre-signed URL for `method` (GET or PUT) on `key` of `owner`, valid `lifetime` seconds from `now`. It
+  /// signs only `Host`, so any client can use it as it is (no Content-Type or checksum to match).
+  public func presignedURL(method: String, owner: String, key: String, lifetime: Int, now: Date) -> String {
+    let address = requests.s3.addressing.address(bucket: bucket, key: objectKey(owner: owner, key: key), region: region)
+    let signer = SigV4Signer(credentials: credentials, region: address.region)
+    let signed = signer.presign(
+      SignableRequest(method: method, path: address.path, headers: [.init("Host", address.host)]), expires: lifetime,
+      date: now)
+    let query = signed.request.query.map { "\(AWSURIEncoding.encode($0.name))=\(AWSURIEncoding.encode($0.value))" }
+    return address.url + "?" + query.joined(separator: "&")
+  }
+
+  /// Whether `key` of `owner` exists (a HEAD on the object).
+  public func exists(owner: String, key: String) throws(TransferError) -> Bool {
+    let request = requests.s3.request(
+      "HEAD", bucket: bucket, key: objectKey(owner: owner, key: key), credentials: credentials, region: region,
+      payload: .empty)
+    do {
+      _ = try client.exchange(request, method: "HEAD")
+      return true
+    } catch .status(404, _) {
+      return false
+    }
+  }
+
+  /// Deletes objects under the prefix last written before `cutoff` (`storage.retention_h` ago); returns how
+  /// many went. Every node may sweep: deleting what another node just deleted is harmless.
+  @discardableResult
+  public func sweep(before cutoff: Date) throws(TransferError) -> Int {
+    var removed = 0
+    var continuation: String?
+    // Bounded: 10,000 pages of 1,000 keys per sweep; the next sweep goes on.
+    for _ in 0..<10_000 {
+      var query: [SignableRequest.QueryItem] = [.init("list-type", "2"), .init("prefix", prefix)]
+      if let continuation { query.append(.init("continuation-token", continuation)) }
+      let listing = try client.exchange(
+        requests.s3.request(
+          "GET", bucket: bucket, key: "", query: query, credentials: credentials, region: region, payload: .empty),
+        method: "GET"
+      ).body
+      let page = S3Listing(listing)
+      for object in page.objects where object.lastModified < cutoff {
+        _ = try client.exchange(
+          requests.s3.request(
+            "DELETE", bucket: bucket, key: object.key, credentials: credentials, region: region, payload: .empty),
+          method: "DELETE")
+        removed += 1
+      }
+      guard page.truncated, let next = page.continuation else { break }
+      continuation = next
+    }
+    return removed
+  }
+}
+
+/// One page of a ListObjectsV2 answer: the keys and their last-modified times, and where to go on.
+struct S3Listing {
+  struct Object {
+    var key: String
+    var lastModified: Date
+  }
+  var objects: [Object] = []
+  var truncated = false
+  var continuation: String?
+
+  init(_ xml: [UInt8]) {
+    let text = String(decoding: xml, as: UTF8.self)
+    var rest = text[...]
+    while let start = rest.range(of: "<Contents>"),
+      let end = rest.range(of: "</Contents>", range: start.upperBound..<rest.endIndex)
+    {
+      let entry = rest[start.upperBound..<end.lowerBound]
+      if let key = Self.element("Key", in: entry), let modified = Self.element("LastModified", in: entry),
+        let date = Self.date(modified)
+      {
+        objects.append(Object(key: key, lastModified: date))
+      }
+      rest = rest[end.upperBound...]
+    }
+    truncated = Self.element("IsTruncated", in: text[...]) == "true"
+    continuation = Self.element("NextContinuationToken", in: text[...])
+  }
+
+  static func element(_ name: String, in text: Substring) -> String? {
+    guard let start = text.range(of: "<\(name)>"),
+      let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex)
+    else { return nil }
+    return String(text[start.upperBound..<end.lowerBound])
+      .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+      .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
+      .replacingOccurrences(of: "&amp;", with: "&")
+  }
+
+  /// `2026-11-29T12:00:00.000Z` (S3) or without fractional seconds.
+  static func date(_ text: String) -> Date? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return date }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text)
+  }
+}
