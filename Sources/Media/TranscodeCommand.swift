@@ -57,7 +57,9 @@ public enum TranscodeCommand {
     arguments += audio(output, codec: output.audioCodec ?? "aac") + ["-map_metadata", "-1"]
     return arguments + [
       "-f", "hls", "-hls_time", seconds, "-hls_playlist_type", "vod", "-hls_segment_type", "mpegts",
-      "-hls_flags", "independent_segments", "-hls_segment_filename", folder + "/" + hlsSegmentPattern,
+      // The segment name is a pattern: a `%` in the folder (from data_dir) must be doubled to mean itself.
+      "-hls_flags", "independent_segments", "-hls_segment_filename",
+      folder.replacingOccurrences(of: "%", with: "%%") + "/" + hlsSegmentPattern,
       "-master_pl_name", hlsMasterPlaylist, folder + "/" + hlsMediaPlaylist,
     ]
   }

@@ -43,6 +43,12 @@ import Testing
         "-map 0:a:0 -vn -c:a aac -b:a 64k -map_metadata -1 -f hls -hls_time 4 -hls_playlist_type vod -hls_segment_type mpegts -hls_flags independent_segments -hls_segment_filename /w/hls-2/segment-%05d.ts"
       ), "\(text)")
     #expect(!args.contains { $0.contains("://") || $0.contains("secret") }, "ffmpeg gets work files only")
+    // A data_dir with `%` in its name: the segment pattern escapes it, the playlist path is taken as it is.
+    let percent = TranscodeCommand.arguments(r, input: "/100%d/input", directory: "/100%d").joined(separator: " ")
+    #expect(
+      percent.contains(
+        "-hls_segment_filename /100%%d/hls-1/segment-%05d.ts -master_pl_name master.m3u8 /100%d/hls-1/index.m3u8"),
+      "\(percent)")
     #expect(TranscodeCommand.hlsContentType("index.m3u8") == "application/vnd.apple.mpegurl")
     #expect(TranscodeCommand.hlsContentType("segment-00001.ts") == "video/mp2t")
   }
