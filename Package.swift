@@ -56,7 +56,7 @@ var targets: [Target] = [
   .testTarget(
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
-  .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON"]),
+  .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport"]),
   .testTarget(name: "MediaTests", dependencies: ["Media", "Jobs", "JSON", "Locations", "TestSupport"]),
   .testTarget(
     name: "JobsTests",

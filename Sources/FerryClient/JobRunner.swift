@@ -111,10 +111,26 @@ public final class JobRunner {
   }
 
   /// Polls the job until it ends or `timeout` passes, reporting its phase and progress.
+  /// How long `follow` keeps polling a server it cannot reach before it gives up (exit 69).
+  static let outageTolerance: Double = 60
+
   func follow(_ jobID: String, operation: JobOperation) throws(ClientError) -> JSONValue {
     let deadline = now() + timeout
+    // A server restarting (or a load balancer switching nodes) must not end the wait: the job is stored and
+    // keeps running. Polls that cannot reach the server are retried for up to `outageTolerance` seconds.
+    var unreachableSince: Double?
     while true {
-      let envelope = try api.json("GET", operation.path, query: [("job_id", jobID)])
+      let envelope: JSONValue
+      do {
+        envelope = try api.json("GET", operation.path, query: [("job_id", jobID)])
+        unreachableSince = nil
+      } catch where error.exit == .unreachable {
+        let since = unreachableSince ?? now()
+        unreachableSince = since
+        guard now() - since < Self.outageTolerance, now() < deadline else { throw error }
+        sleep(min(2, max(0, deadline - now())))
+        continue
+      }
       let fields = envelope.object ?? [:]
       let status = fields["status"]?.string ?? ""
       let percent = fields["progress"]?.number.map { Int($0) }
