@@ -124,7 +124,7 @@ public final class JobRunner {
       do {
         envelope = try api.json("GET", operation.path, query: [("job_id", jobID)])
         unreachableSince = nil
-      } catch where error.exit == .unreachable {
+      } catch  where error.exit == .unreachable {
         let since = unreachableSince ?? now()
         unreachableSince = since
         guard now() - since < Self.outageTolerance, now() < deadline else { throw error }
@@ -156,7 +156,8 @@ public final class JobRunner {
   func download(_ key: String, to path: String, name: String) throws(ClientError) -> Int64 {
     let directory = (path as NSString).deletingLastPathComponent
     let partial =
-      (directory.isEmpty ? "" : directory + "/") + ".\(Self.keySegment(name)).ferry-\(UUID().uuidString.prefix(8)).part"
+      (directory.isEmpty ? "" : directory + "/") + ".\(Self.prefix(Self.keySegment(name), maxBytes: 200))"
+      + ".ferry-\(UUID().uuidString.prefix(8)).part"
     let phase = "download \(name)"
     var received: Int64 = 0
     progress.update(stage: .download, phase: phase, percent: 0, bytesDone: 0)
@@ -201,6 +202,19 @@ public final class JobRunner {
   }
 
   /// A file name usable as one `dlb://` key segment (no control characters, not empty, `.` or `..`).
+  /// The longest prefix of `text` in at most `maxBytes` UTF-8 bytes, cut between characters: the partial
+  /// download's name stays within the file system's 255 bytes whatever the output's name.
+  static func prefix(_ text: String, maxBytes: Int) -> String {
+    var result = ""
+    var bytes = 0
+    for character in text {
+      bytes += character.utf8.count
+      guard bytes <= maxBytes else { break }
+      result.append(character)
+    }
+    return result
+  }
+
   static func keySegment(_ name: String) -> String {
     let cleaned = String(name.unicodeScalars.map { $0.properties.generalCategory == .control ? "_" : Character($0) })
     return cleaned.isEmpty || cleaned == "." || cleaned == ".." ? "file" : cleaned

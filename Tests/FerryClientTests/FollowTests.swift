@@ -46,3 +46,13 @@ import Testing
     } throws: { ($0 as? ClientError)?.exit == .unreachable }
   }
 }
+
+@Suite struct PartialNameTests {
+  @Test func aLongOutputName_givesAPartialFileNameWithinTheFileSystemsLimit() {
+    let long = String(repeating: "ü", count: 127) + ".wav"  // 258 bytes
+    let cut = JobRunner.prefix(long, maxBytes: 200)
+    #expect(cut.utf8.count == 200 && cut == String(repeating: "ü", count: 100))
+    #expect(JobRunner.prefix("talk.wav", maxBytes: 200) == "talk.wav")
+    #expect(".\(cut).ferry-12345678.part".utf8.count <= 255)
+  }
+}
