@@ -7,6 +7,8 @@ import Synchronization
 /// (`@unchecked`: the signal source is set up once in `init` and never touched again; the id is in a Mutex.)
 public final class InterruptNotice: @unchecked Sendable {
   private let jobID = Mutex<String?>(nil)
+  /// Where the job writes the result the client would have downloaded (a local OUT), if any.
+  private let resultKey = Mutex<String?>(nil)
   private let partialFile = Mutex<String?>(nil)
   private let source: any DispatchSourceSignal
 
@@ -21,15 +23,17 @@ public final class InterruptNotice: @unchecked Sendable {
       // A bar may be half drawn: start on a fresh line.
       var text = isatty(STDERR_FILENO) == 1 ? "\n" : ""
       if let id { text += "ferry: stopped waiting; job \(id) keeps running (ferry cancel \(id) stops it)\n" }
+      if let key = resultKey.withLock({ $0 }) { text += JobRunner.resultNotice(key) }
       write(text)
       exit(ClientExit.interrupted.rawValue)
     }
     source.resume()
   }
 
-  /// The job the client now waits for.
-  public func waiting(for id: String) {
+  /// The job the client now waits for, and the `dlb://` key of its result when the client was to download it.
+  public func waiting(for id: String, resultKey key: String? = nil) {
     jobID.withLock { $0 = id }
+    resultKey.withLock { $0 = key }
   }
 
   /// A download in progress, removed if Ctrl-C comes before it is renamed into place (nil: none).

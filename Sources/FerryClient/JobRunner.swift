@@ -74,21 +74,26 @@ public final class JobRunner {
     guard let jobID = answer.object?["job_id"]?.string else {
       throw ClientError(.failure, "POST \(request.operation.path) answered no job_id")
     }
-    interrupt?.waiting(for: jobID)
+    // A local OUT is downloaded only by a client that waits to the end: one that stops waiting (--no-wait,
+    // --timeout, Ctrl-C) says where the job writes the result, or it is lost to the user.
+    let resultKey: String? = if case .local? = request.output { outputKey } else { nil }
+    interrupt?.waiting(for: jobID, resultKey: resultKey)
     guard wait else {
       progress.finish()
-      if let outputKey, case .local(let path)? = request.output {
-        // Not waiting means not downloading: say where the job writes its result, or it is lost to the user.
+      if let resultKey, case .local(let path)? = request.output {
         // On stderr whatever --quiet says (stdout keeps only the job id for scripts).
-        let text =
-          "job \(jobID): not waiting, so \(path) will not be written; the result goes to dlb://\(outputKey) "
-          + "(GET /media/output?url=dlb://\(outputKey) once the job succeeds)\n"
+        let text = "job \(jobID): not waiting, so \(path) will not be written; " + Self.resultNotice(resultKey)
         FileHandle.standardError.write(Data(text.utf8))
       }
       return JobOutcome(jobID: jobID)
     }
     progress.note("job \(jobID) submitted")
-    let envelope = try follow(jobID, operation: request.operation)
+    let envelope: JSONValue
+    do {
+      envelope = try follow(jobID, operation: request.operation)
+    } catch  where error.exit == .timedOut && resultKey != nil {
+      throw ClientError(.timedOut, error.message + "; " + Self.resultNotice(resultKey!).dropLast())
+    }
     let status = envelope.object?["status"]?.string ?? ""
     switch status {
     case "Success": break
@@ -110,10 +115,15 @@ public final class JobRunner {
     return outcome
   }
 
-  /// Polls the job until it ends or `timeout` passes, reporting its phase and progress.
+  /// The line that names where a job writes the result a client did not wait to download.
+  static func resultNotice(_ key: String) -> String {
+    "the result goes to dlb://\(key) (GET /media/output?url=dlb://\(key) once the job succeeds)\n"
+  }
+
   /// How long `follow` keeps polling a server it cannot reach before it gives up (exit 69).
   static let outageTolerance: Double = 60
 
+  /// Polls the job until it ends or `timeout` passes, reporting its phase and progress.
   func follow(_ jobID: String, operation: JobOperation) throws(ClientError) -> JSONValue {
     let deadline = now() + timeout
     // A server restarting (or a load balancer switching nodes) must not end the wait: the job is stored and

@@ -139,15 +139,16 @@ import Testing
     #expect(ClientHarness.read(waiting.logPath).contains("ferry: job \(id) was cancelled"))
     #expect(waiting.output.isEmpty)
 
-    // Ctrl-C stops waiting, not the job, and says how to stop it.
-    let interrupted = try harness.start(["analyze", short] + Self.poll)
+    // Ctrl-C stops waiting, not the job, and says how to stop it and where the local OUT's result goes.
+    let interrupted = try harness.start(["enhance", short, harness.work + "/interrupted.wav"] + Self.poll)
     defer { interrupted.terminate() }
     let queuedID = try Self.submittedID(interrupted)
     interrupted.send(SIGINT)
     #expect(interrupted.waitForExit(timeout: 20) == 130)
     #expect(
       ClientHarness.read(interrupted.logPath).contains(
-        "ferry: stopped waiting; job \(queuedID) keeps running (ferry cancel \(queuedID) stops it)"))
+        "ferry: stopped waiting; job \(queuedID) keeps running (ferry cancel \(queuedID) stops it)\nthe result goes to dlb://ferry-cli/"
+      ), "\(ClientHarness.read(interrupted.logPath))")
     #expect(try harness.run(["cancel", queuedID]).stdout == "job \(queuedID): Cancelled\n")
 
     let stopped = try harness.run(["cancel", longID])
@@ -192,6 +193,8 @@ import Testing
     try check(["enhance", tone, harness.work + "/o.wav", "--noise-reduction", "loud"], 64, "--noise-reduction")
     try check(["cancel", "00000000-0000-0000-0000-000000000000"], 4, "no such job")
     try check(["analyze", tone, "--timeout", "0.001"], 5, "keeps running")
+    try check(
+      ["enhance", tone, harness.work + "/late.wav", "--timeout", "0.001"], 5, "; the result goes to dlb://ferry-cli/")
 
     let help = try harness.run(["help", "analyze"])
     #expect(help.status == 0)
