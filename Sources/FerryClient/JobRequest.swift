@@ -106,6 +106,13 @@ public struct JobRequest: Sendable {
     guard let kind = options.kind ?? kindsByExtension[ext] else {
       throw ClientError(.usage, "cannot tell the output kind from \"\(output.fileName)\": pass --kind")
     }
+    // An hls output is a folder of playlists and segments: one local file cannot hold it. Refused before
+    // anything is uploaded.
+    if kind == "hls", case .local = output {
+      throw ClientError(
+        .usage,
+        "--kind hls writes a folder of files: give OUT as an s3:// or dlb:// prefix ending in /, not a local file")
+    }
     return JobRequest(operation: .transcode, input: input, output: output) { input, output in
       var item: [String: JSONValue] = ["id": "out", "kind": .string(kind), "destination": .string(output ?? "")]
       var audio: [String: JSONValue] = [:]

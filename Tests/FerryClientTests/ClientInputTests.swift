@@ -53,6 +53,12 @@ import Testing
     #expect(throws: ClientError.self) {
       try JobRequest.transcode(input: .local("a"), output: .local("b"), options: .init())
     }
+    // hls is a folder of files: a local OUT is a usage error before anything is uploaded; a prefix is fine.
+    #expect {
+      try JobRequest.transcode(input: .local("a.mp4"), output: .local("stream"), options: .init(kind: "hls"))
+    } throws: { ($0 as? ClientError)?.exit == .usage }
+    _ = try JobRequest.transcode(
+      input: .local("a.mp4"), output: .remote("s3://media/hls/"), options: .init(kind: "hls"))
     let jpeg = try JobRequest.transcode(input: .local("a.mp4"), output: .local("thumb.JPEG"), options: .init())
     #expect(jpeg.body("i", "o").description.contains(#""kind":"jpg""#))
   }
