@@ -179,7 +179,7 @@ public final class PostgresJobStore: JobStore {
 
   /// Runs `body` on a pooled connection on the calling thread.
   func read<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-    try Self.mapped { try pool.withConnection(body) }
+    try Self.mapped { try pool.withConnection(retry: true, body) }
   }
 
   /// Runs `body` on the store's queue with a pooled connection, then `completion` with its outcome.

@@ -17,6 +17,9 @@ public struct PostgresError: Error, Sendable, Equatable, CustomStringConvertible
 
   /// A CHECK, UNIQUE, NOT NULL or foreign-key violation (SQLSTATE class 23).
   public var isConstraint: Bool { sqlState?.hasPrefix("23") == true }
+
+  /// The connection was lost during the call (whether the server ran the statement is unknown).
+  public var connectionLost = false
 }
 
 /// A statement parameter, sent as text (bytes in binary format): values are never spliced into SQL.
@@ -104,15 +107,37 @@ public final class PostgresConnection: @unchecked Sendable {
       PQfinish(connection)
       throw PostgresError(message: message)
     }
-    // libpq prints NOTICEs (`CREATE TABLE IF NOT EXISTS` on a migrated database) to stderr by default.
-    PQsetNoticeProcessor(connection, { _, _ in }, nil)
     handle = connection
+    closing = UnsafeMutablePointer<Bool>.allocate(capacity: 1)
+    closing.initialize(to: false)
+    // Instead of libpq's default (NOTICEs on stderr): a FATAL that arrives while the connection is idle (the
+    // server shutting down, pg_terminate_backend) marks it closing, so it is reopened before its next use.
+    PQsetNoticeReceiver(
+      connection,
+      { closing, result in
+        guard let closing, let result, let severity = PQresultErrorField(result, ferry_pq_diag_severity()) else {
+          return
+        }
+        let text = String(cString: severity)
+        if text == "FATAL" || text == "PANIC" { closing.assumingMemoryBound(to: Bool.self).pointee = true }
+      }, closing)
   }
 
-  deinit { PQfinish(handle) }
+  deinit {
+    PQfinish(handle)
+    closing.deinitialize(count: 1)
+    closing.deallocate()
+  }
+
+  /// Set by the notice receiver when the server said it is closing this connection.
+  private let closing: UnsafeMutablePointer<Bool>
 
   /// False once the connection to the server is lost.
   public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
+
+  /// Reads what the server sent while the connection sat idle (the socket is non-blocking: this never waits),
+  /// so a connection the server closed (a restart, `pg_terminate_backend`) shows as lost before it is used.
+  public var isAlive: Bool { PQconsumeInput(handle) != 0 && isHealthy && !closing.pointee }
 
   /// True outside a transaction (a failed ROLLBACK can leave one open).
   public var isIdle: Bool { PQtransactionStatus(handle) == PQTRANS_IDLE }
@@ -120,6 +145,7 @@ public final class PostgresConnection: @unchecked Sendable {
   /// Reconnects with the same parameters (after the server restarted or the network dropped).
   public func reset() throws(PostgresError) {
     PQreset(handle)
+    closing.pointee = false
     guard PQstatus(handle) == CONNECTION_OK else { throw PostgresError(message: lastMessage) }
   }
 
@@ -173,6 +199,16 @@ public final class PostgresConnection: @unchecked Sendable {
   }
 
   private func consume(_ result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
+    do {
+      return try rows(of: result)
+    } catch {
+      var error = error
+      error.connectionLost = !isHealthy
+      throw error
+    }
+  }
+
+  private func rows(of result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
     guard let result else { throw PostgresError(message: lastMessage) }
     defer { PQclear(result) }
     switch PQresultStatus(result) {

@@ -19,11 +19,18 @@ public final class PostgresPool: @unchecked Sendable {
 
   /// Runs `body` with a connection of its own, reconnecting first if the last user left it broken or
   /// inside a transaction.
-  public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+  /// `retry` runs `body` once more on a reopened connection when the connection was lost under it: for
+  /// reads, which are safe to repeat (a write may have committed before the loss).
+  public func withConnection<T>(retry: Bool = false, _ body: (PostgresConnection) throws -> T) throws -> T {
     let connection = try checkOut()
     defer { checkIn(connection) }
-    if !connection.isHealthy || !connection.isIdle { try connection.reset() }
-    return try body(connection)
+    if !connection.isAlive || !connection.isIdle { try connection.reset() }
+    do {
+      return try body(connection)
+    } catch let error as PostgresError where retry && error.connectionLost {
+      try connection.reset()
+      return try body(connection)
+    }
   }
 
   private func checkOut() throws(PostgresError) -> PostgresConnection {

@@ -153,6 +153,25 @@ import Testing
     }
   }
 
+  @Test func connectionsTheServerClosed_areReopened_withoutFailingAnOperation() async throws {
+    let url = try await makeDatabase()
+    let store = try await blocking { try PostgresJobStore(url: url, connections: 3) }
+    let job = try await store.submit(newJob(), duplicateSince: t0).job
+    #expect(try await blocking { try store.job(id: job.id) } == job)
+    // What a server restart or an operator's pg_terminate_backend does to idle pooled connections.
+    let database = String(url.split(separator: "/").last!)
+    let terminated = try await blocking {
+      try PostgresConnection(url: url).execute(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        [.text(database)]
+      ).first?.int(0)
+    }
+    #expect(terminated ?? 0 > 0)
+    try await Task.sleep(for: .milliseconds(100))
+    #expect(try await blocking { try store.job(id: job.id) } == job)
+    #expect(try await store.claim(worker: "w", now: t0, lease: .seconds(30))?.id == job.id)
+  }
+
   @Test func connectionErrors_neverQuoteTheURLOrItsPassword() async throws {
     let port = try S3Peers.freePort()  // nothing listens there
     let url = "postgresql://ferry:pw-s3cret-4711@127.0.0.1:\(port)/ferry?connect_timeout=5"
