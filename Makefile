@@ -11,10 +11,11 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
 # Libraries Ferry builds against, and ffmpeg for processing and /ready.
-BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev ffmpeg
+BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpeg
 # What the tests need beyond the build: the schemathesis test runs ferry in a network namespace and brings
-# its loopback up with ip; headless Chromium drives the dashboard (DashboardTests).
-TEST_PACKAGES := iproute2 chromium
+# its loopback up with ip; headless Chromium drives the dashboard (DashboardTests); the job store tests start
+# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql).
+TEST_PACKAGES := iproute2 chromium postgresql
 # What the benchmark compares against.
 BENCH_PACKAGES := wrk nginx-light
 

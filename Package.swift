@@ -8,6 +8,7 @@ var targets: [Target] = [
   .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
   .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
   .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+  .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
   // epoll and eventfd: in libc, but not exported by Swift's Glibc module.
   .systemLibrary(name: "CEventPoll"),
@@ -24,10 +25,13 @@ var targets: [Target] = [
   .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll", "CSpawn"]),
   // SQLite connections, statements and a group-committing writer thread.
   .target(name: "SQLite", dependencies: ["CSQLite"]),
+  // libpq connections with bound text parameters, and a small pool of them.
+  .target(name: "Postgres", dependencies: ["CLibPQ"]),
   // dlb:// temporary storage.
   .target(name: "Storage", dependencies: ["Crypto", "Locations", "SigV4", "Transfer"]),
   // Job model and state machine, stores, scheduler and workers.
-  .target(name: "Jobs", dependencies: ["SQLite", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
+  .target(
+    name: "Jobs", dependencies: ["SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
   // ffprobe/ffmpeg runner and the media operations.
   .target(name: "Media", dependencies: ["Jobs", "Locations", "JSON", "Log", "CSpawn"]),
   // The Dolby-compatible HTTP API: auth, job routes.
@@ -50,7 +54,7 @@ var targets: [Target] = [
   ),
 
   // Raw-socket HTTP client, digests and process helpers shared by the test targets.
-  .target(name: "TestSupport", dependencies: ["Crypto"], path: "Tests/TestSupport"),
+  .target(name: "TestSupport", dependencies: ["Crypto", "Postgres", "CSpawn"], path: "Tests/TestSupport"),
   .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"]),
   .testTarget(name: "LocationsTests", dependencies: ["Locations", "SigV4", "JSON"]),
   .testTarget(
@@ -60,13 +64,15 @@ var targets: [Target] = [
   .testTarget(name: "MediaTests", dependencies: ["Media", "Jobs", "JSON", "Locations", "TestSupport"]),
   .testTarget(
     name: "JobsTests",
-    dependencies: ["Jobs", "SQLite", "Crypto", "JSON", "Locations", "SigV4", "Transfer", "Storage", "TestSupport"]),
+    dependencies: [
+      "Jobs", "SQLite", "Postgres", "Crypto", "JSON", "Locations", "SigV4", "Transfer", "Storage", "TestSupport",
+    ]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",
     dependencies: [
-      "Ferry", "API", "Jobs", "HTTPServer", "Log", "JSON", "Crypto", "CCurl", "CSQLite", "COpenSSL", "TestSupport",
-      "Storage", "Transfer", "Locations", "SigV4", "ferry",
+      "Ferry", "API", "Jobs", "HTTPServer", "Log", "JSON", "Crypto", "CCurl", "CSQLite", "COpenSSL", "CLibPQ",
+      "TestSupport", "Storage", "Transfer", "Locations", "SigV4", "ferry",
     ]
   ),
 ]

@@ -49,7 +49,7 @@ public final class FerryApplication: Sendable {
       newApp = nil
     }
 
-    let store = try SQLiteJobStore(path: configuration.store.path)
+    let store = try Self.jobStore(configuration)
     let transfers = try Self.transfers(configuration, dataDirectory: data)
     let storage = transfers.storage
     // Temporary files (dlb:// keys, kept results) live `storage.retention_h`; swept hourly.
@@ -81,7 +81,9 @@ public final class FerryApplication: Sendable {
       store: store, work: OperationRouter(operations), cipher: cipher,
       settings: .init(
         concurrency: configuration.workerConcurrency, lease: configuration.jobs.lease,
-        maxAttempts: configuration.jobs.maxAttempts, workRoot: data + "/work"),
+        maxAttempts: configuration.jobs.maxAttempts, workRoot: data + "/work",
+        // Other nodes share a PostgreSQL store: a running job found at start may be theirs, alive.
+        singleNode: configuration.store.kind != "postgres"),
       logger: logger,
       onRunEnded: { [webhooks] run in
         metrics.jobEnded(run)
@@ -126,6 +128,15 @@ public final class FerryApplication: Sendable {
       observer: { path, status in
         metrics.request(path: path, status: status)
       })
+  }
+
+  /// The job store `store.*` selects: SQLite in the data directory, or PostgreSQL shared by several nodes.
+  static func jobStore(_ configuration: FerryConfiguration) throws -> any JobStore {
+    if configuration.store.kind == "postgres", let url = configuration.store.url {
+      // Errors from here never quote the URL (it holds a password): PostgresJobStore redacts it.
+      return try PostgresJobStore(url: url)
+    }
+    return try SQLiteJobStore(path: configuration.store.path)
   }
 
   /// The job kinds this build serves.

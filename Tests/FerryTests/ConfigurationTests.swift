@@ -158,7 +158,7 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
     ),
     (
       #"{"store": {"kind": "postgres"}}"#,
-      #"store.kind (FERRY_STORE_KIND): "postgres" is not available in this build; use "sqlite""#
+      #"store.url (FERRY_STORE_URL): required when store.kind (FERRY_STORE_KIND) is "postgres""#
     ),
     (#"{"server": {"port": 1.5}}"#, "server.port (FERRY_SERVER_PORT): must be an integer from 0 to 65535, got 1.5"),
     (#"{"server": {"port": true}}"#, "server.port (FERRY_SERVER_PORT): must be an integer from 0 to 65535, got true"),
@@ -178,6 +178,24 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
     #expect(found.count == 2)
     #expect(!found.joined().contains("12345678"))
     #expect(!found.joined().contains("hunter2"))
+  }
+
+  @Test func postgresStore_takesItsURL_andNeverShowsIt() throws {
+    let url = "postgresql://ferry:pw-s3cret-4711@10.0.0.5:5432/ferry"
+    let loaded = try load(#"{"store": {"kind": "postgres"}}"#, env: ["FERRY_STORE_URL": url])
+    #expect(loaded.configuration.store.kind == "postgres" && loaded.configuration.store.url == url)
+    // Nowhere a configuration is shown: its description, a dump, or the problems of a bad configuration.
+    #expect(!String(describing: loaded.configuration).contains("pw-s3cret-4711"))
+    #expect(!String(reflecting: loaded.configuration.store).contains("pw-s3cret-4711"))
+    var dump = ""
+    Swift.dump(loaded.configuration.store, to: &dump)
+    #expect(!dump.contains("pw-s3cret-4711"))
+    let found = problems(#"{"store": {"kind": "postgres"}, "server": {"port": -1}}"#, env: ["FERRY_STORE_URL": url])
+    #expect(found.count == 1 && !found.joined().contains("pw-s3cret-4711"), "\(found)")
+    // A URL of the wrong type is named, not echoed.
+    let wrongType = problems(#"{"store": {"kind": "postgres", "url": ["pw-s3cret-4711"]}}"#)
+    #expect(
+      wrongType.contains { $0.hasPrefix("store.url (FERRY_STORE_URL)") } && !wrongType.joined().contains("pw-s3cret"))
   }
 
   @Test func theExampleFileListsEveryKeyWithItsDefault() throws {

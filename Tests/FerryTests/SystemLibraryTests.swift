@@ -1,4 +1,5 @@
 import CCurl
+import CLibPQ
 import COpenSSL
 import CSQLite
 import Testing
@@ -30,5 +31,14 @@ import Testing
     _ = SHA256(input, input.count, &digest)
     #expect(digest.prefix(4) == [0xBA, 0x78, 0x16, 0xBF])
     #expect(ferry_openssl_version_num() >= 0x3000_0000)
+  }
+
+  @Test func libpqIsThreadSafeAndParsesURLs() {
+    #expect(PQisthreadsafe() == 1, "one connection per thread at a time needs a thread-safe libpq")
+    #expect(PQlibVersion() >= 150_000)
+    var error: UnsafeMutablePointer<CChar>?
+    let options = PQconninfoParse("postgresql://u:p@127.0.0.1:5432/db", &error)
+    #expect(options != nil)
+    PQconninfoFree(options)
   }
 }

@@ -5,14 +5,18 @@ import Testing
 
 /// The stores under test; every conformance test runs against each.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
-  case memory, sqlite
+  case memory, sqlite, postgres
 
   var testDescription: String { rawValue }
 
-  func make() throws -> any JobStore {
+  func make() async throws -> any JobStore {
     switch self {
     case .memory: return InMemoryJobStore()
     case .sqlite: return try SQLiteJobStore(path: try makeTemporaryDirectory("ferry-jobs") + "/ferry.db")
+    case .postgres:
+      // One cluster for the test process (started on first use, stopped at exit), a fresh database per store.
+      // Starting it blocks for a second or two: off the concurrency pool.
+      return try await blocking { try PostgresJobStore(url: try PostgresPeer.shared().makeDatabase()) }
     }
   }
 }
@@ -37,7 +41,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func submit_thenRead_roundTripsEveryField(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     var job = newJob(key: "k-1", deadline: t0 + 3600)
     job.duration = 12.5
     #expect(try await store.submit(job, duplicateSince: t0) == .created(job))
@@ -74,7 +78,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func reads_seeEveryWriteCommittedBeforeThem(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     for round in 1...3 {
       // Each read leaves nothing open that would pin an older snapshot for the next one.
       _ = try store.queueAhead(of: nil, atMost: 1000)
@@ -88,7 +92,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func submit_withAKnownIdempotencyKey_returnsTheFirstJob(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let first = try await submit(store, newJob(key: "same"))
     let again = try await store.submit(newJob(key: "same", at: t0 + 86400), duplicateSince: t0 + 86000)
     #expect(again == .existing(first))
@@ -102,7 +106,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func submit_ofAnIdenticalBody_returnsTheJobOnlyWithinTheWindow(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let first = try await submit(store, newJob(digest: "body"))
     #expect(try await store.submit(newJob(digest: "body", at: t0 + 599), duplicateSince: t0 - 1) == .existing(first))
     // Another path with the same body is another job, and so is the same body after the window.
@@ -114,7 +118,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func claim_takesTheEarliestDeadlineFirst_thenSubmissionOrder(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let none1 = try await submit(store, newJob())
     let late = try await submit(store, newJob(deadline: t0 + 7200))
     let none2 = try await submit(store, newJob())
@@ -126,8 +130,32 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
   }
 
   @Test(arguments: StoreKind.allCases)
+  func claim_appliesTheSameTransitionAsJobClaim(kind: StoreKind) async throws {
+    let store = try await kind.make()
+    let submitted = try await submit(store, newJob(deadline: t0 + 600))
+    var expected = submitted
+    // A time between milliseconds and a lease that is not whole seconds: the store rounds as Job does.
+    try expected.claim(worker: "w1", now: t0 + 1.0004, lease: .milliseconds(1500))
+    #expect(try await store.claim(worker: "w1", now: t0 + 1.0004, lease: .milliseconds(1500)) == expected)
+    #expect(try store.job(id: submitted.id) == expected)
+
+    // Taken again after a retry: the first start time and the attempt log stay, the counters restart.
+    let error = JobError(type: "/problems/input-file-access", title: "t", detail: "d")
+    try await store.update(id: submitted.id) { job in
+      try job.report(
+        worker: "w1", now: self.t0 + 2, lease: .seconds(30), phase: .downloading, progress: 40, bytesDone: 5,
+        bytesTotal: 9)
+      try job.finish(.retry(error, delay: .zero), worker: "w1", now: self.t0 + 3, maxAttempts: 3)
+    }
+    expected = try #require(try store.job(id: submitted.id))
+    try expected.claim(worker: "w2", now: t0 + 4, lease: .seconds(30))
+    #expect(try await store.claim(worker: "w2", now: t0 + 4, lease: .seconds(30)) == expected)
+    #expect(try store.job(id: submitted.id) == expected)
+  }
+
+  @Test(arguments: StoreKind.allCases)
   func claim_skipsJobsWaitingForTheirBackoff(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let job = try await submit(store, newJob(deadline: t0 + 60))
     _ = try await store.claim(worker: "w", now: t0, lease: .seconds(30))
     let error = JobError(type: "/problems/input-file-access", title: "t", detail: "d")
@@ -142,7 +170,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func claim_byConcurrentWorkers_takesEachJobOnce(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     for _ in 0..<60 { try await submit(store, newJob()) }
     let claimed = try await withThrowingTaskGroup(of: [UUID].self) { group in
       for worker in 0..<6 {
@@ -161,7 +189,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func update_thatThrows_storesNothing(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let job = try await submit(store, newJob())
     await #expect(throws: JobStateError.self) {
       try await store.update(id: job.id) { job in
@@ -176,7 +204,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func update_toAnImpossibleJob_isRefused(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let job = try await submit(store, newJob())
     await #expect(throws: (any Error).self) { try await store.update(id: job.id) { $0.cancelRequested = true } }
     await #expect(throws: (any Error).self) { try await store.update(id: job.id) { $0.status = .success } }
@@ -185,7 +213,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func list_showsOnlyTheOwnersJobs_newestFirst_inPages(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     var mine: [Job] = []
     for i in 0..<7 {
       mine.append(try await submit(store, newJob(at: t0 + Double(i))))
@@ -203,7 +231,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func list_filtersByStatusAndInclusiveSubmissionBounds(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     var jobs: [Job] = []
     for i in 0..<5 { jobs.append(try await submit(store, newJob(at: t0 + Double(i * 10)))) }
     _ = jobs[2].id
@@ -216,7 +244,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func expiredLeases_findsRunningJobsPastTheirLease(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let a = try await submit(store, newJob())
     let b = try await submit(store, newJob())
     _ = try await store.claim(worker: "w", now: t0, lease: .seconds(30))
@@ -228,7 +256,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func queueAhead_countsRunningJobsAndPendingOnesWithAnEarlierDeadline(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     try await submit(store, newJob(deadline: t0 + 100))
     try await submit(store, newJob(deadline: t0 + 300))
     try await submit(store, newJob())
@@ -242,7 +270,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func deleteExpired_removesOnlyEndedJobsPastRetention(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let ended = try await submit(store, newJob())
     try await store.update(id: ended.id) { _ = $0.cancel(now: self.t0) }
     let waiting = try await submit(store, newJob())
@@ -258,7 +286,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func webhooks_areOnePerOwner_replaced_andRemovedOnlyByTheirId(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let first = Webhook(id: UUID(), owner: "app", sealedCallback: [1])
     try await store.saveWebhook(first)
     let second = Webhook(id: UUID(), owner: "app", sealedCallback: [2])
@@ -273,7 +301,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func endingAJob_addsADeliveryPerCallback_inTheSameWrite_once(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     let webhook = Webhook(id: UUID(), owner: "app", sealedCallback: [9, 9])
     try await store.saveWebhook(webhook)
     var job = newJob()
@@ -303,7 +331,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
   @Test(arguments: StoreKind.allCases)
   func deliveries_areTakenWhenDue_heldWhileSent_andRecorded(kind: StoreKind) async throws {
-    let store = try kind.make()
+    let store = try await kind.make()
     try await store.saveWebhook(Webhook(id: UUID(), owner: "app", sealedCallback: [1]))
     let job = try await submit(store, newJob())
     try await store.update(id: job.id) { _ = $0.cancel(now: self.t0) }

@@ -53,10 +53,17 @@ public struct FerryConfiguration: Sendable {
     public var retentionDays: Int
   }
 
-  public struct Store: Sendable {
+  public struct Store: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var kind: String
     public var path: String
+    /// A libpq URL; it may hold a password, so descriptions never show it.
     public var url: String?
+
+    public var description: String { "Store(kind: \(kind), path: \(path), url: \(url == nil ? "none" : "(redacted)"))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror {
+      Mirror(self, children: ["kind": kind, "path": path, "url": url == nil ? "none" : "(redacted)"])
+    }
   }
 
   public struct StorageS3: Sendable {
@@ -193,9 +200,10 @@ public struct FerryConfiguration: Sendable {
       problems.append(
         "\(label("transfer.part_size_bytes")): must not exceed \(label("transfer.multipart_threshold_bytes"))")
     }
-    // These choices are part of the contract but not built yet: refuse them rather than ignore them.
-    if store.kind != "sqlite" {
-      problems.append("\(label("store.kind")): \"\(store.kind)\" is not available in this build; use \"sqlite\"")
+    if store.kind == "postgres" && store.url == nil {
+      problems.append(
+        "\(label("store.url")): required when \(label("store.kind")) is \"postgres\" (a libpq URL: "
+          + "postgresql://user:password@host:5432/database)")
     }
     if storage.kind == "s3" {
       for (path, value) in [

@@ -1,0 +1,128 @@
+import Foundation
+import Postgres
+
+/// Webhook registrations and the delivery outbox.
+extension PostgresJobStore {
+  public func webhook(owner: String) throws -> Webhook? {
+    try read { connection in
+      guard
+        let row = try connection.execute("SELECT id, callback FROM webhooks WHERE owner = $1::text", [.text(owner)])
+          .first, let id = UUID(text: row.text(0))
+      else { return nil }
+      return Webhook(id: id, owner: owner, sealedCallback: row.bytes(1))
+    }
+  }
+
+  public func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+    write(
+      { connection in
+        try connection.execute(
+          """
+          INSERT INTO webhooks (owner, id, callback) VALUES ($1, $2, $3)
+          ON CONFLICT (owner) DO UPDATE SET id = EXCLUDED.id, callback = EXCLUDED.callback
+          """, [.text(webhook.owner), .text(webhook.id.text), .bytes(webhook.sealedCallback)])
+      }, completion: completion)
+  }
+
+  public func deleteWebhook(
+    id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void
+  ) {
+    write(
+      { connection in
+        try connection.execute(
+          "DELETE FROM webhooks WHERE owner = $1::text AND id = $2::uuid", [.text(owner), .text(id.text)]
+        ).affected > 0
+      }, completion: completion)
+  }
+
+  public func claimDeliveries(
+    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void
+  ) {
+    write(
+      { connection in
+        // The CTE locks the due rows once (a locking CTE is never inlined); SKIP LOCKED leaves rows another
+        // node is claiming to that node, so each delivery goes to one sender.
+        let rows = try connection.execute(
+          """
+          WITH due AS (
+            SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= $1::bigint
+            ORDER BY next_attempt_ms, seq LIMIT $3::bigint FOR UPDATE SKIP LOCKED)
+          UPDATE deliveries SET next_attempt_ms = $2::bigint FROM due WHERE deliveries.id = due.id
+          RETURNING \(Self.deliveryColumns.split(separator: ",").map { "deliveries.\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", "))
+          """,
+          [.int(now.millisecondsSince1970), .int(holdUntil.millisecondsSince1970), .int(max(0, limit))])
+        return try rows.rows.map { try Self.delivery($0) }.sorted { $0.createdAt < $1.createdAt }
+      }, completion: completion)
+  }
+
+  public func recordDelivery(
+    id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?,
+    completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+  ) {
+    let encoded = Result { String(decoding: try SQLiteJobStore.encoder.encode(attempt), as: UTF8.self) }
+    write(
+      { connection in
+        try connection.execute(
+          """
+          UPDATE deliveries SET attempts = attempts || jsonb_build_array($2::jsonb), state = $3::text,
+            next_attempt_ms = coalesce($4::bigint, next_attempt_ms)
+          WHERE id = $1::uuid
+          """,
+          [.text(id.text), .text(try encoded.get()), .text(state.rawValue), .optionalInt(next?.millisecondsSince1970)])
+      }, completion: completion)
+  }
+
+  public func deliveries(job id: UUID) throws -> [Delivery] {
+    try read { connection in
+      try connection.execute(
+        "SELECT \(Self.deliveryColumns) FROM deliveries WHERE job_id = $1::uuid ORDER BY seq", [.text(id.text)]
+      ).rows.map { try Self.delivery($0) }
+    }
+  }
+
+  // MARK: Rows
+
+  static let deliveryColumns = SQLiteJobStore.deliveryColumns
+
+  /// Adds the deliveries `job` owes now that it ended (called in the transaction that ends it).
+  static func addDeliveries(owedBy job: Job, in connection: PostgresConnection) throws {
+    var webhook: Webhook?
+    if let row = try connection.execute(
+      "SELECT id, callback FROM webhooks WHERE owner = $1::text", [.text(job.owner)]
+    ).first, let id = UUID(text: row.text(0)) {
+      webhook = Webhook(id: id, owner: job.owner, sealedCallback: row.bytes(1))
+    }
+    for delivery in Delivery.owed(by: job, webhook: webhook) {
+      var webhookID: PostgresValue = .null
+      var callback: PostgresValue = .null
+      if case .webhook(let id, let sealed) = delivery.target {
+        webhookID = .text(id.text)
+        callback = .bytes(sealed)
+      }
+      try connection.execute(
+        "INSERT INTO deliveries (\(deliveryColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]')",
+        [
+          .text(delivery.id.text), .text(job.id.text), .text(job.owner), webhookID, callback,
+          .int(delivery.createdAt.millisecondsSince1970), .int(delivery.nextAttemptAt.millisecondsSince1970),
+          .text(delivery.state.rawValue),
+        ])
+    }
+  }
+
+  static func delivery(_ row: PostgresRow) throws -> Delivery {
+    guard let id = UUID(text: row.text(0)), let jobID = UUID(text: row.text(1)),
+      let state = Delivery.State(rawValue: row.text(7)), let created = row.optionalInt64(5),
+      let next = row.optionalInt64(6)
+    else { throw JobStoreError.database("unreadable delivery row") }
+    var target = Delivery.Target.onComplete
+    if let text = row.optionalText(3), let webhook = UUID(text: text) {
+      target = .webhook(webhook, sealedCallback: row.bytes(4))
+    }
+    let attempts = row.text(8)
+    return Delivery(
+      id: id, jobID: jobID, owner: row.text(2), target: target, createdAt: Date(millisecondsSince1970: created),
+      nextAttemptAt: Date(millisecondsSince1970: next), state: state,
+      attempts: attempts == "[]"
+        ? [] : try SQLiteJobStore.decoder.decode([DeliveryAttempt].self, from: Data(attempts.utf8)))
+  }
+}
