@@ -1,9 +1,9 @@
 # Ferry: two commands do all the set-up on a fresh Debian machine with the Swift toolchain.
 #   make run    install missing system packages, build release, serve on embedded defaults
 #   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
-# Also: make bench (wrk against Ferry and nginx; 1 GiB transfers against curl), make fuzz (libFuzzer on the
-# request parser), make soak (the load and S3 tests, longer), make demo-s3 (a local S3 for the README's
-# examples), make screenshots (the dashboard's, into docs/), make format.
+# Also: make bench (wrk against Ferry and nginx; 1 GiB transfers against curl; 1-3 nodes on PostgreSQL),
+# make fuzz (libFuzzer on the request parser), make soak (the load and S3 tests, longer), make demo-s3 (a local
+# S3 for the README's examples), make screenshots (the dashboard's, into docs/), make format.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -16,8 +16,8 @@ BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpe
 # its loopback up with ip; headless Chromium drives the dashboard (DashboardTests); the job store tests start
 # a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql).
 TEST_PACKAGES := iproute2 chromium postgresql
-# What the benchmark compares against.
-BENCH_PACKAGES := wrk nginx-light
+# What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
+BENCH_PACKAGES := wrk nginx-light postgresql
 
 CONFIG ?=
 FUZZ_SECONDS ?= 600
@@ -73,6 +73,7 @@ bench: deps
 	$(SWIFT) build -c release --product ferry
 	scripts/bench.sh
 	scripts/bench-jobs.sh
+	scripts/bench-cluster.sh
 	scripts/bench-media.sh
 	FERRY_BENCH=1 $(SWIFT) build -c release --scratch-path .build-bench --product TransferBench
 	scripts/bench-transfer.sh

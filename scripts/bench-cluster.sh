@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# Part of `make bench`: several `ferry serve` nodes on one PostgreSQL job store (issue 9), against the single
+# SQLite node in the same run.
+#  1. Durable submissions: 1, 2 and 3 nodes on one PostgreSQL (its default durable settings: fsync on,
+#     synchronous_commit on), workers.concurrency 0 (jobs are stored, none runs). 64 wrk connections in all,
+#     split across the nodes (one wrk per node, in parallel, their requests/s summed), every body unique.
+#     Reference: the single SQLite node (store.kind sqlite) under the same load. Each N gets a fresh database.
+#  2. Job throughput: the same batch of jobs (BENCH_CLUSTER_JOBS, default 60, round-robin over the nodes) on
+#     1, 2, 3 PostgreSQL nodes and on the SQLite node, default workers.concurrency (= cores): time from the
+#     first POST until every job is Success, and the CPU seconds each node, its ffmpeg children and
+#     PostgreSQL spent. Two kinds: diagnose (a short measuring pass: the per-job cost of the store and the
+#     engine shows) and enhance (seconds of ffmpeg per job: the media work dominates). The input, a 30 s
+#     48 kHz stereo WAV, is served by nginx on loopback.
+# Prints Markdown for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
+JOBS=${BENCH_CLUSTER_JOBS:-60}
+KINDS=${BENCH_CLUSTER_KINDS:-diagnose enhance}
+MEDIA_SECONDS=30
+# Bound on one batch: far above the slowest expected (enhance on one node, a busy machine: about a minute).
+BATCH_TIMEOUT_S=${BENCH_CLUSTER_TIMEOUT_S:-900}
+
+work=$(mktemp -d)
+# PostgreSQL refuses to run as root: its cluster lives in a directory of its own that the postgres user owns.
+pgdir=$(mktemp -d)
+node_pids=()
+node_ports=()
+wrk_pids=()
+batch_pid=""
+pg_pid=""
+pgbin=""
+
+as_postgres() { # command... -> runs it as the postgres user when this script is root
+  if [ "$(id -u)" -eq 0 ]; then (cd "$pgdir" && runuser -u postgres -- "$@"); else (cd "$pgdir" && "$@"); fi
+}
+
+stop_pid() { # pid -> SIGTERM, up to 10 s for it to end, then SIGKILL
+  local pid=$1
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_nodes() {
+  local pid
+  for pid in "${node_pids[@]}"; do stop_pid "$pid"; done
+  node_pids=()
+  node_ports=()
+}
+
+cleanup() {
+  local pid
+  for pid in "${wrk_pids[@]}" $batch_pid; do kill "$pid" 2>/dev/null || true; done
+  stop_nodes
+  [ -f "$work/nginx.pid" ] && stop_pid "$(cat "$work/nginx.pid")"
+  if [ -n "$pg_pid" ]; then
+    as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate -w -t 30 stop > /dev/null 2>&1 || true
+    # pg_ctl stop waits for the postmaster; if it did not end (or pg_ctl failed), end it by its PID.
+    kill -0 "$pg_pid" 2>/dev/null && kill -9 "$pg_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work" "$pgdir"
+}
+trap cleanup EXIT
+. scripts/bench-lib.sh
+
+# Helpers in Python: CPU seconds from /proc, wrk output summaries, the job batch.
+cat > "$work/bench.py" <<'PY'
+import http.client, json, os, re, sys, time
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+def stat(pid):
+    # Fields after the command name (which may hold spaces): state is [0], ppid [1], utime [11], stime [12],
+    # cutime [13], cstime [14] (man 5 proc, fields 3, 4, 14-17).
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+def cpu(kind, pid):
+    """Seconds of CPU: 'self' (utime+stime), 'children' (waited-for children: ffmpeg, ffprobe) or 'tree' (a
+    postmaster, its live processes, and those that ended, which its cutime+cstime hold)."""
+    fields = stat(pid)
+    if kind == "self":
+        return (int(fields[11]) + int(fields[12])) / TICK
+    if kind == "children":
+        return (int(fields[13]) + int(fields[14])) / TICK
+    total = sum(int(x) for x in fields[11:15])
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                f = stat(entry)
+            except OSError:
+                continue  # ended meanwhile: its time is now in the postmaster's cutime
+            if f[1] == str(pid):
+                total += int(f[11]) + int(f[12])
+    return total / TICK
+
+def machine():
+    """The whole machine's CPU ticks from /proc/stat: (busy, iowait, all)."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal, iowait, user + nice + system + idle + iowait + irq + softirq + steal)
+
+def snapshot(nodes, pg):
+    return {"nodes": [(cpu("self", p), cpu("children", p)) for p in nodes], "pg": cpu("tree", pg) if pg else None,
+            "machine": machine()}
+
+def delta(before, after):
+    """CPU seconds spent between two snapshots; the machine's share busy and in I/O wait, in percent."""
+    busy, iowait, total = (a - b for a, b in zip(after["machine"], before["machine"]))
+    return {"nodes": [(a[0] - b[0], a[1] - b[1]) for b, a in zip(before["nodes"], after["nodes"])],
+            "pg": None if before["pg"] is None else after["pg"] - before["pg"],
+            "busy": 100 * busy / max(1, total), "iowait": 100 * iowait / max(1, total)}
+
+def ms(text):
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+def wrk_summary(paths):
+    """Several wrk outputs (one per node, run in parallel): summed requests/s, requests, non-2xx, socket
+    errors, and the highest p99 (percentiles of separate runs do not combine exactly)."""
+    rps = requests = non2xx = socket = 0
+    p99 = 0.0
+    for path in paths:
+        text = open(path).read()
+        rps += float(re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M).group(1))
+        requests += int(re.search(r"^\s*(\d+) requests in", text, re.M).group(1))
+        m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+        non2xx += int(m.group(1)) if m else 0
+        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+        socket += sum(map(int, m.groups())) if m else 0
+        p99 = max(p99, ms(re.search(r"^\s*99%\s+(\S+)", text, re.M).group(1)))
+    return rps, requests, non2xx, socket, p99
+
+def batch(ports, pids, pg, token, path, body_template, count, timeout):
+    """POSTs `count` jobs round-robin over the nodes, polls until every one is Success; prints JSON with the
+    time from the first POST, and the CPU each process spent meanwhile."""
+    connections = [http.client.HTTPConnection("127.0.0.1", p, timeout=30) for p in ports]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    def call(i, method, url, body=None):
+        c = connections[i % len(connections)]
+        c.request(method, url, body=body, headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        if r.status != 200:
+            sys.exit(f"{method} {url} on port {c.port}: {r.status} {data[:300]!r}")
+        return json.loads(data)
+    run = os.urandom(4).hex()  # unique bodies: an identical body within 10 minutes answers the earlier job
+    before = snapshot(pids, pg)
+    start = time.monotonic()
+    jobs = [call(i, "POST", path, body_template.replace("{n}", f"{run}-{i}"))["job_id"] for i in range(count)]
+    submitted = time.monotonic() - start
+    status = {}
+    deadline = start + timeout
+    while time.monotonic() < deadline:
+        for i, job in enumerate(jobs):
+            if status.get(job) not in ("Success", "Failed", "Cancelled", "InternalError"):
+                status[job] = call(i + 1, "GET", f"{path}?job_id={job}")["status"]
+        if all(s not in ("Pending", "Running") for s in status.values()):
+            break
+        time.sleep(0.2)
+    elapsed = time.monotonic() - start
+    after = snapshot(pids, pg)
+    counts = {}
+    for s in status.values():
+        counts[s] = counts.get(s, 0) + 1
+    print(json.dumps({"elapsed": elapsed, "submitted": submitted, "statuses": counts,
+                      "cpu": delta(before, after)}))
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "snapshot":  # pg_pid node_pid... -> JSON
+        print(json.dumps(snapshot([int(p) for p in args[1:]], int(args[0]) or None)))
+    elif command == "delta":  # before_json after_json -> JSON
+        print(json.dumps(delta(json.loads(args[0]), json.loads(args[1]))))
+    elif command == "wrk":
+        print(*wrk_summary(args))
+    elif command == "batch":  # ports pids pg token path body count timeout
+        batch([int(p) for p in args[0].split(",")], [int(p) for p in args[1].split(",")], int(args[2]) or None,
+              args[3], args[4], args[5], int(args[6]), float(args[7]))
+PY
+bench() { python3 "$work/bench.py" "$@"; }
+
+# --- PostgreSQL: a throw-away cluster on loopback with the server's default settings (durable). ---------------
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
+[ -x "$pgbin/pg_ctl" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
+[ "$(id -u)" -ne 0 ] || chown postgres: "$pgdir"
+as_postgres "$pgbin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --locale=C > "$pgdir/initdb.log" 2>&1 ||
+  { cat "$pgdir/initdb.log" >&2; exit 1; }
+pg_port=""
+for _ in 1 2 3; do # another process may take the free port first
+  port=$(free_port)
+  if as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 \
+    -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1" start > /dev/null 2>&1; then
+    pg_port=$port
+    break
+  fi
+done
+[ -n "$pg_port" ] || { echo "PostgreSQL did not start" >&2; cat "$pgdir/server.log" >&2; exit 1; }
+pg_pid=$(head -1 "$pgdir/data/postmaster.pid")
+psql_() { # database sql -> unaligned rows (no NOTICEs)
+  PGOPTIONS="-c client_min_messages=warning" psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d "$1" -At -c "$2"
+}
+pg_settings=$(psql_ postgres "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+  WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', 'commit_delay', 'max_connections')")
+pg_version=$(psql_ postgres "SHOW server_version" | cut -d' ' -f1)
+
+# --- Ferry nodes ------------------------------------------------------------------------------------------
+# Every node shares the app list and the master key (a token from one node works on all of them).
+secrets_key=$(head -c 32 /dev/urandom | base64)
+apps='[{"key":"bench","secret":"bench-secret"}]'
+
+start_node() { # name VAR=value... -> appends to node_pids and node_ports; data in $work/<name>
+  local name=$1 port="" pid
+  shift
+  mkdir -p "$work/$name"
+  env FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/$name" FERRY_AUTH_APPS="$apps" FERRY_SECRETS_KEY="$secrets_key" \
+    FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 "$@" \
+    ./.build/release/ferry serve 2> "$work/$name.log" &
+  pid=$!
+  node_pids+=("$pid")
+  for _ in $(seq 1 100); do
+    port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$work/$name.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "ferry node $name did not start" >&2; cat "$work/$name.log" >&2; exit 1; }
+  node_ports+=("$port")
+}
+
+start_cluster() { # store(sqlite|DATABASE) nodes VAR=value... -> nodes started, data dirs fresh
+  local store=$1 count=$2 i
+  shift 2
+  rm -rf "$work"/node-*
+  if [ "$store" = sqlite ]; then
+    start_node node-0 FERRY_STORE_KIND=sqlite "$@"
+    return
+  fi
+  for i in $(seq 0 $((count - 1))); do
+    start_node "node-$i" FERRY_STORE_KIND=postgres FERRY_STORE_URL="postgresql://postgres@127.0.0.1:$pg_port/$store" "$@"
+  done
+}
+
+fresh_database() { # name -> created (dropped first if a previous run left it)
+  psql_ postgres "DROP DATABASE IF EXISTS $1" > /dev/null
+  psql_ postgres "CREATE DATABASE $1" > /dev/null
+}
+
+stored_rows() { # store(sqlite|DATABASE) -> rows in jobs
+  if [ "$1" = sqlite ]; then
+    python3 -c "import sqlite3; print(sqlite3.connect('$work/node-0/ferry.db').execute('select count(*) from jobs').fetchone()[0])"
+  else
+    psql_ "$1" "SELECT count(*) FROM jobs"
+  fi
+}
+
+token_from() { # port -> an access token
+  curl -s -u bench:bench-secret -d grant_type=client_credentials "http://127.0.0.1:$1/v1/auth/token" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
+cpu_cells() { # JSON from bench.py delta -> "nodes' CPU s | PostgreSQL's | machine busy" (Markdown cells)
+  python3 -c "
+import json, sys
+d = json.loads(sys.argv[1])
+print(' / '.join(f'{s:.1f}' for s, _ in d['nodes']), '—' if d['pg'] is None else f\"{d['pg']:.1f}\",
+      f\"{d['busy']:.0f}% ({d['iowait']:.0f}% I/O wait)\", sep=' | ')" "$1"
+}
+
+# --- 1. Durable submissions ---------------------------------------------------------------------------------
+# Every body is unique: wrk gives each thread its own Lua state, and LuaJIT's math.random starts from the same
+# seed in each, so a random prefix alone repeats across threads and runs (Ferry answers an identical body
+# from the same app within 10 minutes with the earlier job, storing nothing). The prefix is the wrk's
+# argument plus the thread's number.
+cat > "$work/submit.lua.in" <<'LUA'
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
+local prefix, counter = "", 0
+function init(args)
+  prefix = args[1] .. "-" .. tostring(thread_number)
+end
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer @TOKEN@"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  counter = counter + 1
+  local body = '{"input": "dlb://in/' .. prefix .. '-' .. counter .. '.wav", "output": "dlb://out/x.wav"}'
+  return wrk.format(nil, "/media/enhance", nil, body)
+end
+LUA
+
+run_wrks() { # seconds label -> one wrk per node in parallel, outputs in $work/wrk-<label>-<i>.out
+  local seconds=$1 label=$2 count=${#node_ports[@]} i connections threads
+  wrk_pids=()
+  for i in $(seq 0 $((count - 1))); do
+    # 64 connections in all: the first nodes take the remainder (22/21/21 for three).
+    connections=$((CONNECTIONS / count + (i < CONNECTIONS % count ? 1 : 0)))
+    # Two wrk threads for a single node (as bench-jobs.sh), one per wrk when there are several.
+    threads=$((count == 1 ? 2 : 1))
+    wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$work/submit.lua" \
+      "http://127.0.0.1:${node_ports[$i]}" -- "$label-$i-$RANDOM$RANDOM" > "$work/wrk-$label-$i.out" &
+    wrk_pids+=("$!")
+  done
+  for i in "${wrk_pids[@]}"; do wait "$i"; done
+  wrk_pids=()
+}
+
+submission_rows=()
+submissions() { # store(sqlite|postgres) nodes -> a table row in submission_rows
+  local kind=$1 count=$2 store=sqlite pg=0 before after cpu_before cpu_after rps requests non2xx socket p99
+  local wal_before wal_after
+  if [ "$kind" = postgres ]; then
+    store=submit_$count
+    pg=$pg_pid
+    fresh_database "$store"
+  fi
+  start_cluster "$store" "$count" FERRY_WORKERS_CONCURRENCY=0
+  sed "s|@TOKEN@|$(token_from "${node_ports[0]}")|" "$work/submit.lua.in" > "$work/submit.lua"
+  if [ "$kind" = postgres ]; then
+    # A checkpoint first, so no N inherits the previous one's dirty pages; WAL fsyncs counted from here.
+    psql_ postgres "CHECKPOINT" > /dev/null
+    wal_before=$(psql_ postgres "SELECT wal_sync FROM pg_stat_wal")
+  else
+    sync
+  fi
+  run_wrks 2 "warm-$kind-$count"
+  before=$(stored_rows "$store")
+  cpu_before=$(bench snapshot "$pg" "${node_pids[@]}")
+  run_wrks "$DURATION" "$kind-$count"
+  cpu_after=$(bench snapshot "$pg" "${node_pids[@]}")
+  sleep 1 # answers still in flight when wrk stopped
+  after=$(stored_rows "$store")
+  read -r rps requests non2xx socket p99 < <(bench wrk "$work/wrk-$kind-$count-"*.out)
+  local wal=""
+  if [ "$kind" = postgres ]; then
+    # Backends report their WAL statistics when they end: stop the nodes first. Warm-up included on both sides.
+    stop_nodes
+    sleep 0.5
+    wal_after=$(psql_ postgres "SELECT wal_sync FROM pg_stat_wal")
+    local all_rows
+    all_rows=$(stored_rows "$store")
+    wal=$(python3 -c "print(f'{$all_rows / max(1, $wal_after - $wal_before):.1f}')")
+    psql_ postgres "DROP DATABASE $store" > /dev/null
+  else
+    stop_nodes
+    wal="—"
+  fi
+  local cpu
+  cpu=$(cpu_cells "$(bench delta "$cpu_before" "$cpu_after")")
+  local label="SQLite, 1 node"
+  if [ "$kind" = postgres ]; then label="PostgreSQL, $count node$([ "$count" -gt 1 ] && echo s || true)"; fi
+  if [ "$kind" = sqlite ]; then sqlite_rps=$rps; fi
+  echo "submissions: $label $rps req/s, $((requests - non2xx)) 2xx, $((after - before)) stored" >&2
+  submission_rows+=("| $label | $(printf '%.0f' "$rps") | $(ratio "$rps" "$sqlite_rps") | $(printf '%.1f' "$p99") ms | $non2xx non-2xx, $socket socket | $((requests - non2xx)) | $((after - before)) | $cpu | $wal |")
+}
+
+submissions sqlite 1
+for n in 1 2 3; do submissions postgres "$n"; done
+
+# --- 2. Job throughput ----------------------------------------------------------------------------------------
+mkdir -p "$work/www"
+chmod 755 "$work" "$work/www" # nginx's workers run as nobody
+ffmpeg -loglevel error -y -f lavfi -i "sine=f=220:d=$MEDIA_SECONDS:sample_rate=48000" \
+  -f lavfi -i "anoisesrc=d=$MEDIA_SECONDS:a=0.03:r=48000:c=pink" \
+  -filter_complex "[0][1]amix=inputs=2,volume='0.3+0.2*sin(t/7)':eval=frame,aformat=channel_layouts=stereo" \
+  "$work/www/talk.wav"
+chmod 644 "$work/www/talk.wav"
+nginx_port=$(free_port)
+cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:$nginx_port; root $work/www; }
+}
+CONF
+nginx -e "$work/nginx-error.log" -c "$work/nginx.conf" -p "$work"
+curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/talk.wav" || { echo "nginx does not serve the input" >&2; exit 1; }
+
+throughput_rows=()
+reference_elapsed=""
+throughput() { # job(diagnose|enhance) store(sqlite|postgres) nodes -> a row appended to throughput_rows
+  local job=$1 kind=$2 count=$3 store=sqlite body result pg=0
+  if [ "$kind" = postgres ]; then
+    store=jobs_${job}_$count
+    pg=$pg_pid
+    fresh_database "$store"
+  fi
+  start_cluster "$store" "$count" FERRY_NETWORK_ALLOW="[\"127.0.0.1:$nginx_port\"]"
+  # The query string makes every body unique ({n}); nginx serves the same file for each.
+  local input="http://127.0.0.1:$nginx_port/talk.wav?job={n}"
+  body="{\"input\": \"$input\"}"
+  if [ "$job" = enhance ]; then
+    # The result goes to the node's own temporary storage: the bench reads no result back.
+    body="{\"input\": \"$input\", \"output\": \"dlb://out/{n}.mp3\", \"content\": {\"type\": \"podcast\"}}"
+  fi
+  if [ "$kind" = postgres ]; then psql_ postgres "CHECKPOINT" > /dev/null; fi
+  # In the background and waited for, so a SIGTERM to this script runs the cleanup at once.
+  bench batch "$(IFS=,; echo "${node_ports[*]}")" "$(IFS=,; echo "${node_pids[*]}")" "$pg" \
+    "$(token_from "${node_ports[0]}")" "/media/$job" "$body" "$JOBS" "$BATCH_TIMEOUT_S" > "$work/batch.json" &
+  batch_pid=$!
+  wait "$batch_pid"
+  batch_pid=""
+  result=$(cat "$work/batch.json")
+  # Which node started how many (each start of a job logs "job started", retries included).
+  local per_node="" i
+  for i in $(seq 0 $((count - 1))); do
+    per_node+="${per_node:+ / }$(grep -c '"msg":"job started"' "$work/node-$i.log" || true)"
+  done
+  stop_nodes
+  if [ "$kind" = postgres ]; then psql_ postgres "DROP DATABASE $store" > /dev/null; fi
+  local label="SQLite, 1 node"
+  if [ "$kind" = postgres ]; then label="PostgreSQL, $count node$([ "$count" -gt 1 ] && echo s || true)"; fi
+  echo "throughput: $job, $label: $result" >&2
+  local elapsed row
+  elapsed=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["elapsed"])' "$result")
+  if [ "$kind" = sqlite ]; then reference_elapsed=$elapsed; fi
+  row=$(python3 - "$result" "$job" "$label" "$per_node" "$reference_elapsed" "$JOBS" <<'PY'
+import json, sys
+r, job, label, per_node, reference, jobs = json.loads(sys.argv[1]), *sys.argv[2:]
+jobs, reference = int(jobs), float(reference)
+if r["statuses"].get("Success", 0) != jobs:
+    sys.exit(f"{job} on {label}: {r['statuses']} (not every job succeeded)")
+nodes = r["cpu"]["nodes"]
+own = " / ".join(f"{s:.1f}" for s, _ in nodes)
+media = " / ".join(f"{c:.1f}" for _, c in nodes)
+pg = "—" if r["cpu"]["pg"] is None else f"{r['cpu']['pg']:.1f}"
+busy = f"{r['cpu']['busy']:.0f}%"
+# Same batch on every store: the jobs/s ratio is the inverse ratio of the times.
+print(f"| {job} | {label} | {r['elapsed']:.1f} | {jobs / r['elapsed']:.2f} | {reference / r['elapsed']:.2f}x "
+      f"| {per_node} | {own} | {media} | {pg} | {busy} |")
+PY
+  )
+  throughput_rows+=("$row")
+}
+
+for job in $KINDS; do
+  # The SQLite node first: its time is the reference for the ratio.
+  throughput "$job" sqlite 1
+  for n in 1 2 3; do throughput "$job" postgres "$n"; done
+done
+
+# --- Report ---------------------------------------------------------------------------------------------------
+cores=$(nproc)
+echo "Command: \`BENCH_DURATION=$DURATION BENCH_CLUSTER_JOBS=$JOBS scripts/bench-cluster.sh\` ($(date -u +%Y-%m-%d))."
+echo "Machine: $cores cores; PostgreSQL $pg_version ($pg_settings); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)."
+echo
+echo "Durable submissions: POST /media/enhance, workers.concurrency 0, $CONNECTIONS connections split across the nodes"
+echo "(one wrk per node, req/s summed, p99 the highest of the wrks), ${DURATION}s after a 2 s warm-up; a fresh database per N."
+echo
+echo "| store | req/s | vs SQLite | p99 | errors | 2xx answers | rows stored | node CPU s (each) | PostgreSQL CPU s | machine CPU busy | rows per WAL fsync |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${submission_rows[@]}"
+echo
+echo "Job throughput: $JOBS jobs round-robin over the nodes, input a ${MEDIA_SECONDS} s 48 kHz stereo WAV from nginx on loopback,"
+echo "default workers.concurrency ($cores per node); time from the first POST until every job is Success (polled every 0.2 s)."
+echo
+echo "| job | store | seconds | jobs/s | vs SQLite | jobs started per node | node CPU s (each) | its ffmpeg CPU s (each) | PostgreSQL CPU s | machine CPU busy |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${throughput_rows[@]}"
