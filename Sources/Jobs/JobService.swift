@@ -45,15 +45,18 @@ public struct JobService: Sendable {
       requestDigest: cipher.digest(body), idempotencyKey: idempotencyKey, submittedAt: submitted,
       retention: retention, deadline: deadline, hasOnComplete: hasOnComplete)
     let since = submitted - duplicateWindow.seconds
-    if let earlier = try store.duplicate(of: job, since: since) { return .existing(earlier) }
     let estimate = estimator.estimate
     if let limit = admission.queueLimit(deadline: deadline, now: submitted, estimatedRun: estimate),
       let refusal = admission.refusal(
         deadline: deadline, now: submitted, queueAhead: try store.queueAhead(of: deadline, atMost: limit),
         estimatedRun: estimate)
     {
+      // A retry of a job already stored gets that job, whatever the queue looks like now.
+      if let earlier = try store.duplicate(of: job, since: since) { return .existing(earlier) }
       throw refusal
     }
+    // The store's submit finds a retry itself, in the same transaction as the insert: no lookup before it
+    // (one round trip less per submission on PostgreSQL).
     return try await withCheckedThrowingContinuation { continuation in
       store.submit(job, duplicateSince: since) { [pool] outcome in
         // Wake a worker as soon as the job is on disk, not when this task next gets a thread.
