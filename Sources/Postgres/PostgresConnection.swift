@@ -95,8 +95,11 @@ public final class PostgresConnection: @unchecked Sendable {
   /// Connects to `url` (a libpq URL or `key=value` string). Errors name neither the URL nor its password.
   public init(url: String) throws(PostgresError) {
     secrets = try Self.secrets(of: url)
-    let keywords = ["fallback_application_name", "dbname"]
-    let values = ["ferry", url]
+    // Statements are prepared once per connection (`execute`), and planned for their values each time: a
+    // generic plan for the store's lookups was measured to be slower than parsing them afresh. The URL's own
+    // `options` come after these and win.
+    let keywords = ["fallback_application_name", "options", "dbname"]
+    let values = ["ferry", "-c plan_cache_mode=force_custom_plan", url]
     let connection = Self.withCStrings(keywords) { keywords in
       Self.withCStrings(values) { values in PQconnectdbParams(keywords, values, 1) }
     }
