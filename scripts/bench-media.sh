@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Part of `make bench`: Ferry's analyze and enhance jobs on a 10-minute 48 kHz stereo WAV, end to end through
-# the API and the job engine (dlb:// input and output, so no network), against the bare ffmpeg commands doing
-# the same work, alternating in one run. Prints Markdown for BENCHMARKS.md.
+# Part of `make bench`: Ferry's analyze, enhance (to WAV, the input's own format, and to MP3) and an MP3
+# transcode on a 10-minute 48 kHz stereo WAV, end to end through the API and the job engine (dlb:// input and
+# output, so no network), against the bare ffmpeg commands doing the same work, alternating in one run.
+# Prints Markdown for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,32 +68,49 @@ bare_analyze() {
     "[0:a:0]asplit=3[m][t][p];[m]ebur128=metadata=1:framelog=verbose,silencedetect=n=-60dB:d=1,ametadata=mode=print:file=$work/m.txt,anullsink;[t]aformat=sample_fmts=fltp,aresample=192000:filter_size=12,asetnsamples=n=192000,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,ametadata=mode=print:file=$work/t.txt,anullsink;[p]asetnsamples=n=48000,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,ametadata=mode=print:file=$work/p.txt,anullsink" \
     -f null -
 }
-bare_enhance() {
+bare_enhance() { # codec muxer file: pass 1 (clean, measure), pass 2 (gain, limiter, encode), the check
   ffmpeg -nostdin -y -loglevel info -i "$media" -map 0:a:0 \
     -af "highpass=f=80,afftdn=nr=12:nf=-40,ebur128=peak=true+sample:framelog=verbose" -ar 48000 -c:a pcm_f32le \
     -f wav "$work/clean.wav" &&
     ffmpeg -nostdin -y -loglevel error -i "$work/clean.wav" -map 0:a:0 -af "volume=6dB,alimiter=limit=0.794:level=false" \
-      -c:a libmp3lame -b:a 192k -f mp3 "$work/out.mp3" &&
-    ffmpeg -nostdin -loglevel info -i "$work/out.mp3" -af "ebur128=peak=true+sample:framelog=verbose" -f null -
+      $1 -f "$2" "$work/$3" &&
+    ffmpeg -nostdin -loglevel info -i "$work/$3" -af "ebur128=peak=true+sample:framelog=verbose" -f null -
 }
+bare_enhance_mp3() { bare_enhance "-c:a libmp3lame -b:a 192k" mp3 out.mp3; }
+bare_enhance_wav() { bare_enhance "-c:a pcm_s16le" wav out.wav; }
+# What a one-output MP3 transcode runs: decode, encode.
+bare_transcode() { ffmpeg -nostdin -y -loglevel error -i "$media" -map 0:a:0 -c:a libmp3lame -b:a 192k -f mp3 "$work/t.mp3"; }
 
-echo "| round | analyze: Ferry s | bare ffmpeg s | Ferry realtime | enhance (to MP3): Ferry s | bare ffmpeg s | Ferry realtime |"
-echo "|---|---|---|---|---|---|---|"
-ratios=()
+echo "| round | analyze: Ferry s | bare s | Ferry realtime | enhance to WAV: Ferry s | bare s | Ferry realtime | enhance to MP3: Ferry s | bare s | Ferry realtime | transcode to MP3: Ferry s | bare s | Ferry realtime |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+realtime() { python3 -c "print(f'{$SECONDS_OF_MEDIA / $1:.0f}x')"; }
+rows=()
+# Each pair runs Ferry first in odd rounds and the bare commands first in even ones: on this VM whichever
+# runs right after a heavy step was seen to run slower.
+pair() { # ferry-path ferry-body bare-function -> "ferry-seconds bare-seconds"
+  local f b
+  if [ $((round % 2)) -eq 1 ]; then f=$(job "$1" "$2"); b=$(bare "$3"); else b=$(bare "$3"); f=$(job "$1" "$2"); fi
+  echo "$f $b"
+}
 for round in $(seq 1 "$ROUNDS"); do
-  fa=$(job /media/analyze '{"input": "dlb://in/talk.wav", "output": "dlb://out/analysis.json"}')
-  ba=$(bare bare_analyze)
-  be=$(bare bare_enhance)
-  fe=$(job /media/enhance '{"input": "dlb://in/talk.wav", "output": "dlb://out/talk.mp3", "content": {"type": "podcast"}}')
-  echo "| $round | $fa | $ba | $(python3 -c "print(f'{$SECONDS_OF_MEDIA / $fa:.0f}x')") | $fe | $be | $(python3 -c "print(f'{$SECONDS_OF_MEDIA / $fe:.0f}x')") |"
-  ratios+=("$fa $ba $fe $be")
+  read -r fa ba < <(pair /media/analyze '{"input": "dlb://in/talk.wav", "output": "dlb://out/analysis.json"}' bare_analyze)
+  read -r fw bw < <(pair /media/enhance \
+    '{"input": "dlb://in/talk.wav", "output": "dlb://out/talk.wav", "content": {"type": "podcast"}}' bare_enhance_wav)
+  read -r fm bm < <(pair /media/enhance \
+    '{"input": "dlb://in/talk.wav", "output": "dlb://out/talk.mp3", "content": {"type": "podcast"}}' bare_enhance_mp3)
+  read -r ft bt < <(pair /media/transcode \
+    '{"inputs": [{"source": "dlb://in/talk.wav"}], "outputs": [{"id": "a", "kind": "mp3", "destination": "dlb://out/t.mp3"}]}' \
+    bare_transcode)
+  echo "| $round | $fa | $ba | $(realtime "$fa") | $fw | $bw | $(realtime "$fw") | $fm | $bm | $(realtime "$fm") | $ft | $bt | $(realtime "$ft") |"
+  rows+=("$fa $ba $fw $bw $fm $bm $ft $bt")
 done
-printf '%s\n' "${ratios[@]}" | python3 -c "
+printf '%s\n' "${rows[@]}" | python3 -c "
 import statistics, sys
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
-fa, ba, fe, be = (statistics.median(r[i] for r in rows) for i in range(4))
+m = [statistics.median(r[i] for r in rows) for i in range(8)]
+s = $SECONDS_OF_MEDIA
 print()
-print(f'Medians over {len(rows)} rounds, {$SECONDS_OF_MEDIA} s of 48 kHz stereo, $(nproc) cores:')
-print(f'- analyze: Ferry {$SECONDS_OF_MEDIA / fa:.0f}x realtime, bare ffmpeg (one process) {$SECONDS_OF_MEDIA / ba:.0f}x; Ferry / bare time {fa / ba:.2f}')
-print(f'- enhance: Ferry {$SECONDS_OF_MEDIA / fe:.0f}x realtime, bare ffmpeg {$SECONDS_OF_MEDIA / be:.0f}x; Ferry / bare time {fe / be:.2f} (overhead {100 * (fe / be - 1):.0f}%)')
+print(f'Medians over {len(rows)} rounds, {s} s of 48 kHz stereo, $(nproc) cores:')
+for name, (f, b) in [('analyze', m[0:2]), ('enhance to WAV', m[2:4]), ('enhance to MP3', m[4:6]), ('transcode to MP3', m[6:8])]:
+    print(f'- {name}: Ferry {s / f:.0f}x realtime, bare ffmpeg {s / b:.0f}x; Ferry / bare time {f / b:.2f} (overhead {100 * (f / b - 1):+.0f}%)')
 "
