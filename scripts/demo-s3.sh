@@ -9,7 +9,8 @@ VENV=${VENV:-.venv}
 
 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" > "${TMPDIR:-/tmp}/ferry-demo-s3.log" 2>&1 &
 moto=$!
-trap 'kill "$moto" 2>/dev/null; wait "$moto" 2>/dev/null; echo "stopped the local S3"' EXIT
+# Ctrl-C reaches moto too (same process group) and may end it first: stopping is not an error either way.
+trap 'kill "$moto" 2>/dev/null || true; wait "$moto" 2>/dev/null || true; echo "stopped the local S3"' EXIT
 trap 'exit 0' INT TERM
 for _ in $(seq 1 100); do
   curl -sf -o /dev/null "$ENDPOINT/moto-api/" && break
@@ -28,4 +29,4 @@ Point boto3 and the AWS CLI at it (in the terminal you run the examples from):
   . $VENV/bin/activate
   export AWS_ENDPOINT_URL=$ENDPOINT AWS_ACCESS_KEY_ID=demo-key AWS_SECRET_ACCESS_KEY=demo-secret AWS_DEFAULT_REGION=us-east-1
 MSG
-wait "$moto"
+wait "$moto" || true
