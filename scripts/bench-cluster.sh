@@ -276,40 +276,18 @@ print(' / '.join(f'{s:.1f}' for s, _ in d['nodes']), '—' if d['pg'] is None el
 }
 
 # --- 1. Durable submissions ---------------------------------------------------------------------------------
-# Every body is unique: wrk gives each thread its own Lua state, and LuaJIT's math.random starts from the same
-# seed in each, so a random prefix alone repeats across threads and runs (Ferry answers an identical body
-# from the same app within 10 minutes with the earlier job, storing nothing). The prefix is the wrk's
-# argument plus the thread's number.
-cat > "$work/submit.lua.in" <<'LUA'
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_number", threads)
-end
-local prefix, counter = "", 0
-function init(args)
-  prefix = args[1] .. "-" .. tostring(thread_number)
-end
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer @TOKEN@"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  counter = counter + 1
-  local body = '{"input": "dlb://in/' .. prefix .. '-' .. counter .. '.wav", "output": "dlb://out/x.wav"}'
-  return wrk.format(nil, "/media/enhance", nil, body)
-end
-LUA
+# Every body unique: scripts/bench-submit.lua (it says why that takes care).
 
-run_wrks() { # seconds label -> one wrk per node in parallel, outputs in $work/wrk-<label>-<i>.out
-  local seconds=$1 label=$2 count=${#node_ports[@]} i connections threads
+run_wrks() { # seconds label token -> one wrk per node in parallel, outputs in $work/wrk-<label>-<i>.out
+  local seconds=$1 label=$2 token=$3 count=${#node_ports[@]} i connections threads
   wrk_pids=()
   for i in $(seq 0 $((count - 1))); do
     # 64 connections in all: the first nodes take the remainder (22/21/21 for three).
     connections=$((CONNECTIONS / count + (i < CONNECTIONS % count ? 1 : 0)))
     # Two wrk threads for a single node (as bench-jobs.sh), one per wrk when there are several.
     threads=$((count == 1 ? 2 : 1))
-    wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$work/submit.lua" \
-      "http://127.0.0.1:${node_ports[$i]}" -- "$label-$i-$RANDOM$RANDOM" > "$work/wrk-$label-$i.out" &
+    wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s scripts/bench-submit.lua \
+      "http://127.0.0.1:${node_ports[$i]}" -- "$label-$i-$RANDOM$RANDOM" "$token" > "$work/wrk-$label-$i.out" &
     wrk_pids+=("$!")
   done
   for i in "${wrk_pids[@]}"; do wait "$i"; done
@@ -318,7 +296,7 @@ run_wrks() { # seconds label -> one wrk per node in parallel, outputs in $work/w
 
 submission_rows=()
 submissions() { # store(sqlite|postgres) nodes -> a table row in submission_rows
-  local kind=$1 count=$2 store=sqlite pg=0 before after cpu_before cpu_after rps requests non2xx socket p99
+  local kind=$1 count=$2 store=sqlite pg=0 token before after cpu_before cpu_after rps requests non2xx socket p99
   local wal_before wal_after
   if [ "$kind" = postgres ]; then
     store=submit_$count
@@ -326,7 +304,7 @@ submissions() { # store(sqlite|postgres) nodes -> a table row in submission_rows
     fresh_database "$store"
   fi
   start_cluster "$store" "$count" FERRY_WORKERS_CONCURRENCY=0
-  sed "s|@TOKEN@|$(token_from "${node_ports[0]}")|" "$work/submit.lua.in" > "$work/submit.lua"
+  token=$(token_from "${node_ports[0]}")
   if [ "$kind" = postgres ]; then
     # A checkpoint first, so no N inherits the previous one's dirty pages; WAL fsyncs counted from here.
     psql_ postgres "CHECKPOINT" > /dev/null
@@ -334,10 +312,10 @@ submissions() { # store(sqlite|postgres) nodes -> a table row in submission_rows
   else
     sync
   fi
-  run_wrks 2 "warm-$kind-$count"
+  run_wrks 2 "warm-$kind-$count" "$token"
   before=$(stored_rows "$store")
   cpu_before=$(bench snapshot "$pg" "${node_pids[@]}")
-  run_wrks "$DURATION" "$kind-$count"
+  run_wrks "$DURATION" "$kind-$count" "$token"
   cpu_after=$(bench snapshot "$pg" "${node_pids[@]}")
   sleep 1 # answers still in flight when wrk stopped
   after=$(stored_rows "$store")

@@ -32,34 +32,12 @@ start_jobs_ferry
 token=$(curl -s -u bench:bench-secret -d grant_type=client_credentials "http://127.0.0.1:$ferry_port/v1/auth/token" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
-# Every body is unique: wrk gives each thread its own Lua state, and LuaJIT's math.random starts from the same
-# seed in each, so a random prefix alone repeats across threads and runs, and Ferry answers an identical body
-# within 10 minutes with the earlier job, storing nothing. The prefix is the run's argument plus the thread's
-# number.
-cat > "$work/submit.lua" <<LUA
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_number", threads)
-end
-local counter = 0
-local prefix = ""
-function init(args)
-  prefix = args[1] .. "-" .. tostring(thread_number)
-end
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer $token"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  counter = counter + 1
-  local body = '{"input": "dlb://in/' .. prefix .. '-' .. counter .. '.wav", "output": "dlb://out/x.wav"}'
-  return wrk.format(nil, "/media/enhance", nil, body)
-end
-LUA
-wrk -t2 -c"$CONNECTIONS" -d2s -s "$work/submit.lua" "http://127.0.0.1:$ferry_port" -- "warm-$RANDOM$RANDOM" > /dev/null
+# Every body unique (scripts/bench-submit.lua says why that takes care).
+wrk -t2 -c"$CONNECTIONS" -d2s -s scripts/bench-submit.lua "http://127.0.0.1:$ferry_port" -- "warm-$RANDOM$RANDOM" "$token" \
+  > /dev/null
 before=$(python3 -c "import sqlite3; print(sqlite3.connect('$work/data/ferry.db').execute('select count(*) from jobs').fetchone()[0])")
-wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$work/submit.lua" "http://127.0.0.1:$ferry_port" \
-  -- "run-$RANDOM$RANDOM" > "$work/submit.out"
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s scripts/bench-submit.lua "http://127.0.0.1:$ferry_port" \
+  -- "run-$RANDOM$RANDOM" "$token" > "$work/submit.out"
 submit_rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/submit.out")
 submit_p99=$(awk '$1 == "99%" {print $2}' "$work/submit.out")
 submit_errors=$(grep -E "Non-2xx|Socket errors" "$work/submit.out" | tr '\n' ' ' || true)

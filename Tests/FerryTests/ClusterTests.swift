@@ -22,7 +22,7 @@ struct ClusterTests {
     defer { s3.stop() }
     try s3.createBucket(Self.bucket)
     let work = try makeTemporaryDirectory("ferry-cluster")
-    let input = try Self.tone(work + "/tone.wav")
+    let input = try LiveNode.tone(work + "/tone.wav")
     // Inputs trickle in (0.4 s each), so every node is mid-job most of the time; `/slow/` ones take 60 s.
     let peer = try FaultServer { request, _ in
       request.target.hasPrefix("/slow/") ? .stall(body: input, seconds: 60) : .stall(body: input, seconds: 0.4)
@@ -57,15 +57,15 @@ struct ClusterTests {
     defer { for node in nodes { node.terminate() } }
 
     // A token from one node is good on every node (they share the master key).
-    let token = try await Self.token(port: ports[0])
-    let webhook = try await Self.send(
+    let token = try await LiveNode.token(port: ports[0], key: "cluster-app", secret: "cluster-secret")
+    let webhook = try await LiveNode.send(
       port: ports[1], "POST", "/media/webhooks", token: token, body: #"{"callback": {"url": "\#(hooks.base)/hook"}}"#)
     #expect(webhook.status == 200, "\(webhook.text)")
 
     var ids: [String] = []
     for index in 0..<60 {
       let body = #"{"input": "\#(peer.base)/in/\#(index).wav", "output": "dlb://out/\#(index).wav"}"#
-      let answer = try await Self.send(port: ports[index % 3], "POST", "/media/enhance", token: token, body: body)
+      let answer = try await LiveNode.send(port: ports[index % 3], "POST", "/media/enhance", token: token, body: body)
       #expect(answer.status == 200, "\(answer.text)")
       ids.append(try #require(answer.json["job_id"] as? String))
     }
@@ -78,7 +78,7 @@ struct ClusterTests {
     let deadline = Date() + 180
     while Date() < deadline {
       for id in ids where statuses[id] == nil || ["Pending", "Running"].contains(statuses[id]!) {
-        let answer = try await Self.send(port: ports[0], "GET", "/media/enhance?job_id=\(id)", token: token)
+        let answer = try await LiveNode.send(port: ports[0], "GET", "/media/enhance?job_id=\(id)", token: token)
         statuses[id] = answer.json["status"] as? String
       }
       if statuses.values.allSatisfy({ !["Pending", "Running"].contains($0) }) { break }
@@ -94,14 +94,14 @@ struct ClusterTests {
     ports[1] = port
     for (index, id) in ids.enumerated() {
       for node in 0..<3 {
-        let answer = try await Self.send(port: ports[node], "GET", "/media/enhance?job_id=\(id)", token: token)
+        let answer = try await LiveNode.send(port: ports[node], "GET", "/media/enhance?job_id=\(id)", token: token)
         #expect(answer.json["status"] as? String == "Success", "job \(index) on node \(node): \(answer.text)")
       }
       // The result is in the shared bucket: any node redirects to it.
-      let redirect = try await Self.send(
+      let redirect = try await LiveNode.send(
         port: ports[(index + 1) % 3], "GET", "/media/output?url=dlb://out/\(index).wav", token: token)
       let location = try #require(redirect.header("Location"), "\(redirect.status) \(redirect.text)")
-      let file = try await Self.get(location)
+      let file = try await LiveNode.get(location)
       #expect(file.status == 200 && file.body.starts(with: Array("RIFF".utf8)), "output \(index): \(file.status)")
     }
 
@@ -121,7 +121,7 @@ struct ClusterTests {
     #expect(calls.values.allSatisfy { $0.count == 1 }, "a job called back under two webhook ids")
 
     // A cancel through one node stops the job that another node runs.
-    let slow = try await Self.send(
+    let slow = try await LiveNode.send(
       port: ports[0], "POST", "/media/enhance", token: token,
       body: #"{"input": "\#(peer.base)/slow/in.wav", "output": "dlb://out/slow.wav"}"#)
     let slowID = try #require(slow.json["job_id"] as? String)
@@ -135,69 +135,17 @@ struct ClusterTests {
     let running = try #require(runner, "no node started the slow job")
     let canceller = (running + 1) % 3
     let asked = Date()
-    let cancel = try await Self.send(
+    let cancel = try await LiveNode.send(
       port: ports[canceller], "POST", "/media/jobs/cancel?job_id=\(slowID)", token: token)
     #expect(cancel.status == 200, "\(cancel.text)")
     var ended: String?
     while Date() < asked + 10, ended != "Cancelled" {
       ended =
-        try await Self.send(port: ports[running], "GET", "/media/enhance?job_id=\(slowID)", token: token)
+        try await LiveNode.send(port: ports[running], "GET", "/media/enhance?job_id=\(slowID)", token: token)
         .json["status"] as? String
       if ended != "Cancelled" { try await Task.sleep(for: .milliseconds(100)) }
     }
     #expect(ended == "Cancelled", "node \(running) still reports \(ended ?? "nothing") 10 s after the cancel")
     #expect(Date().timeIntervalSince(asked) < 5, "the cancel took \(Date().timeIntervalSince(asked)) s to cross nodes")
-  }
-
-  /// A 2 s, 48 kHz mono tone at -20 dBFS.
-  static func tone(_ path: String) throws -> [UInt8] {
-    let made = Process()
-    made.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    made.arguments = [
-      "ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=48000", "-af",
-      "volume=-20dB", path,
-    ]
-    try made.run()
-    made.waitUntilExit()
-    return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-  }
-
-  static func send(port: Int, _ method: String, _ path: String, token: String, body: String? = nil) async throws
-    -> RawHTTPClient.Response
-  {
-    var text = "\(method) \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer \(token)\r\n"
-    if let body {
-      text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-    } else {
-      text += "Content-Length: 0\r\n\r\n"
-    }
-    return try await exchange(port: port, text)
-  }
-
-  /// A GET of an absolute URL on a loopback peer (a pre-signed S3 URL: no Authorization).
-  static func get(_ url: String) async throws -> RawHTTPClient.Response {
-    let port = try #require(URL(string: url)?.port)
-    let target = String(url.dropFirst("http://".count).drop { $0 != "/" })
-    return try await exchange(
-      port: port, "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n")
-  }
-
-  static func token(port: Int) async throws -> String {
-    let basic = Data("cluster-app:cluster-secret".utf8).base64EncodedString()
-    let body = "grant_type=client_credentials"
-    let answer = try await exchange(
-      port: port,
-      "POST /v1/auth/token HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Basic \(basic)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.count)\r\n\r\n\(body)"
-    )
-    return try #require(answer.json["access_token"] as? String, "\(answer.text)")
-  }
-
-  /// Blocking socket I/O, off the concurrency pool.
-  static func exchange(port: Int, _ text: String) async throws -> RawHTTPClient.Response {
-    try await blocking {
-      let client = try RawHTTPClient(port: port, timeout: 30)
-      try client.send(text)
-      return try client.readResponse()
-    }
   }
 }

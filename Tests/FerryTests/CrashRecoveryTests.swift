@@ -9,18 +9,9 @@ import Testing
   @Test(.timeLimit(.minutes(5)))
   func everyAcceptedJobSucceedsThroughThreeKills() async throws {
     let work = try makeTemporaryDirectory("ferry-crash")
-    let wav = work + "/tone.wav"
-    let made = Process()
-    made.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    made.arguments = [
-      "ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=48000", "-af",
-      "volume=-20dB", wav,
-    ]
-    try made.run()
-    made.waitUntilExit()
-    let input = try #require(FileManager.default.contents(atPath: wav))
+    let input = try LiveNode.tone(work + "/tone.wav")
     let peer = try FaultServer { request, _ in
-      request.method == "GET" ? .stall(body: Array(input), seconds: 0.4) : .status(200)
+      request.method == "GET" ? .stall(body: input, seconds: 0.4) : .status(200)
     }
     defer { peer.stop() }
 
@@ -33,12 +24,12 @@ import Testing
     var port = try ferry.waitForPort()
     defer { ferry.terminate() }
 
-    let token = try await Self.token(port: port)
+    let token = try await LiveNode.token(port: port, key: "crash-app", secret: "crash-secret")
     var ids: [String] = []
     for index in 0..<50 {
       let body =
         #"{"input": "\#(peer.base)/in/\#(index).wav", "output": "\#(peer.base)/out/\#(index).wav", "content": {"type": "podcast"}}"#
-      let answer = try await Self.send(port: port, "POST", "/media/enhance", token: token, body: body)
+      let answer = try await LiveNode.send(port: port, "POST", "/media/enhance", token: token, body: body)
       #expect(answer.status == 200, "\(answer.text)")
       ids.append(try #require(answer.json["job_id"] as? String))
     }
@@ -59,7 +50,7 @@ import Testing
     let deadline = Date() + 150
     while Date() < deadline {
       for id in ids where statuses[id] == nil || ["Pending", "Running"].contains(statuses[id]!) {
-        let answer = try await Self.send(port: port, "GET", "/media/enhance?job_id=\(id)", token: token)
+        let answer = try await LiveNode.send(port: port, "GET", "/media/enhance?job_id=\(id)", token: token)
         statuses[id] = answer.json["status"] as? String
       }
       if statuses.values.allSatisfy({ !["Pending", "Running"].contains($0) }) { break }
@@ -73,37 +64,6 @@ import Testing
       let body = try #require(puts.last { $0.target == "/out/\(index).wav" }?.body, "output \(index)")
       #expect(body.count > 190_000 && body.count < 194_000, "output \(index) has \(body.count) bytes")
       #expect(body.starts(with: Array("RIFF".utf8)) && Array(body[8..<12]) == Array("WAVE".utf8))
-    }
-  }
-
-  static func send(port: Int, _ method: String, _ path: String, token: String, body: String? = nil) async throws
-    -> RawHTTPClient.Response
-  {
-    var text = "\(method) \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer \(token)\r\n"
-    if let body {
-      text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-    } else {
-      text += "\r\n"
-    }
-    return try await exchange(port: port, text)
-  }
-
-  static func token(port: Int) async throws -> String {
-    let basic = Data("crash-app:crash-secret".utf8).base64EncodedString()
-    let body = "grant_type=client_credentials"
-    let answer = try await exchange(
-      port: port,
-      "POST /v1/auth/token HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Basic \(basic)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.count)\r\n\r\n\(body)"
-    )
-    return try #require(answer.json["access_token"] as? String)
-  }
-
-  /// Blocking socket I/O, off the concurrency pool.
-  static func exchange(port: Int, _ text: String) async throws -> RawHTTPClient.Response {
-    try await blocking {
-      let client = try RawHTTPClient(port: port, timeout: 30)
-      try client.send(text)
-      return try client.readResponse()
     }
   }
 }
