@@ -2,8 +2,9 @@
 #   make run    install missing system packages, build release, serve on embedded defaults
 #   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
 # Also: make bench (wrk against Ferry and nginx; 1 GiB transfers against curl; 1-3 nodes on PostgreSQL),
-# make fuzz (libFuzzer on the request parser), make soak (the load and S3 tests, longer), make demo-s3 (a local
-# S3 for the README's examples), make screenshots (the dashboard's, into docs/), make format.
+# make fuzz (libFuzzer on the request parser), make soak (the load test larger, with the hardening and S3
+# tests), make demo-s3 (a local S3 for the README's examples), make screenshots (the dashboard's, into docs/),
+# make format.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -41,11 +42,11 @@ test: deps $(VENV)/.installed
 	$(SWIFT) build --build-tests
 	# One test at a time: run side by side on 2 cores, the heavy suites (schemathesis, Chromium, 500 clients,
 	# media) starved the timing-sensitive ones (a cancel's latency, a shutdown's grace) into rare failures.
-	# Serial, the suite takes about 3 minutes instead of 1.5.
+	# Serial, the suite takes about 4 minutes.
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test --no-parallel
 
-# The load, hardening and S3 workflow tests at a larger scale (2,000 clients polling while 100 jobs run):
-# longer than make test's budget allows.
+# The load, hardening and S3 workflow tests, the load test at a larger scale (2,000 clients polling while 100
+# jobs run): longer than make test's budget allows.
 soak: deps $(VENV)/.installed
 	@scripts/install-deps.sh $(TEST_PACKAGES)
 	$(SWIFT) build --build-tests

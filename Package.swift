@@ -26,7 +26,7 @@ var targets: [Target] = [
   // SQLite connections, statements and a group-committing writer thread.
   .target(name: "SQLite", dependencies: ["CSQLite"]),
   // libpq connections with bound text parameters, and a small pool of them.
-  .target(name: "Postgres", dependencies: ["CLibPQ"]),
+  .target(name: "Postgres", dependencies: ["CLibPQ", "Crypto"]),
   // dlb:// temporary storage.
   .target(name: "Storage", dependencies: ["Crypto", "Locations", "SigV4", "Transfer"]),
   // Job model and state machine, stores, scheduler and workers.
@@ -44,7 +44,7 @@ var targets: [Target] = [
     ]
   ),
   // The HTTP client of the `ferry` client subcommands: tokens, dlb:// uploads and downloads, polling, progress.
-  .target(name: "FerryClient", dependencies: ["Transfer", "JSON"]),
+  .target(name: "FerryClient", dependencies: ["Transfer", "Locations", "SigV4", "JSON"]),
   .executableTarget(
     name: "ferry",
     dependencies: [

@@ -4,8 +4,8 @@
 #     duplicate) to Ferry with workers.concurrency 0 (jobs are stored, none runs). Reference, same run: a
 #     bare loop of single-row INSERT + COMMIT on SQLite with the same WAL + synchronous=FULL settings, the
 #     cost each submission would pay without group commit.
-#  2. Status lookups: GET /media/enhance?job_id= of one job with ~1,000 and then 100,000 jobs in the store,
-#     against nginx's `return 200` in the same run.
+#  2. Status lookups: GET /media/enhance?job_id= of one job with the jobs step 1 stored, then with 100,000
+#     jobs in the store, against nginx's `return 200` in the same run.
 # Prints Markdown for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

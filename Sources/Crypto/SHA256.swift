@@ -79,6 +79,17 @@ public enum Hex {
     }
     return String(decoding: out, as: UTF8.self)
   }
+
+  /// The value of one hex digit (either case), or nil. Inlinable: UUID parsing on the status path uses it.
+  @inlinable
+  public static func value(ofDigit c: UInt8) -> UInt8? {
+    switch c {
+    case 0x30...0x39: c - 0x30
+    case 0x61...0x66: c - 0x57
+    case 0x41...0x46: c - 0x37
+    default: nil
+    }
+  }
 }
 
 extension SHA256 {

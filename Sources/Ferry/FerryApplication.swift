@@ -205,7 +205,7 @@ public final class FerryApplication: Sendable {
         // Tests set a short backoff: look for due retries as often, within reason.
         pollInterval: max(.milliseconds(50), min(.seconds(1), backoff)), userAgent: "Ferry/\(FerryVersion.current)"),
       payload: { JobEnvelope.status($0, deliveries: nil) }, secret: { apps.app(key: $0)?.secret }, logger: logger,
-      onOutcome: { metrics.webhookAttempt($0.rawValue) })
+      onOutcome: { metrics.webhookAttempt($0) })
   }
 
   /// Recovers jobs a crash left running, starts the workers, starts listening and logs the `listening`

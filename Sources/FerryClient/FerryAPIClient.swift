@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import SigV4
 import Transfer
 
 /// The HTTP side of the `ferry` client: an access token from `POST /v1/auth/token`, JSON calls on `/media/*`,
@@ -123,7 +124,7 @@ public final class FerryAPIClient {
   {
     var url = settings.server + path
     if !query.isEmpty {
-      url += "?" + query.map { "\(Self.percentEncoded($0.0))=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
+      url += "?" + query.map { "\(AWSURIEncoding.encode($0.0))=\(AWSURIEncoding.encode($0.1))" }.joined(separator: "&")
     }
     var headers = [("Accept", "application/json"), ("Authorization", "Bearer \(token ?? "")")]
     if body != nil { headers.append(("Content-Type", "application/json")) }
@@ -163,12 +164,6 @@ public final class FerryAPIClient {
     case .expired: return ClientError(.failure, "\(what): the pre-signed URL expired")
     default: return ClientError(.failure, "\(what): \(error.primary)")
     }
-  }
-
-  static func percentEncoded(_ text: String) -> String {
-    // ASCII only: `alphanumerics` would let non-ASCII letters through unencoded.
-    let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-    return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
   }
 
   static func fileName(_ path: String) -> String { (path as NSString).lastPathComponent }

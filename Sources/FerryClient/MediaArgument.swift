@@ -1,4 +1,5 @@
 import Foundation
+import Locations
 
 /// An IN or OUT argument: a URL handed to the server as it is, or a file on this machine that travels
 /// through `dlb://` temporary storage.
@@ -31,30 +32,15 @@ public enum MediaArgument: Equatable, Sendable {
     }
   }
 
-  /// The file name a local path or URL ends with (no query), for labels and `dlb://` keys.
-  public var fileName: String {
-    switch self {
-    case .local(let path): return (path as NSString).lastPathComponent
-    case .remote(let url):
-      let withoutQuery = url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
-      return (withoutQuery as NSString).lastPathComponent
-    }
-  }
+  /// The file name a local path or URL ends with (no query, no user-info), for labels and `dlb://` keys.
+  public var fileName: String { (label as NSString).lastPathComponent }
 
   /// A label safe to print: a local path as given, a URL without its query (pre-signed URLs carry their
-  /// signature there) and without user-info.
+  /// signature there), fragment and user-info, even when it is malformed.
   public var label: String {
     switch self {
     case .local(let path): return path
-    case .remote(let url):
-      guard var components = URLComponents(string: url) else {
-        return url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
-      }
-      components.query = nil
-      components.fragment = nil
-      components.user = nil
-      components.password = nil
-      return components.string ?? "(a URL)"
+    case .remote(let url): return Redaction.url(String(url.prefix { $0 != "?" }))
     }
   }
 }

@@ -4,13 +4,15 @@ import Postgres
 /// Webhook registrations and the delivery outbox.
 extension PostgresJobStore {
   public func webhook(owner: String) throws -> Webhook? {
-    try read { connection in
-      guard
-        let row = try connection.execute("SELECT id, callback FROM webhooks WHERE owner = $1::text", [.text(owner)])
-          .first, let id = UUID(text: row.text(0))
-      else { return nil }
-      return Webhook(id: id, owner: owner, sealedCallback: row.bytes(1))
-    }
+    try read { connection in try Self.webhook(owner: owner, in: connection) }
+  }
+
+  static func webhook(owner: String, in connection: PostgresConnection) throws -> Webhook? {
+    guard
+      let row = try connection.execute("SELECT id, callback FROM webhooks WHERE owner = $1::text", [.text(owner)])
+        .first, let id = UUID(text: row.text(0))
+    else { return nil }
+    return Webhook(id: id, owner: owner, sealedCallback: row.bytes(1))
   }
 
   public func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
@@ -48,7 +50,7 @@ extension PostgresJobStore {
             SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= $1::bigint
             ORDER BY next_attempt_ms, seq LIMIT $3::bigint FOR UPDATE SKIP LOCKED)
           UPDATE deliveries SET next_attempt_ms = $2::bigint FROM due WHERE deliveries.id = due.id
-          RETURNING \(Self.deliveryColumns.split(separator: ",").map { "deliveries.\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", "))
+          RETURNING \(Self.qualifiedDeliveryColumns)
           """,
           [.int(now.millisecondsSince1970), .int(holdUntil.millisecondsSince1970), .int(max(0, limit))])
         return try rows.rows.map { try Self.delivery($0) }.sorted { $0.createdAt < $1.createdAt }
@@ -83,16 +85,13 @@ extension PostgresJobStore {
   // MARK: Rows
 
   static let deliveryColumns = SQLiteJobStore.deliveryColumns
+  /// The same columns named with their table (`deliveries.id, ...`), for a RETURNING next to a join.
+  static let qualifiedDeliveryColumns = deliveryColumns.split(separator: ",")
+    .map { "deliveries.\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
 
   /// Adds the deliveries `job` owes now that it ended (called in the transaction that ends it).
   static func addDeliveries(owedBy job: Job, in connection: PostgresConnection) throws {
-    var webhook: Webhook?
-    if let row = try connection.execute(
-      "SELECT id, callback FROM webhooks WHERE owner = $1::text", [.text(job.owner)]
-    ).first, let id = UUID(text: row.text(0)) {
-      webhook = Webhook(id: id, owner: job.owner, sealedCallback: row.bytes(1))
-    }
-    for delivery in Delivery.owed(by: job, webhook: webhook) {
+    for delivery in Delivery.owed(by: job, webhook: try webhook(owner: job.owner, in: connection)) {
       var webhookID: PostgresValue = .null
       var callback: PostgresValue = .null
       if case .webhook(let id, let sealed) = delivery.target {

@@ -4,12 +4,19 @@ import SQLite
 /// Webhook registrations and the delivery outbox (schema version 3).
 extension SQLiteJobStore {
   public func webhook(owner: String) throws -> Webhook? {
-    try read { database in
-      let statement = try database.statement("SELECT id, callback FROM webhooks WHERE owner = ?1")
-      try statement.bind(.text(owner))
-      guard try statement.step(), let id = UUID(text: statement.text(0)) else { return nil }
-      return Webhook(id: id, owner: owner, sealedCallback: statement.blob(1))
+    try read { database in try Self.webhook(owner: owner, in: database) }
+  }
+
+  /// The owner's webhook; the statement is run to its end (one left on a row would hold its snapshot).
+  static func webhook(owner: String, in database: SQLiteDatabase) throws -> Webhook? {
+    let statement = try database.statement("SELECT id, callback FROM webhooks WHERE owner = ?1")
+    try statement.bind(.text(owner))
+    var webhook: Webhook?
+    if try statement.step(), let id = UUID(text: statement.text(0)) {
+      webhook = Webhook(id: id, owner: owner, sealedCallback: statement.blob(1))
     }
+    while try statement.step() {}
+    return webhook
   }
 
   public func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
@@ -90,15 +97,7 @@ extension SQLiteJobStore {
 
   /// Adds the deliveries `job` owes now that it ended (called in the write that ends it).
   static func addDeliveries(owedBy job: Job, in database: SQLiteDatabase) throws {
-    let statement = try database.statement("SELECT id, callback FROM webhooks WHERE owner = ?1")
-    try statement.bind(.text(job.owner))
-    var webhook: Webhook?
-    if try statement.step(), let id = UUID(text: statement.text(0)) {
-      webhook = Webhook(id: id, owner: job.owner, sealedCallback: statement.blob(1))
-    }
-    // Run it to its end: a statement left on a row would hold its snapshot.
-    while try statement.step() {}
-    for delivery in Delivery.owed(by: job, webhook: webhook) {
+    for delivery in Delivery.owed(by: job, webhook: try webhook(owner: job.owner, in: database)) {
       var webhookID: SQLiteValue = .null
       var callback: SQLiteValue = .null
       if case .webhook(let id, let sealed) = delivery.target {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 extension UUID {
@@ -43,7 +44,7 @@ extension UUID {
           i += 1
           continue
         }
-        guard let high = hexValue(text[i]), let low = hexValue(text[i + 1]) else { return false }
+        guard let high = Hex.value(ofDigit: text[i]), let low = Hex.value(ofDigit: text[i + 1]) else { return false }
         bytes[index] = high << 4 | low
         index += 1
         i += 2
@@ -56,14 +57,5 @@ extension UUID {
   @inline(__always)
   private static func hexDigit(_ value: UInt8) -> UInt8 {
     value < 10 ? 0x30 + value : 0x57 + value
-  }
-
-  private static func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case 0x30...0x39: c - 0x30
-    case 0x61...0x66: c - 0x57
-    case 0x41...0x46: c - 0x37
-    default: nil
-    }
   }
 }

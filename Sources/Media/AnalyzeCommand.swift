@@ -7,8 +7,9 @@ public enum AnalyzeCommand {
     public var loudness: String
     public var truePeaks: String
     public var samplePeaks: String
-    /// Raw mono float samples of sampled windows, for the bandwidth (`Bandwidth`).
-    public var spectrum: String
+    /// Raw mono float samples of sampled windows, for the bandwidth (`Bandwidth`); nil: no bandwidth branch
+    /// (diagnose does not report one).
+    public var spectrum: String?
   }
 
   /// Arguments for the piece from `start` lasting `length` seconds (the whole input when nil).
@@ -20,8 +21,8 @@ public enum AnalyzeCommand {
     if let length { arguments += ["-t", number(length)] }
     arguments += MediaTools.safeInput + ["-i", input]
     let over = sampleRate * 4
-    let graph = [
-      "[0:a:0]asplit=4[m][t][p][b]",
+    var graph = [
+      logs.spectrum == nil ? "[0:a:0]asplit=3[m][t][p]" : "[0:a:0]asplit=4[m][t][p][b]",
       // silencedetect's findings go into the same log (lavfi.silence_start / _end) as the loudness values.
       "[m]ebur128=metadata=1:framelog=verbose,"
         + "silencedetect=n=\(number(settings.silenceThreshold))dB:d=\(number(settings.silenceDuration)),"
@@ -34,12 +35,15 @@ public enum AnalyzeCommand {
       "[p]asetnsamples=n=\(sampleRate),"
         + "astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level,"
         + "ametadata=mode=print:file=\(quoted(logs.samplePeaks)),anullsink",
-      "[b]\(Bandwidth.selection)[bw]",
     ]
+    guard let spectrum = logs.spectrum else {
+      return arguments + ["-filter_complex", graph.joined(separator: ";"), "-f", "null", "-"]
+    }
+    graph.append("[b]\(Bandwidth.selection)[bw]")
     // The sampled windows are the one output (raw floats); the other branches end in sinks.
     return arguments + [
       "-filter_complex", graph.joined(separator: ";"), "-map", "[bw]", "-c:a", "pcm_f32le", "-f", "f32le",
-      quoted(logs.spectrum),
+      quoted(spectrum),
     ]
   }
 

@@ -98,15 +98,17 @@ struct AnalyzeWork: JobWork {
     var spectrumSamples: [Float] = []
   }
 
+  /// Measures `path` from `start` to `end` in pieces; with `bandwidth`, also samples windows for the bandwidth.
   func measure(
-    _ path: String, from start: Double, to end: Double, rate: Int, settings: AnalyzeSettings, context: JobContext
+    _ path: String, from start: Double, to end: Double, rate: Int, settings: AnalyzeSettings, bandwidth: Bool = true,
+    context: JobContext
   ) throws(JobFailure) -> Measurement {
     let pieces = MediaPieces.split(from: start, to: end, warmUp: Self.warmUp)
     let outputs = try MediaPieces.run(pieces) { piece throws(JobFailure) -> [String] in
       // Plain names: ffmpeg runs in the work directory.
       let logs = AnalyzeCommand.Logs(
         loudness: "loudness-\(piece.index).txt", truePeaks: "true-peaks-\(piece.index).txt",
-        samplePeaks: "sample-peaks-\(piece.index).txt", spectrum: "spectrum-\(piece.index).raw")
+        samplePeaks: "sample-peaks-\(piece.index).txt", spectrum: bandwidth ? "spectrum-\(piece.index).raw" : nil)
       let arguments = AnalyzeCommand.arguments(
         input: path, start: piece.from == 0 ? nil : piece.from, length: piece.to - piece.from, sampleRate: rate,
         settings: settings, logs: logs)
@@ -115,7 +117,7 @@ struct AnalyzeWork: JobWork {
         arguments, tools: tools, duration: piece.to - piece.from, context: context,
         share: piece.index == 0 ? 30...90 : 0...0, reports: piece.index == 0, in: context.workDirectory)
       let directory = context.workDirectory + "/"
-      return [logs.loudness, logs.truePeaks, logs.samplePeaks, logs.spectrum].map { directory + $0 }
+      return [logs.loudness, logs.truePeaks, logs.samplePeaks, logs.spectrum].compactMap { $0.map { directory + $0 } }
     }
 
     var measurement = Measurement()
@@ -124,7 +126,6 @@ struct AnalyzeWork: JobWork {
         MetadataLog((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
       }
       let offset = piece.from
-      func kept(_ time: Double) -> Bool { piece.keeps(time) }
       var openSilence: Double?
       for frame in read(files[0]).frames {
         let time = offset + frame.time
@@ -133,7 +134,7 @@ struct AnalyzeWork: JobWork {
           measurement.addSilence(begun, offset + silenceEnd, within: piece.keepFrom, piece.to)
           openSilence = nil
         }
-        guard kept(time) else { continue }
+        guard piece.keeps(time) else { continue }
         if let m = frame.values["lavfi.r128.M"] { measurement.momentary.append(m) }
         if let s = frame.values["lavfi.r128.S"] { measurement.shortTerm.append((time, s)) }
       }
@@ -143,14 +144,13 @@ struct AnalyzeWork: JobWork {
           // Judge the frame by its own start: a region or piece may begin mid-second.
           let time = offset + frame.time
           let second = Int((time + 1e-6).rounded(.down))
-          guard kept(time), let peak = frame.values["lavfi.astats.Overall.Peak_level"] else { continue }
+          guard piece.keeps(time), let peak = frame.values["lavfi.astats.Overall.Peak_level"] else { continue }
           if isTrue { measurement.truePeaks[second] = peak } else { measurement.samplePeaks[second] = peak }
         }
       }
-    }
-    for files in outputs {
-      guard let raw = FileManager.default.contents(atPath: files[3]) else { continue }
-      measurement.spectrumSamples += raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+      if files.count > 3, let raw = FileManager.default.contents(atPath: files[3]) {
+        measurement.spectrumSamples += raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+      }
     }
     measurement.silences = Measurement.merged(measurement.silences)
     return measurement

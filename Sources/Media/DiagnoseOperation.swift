@@ -38,7 +38,8 @@ struct DiagnoseWork: JobWork {
     }
     let settings = AnalyzeSettings()
     let m = try analyze.measure(
-      inputFile, from: 0, to: duration, rate: info.sampleRate ?? 48000, settings: settings, context: context)
+      inputFile, from: 0, to: duration, rate: info.sampleRate ?? 48000, settings: settings, bandwidth: false,
+      context: context)
     let channelLevels = try Self.channelLevels(inputFile, tools: analyze.tools, context: context)
     return Self.report(m, info: info, duration: duration, channelLevels: channelLevels).description
   }

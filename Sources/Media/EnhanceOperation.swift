@@ -99,11 +99,8 @@ struct EnhanceWork: JobWork {
   func clean(_ input: String, info: MediaInfo, settings: EnhanceSettings, rate: Int, context: JobContext)
     throws(JobFailure) -> (cleans: [String], measured: LoudnessSummary)
   {
-    let total = info.duration ?? info.audioDuration ?? 0
-    let pieces =
-      total > 0
-      ? MediaPieces.split(from: 0, to: total, warmUp: Self.warmUp)
-      : [MediaPiece(index: 0, from: 0, keepFrom: 0, to: 0, isLast: true)]
+    // An input of unknown length is one piece (0 to 0: `single` reads it whole).
+    let pieces = MediaPieces.split(from: 0, to: max(0, info.duration ?? info.audioDuration ?? 0), warmUp: Self.warmUp)
     let inputRate = info.sampleRate ?? 48000
     let outputs = try MediaPieces.run(pieces) { piece throws(JobFailure) -> (String, MetadataLog, Double, Double) in
       let clean = "clean-\(piece.index).wav"

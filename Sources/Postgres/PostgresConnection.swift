@@ -1,4 +1,5 @@
 import CLibPQ
+import Crypto
 import Foundation
 
 /// A failed libpq call or statement: the server's primary message and SQLSTATE, never bound values and never
@@ -67,7 +68,9 @@ public struct PostgresRow: Sendable {
     bytes.reserveCapacity(utf8.count / 2)
     var index = 0
     while index + 1 < utf8.count {
-      guard let high = Self.hexValue(utf8[index]), let low = Self.hexValue(utf8[index + 1]) else { return nil }
+      guard let high = Hex.value(ofDigit: utf8[index]), let low = Hex.value(ofDigit: utf8[index + 1]) else {
+        return nil
+      }
       bytes.append(high << 4 | low)
       index += 2
     }
@@ -75,15 +78,6 @@ public struct PostgresRow: Sendable {
   }
 
   public func bytes(_ column: Int) -> [UInt8] { optionalBytes(column) ?? [] }
-
-  private static func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case 0x30...0x39: c - 0x30
-    case 0x61...0x66: c - 0x57
-    case 0x41...0x46: c - 0x37
-    default: nil
-    }
-  }
 }
 
 /// One libpq connection. Not thread-safe: one thread uses it at a time (`PostgresPool` hands it out).
@@ -244,7 +238,11 @@ public final class PostgresConnection: @unchecked Sendable {
       break
     default:
       let state = PQresultErrorField(result, ferry_pq_diag_sqlstate()).map { String(cString: $0) }
-      // The primary message only: a constraint's DETAIL would quote the row.
+      // The primary message only: a constraint's DETAIL would quote the row. A data exception's primary
+      // message quotes the value itself (`invalid input syntax for type uuid: "..."`): name its class instead.
+      if state?.hasPrefix("22") == true {
+        throw PostgresError(sqlState: state, message: "a value was refused by the database (data exception)")
+      }
       let primary = PQresultErrorField(result, ferry_pq_diag_message_primary()).map { String(cString: $0) }
       throw PostgresError(sqlState: state, message: redact(primary ?? lastMessage))
     }

@@ -114,33 +114,27 @@ struct S3Listing {
       let end = rest.range(of: "</Contents>", range: start.upperBound..<rest.endIndex)
     {
       let entry = rest[start.upperBound..<end.lowerBound]
-      if let key = Self.element("Key", in: entry), let modified = Self.element("LastModified", in: entry),
+      if let key = S3XML.element("Key", in: entry), let modified = S3XML.element("LastModified", in: entry),
         let date = Self.date(modified)
       {
         objects.append(Object(key: key, lastModified: date))
       }
       rest = rest[end.upperBound...]
     }
-    truncated = Self.element("IsTruncated", in: text[...]) == "true"
-    continuation = Self.element("NextContinuationToken", in: text[...])
-  }
-
-  static func element(_ name: String, in text: Substring) -> String? {
-    guard let start = text.range(of: "<\(name)>"),
-      let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex)
-    else { return nil }
-    return String(text[start.upperBound..<end.lowerBound])
-      .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-      .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
-      .replacingOccurrences(of: "&amp;", with: "&")
+    truncated = S3XML.element("IsTruncated", in: text[...]) == "true"
+    continuation = S3XML.element("NextContinuationToken", in: text[...])
   }
 
   /// `2026-11-29T12:00:00.000Z` (S3) or without fractional seconds.
   static func date(_ text: String) -> Date? {
+    withFraction.date(from: text) ?? withoutFraction.date(from: text)
+  }
+
+  // Made once: a listing page holds up to 1,000 dates. (Formatters are thread-safe for reading.)
+  nonisolated(unsafe) private static let withFraction: ISO8601DateFormatter = {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = formatter.date(from: text) { return date }
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.date(from: text)
-  }
+    return formatter
+  }()
+  nonisolated(unsafe) private static let withoutFraction = ISO8601DateFormatter()
 }

@@ -215,11 +215,20 @@ public struct S3MultipartUpload: Sendable {
 
   /// The text of the first `<name>` element (S3's answers are small, flat XML).
   static func element(_ name: String, in xml: [UInt8]) -> String? {
-    let text = String(decoding: xml, as: UTF8.self)
+    S3XML.element(name, in: String(decoding: xml, as: UTF8.self)[...])
+  }
+}
+
+/// Reading S3's answers: small XML documents with flat elements.
+public enum S3XML {
+  /// The text of the first `<name>` element in `text`, its entities decoded, or nil.
+  public static func element(_ name: String, in text: Substring) -> String? {
     guard let start = text.range(of: "<\(name)>"),
       let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex)
     else { return nil }
     return String(text[start.upperBound..<end.lowerBound])
-      .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
+      .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+      .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
+      .replacingOccurrences(of: "&amp;", with: "&")
   }
 }

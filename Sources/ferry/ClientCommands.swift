@@ -99,11 +99,13 @@ func printWritten(_ outcome: JobOutcome, output: MediaArgument) {
   }
 }
 
-/// Pretty JSON (sorted keys) for `--json`.
-func printJSON(_ value: Any) {
-  if let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys]) {
-    print(String(decoding: data, as: UTF8.self))
-  }
+/// Prints `value` as pretty JSON (sorted keys) for `--json`; false when it could not.
+func printJSON(_ value: JSONValue) -> Bool {
+  guard let object = try? JSONSerialization.jsonObject(with: Data(value.description.utf8)),
+    let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+  else { return false }
+  print(String(decoding: data, as: UTF8.self))
+  return true
 }
 
 struct Enhance: ParsableCommand {
@@ -200,11 +202,7 @@ func printResult(_ outcome: JobOutcome, json: Bool, report: (JSONValue) -> Strin
   guard let result = outcome.envelope?.object?["result"] else {
     throw ClientError(.failure, "job \(outcome.jobID) succeeded without a result")
   }
-  if json, let object = try? JSONSerialization.jsonObject(with: Data(result.description.utf8)) {
-    printJSON(object)
-  } else {
-    print(report(result), terminator: "")
-  }
+  if !(json && printJSON(result)) { print(report(result), terminator: "") }
 }
 
 struct Transcode: ParsableCommand {
@@ -259,11 +257,7 @@ struct Jobs: ParsableCommand {
   func run() throws {
     try runClient {
       let items = try FerryAPIClient(settings: try connection.settings()).jobs(status: status, limit: limit)
-      if json, let object = try? JSONSerialization.jsonObject(with: Data(JSONValue.array(items).description.utf8)) {
-        printJSON(object)
-      } else {
-        print(ResultReport.jobs(items), terminator: "")
-      }
+      if !(json && printJSON(.array(items))) { print(ResultReport.jobs(items), terminator: "") }
     }
   }
 }

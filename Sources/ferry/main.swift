@@ -72,7 +72,7 @@ struct Health: ParsableCommand {
     abstract: "Exit 0 when the server's /health answers 200 (for container health checks).")
 
   @Argument(help: "Base URL of the server.")
-  var url: String = "http://127.0.0.1:8080"
+  var url: String = ClientSettings.defaultServer
 
   func run() throws {
     let base = url.hasSuffix("/") ? String(url.dropLast()) : url

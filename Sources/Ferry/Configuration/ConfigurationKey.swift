@@ -106,7 +106,7 @@ extension ConfigurationKey {
     .init("storage.s3.bucket", .string(nonEmpty: true), .null, "bucket for storage.kind s3"),
     .init("storage.s3.prefix", .string(nonEmpty: false), .null, "key prefix for storage.kind s3"),
     .init("storage.s3.endpoint", .url, .null, "endpoint for storage.kind s3; default AWS"),
-    .init("storage.s3.region", .string(nonEmpty: true), .null, "region for storage.kind s3"),
+    .init("storage.s3.region", .string(nonEmpty: true), .null, "region for storage.kind s3; default s3.region"),
     .init("storage.s3.key", .string(nonEmpty: true), .null, "access key for storage.kind s3"),
     .init("storage.s3.secret", .string(nonEmpty: true), .null, secret: true, "secret key for storage.kind s3"),
     .init("webhooks.retry_for_s", .seconds(min: 1), 86400, "webhook deliveries are retried this long"),
