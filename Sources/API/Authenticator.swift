@@ -34,8 +34,10 @@ public struct Authenticator: Sendable {
   /// The calling app's key, or a 401 problem answer with `WWW-Authenticate`.
   func identify(_ request: Request) throws(HTTPError) -> String {
     if let authorization = request.headers["Authorization"] {
-      // Byte-level: the status route calls this on every poll. Header values arrive trimmed; spaces or tabs
-      // after the scheme are skipped.
+      // A client polling a job sends the same header every time: look the whole value up first.
+      let now = now()
+      if let app = verified.app(for: authorization, now: now) { return app }
+      // Header values arrive trimmed; spaces or tabs after the scheme are skipped.
       let bytes = authorization.utf8
       guard bytes.count > 7, zip(bytes.prefix(6), Self.bearer).allSatisfy({ $0 | 0x20 == $1 }),
         bytes.dropFirst(6).first == UInt8(ascii: " ")
@@ -43,12 +45,10 @@ public struct Authenticator: Sendable {
         throw Self.unauthorized("use Authorization: Bearer <token> (from POST /v1/auth/token) or x-api-key")
       }
       let token = String(Substring(bytes.dropFirst(7).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }))
-      let now = now()
-      if let app = verified.app(for: token, now: now) { return app }
       guard let (app, expiry) = tokens.verifiedClaims(token, now: now), apps.app(key: app) != nil else {
         throw Self.unauthorized("the access token is invalid or expired; get a new one from POST /v1/auth/token")
       }
-      verified.remember(token, app: app, expiry: expiry)
+      verified.remember(authorization, app: app, expiry: expiry)
       return app
     }
     if let apiKey = request.headers["x-api-key"] {
@@ -67,20 +67,40 @@ public struct Authenticator: Sendable {
   }
 }
 
-/// A bounded memory of verified tokens (emptied when full: tokens are cheap to verify again).
+/// A bounded memory of verified `Authorization` values (emptied when full: tokens are cheap to verify again).
 final class VerifiedTokens: Sendable {
-  private let entries = Mutex<[String: (app: String, expiry: Date)]>([:])
+  /// An `Authorization` value, hashed by its last 16 bytes only: those are the token's HMAC signature, so
+  /// they differ between tokens, and hashing the whole 200-byte value cost more than the rest of the lookup.
+  /// Only values whose signature verified are stored, so a client cannot fill one hash bucket on purpose;
+  /// equality still compares the whole value.
+  struct Key: Hashable {
+    let value: String
+
+    static func == (a: Key, b: Key) -> Bool { a.value == b.value }
+
+    func hash(into hasher: inout Hasher) {
+      let utf8 = value.utf8
+      let hashed: Void? = utf8.withContiguousStorageIfAvailable { bytes in
+        hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes.suffix(16))))
+      }
+      if hashed == nil {
+        for byte in utf8.suffix(16) { hasher.combine(byte) }
+      }
+    }
+  }
+
+  private let entries = Mutex<[Key: (app: String, expiry: Date)]>([:])
   static let capacity = 10_000
 
-  func app(for token: String, now: Date) -> String? {
-    guard let entry = entries.withLock({ $0[token] }), entry.expiry > now else { return nil }
+  func app(for authorization: String, now: Date) -> String? {
+    guard let entry = entries.withLock({ $0[Key(value: authorization)] }), entry.expiry > now else { return nil }
     return entry.app
   }
 
-  func remember(_ token: String, app: String, expiry: Date) {
+  func remember(_ authorization: String, app: String, expiry: Date) {
     entries.withLock { entries in
       if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-      entries[token] = (app, expiry)
+      entries[Key(value: authorization)] = (app, expiry)
     }
   }
 }

@@ -29,10 +29,15 @@ public final class Metrics: Sendable {
     routeIndex = Dictionary(uniqueKeysWithValues: routeNames.enumerated().map { (Substring($0.element), $0.offset) })
   }
 
-  /// Counts a finished request (the HTTP server's observer: unmatched paths included).
-  public func request(path: Substring, status: Int) {
-    let route = path.hasPrefix("/storage/v1/") ? routeNames.count - 2 : routeIndex[path] ?? routeNames.count - 1
-    let key = route * 1000 + min(max(status, 0), 999)
+  /// The label a request to `path` (or a route with that pattern) is counted under: its own, `/storage/v1`, or
+  /// `other`.
+  public func label(forPath path: some StringProtocol) -> Int {
+    path.hasPrefix("/storage/v1/") ? routeNames.count - 2 : routeIndex[Substring(path)] ?? routeNames.count - 1
+  }
+
+  /// Counts a finished request under `label` (from `label(forPath:)`).
+  public func request(label: Int, status: Int) {
+    let key = label * 1000 + min(max(status, 0), 999)
     state.withLock { $0.requests[key, default: 0] += 1 }
   }
 

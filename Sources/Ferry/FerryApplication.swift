@@ -123,10 +123,13 @@ public final class FerryApplication: Sendable {
       host: configuration.server.host, port: configuration.server.port,
       maxConnections: configuration.server.maxConnections, headerTimeout: configuration.server.headerTimeout,
       idleTimeout: configuration.server.idleTimeout, defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes))
+    // Each route's label, found once: a request's count then looks up no string.
+    let routeLabels = router.patterns.map { metrics.label(forPath: $0) }
     server = try HTTPServer(
       configuration: http, router: router, logger: logger,
-      observer: { path, status in
-        metrics.request(path: path, status: status)
+      observer: { answered in
+        let label = answered.route.map { routeLabels[$0] } ?? metrics.label(forPath: answered.path)
+        metrics.request(label: label, status: answered.status)
       })
   }
 

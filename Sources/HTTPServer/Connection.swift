@@ -80,6 +80,8 @@ final class Connection: @unchecked Sendable {
     var id: String
     var startedAt: UInt64
     var keepAlive: Bool
+    /// The route that matched (`Route.index`), for the server's observer.
+    var route: Int? = nil
   }
 
   init(fd: Int32, remoteAddress: String, server: HTTPServer, loop: EventLoop) {
@@ -209,7 +211,7 @@ final class Connection: @unchecked Sendable {
           failBeforeHandler(error, head: nil)
           return finishProcessing()
         }
-        guard case .head(let head, let consumed) = result else { return finishProcessing() }
+        guard case .head(let head, let consumed) = consume result else { return finishProcessing() }
         readIndex += consumed
         parser.reset()
         headStartedAt = nil
@@ -264,6 +266,7 @@ final class Connection: @unchecked Sendable {
     case .found(let found, let parameters):
       route = found
       request.parameters = parameters
+      current?.route = found.index
     case .methodNotAllowed(let allow):
       return failBeforeHandler(HTTPError.methodNotAllowed(head.method, allow: allow), head: head)
     case .notFound:
@@ -391,7 +394,7 @@ final class Connection: @unchecked Sendable {
     process()
   }
 
-  /// Answers the current request with the problem for `error`. A request whose body was not read to the writeIndex
+  /// Answers the current request with the problem for `error`. A request whose body was not read to the end
   /// (or whose head could not be parsed) leaves the connection out of step, so it closes afterwards.
   private func failBeforeHandler(_ error: any Error, head: RequestHead?) {
     if current == nil {
@@ -422,7 +425,8 @@ final class Connection: @unchecked Sendable {
     servedRequests += 1
     server.requestFinished()
     server.logAccess(
-      head: exchange.head, requestID: exchange.id, status: response.status.code, bytes: bodyBytes,
+      head: exchange.head, route: exchange.route, requestID: exchange.id, status: response.status.code,
+      bytes: bodyBytes,
       startedAt: exchange.startedAt, remote: remoteAddress, loop: loop)
     if keepAlive {
       state = .head

@@ -53,6 +53,14 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
   /// ASCII case-insensitive comparison of two header names or tokens.
   public static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
     guard a.utf8.count == b.utf8.count else { return false }
+    // Native strings (every header parsed or written here) compare as two byte buffers.
+    let contiguous = a.utf8.withContiguousStorageIfAvailable { x in
+      b.utf8.withContiguousStorageIfAvailable { y in
+        for i in 0..<x.count where x[i] != y[i] && lowercase(x[i]) != lowercase(y[i]) { return false }
+        return true
+      }
+    }
+    if let contiguous, let contiguous { return contiguous }
     var ai = a.utf8.makeIterator()
     var bi = b.utf8.makeIterator()
     while true {
@@ -96,6 +104,11 @@ extension StringProtocol {
 }
 
 extension String {
+  /// Whether every UTF-8 byte satisfies `predicate`; reads native strings as one buffer.
+  @inline(__always) func allBytes(_ predicate: (UInt8) -> Bool) -> Bool {
+    utf8.withContiguousStorageIfAvailable { $0.allSatisfy(predicate) } ?? utf8.allSatisfy(predicate)
+  }
+
   /// ASCII-only lowercasing: header tokens are ASCII, and Unicode case rules must not apply to them.
   func lowercasedASCII() -> String {
     String(decoding: utf8.map(HTTPHeaders.lowercase), as: UTF8.self)

@@ -28,13 +28,23 @@ public final class HTTPServer: @unchecked Sendable {
   private var acceptPaused = false
   private var boundPort = 0
 
-  /// Makes a server; throws if the event loops' descriptors cannot be created.
-  /// Told of every answer, matched to a route or not (`/metrics` counts them): the path and the status.
-  let observer: (@Sendable (Substring, Int) -> Void)?
+  /// Told of every answer, matched to a route or not (`/metrics` counts them).
+  let observer: (@Sendable (Answered) -> Void)?
 
+  /// What the observer hears of an answer.
+  public struct Answered: Sendable {
+    /// The index of the route that answered (`Route.index`, `Router.patterns`); nil when none matched.
+    public var route: Int?
+    /// The request's path, still percent-encoded.
+    public var path: Substring
+    /// The status code sent.
+    public var status: Int
+  }
+
+  /// Makes a server; throws if the event loops' descriptors cannot be created.
   public init(
     configuration: HTTPServerConfiguration, router: Router, logger: Logger,
-    observer: (@Sendable (Substring, Int) -> Void)? = nil
+    observer: (@Sendable (Answered) -> Void)? = nil
   ) throws {
     self.observer = observer
     self.configuration = configuration
@@ -223,23 +233,30 @@ public final class HTTPServer: @unchecked Sendable {
   }
 
   func logAccess(
-    head: RequestHead, requestID: String, status: Int, bytes: Int, startedAt: UInt64, remote: String,
+    head: RequestHead, route: Int?, requestID: String, status: Int, bytes: Int, startedAt: UInt64, remote: String,
     loop: EventLoop
   ) {
-    observer?(head.path, status)
+    observer?(Answered(route: route, path: head.path, status: status))
     guard logger.enabled(.info) else { return }
     // Written straight into the loop's batch: no buffer per line.
     var batch: [UInt8] = []
     swap(&batch, &loop.accessLog)
     var line = LogLine(level: .info, msg: "request", timestamps: loop.timestamps, batch: batch)
-    line.field("request_id", requestID)
-    line.field("method", head.method.rawValue)
+    let keys = Self.accessKeys
+    line.field(keys.requestID, requestID)
+    line.field(keys.method, head.method.rawValue)
     // The path only: queries can carry signatures and tokens.
-    line.field("path", String(head.path))
-    line.field("status", status)
-    line.field("bytes", bytes)
-    line.field("duration_ms", milliseconds: DispatchTime.now().uptimeNanoseconds &- startedAt)
-    line.field("remote", remote)
+    line.field(keys.path, String(head.path))
+    line.field(keys.status, status)
+    line.field(keys.bytes, bytes)
+    line.field(keys.duration, milliseconds: DispatchTime.now().uptimeNanoseconds &- startedAt)
+    line.field(keys.remote, remote)
     loop.accessLog = logger.render(line) ?? []
   }
+
+  /// The access line's keys, spelled once.
+  private static let accessKeys = (
+    requestID: LogKey("request_id"), method: LogKey("method"), path: LogKey("path"), status: LogKey("status"),
+    bytes: LogKey("bytes"), duration: LogKey("duration_ms"), remote: LogKey("remote")
+  )
 }

@@ -41,33 +41,34 @@ public struct Request: Sendable {
     return FormDecoding.pairs(query)
   }
 
-  /// The first value of the query parameter `name`. Scans the raw query in place and decodes only what it
-  /// returns (or a name that needs decoding to compare): status polling reads `job_id` on every request.
+  /// The first value of the query parameter `name`. Scans the raw query's bytes in place and decodes only
+  /// what it returns (or a name that needs decoding to compare): status polling reads `job_id` on every request.
   public func queryValue(_ name: String) -> String? {
-    guard var query else { return nil }
-    // Native strings are contiguous: scan their bytes directly.
-    return query.withUTF8 { bytes -> String? in
-      var start = 0
-      while start < bytes.count {
-        var end = start
-        while end < bytes.count && bytes[end] != UInt8(ascii: "&") { end += 1 }
-        defer { start = end + 1 }
-        guard end > start else { continue }
-        var equals = start
-        while equals < end && bytes[equals] != UInt8(ascii: "=") { equals += 1 }
-        let rawName = UnsafeBufferPointer(rebasing: bytes[start..<equals])
-        let plain = !rawName.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
-        let matches =
-          plain
-          ? rawName.elementsEqual(name.utf8)
-          : FormDecoding.decode(String(decoding: rawName, as: UTF8.self), plusIsSpace: true) == name
-        guard matches else { continue }
-        guard equals < end else { return "" }
-        let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[(equals + 1)..<end]), as: UTF8.self)
-        return FormDecoding.decode(value, plusIsSpace: true)
-      }
-      return nil
+    guard let query else { return nil }
+    let found = query.utf8.withContiguousStorageIfAvailable { Self.queryValue(name, in: $0) }
+    if let found { return found }
+    return Array(query.utf8).withUnsafeBufferPointer { Self.queryValue(name, in: $0) }
+  }
+
+  private static func queryValue(_ name: String, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
+    var start = 0
+    while start < bytes.count {
+      var end = start
+      while end < bytes.count && bytes[end] != UInt8(ascii: "&") { end += 1 }
+      defer { start = end + 1 }
+      guard end > start else { continue }
+      var equals = start
+      while equals < end && bytes[equals] != UInt8(ascii: "=") { equals += 1 }
+      let rawName = UnsafeBufferPointer(rebasing: bytes[start..<equals])
+      let matches =
+        FormDecoding.needsDecoding(rawName, plusIsSpace: true)
+        ? FormDecoding.decode(rawName, plusIsSpace: true) == name
+        : name.utf8.withContiguousStorageIfAvailable { rawName.elementsEqual($0) } ?? rawName.elementsEqual(name.utf8)
+      guard matches else { continue }
+      guard equals < end else { return "" }
+      return FormDecoding.decode(UnsafeBufferPointer(rebasing: bytes[(equals + 1)..<end]), plusIsSpace: true)
     }
+    return nil
   }
 }
 
@@ -99,16 +100,21 @@ public enum FormDecoding {
 
   /// Decodes `%XX` escapes (invalid escapes are kept as they are; invalid UTF-8 becomes U+FFFD).
   public static func decode(_ text: some StringProtocol, plusIsSpace: Bool = false) -> String {
-    if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) {
-      return String(text)
+    if let decoded = text.utf8.withContiguousStorageIfAvailable({ decode($0, plusIsSpace: plusIsSpace) }) {
+      return decoded
     }
-    let utf8 = Array(text.utf8)
+    return Array(text.utf8).withUnsafeBufferPointer { decode($0, plusIsSpace: plusIsSpace) }
+  }
+
+  /// Decodes the bytes of a form value or path segment (see `decode(_:plusIsSpace:)`).
+  public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool = false) -> String {
+    guard needsDecoding(bytes, plusIsSpace: plusIsSpace) else { return String(decoding: bytes, as: UTF8.self) }
     var out: [UInt8] = []
-    out.reserveCapacity(utf8.count)
+    out.reserveCapacity(bytes.count)
     var i = 0
-    while i < utf8.count {
-      let b = utf8[i]
-      if b == UInt8(ascii: "%"), i + 2 < utf8.count, let hi = hex(utf8[i + 1]), let lo = hex(utf8[i + 2]) {
+    while i < bytes.count {
+      let b = bytes[i]
+      if b == UInt8(ascii: "%"), i + 2 < bytes.count, let hi = hex(bytes[i + 1]), let lo = hex(bytes[i + 2]) {
         out.append(hi << 4 | lo)
         i += 3
       } else {
@@ -117,6 +123,11 @@ public enum FormDecoding {
       }
     }
     return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Whether `bytes` hold an escape (or a `+` meaning space) that decoding would change.
+  static func needsDecoding(_ bytes: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool) -> Bool {
+    bytes.contains { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }
   }
 
   private static func hex(_ b: UInt8) -> UInt8? {

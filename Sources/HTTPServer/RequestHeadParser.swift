@@ -123,8 +123,9 @@ public struct RequestHeadParser: Sendable {
     var headers = HTTPHeaders(capacity: 8)
     var start = lineEnd + 1
     while start < head.count - 2 {
-      var end = start
-      while head[end] != 0x0A { end += 1 }
+      // The scan already proved that every line ends in CRLF.
+      let end = head.baseAddress!.distance(
+        to: UnsafeRawPointer(memchr(head.baseAddress! + start, 0x0A, head.count - start)!))
       try parseField(UnsafeRawBufferPointer(rebasing: head[start..<(end - 1)]), into: &headers)
       start = end + 1
     }
@@ -134,7 +135,7 @@ public struct RequestHeadParser: Sendable {
 
   private func parseRequestLine(_ line: UnsafeRawBufferPointer) throws(HTTPError) -> (HTTPMethod, String, HTTPVersion) {
     var i = 0
-    while i < line.count, Self.isToken[Int(line[i])] { i += 1 }
+    while i < line.count, Self.isToken(line[i]) { i += 1 }
     guard i > 0, i < line.count, line[i] == 0x20 else { throw .badRequest("Malformed request line.") }
     let method = HTTPMethod(String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<i]), as: UTF8.self))
     let targetStart = i + 1
@@ -149,8 +150,8 @@ public struct RequestHeadParser: Sendable {
   }
 
   static func parseVersion(_ v: UnsafeRawBufferPointer) throws(HTTPError) -> HTTPVersion {
-    let prefix: [UInt8] = Array("HTTP/".utf8)
-    guard v.count == 8, v.starts(with: prefix), v[6] == UInt8(ascii: "."),
+    guard v.count == 8, v[0] == UInt8(ascii: "H"), v[1] == UInt8(ascii: "T"), v[2] == UInt8(ascii: "T"),
+      v[3] == UInt8(ascii: "P"), v[4] == UInt8(ascii: "/"), v[6] == UInt8(ascii: "."),
       (0x30...0x39).contains(v[5]), (0x30...0x39).contains(v[7])
     else { throw .badRequest("Malformed HTTP version.") }
     switch (v[5], v[7]) {
@@ -166,7 +167,7 @@ public struct RequestHeadParser: Sendable {
       throw .badRequest("Folded header lines (obs-fold) are not accepted.")
     }
     var colon = 0
-    while colon < line.count, Self.isToken[Int(line[colon])] { colon += 1 }
+    while colon < line.count, Self.isToken(line[colon]) { colon += 1 }
     guard colon < line.count, line[colon] == UInt8(ascii: ":") else {
       if colon < line.count, line[colon] == 0x20 || line[colon] == 0x09 {
         throw .badRequest("Whitespace between a header name and its colon is not accepted.")
@@ -178,11 +179,8 @@ public struct RequestHeadParser: Sendable {
     var end = line.count
     while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
     while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
-    for j in start..<end {
-      let b = line[j]
-      guard b >= 0x20 && b != 0x7F || b == 0x09 else {
-        throw .badRequest("Header values must not contain control characters.")
-      }
+    guard Self.isFieldValue(UnsafeRawBufferPointer(rebasing: line[start..<end])) else {
+      throw .badRequest("Header values must not contain control characters.")
     }
     headers.add(
       String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<colon]), as: UTF8.self),
@@ -267,13 +265,33 @@ public struct RequestHeadParser: Sendable {
       expectsContinue: expectsContinue, keepAlive: keepAlive)
   }
 
-  /// RFC 9110 `tchar`.
-  static let isToken: [Bool] = (0..<256).map { b in
-    switch UInt8(b) {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-      UInt8(ascii: "A")...UInt8(ascii: "Z"):
-      return true
-    default: return "!#$%&'*+-.^_`|~".utf8.contains(UInt8(b))
+  /// Whether `value` holds only field-value bytes: visible ASCII, space, tab and obs-text, no other control
+  /// character. Eight bytes at a time: values such as bearer tokens are long, and every request has them.
+  static func isFieldValue(_ value: UnsafeRawBufferPointer) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    var i = 0
+    while i + 8 <= value.count {
+      let word = value.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+      // A byte below 0x20, or a byte equal to 0x7F, sets its high bit here (exact for both tests).
+      let below = (word &- ones &* 0x20) & ~word & highs
+      let delete = ((word ^ (ones &* 0x7F)) &- ones) & ~(word ^ (ones &* 0x7F)) & highs
+      if below | delete != 0 { break }
+      i += 8
     }
+    while i < value.count {
+      let b = value[i]
+      guard b >= 0x20 && b != 0x7F || b == 0x09 else { return false }
+      i += 1
+    }
+    return true
+  }
+
+  /// RFC 9110 `tchar` (`!#$%&'*+-.^_`|~`, digits, letters) as a 128-bit mask: a static table would cost a
+  /// lazy-initialisation check on every byte.
+  @inline(__always) static func isToken(_ byte: UInt8) -> Bool {
+    byte < 64
+      ? (0x03ff_6cfa_0000_0000 as UInt64) >> byte & 1 == 1
+      : byte < 128 && (0x57ff_ffff_c7ff_fffe as UInt64) >> (byte - 64) & 1 == 1
   }
 }

@@ -15,12 +15,11 @@ enum ResponseWriter {
     var status = response.status
     if !(200...599).contains(status.code) {
       status = .internalServerError
-    } else if !status.reason.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F || $0 == 0x09 }) {
-      status = HTTPStatus(status.code)
     }
-    if status.reason == HTTPStatus.reasons[status.code], let line = statusLines[status.code] {
-      out.append(contentsOf: line)
+    if let standard = statusLines[status.code], status.reason == standard.reason {
+      out.append(contentsOf: standard.line)
     } else {
+      if !status.reason.allBytes({ $0 >= 0x20 && $0 < 0x7F || $0 == 0x09 }) { status = HTTPStatus(status.code) }
       out.append(contentsOf: http11)
       out.appendDecimal(status.code)
       out.append(0x20)
@@ -65,12 +64,14 @@ enum ResponseWriter {
   private static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
   /// `HTTP/1.1 <code> <reason>\r\n` for every status with a standard reason.
   private static let statusLines = Dictionary(
-    uniqueKeysWithValues: HTTPStatus.reasons.map { ($0.key, Array("HTTP/1.1 \($0.key) \($0.value)\r\n".utf8)) })
+    uniqueKeysWithValues: HTTPStatus.reasons.map {
+      ($0.key, (reason: $0.value, line: Array("HTTP/1.1 \($0.key) \($0.value)\r\n".utf8)))
+    })
 
   /// A handler's header is written only if it cannot split the response or override framing.
   private static func isSafe(_ field: (name: String, value: String)) -> Bool {
-    guard !field.name.isEmpty, field.name.utf8.allSatisfy({ RequestHeadParser.isToken[Int($0)] }),
-      field.value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 })
+    guard !field.name.isEmpty, field.name.allBytes(RequestHeadParser.isToken),
+      field.value.allBytes({ $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 })
     else { return false }
     return !reserved.contains { HTTPHeaders.equalsIgnoringCase($0, field.name) }
   }

@@ -52,6 +52,9 @@ public struct Route: Sendable {
   public let handler: Handler
   /// Middleware in the order it was added: `prepare` runs first to last, `finish` last to first.
   public let middleware: [any Middleware]
+  /// The route's position in its router (`Router.patterns`): a key for per-route counters that costs no
+  /// string hashing per request.
+  public let index: Int
 }
 
 /// A path pattern: literal segments, `:name` parameters and an optional trailing `*` that takes the rest.
@@ -140,7 +143,9 @@ public struct Router: Sendable {
   /// Adds a route. `body` overrides the server's default body policy for it.
   public mutating func add(_ method: HTTPMethod, _ path: String, body: BodyPolicy? = nil, _ handler: Handler) {
     let pattern = PathPattern(path)
-    routes.append(Route(method: method, pattern: pattern, body: body, handler: handler, middleware: middleware))
+    routes.append(
+      Route(
+        method: method, pattern: pattern, body: body, handler: handler, middleware: middleware, index: routes.count))
     if pattern.isLiteral {
       literal[path, default: []].append(routes.count - 1)
     } else {
@@ -166,6 +171,9 @@ public struct Router: Sendable {
   public mutating func delete(_ path: String, _ handler: @escaping AsyncHandler) {
     add(.delete, path, .async(handler))
   }
+
+  /// Every route's pattern as written, by `Route.index`.
+  public var patterns: [String] { routes.map(\.pattern.description) }
 
   /// Finds the route for `method` and `path` (percent-encoded, without the query). HEAD falls back to GET.
   public func match(_ method: HTTPMethod, _ path: Substring) -> RouteMatch {

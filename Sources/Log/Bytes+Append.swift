@@ -9,7 +9,7 @@ extension Array where Element == UInt8 {
   }
 
   /// Appends `value` in decimal without building a String.
-  public mutating func appendDecimal(_ value: Int) {
+  @inlinable public mutating func appendDecimal(_ value: Int) {
     guard value > 0 else {
       append(value == 0 ? UInt8(ascii: "0") : UInt8(ascii: "-"))
       if value < 0 { appendUTF8(String(-value)) }

@@ -4,7 +4,8 @@ import Foundation
 public struct LogLine: ~Copyable {
   /// The line's level.
   public let level: LogLevel
-  private var bytes: [UInt8]
+  // Internal for the inlinable field writers: the HTTP loops write an access line per request.
+  @usableFromInline var bytes: [UInt8]
 
   /// Starts a line with the current time, `level` and `msg`.
   public init(level: LogLevel, msg: String, now: Date = Date()) {
@@ -19,6 +20,7 @@ public struct LogLine: ~Copyable {
   /// Starts a line with the current time from `timestamps` (a busy thread's cache), `level` and `msg`,
   /// after the lines already in `batch`: `finish()` then returns the batch with this line added, so a busy
   /// thread can collect many lines in one buffer without allocating per line.
+  @inlinable
   public init(level: LogLevel, msg: String, timestamps: TimestampCache, batch: consuming [UInt8] = []) {
     self.level = level
     bytes = batch
@@ -28,7 +30,7 @@ public struct LogLine: ~Copyable {
     LogLine.appendLevelAndMessage(level, msg, to: &bytes)
   }
 
-  private static func appendLevelAndMessage(_ level: LogLevel, _ msg: String, to bytes: inout [UInt8]) {
+  @usableFromInline static func appendLevelAndMessage(_ level: LogLevel, _ msg: String, to bytes: inout [UInt8]) {
     bytes.append(contentsOf: #"","level":""#.utf8)
     bytes.append(contentsOf: level.name.utf8)
     bytes.append(contentsOf: #"","msg":"#.utf8)
@@ -36,10 +38,8 @@ public struct LogLine: ~Copyable {
   }
 
   /// Adds `"key":value`.
-  public mutating func field(_ key: String, _ value: LogValue) {
-    bytes.append(UInt8(ascii: ","))
-    JSONText.appendString(key, to: &bytes)
-    bytes.append(UInt8(ascii: ":"))
+  public mutating func field(_ key: LogKey, _ value: LogValue) {
+    bytes.append(contentsOf: key.prefix)
     switch value {
     case .string(let s): JSONText.appendString(s, to: &bytes)
     case .int(let i): bytes.appendDecimal(i)
@@ -49,21 +49,21 @@ public struct LogLine: ~Copyable {
   }
 
   /// Adds a string field without building a `LogValue`.
-  public mutating func field(_ key: String, _ value: String) {
-    field(key, .string(value))
+  @inlinable public mutating func field(_ key: LogKey, _ value: String) {
+    bytes.append(contentsOf: key.prefix)
+    JSONText.appendString(value, to: &bytes)
   }
 
   /// Adds an integer field.
-  public mutating func field(_ key: String, _ value: Int) {
-    field(key, .int(value))
+  @inlinable public mutating func field(_ key: LogKey, _ value: Int) {
+    bytes.append(contentsOf: key.prefix)
+    bytes.appendDecimal(value)
   }
 
   /// Adds a duration in milliseconds with three decimals (`"duration_ms":0.278`), without floating-point
   /// formatting.
-  public mutating func field(_ key: String, milliseconds nanoseconds: UInt64) {
-    bytes.append(UInt8(ascii: ","))
-    JSONText.appendString(key, to: &bytes)
-    bytes.append(UInt8(ascii: ":"))
+  @inlinable public mutating func field(_ key: LogKey, milliseconds nanoseconds: UInt64) {
+    bytes.append(contentsOf: key.prefix)
     let micros = nanoseconds / 1000
     bytes.appendDecimal(Int(micros / 1000))
     bytes.append(UInt8(ascii: "."))
@@ -80,24 +80,41 @@ public struct LogLine: ~Copyable {
   }
 }
 
+/// A field name as a line spells it, `,"name":`, escaped once: lines written on every request (the access log)
+/// keep their keys in statics, so each field costs one copy.
+public struct LogKey: Sendable, ExpressibleByStringLiteral {
+  @usableFromInline let prefix: [UInt8]
+
+  public init(_ name: String) {
+    var prefix: [UInt8] = [UInt8(ascii: ",")]
+    JSONText.appendString(name, to: &prefix)
+    prefix.append(UInt8(ascii: ":"))
+    self.prefix = prefix
+  }
+
+  public init(stringLiteral name: String) { self.init(name) }
+}
+
 /// Minimal JSON string escaping for log lines (RFC 8259 §7); invalid UTF-8 never reaches here, since
 /// Swift strings are valid Unicode.
 public enum JSONText {
   private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
   /// Appends `s` as a quoted JSON string.
-  public static func appendString(_ s: String, to out: inout [UInt8]) {
-    out.append(UInt8(ascii: "\""))
+  @inlinable public static func appendString(_ s: String, to out: inout [UInt8]) {
     // Most strings need no escaping: copy them whole.
     let copied = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
       for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
+      out.append(UInt8(ascii: "\""))
       out.append(contentsOf: bytes)
+      out.append(UInt8(ascii: "\""))
       return true
     }
-    if copied == true {
-      out.append(UInt8(ascii: "\""))
-      return
-    }
+    if copied != true { appendEscaped(s, to: &out) }
+  }
+
+  @usableFromInline static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
     for byte in s.utf8 {
       switch byte {
       case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])

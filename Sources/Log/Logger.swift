@@ -8,7 +8,7 @@ public struct Logger: Sendable {
   /// The lowest level that is written.
   public let level: LogLevel
   private let sink: any LogSink
-  private let fields: [(String, LogValue)]
+  private let fields: [(LogKey, LogValue)]
 
   /// A logger writing lines at `level` and above to `sink`.
   public init(level: LogLevel, sink: any LogSink) {
@@ -17,7 +17,7 @@ public struct Logger: Sendable {
     self.fields = []
   }
 
-  private init(level: LogLevel, sink: any LogSink, fields: [(String, LogValue)]) {
+  private init(level: LogLevel, sink: any LogSink, fields: [(LogKey, LogValue)]) {
     self.level = level
     self.sink = sink
     self.fields = fields
@@ -28,7 +28,7 @@ public struct Logger: Sendable {
 
   /// A copy of this logger that adds `key` to every line.
   public func with(_ key: String, _ value: LogValue) -> Logger {
-    Logger(level: level, sink: sink, fields: fields + [(key, value)])
+    Logger(level: level, sink: sink, fields: fields + [(LogKey(key), value)])
   }
 
   /// Whether a line at `level` would be written.
@@ -44,7 +44,7 @@ public struct Logger: Sendable {
     guard enabled(level) else { return }
     var line = LogLine(level: level, msg: msg)
     for (key, value) in fields { line.field(key, value) }
-    for (key, value) in extra { line.field(key, value) }
+    for (key, value) in extra { line.field(LogKey(key), value) }
     sink.write(line.finish(), urgent: level >= .warning)
   }
 

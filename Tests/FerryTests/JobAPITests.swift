@@ -208,11 +208,16 @@ import Testing
     let jobID = try #require(posted.json["job_id"] as? String)
     _ = try await server.waitForEnd(jobID, token: token)
     _ = try await server.request("GET", "/no/such/path/\(UUID())")
+    // A known path with the wrong method counts under that path; storage URLs under one label.
+    #expect(try await server.request("DELETE", "/metrics").status == 405)
+    _ = try await server.request("GET", "/storage/v1/app-a/in/x.wav?sig=1")
     let metrics = try await server.request("GET", "/metrics")
     #expect(metrics.status == 200 && metrics.header("Content-Type")?.hasPrefix("text/plain") == true)
     let text = metrics.text
     #expect(text.contains(#"ferry_http_requests_total{route="/media/copy",status="200"}"#))
     #expect(text.contains(#"ferry_http_requests_total{route="other",status="404"}"#))
+    #expect(text.contains(#"ferry_http_requests_total{route="/metrics",status="405"} 1"#))
+    #expect(text.contains(#"ferry_http_requests_total{route="/storage/v1",status="#))
     #expect(text.contains(#"ferry_jobs{status="Failed"} 1"#))
     #expect(text.contains(#"ferry_job_runs_total{status="Failed"} 1"#))
     #expect(text.contains("ferry_queue_depth 0"))

@@ -4,6 +4,23 @@ import Testing
 
 @testable import API
 
+@Suite struct VerifiedTokensTests {
+  @Test func valuesSharingTheirHashedTailAreStillToldApart() {
+    // Only the last 16 bytes are hashed: two values ending alike land in one bucket and must not be confused.
+    let tail = String(repeating: "s", count: 16)
+    let tokens = VerifiedTokens()
+    let now = Date()
+    tokens.remember("Bearer a." + tail, app: "app-a", expiry: now + 60)
+    tokens.remember("Bearer b." + tail, app: "app-b", expiry: now + 60)
+    tokens.remember("Bearer old." + tail, app: "app-c", expiry: now - 1)
+    #expect(tokens.app(for: "Bearer a." + tail, now: now) == "app-a")
+    #expect(tokens.app(for: "Bearer b." + tail, now: now) == "app-b")
+    #expect(tokens.app(for: "Bearer c." + tail, now: now) == nil)
+    #expect(tokens.app(for: "Bearer old." + tail, now: now) == nil, "expired")
+    #expect(tokens.app(for: "short", now: now) == nil)
+  }
+}
+
 @Suite struct JobEnvelopeTests {
   @Test func uuidText_isFoundationsLowercaseForm_andParsesBack() {
     for _ in 0..<100 {

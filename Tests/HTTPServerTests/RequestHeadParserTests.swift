@@ -173,6 +173,36 @@ private func refusal(_ text: String, limits: RequestHeadParser.Limits = .init())
     #expect(try parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade, keep-alive\r\n\r\n").keepAlive)
   }
 
+  @Test func tokenCharactersAreExactlyRFC9110s() {
+    let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+    for byte in 0...255 {
+      #expect(RequestHeadParser.isToken(UInt8(byte)) == tchar.contains(UInt8(byte)), "byte \(byte)")
+    }
+  }
+
+  @Test func fieldValueCheckAgreesWithTheByteRuleAtEveryLengthAndPosition() {
+    // The check reads eight bytes at a time: put each kind of byte at each position of values up to 24 long.
+    let allowed: (UInt8) -> Bool = { $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 }
+    for length in 0...24 {
+      for position in 0..<max(length, 1) {
+        for byte: UInt8 in [0x00, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x41, 0x7E, 0x7F, 0x80, 0xA0, 0xFF] {
+          var value = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+          if length > 0 { value[position] = byte }
+          let expected = value.allSatisfy(allowed)
+          #expect(value.withUnsafeBytes { RequestHeadParser.isFieldValue($0) } == expected, "\(value)")
+        }
+      }
+    }
+  }
+
+  @Test func targetSplitsIntoPathAndQueryOnce() throws {
+    let head = try parse("GET /media/enhance?job_id=a?b&x=%2F HTTP/1.1\r\nHost: x\r\n\r\n")
+    #expect(head.path == "/media/enhance" && head.query == "job_id=a?b&x=%2F")
+    let bare = try parse("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    #expect(bare.path == "/health" && bare.query == nil)
+    #expect(try parse("GET /a? HTTP/1.1\r\nHost: x\r\n\r\n").query == "")
+  }
+
   @Test func valuesAreTrimmedAndObsTextIsKept() throws {
     let head = try parse("GET / HTTP/1.1\r\nHost:   x \t\r\nX-Name: caf\u{E9}\r\n\r\n")
     #expect(head.headers["Host"] == "x")

@@ -32,6 +32,15 @@ private func object(_ bytes: [UInt8]) throws -> [String: Any] {
     #expect(fields["duration_ms"] as? Double == 1.234)
   }
 
+  @Test func keysAreEscapedOnceAndWrittenAsGiven() throws {
+    let key = LogKey("odd \"key\"")
+    var line = LogLine(level: .info, msg: "m", now: Date())
+    line.field(key, "v")
+    line.field(key, 7)
+    let text = String(decoding: line.finish(), as: UTF8.self)
+    #expect(text.contains(#","odd \"key\"":"v","odd \"key\"":7}"#), "\(text)")
+  }
+
   @Test func cachedTimestampsHaveTheSameFormat() throws {
     let cache = TimestampCache()
     var batch: [UInt8] = []
