@@ -115,6 +115,11 @@ import Transfer
     #expect(canary.connectionCount == 0)
   }
 
+  /// A pre-signed PUT URL on `base` that expired a minute ago: nothing may be sent to it.
+  private func expiredOutputURL(_ base: String) -> String {
+    "\(base)/out/talk.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20261129%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=\(amzDate(Date() - 120))&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=abc"
+  }
+
   @Test func anExpiredOutputURL_keepsTheResultInTemporaryStorage() async throws {
     let input = testBytes(count: 5000)
     let server = try FaultServer { _, _ in .serve(body: input) }
@@ -122,9 +127,7 @@ import Transfer
     let harness = try PoolHarness()
     try harness.pool.start()
     defer { harness.pool.stop() }
-    // Expired a minute ago: nothing may be sent to it.
-    let expired =
-      "\(server.base)/out/talk.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20261129%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=\(amzDate(Date() - 120))&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=abc"
+    let expired = expiredOutputURL(server.base)
     let job = try await harness.submit(copyRequest(server.base + "/in", expired))
     let done = try await harness.wait(for: job.id)
     let key = "ferry-kept/\(job.id.uuidString.lowercased())/talk.wav"
@@ -150,8 +153,7 @@ import Transfer
     let harness = try PoolHarness(temporaryStorage: .s3(s3))
     try harness.pool.start()
     defer { harness.pool.stop() }
-    let expired =
-      "\(server.base)/out/talk.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20261129%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=\(amzDate(Date() - 120))&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=abc"
+    let expired = expiredOutputURL(server.base)
     let job = try await harness.submit(copyRequest(server.base + "/in", expired))
     let done = try await harness.wait(for: job.id)
     let key = "ferry-kept/\(job.id.uuidString.lowercased())/talk.wav"
