@@ -59,13 +59,9 @@ public struct JobsController: Sendable {
       throw HTTPError.badRequest("the body is not valid JSON")
     }
     guard case .object = json else { throw HTTPError.badRequest("the body must be a JSON object") }
-    let validated: ValidatedRequest
-    var onComplete: Callback?
+    let admitted: AdmittedRequest
     do {
-      validated = try operation.validate(json)
-      if let value = json.object?["on_complete"], value != .null {
-        onComplete = try Callback.parse(value, field: "on_complete", allowBody: true)
-      }
+      admitted = try operation.admit(json)
     } catch {
       throw HTTPError.badRequest(error.description)
     }
@@ -76,8 +72,7 @@ public struct JobsController: Sendable {
     let submission: Submission
     do {
       submission = try await service.submit(
-        owner: owner, path: operation.path, body: body, deadline: validated.deadline, idempotencyKey: idempotencyKey,
-        hasOnComplete: onComplete != nil)
+        owner: owner, path: operation.path, body: body, request: admitted, idempotencyKey: idempotencyKey)
     } catch let refusal as AdmissionRefusal {
       metrics?.admissionRefused()
       throw HTTPError(

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A JSON value, kept with its type (JSONSerialization would blur `true` and `1`).
-public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
+public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
   case null
   case bool(Bool)
   case int(Int)
@@ -26,6 +26,19 @@ public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
       self = .array(a)
     } else {
       self = .object(try container.decode([String: JSONValue].self))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .null: try container.encodeNil()
+    case .bool(let b): try container.encode(b)
+    case .int(let i): try container.encode(i)
+    case .double(let d): try container.encode(d)
+    case .string(let s): try container.encode(s)
+    case .array(let a): try container.encode(a)
+    case .object(let o): try container.encode(o)
     }
   }
 

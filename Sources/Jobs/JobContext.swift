@@ -7,7 +7,8 @@ import Synchronization
 public final class JobContext: Sendable {
   /// The job as it was claimed.
   public let job: Job
-  /// The request body as the client posted it (opened from the store's sealed copy).
+  /// The job's stored request, opened from the store's sealed copy: a `StoredRequest` payload (the operations
+  /// decode it), or the raw body a job queued by 0.1.0 was stored with.
   public let request: [UInt8]
   /// A directory for this run's work files (mode 0700), removed when the run ends.
   public let workDirectory: String

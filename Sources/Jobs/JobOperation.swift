@@ -2,29 +2,64 @@ import Foundation
 import JSON
 import Locations
 
-/// One kind of job (`/media/enhance`, ...): how its request is checked at submission and the work that runs
-/// it. The media operations implement it; the API serves one POST/GET pair per operation.
+/// One kind of job (`/media/enhance`, ...): how a posted request becomes its typed spec, and the work that
+/// runs that spec. The media operations implement it; the API serves one POST/GET pair per operation.
 public protocol JobOperation: Sendable {
+  associatedtype Spec: JobSpec
   /// The path jobs of this kind are posted to.
   var path: String { get }
-  /// Checks a posted request (already parsed JSON) and returns its locations. Throws naming the field at fault.
-  func validate(_ request: JSONValue) throws(InvalidRequest) -> ValidatedRequest
-  /// Runs one job of this kind.
-  var work: any JobWork { get }
+  /// Checks a posted request (already parsed JSON) and returns its spec. Throws naming the field at fault.
+  func validate(_ request: JSONValue) throws(InvalidRequest) -> Spec
+  /// Runs one job of this kind: fetch, process, upload. Returns the result JSON text, or throws a
+  /// `JobFailure` (any other error is a bug and ends the job `InternalError`).
+  func run(_ spec: Spec, context: JobContext) throws -> String
 }
 
-/// A request that passed validation: its locations, for admission control and the API.
-public struct ValidatedRequest: Sendable, Equatable {
-  public var inputs: [Location]
-  public var outputs: [Location]
-
-  public init(inputs: [Location], outputs: [Location]) {
-    self.inputs = inputs
-    self.outputs = outputs
+extension JobOperation {
+  /// Validates a whole posted body, the operation's fields and `on_complete`, into what the store seals.
+  public func admit(_ request: JSONValue) throws(InvalidRequest) -> AdmittedRequest {
+    let spec = try validate(request)
+    var onComplete: Callback?
+    if let value = request.object?["on_complete"], value != .null {
+      onComplete = try Callback.parse(value, field: "on_complete", allowBody: true)
+    }
+    return AdmittedRequest(
+      payload: StoredRequest(spec: spec, onComplete: onComplete).encoded(), reads: spec.reads,
+      writes: spec.writes, hasOnComplete: onComplete != nil)
   }
 
-  /// The earliest expiry among the outputs: the job's deadline.
-  public var deadline: Date? { outputs.compactMap { $0.expiry?.date }.min() }
+  /// Runs a claimed job from its stored request.
+  func runStored(_ context: JobContext) throws -> String {
+    let stored = try StoredRequest<Spec>.decode(context.request) { request throws(InvalidRequest) in
+      try validate(request)
+    }
+    return try run(stored.spec, context: context)
+  }
+}
+
+/// A request that passed validation, ready to store: the payload to seal, and what admission control and the
+/// job row need to know of it.
+public struct AdmittedRequest: Sendable, Equatable {
+  /// What the worker gets back when it runs the job (`StoredRequest`'s encoding for the operations).
+  public var payload: [UInt8]
+  /// The locations the job reads and writes.
+  public var reads: [Location]
+  public var writes: [Location]
+  /// The request has an `on_complete` callback.
+  public var hasOnComplete: Bool
+  /// When the job must be done: the earliest expiry among the outputs, unless given.
+  public var deadline: Date?
+
+  public init(
+    payload: [UInt8], reads: [Location] = [], writes: [Location] = [], hasOnComplete: Bool = false,
+    deadline: Date? = nil
+  ) {
+    self.payload = payload
+    self.reads = reads
+    self.writes = writes
+    self.hasOnComplete = hasOnComplete
+    self.deadline = deadline ?? writes.compactMap { $0.expiry?.date }.min()
+  }
 }
 
 /// A request that cannot be accepted, naming the field at fault (`output.auth.secret`) and the problem.
@@ -48,7 +83,7 @@ public struct InvalidRequest: Error, Sendable, Equatable, CustomStringConvertibl
   }
 }
 
-/// Dispatches each job to the work of the operation its path names.
+/// Dispatches each job to the operation its path names, which decodes the job's stored spec and runs it.
 public struct OperationRouter: JobWork {
   public let operations: [String: any JobOperation]
 
@@ -62,6 +97,6 @@ public struct OperationRouter: JobWork {
         .final, type: "/problems/internal-error", title: "Unknown operation",
         detail: "no operation serves \(context.job.path) in this version of Ferry")
     }
-    return try operation.work.run(context)
+    return try operation.runStored(context)
   }
 }

@@ -31,19 +31,20 @@ public struct JobService: Sendable {
     self.now = now
   }
 
-  /// Stores a job for `owner` posted to `path` with `body`, whose earliest output expires at `deadline`.
-  /// Returns the existing job for a retry (same `Idempotency-Key`, or the same body within the window);
-  /// throws `AdmissionRefusal` when the job could not finish before `deadline`. `hasOnComplete` says the body
-  /// holds an `on_complete` callback (called when the job ends).
+  /// Stores a job for `owner` posted to `path` with `body`, admitted as `request` (its payload is what the
+  /// store seals; the body as posted is kept only as a keyed digest, to recognise a re-post). Returns the
+  /// existing job for a retry (same `Idempotency-Key`, or the same body within the window); throws
+  /// `AdmissionRefusal` when the job could not finish before its deadline.
   public func submit(
-    owner: String, path: String, body: [UInt8], deadline: Date?, idempotencyKey: String?, hasOnComplete: Bool = false
+    owner: String, path: String, body: [UInt8], request: AdmittedRequest, idempotencyKey: String?
   ) async throws -> Submission {
     let submitted = now()
     let id = UUID()
+    let deadline = request.deadline
     let job = Job(
-      id: id, owner: owner, path: path, sealedRequest: cipher.seal(body, job: id),
+      id: id, owner: owner, path: path, sealedRequest: cipher.seal(request.payload, job: id),
       requestDigest: cipher.digest(body), idempotencyKey: idempotencyKey, submittedAt: submitted,
-      retention: retention, deadline: deadline, hasOnComplete: hasOnComplete)
+      retention: retention, deadline: deadline, hasOnComplete: request.hasOnComplete)
     let since = submitted - duplicateWindow.seconds
     let estimate = estimator.estimate
     if let limit = admission.queueLimit(deadline: deadline, now: submitted, estimatedRun: estimate),

@@ -1,7 +1,8 @@
 import Foundation
 
-/// The work a worker runs for a job: fetch, process, upload. The media operations implement it; the job
-/// engine owns everything around it (claiming, leases, progress, cancellation, retries, recovery).
+/// The work a worker runs for a job: fetch, process, upload. `OperationRouter` implements it for the
+/// operations (each runs its typed spec); the job engine owns everything around it (claiming, leases,
+/// progress, cancellation, retries, recovery).
 public protocol JobWork: Sendable {
   /// Runs `context.job` and returns the result JSON text, or throws a `JobFailure` (any other error is a bug
   /// and ends the job `InternalError`). Blocking is expected: each run has a thread of its own.

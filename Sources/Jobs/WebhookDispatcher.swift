@@ -226,25 +226,34 @@ public final class WebhookDispatcher: Sendable {
   /// The callback a delivery calls: the registered webhook's as it was when the job ended, or the job's
   /// `on_complete` from its sealed request.
   private func callback(for delivery: Delivery, job: Job) throws -> Callback {
-    let field: String
-    let json: JSONValue
-    do {
-      switch delivery.target {
-      case .webhook(let id, let sealed):
-        field = "callback"
+    switch delivery.target {
+    case .webhook(let id, let sealed):
+      let json: JSONValue
+      do {
         json = try JSONValue.parse(Data(try cipher.open(sealed, job: id)))
-      case .onComplete:
-        field = "on_complete"
-        let request = try JSONValue.parse(Data(try cipher.open(job.sealedRequest, job: job.id)))
-        json = request.object?["on_complete"] ?? .null
+      } catch {
+        throw Undeliverable(reason: "the callback cannot be read (was secrets.key changed?)")
       }
-    } catch {
-      throw Undeliverable(reason: "the callback cannot be read (was secrets.key changed?)")
-    }
-    do {
-      return try Callback.parse(json, field: field, allowBody: field == "on_complete")
-    } catch {
-      throw Undeliverable(reason: "the callback is not valid: \(error)")
+      do {
+        return try Callback.parse(json, field: "callback", allowBody: false)
+      } catch {
+        throw Undeliverable(reason: "the callback is not valid: \(error)")
+      }
+    case .onComplete:
+      let payload: [UInt8]
+      do {
+        payload = try cipher.open(job.sealedRequest, job: job.id)
+      } catch {
+        throw Undeliverable(reason: "the callback cannot be read (was secrets.key changed?)")
+      }
+      do {
+        guard let callback = try StoredRequestFormat.onComplete(payload) else {
+          throw Undeliverable(reason: "the job has no on_complete")
+        }
+        return callback
+      } catch let failure as JobFailure {
+        throw Undeliverable(reason: "the callback is not valid: \(failure.error.detail)")
+      }
     }
   }
 

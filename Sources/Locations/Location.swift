@@ -1,9 +1,10 @@
 import SigV4
 
-/// Where a job reads its input or writes an output, as the client gave it, validated.
-public struct Location: Sendable, Equatable {
+/// Where a job reads its input or writes an output, as the client gave it, validated. Codable: a job's stored
+/// spec carries its locations (sealed: they hold credentials).
+public struct Location: Sendable, Equatable, Codable {
   /// What the location points at.
-  public enum Target: Sendable, Equatable {
+  public enum Target: Sendable, Equatable, Codable {
     /// An http(s) URL, public or pre-signed, kept byte for byte as the client sent it.
     case http(url: String, presigned: PresignedURL?)
     /// An object in S3 (or the configured S3-compatible store), key taken literally.
@@ -13,7 +14,7 @@ public struct Location: Sendable, Equatable {
   }
 
   /// Credentials that came with the location.
-  public enum Auth: Sendable, Equatable {
+  public enum Auth: Sendable, Equatable, Codable {
     /// AWS keys for `s3://` locations; `region` overrides `s3.region`.
     case aws(AWSCredentials, region: String?)
     /// HTTP basic authentication for http(s) locations.

@@ -2,9 +2,9 @@ import Foundation
 
 /// What a pre-signed URL's query says about it: which scheme signed it, when it expires, and which headers
 /// besides `Host` the signature covers (they must be sent with exactly the signed values).
-public struct PresignedURL: Sendable, Equatable {
+public struct PresignedURL: Sendable, Equatable, Codable {
   /// The signing scheme.
-  public enum Scheme: String, Sendable, Equatable {
+  public enum Scheme: String, Sendable, Equatable, Codable {
     /// AWS Signature V4 (`X-Amz-Date` + `X-Amz-Expires`), also used by S3-compatible stores.
     case awsV4 = "AWS SigV4"
     /// AWS Signature V2 and GCS V2 (`Expires`, seconds since the epoch).
@@ -16,7 +16,7 @@ public struct PresignedURL: Sendable, Equatable {
   }
 
   /// When the URL stops working.
-  public struct Expiry: Sendable, Equatable {
+  public struct Expiry: Sendable, Equatable, Codable {
     public var date: Date
     public var scheme: Scheme
   }

@@ -7,24 +7,49 @@ import Locations
 /// the input; the JSON result is written to `output` and returned as the job's `result`.
 public struct AnalyzeOperation: JobOperation {
   public let path = "/media/analyze"
-  public let work: any JobWork
+  let work: AnalyzeWork
 
   /// `version` is reported in results (`result.version`).
   public init(transfers: JobTransfers, tools: MediaTools, version: String) {
     work = AnalyzeWork(transfers: transfers, tools: tools, version: version)
   }
 
-  public func validate(_ request: JSONValue) throws(InvalidRequest) -> ValidatedRequest {
+  public func validate(_ request: JSONValue) throws(InvalidRequest) -> AnalyzeSpec {
     let (input, output) = try MediaRequest.inputAndOutput(request)
-    _ = try AnalyzeSettings(request: request)
-    _ = try MediaRequest.region(request)
-    return ValidatedRequest(inputs: [input], outputs: [output])
+    return AnalyzeSpec(
+      input: input, output: output, settings: try AnalyzeSettings(request: request),
+      region: try MediaRegion(request))
+  }
+
+  public func run(_ spec: AnalyzeSpec, context: JobContext) throws -> String {
+    try work.run(spec, context: context)
   }
 }
 
-extension MediaRequest {
-  /// The input's optional `region` (`{"start", "end"}` in seconds): the part of the media to process.
-  static func region(_ request: JSONValue) throws(InvalidRequest) -> (start: Double, end: Double?)? {
+/// An analyze job as validated.
+public struct AnalyzeSpec: JobSpec {
+  public var input: Location
+  public var output: Location
+  public var settings: AnalyzeSettings
+  /// The part of the input to analyze; nil for all of it.
+  public var region: MediaRegion?
+
+  public var reads: [Location] { [input] }
+  public var writes: [Location] { [output] }
+}
+
+/// The input's optional `region` (`{"start", "end"}` in seconds): the part of the media to process.
+public struct MediaRegion: Sendable, Equatable, Codable {
+  public var start: Double
+  public var end: Double?
+
+  public init(start: Double, end: Double?) {
+    self.start = start
+    self.end = end
+  }
+
+  /// The region of `request.input`, or nil when it names none.
+  init?(_ request: JSONValue) throws(InvalidRequest) {
     guard case .object(let input)? = request.object?["input"], let region = input["region"], region != .null else {
       return nil
     }
@@ -34,11 +59,11 @@ extension MediaRequest {
     guard start >= 0, start.isFinite, end.map({ $0 > start && $0.isFinite }) ?? true else {
       throw InvalidRequest("input.region", "needs 0 <= start < end (seconds)")
     }
-    return (start, end)
+    self.init(start: start, end: end)
   }
 }
 
-struct AnalyzeWork: JobWork {
+struct AnalyzeWork {
   let transfers: JobTransfers
   let tools: MediaTools
   let version: String
@@ -47,13 +72,8 @@ struct AnalyzeWork: JobWork {
   /// `LoudnessMath`. Later pieces start this much early so their 3 s short-term windows are full where they take over.
   static let warmUp = 3.0
 
-  func run(_ context: JobContext) throws -> String {
-    let request = try MediaRequest.decode(context)
-    let (input, output) = try EnhanceWork.checked { () throws(InvalidRequest) in
-      try MediaRequest.inputAndOutput(request)
-    }
-    let settings = try EnhanceWork.checked { () throws(InvalidRequest) in try AnalyzeSettings(request: request) }
-    let region = try EnhanceWork.checked { () throws(InvalidRequest) in try MediaRequest.region(request) }
+  func run(_ spec: AnalyzeSpec, context: JobContext) throws -> String {
+    let (input, output, settings, region) = (spec.input, spec.output, spec.settings, spec.region)
 
     let inputFile = context.workDirectory + "/input"
     try transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)

@@ -2,7 +2,7 @@ import JSON
 import Jobs
 
 /// What an analyze request asks for, checked, with defaults.
-public struct AnalyzeSettings: Sendable, Equatable {
+public struct AnalyzeSettings: Sendable, Equatable, Codable {
   /// `1770-1` gates absolutely only; later revisions add the relative gate.
   public var meteringMode: String = "1770-4"
   /// Measure loudness over speech only (Ferry's estimate: see `AnalyzeWork`), when enough of it is found.

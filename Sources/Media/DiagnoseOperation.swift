@@ -11,23 +11,39 @@ import Locations
 /// is the noise score less 4 in a second with clipping.
 public struct DiagnoseOperation: JobOperation {
   public let path = "/media/diagnose"
-  public let work: any JobWork
+  let work: DiagnoseWork
 
   public init(transfers: JobTransfers, tools: MediaTools) {
     work = DiagnoseWork(analyze: AnalyzeWork(transfers: transfers, tools: tools, version: ""))
   }
 
-  public func validate(_ request: JSONValue) throws(InvalidRequest) -> ValidatedRequest {
-    ValidatedRequest(inputs: [try DiagnoseWork.input(request)], outputs: [])
+  public func validate(_ request: JSONValue) throws(InvalidRequest) -> DiagnoseSpec {
+    do {
+      return DiagnoseSpec(
+        input: try LocationParser(extraFields: ["region"]).parse(request.object?["input"], field: "input"))
+    } catch {
+      throw InvalidRequest(error)
+    }
+  }
+
+  public func run(_ spec: DiagnoseSpec, context: JobContext) throws -> String {
+    try work.run(spec, context: context)
   }
 }
 
-struct DiagnoseWork: JobWork {
+/// A diagnose job as validated: an input and nothing to write.
+public struct DiagnoseSpec: JobSpec {
+  public var input: Location
+
+  public var reads: [Location] { [input] }
+  public var writes: [Location] { [] }
+}
+
+struct DiagnoseWork {
   let analyze: AnalyzeWork
 
-  func run(_ context: JobContext) throws -> String {
-    let json = try MediaRequest.decode(context)
-    let input = try EnhanceWork.checked { () throws(InvalidRequest) in try DiagnoseWork.input(json) }
+  func run(_ spec: DiagnoseSpec, context: JobContext) throws -> String {
+    let input = spec.input
     let inputFile = context.workDirectory + "/input"
     try analyze.transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)
     let info = try MediaSteps.probe(inputFile, tools: analyze.tools, context: context)
@@ -42,14 +58,6 @@ struct DiagnoseWork: JobWork {
       context: context)
     let channelLevels = try Self.channelLevels(inputFile, tools: analyze.tools, context: context)
     return Self.report(m, info: info, duration: duration, channelLevels: channelLevels).description
-  }
-
-  static func input(_ json: JSONValue) throws(InvalidRequest) -> Location {
-    do {
-      return try LocationParser(extraFields: ["region"]).parse(json.object?["input"], field: "input")
-    } catch {
-      throw InvalidRequest(error)
-    }
   }
 
   /// Each channel's RMS level (dBFS) over the whole input.

@@ -79,9 +79,9 @@ public enum EnhanceCommand {
     if let target = settings.targetLevel, measured.integrated > -70 {
       gain = min(max(target - measured.integrated, -40), 40)
     }
-    let peak = settings.peakReference == "sample" ? measured.samplePeak : measured.truePeak
+    let peak = settings.peakReference == .sample ? measured.samplePeak : measured.truePeak
     // A sample-peak limiter lets inter-sample peaks through: keep 1 dB in hand for a true-peak limit.
-    let ceiling = settings.peakReference == "sample" ? settings.peakLimit : settings.peakLimit - 1
+    let ceiling = settings.peakReference == .sample ? settings.peakLimit : settings.peakLimit - 1
     return (gain, peak + gain > ceiling ? ceiling : nil)
   }
 

@@ -7,17 +7,30 @@ import Locations
 /// `POST /media/enhance`: fetch the input, clean and level it with ffmpeg, deliver it to the output.
 public struct EnhanceOperation: JobOperation {
   public let path = "/media/enhance"
-  public let work: any JobWork
+  let work: EnhanceWork
 
   public init(transfers: JobTransfers, tools: MediaTools) {
     work = EnhanceWork(transfers: transfers, tools: tools)
   }
 
-  public func validate(_ request: JSONValue) throws(InvalidRequest) -> ValidatedRequest {
+  public func validate(_ request: JSONValue) throws(InvalidRequest) -> EnhanceSpec {
     let (input, output) = try MediaRequest.inputAndOutput(request)
-    _ = try EnhanceSettings(request: request)
-    return ValidatedRequest(inputs: [input], outputs: [output])
+    return EnhanceSpec(input: input, output: output, settings: try EnhanceSettings(request: request))
   }
+
+  public func run(_ spec: EnhanceSpec, context: JobContext) throws -> String {
+    try work.run(spec, context: context)
+  }
+}
+
+/// An enhance job as validated: where to read and write, and what to do.
+public struct EnhanceSpec: JobSpec {
+  public var input: Location
+  public var output: Location
+  public var settings: EnhanceSettings
+
+  public var reads: [Location] { [input] }
+  public var writes: [Location] { [output] }
 }
 
 /// Reading the `input` and `output` of a request.
@@ -33,28 +46,17 @@ enum MediaRequest {
       throw InvalidRequest(error)
     }
   }
-
-  /// The request as the API stored it (it was validated then; a failure here is a bug).
-  static func decode(_ context: JobContext) throws(JobFailure) -> JSONValue {
-    guard let request = try? JSONValue.parse(Data(context.request)) else {
-      throw JobFailure(
-        .final, type: "/problems/internal-error", title: "Unreadable request", detail: "the stored request is not JSON")
-    }
-    return request
-  }
 }
 
-struct EnhanceWork: JobWork {
+struct EnhanceWork {
   let transfers: JobTransfers
   let tools: MediaTools
 
   /// How close to the target a result must land, LU.
   static let tolerance = 0.4
 
-  func run(_ context: JobContext) throws -> String {
-    let request = try MediaRequest.decode(context)
-    let (input, output) = try Self.checked { () throws(InvalidRequest) in try MediaRequest.inputAndOutput(request) }
-    let settings = try Self.checked { () throws(InvalidRequest) in try EnhanceSettings(request: request) }
+  func run(_ spec: EnhanceSpec, context: JobContext) throws -> String {
+    let (input, output, settings) = (spec.input, spec.output, spec.settings)
 
     let inputFile = context.workDirectory + "/input"
     try transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)
@@ -76,7 +78,7 @@ struct EnhanceWork: JobWork {
       after = try finish(
         cleans: cleans, input: inputFile, output: outputName, gain: gain, ceiling: ceiling, info: info, format: format,
         context: context, share: round == 0 ? 60...80 : 80...84)
-      let peak = settings.peakReference == "sample" ? after.samplePeak : after.truePeak
+      let peak = settings.peakReference == .sample ? after.samplePeak : after.truePeak
       let peakOK = peak <= settings.peakLimit + 0.05
       let loudnessOK = settings.targetLevel.map { abs(after.integrated - $0) <= Self.tolerance } ?? true
       if peakOK && (loudnessOK || before.integrated <= -70) { break }
@@ -202,7 +204,7 @@ struct EnhanceWork: JobWork {
     }
     var applied: [String: JSONValue] = [
       "content_type": .string(settings.contentType), "gain_db": .double((gain * 10).rounded() / 10),
-      "peak_limit": .double(settings.peakLimit), "peak_reference": .string(settings.peakReference),
+      "peak_limit": .double(settings.peakLimit), "peak_reference": .string(settings.peakReference.rawValue),
     ]
     if let target = settings.targetLevel { applied["target_level"] = .double(target) }
     if let reduction = settings.noiseReduction { applied["noise_reduction_db"] = .double(reduction) }
@@ -212,13 +214,6 @@ struct EnhanceWork: JobWork {
       "processing": .object(applied),
       "loudness": .object(["before": figures(before), "after": figures(after)]),
     ]).description
-  }
-
-  static func checked<T>(_ body: () throws(InvalidRequest) -> T) throws(JobFailure) -> T {
-    do { return try body() } catch {
-      throw JobFailure(
-        .final, type: "/problems/internal-error", title: "Invalid stored request", detail: error.description)
-    }
   }
 }
 

@@ -4,7 +4,7 @@ import Jobs
 
 /// What an enhance request asks for, checked and with Ferry's defaults for its content type filled in.
 /// Pure: built from the request JSON, tested from literals.
-public struct EnhanceSettings: Sendable, Equatable {
+public struct EnhanceSettings: Sendable, Equatable, Codable {
   public static let contentTypes = [
     "conference", "interview", "lecture", "meeting", "mobile_phone", "music", "podcast", "studio", "voice_over",
     "voice_recording", "other",
@@ -14,9 +14,15 @@ public struct EnhanceSettings: Sendable, Equatable {
   public var contentType: String
   /// Integrated loudness target in LKFS; nil when loudness correction is off.
   public var targetLevel: Double?
+  /// Which peak `peakLimit` bounds (`audio.loudness.peak_reference`).
+  public enum PeakReference: String, Sendable, Equatable, Codable, CaseIterable {
+    case sample
+    case truePeak = "true_peak"
+  }
+
   /// Peak ceiling in dB (true peak unless `peakReference` is `sample`).
   public var peakLimit: Double
-  public var peakReference: String
+  public var peakReference: PeakReference
   /// Noise reduction in dB (afftdn `nr`); nil when off.
   public var noiseReduction: Double?
   /// High-pass corner in Hz; nil when off.
@@ -39,7 +45,7 @@ public struct EnhanceSettings: Sendable, Equatable {
     }
     let speech = contentType != "music"
     return EnhanceSettings(
-      contentType: contentType, targetLevel: target, peakLimit: -1, peakReference: "true_peak",
+      contentType: contentType, targetLevel: target, peakLimit: -1, peakReference: .truePeak,
       noiseReduction: speech ? noiseAmounts["medium"] : nil, highPass: speech ? 80 : nil, humReduction: false,
       rangeControl: nil, sibilanceReduction: nil)
   }
@@ -64,10 +70,10 @@ public struct EnhanceSettings: Sendable, Equatable {
       peakLimit = peak
     }
     if let reference = try Self.string(root, audio, "loudness", "peak_reference") {
-      guard ["sample", "true_peak"].contains(reference) else {
+      guard let known = PeakReference(rawValue: reference) else {
         throw InvalidRequest("audio.loudness.peak_reference", "must be sample or true_peak")
       }
-      peakReference = reference
+      peakReference = known
     }
 
     let noiseEnabled = try Self.bool(root, audio, "noise", "reduction", "enable")
@@ -101,7 +107,7 @@ public struct EnhanceSettings: Sendable, Equatable {
   }
 
   private init(
-    contentType: String, targetLevel: Double?, peakLimit: Double, peakReference: String, noiseReduction: Double?,
+    contentType: String, targetLevel: Double?, peakLimit: Double, peakReference: PeakReference, noiseReduction: Double?,
     highPass: Double?, humReduction: Bool, rangeControl: Double?, sibilanceReduction: Double?
   ) {
     self.contentType = contentType

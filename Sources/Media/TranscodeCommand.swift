@@ -26,7 +26,7 @@ public enum TranscodeCommand {
       ? "application/vnd.apple.mpegurl" : name.hasSuffix(".ts") ? "video/mp2t" : "application/octet-stream"
   }
 
-  public static func arguments(_ request: TranscodeRequest, input: String, directory: String) -> [String] {
+  public static func arguments(_ request: TranscodeSpec, input: String, directory: String) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
     if let start = request.segmentStart { arguments += ["-ss", EnhanceCommand.number(start)] }
     if let duration = request.segmentDuration { arguments += ["-t", EnhanceCommand.number(duration)] }
@@ -45,7 +45,7 @@ public enum TranscodeCommand {
   /// forced at every segment boundary, so each segment starts with one and lasts `segmentSeconds`, and AAC,
   /// in MPEG-TS segments; a VOD media playlist and a master playlist naming it. Names in the playlists are
   /// relative, so the folder can be uploaded under any prefix as it is.
-  static func hlsArguments(_ output: TranscodeRequest.Output, directory folder: String) -> [String] {
+  static func hlsArguments(_ output: TranscodeSpec.Output, directory folder: String) -> [String] {
     let seconds = String(output.segmentSeconds)
     var arguments: [String]
     if output.carriesVideo != false {
@@ -64,22 +64,22 @@ public enum TranscodeCommand {
     ]
   }
 
-  static func outputArguments(_ output: TranscodeRequest.Output) -> [String] {
+  static func outputArguments(_ output: TranscodeSpec.Output) -> [String] {
     switch output.kind {
     case "jpg":
       var arguments = ["-map", "0:v:0"]
       if let offset = output.offset { arguments += ["-ss", EnhanceCommand.number(offset)] }
       if let scale = scale(output) { arguments += ["-vf", scale] }
       return arguments + ["-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-update", "1", "-f", "image2"]
-    case let kind where TranscodeRequest.videoKinds[kind] != nil:
-      let codecs = TranscodeRequest.videoKinds[kind]!
+    case let kind where TranscodeSpec.videoKinds[kind] != nil:
+      let codecs = TranscodeSpec.videoKinds[kind]!
       var arguments = ["-map", "0:v:0", "-map", "0:a:0?"]
       arguments += video(output, codec: output.videoCodec ?? codecs.video[0])
       arguments += audio(output, codec: output.audioCodec ?? codecs.audio[0])
       let muxer = ["mp4": "mp4", "mov": "mov", "webm": "webm"][kind]!
       return arguments + (kind == "webm" ? [] : ["-movflags", "+faststart"]) + ["-map_metadata", "-1", "-f", muxer]
     default:
-      let codec = output.audioCodec ?? TranscodeRequest.audioKinds[output.kind]![0]
+      let codec = output.audioCodec ?? TranscodeSpec.audioKinds[output.kind]![0]
       let muxer = [
         "mp3": "mp3", "aac": "adts", "m4a": "ipod", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "opus",
       ][output.kind]!
@@ -88,7 +88,7 @@ public enum TranscodeCommand {
   }
 
   /// Encoder, bitrate, size and frame rate for a video stream.
-  static func video(_ output: TranscodeRequest.Output, codec: String) -> [String] {
+  static func video(_ output: TranscodeSpec.Output, codec: String) -> [String] {
     var arguments: [String]
     switch codec {
     case "vp9":
@@ -104,7 +104,7 @@ public enum TranscodeCommand {
   }
 
   /// Encoder, bitrate, rate and channels for an audio stream.
-  static func audio(_ output: TranscodeRequest.Output, codec: String) -> [String] {
+  static func audio(_ output: TranscodeSpec.Output, codec: String) -> [String] {
     var arguments: [String]
     var rate = output.sampleRate
     switch codec {
@@ -137,7 +137,7 @@ public enum TranscodeCommand {
 
   /// The scale filter for the asked size (one side alone keeps the aspect ratio); without one, video is
   /// only evened (H.264 in 4:2:0 refuses odd sizes), and a thumbnail is left as it is.
-  static func scale(_ output: TranscodeRequest.Output) -> String? {
+  static func scale(_ output: TranscodeSpec.Output) -> String? {
     switch (output.width, output.height) {
     case (let w?, let h?): "scale=\(w):\(h)"
     case (let w?, nil): "scale=\(w):-2"

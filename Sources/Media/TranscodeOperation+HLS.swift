@@ -8,7 +8,7 @@ extension TranscodeWork {
   /// playlist names, in order, then the media playlist, then the master playlist, so a reader never finds a
   /// playlist naming a segment that is not there yet. Each file goes through `JobTransfers.deliver`
   /// (progress, cancellation, the lease confirmed before each write). Returns the output's result entry.
-  func deliverHLS(_ output: TranscodeRequest.Output, index: Int, context: JobContext, share: ClosedRange<Int>)
+  func deliverHLS(_ output: TranscodeSpec.Output, index: Int, context: JobContext, share: ClosedRange<Int>)
     throws(JobFailure) -> JSONValue
   {
     let folder = context.workDirectory + "/" + TranscodeCommand.hlsDirectory(index: index)

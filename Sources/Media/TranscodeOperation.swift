@@ -7,25 +7,28 @@ import Locations
 /// thumbnails, hls streams) in one ffmpeg pass, each delivered to its destination.
 public struct TranscodeOperation: JobOperation {
   public let path = "/media/transcode"
-  public let work: any JobWork
+  let work: TranscodeWork
 
   public init(transfers: JobTransfers, tools: MediaTools) {
     work = TranscodeWork(transfers: transfers, tools: tools)
   }
 
-  public func validate(_ request: JSONValue) throws(InvalidRequest) -> ValidatedRequest {
-    let transcode = try TranscodeRequest(request: request)
-    return ValidatedRequest(inputs: [transcode.input], outputs: transcode.outputs.map(\.destination))
+  public func validate(_ request: JSONValue) throws(InvalidRequest) -> TranscodeSpec {
+    try TranscodeSpec(request: request)
+  }
+
+  public func run(_ spec: TranscodeSpec, context: JobContext) throws -> String {
+    try work.run(spec, context: context)
   }
 }
 
-struct TranscodeWork: JobWork {
+struct TranscodeWork {
   let transfers: JobTransfers
   let tools: MediaTools
 
-  func run(_ context: JobContext) throws -> String {
-    let json = try MediaRequest.decode(context)
-    var request = try EnhanceWork.checked { () throws(InvalidRequest) in try TranscodeRequest(request: json) }
+  func run(_ spec: TranscodeSpec, context: JobContext) throws -> String {
+    // hls outputs learn whether they carry video from the input.
+    var request = spec
     let inputFile = context.workDirectory + "/input"
     try transfers.fetch(request.input, field: "inputs[0].source", to: inputFile, context: context, share: 0...25)
     let info = try MediaSteps.probe(inputFile, tools: tools, context: context, requireAudio: false)
@@ -33,7 +36,7 @@ struct TranscodeWork: JobWork {
       // An hls stream carries video when the input has some, unless the request left it out.
       if output.kind == "hls" { request.outputs[index].carriesVideo = output.carriesVideo ?? info.hasVideo }
       let needsVideo =
-        output.kind == "jpg" || TranscodeRequest.videoKinds[output.kind] != nil
+        output.kind == "jpg" || TranscodeSpec.videoKinds[output.kind] != nil
         || request.outputs[index].carriesVideo == true
       if needsVideo && !info.hasVideo {
         throw JobFailure(

@@ -1,5 +1,5 @@
 /// An access key, its secret and an optional session token (STS). Never log these.
-public struct AWSCredentials: Sendable, Equatable {
+public struct AWSCredentials: Sendable, Equatable, Codable {
   public var accessKeyID: String
   public var secretAccessKey: String
   public var sessionToken: String?

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Jobs
 import Locations
 import Log
@@ -13,6 +14,7 @@ final class PoolHarness: Sendable {
   let pool: WorkerPool
   let service: JobService
   let storage: LocalStorage
+  let copy: CopyOperation?
   let logs = MemoryLogSink()
   static let cipher = RequestCipher(masterKey: [UInt8](repeating: 42, count: 32))
 
@@ -33,13 +35,16 @@ final class PoolHarness: Sendable {
     concurrency: Int = 2, maxAttempts: Int = 3, lease: Duration = .seconds(30), dataDirectory: String? = nil,
     store: (any JobStore)? = nil, s3Endpoint: String? = nil, sweepInterval: Duration = .seconds(3600),
     pollInterval: Duration = .milliseconds(100), temporaryStorage: TemporaryStorage? = nil,
-    work makeWork: (JobTransfers) -> any JobWork = { CopyWork(transfers: $0) }
+    work makeWork: ((JobTransfers) -> any JobWork)? = nil
   ) throws {
     let directory = try dataDirectory ?? makeTemporaryDirectory("ferry-pool")
     self.dataDirectory = directory
     self.store = try store ?? SQLiteJobStore(path: directory + "/ferry.db")
     storage = LocalStorage(root: directory + "/storage")
-    let work = makeWork(Self.transfers(storage: temporaryStorage ?? .local(storage), s3Endpoint: s3Endpoint))
+    let transfers = Self.transfers(storage: temporaryStorage ?? .local(storage), s3Endpoint: s3Endpoint)
+    // By default jobs are copies, admitted as the API admits them; a test's own work gets its body as it is.
+    copy = makeWork == nil ? CopyOperation(path: "/media/copy-test", transfers: transfers) : nil
+    let work = makeWork?(transfers) ?? OperationRouter([copy!])
     pool = WorkerPool(
       store: self.store, work: work, cipher: Self.cipher,
       settings: .init(
@@ -56,8 +61,10 @@ final class PoolHarness: Sendable {
   /// Submits a request body as `owner`.
   @discardableResult
   func submit(_ body: String, owner: String = "app", deadline: Date? = nil, key: String? = nil) async throws -> Job {
-    try await service.submit(
-      owner: owner, path: "/media/copy-test", body: Array(body.utf8), deadline: deadline, idempotencyKey: key
+    var request = try copy?.admit(JSONValue.parse(Data(body.utf8))) ?? AdmittedRequest(payload: Array(body.utf8))
+    if let deadline { request.deadline = deadline }
+    return try await service.submit(
+      owner: owner, path: "/media/copy-test", body: Array(body.utf8), request: request, idempotencyKey: key
     ).job
   }
 

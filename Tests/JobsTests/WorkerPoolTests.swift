@@ -128,7 +128,8 @@ import Transfer
     try harness.pool.start()
     defer { harness.pool.stop() }
     let expired = expiredOutputURL(server.base)
-    let job = try await harness.submit(copyRequest(server.base + "/in", expired))
+    // Admitted as if its URL had not expired yet (admission would refuse it now).
+    let job = try await harness.submit(copyRequest(server.base + "/in", expired), deadline: .distantFuture)
     let done = try await harness.wait(for: job.id)
     let key = "ferry-kept/\(job.id.uuidString.lowercased())/talk.wav"
     #expect(done.status == .failed && done.error?.type == "/problems/output-url-expired")
@@ -154,7 +155,8 @@ import Transfer
     try harness.pool.start()
     defer { harness.pool.stop() }
     let expired = expiredOutputURL(server.base)
-    let job = try await harness.submit(copyRequest(server.base + "/in", expired))
+    // Admitted as if its URL had not expired yet (admission would refuse it now).
+    let job = try await harness.submit(copyRequest(server.base + "/in", expired), deadline: .distantFuture)
     let done = try await harness.wait(for: job.id)
     let key = "ferry-kept/\(job.id.uuidString.lowercased())/talk.wav"
     #expect(done.status == .failed && done.error?.type == "/problems/output-url-expired")

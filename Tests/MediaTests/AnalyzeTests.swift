@@ -99,9 +99,7 @@ import Transfer
   /// Runs an analyze of `dlb://in/<name>` and returns the result and the job.
   func analyze(_ name: String, extra: String = "") async throws -> ([String: Any], Job) {
     let body = #"{"input": "dlb://in/\#(name)", "output": "dlb://out/\#(name).json"\#(extra)}"#
-    let job = try await harness.service.submit(
-      owner: "app", path: "/media/analyze", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
-    ).job
+    let job = try await harness.submit("/media/analyze", body)
     for _ in 0..<1200 {
       if let stored = try harness.store.job(id: job.id), stored.status.isFinal {
         let result = try stored.result.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]

@@ -49,9 +49,7 @@ import Transfer
   }
 
   func run(_ body: String) async throws -> Job {
-    let job = try await harness.service.submit(
-      owner: "app", path: "/media/enhance", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
-    ).job
+    let job = try await harness.submit("/media/enhance", body)
     for _ in 0..<600 {
       if let stored = try harness.store.job(id: job.id), stored.status.isFinal { return stored }
       try await Task.sleep(for: .milliseconds(50))

@@ -43,7 +43,7 @@ import Testing
         "dynamics": {"range_control": {"enable": true, "amount": 20}},
         "speech": {"sibilance": {"reduction": {"enable": true}}, "isolation": {"enable": true, "amount": 50}}}}
       """#)
-    #expect(s.targetLevel == -18 && s.peakLimit == -2.5 && s.peakReference == "sample")
+    #expect(s.targetLevel == -18 && s.peakLimit == -2.5 && s.peakReference == .sample)
     #expect(s.noiseReduction == 20 && s.highPass == 120 && s.humReduction)
     #expect(s.rangeControl == 20 && s.sibilanceReduction == 50)
     let off = try settings(
@@ -113,7 +113,7 @@ import Testing
     let silence = LoudnessSummary(integrated: -70, range: 0, samplePeak: -.infinity, truePeak: -.infinity)
     #expect(EnhanceCommand.plan(measured: silence, settings: podcast).gain == 0)
     var sample = podcast
-    sample.peakReference = "sample"
+    sample.peakReference = .sample
     #expect(EnhanceCommand.plan(measured: quiet, settings: sample).ceiling == -1)
   }
 

@@ -8,7 +8,7 @@ import Testing
 @testable import Media
 
 @Suite struct HLSRequestTests {
-  func request(_ text: String) throws -> TranscodeRequest { try transcodeRequest(text) }
+  func request(_ text: String) throws -> TranscodeSpec { try transcodeRequest(text) }
   func refusal(_ text: String) -> String? { transcodeRefusal(text) }
 
   static let storage =

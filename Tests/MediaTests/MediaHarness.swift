@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Jobs
 import Locations
 import Log
@@ -16,11 +17,17 @@ struct MediaHarness: Sendable {
   let storage: LocalStorage
   let pool: WorkerPool
   let service: JobService
+  let operations: [String: any JobOperation]
   let tools = MediaTools()
 
-  /// `s3Endpoint` sets `s3.endpoint` (trusted, as operators' endpoints are).
-  init(_ name: String, s3Endpoint: String? = nil, operations: (JobTransfers, MediaTools) -> [any JobOperation]) throws {
+  /// `s3Endpoint` sets `s3.endpoint` (trusted, as operators' endpoints are). `database` starts from a copy of
+  /// that job store; `start` false leaves the workers to the test (`pool.start()`).
+  init(
+    _ name: String, s3Endpoint: String? = nil, database: String? = nil, start: Bool = true,
+    operations: (JobTransfers, MediaTools) -> [any JobOperation]
+  ) throws {
     directory = try makeTemporaryDirectory("ferry-\(name)")
+    if let database { try FileManager.default.copyItem(atPath: database, toPath: directory + "/ferry.db") }
     store = try SQLiteJobStore(path: directory + "/ferry.db")
     storage = LocalStorage(root: directory + "/storage")
     let transfers = JobTransfers(
@@ -29,14 +36,16 @@ struct MediaHarness: Sendable {
       storage: .local(storage),
       multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
     let cipher = RequestCipher(masterKey: [UInt8](repeating: 4, count: 32))
+    let router = OperationRouter(operations(transfers, tools))
+    self.operations = router.operations
     pool = WorkerPool(
-      store: store, work: OperationRouter(operations(transfers, tools)), cipher: cipher,
+      store: store, work: router, cipher: cipher,
       settings: .init(concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100)),
       logger: .discarding)
     service = JobService(
       store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
       estimator: pool.estimator, retention: .seconds(86400))
-    try pool.start()
+    if start { try pool.start() }
   }
 
   /// Makes `dlb://<key>` of the test app with ffmpeg (`arguments` go before the output path).
@@ -52,11 +61,20 @@ struct MediaHarness: Sendable {
     return path
   }
 
+  /// Submits `body` to `path` as the test app, validated by the operation as the API does.
+  func submit(_ path: String, _ body: String) async throws -> Job {
+    guard let operation = operations[path] else {
+      throw RawHTTPClient.ClientError(description: "no operation serves \(path)")
+    }
+    let request = try operation.admit(try JSONValue.parse(Data(body.utf8)))
+    return try await service.submit(
+      owner: "app", path: path, body: Array(body.utf8), request: request, idempotencyKey: nil
+    ).job
+  }
+
   /// Submits `body` to `path` as the test app and waits (at most 60 s) for the job to end.
   func run(_ path: String, _ body: String) async throws -> Job {
-    let job = try await service.submit(
-      owner: "app", path: path, body: Array(body.utf8), deadline: nil, idempotencyKey: nil
-    ).job
+    let job = try await submit(path, body)
     for _ in 0..<1200 {
       if let stored = try store.job(id: job.id), stored.status.isFinal { return stored }
       try await Task.sleep(for: .milliseconds(50))

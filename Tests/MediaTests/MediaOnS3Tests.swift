@@ -159,9 +159,7 @@ struct MediaOnS3Tests {
        "outputs": [{"kind": "hls", "destination": {"url": "s3://media-hls/radio/", "auth": {"key": "AKIDHLS", "secret": "hls/secret"}},
                     "hls": {"segment_sec": 1}}]}
       """#
-    let job = try await harness.service.submit(
-      owner: "app", path: "/media/transcode", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
-    ).job
+    let job = try await harness.submit("/media/transcode", body)
     jobID.value = job.id
     var ended: Job?
     for _ in 0..<600 where ended == nil {

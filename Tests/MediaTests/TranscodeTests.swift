@@ -10,8 +10,8 @@ import Transfer
 @testable import Media
 
 /// A transcode request parsed from JSON text (the request suites' helper).
-func transcodeRequest(_ text: String) throws -> TranscodeRequest {
-  try TranscodeRequest(request: try JSONValue.parse(Data(text.utf8)))
+func transcodeRequest(_ text: String) throws -> TranscodeSpec {
+  try TranscodeSpec(request: try JSONValue.parse(Data(text.utf8)))
 }
 
 /// Why `text` is refused as a transcode request (the field and problem), or nil when it is accepted.
@@ -24,8 +24,8 @@ func transcodeRefusal(_ text: String) -> String? {
   }
 }
 
-@Suite struct TranscodeRequestTests {
-  func request(_ text: String) throws -> TranscodeRequest { try transcodeRequest(text) }
+@Suite struct TranscodeSpecTests {
+  func request(_ text: String) throws -> TranscodeSpec { try transcodeRequest(text) }
   func refusal(_ text: String) -> String? { transcodeRefusal(text) }
 
   @Test func aRequest_isReadWithItsSettings() throws {
@@ -88,9 +88,7 @@ func transcodeRefusal(_ text: String) -> String? {
   let harness = try! MediaHarness("transcode") { [TranscodeOperation(transfers: $0, tools: $1)] }
 
   func run(_ body: String) async throws -> Job {
-    let job = try await harness.service.submit(
-      owner: "app", path: "/media/transcode", body: Array(body.utf8), deadline: nil, idempotencyKey: nil
-    ).job
+    let job = try await harness.submit("/media/transcode", body)
     for _ in 0..<1200 {
       if let stored = try harness.store.job(id: job.id), stored.status.isFinal { return stored }
       try await Task.sleep(for: .milliseconds(50))

@@ -3,12 +3,13 @@ import JSON
 import Jobs
 import Locations
 
-/// A transcode request (COMPAT.md), checked: one input with an optional segment, and outputs each with a kind,
+/// A transcode job as validated (COMPAT.md's transcode request): one input with an optional segment, and
+/// outputs each with a kind,
 /// a destination and optional audio, video, image or hls settings. A source or destination is a location, or
 /// a `{"storage", "path"}` reference into the request's `storage` block; an hls output's destination is a
 /// folder.
-public struct TranscodeRequest: Sendable, Equatable {
-  public struct Output: Sendable, Equatable {
+public struct TranscodeSpec: JobSpec {
+  public struct Output: Sendable, Equatable, Codable {
     public var id: String
     public var kind: String
     /// Where the output goes; for an hls output a folder (its key a prefix ending in `/`), which the
@@ -29,7 +30,7 @@ public struct TranscodeRequest: Sendable, Equatable {
     public var offset: Double?
     /// hls: whether the stream carries video (nil: when the input has it), and the segment length in seconds.
     public var carriesVideo: Bool?
-    public var segmentSeconds: Int = TranscodeRequest.defaultSegmentSeconds
+    public var segmentSeconds: Int = TranscodeSpec.defaultSegmentSeconds
   }
 
   /// hls segments last this long unless `hls.segment_sec` says otherwise (Apple's authoring guidance).
@@ -40,6 +41,10 @@ public struct TranscodeRequest: Sendable, Equatable {
   public var segmentStart: Double?
   public var segmentDuration: Double?
   public var outputs: [Output]
+
+  public var reads: [Location] { [input] }
+  /// The destinations, in the outputs' order.
+  public var writes: [Location] { outputs.map(\.destination) }
 
   /// Audio kinds and the codecs each takes (the first is the default).
   static let audioKinds: [String: [String]] = [

@@ -1,0 +1,118 @@
+import Foundation
+import JSON
+import Jobs
+import Locations
+import Storage
+import TestSupport
+import Testing
+import Transfer
+
+@testable import Media
+
+/// A posted request is validated once into its operation's spec; what the store seals decodes back to the
+/// same spec, with no second validation, and a raw body stored by the previous release still decodes.
+@Suite struct JobSpecTests {
+  static let transfers = JobTransfers(
+    client: TransferClient(policy: NetworkPolicy()),
+    requests: LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: nil))),
+    storage: .local(LocalStorage(root: NSTemporaryDirectory() + "/ferry-spec-tests")),
+    multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
+  static let tools = MediaTools()
+
+  static let presigned =
+    "https://b.s3.amazonaws.com/out%20put.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20300101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20300101T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host%3Bx-amz-acl&X-Amz-Signature=abc"
+
+  /// Admits `body` through `operation`, then decodes the payload as a worker would, and as a worker would a
+  /// raw body stored by 0.1.0.
+  func roundTrip<Operation: JobOperation>(_ operation: Operation, _ body: String) throws -> (
+    admitted: AdmittedRequest, spec: Operation.Spec, decoded: StoredRequest<Operation.Spec>,
+    legacy: StoredRequest<Operation.Spec>
+  ) {
+    let json = try JSONValue.parse(Data(body.utf8))
+    let spec = try operation.validate(json)
+    let admitted = try operation.admit(json)
+    let validate = { (request: JSONValue) throws(InvalidRequest) -> Operation.Spec in try operation.validate(request) }
+    let decoded = try StoredRequest<Operation.Spec>.decode(admitted.payload, legacy: validate)
+    let legacy = try StoredRequest<Operation.Spec>.decode(Array(body.utf8), legacy: validate)
+    return (admitted, spec, decoded, legacy)
+  }
+
+  @Test func everyOperationsSpec_decodesToWhatWasValidated() throws {
+    let enhance = try roundTrip(
+      EnhanceOperation(transfers: Self.transfers, tools: Self.tools),
+      #"{"input": {"url": "s3://media-in/a b.wav", "auth": {"key": "AK", "secret": "s/k", "token": "t", "region": "eu-west-1"}}, "output": "\#(Self.presigned)", "content": {"type": "music"}, "audio": {"loudness": {"peak_reference": "sample", "peak_limit": "-2"}, "noise": {"reduction": {"amount": "high"}}}}"#
+    )
+    #expect(enhance.decoded.spec == enhance.spec && enhance.legacy.spec == enhance.spec)
+    #expect(enhance.spec.settings.peakReference == .sample && enhance.spec.settings.noiseReduction == 20)
+    #expect(enhance.admitted.deadline == enhance.spec.output.expiry?.date && enhance.admitted.deadline != nil)
+    if case .http(let url, let presigned?) = enhance.decoded.spec.output.target {
+      #expect(url == Self.presigned, "byte-exact")
+      #expect(presigned.signedHeaders == ["x-amz-acl"])
+    } else {
+      Issue.record("the output is not a pre-signed URL: \(enhance.decoded.spec.output)")
+    }
+
+    let analyze = try roundTrip(
+      AnalyzeOperation(transfers: Self.transfers, tools: Self.tools, version: "test"),
+      #"{"input": {"url": "https://h/a.wav?x=1", "region": {"start": 1, "end": 2.5}}, "output": "dlb://o.json", "loudness": {"metering_mode": "1770-2", "dialog_intelligence": true}, "validation": {"loudness": {"loudness_max": -10}}}"#
+    )
+    #expect(analyze.decoded.spec == analyze.spec && analyze.legacy.spec == analyze.spec)
+    #expect(analyze.spec.region == MediaRegion(start: 1, end: 2.5) && analyze.spec.settings.meteringMode == "1770-2")
+
+    let diagnose = try roundTrip(
+      DiagnoseOperation(transfers: Self.transfers, tools: Self.tools),
+      #"{"input": {"url": "https://h/a.wav", "auth": {"username": "u", "password": "p"}}}"#)
+    #expect(diagnose.decoded.spec == diagnose.spec && diagnose.legacy.spec == diagnose.spec)
+    #expect(diagnose.admitted.writes.isEmpty && diagnose.admitted.deadline == nil)
+
+    let transcode = try roundTrip(
+      TranscodeOperation(transfers: Self.transfers, tools: Self.tools),
+      #"{"inputs": [{"source": "dlb://in.mov", "segment": {"start": 2, "duration": 5}}], "storage": [{"id": "main", "url": "s3://media-b/p/", "auth": {"key": "AK", "secret": "S"}}], "outputs": [{"id": "v", "kind": "mp4", "destination": "dlb://o.mp4", "video": {"width": 320, "frame_rate": 25}}, {"id": "h", "kind": "hls", "destination": {"storage": "main", "path": "hls/"}, "hls": {"segment_sec": 2}}]}"#
+    )
+    #expect(transcode.decoded.spec == transcode.spec && transcode.legacy.spec == transcode.spec)
+    #expect(transcode.admitted.writes.count == 2)
+  }
+
+  @Test func onComplete_isStoredTyped_inBothForms() throws {
+    let operation = DiagnoseOperation(transfers: Self.transfers, tools: Self.tools)
+    let withValues = try roundTrip(
+      operation,
+      #"{"input": "dlb://a.wav", "on_complete": {"url": "https://h/cb", "headers": {"Authorization": "Bearer x"}, "body": {"n": 1.5, "s": "t", "l": [true, null]}}}"#
+    )
+    let callback = try #require(withValues.decoded.onComplete)
+    #expect(withValues.admitted.hasOnComplete && withValues.legacy.onComplete == callback)
+    #expect(callback.headers.map(\.name) == ["Authorization"] && callback.headers.map(\.value) == [.text("Bearer x")])
+    #expect(callback.body == .object(["n": .double(1.5), "s": "t", "l": .array([true, .null])]))
+    #expect(try StoredRequestFormat.onComplete(withValues.admitted.payload) == callback)
+
+    let listed = try roundTrip(
+      operation, #"{"input": "dlb://a.wav", "on_complete": {"url": "https://h/cb", "headers": ["x-job-id"]}}"#)
+    #expect(listed.decoded.onComplete?.headers.map(\.value) == [.jobID])
+    let none = try roundTrip(operation, #"{"input": "dlb://a.wav"}"#)
+    #expect(!none.admitted.hasOnComplete && none.decoded.onComplete == nil)
+    #expect(try StoredRequestFormat.onComplete(none.admitted.payload) == nil)
+  }
+
+  @Test func aSpecFromANewerRelease_orUnreadableBytes_endTheJobAsAnInternalError() throws {
+    let operation = DiagnoseOperation(transfers: Self.transfers, tools: Self.tools)
+    let validate = { (request: JSONValue) throws(InvalidRequest) -> DiagnoseSpec in try operation.validate(request) }
+    var payload = try operation.admit(try JSONValue.parse(Data(#"{"input": "dlb://a.wav"}"#.utf8))).payload
+    let text = String(decoding: payload[2...], as: UTF8.self)
+    #expect(text.contains(#""spec_version":1"#))
+    payload =
+      Array(payload[..<2]) + Array(text.replacingOccurrences(of: #""spec_version":1"#, with: #""spec_version":9"#).utf8)
+    for (bytes, says) in [
+      (payload, "newer release of Ferry"), ([0, 2] + Array("{oops".utf8), "cannot be decoded"),
+      (Array("not json".utf8), "neither a typed spec nor JSON"),
+      (Array(#"{"input": "ftp://x"}"#.utf8), "earlier release no longer passes: input"),
+    ] {
+      #expect {
+        _ = try StoredRequest<DiagnoseSpec>.decode(bytes, legacy: validate)
+      } throws: { error in
+        guard let failure = error as? JobFailure else { return false }
+        return failure.kind == .final && failure.error.type == "/problems/internal-error"
+          && failure.error.detail.contains(says)
+      }
+    }
+  }
+}
