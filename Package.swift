@@ -55,7 +55,8 @@ var targets: [Target] = [
 
   // Raw-socket HTTP client, digests and process helpers shared by the test targets.
   .target(name: "TestSupport", dependencies: ["Crypto", "Postgres", "CSpawn"], path: "Tests/TestSupport"),
-  .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"]),
+  // AWS's SigV4 test suite (Apache-2.0, with its NOTICE), checked in so a clone alone runs it.
+  .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"], resources: [.copy("aws-signing-test-suite")]),
   .testTarget(name: "LocationsTests", dependencies: ["Locations", "SigV4", "JSON"]),
   .testTarget(
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
