@@ -34,8 +34,14 @@ var targets: [Target] = [
     name: "Jobs", dependencies: ["SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
   // ffprobe/ffmpeg runner and the media operations.
   .target(name: "Media", dependencies: ["Jobs", "Locations", "JSON", "Log", "CSpawn"]),
-  // The Dolby-compatible HTTP API: auth, job routes.
-  .target(name: "API", dependencies: ["HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"]),
+  // The Dolby-compatible HTTP API: auth, job routes. The dashboard's files are compiled into the binary
+  // (`PackageResources`), so a release binary copied alone has no resource bundle to miss.
+  .target(
+    name: "API", dependencies: ["HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"],
+    resources: [
+      .embedInCode("Dashboard/dashboard.html"), .embedInCode("Dashboard/dashboard.js"),
+      .embedInCode("Dashboard/dashboard.css"),
+    ]),
   .target(
     name: "Ferry",
     dependencies: [
