@@ -34,8 +34,14 @@ var targets: [Target] = [
     name: "Jobs", dependencies: ["SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
   // ffprobe/ffmpeg runner and the media operations.
   .target(name: "Media", dependencies: ["Jobs", "Locations", "JSON", "Log", "CSpawn"]),
-  // The Dolby-compatible HTTP API: auth, job routes.
-  .target(name: "API", dependencies: ["HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"]),
+  // The Dolby-compatible HTTP API: auth, job routes. The dashboard's files are compiled into the binary
+  // (`PackageResources`), so a release binary copied alone has no resource bundle to miss.
+  .target(
+    name: "API", dependencies: ["HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"],
+    resources: [
+      .embedInCode("Dashboard/dashboard.html"), .embedInCode("Dashboard/dashboard.js"),
+      .embedInCode("Dashboard/dashboard.css"),
+    ]),
   .target(
     name: "Ferry",
     dependencies: [
@@ -55,7 +61,8 @@ var targets: [Target] = [
 
   // Raw-socket HTTP client, digests and process helpers shared by the test targets.
   .target(name: "TestSupport", dependencies: ["Crypto", "Postgres", "CSpawn"], path: "Tests/TestSupport"),
-  .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"]),
+  // AWS's SigV4 test suite (Apache-2.0, with its NOTICE), checked in so a clone alone runs it.
+  .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "Crypto"], resources: [.copy("aws-signing-test-suite")]),
   .testTarget(name: "LocationsTests", dependencies: ["Locations", "SigV4", "JSON"]),
   .testTarget(
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),

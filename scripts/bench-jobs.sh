@@ -44,18 +44,7 @@ submit_errors=$(grep -E "Non-2xx|Socket errors" "$work/submit.out" | tr '\n' ' '
 stored=$(python3 -c "import sqlite3; print(sqlite3.connect('$work/data/ferry.db').execute('select count(*) from jobs').fetchone()[0] - $before)")
 
 # The reference: one INSERT + COMMIT at a time, same journal and sync settings, same file system.
-sqlite_rps=$(python3 - "$work/ref.db" "$DURATION" <<'PY'
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=FULL")
-db.execute("CREATE TABLE jobs (seq INTEGER PRIMARY KEY, id TEXT, request BLOB)")
-n, start = 0, time.monotonic()
-while time.monotonic() - start < float(sys.argv[2]):
-    db.execute("BEGIN"); db.execute("INSERT INTO jobs (id, request) VALUES (?, ?)", (os.urandom(16).hex(), os.urandom(120))); db.execute("COMMIT")
-    n += 1
-print(f"{n / (time.monotonic() - start):.0f}")
-PY
-)
+sqlite_rps=$(python3 scripts/bench/sqlite-commit-loop.py "$work/ref.db" "$DURATION")
 
 # Status lookups: one job's GET with the store as it is, then with 100,000 jobs.
 job_id=$(curl -s -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
@@ -98,18 +87,7 @@ read -r small_rps nginx_small < <(status_pair "/media/enhance?job_id=$job_id")
 
 # Fill the store to 100,000 jobs directly (stored as Ferry stores pending jobs; they are never opened).
 stop_ferry
-python3 - "$work/data/ferry.db" <<'PY'
-import os, sqlite3, sys, time, uuid
-db = sqlite3.connect(sys.argv[1])
-have = db.execute("select count(*) from jobs").fetchone()[0]
-now = int(time.time() * 1000)
-rows = [(str(uuid.uuid4()), "bench", "/media/enhance", os.urandom(120), os.urandom(32).hex(), "Pending", "queued",
-         0, 0, 0.0, now, now + 31 * 86400000, now, 0, "[]", 0) for _ in range(max(0, 100000 - have))]
-db.executemany("""INSERT INTO jobs (id, owner, path, request, request_digest, status, phase, progress, bytes_done,
-  duration, submitted_ms, expires_ms, not_before_ms, attempt, attempts, cancel_requested)
-  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
-db.commit()
-PY
+python3 scripts/bench/fill-jobs.py "$work/data/ferry.db"
 start_jobs_ferry
 jobs_after=$(python3 -c "import sqlite3; print(sqlite3.connect('$work/data/ferry.db').execute('select count(*) from jobs').fetchone()[0])")
 read -r large_rps nginx_large < <(status_pair "/media/enhance?job_id=$job_id")

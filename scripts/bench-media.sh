@@ -32,25 +32,7 @@ token=$(curl -s -u "$app:bench-secret" -d grant_type=client_credentials "http://
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
 job() { # path body -> seconds from POST to Success
-  python3 - "$port" "$token" "$1" "$2" <<'PY'
-import json, sys, time, urllib.request, uuid
-port, token, path, body = sys.argv[1:]
-# A fresh Idempotency-Key: the same body again within 10 minutes would otherwise answer the earlier job.
-key = str(uuid.uuid4())
-def call(method, url, data=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{url}", data=data, method=method,
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                          "Idempotency-Key": key})
-    return json.load(urllib.request.urlopen(req))
-start = time.monotonic()
-job = call("POST", path, body.encode())["job_id"]
-while True:
-    status = call("GET", f"{path}?job_id={job}")
-    if status["status"] not in ("Pending", "Running"): break
-    time.sleep(0.02)
-if status["status"] != "Success": sys.exit(f"job ended {status['status']}: {status.get('error')}")
-print(f"{time.monotonic() - start:.3f}")
-PY
+  python3 scripts/bench/media-job.py "$port" "$token" "$1" "$2"
 }
 
 bare() { # command... -> seconds
@@ -104,13 +86,4 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "| $round | $fa | $ba | $(realtime "$fa") | $fw | $bw | $(realtime "$fw") | $fm | $bm | $(realtime "$fm") | $ft | $bt | $(realtime "$ft") |"
   rows+=("$fa $ba $fw $bw $fm $bm $ft $bt")
 done
-printf '%s\n' "${rows[@]}" | python3 -c "
-import statistics, sys
-rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
-m = [statistics.median(r[i] for r in rows) for i in range(8)]
-s = $SECONDS_OF_MEDIA
-print()
-print(f'Medians over {len(rows)} rounds, {s} s of 48 kHz stereo, $(nproc) cores:')
-for name, (f, b) in [('analyze', m[0:2]), ('enhance to WAV', m[2:4]), ('enhance to MP3', m[4:6]), ('transcode to MP3', m[6:8])]:
-    print(f'- {name}: Ferry {s / f:.0f}x realtime, bare ffmpeg {s / b:.0f}x; Ferry / bare time {f / b:.2f} (overhead {100 * (f / b - 1):+.0f}%)')
-"
+printf '%s\n' "${rows[@]}" | python3 scripts/bench/media-summary.py "$SECONDS_OF_MEDIA" "$(nproc)"

@@ -58,32 +58,11 @@ done
 [ -n "$sink_port" ] || { echo "the PUT sink did not start" >&2; exit 1; }
 
 # The sink must not answer before the whole body arrived: a client could stop early and look fast.
-python3 - "$sink_port" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"PUT /check HTTP/1.1\r\nHost: sink\r\nContent-Length: 1000\r\n\r\n" + b"x" * 999)
-s.settimeout(0.5)
-try:
-    early = s.recv(64)
-except socket.timeout:
-    early = None
-s.settimeout(5)
-s.sendall(b"x")
-late = s.recv(64)
-if early is not None or not late.startswith(b"HTTP/1.1 201"):
-    sys.exit(f"the PUT sink answered before the end of the body: {early!r}, then {late!r}")
-PY
+python3 scripts/bench/sink-check.py "$sink_port"
 
 # Runs a command and prints "<wall seconds> <peak RSS KiB> <CPU seconds> <its stdout>".
 measure() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-start = time.monotonic()
-out = subprocess.run(sys.argv[1:], check=True, stdout=subprocess.PIPE, text=True).stdout
-elapsed = time.monotonic() - start
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{elapsed:.3f} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime:.3f} {out.strip()}")
-PY
+  python3 scripts/bench/measure.py "$@"
 }
 
 url="http://127.0.0.1:$port"
@@ -155,17 +134,6 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 echo
-python3 - "$max_rss" "${results[@]}" <<'PY'
-import statistics, sys
-rows = [r.split(":") for r in sys.argv[2:]]
-for direction in ("download", "upload"):
-    mine = [[float(x) for x in r[1:]] for r in rows if r[0] == direction]
-    ratios = [c / f for c, f, _, _ in mine]
-    cpu = [cc / fc for _, _, cc, fc in mine]
-    print(f"- {direction}: Ferry / curl throughput median {statistics.median(ratios):.2f}x"
-          f" (range {min(ratios):.2f}-{max(ratios):.2f}); CPU seconds median curl {statistics.median(r[2] for r in mine):.3f},"
-          f" Ferry {statistics.median(r[3] for r in mine):.3f} (curl's / Ferry's: {statistics.median(cpu):.2f}x)")
-print(f"- Ferry's peak RSS: {int(sys.argv[1]) // 1024} MiB")
-PY
+python3 scripts/bench/transfer-summary.py "$max_rss" "${results[@]}"
 echo "- ${SIZE_MIB} MiB over 127.0.0.1, $ROUNDS rounds, nginx $(nginx -v 2>&1 | cut -d/ -f2) (sendfile GET), Bench/put-sink.py" \
   "(PUT, body read and dropped), $(curl --version | head -1 | cut -d' ' -f1-2), $(nproc) cores"

@@ -87,12 +87,6 @@ for round in $(seq 1 "$ROUNDS"); do
   [ "$f_err" = "none" ] || echo "ferry errors: $f_err" >&2
 done
 echo
-python3 - "${ratios[*]}" "${cpu_ratios[*]}" <<PY
-import statistics, sys
-r = [float(x) for x in sys.argv[1].split()]
-c = [float(x) for x in sys.argv[2].split()]
-print(f"Ferry / nginx requests/s: median {statistics.median(r):.2f}x, mean {statistics.mean(r):.2f}x, range {min(r):.2f}-{max(r):.2f}")
-print(f"Ferry / nginx CPU efficiency (nginx CPU per request / Ferry's): median {statistics.median(c):.2f}x")
-PY
+python3 scripts/bench/health-summary.py "${ratios[*]}" "${cpu_ratios[*]}"
 echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s GET /health, $ROUNDS alternating rounds, $(nproc) cores, $(nginx -v 2>&1 | cut -d' ' -f3), nginx worker_processes auto, both with access logs"
 echo "ferry access-log lines written: $(grep -c '"msg":"request"' "$work/ferry.log")"

@@ -46,6 +46,30 @@ import Testing
     #expect(head.status == 200 && head.header("Content-Security-Policy") != nil)
   }
 
+  @Test func dashboard_servesItsFilesAsWritten_andTheScriptParses() async throws {
+    let server = try APITestServer()
+    defer { Task { await server.stop() } }
+    let directory = S3Peers.packageRoot + "/Sources/API/Dashboard/"
+    for (path, file) in [
+      ("/dashboard", "dashboard.html"), ("/dashboard/app.js", "dashboard.js"), ("/dashboard/app.css", "dashboard.css"),
+    ] {
+      let written = try Data(contentsOf: URL(fileURLWithPath: directory + file))
+      let served = try await server.request("GET", path).body
+      #expect(!written.isEmpty && served == Array(written), "\(path)")
+    }
+    // A syntax error would only show in a browser; node (when installed) finds it here.
+    guard let node = Self.findExecutable("node") else {
+      print("note: node is not on PATH; dashboard.js was not syntax-checked")
+      return
+    }
+    let check = Process()
+    check.executableURL = URL(fileURLWithPath: node)
+    check.arguments = ["--check", directory + "dashboard.js"]
+    try check.run()
+    check.waitUntilExit()
+    #expect(check.terminationStatus == 0, "node --check dashboard.js")
+  }
+
   @Test(.timeLimit(.minutes(2)))
   func dashboard_inChromium_showsTheKeysJobsAsTheAPIAnswers_cancelsAndCharts() async throws {
     guard ["chromium", "chromium-browser"].contains(where: { Self.findExecutable($0) != nil }) else {
