@@ -16,13 +16,15 @@ var targets: [Target] = [
   .systemLibrary(name: "CSpawn"),
 
   .target(name: "Log"),
+  // The problem catalogue: every problem type Ferry reports, its HTTP status, title and retry rule.
+  .target(name: "Problems"),
   .target(name: "JSON"),
   // OpenSSL's hashes and MACs behind Swift types.
   .target(name: "Crypto", dependencies: ["COpenSSL"]),
   .target(name: "SigV4", dependencies: ["Crypto"]),
-  .target(name: "Locations", dependencies: ["SigV4", "JSON"]),
+  .target(name: "Locations", dependencies: ["Problems", "SigV4", "JSON"]),
   .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log"]),
-  .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll", "CSpawn"]),
+  .target(name: "HTTPServer", dependencies: ["Problems", "Log", "CEventPoll", "CSpawn"]),
   // SQLite connections, statements and a group-committing writer thread.
   .target(name: "SQLite", dependencies: ["CSQLite"]),
   // libpq connections with bound text parameters, and a small pool of them.
@@ -31,13 +33,14 @@ var targets: [Target] = [
   .target(name: "Storage", dependencies: ["Crypto", "Locations", "SigV4", "Transfer"]),
   // Job model and state machine, stores, scheduler and workers.
   .target(
-    name: "Jobs", dependencies: ["SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
+    name: "Jobs",
+    dependencies: ["Problems", "SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
   // ffprobe/ffmpeg runner and the media operations.
-  .target(name: "Media", dependencies: ["Jobs", "Locations", "JSON", "Log", "CSpawn"]),
+  .target(name: "Media", dependencies: ["Problems", "Jobs", "Locations", "JSON", "Log", "CSpawn"]),
   // The Dolby-compatible HTTP API: auth, job routes. The dashboard's files are compiled into the binary
   // (`PackageResources`), so a release binary copied alone has no resource bundle to miss.
   .target(
-    name: "API", dependencies: ["HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"],
+    name: "API", dependencies: ["Problems", "HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"],
     resources: [
       .embedInCode("Dashboard/dashboard.html"), .embedInCode("Dashboard/dashboard.js"),
       .embedInCode("Dashboard/dashboard.css"),
@@ -67,6 +70,7 @@ var targets: [Target] = [
   .testTarget(
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
+  .testTarget(name: "ProblemsTests", dependencies: ["Problems"]),
   .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport"]),
   // Fixtures/ holds a job store written by 0.1.0 (the upgrade test reads it by path).
   .testTarget(
@@ -76,7 +80,7 @@ var targets: [Target] = [
     dependencies: [
       "Jobs", "SQLite", "Postgres", "Crypto", "JSON", "Locations", "SigV4", "Transfer", "Storage", "TestSupport",
     ]),
-  .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Log", "TestSupport"]),
+  .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Problems", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",
     dependencies: [

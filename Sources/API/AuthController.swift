@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import JSON
+import Problems
 
 /// `POST /v1/auth/token` (and the legacy `/media/oauth2/token`): client credentials in Basic auth for an
 /// access token.
@@ -33,16 +34,14 @@ public struct AuthController: Sendable {
       let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":")
     else {
       throw HTTPError(
-        status: .unauthorized, type: "/problems/unauthorized", title: "Unauthorized",
-        detail: "send the app key and secret as Authorization: Basic base64(key:secret)",
+        .unauthorized, detail: "send the app key and secret as Authorization: Basic base64(key:secret)",
         headers: ["WWW-Authenticate": #"Basic realm="ferry""#])
     }
     let key = String(pair[..<colon])
     let secret = String(pair[pair.index(after: colon)...])
     guard let app = apps.app(key: key, secret: secret) else {
       throw HTTPError(
-        status: .unauthorized, type: "/problems/unauthorized", title: "Unauthorized",
-        detail: "the app key or secret is wrong", headers: ["WWW-Authenticate": #"Basic realm="ferry""#])
+        .unauthorized, detail: "the app key or secret is wrong", headers: ["WWW-Authenticate": #"Basic realm="ferry""#])
     }
     let form = FormDecoding.pairs(String(decoding: request.body.bytes, as: UTF8.self))
     let grant = form.first { $0.name == "grant_type" }?.value

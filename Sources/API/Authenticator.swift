@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import Problems
 import Synchronization
 
 /// Who is calling a `/media/*` route: a Bearer token from `/v1/auth/token`, or a legacy `x-api-key`.
@@ -62,7 +63,7 @@ public struct Authenticator: Sendable {
 
   static func unauthorized(_ detail: String) -> HTTPError {
     HTTPError(
-      status: .unauthorized, type: "/problems/unauthorized", title: "Unauthorized", detail: detail,
+      .unauthorized, detail: detail,
       headers: ["WWW-Authenticate": #"Bearer realm="ferry""#])
   }
 }

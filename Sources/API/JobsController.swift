@@ -3,6 +3,7 @@ import HTTPServer
 import JSON
 import Jobs
 import Log
+import Problems
 import Synchronization
 
 /// The job routes: `POST` and `GET` on each operation's path, `GET /media/jobs`, `POST /media/jobs/cancel`.
@@ -59,12 +60,7 @@ public struct JobsController: Sendable {
       throw HTTPError.badRequest("the body is not valid JSON")
     }
     guard case .object = json else { throw HTTPError.badRequest("the body must be a JSON object") }
-    let admitted: AdmittedRequest
-    do {
-      admitted = try operation.admit(json)
-    } catch {
-      throw HTTPError.badRequest(error.description)
-    }
+    let admitted = try operation.admit(json)
     let idempotencyKey = request.headers["Idempotency-Key"]
     if let key = idempotencyKey, key.isEmpty || key.utf8.count > 255 {
       throw HTTPError.badRequest("Idempotency-Key: must be 1 to 255 bytes")
@@ -75,16 +71,10 @@ public struct JobsController: Sendable {
         owner: owner, path: operation.path, body: body, request: admitted, idempotencyKey: idempotencyKey)
     } catch let refusal as AdmissionRefusal {
       metrics?.admissionRefused()
-      throw HTTPError(
-        status: .badRequest, type: "/problems/output-url-expires-too-soon", title: "Output URL expires too soon",
-        detail: refusal.description)
-    } catch {
-      logger.error(
-        "job not stored", ["request_id": .string(request.id), "error": .string(String(describing: error))])
-      throw HTTPError(
-        status: .serviceUnavailable, type: "/problems/not-ready", title: "Not ready",
-        detail: "the job store is unavailable; nothing was stored, so it is safe to retry",
-        headers: ["Retry-After": "1"])
+      throw refusal
+    } catch let unavailable as JobStoreUnavailable {
+      logger.error("job not stored", ["request_id": .string(request.id), "error": .string(unavailable.cause)])
+      throw unavailable
     }
     let job = submission.job
     if case .created = submission {
@@ -193,8 +183,7 @@ public struct JobsController: Sendable {
     else { return }
     guard type == "application/json" || type.hasSuffix("+json") else {
       throw HTTPError(
-        status: .unsupportedMediaType, type: "/problems/unsupported-media-type", title: "Unsupported media type",
-        detail: "send the request as JSON (Content-Type: application/json), not \(type)")
+        .unsupportedMediaType, detail: "send the request as JSON (Content-Type: application/json), not \(type)")
     }
   }
 

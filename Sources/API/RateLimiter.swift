@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import Problems
 import Synchronization
 
 /// A token bucket per app (`auth.rate_limit.per_s`, `.burst`): each request takes a token; an empty bucket
@@ -35,7 +36,7 @@ public final class RateLimiter: Sendable {
     if let wait {
       let seconds = max(1, Int(min(wait, 86400).rounded(.up)))
       throw HTTPError(
-        status: .tooManyRequests, type: "/problems/too-many-requests", title: "Too many requests",
+        .tooManyRequests,
         detail: "this app key is over \(Self.format(perSecond)) requests a second; retry in \(seconds) s",
         headers: ["Retry-After": String(seconds)])
     }

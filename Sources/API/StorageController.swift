@@ -4,6 +4,7 @@ import HTTPServer
 import JSON
 import Locations
 import Log
+import Problems
 import Storage
 import Synchronization
 
@@ -86,8 +87,7 @@ public struct StorageController: Sendable {
       case .success(false): throw HTTPError.notFound("url: dlb://\(key) does not exist")
       case .failure:
         throw HTTPError(
-          status: .serviceUnavailable, type: "/problems/not-ready", title: "Storage unavailable",
-          detail: "the temporary storage did not answer; try again")
+          .notReady, detail: "the temporary storage did not answer; try again")
       }
       return self.urlAnswer(s3.presignedURL(method: "GET", owner: owner, key: key, lifetime: urlLifetime, now: now()))
     }
@@ -144,12 +144,10 @@ public struct StorageController: Sendable {
       try local.adopt(file: file.path, namespace: namespace, key: key)
     } catch .conflict {
       throw HTTPError(
-        status: .conflict, type: "/problems/conflict", title: "Conflict",
-        detail: "dlb://\(key) collides with another key used as a folder or a file")
+        .conflict, detail: "dlb://\(key) collides with another key used as a folder or a file")
     } catch {
       throw HTTPError(
-        status: .serviceUnavailable, type: "/problems/not-ready", title: "Not stored",
-        detail: "the upload could not be stored")
+        .notReady, detail: "the upload could not be stored")
     }
     return .json(
       bytes: Array(
@@ -188,7 +186,7 @@ public struct StorageController: Sendable {
   }
 
   /// The namespace and key of a `/storage/v1/` request whose signature, method and expiry hold; 403 otherwise.
-  func verified(_ request: Request, method: String, at time: Date? = nil) throws(HTTPError) -> (String, String) {
+  func verified(_ request: Request, method: String, at time: Date? = nil) throws -> (String, String) {
     let namespace = request.parameters["namespace"] ?? ""
     let key = request.parameters["*"] ?? ""
     guard request.queryValue("method") == method, let expires = request.queryValue("expires").flatMap(Int.init),
@@ -196,13 +194,11 @@ public struct StorageController: Sendable {
       signer.verify(signature, method: method, namespace: namespace, key: key, expires: expires)
     else {
       throw HTTPError(
-        status: .forbidden, type: "/problems/forbidden", title: "Forbidden",
-        detail: "the URL's signature does not match; ask POST /media/input or /media/output for a new one")
+        .forbidden, detail: "the URL's signature does not match; ask POST /media/input or /media/output for a new one")
     }
     guard expires > Int((time ?? now()).timeIntervalSince1970) else {
       throw HTTPError(
-        status: .forbidden, type: "/problems/forbidden", title: "Forbidden",
-        detail: "the URL has expired; ask POST /media/input or /media/output for a new one")
+        .forbidden, detail: "the URL has expired; ask POST /media/input or /media/output for a new one")
     }
     // Signed keys were checked when handed out; check again (the namespace is ours, not a client's path).
     _ = try Self.key(fromLocation: "dlb://" + key, field: "url")
@@ -212,19 +208,14 @@ public struct StorageController: Sendable {
   }
 
   /// The key of a `dlb://` location, checked by the location rules (no `..`, no empty segments, ...).
-  static func key(fromLocation text: String?, field: String) throws(HTTPError) -> String {
+  static func key(fromLocation text: String?, field: String) throws -> String {
     guard let text else { throw HTTPError.badRequest("\(field) is required (dlb://key)") }
-    do {
-      guard case .dlb(let key) = try LocationParser().parse(.string(text), field: field).target else {
-        throw HTTPError.badRequest("\(field): must be a dlb:// location")
-      }
-      return key
-    } catch let error as LocationError {
-      throw HTTPError.badRequest(error.description)
-    } catch {
+    guard case .dlb(let key) = try LocationParser().parse(.string(text), field: field).target else {
       throw HTTPError.badRequest("\(field): must be a dlb:// location")
     }
+    return key
   }
+
 }
 
 /// Signs and checks Ferry's own storage URLs: HMAC-SHA256 over method, namespace, key and expiry, under a

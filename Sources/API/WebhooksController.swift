@@ -41,12 +41,7 @@ public struct WebhooksController: Sendable {
     }
     guard let object = json.object else { throw HTTPError.badRequest("the body must be a JSON object") }
     guard let value = object["callback"] else { throw HTTPError.badRequest("callback is required") }
-    let callback: Callback
-    do {
-      callback = try Callback.parse(value, field: "callback", allowBody: false)
-    } catch {
-      throw HTTPError.badRequest(error.description)
-    }
+    let callback = try Callback.parse(value, field: "callback", allowBody: false)
     let existing = try store.webhook(owner: owner)
     if request.method == .put, let text = request.queryValue("id") {
       guard let existing, existing.id.text == text.lowercased() else { throw HTTPError.notFound("id: no such webhook") }

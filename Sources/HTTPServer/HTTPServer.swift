@@ -2,6 +2,7 @@ import CSpawn
 import Dispatch
 import Foundation
 import Log
+import Problems
 import Synchronization
 
 /// Ferry's HTTP/1.1 server: a Dispatch socket listener feeding connections to one event-loop thread per core.
@@ -218,10 +219,10 @@ public final class HTTPServer: @unchecked Sendable {
   func requestStarted() { activeRequests.add(1, ordering: .relaxed) }
   func requestFinished() { activeRequests.subtract(1, ordering: .relaxed) }
 
-  /// The one place errors become answers: `HTTPResponseError`s say their own; anything else is a logged 500.
+  /// The one place errors become answers: `ProblemError`s say their own; anything else is a logged 500.
   func response(for error: any Error, requestID: String) -> Response {
-    if let error = error as? any HTTPResponseError {
-      return .problem(error.httpError)
+    if let error = error as? any ProblemError {
+      return .problem(error)
     }
     if error is CancellationError {
       // The connection closed or the server is stopping: expected, not a bug.

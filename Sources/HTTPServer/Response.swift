@@ -1,5 +1,6 @@
 import Foundation
 import Log
+import Problems
 
 /// A response: status, headers and a body. `Content-Length`, `Date` and `Connection` are added by the server.
 public struct Response: Sendable {
@@ -38,21 +39,25 @@ public struct Response: Sendable {
     Response(status: status, headers: ["Content-Type": contentType], body: Array(text.utf8))
   }
 
+  /// The `application/problem+json` answer for `error`.
+  public static func problem(_ error: HTTPError) -> Response { problem(error as any ProblemError) }
+
   /// The `application/problem+json` answer for `error` (RFC 9457): `{type, status, title, detail}`.
-  public static func problem(_ error: HTTPError) -> Response {
+  public static func problem(_ error: any ProblemError) -> Response {
+    let status = HTTPStatus(error.problem.status ?? 500)
     var body: [UInt8] = []
     body.reserveCapacity(160 + error.detail.utf8.count)
     body.append(contentsOf: #"{"type":"#.utf8)
-    JSONText.appendString(error.type, to: &body)
+    JSONText.appendString(error.problem.type, to: &body)
     body.append(contentsOf: #","status":"#.utf8)
-    body.append(contentsOf: String(error.status.code).utf8)
+    body.append(contentsOf: String(status.code).utf8)
     body.append(contentsOf: #","title":"#.utf8)
-    JSONText.appendString(error.title, to: &body)
+    JSONText.appendString(error.problem.title, to: &body)
     body.append(contentsOf: #","detail":"#.utf8)
     JSONText.appendString(error.detail, to: &body)
     body.append(UInt8(ascii: "}"))
     var headers: HTTPHeaders = ["Content-Type": "application/problem+json"]
     for (name, value) in error.headers.sorted(by: { $0.key < $1.key }) { headers.add(name, value) }
-    return Response(status: error.status, headers: headers, body: body)
+    return Response(status: status, headers: headers, body: body)
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Log
+import Problems
 import Synchronization
 
 /// Decides at submission whether a job can finish before its earliest output URL expires: the wait for the
@@ -39,7 +40,7 @@ public struct AdmissionControl: Sendable {
 }
 
 /// Why a job was refused at submission: the numbers behind `/problems/output-url-expires-too-soon`.
-public struct AdmissionRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+public struct AdmissionRefusal: ProblemError, Sendable, Equatable, CustomStringConvertible {
   /// Seconds the earliest-expiring output URL had left.
   public var remaining: Double
   public var queueWait: Double
@@ -50,6 +51,9 @@ public struct AdmissionRefusal: Error, Sendable, Equatable, CustomStringConverti
   public var neededSeconds: Int {
     Int(((queueWait + run + margin) / 60).rounded(.up)) * 60
   }
+
+  public var problem: Problem { .outputURLExpiresTooSoon }
+  public var detail: String { description }
 
   public var description: String {
     "the output URL expires in \(Int(remaining)) s, but this job needs about \(Int((queueWait + run).rounded(.up))) s"

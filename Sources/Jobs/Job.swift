@@ -1,5 +1,6 @@
 import Foundation
 import Log
+import Problems
 
 /// A job's status, spelled as the Dolby.io Media APIs spell it.
 public enum JobStatus: String, Sendable, CaseIterable, Codable {
@@ -30,11 +31,20 @@ public struct JobError: Sendable, Equatable, Codable {
   public var title: String
   public var detail: String
 
+  /// The error of `problem` (its type and title) in this case.
+  public init(_ problem: Problem, detail: String) {
+    self.init(type: problem.type, title: problem.title, detail: detail)
+  }
+
+  /// An error as a store holds it (written by this or an earlier release).
   public init(type: String, title: String, detail: String) {
     self.type = type
     self.title = title
     self.detail = detail
   }
+
+  /// The catalogued problem of this error's type.
+  public var problem: Problem? { Problem.named(type) }
 }
 
 /// One entry of a job's attempt log: an attempt that did not finish the job, and why.

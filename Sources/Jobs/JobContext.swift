@@ -1,5 +1,6 @@
 import Foundation
 import Log
+import Problems
 import Synchronization
 
 /// One run of one job, as its work sees it: the job and its opened request, a private work directory,
@@ -162,14 +163,12 @@ public final class JobContext: Sendable {
       throw failure
     } catch is JobStateError {
       cancel(.leaseLost)
-      throw JobFailure(
-        .retryable, type: "/problems/internal-error", title: "Lease lost",
-        detail: "this worker lost the job before writing its result")
+      throw JobFailure(.internalError, "this worker lost the job before writing its result", retry: true)
     } catch {
       // The store could not answer (busy, disk full): not a reason to stop, a reason to try again later.
       throw JobFailure(
-        .retryable, type: "/problems/internal-error", title: "Job store unavailable",
-        detail: "the job store could not confirm this run before its final write; the job will be retried")
+        .internalError, "the job store could not confirm this run before its final write; the job will be retried",
+        retry: true)
     }
   }
 

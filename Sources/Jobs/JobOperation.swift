@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Locations
+import Problems
 
 /// One kind of job (`/media/enhance`, ...): how a posted request becomes its typed spec, and the work that
 /// runs that spec. The media operations implement it; the API serves one POST/GET pair per operation.
@@ -62,24 +63,29 @@ public struct AdmittedRequest: Sendable, Equatable {
   }
 }
 
-/// A request that cannot be accepted, naming the field at fault (`output.auth.secret`) and the problem.
-public struct InvalidRequest: Error, Sendable, Equatable, CustomStringConvertible {
+/// A request that cannot be accepted, naming the field at fault (`output.auth.secret`) and what is wrong
+/// with it. Answered 400 `/problems/invalid-request`.
+public struct InvalidRequest: ProblemError, Sendable, Equatable, CustomStringConvertible {
   public var field: String
-  public var problem: String
+  /// What is wrong with the field (`is required`, `unsupported scheme "ftp"`).
+  public var reason: String
 
-  public init(_ field: String, _ problem: String) {
+  public init(_ field: String, _ reason: String) {
     self.field = field
-    self.problem = problem
+    self.reason = reason
   }
 
   public init(_ error: LocationError) {
-    self.init(error.field, error.problem)
+    self.init(error.field, error.reason)
   }
+
+  public var problem: Problem { .invalidRequest }
+  public var detail: String { description }
 
   /// `output.auth.secret is required`, `input.url: unsupported scheme "ftp"` (as `LocationError` reads).
   public var description: String {
-    if field.isEmpty { return problem }
-    return problem.hasPrefix("is ") ? "\(field) \(problem)" : "\(field): \(problem)"
+    if field.isEmpty { return reason }
+    return reason.hasPrefix("is ") ? "\(field) \(reason)" : "\(field): \(reason)"
   }
 }
 
@@ -93,9 +99,7 @@ public struct OperationRouter: JobWork {
 
   public func run(_ context: JobContext) throws -> String {
     guard let operation = operations[context.job.path] else {
-      throw JobFailure(
-        .final, type: "/problems/internal-error", title: "Unknown operation",
-        detail: "no operation serves \(context.job.path) in this version of Ferry")
+      throw JobFailure(.internalError, "no operation serves \(context.job.path) in this version of Ferry")
     }
     return try operation.runStored(context)
   }

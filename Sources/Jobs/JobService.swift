@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Log
+import Problems
 
 /// Accepts jobs: recognises a client's retry, applies admission control, seals the request, stores the job
 /// durably and wakes a worker. What the API's job routes call.
@@ -34,8 +35,21 @@ public struct JobService: Sendable {
   /// Stores a job for `owner` posted to `path` with `body`, admitted as `request` (its payload is what the
   /// store seals; the body as posted is kept only as a keyed digest, to recognise a re-post). Returns the
   /// existing job for a retry (same `Idempotency-Key`, or the same body within the window); throws
-  /// `AdmissionRefusal` when the job could not finish before its deadline.
+  /// `AdmissionRefusal` when the job could not finish before its deadline, and `JobStoreUnavailable` when the
+  /// store did not answer (nothing was stored).
   public func submit(
+    owner: String, path: String, body: [UInt8], request: AdmittedRequest, idempotencyKey: String?
+  ) async throws -> Submission {
+    do {
+      return try await store(owner: owner, path: path, body: body, request: request, idempotencyKey: idempotencyKey)
+    } catch let refusal as AdmissionRefusal {
+      throw refusal
+    } catch {
+      throw JobStoreUnavailable(cause: String(describing: error))
+    }
+  }
+
+  private func store(
     owner: String, path: String, body: [UInt8], request: AdmittedRequest, idempotencyKey: String?
   ) async throws -> Submission {
     let submitted = now()
@@ -66,4 +80,15 @@ public struct JobService: Sendable {
       }
     }
   }
+}
+
+/// The job store did not answer a submission: nothing was stored, so the client may safely send it again.
+public struct JobStoreUnavailable: ProblemError, Sendable, CustomStringConvertible {
+  /// The store's own error, for the log only (it may name paths or hosts).
+  public var cause: String
+
+  public var problem: Problem { .notReady }
+  public var detail: String { "the job store is unavailable; nothing was stored, so it is safe to retry" }
+  public var headers: [String: String] { ["Retry-After": "1"] }
+  public var description: String { "job store unavailable: \(cause)" }
 }

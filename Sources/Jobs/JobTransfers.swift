@@ -1,5 +1,6 @@
 import Foundation
 import Locations
+import Problems
 import Storage
 import Transfer
 
@@ -43,8 +44,7 @@ public struct JobTransfers: Sendable {
           s3.location(owner: context.job.owner, key: key), shown: location, field: field, requests: s3.requests,
           to: path, context: context, share: share,
           notFound: JobFailure(
-            .final, type: "/problems/input-file-access", title: "Input not found",
-            detail: "\(field): dlb://\(key) does not exist (upload it first, or check the key)"))
+            .inputFileAccess, "\(field): dlb://\(key) does not exist (upload it first, or check the key)"))
       }
       return
     }
@@ -60,12 +60,9 @@ public struct JobTransfers: Sendable {
       // A hard link costs nothing and the work never writes to its input; copy across file systems.
       if link(source, path) != 0 { try FileManager.default.copyItem(atPath: source, toPath: path) }
     } catch let error as LocalStorage.StorageError {
-      throw JobFailure(
-        .final, type: "/problems/input-file-access", title: "Input not found", detail: "\(field): \(error)")
+      throw JobFailure(.inputFileAccess, "\(field): \(error)")
     } catch {
-      throw JobFailure(
-        .retryable, type: "/problems/internal-error", title: "Input not copied",
-        detail: "\(field): cannot copy dlb://\(key)")
+      throw JobFailure(.internalError, "\(field): cannot copy dlb://\(key)", retry: true)
     }
   }
 
@@ -82,14 +79,12 @@ public struct JobTransfers: Sendable {
           phase: .downloading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
       }
     } catch let error as LocationError {
-      throw JobFailure(
-        .final, type: "/problems/input-file-access", title: "Input not readable", detail: error.description)
+      throw JobFailure(.inputFileAccess, error.description)
     } catch let error as TransferError {
       if let notFound, case .status(404, _) = error.primary { throw notFound }
       throw Self.failure(error, field: field, location: shown, input: true)
     } catch {
-      throw JobFailure(
-        .retryable, type: "/problems/input-file-access", title: "Input not readable", detail: "\(field): \(error)")
+      throw JobFailure(.inputFileAccess, "\(field): \(error)", retry: true)
     }
   }
 
@@ -110,8 +105,7 @@ public struct JobTransfers: Sendable {
         do {
           try local.adopt(file: path, owner: owner, key: key)
         } catch {
-          throw JobFailure(
-            .final, type: "/problems/output-file-access", title: "Output not stored", detail: "\(field): \(error)")
+          throw JobFailure(.outputFileAccess, "\(field): \(error)")
         }
       case .s3(let s3):
         try upload(
@@ -164,8 +158,7 @@ public struct JobTransfers: Sendable {
     } catch let failure as JobFailure {
       throw failure
     } catch let error as LocationError {
-      throw JobFailure(
-        .final, type: "/problems/output-file-access", title: "Output not writable", detail: error.description)
+      throw JobFailure(.outputFileAccess, error.description)
     } catch let error as TransferError {
       if error.primary == .expired { throw Self.expired }
       if case .abortFailed(_, let abort, let uploadID) = error {
@@ -176,14 +169,12 @@ public struct JobTransfers: Sendable {
       if context.isCancelled { throw JobFailure.cancelled }
       throw Self.failure(error, field: field, location: shown, input: false)
     } catch {
-      throw JobFailure(
-        .retryable, type: "/problems/output-file-access", title: "Output not written", detail: "\(field): \(error)")
+      throw JobFailure(.outputFileAccess, "\(field): \(error)", retry: true)
     }
   }
 
   /// What `upload` throws when the output URL expired during the upload (`deliver` then keeps the result).
-  private static let expired = JobFailure(
-    .final, type: "/problems/output-url-expired", title: "Output URL expired", detail: "")
+  private static let expired = JobFailure(.outputURLExpired, "")
 
   /// Keeps a finished result whose output URL expired: nothing finished is thrown away.
   private func keep(_ path: String, location: Location, context: JobContext) -> JobFailure {
@@ -195,12 +186,11 @@ public struct JobTransfers: Sendable {
     } catch {
       context.logger.error("expired result not kept", ["error": .string(String(describing: error))])
       return JobFailure(
-        .final, type: "/problems/output-url-expired", title: "Output URL expired",
-        detail: "the output URL expired before the result could be uploaded, and keeping the result failed")
+        .outputURLExpired, "the output URL expired before the result could be uploaded, and keeping the result failed")
     }
     return JobFailure(
-      .final, type: "/problems/output-url-expired", title: "Output URL expired",
-      detail: "the output URL expired before the result could be uploaded; the result is kept at dlb://\(key) for 48 h")
+      .outputURLExpired,
+      "the output URL expired before the result could be uploaded; the result is kept at dlb://\(key) for 48 h")
   }
 
   /// The last path segment of an output location, for naming a kept result.
@@ -231,31 +221,25 @@ public struct JobTransfers: Sendable {
 
   /// The job failure for a transfer error on an input or an output.
   static func failure(_ error: TransferError, field: String, location: Location, input: Bool) -> JobFailure {
-    let type = input ? "/problems/input-file-access" : "/problems/output-file-access"
-    let title = input ? "Input not readable" : "Output not writable"
+    let access: Problem = input ? .inputFileAccess : .outputFileAccess
     let shown = "\(field) (\(location.redacted))"
     switch error {
     case .refused(let reason):
-      return JobFailure(
-        .final, type: "/problems/network-policy", title: "Address refused by the network policy",
-        detail: "\(shown): \(reason)")
+      return JobFailure(.networkPolicy, "\(shown): \(reason)")
     case .expired:
-      return JobFailure(.final, type: type, title: title, detail: "\(shown): the URL expired")
+      return JobFailure(access, "\(shown): the URL expired")
     case .tooLarge(let limit):
-      return JobFailure(
-        .final, type: "/problems/input-too-large", title: "Input too large",
-        detail: "\(shown): larger than the limit of \(limit) bytes")
+      return JobFailure(.inputTooLarge, "\(shown): larger than the limit of \(limit) bytes")
     case .status(let code, _) where (400..<500).contains(code) && code != 408 && code != 429:
-      return JobFailure(.final, type: type, title: title, detail: "\(shown): \(error)")
+      return JobFailure(access, "\(shown): \(error)")
     case .status, .network:
-      return JobFailure(.retryable, type: type, title: title, detail: "\(shown): \(error)")
+      return JobFailure(access, "\(shown): \(error)", retry: true)
     case .cancelled:
       return .cancelled
     case .abortFailed(let failure, _, _):
       return Self.failure(failure, field: field, location: location, input: input)
     case .local(let detail):
-      return JobFailure(
-        .retryable, type: "/problems/internal-error", title: "Local failure", detail: "\(field): \(detail)")
+      return JobFailure(.internalError, "\(field): \(detail)", retry: true)
     }
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Log
+import Problems
 
 /// A transition the job's state does not allow (a stale worker, a job that already ended).
 public enum JobStateError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -104,7 +105,7 @@ extension Job {
         end(.cancelled, at: now)
       } else if attempts.count >= maxAttempts {
         // A fault of Ferry's own that retrying did not cure is an internal error, as the type says.
-        end(error.type == "/problems/internal-error" ? .internalError : .failed, at: now)
+        end(error.problem == .internalError ? .internalError : .failed, at: now)
         self.error = error
       } else {
         requeue(notBefore: (now + delay.seconds).wholeMilliseconds)
@@ -159,7 +160,7 @@ extension Job {
     if attempts.count >= maxAttempts {
       end(.failed, at: now)
       error = JobError(
-        type: "/problems/processing-failed", title: "The job was interrupted too often",
+        .processingFailed,
         detail: "the job was interrupted \(attempts.count) times before it could finish; see attempts")
     } else {
       requeue(notBefore: now)

@@ -1,4 +1,5 @@
 import Foundation
+import Problems
 
 /// The work a worker runs for a job: fetch, process, upload. `OperationRouter` implements it for the
 /// operations (each runs its typed spec); the job engine owns everything around it (claiming, leases,
@@ -21,14 +22,25 @@ public struct JobFailure: Error, Sendable, Equatable {
   }
 
   public var kind: Kind
-  public var error: JobError
+  public var problem: Problem
+  /// What went wrong in this run; never a secret.
+  public var detail: String
 
-  public init(_ kind: Kind, type: String, title: String, detail: String) {
-    self.kind = kind
-    error = JobError(type: type, title: title, detail: detail)
+  /// A failure of `problem`; `retry` asks for another attempt, which only a problem that allows retries gets.
+  public init(_ problem: Problem, _ detail: String, retry: Bool = false) {
+    assert(!retry || problem.retryable, "\(problem) is not retried")
+    self.init(kind: retry && problem.retryable ? .retryable : .final, problem: problem, detail: detail)
   }
 
+  private init(kind: Kind, problem: Problem, detail: String) {
+    self.kind = kind
+    self.problem = problem
+    self.detail = detail
+  }
+
+  /// The job's public error for this failure.
+  public var error: JobError { JobError(problem, detail: detail) }
+
   /// The run stopped because the job was cancelled.
-  public static let cancelled = JobFailure(
-    .cancelled, type: "/problems/cancelled", title: "Cancelled", detail: "the job was cancelled")
+  public static let cancelled = JobFailure(kind: .cancelled, problem: .cancelled, detail: "the job was cancelled")
 }

@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Problems
 
 /// What the store seals for a job: the operation's spec with its version, and the job's `on_complete`.
 ///
@@ -107,6 +108,6 @@ public enum StoredRequestFormat {
   }
 
   static func unreadable(_ detail: String) -> JobFailure {
-    JobFailure(.final, type: "/problems/internal-error", title: "Internal error", detail: detail)
+    JobFailure(.internalError, detail)
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Log
+import Problems
 import Synchronization
 
 /// Runs jobs from the store: `concurrency` worker threads claim the pending job with the earliest deadline,
@@ -220,7 +221,7 @@ public final class WorkerPool: Sendable {
       outcome = self.outcome(of: running, logger: logger)
     } catch {
       logger.error("job could not start", ["error": .string(String(describing: error))])
-      outcome = .internalError(Self.internalError)
+      outcome = .internalError(Self.internalError.error)
     }
     // Work files go before the job is seen to end: an ended job never has any.
     try? FileManager.default.removeItem(atPath: directory)
@@ -274,9 +275,8 @@ public final class WorkerPool: Sendable {
       ])
   }
 
-  private static let internalError = JobError(
-    type: "/problems/internal-error", title: "Internal error",
-    detail: "an internal error stopped the job; it was logged, and retrying will not help")
+  private static let internalError = JobFailure(
+    .internalError, "an internal error stopped the job; it was logged, and retrying will not help")
 
   private func outcome(of context: JobContext, logger: Logger) -> JobOutcome {
     let failure: JobFailure
@@ -286,8 +286,7 @@ public final class WorkerPool: Sendable {
       failure = thrown
     } catch {
       logger.error("job work failed unexpectedly", ["error": .string(String(describing: error))])
-      failure = JobFailure(
-        .final, type: Self.internalError.type, title: Self.internalError.title, detail: Self.internalError.detail)
+      failure = Self.internalError
     }
     // A run told to stop ends as its reason says, whatever the work threw on the way out (a cancelled transfer,
     // a killed ffmpeg). Lease lost and shutdown are recorded as a retry and a release (the former is refused).
@@ -297,7 +296,7 @@ public final class WorkerPool: Sendable {
     case nil: break
     }
     switch failure.kind {
-    case .final where failure.error.type == Self.internalError.type: return .internalError(failure.error)
+    case .final where failure.problem == .internalError: return .internalError(failure.error)
     case .final: return .failed(failure.error)
     // Cancelled without a stop reason: the store said so at a lease check.
     case .cancelled: return .cancelled

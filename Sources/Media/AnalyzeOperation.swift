@@ -2,6 +2,7 @@ import Foundation
 import JSON
 import Jobs
 import Locations
+import Problems
 
 /// `POST /media/analyze`: loudness (BS.1770-4 / EBU R128), peaks, clipping, silence and noise estimates of
 /// the input; the JSON result is written to `output` and returned as the job's `result`.
@@ -79,16 +80,12 @@ struct AnalyzeWork {
     try transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)
     let info = try MediaSteps.probe(inputFile, tools: tools, context: context)
     guard let total = info.duration ?? info.audioDuration, total > 0 else {
-      throw JobFailure(
-        .final, type: "/problems/unsupported-media", title: "Unsupported media",
-        detail: "input: the media's duration cannot be read")
+      throw JobFailure(.unsupportedMedia, "input: the media's duration cannot be read")
     }
     let start = min(region?.start ?? 0, total)
     let end = min(region?.end ?? total, total)
     guard end - start >= 0.5 else {
-      throw JobFailure(
-        .final, type: "/problems/unsupported-media", title: "Media too short",
-        detail: "input: under half a second of media to analyze")
+      throw JobFailure(.unsupportedMedia, "input: under half a second of media to analyze")
     }
     let measurement = try measure(
       inputFile, from: start, to: end, rate: info.sampleRate ?? 48000, settings: settings, context: context)
@@ -99,8 +96,7 @@ struct AnalyzeWork {
     ).description
     let resultFile = context.workDirectory + "/analysis.json"
     guard FileManager.default.createFile(atPath: resultFile, contents: Data(resultText.utf8)) else {
-      throw JobFailure(
-        .retryable, type: "/problems/internal-error", title: "Local failure", detail: "cannot write the result")
+      throw JobFailure(.internalError, "cannot write the result", retry: true)
     }
     try transfers.deliver(
       file: resultFile, to: output, field: "output", contentType: "application/json", context: context, share: 90...99)

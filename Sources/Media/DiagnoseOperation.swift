@@ -2,6 +2,7 @@ import Foundation
 import JSON
 import Jobs
 import Locations
+import Problems
 
 /// `POST /media/diagnose`: a quick health check of the input (no output): quality and noise scores, clipping,
 /// loudness, silence at the ends and silent channels, from the same single measuring pass as analyze.
@@ -48,9 +49,7 @@ struct DiagnoseWork {
     try analyze.transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)
     let info = try MediaSteps.probe(inputFile, tools: analyze.tools, context: context)
     guard let duration = info.duration ?? info.audioDuration, duration >= 0.5 else {
-      throw JobFailure(
-        .final, type: "/problems/unsupported-media", title: "Media too short",
-        detail: "input: under half a second of media to diagnose")
+      throw JobFailure(.unsupportedMedia, "input: under half a second of media to diagnose")
     }
     let settings = AnalyzeSettings()
     let m = try analyze.measure(

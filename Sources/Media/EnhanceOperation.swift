@@ -3,6 +3,7 @@ import Foundation
 import JSON
 import Jobs
 import Locations
+import Problems
 
 /// `POST /media/enhance`: fetch the input, clean and level it with ffmpeg, deliver it to the output.
 public struct EnhanceOperation: JobOperation {
@@ -120,9 +121,7 @@ struct EnhanceWork {
       guard let samplePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "sp"),
         let truePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "tp")
       else {
-        throw JobFailure(
-          .final, type: "/problems/processing-failed", title: "Processing failed",
-          detail: "the input's loudness could not be measured")
+        throw JobFailure(.processingFailed, "the input's loudness could not be measured")
       }
       return (clean, MetadataLog(text), samplePeak, truePeak)
     }
@@ -156,8 +155,7 @@ struct EnhanceWork {
     }
     var pipe: [Int32] = [-1, -1]
     guard ferry_pipe_cloexec(&pipe) == 0 else {
-      throw JobFailure(
-        .retryable, type: "/problems/internal-error", title: "Local failure", detail: "cannot make a pipe")
+      throw JobFailure(.internalError, "cannot make a pipe", retry: true)
     }
     let checker = ProcessRunner()
     let registration = context.onCancel { checker.cancel() }
@@ -231,23 +229,18 @@ enum MediaSteps {
     do {
       info = try MediaProbe(tools: tools).probe(path, runner: runner)
     } catch {
-      throw JobFailure(.retryable, type: "/problems/internal-error", title: "ffprobe not run", detail: "\(error)")
+      throw JobFailure(.internalError, "ffprobe could not be run: \(error)", retry: true)
     }
     try context.checkCancelled()
     guard let info else {
-      throw JobFailure(
-        .final, type: "/problems/unsupported-media", title: "Unsupported media",
-        detail: "input: the file is not media Ferry can read (or it is empty or truncated)")
+      throw JobFailure(.unsupportedMedia, "input: the file is not media Ferry can read (or it is empty or truncated)")
     }
     guard info.audioCodec != nil || !requireAudio else {
-      throw JobFailure(
-        .final, type: "/problems/unsupported-media", title: "Unsupported media",
-        detail: "input: the file has no audio stream")
+      throw JobFailure(.unsupportedMedia, "input: the file has no audio stream")
     }
     if let duration = info.duration, duration > tools.maxDuration {
       throw JobFailure(
-        .final, type: "/problems/input-too-large", title: "Input too long",
-        detail: "input: \(Int(duration)) s of media is over the limit of \(Int(tools.maxDuration)) s")
+        .inputTooLarge, "input: \(Int(duration)) s of media is over the limit of \(Int(tools.maxDuration)) s")
     }
     if let duration = info.duration { context.recordDuration(duration) }
     return info
@@ -262,13 +255,11 @@ enum MediaSteps {
     do {
       summary = try LoudnessMeter(tools: tools).measure(path, runner: runner)
     } catch {
-      throw JobFailure(.retryable, type: "/problems/internal-error", title: "ffmpeg not run", detail: "\(error)")
+      throw JobFailure(.internalError, "ffmpeg could not be run: \(error)", retry: true)
     }
     try context.checkCancelled()
     guard let summary else {
-      throw JobFailure(
-        .final, type: "/problems/processing-failed", title: "Processing failed",
-        detail: "the result's loudness could not be measured")
+      throw JobFailure(.processingFailed, "the result's loudness could not be measured")
     }
     return summary
   }
@@ -293,7 +284,7 @@ enum MediaSteps {
         }
       }
     } catch {
-      throw JobFailure(.retryable, type: "/problems/internal-error", title: "ffmpeg not run", detail: "\(error)")
+      throw JobFailure(.internalError, "ffmpeg could not be run: \(error)", retry: true)
     }
     try context.checkCancelled()
     guard exit.status == 0 else {
@@ -304,13 +295,11 @@ enum MediaSteps {
       let transient = ["No space left on device", "Cannot allocate memory", "Resource temporarily unavailable"]
       if exit.status >= 128 || transient.contains(where: { exit.stderr.contains($0) }) {
         throw JobFailure(
-          .retryable, type: "/problems/processing-failed", title: "Processing interrupted",
-          detail:
-            "ffmpeg stopped (\(exit.status >= 128 ? "signal \(exit.status - 128)" : reason)); the job will be retried")
+          .processingFailed,
+          "ffmpeg stopped (\(exit.status >= 128 ? "signal \(exit.status - 128)" : reason)); the job will be retried",
+          retry: true)
       }
-      throw JobFailure(
-        .final, type: "/problems/processing-failed", title: "Processing failed",
-        detail: "ffmpeg could not process the input: \(reason)")
+      throw JobFailure(.processingFailed, "ffmpeg could not process the input: \(reason)")
     }
     return exit
   }

@@ -2,6 +2,7 @@ import Foundation
 import JSON
 import Jobs
 import Locations
+import Problems
 
 extension TranscodeWork {
   /// Uploads what ffmpeg wrote for hls output `index` under its destination folder: the segments the media
@@ -14,8 +15,7 @@ extension TranscodeWork {
     let folder = context.workDirectory + "/" + TranscodeCommand.hlsDirectory(index: index)
     let field = "outputs[\(index)].destination"
     func failed(_ detail: String) -> JobFailure {
-      JobFailure(
-        .final, type: "/problems/processing-failed", title: "Processing failed", detail: "outputs[\(index)]: \(detail)")
+      JobFailure(.processingFailed, "outputs[\(index)]: \(detail)")
     }
     let mediaName = TranscodeCommand.hlsMediaPlaylist
     let masterName = TranscodeCommand.hlsMasterPlaylist
@@ -45,9 +45,7 @@ extension TranscodeWork {
     do {
       try Data(fixed.utf8).write(to: URL(fileURLWithPath: masterPath), options: .atomic)
     } catch {
-      throw JobFailure(
-        .retryable, type: "/problems/internal-error", title: "Local failure",
-        detail: "outputs[\(index)]: cannot write the master playlist")
+      throw JobFailure(.internalError, "outputs[\(index)]: cannot write the master playlist", retry: true)
     }
 
     let names = playlist.segments.map(\.uri) + [mediaName, masterName]
@@ -57,8 +55,7 @@ extension TranscodeWork {
     var done = 0
     for (name, size) in zip(names, fileSizes) {
       guard let destination = output.destination.appending(name) else {
-        throw JobFailure(
-          .final, type: "/problems/internal-error", title: "Not a folder", detail: "\(field): is not a folder")
+        throw JobFailure(.internalError, "\(field): is not a folder")
       }
       let from = share.lowerBound + Int(width * Double(done) / Double(total))
       let to = share.lowerBound + Int(width * Double(done + size) / Double(total))

@@ -2,6 +2,7 @@ import Foundation
 import JSON
 import Jobs
 import Locations
+import Problems
 
 /// `POST /media/transcode`: one input to several outputs (audio formats, mp4/mov/webm video, jpg
 /// thumbnails, hls streams) in one ffmpeg pass, each delivered to its destination.
@@ -40,20 +41,17 @@ struct TranscodeWork {
         || request.outputs[index].carriesVideo == true
       if needsVideo && !info.hasVideo {
         throw JobFailure(
-          .final, type: "/problems/unsupported-media", title: "No video",
-          detail: "outputs[\(index)]: a \(output.kind) output needs video, and the input has none")
+          .unsupportedMedia, "outputs[\(index)]: a \(output.kind) output needs video, and the input has none")
       }
       if !needsVideo && info.audioCodec == nil {
         throw JobFailure(
-          .final, type: "/problems/unsupported-media", title: "No audio",
-          detail: "outputs[\(index)]: a \(output.kind) output needs audio, and the input has none")
+          .unsupportedMedia, "outputs[\(index)]: a \(output.kind) output needs audio, and the input has none")
       }
     }
     if let start = request.segmentStart, let length = info.duration, start >= length {
       throw JobFailure(
-        .final, type: "/problems/unsupported-media", title: "Segment outside the input",
-        detail:
-          "inputs[0].segment.start: \(EnhanceCommand.number(start)) s is past the input's end (\(EnhanceCommand.number(length)) s)"
+        .unsupportedMedia,
+        "inputs[0].segment.start: \(EnhanceCommand.number(start)) s is past the input's end (\(EnhanceCommand.number(length)) s)"
       )
     }
     let duration = request.segmentDuration ?? info.duration.map { $0 - (request.segmentStart ?? 0) }
@@ -62,9 +60,7 @@ struct TranscodeWork {
       do {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
       } catch {
-        throw JobFailure(
-          .retryable, type: "/problems/internal-error", title: "Local failure",
-          detail: "outputs[\(index)]: cannot make the work folder")
+        throw JobFailure(.internalError, "outputs[\(index)]: cannot make the work folder", retry: true)
       }
     }
     try MediaSteps.ffmpeg(
@@ -83,8 +79,7 @@ struct TranscodeWork {
       let size = FileManager.default.fileSize(file)
       guard size > 0 else {
         throw JobFailure(
-          .final, type: "/problems/processing-failed", title: "Processing failed",
-          detail: "outputs[\(index)]: ffmpeg wrote nothing (is the offset past the end of the input?)")
+          .processingFailed, "outputs[\(index)]: ffmpeg wrote nothing (is the offset past the end of the input?)")
       }
       try transfers.deliver(
         file: file, to: output.destination, field: "outputs[\(index)].destination",

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import HTTPServer
 import Log
+import Problems
 import TestSupport
 
 /// An `HTTPServer` on 127.0.0.1 port 0 with test routes, its log lines collected in memory.
@@ -44,7 +45,7 @@ final class LiveServer: Sendable {
     }
     router.get("/fail") { _ in throw Unexpected() }
     router.get("/teapot") { _ in
-      throw HTTPError(status: HTTPStatus(418), type: "/problems/teapot", title: "Teapot", detail: "short and stout")
+      throw HTTPError(Problem(type: "/problems/teapot", status: 418, title: "Teapot"), detail: "short and stout")
     }
     routes(&router)
     let logger = Logger(level: .info, sink: logs)
