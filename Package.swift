@@ -17,6 +17,9 @@ var targets: [Target] = [
 
   .target(name: "Log"),
   .target(name: "JSON"),
+  // When to try again: the one backoff policy of transfers, workers and webhooks (no dependencies, so any
+  // layer can use it).
+  .target(name: "Retry"),
   // OpenSSL's hashes and MACs behind Swift types.
   .target(name: "Crypto", dependencies: ["COpenSSL"]),
   .target(name: "SigV4", dependencies: ["Crypto"]),
@@ -60,6 +63,7 @@ var targets: [Target] = [
   .testTarget(
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
+  .testTarget(name: "RetryTests", dependencies: ["Retry"]),
   .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport"]),
   .testTarget(name: "MediaTests", dependencies: ["Media", "Jobs", "JSON", "Locations", "TestSupport"]),
   .testTarget(
