@@ -24,7 +24,7 @@ var targets: [Target] = [
   .target(name: "Crypto", dependencies: ["COpenSSL"]),
   .target(name: "SigV4", dependencies: ["Crypto"]),
   .target(name: "Locations", dependencies: ["SigV4", "JSON"]),
-  .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log"]),
+  .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log", "Retry"]),
   .target(name: "HTTPServer", dependencies: ["Log", "CEventPoll", "CSpawn"]),
   // SQLite connections, statements and a group-committing writer thread.
   .target(name: "SQLite", dependencies: ["CSQLite"]),
@@ -34,7 +34,8 @@ var targets: [Target] = [
   .target(name: "Storage", dependencies: ["Crypto", "Locations", "SigV4", "Transfer"]),
   // Job model and state machine, stores, scheduler and workers.
   .target(
-    name: "Jobs", dependencies: ["SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
+    name: "Jobs",
+    dependencies: ["SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Retry", "Transfer", "Storage"]),
   // ffprobe/ffmpeg runner and the media operations.
   .target(name: "Media", dependencies: ["Jobs", "Locations", "JSON", "Log", "CSpawn"]),
   // The Dolby-compatible HTTP API: auth, job routes.
