@@ -65,7 +65,7 @@ var targets: [Target] = [
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(name: "RetryTests", dependencies: ["Retry"]),
-  .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport"]),
+  .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport", "Transfer"]),
   .testTarget(name: "MediaTests", dependencies: ["Media", "Jobs", "JSON", "Locations", "TestSupport"]),
   .testTarget(
     name: "JobsTests",

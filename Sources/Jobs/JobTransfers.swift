@@ -247,7 +247,8 @@ public struct JobTransfers: Sendable {
         detail: "\(shown): larger than the limit of \(limit) bytes")
     case .status(let code, _) where (400..<500).contains(code) && code != 408 && code != 429:
       return JobFailure(.final, type: type, title: title, detail: "\(shown): \(error)")
-    case .status, .network:
+    // A redirect loop can be a passing fault upstream: retried, as it was when reported as a status.
+    case .status, .tooManyRedirects, .network:
       return JobFailure(.retryable, type: type, title: title, detail: "\(shown): \(error)")
     case .cancelled:
       return .cancelled

@@ -211,6 +211,10 @@ public final class WebhookDispatcher: Sendable {
           attempt.error = "redirects are not followed"
           final = true
         }
+      case .tooManyRedirects:
+        // Not met today (`exchange` follows no redirect); were it, it would be final like any redirect.
+        attempt.error = "redirects are not followed"
+        final = true
       case .refused, .local: final = true
       default: break
       }

@@ -331,7 +331,7 @@ public struct TransferClient: Sendable {
       case .redirect(let location):
         redirects += 1
         guard redirects <= settings.maxRedirects else {
-          throw .status(310, detail: "more than \(settings.maxRedirects) redirects")
+          throw .tooManyRedirects(limit: settings.maxRedirects)
         }
         hop = hop.redirected(to: location)
         attempts -= 1
