@@ -19,11 +19,14 @@ var targets: [Target] = [
   // The problem catalogue: every problem type Ferry reports, its HTTP status, title and retry rule.
   .target(name: "Problems"),
   .target(name: "JSON"),
+  // When to try again: the one backoff policy of transfers, workers and webhooks (no dependencies, so any
+  // layer can use it).
+  .target(name: "Retry"),
   // OpenSSL's hashes and MACs behind Swift types.
   .target(name: "Crypto", dependencies: ["COpenSSL"]),
   .target(name: "SigV4", dependencies: ["Crypto"]),
   .target(name: "Locations", dependencies: ["Problems", "SigV4", "JSON"]),
-  .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log"]),
+  .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log", "Retry"]),
   .target(name: "HTTPServer", dependencies: ["Problems", "Log", "CEventPoll", "CSpawn"]),
   // SQLite connections, statements and a group-committing writer thread.
   .target(name: "SQLite", dependencies: ["CSQLite"]),
@@ -34,7 +37,7 @@ var targets: [Target] = [
   // Job model and state machine, stores, scheduler and workers.
   .target(
     name: "Jobs",
-    dependencies: ["Problems", "SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Transfer", "Storage"]),
+    dependencies: ["Problems", "SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Retry", "Transfer", "Storage"]),
   // ffprobe/ffmpeg runner and the media operations.
   .target(name: "Media", dependencies: ["Problems", "Jobs", "Locations", "JSON", "Log", "CSpawn"]),
   // The Dolby-compatible HTTP API: auth, job routes. The dashboard's files are compiled into the binary
@@ -71,7 +74,8 @@ var targets: [Target] = [
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(name: "ProblemsTests", dependencies: ["Problems"]),
-  .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport"]),
+  .testTarget(name: "RetryTests", dependencies: ["Retry"]),
+  .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport", "Transfer"]),
   // Fixtures/ holds a job store written by 0.1.0 (the upgrade test reads it by path).
   .testTarget(
     name: "MediaTests", dependencies: ["Media", "Jobs", "JSON", "Locations", "TestSupport"], exclude: ["Fixtures"]),

@@ -83,7 +83,7 @@ public final class FerryApplication: Sendable {
         concurrency: configuration.workerConcurrency, lease: configuration.jobs.lease,
         maxAttempts: configuration.jobs.maxAttempts, workRoot: data + "/work",
         // Other nodes share a PostgreSQL store: a running job found at start may be theirs, alive.
-        singleNode: configuration.store.kind != "postgres"),
+        singleNode: configuration.store.kind != .postgres),
       logger: logger,
       onRunEnded: { [webhooks] run in
         metrics.jobEnded(run)
@@ -135,7 +135,7 @@ public final class FerryApplication: Sendable {
 
   /// The job store `store.*` selects: SQLite in the data directory, or PostgreSQL shared by several nodes.
   static func jobStore(_ configuration: FerryConfiguration) throws -> any JobStore {
-    if configuration.store.kind == "postgres", let url = configuration.store.url {
+    if configuration.store.kind == .postgres, let url = configuration.store.url {
       // Errors from here never quote the URL (it holds a password): PostgresJobStore redacts it.
       return try PostgresJobStore(url: url)
     }
@@ -168,7 +168,7 @@ public final class FerryApplication: Sendable {
     )
     let storage: TemporaryStorage
     let settings = configuration.storage.s3
-    if configuration.storage.kind == "s3", let bucket = settings.bucket, let key = settings.key,
+    if configuration.storage.kind == .s3, let bucket = settings.bucket, let key = settings.key,
       let secret = settings.secret
     {
       // Ferry's own bucket: its endpoint is trusted like s3.endpoint, and addressed by the same rules.

@@ -232,7 +232,8 @@ public struct JobTransfers: Sendable {
       return JobFailure(.inputTooLarge, "\(shown): larger than the limit of \(limit) bytes")
     case .status(let code, _) where (400..<500).contains(code) && code != 408 && code != 429:
       return JobFailure(access, "\(shown): \(error)")
-    case .status, .network:
+    // A redirect loop can be a passing fault upstream: retried, as it was when reported as a status.
+    case .status, .tooManyRedirects, .network:
       return JobFailure(access, "\(shown): \(error)", retry: true)
     case .cancelled:
       return .cancelled

@@ -2,12 +2,13 @@ import Foundation
 import JSON
 import Locations
 import Log
+import Retry
 import Synchronization
 import Transfer
 
 /// Sends the webhook outbox: sender threads take due deliveries from the store, POST them (Standard Webhooks
 /// headers, signed with the owning app's secret, under the outbound network policy) and record each attempt.
-/// A non-2xx answer, a timeout or a connection failure is tried again with jittered exponential backoff until
+/// A non-2xx answer, a timeout or a connection failure is tried again after the settings' `RetryPolicy` until
 /// `retryFor` after the job ended; a refused address, a redirect or an unreadable callback is given up at once. Deliveries
 /// live in the store, so those pending at a restart are sent after it.
 public final class WebhookDispatcher: Sendable {
@@ -16,9 +17,8 @@ public final class WebhookDispatcher: Sendable {
     public var senders: Int
     /// Retries stop this long after the job ended (`webhooks.retry_for_s`).
     public var retryFor: Duration
-    /// The first retry's delay, doubling per attempt up to `maxBackoff` (`webhooks.initial_backoff_s`).
-    public var initialBackoff: Duration
-    public var maxBackoff: Duration
+    /// The wait between attempts, within `retryFor`.
+    public var retry: RetryPolicy
     /// How often idle senders look for deliveries coming due.
     public var pollInterval: Duration
     /// A taken delivery is held this long: a sender that dies mid-call delays it, never loses it.
@@ -26,6 +26,8 @@ public final class WebhookDispatcher: Sendable {
     /// Sent as `User-Agent`.
     public var userAgent: String
 
+    /// `initialBackoff` (`webhooks.initial_backoff_s`) is the first retry's longest wait; it doubles per failed
+    /// attempt up to `maxBackoff`.
     public init(
       senders: Int = 2, retryFor: Duration = .seconds(86400), initialBackoff: Duration = .seconds(5),
       maxBackoff: Duration = .seconds(3600), pollInterval: Duration = .seconds(1), hold: Duration = .seconds(120),
@@ -33,8 +35,7 @@ public final class WebhookDispatcher: Sendable {
     ) {
       self.senders = max(1, senders)
       self.retryFor = retryFor
-      self.initialBackoff = initialBackoff
-      self.maxBackoff = maxBackoff
+      self.retry = .exponentialJitter(initial: initialBackoff, cap: maxBackoff)
       self.pollInterval = pollInterval
       self.hold = hold
       self.userAgent = userAgent
@@ -210,6 +211,10 @@ public final class WebhookDispatcher: Sendable {
           attempt.error = "redirects are not followed"
           final = true
         }
+      case .tooManyRedirects:
+        // Not met today (`exchange` follows no redirect); were it, it would be final like any redirect.
+        attempt.error = "redirects are not followed"
+        final = true
       case .refused, .local: final = true
       default: break
       }
@@ -259,9 +264,8 @@ public final class WebhookDispatcher: Sendable {
 
   /// When to try again after a failed attempt, or nil when the retry window is over.
   private func nextAttempt(after delivery: Delivery, at time: Date) -> Date? {
-    let exponent = Double(min(delivery.attempts.count, 30))
-    let base = min(settings.maxBackoff.seconds, settings.initialBackoff.seconds * pow(2, exponent))
-    let next = time + base * Double.random(in: 0.8...1.2)
+    // `attempts` holds the earlier attempts: the one that just failed is the next number.
+    let next = time + settings.retry.delay(afterAttempt: delivery.attempts.count + 1).seconds
     return next <= delivery.createdAt + settings.retryFor.seconds ? next : nil
   }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Log
 import Problems
+import Retry
 import Synchronization
 
 /// Runs jobs from the store: `concurrency` worker threads claim the pending job with the earliest deadline,
@@ -16,8 +17,8 @@ public final class WorkerPool: Sendable {
     public var workRoot: String
     /// How often idle workers look for work they were not woken for (retries coming due, other nodes).
     public var pollInterval: Duration
-    /// The first retry's delay; it doubles per failed attempt, up to five minutes, with jitter.
-    public var retryBackoff: Duration
+    /// The wait before a retryable failure is tried again.
+    public var retry: RetryPolicy
     /// Progress is stored at most this often (phase changes always).
     public var reportInterval: Duration
     /// The only node on this store: every running job found at start was left by a crash.
@@ -25,6 +26,10 @@ public final class WorkerPool: Sendable {
     /// How often jobs past their retention are deleted.
     public var sweepInterval: Duration
 
+    /// The longest wait between two attempts of a job, however many attempts failed before.
+    public static let maxRetryBackoff: Duration = .seconds(300)
+
+    /// `retryBackoff` is the first retry's longest wait; it doubles per failed attempt up to `maxRetryBackoff`.
     public init(
       concurrency: Int, lease: Duration = .seconds(30), maxAttempts: Int = 3, workRoot: String,
       pollInterval: Duration = .seconds(1), retryBackoff: Duration = .seconds(5),
@@ -36,7 +41,7 @@ public final class WorkerPool: Sendable {
       self.maxAttempts = maxAttempts
       self.workRoot = workRoot
       self.pollInterval = pollInterval
-      self.retryBackoff = retryBackoff
+      self.retry = .exponentialJitter(initial: retryBackoff, cap: Self.maxRetryBackoff)
       self.reportInterval = reportInterval
       self.singleNode = singleNode
       self.sweepInterval = sweepInterval
@@ -300,14 +305,8 @@ public final class WorkerPool: Sendable {
     case .final: return .failed(failure.error)
     // Cancelled without a stop reason: the store said so at a lease check.
     case .cancelled: return .cancelled
-    case .retryable: return .retry(failure.error, delay: backoff(attempt: context.job.attempt))
+    case .retryable: return .retry(failure.error, delay: settings.retry.delay(afterAttempt: context.job.attempt))
     }
-  }
-
-  private func backoff(attempt: Int) -> Duration {
-    let base = settings.retryBackoff.seconds * pow(2, Double(max(0, attempt - 1)))
-    let capped = min(base, 300)
-    return .milliseconds(Int64(capped * Double.random(in: 0.5...1.0) * 1000))
   }
 
   private func makeContext(job: Job, request: [UInt8], directory: String, worker: String, logger: Logger) -> JobContext

@@ -2,6 +2,7 @@ import CCurl
 import Foundation
 import Locations
 import Log
+import Retry
 
 /// An outbound request: the URL exactly as it is to be sent, extra headers, and when it stops being valid.
 public struct OutboundRequest: Sendable {
@@ -69,9 +70,10 @@ public struct TransferSettings: Sendable {
   public var lowSpeedTimeout: Duration
   public var maxAttempts: Int
   public var maxRedirects: Int
-  public var initialBackoff: Duration
-  public var maxBackoff: Duration
+  /// The wait between attempts; a `Retry-After` up to its cap is honoured when longer.
+  public var retry: RetryPolicy
 
+  /// `initialBackoff` and `maxBackoff` make `retry` (`.exponentialJitter`).
   public init(
     maxBytes: Int64 = 10_737_418_240, connectTimeout: Duration = .seconds(10), lowSpeedTimeout: Duration = .seconds(60),
     maxAttempts: Int = 5, maxRedirects: Int = 5, initialBackoff: Duration = .milliseconds(500),
@@ -82,8 +84,7 @@ public struct TransferSettings: Sendable {
     self.lowSpeedTimeout = lowSpeedTimeout
     self.maxAttempts = maxAttempts
     self.maxRedirects = maxRedirects
-    self.initialBackoff = initialBackoff
-    self.maxBackoff = maxBackoff
+    self.retry = .exponentialJitter(initial: initialBackoff, cap: maxBackoff)
   }
 }
 
@@ -102,7 +103,7 @@ public struct TransferResult: Sendable, Equatable {
 /// Moves bodies between work files and URLs with libcurl, the same way in both directions: every resolved
 /// address must pass the network policy, curl is pinned to those addresses and an open-socket callback
 /// refuses anything else, nothing is sent at or after a URL's expiry, and connection failures, 408, 429
-/// and 5xx are retried with jittered exponential backoff (honouring `Retry-After`) while other 4xx are final.
+/// and 5xx are retried after the settings' `RetryPolicy` (honouring `Retry-After`) while other 4xx are final.
 /// Downloads stream to a new 0600 file, follow redirects by hand (re-checked, at most `maxRedirects`), resume
 /// interrupted bodies with `Range` and enforce the size limit from the first header to the last byte.
 /// Uploads are PUTs with `Content-Length` (never chunked: pre-signed S3 PUTs refuse it), re-sent whole.
@@ -330,7 +331,7 @@ public struct TransferClient: Sendable {
       case .redirect(let location):
         redirects += 1
         guard redirects <= settings.maxRedirects else {
-          throw .status(310, detail: "more than \(settings.maxRedirects) redirects")
+          throw .tooManyRedirects(limit: settings.maxRedirects)
         }
         hop = hop.redirected(to: location)
         attempts -= 1
@@ -459,10 +460,9 @@ public struct TransferClient: Sendable {
     return addresses
   }
 
+  /// The wait after failed attempt `attempt`: the retry policy's, or the server's `Retry-After` when that is
+  /// longer (up to the policy's cap, so a server cannot park a transfer for hours).
   private func backoff(attempt: Int, retryAfter: Duration?) -> Duration {
-    let base = settings.initialBackoff.seconds * pow(2, Double(attempt - 1))
-    let jittered = min(settings.maxBackoff.seconds, base) * Double.random(in: 0.5...1.0)
-    let chosen = max(jittered, min(retryAfter?.seconds ?? 0, settings.maxBackoff.seconds))
-    return .milliseconds(Int64(chosen * 1000))
+    max(settings.retry.delay(afterAttempt: attempt), min(retryAfter ?? .zero, settings.retry.cap))
   }
 }

@@ -8,6 +8,8 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
   case tooLarge(limit: Int64)
   /// The server answered an error status that retrying will not change, or retries ran out.
   case status(Int, detail: String)
+  /// A download was redirected more than `limit` times.
+  case tooManyRedirects(limit: Int)
   /// Connecting or reading failed after every attempt.
   case network(String)
   /// The caller cancelled.
@@ -18,6 +20,10 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
   /// `uploadID` and its parts stay in the bucket, and are billed, until an abort or a lifecycle rule removes
   /// them. Worth logging with the bucket and key; the upload ID is no secret (it needs credentials to use).
   indirect case abortFailed(TransferError, abort: TransferError, uploadID: String)
+
+  /// The made-up HTTP status that too many redirects was reported as before it had a case of its own. Messages
+  /// keep showing it, so that what a job or a `ferry` user sees did not change.
+  public static let tooManyRedirectsStatus = 310
 
   /// The failure itself, without what went wrong cleaning up after it: the error a job reports.
   public var primary: TransferError {
@@ -31,6 +37,9 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
     case .expired: "the URL expired before the transfer could start"
     case .tooLarge(let limit): "larger than the limit of \(limit) bytes"
     case .status(let code, let detail): "the server answered \(code)" + (detail.isEmpty ? "" : ": \(detail)")
+    // Worded as before the case existed (see `tooManyRedirectsStatus`).
+    case .tooManyRedirects(let limit):
+      "the server answered \(Self.tooManyRedirectsStatus): more than \(limit) redirects"
     case .network(let detail): detail
     case .cancelled: "cancelled"
     case .local(let detail): detail

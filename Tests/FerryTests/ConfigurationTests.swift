@@ -180,10 +180,24 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
     #expect(!found.joined().contains("hunter2"))
   }
 
+  @Test func storeAndStorageKinds_areReadAsTheirCases_andRefusedWithTheirChoicesListed() throws {
+    #expect(try load().configuration.store.kind == .sqlite)
+    #expect(try load().configuration.storage.kind == .local)
+    let chosen = try load(
+      #"{"storage": {"kind": "s3", "s3": {"bucket": "b", "key": "k", "secret": "s"}}}"#,
+      env: ["FERRY_STORE_KIND": "postgres", "FERRY_STORE_URL": "postgresql://db/ferry"])
+    #expect(chosen.configuration.store.kind == .postgres && chosen.configuration.storage.kind == .s3)
+    #expect(
+      problems(#"{"store": {"kind": "mysql"}}"#, env: ["FERRY_STORAGE_KIND": "nfs"]) == [
+        #"store.kind (FERRY_STORE_KIND): must be one of "sqlite", "postgres", got "mysql""#,
+        #"storage.kind (FERRY_STORAGE_KIND): must be one of "local", "s3", got "nfs""#,
+      ])
+  }
+
   @Test func postgresStore_takesItsURL_andNeverShowsIt() throws {
     let url = "postgresql://ferry:pw-s3cret-4711@10.0.0.5:5432/ferry"
     let loaded = try load(#"{"store": {"kind": "postgres"}}"#, env: ["FERRY_STORE_URL": url])
-    #expect(loaded.configuration.store.kind == "postgres" && loaded.configuration.store.url == url)
+    #expect(loaded.configuration.store.kind == .postgres && loaded.configuration.store.url == url)
     // Nowhere a configuration is shown: its description, a dump, or the problems of a bad configuration.
     #expect(!String(describing: loaded.configuration).contains("pw-s3cret-4711"))
     #expect(!String(reflecting: loaded.configuration.store).contains("pw-s3cret-4711"))

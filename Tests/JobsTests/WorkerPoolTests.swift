@@ -86,6 +86,19 @@ import Transfer
       "\(done.attempts)")
   }
 
+  @Test func anInputThatRedirectsForever_isRetried_andExplainedAsTheServersAnswer() async throws {
+    let server = try FaultServer { request, _ in .status(302, headers: [("Location", request.target + "x")]) }
+    defer { server.stop() }
+    let harness = try PoolHarness(maxAttempts: 2)
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let job = try await harness.submit(copyRequest(server.base + "/in", server.base + "/out"))
+    let done = try await harness.wait(for: job.id)
+    #expect(done.status == .failed && done.attempts.count == 2, "retried, as a status from the source is")
+    #expect(done.error?.type == "/problems/input-file-access" && done.error?.title == "Input not readable")
+    #expect(done.error?.detail == "input (\(server.base)/in): the server answered 310: more than 5 redirects")
+  }
+
   @Test func aFinalFailure_endsFailed_withARedactedDetail() async throws {
     let server = try FaultServer { _, _ in .status(403, body: "AccessDenied") }
     defer { server.stop() }

@@ -183,6 +183,21 @@ private func workFile() throws -> String {
     #expect(canary.connectionCount == 0)
   }
 
+  @Test func aRedirectLoop_endsAfterTheRedirectLimit_asTooManyRedirects() throws {
+    let server = try FaultServer { request, _ in .status(302, headers: [("Location", request.target + "x")]) }
+    defer { server.stop() }
+    let client = try downloader(
+      opening: [server], settings: TransferSettings(maxAttempts: 3, maxRedirects: 4, initialBackoff: .milliseconds(10)))
+    #expect(throws: TransferError.tooManyRedirects(limit: 4)) {
+      try client.download(OutboundRequest(url: server.base + "/in"), to: try workFile())
+    }
+    // The first request and four redirects followed; the fifth redirect is not.
+    #expect(server.requests.map(\.target) == ["/in", "/inx", "/inxx", "/inxxx", "/inxxxx"])
+    // Worded as when it was reported as a status: job errors show this text.
+    #expect(
+      TransferError.tooManyRedirects(limit: 4).description == "the server answered 310: more than 4 redirects")
+  }
+
   @Test func allowedNamesArePinnedToTheCheckedAddress() throws {
     let server = try FaultServer { _, _ in .status(200, body: "ok") }
     defer { server.stop() }

@@ -56,6 +56,14 @@ public struct ConfigurationKey: Sendable {
   public var label: String { "\(path) (\(environmentName))" }
 }
 
+extension ConfigurationKey.Kind {
+  /// A string that must be the raw value of one of `Choice`'s cases, in the order they are declared.
+  static func choice<Choice: CaseIterable & RawRepresentable>(of _: Choice.Type) -> Self
+  where Choice.RawValue == String {
+    .choice(Choice.allCases.map(\.rawValue))
+  }
+}
+
 extension ConfigurationKey {
   /// Every setting Ferry reads, with its default.
   public static let all: [ConfigurationKey] = [
@@ -96,11 +104,14 @@ extension ConfigurationKey {
     .init("jobs.lease_s", .seconds(min: 1), 30, "a running job's lease, renewed while it runs"),
     .init("jobs.expiry_margin_s", .seconds(min: 0), 60, "safety margin for output-URL admission"),
     .init("jobs.retention_days", .integer(1...3650), 31, "jobs are deleted after this"),
-    .init("store.kind", .choice(["sqlite", "postgres"]), "sqlite", "job store"),
+    .init(
+      "store.kind", .choice(of: FerryConfiguration.StoreKind.self),
+      .string(FerryConfiguration.StoreKind.sqlite.rawValue), "job store"),
     .init("store.path", .string(nonEmpty: true), .null, "SQLite file; default <data_dir>/ferry.db"),
     .init("store.url", .string(nonEmpty: true), .null, secret: true, "libpq URL for store.kind postgres"),
     .init(
-      "storage.kind", .choice(["local", "s3"]), "local",
+      "storage.kind", .choice(of: FerryConfiguration.StorageKind.self),
+      .string(FerryConfiguration.StorageKind.local.rawValue),
       "temporary storage (dlb://): local (data_dir/storage) or s3 (storage.s3.*, shared by several nodes)"),
     .init("storage.retention_h", .seconds(min: 1), 48, "temporary files are swept after this many hours"),
     .init("storage.s3.bucket", .string(nonEmpty: true), .null, "bucket for storage.kind s3"),

@@ -53,16 +53,26 @@ public struct FerryConfiguration: Sendable {
     public var retentionDays: Int
   }
 
+  /// Where jobs are stored (`store.kind`).
+  public enum StoreKind: String, Sendable, CaseIterable {
+    /// A SQLite file in the data directory: one node.
+    case sqlite
+    /// A PostgreSQL database that several nodes share.
+    case postgres
+  }
+
   public struct Store: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    public var kind: String
+    public var kind: StoreKind
     public var path: String
     /// A libpq URL; it may hold a password, so descriptions never show it.
     public var url: String?
 
-    public var description: String { "Store(kind: \(kind), path: \(path), url: \(url == nil ? "none" : "(redacted)"))" }
+    public var description: String {
+      "Store(kind: \(kind.rawValue), path: \(path), url: \(url == nil ? "none" : "(redacted)"))"
+    }
     public var debugDescription: String { description }
     public var customMirror: Mirror {
-      Mirror(self, children: ["kind": kind, "path": path, "url": url == nil ? "none" : "(redacted)"])
+      Mirror(self, children: ["kind": kind.rawValue, "path": path, "url": url == nil ? "none" : "(redacted)"])
     }
   }
 
@@ -75,8 +85,16 @@ public struct FerryConfiguration: Sendable {
     public var secret: String?
   }
 
+  /// Where `dlb://` keys live (`storage.kind`).
+  public enum StorageKind: String, Sendable, CaseIterable {
+    /// On this node's disk, under the data directory.
+    case local
+    /// In an S3 bucket (`storage.s3.*`) that several nodes share.
+    case s3
+  }
+
   public struct Storage: Sendable {
-    public var kind: String
+    public var kind: StorageKind
     public var retention: Duration
     public var s3: StorageS3
   }
@@ -126,6 +144,12 @@ public struct FerryConfiguration: Sendable {
     func seconds(_ path: String) -> Duration {
       guard let d = values[path]?.number else { preconditionFailure("\(path) has no number value") }
       return .milliseconds(Int64((d * 1000).rounded()))
+    }
+    func choice<Choice: RawRepresentable>(_ path: String) -> Choice where Choice.RawValue == String {
+      guard let raw = string(path), let value = Choice(rawValue: raw) else {
+        preconditionFailure("\(path) has no value among its choices")
+      }
+      return value
     }
     func bool(_ path: String) -> Bool {
       if case .bool(let b)? = values[path] { return b }
@@ -178,10 +202,10 @@ public struct FerryConfiguration: Sendable {
       expiryMargin: seconds("jobs.expiry_margin_s"),
       retentionDays: int("jobs.retention_days"))
     store = Store(
-      kind: string("store.kind")!, path: absolute(string("store.path") ?? dataDirectory + "/ferry.db"),
+      kind: choice("store.kind"), path: absolute(string("store.path") ?? dataDirectory + "/ferry.db"),
       url: string("store.url"))
     storage = Storage(
-      kind: string("storage.kind")!, retention: seconds("storage.retention_h") * 3600,
+      kind: choice("storage.kind"), retention: seconds("storage.retention_h") * 3600,
       s3: StorageS3(
         bucket: string("storage.s3.bucket"), prefix: string("storage.s3.prefix"),
         endpoint: string("storage.s3.endpoint"), region: string("storage.s3.region"), key: string("storage.s3.key"),
@@ -200,17 +224,17 @@ public struct FerryConfiguration: Sendable {
       problems.append(
         "\(label("transfer.part_size_bytes")): must not exceed \(label("transfer.multipart_threshold_bytes"))")
     }
-    if store.kind == "postgres" && store.url == nil {
+    if store.kind == .postgres && store.url == nil {
       problems.append(
-        "\(label("store.url")): required when \(label("store.kind")) is \"postgres\" (a libpq URL: "
+        "\(label("store.url")): required when \(label("store.kind")) is \"\(StoreKind.postgres.rawValue)\" (a libpq URL: "
           + "postgresql://user:password@host:5432/database)")
     }
-    if storage.kind == "s3" {
+    if storage.kind == .s3 {
       for (path, value) in [
         ("storage.s3.bucket", storage.s3.bucket), ("storage.s3.key", storage.s3.key),
         ("storage.s3.secret", storage.s3.secret),
       ] where value == nil {
-        problems.append("\(label(path)): required when \(label("storage.kind")) is \"s3\"")
+        problems.append("\(label(path)): required when \(label("storage.kind")) is \"\(StorageKind.s3.rawValue)\"")
       }
     }
     guard problems.isEmpty else { throw CrossProblems(messages: problems) }
