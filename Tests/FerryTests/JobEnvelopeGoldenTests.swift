@@ -61,17 +61,17 @@ import Testing
   static func documents() throws -> [(name: String, bytes: [UInt8])] {
     let jobs = try Examples()
     return [
-      ("status-pending.json", JobEnvelope.status(jobs.pending, deliveries: [])),
-      ("status-running.json", JobEnvelope.status(jobs.running, deliveries: [])),
-      ("status-success.json", JobEnvelope.status(jobs.success, deliveries: [jobs.delivered])),
-      ("status-failed.json", JobEnvelope.status(jobs.failed, deliveries: jobs.retried)),
-      ("status-cancelled.json", JobEnvelope.status(jobs.cancelled, deliveries: [])),
-      ("webhook-success.json", JobEnvelope.status(jobs.success, deliveries: nil)),
-      ("webhook-failed.json", JobEnvelope.status(jobs.failed, deliveries: nil)),
-      ("list-pending.json", Array(JobEnvelope.listItem(jobs.pending).description.utf8)),
-      ("list-running.json", Array(JobEnvelope.listItem(jobs.running).description.utf8)),
-      ("list-success.json", Array(JobEnvelope.listItem(jobs.success).description.utf8)),
-      ("list-failed.json", Array(JobEnvelope.listItem(jobs.failed).description.utf8)),
+      ("status-pending.json", JobStatusView(jobs.pending, deliveries: []).envelope),
+      ("status-running.json", JobStatusView(jobs.running, deliveries: []).envelope),
+      ("status-success.json", JobStatusView(jobs.success, deliveries: [jobs.delivered]).envelope),
+      ("status-failed.json", JobStatusView(jobs.failed, deliveries: jobs.retried).envelope),
+      ("status-cancelled.json", JobStatusView(jobs.cancelled, deliveries: []).envelope),
+      ("webhook-success.json", JobStatusView(jobs.success, deliveries: nil).envelope),
+      ("webhook-failed.json", JobStatusView(jobs.failed, deliveries: nil).envelope),
+      ("list-pending.json", Array(JobStatusView(jobs.pending, deliveries: nil).listItem.description.utf8)),
+      ("list-running.json", Array(JobStatusView(jobs.running, deliveries: nil).listItem.description.utf8)),
+      ("list-success.json", Array(JobStatusView(jobs.success, deliveries: nil).listItem.description.utf8)),
+      ("list-failed.json", Array(JobStatusView(jobs.failed, deliveries: nil).listItem.description.utf8)),
     ]
   }
 
