@@ -96,9 +96,12 @@ if ProcessInfo.processInfo.environment["FERRY_FUZZ"] == "1" {
   )
 }
 
-// The transfer benchmark's driver, built by `make bench` only.
+// Benchmark drivers: the transfer benchmark's (built by `make bench`) and the status envelope's
+// (`scripts/bench-envelope.sh`).
 if ProcessInfo.processInfo.environment["FERRY_BENCH"] == "1" {
   targets.append(.executableTarget(name: "TransferBench", dependencies: ["Transfer"], path: "Bench/TransferBench"))
+  targets.append(
+    .executableTarget(name: "EnvelopeBench", dependencies: ["API", "Jobs", "JSON", "Log"], path: "Bench/EnvelopeBench"))
 }
 
 let package = Package(
