@@ -90,7 +90,9 @@ var targets: [Target] = [
     dependencies: [
       "Ferry", "API", "Jobs", "HTTPServer", "Log", "JSON", "Crypto", "CCurl", "CSQLite", "COpenSSL", "CLibPQ",
       "TestSupport", "Storage", "Transfer", "Locations", "SigV4", "ferry",
-    ]
+    ],
+    // Golden/ holds the job documents clients see, read by path (JobEnvelopeGoldenTests).
+    exclude: ["Golden"]
   ),
 ]
 
@@ -102,9 +104,12 @@ if ProcessInfo.processInfo.environment["FERRY_FUZZ"] == "1" {
   )
 }
 
-// The transfer benchmark's driver, built by `make bench` only.
+// Benchmark drivers: the transfer benchmark's (built by `make bench`) and the status envelope's
+// (`scripts/bench-envelope.sh`).
 if ProcessInfo.processInfo.environment["FERRY_BENCH"] == "1" {
   targets.append(.executableTarget(name: "TransferBench", dependencies: ["Transfer"], path: "Bench/TransferBench"))
+  targets.append(
+    .executableTarget(name: "EnvelopeBench", dependencies: ["API", "Jobs", "JSON", "Log"], path: "Bench/EnvelopeBench"))
 }
 
 let package = Package(

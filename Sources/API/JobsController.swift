@@ -96,7 +96,7 @@ public struct JobsController: Sendable {
     // Deliveries exist only once a job ended: a running job's poll costs no second read, and its envelope
     // is rendered again only when the job changed.
     guard job.status.isFinal else { return .json(bytes: rendered.envelope(of: job)) }
-    return .json(bytes: JobEnvelope.status(job, deliveries: try service.store.deliveries(job: job.id)))
+    return .json(bytes: JobStatusView(job, deliveries: try service.store.deliveries(job: job.id)).envelope)
   }
 
   func list(_ request: Request) throws -> Response {
@@ -136,7 +136,9 @@ public struct JobsController: Sendable {
       jobs = page.jobs
       next = page.nextCursor.map { String($0, radix: 36) }
     }
-    var fields: [String: JSONValue] = ["count": .int(jobs.count), "jobs": .array(jobs.map(JobEnvelope.listItem))]
+    var fields: [String: JSONValue] = [
+      "count": .int(jobs.count), "jobs": .array(jobs.map { JobStatusView($0, deliveries: nil).listItem }),
+    ]
     if let next { fields["next_token"] = .string(next) }
     return .json(bytes: Array(JSONValue.object(fields).description.utf8))
   }
@@ -207,7 +209,7 @@ final class RenderedEnvelopes: Sendable {
 
   func envelope(of job: Job) -> [UInt8] {
     if let entry = entries.withLock({ $0[job.id] }), entry.job == job { return entry.bytes }
-    let bytes = JobEnvelope.status(job, deliveries: [])
+    let bytes = JobStatusView(job, deliveries: []).envelope
     entries.withLock { entries in
       if entries[job.id] == nil, entries.count >= Self.capacity { entries.remove(at: entries.startIndex) }
       entries[job.id] = (job, bytes)

@@ -207,7 +207,7 @@ public final class FerryApplication: Sendable {
         retryFor: configuration.webhooks.retryFor, initialBackoff: backoff,
         // Tests set a short backoff: look for due retries as often, within reason.
         pollInterval: max(.milliseconds(50), min(.seconds(1), backoff)), userAgent: "Ferry/\(FerryVersion.current)"),
-      payload: { JobEnvelope.status($0, deliveries: nil) }, secret: { apps.app(key: $0)?.secret }, logger: logger,
+      payload: { JobStatusView($0, deliveries: nil).envelope }, secret: { apps.app(key: $0)?.secret }, logger: logger,
       onOutcome: { metrics.webhookAttempt($0) })
   }
 

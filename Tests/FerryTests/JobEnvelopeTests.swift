@@ -45,7 +45,7 @@ import Testing
         DeliveryAttempt(at: Date(), url: "https://hooks.example/x?token=REDACTED", status: nil, error: "timed \"out\""),
         DeliveryAttempt(at: Date() + 1, url: "https://hooks.example/x?token=REDACTED", status: 200),
       ])
-    let bytes = JobEnvelope.status(job, deliveries: [delivery])
+    let bytes = JobStatusView(job, deliveries: [delivery]).envelope
     let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
     #expect(object["status"] as? String == "Failed" && object["api_version"] as? String == "v1.1.2")
     #expect(object["job_id"] as? String == job.id.text && object["bytes_total"] is NSNull)
@@ -61,7 +61,7 @@ import Testing
     #expect(deliveries[1]["url"] as? String == "https://hooks.example/x?token=REDACTED")
     // A webhook's payload leaves the field out: every attempt of a delivery sends the same body.
     let payload = try #require(
-      try JSONSerialization.jsonObject(with: Data(JobEnvelope.status(job, deliveries: nil))) as? [String: Any])
+      try JSONSerialization.jsonObject(with: Data(JobStatusView(job, deliveries: nil).envelope)) as? [String: Any])
     #expect(payload["deliveries"] == nil && payload["job_id"] as? String == job.id.text)
 
     var done = Job(
@@ -70,7 +70,7 @@ import Testing
     try done.claim(worker: "w", now: Date(), lease: .seconds(30))
     try done.finish(.success(result: #"{"a":[1,2],"b":"c"}"#), worker: "w", now: Date(), maxAttempts: 1)
     let ok = try #require(
-      try JSONSerialization.jsonObject(with: Data(JobEnvelope.status(done, deliveries: []))) as? [String: Any])
+      try JSONSerialization.jsonObject(with: Data(JobStatusView(done, deliveries: []).envelope)) as? [String: Any])
     #expect((ok["result"] as? [String: Any])?["b"] as? String == "c" && ok["progress"] as? Int == 100)
   }
 
@@ -85,7 +85,7 @@ import Testing
     try job.report(
       worker: "w", now: Date(), lease: .seconds(30), phase: .downloading, progress: 7, bytesDone: 1, bytesTotal: 9)
     let second = rendered.envelope(of: job)
-    #expect(second != first && second == JobEnvelope.status(job, deliveries: []))
+    #expect(second != first && second == JobStatusView(job, deliveries: []).envelope)
     let object = try #require(try JSONSerialization.jsonObject(with: Data(second)) as? [String: Any])
     #expect(object["progress"] as? Int == 7 && object["status"] as? String == "Running")
   }
