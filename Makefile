@@ -39,6 +39,7 @@ run: build
 test: deps $(VENV)/.installed
 	@scripts/install-deps.sh $(TEST_PACKAGES)
 	$(VENV)/bin/python -m openapi_spec_validator openapi.yaml
+	$(SWIFT) package dump-package | python3 scripts/check-target-imports.py
 	$(SWIFT) build --build-tests
 	# One test at a time: run side by side on 2 cores, the heavy suites (schemathesis, Chromium, 500 clients,
 	# media) starved the timing-sensitive ones (a cancel's latency, a shutdown's grace) into rare failures.

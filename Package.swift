@@ -15,44 +15,52 @@ var targets: [Target] = [
   // pipe2, accept4 and posix_spawn's closefrom/chdir actions: glibc has them, Swift's Glibc module does not.
   .systemLibrary(name: "CSpawn"),
 
+  // Values every layer may use, with no I/O of their own.
   .target(name: "Log"),
   // The problem catalogue: every problem type Ferry reports, its HTTP status, title and retry rule.
   .target(name: "Problems"),
-  .target(name: "JSON"),
-  // When to try again: the one backoff policy of transfers, workers and webhooks (no dependencies, so any
-  // layer can use it).
+  // When to try again: the one backoff policy of transfers, workers and webhooks.
   .target(name: "Retry"),
+  .target(name: "JSON"),
   // OpenSSL's hashes and MACs behind Swift types.
   .target(name: "Crypto", dependencies: ["COpenSSL"]),
   .target(name: "SigV4", dependencies: ["Crypto"]),
   .target(name: "Locations", dependencies: ["Problems", "SigV4", "JSON"]),
-  .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log", "Retry"]),
+
+  // The pipeline, in the order a job goes through it.
+  // 1. Socket listener, HTTP/1.1 parser, router: knows nothing of media or jobs.
   .target(name: "HTTPServer", dependencies: ["Problems", "Log", "CEventPoll", "CSpawn"]),
-  // SQLite connections, statements and a group-committing writer thread.
-  .target(name: "SQLite", dependencies: ["CSQLite"]),
-  // libpq connections with bound text parameters, and a small pool of them.
-  .target(name: "Postgres", dependencies: ["CLibPQ", "Crypto"]),
-  // dlb:// temporary storage.
-  .target(name: "Storage", dependencies: ["Crypto", "Locations", "SigV4", "Transfer"]),
-  // Job model and state machine, stores, scheduler and workers.
+  // 2. Controllers: the Dolby-compatible API (auth, job routes, dlb:// storage, webhooks, metrics, dashboard).
+  //    The dashboard's files are compiled into the binary, so a release binary copied alone misses nothing.
   .target(
-    name: "Jobs",
-    dependencies: ["Problems", "SQLite", "Postgres", "Crypto", "Log", "JSON", "Locations", "Retry", "Transfer", "Storage"]),
-  // ffprobe/ffmpeg runner and the media operations.
-  .target(name: "Media", dependencies: ["Problems", "Jobs", "Locations", "JSON", "Log", "CSpawn"]),
-  // The Dolby-compatible HTTP API: auth, job routes. The dashboard's files are compiled into the binary
-  // (`PackageResources`), so a release binary copied alone has no resource bundle to miss.
-  .target(
-    name: "API", dependencies: ["Problems", "HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Log"],
+    name: "API", dependencies: ["Problems", "HTTPServer", "Jobs", "Storage", "Crypto", "JSON", "Locations", "Log"],
     resources: [
       .embedInCode("Dashboard/dashboard.html"), .embedInCode("Dashboard/dashboard.js"),
       .embedInCode("Dashboard/dashboard.css"),
     ]),
+  // 3. Job service, store protocol, worker pool: the job model and its transitions, typed job specs,
+  //    admission control, leases and retries, and the in-memory store.
+  .target(name: "Jobs", dependencies: ["Problems", "Retry", "Crypto", "JSON", "Locations", "Log"]),
+  // 4. The durable stores: SQLite for one node (a group-committing writer), PostgreSQL for several.
+  .target(name: "SQLite", dependencies: ["CSQLite"]),
+  .target(name: "SQLiteStore", dependencies: ["Jobs", "SQLite"]),
+  .target(name: "Postgres", dependencies: ["CLibPQ", "Crypto"]),
+  .target(name: "PostgresStore", dependencies: ["Jobs", "Postgres"]),
+  // 5. Webhooks: the outbox the stores fill as jobs end, delivered and retried.
+  .target(name: "Webhooks", dependencies: ["Jobs", "Transfer", "Retry", "Crypto", "JSON", "Locations", "Log"]),
+  // 6. Transfers: outbound HTTP on libcurl under the network policy, and dlb:// temporary storage.
+  .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log", "Retry"]),
+  .target(name: "Storage", dependencies: ["Crypto", "Locations", "SigV4", "Transfer"]),
+  // 7. Media: each operation fetches its inputs (JobTransfers), runs ffprobe/ffmpeg, delivers its outputs.
+  .target(
+    name: "Media", dependencies: ["Problems", "Jobs", "Transfer", "Storage", "Locations", "JSON", "CSpawn"]),
+
+  // The composition root: configuration, wiring, start and stop.
   .target(
     name: "Ferry",
     dependencies: [
-      "HTTPServer", "API", "Jobs", "Media", "Storage", "Transfer", "Locations", "SigV4", "Crypto", "Log", "JSON",
-      "COpenSSL",
+      "HTTPServer", "API", "Jobs", "SQLiteStore", "PostgresStore", "Webhooks", "Media", "Storage", "Transfer",
+      "Locations", "SigV4", "Crypto", "Log", "JSON",
     ]
   ),
   // The HTTP client of the `ferry` client subcommands: tokens, dlb:// uploads and downloads, polling, progress.
@@ -60,7 +68,7 @@ var targets: [Target] = [
   .executableTarget(
     name: "ferry",
     dependencies: [
-      "Ferry", "FerryClient", "JSON",
+      "Ferry", "FerryClient", "JSON", "Log",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]
   ),
@@ -78,18 +86,24 @@ var targets: [Target] = [
   .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport", "Transfer"]),
   // Fixtures/ holds a job store written by 0.1.0 (the upgrade test reads it by path).
   .testTarget(
-    name: "MediaTests", dependencies: ["Media", "Jobs", "JSON", "Locations", "TestSupport"], exclude: ["Fixtures"]),
+    name: "MediaTests",
+    dependencies: [
+      "Media", "Jobs", "SQLiteStore", "Storage", "Transfer", "JSON", "Locations", "Log", "TestSupport",
+    ],
+    exclude: ["Fixtures"]),
+  // The job engine and the conformance suite every JobStore passes.
   .testTarget(
     name: "JobsTests",
     dependencies: [
-      "Jobs", "SQLite", "Postgres", "Crypto", "JSON", "Locations", "SigV4", "Transfer", "Storage", "TestSupport",
+      "Jobs", "SQLiteStore", "PostgresStore", "Media", "SQLite", "Postgres", "Crypto", "JSON", "Locations", "SigV4",
+      "Transfer", "Storage", "Log", "TestSupport",
     ]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Problems", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",
     dependencies: [
       "Ferry", "API", "Jobs", "HTTPServer", "Log", "JSON", "Crypto", "CCurl", "CSQLite", "COpenSSL", "CLibPQ",
-      "TestSupport", "Storage", "Transfer", "Locations", "SigV4", "ferry",
+      "TestSupport", "Storage", "Transfer", "Locations", "SigV4", "Media", "ferry",
     ],
     // Golden/ holds the job documents clients see, read by path (JobEnvelopeGoldenTests).
     exclude: ["Golden"]

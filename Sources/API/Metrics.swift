@@ -16,7 +16,7 @@ public final class Metrics: Sendable {
     var runs = 0
     var phaseSeconds: [JobPhase: Double] = [:]
     var bytesMoved: Int64 = 0
-    var webhookAttempts: [WebhookDispatcher.Outcome: Int] = [:]
+    var webhookAttempts: [DeliveryOutcome: Int] = [:]
   }
 
   private let state = Mutex(State())
@@ -58,7 +58,7 @@ public final class Metrics: Sendable {
   }
 
   /// Counts a webhook delivery attempt by how it ended.
-  public func webhookAttempt(_ outcome: WebhookDispatcher.Outcome) {
+  public func webhookAttempt(_ outcome: DeliveryOutcome) {
     state.withLock { $0.webhookAttempts[outcome, default: 0] += 1 }
   }
 
@@ -96,7 +96,7 @@ public final class Metrics: Sendable {
     out += "# TYPE ferry_admission_refusals_total counter\nferry_admission_refusals_total \(snapshot.refusals)\n"
     out += "# HELP ferry_webhook_attempts_total Webhook delivery attempts, by outcome.\n"
     out += "# TYPE ferry_webhook_attempts_total counter\n"
-    for outcome in WebhookDispatcher.Outcome.allCases {
+    for outcome in DeliveryOutcome.allCases {
       out += "ferry_webhook_attempts_total{outcome=\"\(outcome.rawValue)\"} \(snapshot.webhookAttempts[outcome] ?? 0)\n"
     }
     return out

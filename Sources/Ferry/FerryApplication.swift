@@ -6,10 +6,13 @@ import Jobs
 import Locations
 import Log
 import Media
+import PostgresStore
+import SQLiteStore
 import SigV4
 import Storage
 import Synchronization
 import Transfer
+import Webhooks
 
 /// The composition root: builds the HTTP server and everything behind it from a `FerryConfiguration`,
 /// starts it and stops it.

@@ -3,20 +3,22 @@ import Foundation
 /// Where a pool's idle threads wait for work (the worker pool's workers, the webhook senders): `wake()` lets
 /// one through, now or the next to wait; `stop()` lets every one through for good; and a wait ends anyway
 /// after its timeout, because work can come due without a wake (a retry's time, another node's job).
-final class IdleSignal: @unchecked Sendable {
+public final class IdleSignal: @unchecked Sendable {
   // Guarded by `condition`.
   private let condition = NSCondition()
   private var wakeups = 0
   private var stopped = false
 
-  func wake() {
+  public init() {}
+
+  public func wake() {
     condition.withLock {
       wakeups += 1
       condition.signal()
     }
   }
 
-  func stop() {
+  public func stop() {
     condition.withLock {
       stopped = true
       condition.broadcast()
@@ -24,7 +26,7 @@ final class IdleSignal: @unchecked Sendable {
   }
 
   /// Returns after a `wake()` (one pending is taken), a `stop()`, or `timeout`.
-  func wait(upTo timeout: Duration) {
+  public func wait(upTo timeout: Duration) {
     condition.withLock {
       if wakeups == 0 && !stopped { _ = condition.wait(until: Date() + timeout.seconds) }
       wakeups = max(0, wakeups - 1)

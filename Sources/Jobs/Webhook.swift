@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import JSON
 import Locations
@@ -61,6 +60,11 @@ public struct Delivery: Sendable, Equatable, Identifiable {
     self.state = state
     self.attempts = attempts
   }
+}
+
+/// How one delivery attempt ended, for metrics: delivered, to be tried again, or given up.
+public enum DeliveryOutcome: String, Sendable, CaseIterable {
+  case delivered, retrying, failed
 }
 
 /// One attempt to deliver, as the job's GET shows it (`deliveries`).
@@ -220,18 +224,9 @@ public struct Callback: Sendable, Equatable {
   }
 }
 
-/// Standard Webhooks signatures (`webhook-signature: v1,<base64>`), keyed with the owning app's secret.
-public enum WebhookSignature {
-  /// `v1,` and the base64 HMAC-SHA256 of `"<id>.<timestamp>.<body>"`.
-  public static func sign(id: String, timestamp: Int64, body: [UInt8], secret: String) -> String {
-    let message = Array("\(id).\(timestamp).".utf8) + body
-    return "v1," + Data(HMAC.sha256(key: Array(secret.utf8), data: message)).base64EncodedString()
-  }
-}
-
 extension Delivery {
   /// What a job owes as it ends: a call to the owner's registered webhook, and one to its own `on_complete`.
-  static func owed(by job: Job, webhook: Webhook?) -> [Delivery] {
+  public static func owed(by job: Job, webhook: Webhook?) -> [Delivery] {
     let ended = job.completedAt ?? Date()
     var owed: [Delivery] = []
     if let webhook {

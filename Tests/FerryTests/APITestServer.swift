@@ -4,6 +4,7 @@ import Foundation
 import JSON
 import Jobs
 import Log
+import Media
 import TestSupport
 
 /// A whole Ferry in-process on a free loopback port, with the copy operation at `/media/copy`, two apps and

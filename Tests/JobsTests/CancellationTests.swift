@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Jobs
+import SQLiteStore
 import SigV4
 import Synchronization
 import TestSupport

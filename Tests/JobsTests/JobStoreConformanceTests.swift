@@ -1,5 +1,7 @@
 import Foundation
 import Jobs
+import PostgresStore
+import SQLiteStore
 import TestSupport
 import Testing
 

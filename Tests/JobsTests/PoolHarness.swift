@@ -3,6 +3,8 @@ import JSON
 import Jobs
 import Locations
 import Log
+import Media
+import SQLiteStore
 import Storage
 import TestSupport
 import Transfer

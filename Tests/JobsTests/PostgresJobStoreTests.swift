@@ -1,6 +1,7 @@
 import Foundation
 import Jobs
 import Postgres
+import PostgresStore
 import Synchronization
 import TestSupport
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import Jobs
 import SQLite
+import SQLiteStore
 import TestSupport
 import Testing
 

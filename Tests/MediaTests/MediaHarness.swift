@@ -3,6 +3,7 @@ import JSON
 import Jobs
 import Locations
 import Log
+import SQLiteStore
 import Storage
 import TestSupport
 import Transfer

@@ -2,6 +2,7 @@ import Foundation
 import JSON
 import Jobs
 import Locations
+import SQLiteStore
 import TestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import SQLite
 
 /// Webhook registrations and the delivery outbox (schema version 3).
@@ -92,8 +93,7 @@ extension SQLiteJobStore {
 
   // MARK: Rows
 
-  static let deliveryColumns =
-    "id, job_id, owner, webhook_id, callback, created_ms, next_attempt_ms, state, attempts"
+  static let deliveryColumns = JobRows.deliveryColumns
 
   /// Adds the deliveries `job` owes now that it ended (called in the write that ends it).
   static func addDeliveries(owedBy job: Job, in database: SQLiteDatabase) throws {

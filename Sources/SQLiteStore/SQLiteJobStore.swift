@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import SQLite
 import Synchronization
 
@@ -222,24 +223,9 @@ extension SQLiteJobStore {
   /// Jobs without a deadline sort after every job with one.
   static let deadlineOrder = "coalesce(deadline_ms, 9223372036854775807)"
 
-  static let columns = """
-    id, owner, path, request, request_digest, idempotency_key, status, phase, progress, bytes_done, bytes_total, \
-    duration, submitted_ms, started_ms, completed_ms, expires_ms, deadline_ms, not_before_ms, attempt, attempts, \
-    lease_holder, lease_expires_ms, cancel_requested, result, error, on_complete
-    """
-
-  static let encoder: JSONEncoder = {
-    let encoder = JSONEncoder()
-    encoder.dateEncodingStrategy = .millisecondsSince1970
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return encoder
-  }()
-
-  static let decoder: JSONDecoder = {
-    let decoder = JSONDecoder()
-    decoder.dateDecodingStrategy = .millisecondsSince1970
-    return decoder
-  }()
+  static let columns = JobRows.columns
+  static let encoder = JobRows.encoder
+  static let decoder = JobRows.decoder
 
   static func fetchOne(_ database: SQLiteDatabase, _ clause: String, _ values: SQLiteValue...) throws -> Job? {
     let statement = try database.statement("SELECT \(columns) FROM jobs \(clause)")

@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Synchronization
 
 /// Jobs recently read or written, so status polling does not take SQLite's locks on every request (a profile

@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Postgres
 
 /// Webhook registrations and the delivery outbox.
@@ -61,7 +62,7 @@ extension PostgresJobStore {
     id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?,
     completion: @escaping @Sendable (Result<Void, any Error>) -> Void
   ) {
-    let encoded = Result { String(decoding: try SQLiteJobStore.encoder.encode(attempt), as: UTF8.self) }
+    let encoded = Result { String(decoding: try JobRows.encoder.encode(attempt), as: UTF8.self) }
     write(
       { connection in
         try connection.execute(
@@ -84,7 +85,7 @@ extension PostgresJobStore {
 
   // MARK: Rows
 
-  static let deliveryColumns = SQLiteJobStore.deliveryColumns
+  static let deliveryColumns = JobRows.deliveryColumns
   /// The same columns named with their table (`deliveries.id, ...`), for a RETURNING next to a join.
   static let qualifiedDeliveryColumns = deliveryColumns.split(separator: ",")
     .map { "deliveries.\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
@@ -122,6 +123,6 @@ extension PostgresJobStore {
       id: id, jobID: jobID, owner: row.text(2), target: target, createdAt: Date(millisecondsSince1970: created),
       nextAttemptAt: Date(millisecondsSince1970: next), state: state,
       attempts: attempts == "[]"
-        ? [] : try SQLiteJobStore.decoder.decode([DeliveryAttempt].self, from: Data(attempts.utf8)))
+        ? [] : try JobRows.decoder.decode([DeliveryAttempt].self, from: Data(attempts.utf8)))
   }
 }

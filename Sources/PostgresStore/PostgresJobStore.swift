@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Postgres
 
 /// The job store on PostgreSQL, shared by every node of a cluster. Each write is one transaction; claims take
@@ -205,7 +206,7 @@ public final class PostgresJobStore: JobStore {
 // MARK: Rows
 
 extension PostgresJobStore {
-  static let columns = SQLiteJobStore.columns
+  static let columns = JobRows.columns
 
   static let insertStatement =
     "INSERT INTO jobs (\(columns)) VALUES (\((1...26).map { "$\($0)" }.joined(separator: ", ")))"
@@ -260,14 +261,14 @@ extension PostgresJobStore {
     let attempts = row.text(c(19))
     // Most jobs never failed an attempt: skip the decoder for the empty log.
     job.attempts =
-      attempts == "[]" ? [] : try SQLiteJobStore.decoder.decode([JobAttempt].self, from: Data(attempts.utf8))
+      attempts == "[]" ? [] : try JobRows.decoder.decode([JobAttempt].self, from: Data(attempts.utf8))
     if let holder = row.optionalText(c(20)), let leaseExpires = date(21) {
       job.lease = JobLease(holder: holder, expiresAt: leaseExpires)
     }
     job.cancelRequested = row.bool(c(22))
     job.result = row.optionalText(c(23))
     job.error = try row.optionalText(c(24)).map {
-      try SQLiteJobStore.decoder.decode(JobError.self, from: Data($0.utf8))
+      try JobRows.decoder.decode(JobError.self, from: Data($0.utf8))
     }
     job.hasOnComplete = row.bool(c(25))
     return job
@@ -275,8 +276,8 @@ extension PostgresJobStore {
 
   static func values(_ job: Job) throws -> [PostgresValue] {
     func ms(_ date: Date?) -> PostgresValue { .optionalInt(date?.millisecondsSince1970) }
-    let attempts = String(decoding: try SQLiteJobStore.encoder.encode(job.attempts), as: UTF8.self)
-    let error = try job.error.map { String(decoding: try SQLiteJobStore.encoder.encode($0), as: UTF8.self) }
+    let attempts = String(decoding: try JobRows.encoder.encode(job.attempts), as: UTF8.self)
+    let error = try job.error.map { String(decoding: try JobRows.encoder.encode($0), as: UTF8.self) }
     return [
       .text(job.id.text), .text(job.owner), .text(job.path), .bytes(job.sealedRequest),
       .text(job.requestDigest), .optionalText(job.idempotencyKey), .text(job.status.rawValue),

@@ -1,4 +1,5 @@
 import JSON
+import Jobs
 import Locations
 
 /// A job kind that copies `input` to `output` unchanged: the engine's reference operation, served only

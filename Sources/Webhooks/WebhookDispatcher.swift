@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Jobs
 import Locations
 import Log
 import Retry
@@ -43,9 +44,7 @@ public final class WebhookDispatcher: Sendable {
   }
 
   /// How one attempt ended, for metrics.
-  public enum Outcome: String, Sendable, CaseIterable {
-    case delivered, retrying, failed
-  }
+  public typealias Outcome = DeliveryOutcome
 
   public let settings: Settings
   private let store: any JobStore
