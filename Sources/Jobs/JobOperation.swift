@@ -18,14 +18,15 @@ public protocol JobOperation: Sendable {
 
 extension JobOperation {
   /// Validates a whole posted body, the operation's fields and `on_complete`, into what the store seals.
-  public func admit(_ request: JSONValue) throws(InvalidRequest) -> AdmittedRequest {
+  /// Throws `InvalidRequest` naming the field at fault.
+  public func admit(_ request: JSONValue) throws -> AdmittedRequest {
     let spec = try validate(request)
     var onComplete: Callback?
     if let value = request.object?["on_complete"], value != .null {
       onComplete = try Callback.parse(value, field: "on_complete", allowBody: true)
     }
     return AdmittedRequest(
-      payload: StoredRequest(spec: spec, onComplete: onComplete).encoded(), reads: spec.reads,
+      payload: try StoredRequest(spec: spec, onComplete: onComplete).encoded(), reads: spec.reads,
       writes: spec.writes, hasOnComplete: onComplete != nil)
   }
 

@@ -44,6 +44,8 @@ public struct JobService: Sendable {
       return try await store(owner: owner, path: path, body: body, request: request, idempotencyKey: idempotencyKey)
     } catch let refusal as AdmissionRefusal {
       throw refusal
+    } catch let cancelled as CancellationError {
+      throw cancelled
     } catch {
       throw JobStoreUnavailable(cause: String(describing: error))
     }

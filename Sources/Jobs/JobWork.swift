@@ -28,6 +28,7 @@ public struct JobFailure: Error, Sendable, Equatable {
 
   /// A failure of `problem`; `retry` asks for another attempt, which only a problem that allows retries gets.
   public init(_ problem: Problem, _ detail: String, retry: Bool = false) {
+    // A programmer's error, caught by the debug builds tests run; a release build ends the job rather than stop.
     assert(!retry || problem.retryable, "\(problem) is not retried")
     self.init(kind: retry && problem.retryable ? .retryable : .final, problem: problem, detail: detail)
   }

@@ -4,11 +4,13 @@ import Problems
 
 /// What the store seals for a job: the operation's spec with its version, and the job's `on_complete`.
 ///
-/// Encoded as a marker byte, the format, then JSON. Releases before typed specs sealed the client's raw JSON
-/// body, which starts with `{` or JSON whitespace and never with the marker: such a job, queued before an
+/// Encoded as a NUL byte, the format's number, then JSON. Releases before typed specs sealed the client's raw
+/// JSON body, which starts with `{` or JSON whitespace and never with a NUL: such a job, queued before an
 /// upgrade, is validated from its body when it runs, as it would have been then.
 public struct StoredRequest<Spec: JobSpec>: Sendable, Equatable {
+  /// The job's spec, as its operation validated it.
   public var spec: Spec
+  /// The job's own callback, called once when it ends.
   public var onComplete: Callback?
 
   public init(spec: Spec, onComplete: Callback? = nil) {
@@ -16,44 +18,46 @@ public struct StoredRequest<Spec: JobSpec>: Sendable, Equatable {
     self.onComplete = onComplete
   }
 
-  /// The sealed payload's bytes.
-  public func encoded() -> [UInt8] {
+  /// The sealed payload's bytes. Throws only on a value JSON cannot hold (a non-finite number), which
+  /// validation never lets through: a bug, answered as a logged 500 before anything is stored.
+  public func encoded() throws -> [UInt8] {
     let envelope = Envelope(specVersion: Spec.version, spec: spec, onComplete: onComplete)
-    // Encoding plain Codable values cannot fail (no custom encoder here throws).
-    let json = try! StoredRequestFormat.encoder.encode(envelope)
-    return StoredRequestFormat.header + Array(json)
+    return StoredRequestFormat.header + Array(try StoredRequestFormat.encoder.encode(envelope))
   }
 
   /// The stored request in `payload`; `legacy` validates a raw body stored by a release before typed specs.
   public static func decode(
     _ payload: [UInt8], legacy: (JSONValue) throws(InvalidRequest) -> Spec
   ) throws(JobFailure) -> StoredRequest {
-    guard StoredRequestFormat.isTyped(payload) else {
+    guard let json = try StoredRequestFormat.typedJSON(payload) else {
       let body = try StoredRequestFormat.legacyBody(payload)
+      let spec: Spec
       do {
-        let spec = try legacy(body)
-        var onComplete: Callback?
-        if let value = body.object?["on_complete"], value != .null {
-          onComplete = try Callback.parse(value, field: "on_complete", allowBody: true)
-        }
-        return StoredRequest(spec: spec, onComplete: onComplete)
+        spec = try legacy(body)
       } catch {
         throw StoredRequestFormat.unreadable("a request stored by an earlier release no longer passes: \(error)")
       }
+      // 0.1.0 read on_complete only to deliver it: one that no longer passes fails that delivery (the
+      // dispatcher reads it again), not the job.
+      let onComplete = try? StoredRequestFormat.legacyOnComplete(body)
+      return StoredRequest(spec: spec, onComplete: onComplete)
     }
-    let envelope: Envelope
+    // The version first: a newer release may have changed the spec's shape, and then decoding the spec fails.
+    let version: Int
     do {
-      envelope = try StoredRequestFormat.decoder.decode(
-        Envelope.self, from: Data(payload[StoredRequestFormat.header.count...]))
+      version = try StoredRequestFormat.decoder.decode(SpecVersion.self, from: json).specVersion
     } catch {
       throw StoredRequestFormat.unreadable("the stored request cannot be decoded")
     }
-    guard envelope.specVersion <= Spec.version else {
-      throw StoredRequestFormat.unreadable(
-        "the job was stored by a newer release of Ferry (spec version \(envelope.specVersion), this one reads "
-          + "\(Spec.version))")
+    guard version <= Spec.version else {
+      throw StoredRequestFormat.newerRelease("spec version \(version); this release reads up to \(Spec.version)")
     }
-    return StoredRequest(spec: envelope.spec, onComplete: envelope.onComplete)
+    do {
+      let envelope = try StoredRequestFormat.decoder.decode(Envelope.self, from: json)
+      return StoredRequest(spec: envelope.spec, onComplete: envelope.onComplete)
+    } catch {
+      throw StoredRequestFormat.unreadable("the stored request cannot be decoded")
+    }
   }
 
   private struct Envelope: Codable {
@@ -67,24 +71,39 @@ public struct StoredRequest<Spec: JobSpec>: Sendable, Equatable {
       case onComplete = "on_complete"
     }
   }
+
+  private struct SpecVersion: Decodable {
+    var specVersion: Int
+    enum CodingKeys: String, CodingKey { case specVersion = "spec_version" }
+  }
 }
 
 /// The stored request's format, apart from its spec's type: what the webhook dispatcher needs to find a job's
 /// `on_complete` without knowing its operation.
 public enum StoredRequestFormat {
-  /// A NUL (never the first byte of a JSON body) and the format's number.
-  static let header: [UInt8] = [0, 2]
+  /// The format this release writes: 2 (1 was the raw body).
+  static let format: UInt8 = 2
+  static let header: [UInt8] = [0, format]
   static let encoder = JSONEncoder()
   static let decoder = JSONDecoder()
 
-  static func isTyped(_ payload: [UInt8]) -> Bool { payload.starts(with: header) }
+  /// The JSON of a typed payload; nil for a raw body (no NUL first). Throws for a format this release does
+  /// not know (written by a newer one).
+  static func typedJSON(_ payload: [UInt8]) throws(JobFailure) -> Data? {
+    guard payload.first == 0 else { return nil }
+    guard payload.count >= header.count, payload[1] == format else {
+      throw newerRelease("stored format \(payload.count > 1 ? String(payload[1]) : "?"); this release reads 2")
+    }
+    return Data(payload[header.count...])
+  }
 
   /// The `on_complete` callback of a stored request, whatever its operation.
   public static func onComplete(_ payload: [UInt8]) throws(JobFailure) -> Callback? {
-    guard isTyped(payload) else {
-      guard let value = try legacyBody(payload).object?["on_complete"], value != .null else { return nil }
+    guard let json = try typedJSON(payload) else {
       do {
-        return try Callback.parse(value, field: "on_complete", allowBody: true)
+        return try legacyOnComplete(try legacyBody(payload))
+      } catch let failure as JobFailure {
+        throw failure
       } catch {
         throw unreadable("the stored on_complete no longer passes: \(error)")
       }
@@ -94,10 +113,15 @@ public enum StoredRequestFormat {
       enum CodingKeys: String, CodingKey { case onComplete = "on_complete" }
     }
     do {
-      return try decoder.decode(OnCompleteOnly.self, from: Data(payload[header.count...])).onComplete
+      return try decoder.decode(OnCompleteOnly.self, from: json).onComplete
     } catch {
       throw unreadable("the stored request cannot be decoded")
     }
+  }
+
+  static func legacyOnComplete(_ body: JSONValue) throws(InvalidRequest) -> Callback? {
+    guard let value = body.object?["on_complete"], value != .null else { return nil }
+    return try Callback.parse(value, field: "on_complete", allowBody: true)
   }
 
   static func legacyBody(_ payload: [UInt8]) throws(JobFailure) -> JSONValue {
@@ -107,7 +131,9 @@ public enum StoredRequestFormat {
     return body
   }
 
-  static func unreadable(_ detail: String) -> JobFailure {
-    JobFailure(.internalError, detail)
+  static func unreadable(_ detail: String) -> JobFailure { JobFailure(.internalError, detail) }
+
+  static func newerRelease(_ what: String) -> JobFailure {
+    JobFailure(.internalError, "the job was stored by a newer release of Ferry (\(what)); run it on that release")
   }
 }

@@ -241,33 +241,3 @@ extension Delivery {
     return owed
   }
 }
-
-extension Callback: Codable {
-  // Stored shape: `{"url", "headers": [{"name", "value"?}], "body"?}`; a header without a value is one Ferry
-  // fills in (`x-job-id`). Written and read only inside a job's sealed request.
-  private enum CodingKeys: String, CodingKey { case url, headers, body }
-  private struct Header: Codable {
-    var name: String
-    var value: String?
-  }
-
-  public init(from decoder: any Decoder) throws {
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    url = try container.decode(String.self, forKey: .url)
-    headers = try container.decode([Header].self, forKey: .headers).map { header in
-      (header.name, header.value.map(Value.text) ?? .jobID)
-    }
-    body = try container.decodeIfPresent(JSONValue.self, forKey: .body)
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.container(keyedBy: CodingKeys.self)
-    try container.encode(url, forKey: .url)
-    try container.encode(
-      headers.map { header -> Header in
-        if case .text(let value) = header.value { return Header(name: header.name, value: value) }
-        return Header(name: header.name, value: nil)
-      }, forKey: .headers)
-    try container.encodeIfPresent(body, forKey: .body)
-  }
-}

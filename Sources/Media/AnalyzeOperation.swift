@@ -27,43 +27,6 @@ public struct AnalyzeOperation: JobOperation {
   }
 }
 
-/// An analyze job as validated.
-public struct AnalyzeSpec: JobSpec {
-  public var input: Location
-  public var output: Location
-  public var settings: AnalyzeSettings
-  /// The part of the input to analyze; nil for all of it.
-  public var region: MediaRegion?
-
-  public var reads: [Location] { [input] }
-  public var writes: [Location] { [output] }
-}
-
-/// The input's optional `region` (`{"start", "end"}` in seconds): the part of the media to process.
-public struct MediaRegion: Sendable, Equatable, Codable {
-  public var start: Double
-  public var end: Double?
-
-  public init(start: Double, end: Double?) {
-    self.start = start
-    self.end = end
-  }
-
-  /// The region of `request.input`, or nil when it names none.
-  init?(_ request: JSONValue) throws(InvalidRequest) {
-    guard case .object(let input)? = request.object?["input"], let region = input["region"], region != .null else {
-      return nil
-    }
-    guard case .object(let fields) = region else { throw InvalidRequest("input.region", "must be an object") }
-    let start = fields["start"]?.number ?? 0
-    let end = fields["end"]?.number
-    guard start >= 0, start.isFinite, end.map({ $0 > start && $0.isFinite }) ?? true else {
-      throw InvalidRequest("input.region", "needs 0 <= start < end (seconds)")
-    }
-    self.init(start: start, end: end)
-  }
-}
-
 struct AnalyzeWork {
   let transfers: JobTransfers
   let tools: MediaTools

@@ -32,14 +32,6 @@ public struct DiagnoseOperation: JobOperation {
   }
 }
 
-/// A diagnose job as validated: an input and nothing to write.
-public struct DiagnoseSpec: JobSpec {
-  public var input: Location
-
-  public var reads: [Location] { [input] }
-  public var writes: [Location] { [] }
-}
-
 struct DiagnoseWork {
   let analyze: AnalyzeWork
 

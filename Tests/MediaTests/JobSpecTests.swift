@@ -101,8 +101,10 @@ import Transfer
     #expect(text.contains(#""spec_version":1"#))
     payload =
       Array(payload[..<2]) + Array(text.replacingOccurrences(of: #""spec_version":1"#, with: #""spec_version":9"#).utf8)
+    let reshaped = [0, 2] + Array(#"{"spec_version": 2, "spec": {"inputs": ["dlb://a.wav"]}}"#.utf8)
     for (bytes, says) in [
       (payload, "newer release of Ferry"), ([0, 2] + Array("{oops".utf8), "cannot be decoded"),
+      (reshaped, "newer release of Ferry (spec version 2"), ([0, 3] + Array("{}".utf8), "stored format 3"),
       (Array("not json".utf8), "neither a typed spec nor JSON"),
       (Array(#"{"input": "ftp://x"}"#.utf8), "earlier release no longer passes: input"),
     ] {
@@ -113,6 +115,19 @@ import Transfer
         return failure.kind == .final && failure.error.type == "/problems/internal-error"
           && failure.error.detail.contains(says)
       }
+    }
+  }
+
+  @Test func aBadOnCompleteInARequestFrom010_failsItsDelivery_notTheJob() throws {
+    let operation = DiagnoseOperation(transfers: Self.transfers, tools: Self.tools)
+    let validate = { (request: JSONValue) throws(InvalidRequest) -> DiagnoseSpec in try operation.validate(request) }
+    let body = Array(#"{"input": "dlb://a.wav", "on_complete": {"url": "ftp://h/cb"}}"#.utf8)
+    let stored = try StoredRequest<DiagnoseSpec>.decode(body, legacy: validate)
+    #expect(stored.spec.input.target == .dlb(key: "a.wav") && stored.onComplete == nil)
+    #expect {
+      _ = try StoredRequestFormat.onComplete(body)
+    } throws: { error in
+      (error as? JobFailure)?.error.detail.contains("on_complete.url") == true
     }
   }
 }

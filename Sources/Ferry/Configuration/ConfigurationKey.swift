@@ -121,7 +121,9 @@ extension ConfigurationKey {
     .init("storage.s3.key", .string(nonEmpty: true), .null, "access key for storage.kind s3"),
     .init("storage.s3.secret", .string(nonEmpty: true), .null, secret: true, "secret key for storage.kind s3"),
     .init("webhooks.retry_for_s", .seconds(min: 1), 86400, "webhook deliveries are retried this long"),
-    .init("webhooks.initial_backoff_s", .seconds(min: 0.01), 5, "first webhook retry delay"),
+    .init(
+      "webhooks.initial_backoff_s", .seconds(min: 0.01), 5,
+      "the longest wait before the first webhook retry (full jitter)"),
     .init("media.ffmpeg", .string(nonEmpty: true), "ffmpeg", "ffmpeg executable"),
     .init("media.ffprobe", .string(nonEmpty: true), "ffprobe", "ffprobe executable"),
     .init("media.max_duration_s", .seconds(min: 1), 43200, "longer inputs are refused"),

@@ -1,0 +1,93 @@
+import Foundation
+import Jobs
+import Problems
+
+/// The steps every media operation shares: probing the input and running ffmpeg under the job's control.
+enum MediaSteps {
+  /// ffprobe's view of the input; refuses what is not media, has no audio or is too long.
+  static func probe(_ path: String, tools: MediaTools, context: JobContext, requireAudio: Bool = true)
+    throws(JobFailure) -> MediaInfo
+  {
+    context.report(phase: .processing, progress: 30)
+    let runner = ProcessRunner()
+    let registration = context.onCancel { runner.cancel() }
+    defer { registration.cancel() }
+    let info: MediaInfo?
+    do {
+      info = try MediaProbe(tools: tools).probe(path, runner: runner)
+    } catch {
+      throw JobFailure(.internalError, "ffprobe could not be run: \(error)", retry: true)
+    }
+    try context.checkCancelled()
+    guard let info else {
+      throw JobFailure(.unsupportedMedia, "input: the file is not media Ferry can read (or it is empty or truncated)")
+    }
+    guard info.audioCodec != nil || !requireAudio else {
+      throw JobFailure(.unsupportedMedia, "input: the file has no audio stream")
+    }
+    if let duration = info.duration, duration > tools.maxDuration {
+      throw JobFailure(
+        .inputTooLarge, "input: \(Int(duration)) s of media is over the limit of \(Int(tools.maxDuration)) s")
+    }
+    if let duration = info.duration { context.recordDuration(duration) }
+    return info
+  }
+
+  /// The loudness of a work file (ffmpeg `ebur128`), killed on cancel.
+  static func measure(_ path: String, tools: MediaTools, context: JobContext) throws(JobFailure) -> LoudnessSummary {
+    let runner = ProcessRunner()
+    let registration = context.onCancel { runner.cancel() }
+    defer { registration.cancel() }
+    let summary: LoudnessSummary?
+    do {
+      summary = try LoudnessMeter(tools: tools).measure(path, runner: runner)
+    } catch {
+      throw JobFailure(.internalError, "ffmpeg could not be run: \(error)", retry: true)
+    }
+    try context.checkCancelled()
+    guard let summary else {
+      throw JobFailure(.processingFailed, "the result's loudness could not be measured")
+    }
+    return summary
+  }
+
+  /// Runs ffmpeg, turning its progress into the job's and killing it on cancel.
+  @discardableResult
+  static func ffmpeg(
+    _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>,
+    reports: Bool = true, in directory: String? = nil, fd3: Int32? = nil
+  ) throws(JobFailure) -> ProcessRunner.Exit {
+    let runner = ProcessRunner()
+    let registration = context.onCancel { runner.cancel() }
+    defer { registration.cancel() }
+    var progress = FFmpegProgress()
+    let exit: ProcessRunner.Exit
+    do {
+      exit = try runner.run(tools.ffmpeg, arguments, in: directory, fd3: fd3) { line in
+        if progress.feed(line) && reports {
+          let done =
+            share.lowerBound + Int(progress.fraction(of: duration) * Double(share.upperBound - share.lowerBound))
+          context.report(phase: .processing, progress: done)
+        }
+      }
+    } catch {
+      throw JobFailure(.internalError, "ffmpeg could not be run: \(error)", retry: true)
+    }
+    try context.checkCancelled()
+    guard exit.status == 0 else {
+      let reason = exit.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(exit.status)"
+      context.logger.warning("ffmpeg failed", ["status": .int(Int(exit.status)), "stderr": .string(exit.stderr)])
+      // Killed by a signal we did not send (the OOM killer), or out of disk or memory: the machine's trouble,
+      // not the media's; another attempt may well succeed.
+      let transient = ["No space left on device", "Cannot allocate memory", "Resource temporarily unavailable"]
+      if exit.status >= 128 || transient.contains(where: { exit.stderr.contains($0) }) {
+        throw JobFailure(
+          .processingFailed,
+          "ffmpeg stopped (\(exit.status >= 128 ? "signal \(exit.status - 128)" : reason)); the job will be retried",
+          retry: true)
+      }
+      throw JobFailure(.processingFailed, "ffmpeg could not process the input: \(reason)")
+    }
+    return exit
+  }
+}
