@@ -45,7 +45,7 @@ struct Serve: ParsableCommand {
       throw ExitCode(2)
     }
     let sink = BufferedFileLogSink()
-    let logger = Logger(level: LogLevel(name: loaded.configuration.logLevel) ?? .info, sink: sink)
+    let logger = Logger(level: loaded.configuration.logLevel, sink: sink)
     for warning in loaded.warnings { logger.warning(warning) }
     let code: Int32
     do {

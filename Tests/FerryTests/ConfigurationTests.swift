@@ -50,7 +50,7 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
     let fromFile = try load(json).configuration
     #expect(fromFile.server.port == 9000)
     #expect(fromFile.publicURL(boundPort: 9000) == "http://[::1]:9000")
-    #expect(fromFile.logLevel == "debug")
+    #expect(fromFile.logLevel == .debug)
     #expect(fromFile.s3.pathStyle)
     let env = [
       "FERRY_SERVER_PORT": "0", "FERRY_S3_PATH_STYLE": "false",

@@ -1,4 +1,5 @@
 import JSON
+import Log
 
 /// One configuration setting: its dotted path, what values it takes, its default and what it means.
 ///
@@ -78,7 +79,7 @@ extension ConfigurationKey {
     .init("server.shutdown_grace_s", .seconds(min: 0), 30, "in-flight requests finished on SIGTERM before exit"),
     .init("server.max_json_body_bytes", .integer(1...(1 << 30)), 1_048_576, "largest JSON request body"),
     .init("data_dir", .string(nonEmpty: true), "./data", "job store, temporary storage, work files, generated secrets"),
-    .init("logging.level", .choice(["debug", "info", "warning", "error"]), "info", "lowest level logged"),
+    .init("logging.level", .choice(LogLevel.allCases.map(\.name)), "info", "lowest level logged"),
     .init("auth.apps", .apps, .array([]), secret: true, "apps: [{\"key\", \"secret\", \"api_key\"?}]"),
     .init("auth.token_ttl_s", .integer(1...86400), 1800, "default lifetime of issued tokens"),
     .init("auth.rate_limit.per_s", .positiveNumber, 50, "per-app request rate on /media/*"),

@@ -113,7 +113,7 @@ public struct FerryConfiguration: Sendable {
   public var server: Server
   /// The data directory, absolute (relative paths resolve from the working directory).
   public var dataDirectory: String
-  public var logLevel: String
+  public var logLevel: LogLevel
   public var auth: Auth
   /// Explicit `secrets.key` (base64); nil means the generated `<data_dir>/secret.key`.
   public var secretKey: String?
@@ -167,7 +167,8 @@ public struct FerryConfiguration: Sendable {
       idleTimeout: seconds("server.idle_timeout_s"), shutdownGrace: seconds("server.shutdown_grace_s"),
       maxJSONBodyBytes: int("server.max_json_body_bytes"))
     dataDirectory = absolute(string("data_dir")!)
-    logLevel = string("logging.level")!
+    // The key's choices are the levels' names.
+    logLevel = LogLevel(name: string("logging.level")!)!
     var apps: [App] = []
     if case .array(let items)? = values["auth.apps"] {
       for case .object(let app) in items {
