@@ -1,7 +1,7 @@
 /// The one ffmpeg command that makes every output of a transcode from a single decode of the input.
 public enum TranscodeCommand {
   /// A work file name for output `index` of `kind`.
-  public static func fileName(index: Int, kind: String) -> String { "output-\(index).\(kind)" }
+  public static func fileName(index: Int, kind: TranscodeKind) -> String { "output-\(index).\(kind.rawValue)" }
 
   /// The work folder hls output `index` is written into (the worker makes it before ffmpeg runs).
   public static func hlsDirectory(index: Int) -> String { "hls-\(index)" }
@@ -10,15 +10,6 @@ public enum TranscodeCommand {
   public static let hlsMediaPlaylist = "index.m3u8"
   public static let hlsMasterPlaylist = "master.m3u8"
   static let hlsSegmentPattern = "segment-%05d.ts"
-
-  /// The media type an output of `kind` is uploaded with.
-  public static func contentType(_ kind: String) -> String {
-    [
-      "mp3": "audio/mpeg", "aac": "audio/aac", "m4a": "audio/mp4", "wav": "audio/wav", "flac": "audio/flac",
-      "ogg": "audio/ogg", "opus": "audio/ogg", "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm",
-      "jpg": "image/jpeg",
-    ][kind] ?? "application/octet-stream"
-  }
 
   /// The media type an hls file named `name` is uploaded with.
   public static func hlsContentType(_ name: String) -> String {
@@ -32,7 +23,7 @@ public enum TranscodeCommand {
     if let duration = request.segmentDuration { arguments += ["-t", EnhanceCommand.number(duration)] }
     arguments += MediaTools.safeInput + ["-i", input]
     for (index, output) in request.outputs.enumerated() {
-      if output.kind == "hls" {
+      if output.kind == .hls {
         arguments += hlsArguments(output, directory: directory + "/" + hlsDirectory(index: index))
       } else {
         arguments += outputArguments(output) + [directory + "/" + fileName(index: index, kind: output.kind)]
@@ -65,26 +56,20 @@ public enum TranscodeCommand {
   }
 
   static func outputArguments(_ output: TranscodeSpec.Output) -> [String] {
-    switch output.kind {
-    case "jpg":
+    let kind = output.kind
+    if kind == .jpg {
       var arguments = ["-map", "0:v:0"]
       if let offset = output.offset { arguments += ["-ss", EnhanceCommand.number(offset)] }
       if let scale = scale(output) { arguments += ["-vf", scale] }
-      return arguments + ["-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-update", "1", "-f", "image2"]
-    case let kind where TranscodeSpec.videoKinds[kind] != nil:
-      let codecs = TranscodeSpec.videoKinds[kind]!
-      var arguments = ["-map", "0:v:0", "-map", "0:a:0?"]
-      arguments += video(output, codec: output.videoCodec ?? codecs.video[0])
-      arguments += audio(output, codec: output.audioCodec ?? codecs.audio[0])
-      let muxer = ["mp4": "mp4", "mov": "mov", "webm": "webm"][kind]!
-      return arguments + (kind == "webm" ? [] : ["-movflags", "+faststart"]) + ["-map_metadata", "-1", "-f", muxer]
-    default:
-      let codec = output.audioCodec ?? TranscodeSpec.audioKinds[output.kind]![0]
-      let muxer = [
-        "mp3": "mp3", "aac": "adts", "m4a": "ipod", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "opus",
-      ][output.kind]!
-      return ["-map", "0:a:0", "-vn"] + audio(output, codec: codec) + ["-map_metadata", "-1", "-f", muxer]
+      return arguments + ["-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-update", "1", "-f", kind.muxer]
     }
+    let audio = audio(output, codec: output.audioCodec ?? kind.audioCodecs[0])
+    guard let videoCodecs = kind.videoCodecs else {
+      return ["-map", "0:a:0", "-vn"] + audio + ["-map_metadata", "-1", "-f", kind.muxer]
+    }
+    let arguments =
+      ["-map", "0:v:0", "-map", "0:a:0?"] + video(output, codec: output.videoCodec ?? videoCodecs[0]) + audio
+    return arguments + (kind == .webm ? [] : ["-movflags", "+faststart"]) + ["-map_metadata", "-1", "-f", kind.muxer]
   }
 
   /// Encoder, bitrate, size and frame rate for a video stream.
@@ -142,7 +127,7 @@ public enum TranscodeCommand {
     case (let w?, let h?): "scale=\(w):\(h)"
     case (let w?, nil): "scale=\(w):-2"
     case (nil, let h?): "scale=-2:\(h)"
-    case (nil, nil): output.kind == "jpg" ? nil : "scale=trunc(iw/2)*2:trunc(ih/2)*2"
+    case (nil, nil): output.kind == .jpg ? nil : "scale=trunc(iw/2)*2:trunc(ih/2)*2"
     }
   }
 }

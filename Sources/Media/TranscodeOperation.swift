@@ -35,17 +35,17 @@ struct TranscodeWork {
     let info = try MediaSteps.probe(inputFile, tools: tools, context: context, requireAudio: false)
     for (index, output) in request.outputs.enumerated() {
       // An hls stream carries video when the input has some, unless the request left it out.
-      if output.kind == "hls" { request.outputs[index].carriesVideo = output.carriesVideo ?? info.hasVideo }
+      if output.kind == .hls { request.outputs[index].carriesVideo = output.carriesVideo ?? info.hasVideo }
       let needsVideo =
-        output.kind == "jpg" || TranscodeSpec.videoKinds[output.kind] != nil
+        output.kind == .jpg || output.kind.isVideoFile
         || request.outputs[index].carriesVideo == true
       if needsVideo && !info.hasVideo {
         throw JobFailure(
-          .unsupportedMedia, "outputs[\(index)]: a \(output.kind) output needs video, and the input has none")
+          .unsupportedMedia, "outputs[\(index)]: a \(output.kind.rawValue) output needs video, and the input has none")
       }
       if !needsVideo && info.audioCodec == nil {
         throw JobFailure(
-          .unsupportedMedia, "outputs[\(index)]: a \(output.kind) output needs audio, and the input has none")
+          .unsupportedMedia, "outputs[\(index)]: a \(output.kind.rawValue) output needs audio, and the input has none")
       }
     }
     if let start = request.segmentStart, let length = info.duration, start >= length {
@@ -55,7 +55,7 @@ struct TranscodeWork {
       )
     }
     let duration = request.segmentDuration ?? info.duration.map { $0 - (request.segmentStart ?? 0) }
-    for (index, output) in request.outputs.enumerated() where output.kind == "hls" {
+    for (index, output) in request.outputs.enumerated() where output.kind == .hls {
       let folder = context.workDirectory + "/" + TranscodeCommand.hlsDirectory(index: index)
       do {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -71,7 +71,7 @@ struct TranscodeWork {
     let step = 19 / max(1, request.outputs.count)
     for (index, output) in request.outputs.enumerated() {
       let start = 80 + index * step
-      if output.kind == "hls" {
+      if output.kind == .hls {
         results.append(try deliverHLS(output, index: index, context: context, share: start...(start + step)))
         continue
       }
@@ -83,8 +83,8 @@ struct TranscodeWork {
       }
       try transfers.deliver(
         file: file, to: output.destination, field: "outputs[\(index)].destination",
-        contentType: TranscodeCommand.contentType(output.kind), context: context, share: start...(start + step))
-      results.append(.object(["id": .string(output.id), "kind": .string(output.kind), "size": .int(size)]))
+        contentType: output.kind.contentType, context: context, share: start...(start + step))
+      results.append(.object(["id": .string(output.id), "kind": .string(output.kind.rawValue), "size": .int(size)]))
     }
     return JSONValue.object(["outputs": .array(results)]).description
   }

@@ -10,7 +10,7 @@ import Locations
 public struct TranscodeSpec: JobSpec {
   public struct Output: Sendable, Equatable, Codable {
     public var id: String
-    public var kind: String
+    public var kind: TranscodeKind
     /// Where the output goes; for an hls output a folder (its key a prefix ending in `/`), which the
     /// playlists and segments are written under.
     public var destination: Location
@@ -44,18 +44,6 @@ public struct TranscodeSpec: JobSpec {
   public var reads: [Location] { [input] }
   /// The destinations, in the outputs' order.
   public var writes: [Location] { outputs.map(\.destination) }
-
-  /// Audio kinds and the codecs each takes (the first is the default).
-  static let audioKinds: [String: [String]] = [
-    "mp3": ["mp3"], "aac": ["aac"], "m4a": ["aac"], "wav": ["pcm_s16le", "pcm_s24le"], "flac": ["flac"],
-    "ogg": ["vorbis", "opus"], "opus": ["opus"],
-  ]
-  /// Video kinds: their video codecs and audio codecs (the first are the defaults).
-  static let videoKinds: [String: (video: [String], audio: [String])] = [
-    "mp4": (["h264"], ["aac"]), "mov": (["h264"], ["aac"]), "webm": (["vp9"], ["opus", "vorbis"]),
-  ]
-  /// hls streams: H.264 (when there is video) and AAC in MPEG-TS segments.
-  static let hlsCodecs = (video: ["h264"], audio: ["aac"])
 
   public init(request: JSONValue) throws(InvalidRequest) {
     let root = request.object ?? [:]
@@ -95,9 +83,8 @@ public struct TranscodeSpec: JobSpec {
         throw InvalidRequest("\(field).id", "\"\(output.id)\" is used twice")
       }
       // Two streams in one folder would overwrite each other's playlists and segments.
-      if output.kind == "hls",
-        let other = outputs.firstIndex(where: { $0.kind == "hls" && $0.destination.target == output.destination.target }
-        )
+      if output.kind == .hls,
+        let other = outputs.firstIndex(where: { $0.kind == .hls && $0.destination.target == output.destination.target })
       {
         throw InvalidRequest(
           "\(field).destination", "names the folder of outputs[\(other)]; each hls output needs its own")
@@ -111,20 +98,19 @@ public struct TranscodeSpec: JobSpec {
     _ fields: [String: JSONValue], field: String, index: Int, parser: LocationParser, storage: NamedStorage
   ) throws(InvalidRequest) -> Output {
     let id = fields["id"]?.string ?? "output-\(index)"
-    guard let kind = fields["kind"]?.string else { throw InvalidRequest("\(field).kind", "is required") }
-    let known = audioKinds.keys.sorted() + videoKinds.keys.sorted() + ["jpg", "hls"]
-    guard known.contains(kind) else {
-      let later = kind == "dash" ? " (DASH outputs are not available in this version yet)" : ""
-      throw InvalidRequest(
-        "\(field).kind", "unsupported \"\(kind)\"; use one of \(known.joined(separator: ", "))\(later)")
+    guard let name = fields["kind"]?.string else { throw InvalidRequest("\(field).kind", "is required") }
+    guard let kind = TranscodeKind(rawValue: name) else {
+      let later = name == "dash" ? " (DASH outputs are not available in this version yet)" : ""
+      let known = TranscodeKind.listed.map(\.rawValue).joined(separator: ", ")
+      throw InvalidRequest("\(field).kind", "unsupported \"\(name)\"; use one of \(known)\(later)")
     }
     let destination: Location
     do {
       let value = fields["destination"]
       let destinationField = "\(field).destination"
       if NamedStorage.isReference(value) {
-        destination = try storage.resolve(value, field: destinationField, folder: kind == "hls")
-      } else if kind == "hls" {
+        destination = try storage.resolve(value, field: destinationField, folder: kind == .hls)
+      } else if kind == .hls {
         destination = try parser.parseFolder(
           value, field: destinationField, purpose: "an hls output (segments and playlists)")
       } else {
@@ -138,11 +124,12 @@ public struct TranscodeSpec: JobSpec {
       // A list of audio settings is accepted; this version uses the first.
       let first: JSONValue = if case .array(let list) = audio, let head = list.first { head } else { audio }
       guard case .object(let settings) = first else { throw InvalidRequest("\(field).audio", "must be an object") }
-      let allowed = audioKinds[kind] ?? videoKinds[kind]?.audio ?? (kind == "hls" ? hlsCodecs.audio : [])
+      let allowed = kind.audioCodecs
       if let codec = settings["codec"]?.string {
         guard allowed.contains(codec) else {
           throw InvalidRequest(
-            "\(field).audio.codec", "\"\(codec)\" does not fit \(kind); use \(allowed.joined(separator: " or "))")
+            "\(field).audio.codec",
+            "\"\(codec)\" does not fit \(kind.rawValue); use \(allowed.joined(separator: " or "))")
         }
         output.audioCodec = codec
       }
@@ -154,11 +141,12 @@ public struct TranscodeSpec: JobSpec {
       try checkEncoderLimits(output, codec: output.audioCodec ?? allowed.first ?? "", field: "\(field).audio")
     }
     if let video = fields["video"], video != .null {
-      let codecs = kind == "hls" ? hlsCodecs.video : videoKinds[kind]?.video
-      guard let codecs else { throw InvalidRequest("\(field).video", "\(kind) outputs carry no video") }
+      guard let codecs = kind.videoCodecs else {
+        throw InvalidRequest("\(field).video", "\(kind.rawValue) outputs carry no video")
+      }
       guard case .object(let settings) = video else { throw InvalidRequest("\(field).video", "must be an object") }
       if let enable = settings["enable"], enable != .null {
-        guard kind == "hls" else {
+        guard kind == .hls else {
           throw InvalidRequest("\(field).video.enable", "only hls outputs can leave video out")
         }
         guard case .bool(let on) = enable else {
@@ -168,7 +156,7 @@ public struct TranscodeSpec: JobSpec {
       }
       if let codec = settings["codec"]?.string {
         guard codecs.contains(codec) else {
-          throw InvalidRequest("\(field).video.codec", "\"\(codec)\" does not fit \(kind); use \(codecs[0])")
+          throw InvalidRequest("\(field).video.codec", "\"\(codec)\" does not fit \(kind.rawValue); use \(codecs[0])")
         }
         output.videoCodec = codec
       }
@@ -180,7 +168,7 @@ public struct TranscodeSpec: JobSpec {
       }
     }
     if let hls = fields["hls"], hls != .null {
-      guard kind == "hls" else { throw InvalidRequest("\(field).hls", "only hls outputs take hls settings") }
+      guard kind == .hls else { throw InvalidRequest("\(field).hls", "only hls outputs take hls settings") }
       guard case .object(let settings) = hls else { throw InvalidRequest("\(field).hls", "must be an object") }
       for name in settings.keys.sorted() where name != "segment_sec" {
         throw InvalidRequest("\(field).hls.\(name)", "unknown field")
@@ -193,7 +181,7 @@ public struct TranscodeSpec: JobSpec {
       }
     }
     if let image = fields["image"], image != .null {
-      guard kind == "jpg" else { throw InvalidRequest("\(field).image", "only jpg outputs take image settings") }
+      guard kind == .jpg else { throw InvalidRequest("\(field).image", "only jpg outputs take image settings") }
       guard case .object(let settings) = image else { throw InvalidRequest("\(field).image", "must be an object") }
       output.width = try number(settings["width"], "\(field).image.width", 16...7680).map { Int($0) / 2 * 2 }
       output.height = try number(settings["height"], "\(field).image.height", 16...4320).map { Int($0) / 2 * 2 }
