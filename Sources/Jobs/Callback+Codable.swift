@@ -1,3 +1,4 @@
+import Foundation
 import JSON
 
 extension Callback: Codable {
@@ -27,5 +28,23 @@ extension Callback: Codable {
         return Header(name: header.name, value: nil)
       }, forKey: .headers)
     try container.encodeIfPresent(body, forKey: .body)
+  }
+}
+
+extension Callback {
+  /// A registered webhook's callback as its registration seals it: the stored-request header, then this
+  /// value's JSON, so a delivery reads back exactly what was checked.
+  public func storedBytes() throws -> [UInt8] {
+    StoredRequestFormat.header + Array(try StoredRequestFormat.encoder.encode(self))
+  }
+
+  /// A registered webhook's callback from its sealed bytes. Registrations made by 0.1.0 hold the client's JSON
+  /// (checked when registered); they are read with the same rules.
+  public init(storedBytes bytes: [UInt8]) throws {
+    if let json = try StoredRequestFormat.typedJSON(bytes) {
+      self = try StoredRequestFormat.decoder.decode(Callback.self, from: json)
+    } else {
+      self = try Callback.parse(try JSONValue.parse(Data(bytes)), field: "callback", allowBody: false)
+    }
   }
 }

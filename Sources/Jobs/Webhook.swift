@@ -193,22 +193,6 @@ public struct Callback: Sendable, Equatable {
     guard !reserved.contains(name.lowercased()) else { throw InvalidRequest(field, "is set by Ferry") }
   }
 
-  /// The callback as stored (sealed): `{url, headers?, body?}` with list-form headers as a list.
-  public var json: JSONValue {
-    var fields: [String: JSONValue] = ["url": .string(url)]
-    let texts = headers.compactMap { header -> (String, JSONValue)? in
-      if case .text(let value) = header.value { return (header.name, .string(value)) }
-      return nil
-    }
-    if !texts.isEmpty {
-      fields["headers"] = .object(Dictionary(texts, uniquingKeysWith: { a, _ in a }))
-    } else if !headers.isEmpty {
-      fields["headers"] = .array(headers.map { .string($0.name) })
-    }
-    if let body { fields["body"] = body }
-    return .object(fields)
-  }
-
   /// The callback a client sees (`GET /media/webhooks`): header values hidden, they may be credentials.
   public var redactedJSON: JSONValue {
     var fields: [String: JSONValue] = ["url": .string(Redaction.url(url))]

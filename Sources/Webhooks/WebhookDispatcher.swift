@@ -232,14 +232,14 @@ public final class WebhookDispatcher: Sendable {
   private func callback(for delivery: Delivery, job: Job) throws -> Callback {
     switch delivery.target {
     case .webhook(let id, let sealed):
-      let json: JSONValue
+      let opened: [UInt8]
       do {
-        json = try JSONValue.parse(Data(try cipher.open(sealed, job: id)))
+        opened = try cipher.open(sealed, job: id)
       } catch {
         throw Undeliverable(reason: "the callback cannot be read (was secrets.key changed?)")
       }
       do {
-        return try Callback.parse(json, field: "callback", allowBody: false)
+        return try Callback(storedBytes: opened)
       } catch {
         throw Undeliverable(reason: "the callback is not valid: \(error)")
       }

@@ -130,4 +130,17 @@ import Transfer
       (error as? JobFailure)?.error.detail.contains("on_complete.url") == true
     }
   }
+
+  @Test func aRegisteredWebhooksCallback_isSealedTyped_andOnesRegisteredBy010StillRead() throws {
+    let callback = try Callback.parse(
+      try JSONValue.parse(Data(#"{"url": "https://h/hook", "headers": {"X-Token": "t"}}"#.utf8)), field: "callback",
+      allowBody: false)
+    let stored = try callback.storedBytes()
+    #expect(stored.starts(with: [0, 2]))
+    #expect(try Callback(storedBytes: stored) == callback)
+    // 0.1.0 sealed the callback's JSON: `{"url", "headers"}` with sorted keys.
+    let legacy = Array(#"{"headers":{"X-Token":"t"},"url":"https://h/hook"}"#.utf8)
+    #expect(try Callback(storedBytes: legacy) == callback)
+    #expect(throws: InvalidRequest.self) { try Callback(storedBytes: Array(#"{"url": "ftp://h"}"#.utf8)) }
+  }
 }
