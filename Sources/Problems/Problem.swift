@@ -46,23 +46,32 @@ extension Problem {
   public static let forbidden = Problem("forbidden", 403, "Forbidden")
   /// Nothing at this path, a job of another app, a missing `dlb://` key.
   public static let notFound = Problem("not-found", 404, "Not found")
+  /// The path does not take this method; `Allow` lists those it takes.
   public static let methodNotAllowed = Problem("method-not-allowed", 405, "Method not allowed")
   /// The request head or body did not arrive in time.
   public static let requestTimeout = Problem("request-timeout", 408, "Request timeout")
   /// A `dlb://` key collides with a folder, or a duplicate.
   public static let conflict = Problem("conflict", 409, "Conflict")
+  /// A body over the route's limit.
   public static let payloadTooLarge = Problem("payload-too-large", 413, "Payload too large")
+  /// A request line over what the server reads.
   public static let uriTooLong = Problem("uri-too-long", 414, "URI too long")
+  /// A JSON route got a body of another type.
   public static let unsupportedMediaType = Problem("unsupported-media-type", 415, "Unsupported media type")
+  /// An `Expect` other than `100-continue`.
   public static let expectationFailed = Problem("expectation-failed", 417, "Expectation failed")
+  /// The app is over its rate limit; `Retry-After` says when to come back.
   public static let tooManyRequests = Problem("too-many-requests", 429, "Too many requests")
+  /// Too many header fields, or too many header bytes.
   public static let headersTooLarge = Problem("headers-too-large", 431, "Request header fields too large")
   /// A bug. As a job error it ends the job `InternalError`; a fault of Ferry's own that may pass (the job store
   /// busy, a lease lost) is retried first.
   public static let internalError = Problem("internal-error", 500, "Internal error", retryable: true)
+  /// A transfer coding other than `chunked`.
   public static let notImplemented = Problem("not-implemented", 501, "Not implemented")
   /// The server cannot take the request now (connection cap, store down, stopping): safe to retry.
   public static let notReady = Problem("not-ready", 503, "Not ready")
+  /// A protocol version other than HTTP/1.0 and HTTP/1.1.
   public static let httpVersionNotSupported = Problem("http-version-not-supported", 505, "HTTP version not supported")
 
   // Jobs: the `error` of a job that ended `Failed` (or `InternalError`), and its attempt log.
