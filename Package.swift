@@ -21,7 +21,7 @@ var targets: [Target] = [
   .target(name: "Problems"),
   // When to try again: the one backoff policy of transfers, workers and webhooks.
   .target(name: "Retry"),
-  .target(name: "JSON"),
+  .target(name: "JSON", dependencies: ["Problems"]),
   // OpenSSL's hashes and MACs behind Swift types.
   .target(name: "Crypto", dependencies: ["COpenSSL"]),
   .target(name: "SigV4", dependencies: ["Crypto"]),
@@ -82,6 +82,7 @@ var targets: [Target] = [
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(name: "ProblemsTests", dependencies: ["Problems"]),
+  .testTarget(name: "JSONTests", dependencies: ["JSON"]),
   .testTarget(name: "RetryTests", dependencies: ["Retry"]),
   .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport", "Transfer"]),
   // Fixtures/ holds a job store written by 0.1.0 (the upgrade test reads it by path).

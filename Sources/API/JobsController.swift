@@ -53,12 +53,8 @@ public struct JobsController: Sendable {
     let owner = try authenticator.authenticate(request)
     try Self.requireJSON(request)
     let body = request.body.bytes
-    let json: JSONValue
-    do {
-      json = try JSONValue.parse(Data(body))
-    } catch {
-      throw HTTPError.badRequest("the body is not valid JSON")
-    }
+    // Not JSON, or a key given twice: a 400 that says which (`JSONValue.ParseError`).
+    let json = try JSONValue.parse(Data(body))
     guard case .object = json else { throw HTTPError.badRequest("the body must be a JSON object") }
     let admitted = try operation.admit(json)
     let idempotencyKey = request.headers["Idempotency-Key"]

@@ -104,7 +104,7 @@ public struct StorageController: Sendable {
   /// The app and the `dlb://` key of a `{"url": "dlb://key"}` request.
   func requested(_ request: Request) throws -> (owner: String, key: String) {
     let owner = try authenticator.authenticate(request)
-    guard let body = try? JSONValue.parse(Data(request.body.bytes)), case .object(let fields) = body else {
+    guard case .object(let fields) = try JSONValue.parse(Data(request.body.bytes)) else {
       throw HTTPError.badRequest("the body must be a JSON object with a url")
     }
     return (owner, try Self.key(fromLocation: fields["url"]?.string, field: "url"))

@@ -1,4 +1,5 @@
 import Foundation
+import Problems
 
 /// A JSON value, kept with its type (JSONSerialization would blur `true` and `1`).
 public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
@@ -42,9 +43,45 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
     }
   }
 
-  /// Parses JSON text.
-  public static func parse(_ data: Data) throws -> JSONValue {
-    try JSONDecoder().decode(JSONValue.self, from: data)
+  /// What to do with an object that names a key twice.
+  public enum DuplicateKeys: Sendable {
+    /// Refuse the text: the default, for anything a client or a config file sent.
+    case refused
+    /// Keep the last, for output of tools Ferry runs (ffprobe may repeat a tag).
+    case lastWins
+  }
+
+  /// Why a text is not JSON, and where.
+  /// Answered as 400 `/problems/invalid-request`.
+  public struct ParseError: ProblemError, Sendable, Equatable, CustomStringConvertible {
+    /// The byte offset where reading stopped.
+    public var offset: Int
+    public var reason: String
+    /// The path of a key an object gave twice (`output.url`), when that was the fault.
+    public var duplicateKey: String?
+
+    public init(offset: Int, reason: String, duplicateKey: String? = nil) {
+      self.offset = offset
+      self.reason = reason
+      self.duplicateKey = duplicateKey
+    }
+
+    public var description: String { "\(reason) (at byte \(offset))" }
+
+    public var problem: Problem { .invalidRequest }
+
+    public var detail: String {
+      if let duplicateKey {
+        return "\(duplicateKey) is given twice; give each field once (JSON readers disagree on which one counts)"
+      }
+      return "the body is not valid JSON: \(description)"
+    }
+  }
+
+  /// Parses JSON text (RFC 8259, strictly: see `JSONParser`).
+  public static func parse(_ data: Data, duplicateKeys: DuplicateKeys = .refused) throws(ParseError) -> JSONValue {
+    var parser = JSONParser(Array(data), duplicateKeys: duplicateKeys)
+    return try parser.parseDocument()
   }
 
   /// Compact JSON text with sorted keys.

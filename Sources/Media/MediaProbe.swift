@@ -132,7 +132,9 @@ public struct MediaProbe: Sendable {
     ) { line in
       if output.utf8.count < 1 << 20 { output += line + "\n" }
     }
-    guard exit.status == 0, let json = try? JSONValue.parse(Data(output.utf8)) else { return nil }
+    guard exit.status == 0, let json = try? JSONValue.parse(Data(output.utf8), duplicateKeys: .lastWins) else {
+      return nil
+    }
     return MediaInfo.parse(json)
   }
 }

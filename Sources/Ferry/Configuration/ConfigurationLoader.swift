@@ -48,7 +48,7 @@ public struct ConfigurationLoader {
         } catch let error as Problems {
           throw error
         } catch {
-          problems.append("\(file): not valid JSON (\(Self.describe(error)))")
+          problems.append("\(file): not valid JSON (\(error))")
         }
       } catch let error as Problems {
         throw error
@@ -208,11 +208,4 @@ public struct ConfigurationLoader {
   }
 
   private static func quote(_ s: String) -> String { JSONValue.string(s).description }
-
-  private static func describe(_ error: any Error) -> String {
-    if case DecodingError.dataCorrupted(let context) = error {
-      return (context.underlyingError as NSError?)?.localizedDescription ?? context.debugDescription
-    }
-    return String(describing: error)
-  }
 }
