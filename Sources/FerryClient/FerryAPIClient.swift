@@ -161,8 +161,8 @@ public final class FerryAPIClient {
     case .status(let code, _) where code == 401 || code == 403:
       return ClientError(.authRefused, "\(what): the server refused the request (\(code))")
     case .status(let code, _): return ClientError(.requestRefused, "\(what): the server answered \(code)")
-    case .tooManyRedirects:
-      return ClientError(.requestRefused, "\(what): the server answered \(TransferError.tooManyRedirectsStatus)")
+    case .tooManyRedirects(let limit):
+      return ClientError(.requestRefused, "\(what): more than \(limit) redirects")
     case .expired: return ClientError(.failure, "\(what): the pre-signed URL expired")
     default: return ClientError(.failure, "\(what): \(error.primary)")
     }

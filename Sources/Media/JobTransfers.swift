@@ -233,8 +233,10 @@ public struct JobTransfers: Sendable {
       return JobFailure(.inputTooLarge, "\(shown): larger than the limit of \(limit) bytes")
     case .status(let code, _) where (400..<500).contains(code) && code != 408 && code != 429:
       return JobFailure(access, "\(shown): \(error)")
-    // A redirect loop can be a passing fault upstream: retried, as it was when reported as a status.
-    case .status, .tooManyRedirects, .network:
+    // A chain of redirects does not end by itself on a retry.
+    case .tooManyRedirects:
+      return JobFailure(access, "\(shown): \(error)")
+    case .status, .network:
       return JobFailure(access, "\(shown): \(error)", retry: true)
     case .cancelled:
       return .cancelled

@@ -21,10 +21,6 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
   /// them. Worth logging with the bucket and key; the upload ID is no secret (it needs credentials to use).
   indirect case abortFailed(TransferError, abort: TransferError, uploadID: String)
 
-  /// The made-up HTTP status that too many redirects was reported as before it had a case of its own. Messages
-  /// keep showing it, so that what a job or a `ferry` user sees did not change.
-  public static let tooManyRedirectsStatus = 310
-
   /// The failure itself, without what went wrong cleaning up after it: the error a job reports.
   public var primary: TransferError {
     if case .abortFailed(let failure, _, _) = self { return failure.primary }
@@ -37,9 +33,8 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
     case .expired: "the URL expired before the transfer could start"
     case .tooLarge(let limit): "larger than the limit of \(limit) bytes"
     case .status(let code, let detail): "the server answered \(code)" + (detail.isEmpty ? "" : ": \(detail)")
-    // Worded as before the case existed (see `tooManyRedirectsStatus`).
     case .tooManyRedirects(let limit):
-      "the server answered \(Self.tooManyRedirectsStatus): more than \(limit) redirects"
+      "more than \(limit) redirects: the server keeps redirecting (a loop, or a chain longer than Ferry follows)"
     case .network(let detail): detail
     case .cancelled: "cancelled"
     case .local(let detail): detail
