@@ -167,7 +167,7 @@ public final class JobContext: Sendable {
     } catch {
       // The store could not answer (busy, disk full): not a reason to stop, a reason to try again later.
       throw JobFailure(
-        .internalError, "the job store could not confirm this run before its final write; the job will be retried",
+        .internalError, "the job store could not confirm this run before its final write",
         retry: true)
     }
   }

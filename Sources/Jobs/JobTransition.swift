@@ -106,7 +106,9 @@ extension Job {
       } else if attempts.count >= maxAttempts {
         // A fault of Ferry's own that retrying did not cure is an internal error, as the type says.
         end(error.problem == .internalError ? .internalError : .failed, at: now)
-        self.error = error
+        var last = error
+        last.detail += "; gave up after \(attempts.count) attempts"
+        self.error = last
       } else {
         requeue(notBefore: (now + delay.seconds).wholeMilliseconds)
       }

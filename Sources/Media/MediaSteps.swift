@@ -75,16 +75,26 @@ enum MediaSteps {
     }
     try context.checkCancelled()
     guard exit.status == 0 else {
-      let reason = exit.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(exit.status)"
+      // ffmpeg names files by their paths in the work directory: the server's paths are no client's business.
+      let reason = (exit.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(exit.status)")
+        .replacingOccurrences(of: context.workDirectory + "/", with: "")
+        .replacingOccurrences(of: context.workDirectory, with: ".")
       context.logger.warning("ffmpeg failed", ["status": .int(Int(exit.status)), "stderr": .string(exit.stderr)])
       // Killed by a signal we did not send (the OOM killer), or out of disk or memory: the machine's trouble,
-      // not the media's; another attempt may well succeed.
-      let transient = ["No space left on device", "Cannot allocate memory", "Resource temporarily unavailable"]
-      if exit.status >= 128 || transient.contains(where: { exit.stderr.contains($0) }) {
+      // not the media's; another attempt may well succeed (the job's error says when none did).
+      if exit.status >= 128 {
         throw JobFailure(
           .processingFailed,
-          "ffmpeg stopped (\(exit.status >= 128 ? "signal \(exit.status - 128)" : reason)); the job will be retried",
+          "ffmpeg was stopped by signal \(exit.status - 128) (the server's trouble, not the media's)",
           retry: true)
+      }
+      let transient = [
+        ("No space left on device", "the server ran out of disk space"),
+        ("Cannot allocate memory", "the server ran out of memory"),
+        ("Resource temporarily unavailable", "the server ran out of a resource"),
+      ]
+      if let (_, cause) = transient.first(where: { exit.stderr.contains($0.0) }) {
+        throw JobFailure(.processingFailed, "ffmpeg stopped: \(cause) (\(reason))", retry: true)
       }
       throw JobFailure(.processingFailed, "ffmpeg could not process the input: \(reason)")
     }

@@ -19,14 +19,15 @@ struct MediaHarness: Sendable {
   let pool: WorkerPool
   let service: JobService
   let operations: [String: any JobOperation]
-  let tools = MediaTools()
+  let tools: MediaTools
 
   /// `s3Endpoint` sets `s3.endpoint` (trusted, as operators' endpoints are). `database` starts from a copy of
   /// that job store; `start` false leaves the workers to the test (`pool.start()`).
   init(
     _ name: String, s3Endpoint: String? = nil, database: String? = nil, start: Bool = true,
-    operations: (JobTransfers, MediaTools) -> [any JobOperation]
+    tools: MediaTools = MediaTools(), operations: (JobTransfers, MediaTools) -> [any JobOperation]
   ) throws {
+    self.tools = tools
     directory = try makeTemporaryDirectory("ferry-\(name)")
     if let database { try FileManager.default.copyItem(atPath: database, toPath: directory + "/ferry.db") }
     store = try SQLiteJobStore(path: directory + "/ferry.db")
@@ -41,7 +42,9 @@ struct MediaHarness: Sendable {
     self.operations = router.operations
     pool = WorkerPool(
       store: store, work: router, cipher: cipher,
-      settings: .init(concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100)),
+      settings: .init(
+        concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100),
+        retryBackoff: .milliseconds(20)),
       logger: .discarding)
     service = JobService(
       store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
