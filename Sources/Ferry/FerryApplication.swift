@@ -165,7 +165,8 @@ public final class FerryApplication: Sendable {
       policy: try NetworkPolicy(allow: configuration.networkAllow),
       settings: TransferSettings(
         maxBytes: Int64(transfer.maxInputBytes), connectTimeout: transfer.connectTimeout,
-        lowSpeedTimeout: transfer.lowSpeedTimeout, maxAttempts: transfer.maxAttempts))
+        lowSpeedTimeout: transfer.lowSpeedTimeout, minRate: transfer.minRate, maxDuration: transfer.maxDuration,
+        maxAttempts: transfer.maxAttempts))
     let addressing = S3Addressing(
       endpoint: configuration.s3.endpoint, defaultRegion: configuration.s3.region, pathStyle: configuration.s3.pathStyle
     )
@@ -201,8 +202,9 @@ public final class FerryApplication: Sendable {
     let client = TransferClient(
       policy: try NetworkPolicy(allow: configuration.networkAllow),
       settings: TransferSettings(
+        // One call may not hold a sender long, whatever the receiver does: 30 s at most, a small answer.
         maxBytes: 1 << 20, connectTimeout: min(configuration.transfer.connectTimeout, .seconds(10)),
-        lowSpeedTimeout: .seconds(15), maxAttempts: 1, maxRedirects: 0))
+        lowSpeedTimeout: .seconds(15), minRate: 1024, maxDuration: .seconds(30), maxAttempts: 1, maxRedirects: 0))
     let backoff = configuration.webhooks.initialBackoff
     return WebhookDispatcher(
       store: store, cipher: cipher, client: client,

@@ -236,7 +236,10 @@ public struct JobTransfers: Sendable {
     // A chain of redirects does not end by itself on a retry.
     case .tooManyRedirects:
       return JobFailure(access, "\(shown): \(error)")
-    case .status, .network:
+    // Past the longest a transfer may take: the next attempt would be as long.
+    case .tooLong:
+      return JobFailure(access, "\(shown): \(error)")
+    case .status, .network, .tooSlow:
       return JobFailure(access, "\(shown): \(error)", retry: true)
     case .cancelled:
       return .cancelled

@@ -66,8 +66,13 @@ public struct OutboundRequest: Sendable {
 public struct TransferSettings: Sendable {
   public var maxBytes: Int64
   public var connectTimeout: Duration
-  /// A transfer that moves less than a byte a second for this long is abandoned (and retried).
+  /// An attempt that moves less than `minRate` bytes a second over this long is abandoned (and retried): a
+  /// source or sink that trickles, or an answer that never comes, ends here.
   public var lowSpeedTimeout: Duration
+  /// The slowest rate, bytes a second averaged over `lowSpeedTimeout`, an attempt may keep.
+  public var minRate: Int
+  /// The longest one attempt may take, however fast it moves.
+  public var maxDuration: Duration
   public var maxAttempts: Int
   public var maxRedirects: Int
   /// The wait between attempts; a `Retry-After` up to its cap is honoured when longer.
@@ -76,12 +81,14 @@ public struct TransferSettings: Sendable {
   /// `initialBackoff` and `maxBackoff` make `retry` (`.exponentialJitter`).
   public init(
     maxBytes: Int64 = 10_737_418_240, connectTimeout: Duration = .seconds(10), lowSpeedTimeout: Duration = .seconds(60),
-    maxAttempts: Int = 5, maxRedirects: Int = 5, initialBackoff: Duration = .milliseconds(500),
-    maxBackoff: Duration = .seconds(30)
+    minRate: Int = 1, maxDuration: Duration = .seconds(21600), maxAttempts: Int = 5, maxRedirects: Int = 5,
+    initialBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(30)
   ) {
     self.maxBytes = maxBytes
     self.connectTimeout = connectTimeout
     self.lowSpeedTimeout = lowSpeedTimeout
+    self.minRate = max(1, minRate)
+    self.maxDuration = maxDuration
     self.maxAttempts = maxAttempts
     self.maxRedirects = maxRedirects
     self.retry = .exponentialJitter(initial: initialBackoff, cap: maxBackoff)
@@ -367,8 +374,18 @@ public struct TransferClient: Sendable {
     _ code: CURLcode, _ curl: CurlEasy, _ response: ResponseRecorder, success: () -> TransferResult
   ) throws(TransferError) -> Outcome {
     guard code == CURLE_OK else {
-      let error = TransferError.network(curl.message(code))
-      if Self.finalCurlErrors.contains(code.rawValue) { throw error }
+      let message = curl.message(code)
+      // curl says "Operation too slow" when the low-speed check ended the attempt, "Operation timed out" when
+      // the overall limit did (connect timeouts say "Connection timed out" or "Failed to connect").
+      let error: TransferError =
+        if code == CURLE_OPERATION_TIMEDOUT, message.hasPrefix("Operation too slow") {
+          .tooSlow(minRate: settings.minRate, window: settings.lowSpeedTimeout)
+        } else if code == CURLE_OPERATION_TIMEDOUT, message.hasPrefix("Operation timed out") {
+          .tooLong(limit: settings.maxDuration)
+        } else {
+          .network(message)
+        }
+      if Self.finalCurlErrors.contains(code.rawValue) || error == .tooLong(limit: settings.maxDuration) { throw error }
       // Connection failures, resets, stalls and short bodies.
       return .retry(error, retryAfter: nil, connectionFailure: true)
     }
@@ -416,8 +433,9 @@ public struct TransferClient: Sendable {
     curl.set(CURLOPT_PROXY, "")
     curl.set(CURLOPT_NOPROXY, "*")
     curl.set(CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connectTimeout * 1000)))
-    curl.set(CURLOPT_LOW_SPEED_LIMIT, 1)
+    curl.set(CURLOPT_LOW_SPEED_LIMIT, settings.minRate)
     curl.set(CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.lowSpeedTimeout.seconds)))
+    curl.set(CURLOPT_TIMEOUT_MS, max(1, Int(settings.maxDuration.seconds * 1000)))
     // Larger buffers than libcurl's defaults (16 KiB receive, 64 KiB upload): fewer callbacks and system
     // calls per MiB (make bench).
     curl.set(CURLOPT_BUFFERSIZE, 512 * 1024)

@@ -12,6 +12,11 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
   case tooManyRedirects(limit: Int)
   /// Connecting or reading failed after every attempt.
   case network(String)
+  /// The attempt moved fewer than `minRate` bytes a second over `window`: a trickling peer, or an answer that
+  /// never came.
+  case tooSlow(minRate: Int, window: Duration)
+  /// The attempt ran past the longest an attempt may take.
+  case tooLong(limit: Duration)
   /// The caller cancelled.
   case cancelled
   /// A local failure (work file, libcurl setup).
@@ -35,6 +40,9 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
     case .status(let code, let detail): "the server answered \(code)" + (detail.isEmpty ? "" : ": \(detail)")
     case .tooManyRedirects(let limit):
       "more than \(limit) redirects: the server keeps redirecting (a loop, or a chain longer than Ferry follows)"
+    case .tooSlow(let rate, let window):
+      "slower than \(rate) bytes a second over \(Int(window.seconds)) s (the minimum a transfer must keep)"
+    case .tooLong(let limit): "took longer than the \(Int(limit.seconds)) s a transfer may take"
     case .network(let detail): detail
     case .cancelled: "cancelled"
     case .local(let detail): detail

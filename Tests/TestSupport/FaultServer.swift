@@ -15,6 +15,9 @@ public final class FaultServer: @unchecked Sendable {
     /// Headers promising `body` and its first `sentFirst` bytes, then nothing for `seconds` (less if the
     /// server is stopped), then the rest.
     case stall(body: [UInt8], seconds: Double, sentFirst: Int = 0)
+    /// Headers promising `body`, then `bytesPerSecond` of it each second until it is sent, the peer leaves or
+    /// the server is stopped.
+    case trickle(body: [UInt8], bytesPerSecond: Int)
   }
 
   /// A request as received.
@@ -177,6 +180,18 @@ public final class FaultServer: @unchecked Sendable {
       let until = Date() + seconds
       while Date() < until, !lock.withLock({ stopped }) { usleep(20_000) }
       send(client, Array(body.dropFirst(sentFirst)))
+    case .trickle(let body, let rate):
+      send(client, Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8))
+      // Ten sends a second; bounded by the body's length.
+      let step = max(1, rate / 10)
+      var offset = 0
+      while offset < body.count, !lock.withLock({ stopped }) {
+        let piece = Array(body[offset..<min(body.count, offset + step)])
+        guard piece.withUnsafeBytes({ Glibc.send(client, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }) > 0
+        else { break }
+        offset += piece.count
+        usleep(100_000)
+      }
     }
   }
 

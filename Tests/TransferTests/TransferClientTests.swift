@@ -244,6 +244,38 @@ private func workFile() throws -> String {
     #expect(Date().timeIntervalSince(started) < 3.5)
   }
 
+  @Test func aSourceTricklingBelowTheMinimumRate_isCutAtTheWindow_sayingSo() throws {
+    // 1 KB/s against a minimum of 8 KB/s over 2 s: cut after about 2 s, not when the 100 KB have trickled in.
+    let server = try FaultServer { _, _ in .trickle(body: [UInt8](repeating: 7, count: 100_000), bytesPerSecond: 1000) }
+    defer { server.stop() }
+    let client = try downloader(
+      opening: [server], settings: TransferSettings(lowSpeedTimeout: .seconds(2), minRate: 8192, maxAttempts: 1))
+    let started = Date()
+    #expect(throws: TransferError.tooSlow(minRate: 8192, window: .seconds(2))) {
+      try client.download(OutboundRequest(url: server.base + "/in"), to: try workFile())
+    }
+    #expect(Date().timeIntervalSince(started) < 5)
+    #expect(
+      TransferError.tooSlow(minRate: 8192, window: .seconds(2)).description
+        == "slower than 8192 bytes a second over 2 s (the minimum a transfer must keep)")
+  }
+
+  @Test func anAttemptPastTheLongestATransferMayTake_isCut_andNotRetried() throws {
+    // Fast enough for the minimum rate, but longer than the 2 s an attempt may take.
+    let server = try FaultServer { _, _ in .trickle(body: [UInt8](repeating: 7, count: 200_000), bytesPerSecond: 40_000)
+    }
+    defer { server.stop() }
+    let client = try downloader(
+      opening: [server],
+      settings: TransferSettings(
+        lowSpeedTimeout: .seconds(2), minRate: 1000, maxDuration: .seconds(2), maxAttempts: 3,
+        initialBackoff: .milliseconds(10)))
+    #expect(throws: TransferError.tooLong(limit: .seconds(2))) {
+      try client.download(OutboundRequest(url: server.base + "/in"), to: try workFile())
+    }
+    #expect(server.requests.count == 1, "the next attempt would take as long")
+  }
+
   @Test func cancellingFromProgressStopsTheTransfer() throws {
     let body = self.body
     let server = try FaultServer { _, _ in .serve(body: body) }

@@ -93,7 +93,13 @@ extension ConfigurationKey {
     .init("s3.path_style", .boolean, false, "path-style S3 addressing"),
     .init("transfer.max_input_bytes", .integer(1...Int.max), 10_737_418_240, "largest input or storage upload"),
     .init("transfer.connect_timeout_s", .seconds(min: 0.1), 10, "connect timeout per attempt"),
-    .init("transfer.low_speed_timeout_s", .seconds(min: 1), 60, "a transfer stalled this long is retried"),
+    .init(
+      "transfer.low_speed_timeout_s", .seconds(min: 1), 60,
+      "a transfer below transfer.min_rate_bytes_per_s for this long is retried"),
+    .init(
+      "transfer.min_rate_bytes_per_s", .integer(1...1_073_741_824), 16384,
+      "the slowest a transfer may run, averaged over transfer.low_speed_timeout_s"),
+    .init("transfer.max_duration_s", .seconds(min: 1), 21600, "the longest one transfer attempt may take"),
     .init("transfer.max_attempts", .integer(1...100), 5, "attempts per request"),
     .init("transfer.multipart_threshold_bytes", .integer(5_242_880...Int.max), 67_108_864, "S3 multipart above this"),
     .init("transfer.part_size_bytes", .integer(5_242_880...5_368_709_120), 16_777_216, "S3 multipart part size"),

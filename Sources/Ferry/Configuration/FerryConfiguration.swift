@@ -40,6 +40,8 @@ public struct FerryConfiguration: Sendable {
     public var maxInputBytes: Int
     public var connectTimeout: Duration
     public var lowSpeedTimeout: Duration
+    public var minRate: Int
+    public var maxDuration: Duration
     public var maxAttempts: Int
     public var multipartThresholdBytes: Int
     public var partSizeBytes: Int
@@ -190,7 +192,8 @@ public struct FerryConfiguration: Sendable {
     s3 = S3(endpoint: string("s3.endpoint"), region: string("s3.region")!, pathStyle: bool("s3.path_style"))
     transfer = Transfer(
       maxInputBytes: int("transfer.max_input_bytes"), connectTimeout: seconds("transfer.connect_timeout_s"),
-      lowSpeedTimeout: seconds("transfer.low_speed_timeout_s"), maxAttempts: int("transfer.max_attempts"),
+      lowSpeedTimeout: seconds("transfer.low_speed_timeout_s"), minRate: int("transfer.min_rate_bytes_per_s"),
+      maxDuration: seconds("transfer.max_duration_s"), maxAttempts: int("transfer.max_attempts"),
       multipartThresholdBytes: int("transfer.multipart_threshold_bytes"),
       partSizeBytes: int("transfer.part_size_bytes"), parallelParts: int("transfer.parallel_parts"))
     if case .int(let n)? = values["workers.concurrency"] {
