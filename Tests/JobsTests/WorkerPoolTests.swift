@@ -286,8 +286,10 @@ import Transfer
   @Test func theHeartbeat_renewsTheLeasesOfRunningJobs_everyThirdOfALease() async throws {
     let clock = ManualClock()
     let release = Mutex(false)
+    let started = Mutex(false)
     let harness = try PoolHarness(concurrency: 1, lease: .seconds(30), clock: clock) { _ in
       RecordingWork { _ in
+        started.withLock { $0 = true }
         // Runs until the test lets it end (bounded: 30 s of real time).
         for _ in 0..<3000 where !release.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.01) }
         return "{}"
@@ -298,6 +300,10 @@ import Transfer
     defer { harness.pool.stop() }
     let job = try await harness.submit("long")
     let running = try await harness.wait(for: job.id) { $0.status == .running }
+    // Claimed is not yet running here: the heartbeat renews only runs the pool has registered, which the work
+    // starting shows (bounded: 10 s of real time).
+    for _ in 0..<1000 where !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+    try #require(started.withLock { $0 })
     #expect(running.lease?.expiresAt == clock.date + 30)
     // Whatever the heartbeat thread did before, a renewal is due once a third of the lease has passed.
     clock.advance(by: 10)

@@ -17,6 +17,11 @@ public final class ManualClock: Sendable {
   /// The clock as the engine's `now:` parameter takes it.
   public var now: @Sendable () -> Date { { self.date } }
 
+  /// Sets the clock to `date` exactly (adding the difference could land a rounding error short of it).
+  public func advance(to date: Date) {
+    current.withLock { $0 = max($0, date) }
+  }
+
   /// Moves the clock forward by `seconds`.
   public func advance(by seconds: TimeInterval) {
     current.withLock { $0 += seconds }
