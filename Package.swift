@@ -99,6 +99,12 @@ var targets: [Target] = [
       "Jobs", "SQLiteStore", "PostgresStore", "Media", "SQLite", "Postgres", "Crypto", "JSON", "Locations", "SigV4",
       "Transfer", "Storage", "Log", "TestSupport",
     ]),
+  // The webhook outbox on an injected clock: retries come due when the test moves the clock.
+  .testTarget(name: "WebhooksTests", dependencies: ["Webhooks", "Jobs", "Transfer", "Log", "TestSupport"]),
+  // The controllers through the router with the in-memory store: no socket, no worker.
+  .testTarget(
+    name: "APITests",
+    dependencies: ["API", "HTTPServer", "Jobs", "Media", "Storage", "Transfer", "Locations", "Log", "TestSupport"]),
   .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Problems", "Log", "TestSupport"]),
   .testTarget(
     name: "FerryTests",

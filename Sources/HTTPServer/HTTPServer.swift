@@ -221,16 +221,7 @@ public final class HTTPServer: @unchecked Sendable {
 
   /// The one place errors become answers: `ProblemError`s say their own; anything else is a logged 500.
   func response(for error: any Error, requestID: String) -> Response {
-    if let error = error as? any ProblemError {
-      return .problem(error)
-    }
-    if error is CancellationError {
-      // The connection closed or the server is stopping: expected, not a bug.
-      return .problem(.serviceUnavailable("The request was cancelled: the server is stopping or the client left."))
-    }
-    logger.error(
-      "unhandled error", ["request_id": .string(requestID), "error": .string(String(reflecting: error))])
-    return .problem(.internalError(requestID: requestID))
+    Response.answer(to: error, requestID: requestID, logger: logger)
   }
 
   func logAccess(

@@ -8,6 +8,7 @@ public final class IdleSignal: @unchecked Sendable {
   private let condition = NSCondition()
   private var wakeups = 0
   private var stopped = false
+  private var waiters = 0
 
   public init() {}
 
@@ -28,8 +29,15 @@ public final class IdleSignal: @unchecked Sendable {
   /// Returns after a `wake()` (one pending is taken), a `stop()`, or `timeout`.
   public func wait(upTo timeout: Duration) {
     condition.withLock {
-      if wakeups == 0 && !stopped { _ = condition.wait(until: Date() + timeout.seconds) }
+      if wakeups == 0 && !stopped {
+        waiters += 1
+        _ = condition.wait(until: Date() + timeout.seconds)
+        waiters -= 1
+      }
       wakeups = max(0, wakeups - 1)
     }
   }
+
+  /// Threads waiting now.
+  public var waiting: Int { condition.withLock { waiters } }
 }

@@ -66,6 +66,9 @@ public final class WorkerPool: Sendable {
     var stopping = false
     var running: [UUID: JobContext] = [:]
     var threads = 0
+    /// When the heartbeat last renewed leases and last swept, by the pool's clock.
+    var lastRenewal = Date.distantPast
+    var lastSweep = Date.distantPast
   }
 
   private let state = Mutex(State())
@@ -73,6 +76,8 @@ public final class WorkerPool: Sendable {
   private let idle = IdleSignal()
   /// The heartbeat sleeps here between ticks (woken early only by `stop()`).
   private let heartbeatSignal = NSCondition()
+  /// One heartbeat at a time: the thread's and a test's (`heartbeat()`) never interleave.
+  private let beating = NSLock()
 
   public init(
     store: any JobStore, work: any JobWork, cipher: RequestCipher, settings: Settings,
@@ -143,6 +148,9 @@ public final class WorkerPool: Sendable {
 
   /// Jobs running in this process now.
   public var runningCount: Int { state.withLock { $0.running.count } }
+
+  /// Workers waiting for work now (a test knows from it that every worker went idle).
+  public var idleCount: Int { idle.waiting }
 
   private var isStopping: Bool { state.withLock { $0.stopping } }
 
@@ -341,28 +349,40 @@ public final class WorkerPool: Sendable {
 
   private func heartbeatLoop() {
     let tick = min(1.0, settings.lease.seconds / 3)
-    var lastRenewal = Date.distantPast
-    var lastSweep = Date.distantPast
     while !isStopping {
       heartbeatSignal.withLock { _ = heartbeatSignal.wait(until: Date() + tick) }
       if isStopping { return }
+      heartbeat()
+    }
+  }
+
+  /// One heartbeat, now: stops runs cancelled through the store; once a third of the lease has passed on the
+  /// pool's clock (`now`), renews this process's leases and takes back jobs whose lease ran out; once
+  /// `sweepInterval` has passed, deletes jobs past their retention. The heartbeat thread calls it every tick;
+  /// a test that injected `now` calls it after moving its clock, instead of waiting for a tick.
+  public func heartbeat() {
+    beating.withLock {
       let running = state.withLock { $0.running }
       // Cancels made through the store (another node's API, or a request this node's cancel missed).
       for (id, context) in running where (try? store.job(id: id))?.cancelRequested == true {
         context.cancel(.cancelRequested)
       }
-      if now().timeIntervalSince(lastRenewal) >= settings.lease.seconds / 3 {
-        lastRenewal = now()
+      let time = now()
+      let (renewing, sweeping) = state.withLock { state -> (Bool, Bool) in
+        let renewing = time.timeIntervalSince(state.lastRenewal) >= settings.lease.seconds / 3
+        let sweeping = time.timeIntervalSince(state.lastSweep) >= settings.sweepInterval.seconds
+        if renewing { state.lastRenewal = time }
+        if sweeping { state.lastSweep = time }
+        return (renewing, sweeping)
+      }
+      if renewing {
         for (id, context) in running { renew(id, context: context) }
         let mine = Set(running.keys)
         if let expired = try? store.expiredLeases(now: now()) {
           for id in expired where !mine.contains(id) { try? takeBack(id, force: false) }
         }
       }
-      if now().timeIntervalSince(lastSweep) >= settings.sweepInterval.seconds {
-        lastSweep = now()
-        sweep()
-      }
+      if sweeping { sweep() }
     }
   }
 

@@ -122,20 +122,26 @@ public final class WebhookDispatcher: Sendable {
 
   private func senderLoop() {
     while !isStopping {
-      let taken: [Delivery]
-      do {
-        let at = now()
-        taken = try store.claimDeliveriesWaiting(now: at, holdUntil: at + settings.hold.seconds, limit: 1)
-      } catch {
-        logger.error("cannot take webhook deliveries", ["error": .string(String(describing: error))])
-        taken = []
-      }
-      if let delivery = taken.first {
-        send(delivery)
-      } else {
-        idle.wait(upTo: settings.pollInterval)
-      }
+      if !sendNext() { idle.wait(upTo: settings.pollInterval) }
     }
+  }
+
+  /// Takes one delivery due now by the dispatcher's clock (`now`), sends it and records the attempt; false when
+  /// none was due. The sender threads call it in a loop; a test that injected `now` calls it after moving its
+  /// clock, instead of waiting for a retry to come due in real time.
+  @discardableResult
+  public func sendNext() -> Bool {
+    let taken: [Delivery]
+    do {
+      let at = now()
+      taken = try store.claimDeliveriesWaiting(now: at, holdUntil: at + settings.hold.seconds, limit: 1)
+    } catch {
+      logger.error("cannot take webhook deliveries", ["error": .string(String(describing: error))])
+      return false
+    }
+    guard let delivery = taken.first else { return false }
+    send(delivery)
+    return true
   }
 
   // MARK: Sending

@@ -1,3 +1,4 @@
+import Log
 import Testing
 
 @testable import HTTPServer
@@ -171,5 +172,64 @@ extension Route {
     #expect(value("job%5Fid=7&c=%ZZ", "job_id") == "7" && value("c=%ZZ", "c") == "%ZZ")
     #expect(value("my+name=v", "my name") == "v")
     #expect(value(nil, "a") == nil && value("", "a") == nil && value("&&", "a") == nil && value("a=1", "b") == nil)
+  }
+}
+
+/// Adds a header on the way in and another on the way out; refuses requests that carry `X-Refuse`.
+private struct Stamp: Middleware {
+  let name: String
+  func prepare(_ request: inout Request) throws {
+    if request.headers["X-Refuse"] != nil { throw HTTPError(.forbidden, detail: "refused by \(name)") }
+    request.headers.add("X-Seen", name)
+  }
+  func finish(_ request: Request, _ response: inout Response) { response.headers.add("X-Finished", name) }
+}
+
+private struct AHandlerBug: Error {}
+
+@Suite struct RouterRespondTests {
+  let logs = MemoryLogSink()
+
+  func router() -> Router {
+    var router = Router()
+    router.get("/open") { _ in .text("open") }
+    router.use(Stamp(name: "outer"))
+    router.use(Stamp(name: "inner"))
+    router.get("/jobs/:id") { request in .text("\(request.parameters["id"] ?? "") \(request.headers.values("X-Seen"))")
+    }
+    router.post("/small", body: .buffered(limit: 4)) { request async in .text("\(request.body.bytes.count) bytes") }
+    router.get("/bug") { _ in throw AHandlerBug() }
+    return router
+  }
+
+  func respond(_ request: Request) async -> Response {
+    await router().respond(to: request, logger: Logger(level: .debug, sink: logs))
+  }
+
+  @Test func aRoute_getsItsParameters_throughItsMiddleware_inOrder() async {
+    let response = await respond(Request(method: .get, path: "/jobs/a%20b"))
+    #expect(response.status.code == 200 && response.text == #"a b ["outer", "inner"]"#)
+    #expect(response.headers.values("X-Finished") == ["inner", "outer"])
+    let open = await respond(Request(method: .get, path: "/open"))
+    #expect(open.text == "open" && open.headers["X-Finished"] == nil, "middleware wraps only later routes")
+  }
+
+  @Test func unknownPaths_wrongMethods_andLargeBodies_getTheServersProblems() async {
+    #expect(await respond(Request(method: .get, path: "/nothing")).status.code == 404)
+    let wrong = await respond(Request(method: .delete, path: "/open"))
+    #expect(wrong.status.code == 405 && wrong.headers["Allow"] == "GET, HEAD")
+    let large = await respond(Request(method: .post, path: "/small", body: .bytes([1, 2, 3, 4, 5])))
+    #expect(large.status.code == 413 && large.headers["Content-Type"] == "application/problem+json")
+    #expect(await respond(Request(method: .post, path: "/small", body: .bytes([1, 2, 3, 4]))).text == "4 bytes")
+  }
+
+  @Test func thrownErrors_becomeProblems_andOnlyPreparedMiddlewareFinishes() async {
+    let refused = await respond(Request(method: .get, path: "/jobs/1", headers: ["X-Refuse": "1"]))
+    #expect(refused.status.code == 403 && refused.text.contains("refused by outer"))
+    #expect(refused.headers.values("X-Finished").isEmpty, "outer threw: nothing was prepared")
+    let bug = await respond(Request(method: .get, path: "/bug", id: "req-1"))
+    #expect(bug.status.code == 500 && bug.text.contains("req-1"))
+    #expect(bug.headers.values("X-Finished") == ["inner", "outer"])
+    #expect(logs.all.contains { $0.contains("unhandled error") && $0.contains("req-1") })
   }
 }

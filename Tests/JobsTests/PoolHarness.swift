@@ -36,9 +36,12 @@ final class PoolHarness: Sendable {
   init(
     concurrency: Int = 2, maxAttempts: Int = 3, lease: Duration = .seconds(30), dataDirectory: String? = nil,
     store: (any JobStore)? = nil, s3Endpoint: String? = nil, sweepInterval: Duration = .seconds(3600),
-    pollInterval: Duration = .milliseconds(100), temporaryStorage: TemporaryStorage? = nil,
-    work makeWork: ((JobTransfers) -> any JobWork)? = nil
+    pollInterval: Duration = .milliseconds(100), temporaryStorage: TemporaryStorage? = nil, singleNode: Bool = true,
+    clock: ManualClock? = nil, work makeWork: ((JobTransfers) -> any JobWork)? = nil
   ) throws {
+    // The pool's and the service's wall clock: the system's, or a test's that moves only when told.
+    let now: @Sendable () -> Date
+    if let clock { now = clock.now } else { now = { Date() } }
     let directory = try dataDirectory ?? makeTemporaryDirectory("ferry-pool")
     self.dataDirectory = directory
     self.store = try store ?? SQLiteJobStore(path: directory + "/ferry.db")
@@ -52,12 +55,12 @@ final class PoolHarness: Sendable {
       settings: .init(
         concurrency: concurrency, lease: lease, maxAttempts: maxAttempts, workRoot: directory + "/work",
         pollInterval: pollInterval, retryBackoff: .milliseconds(50), reportInterval: .milliseconds(50),
-        sweepInterval: sweepInterval),
-      logger: Logger(level: .debug, sink: logs))
+        singleNode: singleNode, sweepInterval: sweepInterval),
+      now: now, logger: Logger(level: .debug, sink: logs))
     service = JobService(
       store: self.store, pool: pool, cipher: Self.cipher,
       admission: AdmissionControl(concurrency: concurrency, margin: .seconds(60)), estimator: pool.estimator,
-      retention: .seconds(31 * 86400))
+      retention: .seconds(31 * 86400), now: now)
   }
 
   /// Submits a request body as `owner`.
@@ -68,6 +71,18 @@ final class PoolHarness: Sendable {
     return try await service.submit(
       owner: owner, path: "/media/copy-test", body: Array(body.utf8), request: request, idempotencyKey: key
     ).job
+  }
+
+  /// Waits (at most `timeout` seconds) until every worker is idle, waiting for a wake-up or its poll.
+  func waitUntilIdle(timeout: Double = 10) async throws {
+    let deadline = Date() + timeout
+    while pool.idleCount < pool.settings.concurrency {
+      guard Date() < deadline else {
+        throw HarnessError(
+          description: "\(pool.idleCount) of \(pool.settings.concurrency) workers idle after \(timeout) s")
+      }
+      try await Task.sleep(for: .milliseconds(5))
+    }
   }
 
   /// Waits (at most `timeout` seconds) until the job satisfies `condition`; returns it as stored then.

@@ -39,8 +39,8 @@ import Transfer
     let harness = try PoolHarness(concurrency: 2, pollInterval: .seconds(10)) { _ in RecordingWork { _ in "{}" } }
     try harness.pool.start()
     defer { harness.pool.stop() }
-    try await Task.sleep(for: .milliseconds(300))  // every worker and the heartbeat are asleep now
     for round in 0..<5 {
+      try await harness.waitUntilIdle()
       let job = try await harness.submit("job \(round)")
       let done = try await harness.wait(for: job.id, timeout: 5)
       let waited = try #require(done.startedAt).timeIntervalSince(job.submittedAt)
@@ -240,19 +240,85 @@ import Transfer
     #expect(done.error?.detail.contains("interrupted 3 times") == true)
   }
 
-  @Test func jobsPastTheirRetention_areDeleted() async throws {
-    let harness = try PoolHarness(sweepInterval: .milliseconds(200))
+  @Test func jobsPastTheirRetention_areDeleted_atTheSweepAfterTheirTime() async throws {
+    let clock = ManualClock()
+    let harness = try PoolHarness(concurrency: 0, sweepInterval: .seconds(3600), clock: clock)
     let old = Job(
       owner: "app", path: "/media/copy-test", sealedRequest: [1], requestDigest: "old",
-      submittedAt: Date() - 32 * 86400, retention: .seconds(31 * 86400), deadline: nil)
+      submittedAt: clock.date - 32 * 86400, retention: .seconds(31 * 86400), deadline: nil)
     _ = try await harness.store.submit(old, duplicateSince: .distantPast)
-    try await harness.store.update(id: old.id) { _ = $0.cancel(now: Date() - 32 * 86400) }
+    try await harness.store.update(id: old.id) { _ = $0.cancel(now: clock.date - 32 * 86400) }
     let recent = try await harness.submit(copyRequest("http://127.0.0.1:9/in", "http://127.0.0.1:9/out"))
-    try harness.pool.start()
-    defer { harness.pool.stop() }
-    for _ in 0..<100 where try harness.store.job(id: old.id) != nil { try await Task.sleep(for: .milliseconds(50)) }
+    try await harness.store.update(id: recent.id) { _ = $0.cancel(now: clock.date) }
+    harness.pool.heartbeat()
     #expect(try harness.store.job(id: old.id) == nil)
     #expect(try harness.store.job(id: recent.id) != nil)
+    // The recent job goes at the first sweep after its retention, not before.
+    clock.advance(by: 31 * 86400 - 1800)
+    harness.pool.heartbeat()
+    #expect(try harness.store.job(id: recent.id) != nil, "a sweep ran half an hour before it expires")
+    clock.advance(by: 1800)
+    harness.pool.heartbeat()
+    #expect(try harness.store.job(id: recent.id) != nil, "expired now, but the next sweep is not due yet")
+    clock.advance(by: 1800)
+    harness.pool.heartbeat()
+    #expect(try harness.store.job(id: recent.id) == nil)
+  }
+
+  @Test func aLeaseThatRanOut_isTakenBackByAnotherNode_atItsNextLeaseCheck() async throws {
+    let clock = ManualClock()
+    let harness = try PoolHarness(concurrency: 0, lease: .seconds(30), singleNode: false, clock: clock)
+    let job = try await harness.submit(copyRequest("http://127.0.0.1:9/in", "http://127.0.0.1:9/out"))
+    // Another node claimed the job and stopped renewing its lease.
+    _ = try await harness.store.claim(worker: "other/w1", now: clock.date, lease: .seconds(30))
+    clock.advance(by: 29)
+    harness.pool.heartbeat()
+    let held = try #require(try harness.store.job(id: job.id))
+    #expect(held.status == .running && held.lease?.holder == "other/w1", "the lease has a second left")
+    // Leases are checked every third of a lease (10 s here): the next check after the lease ran out takes it.
+    clock.advance(by: 1)
+    harness.pool.heartbeat()
+    #expect(try harness.store.job(id: job.id)?.status == .running, "not checked again yet")
+    clock.advance(by: 9)
+    harness.pool.heartbeat()
+    let back = try #require(try harness.store.job(id: job.id))
+    #expect(back.status == .pending && back.lease == nil && back.attempt == 1)
+    #expect(back.attempts.count == 1 && back.attempts[0].error.contains("interrupted"), "\(back.attempts)")
+  }
+
+  @Test func theHeartbeat_renewsTheLeasesOfRunningJobs_everyThirdOfALease() async throws {
+    let clock = ManualClock()
+    let release = Mutex(false)
+    let started = Mutex(false)
+    let harness = try PoolHarness(concurrency: 1, lease: .seconds(30), clock: clock) { _ in
+      RecordingWork { _ in
+        started.withLock { $0 = true }
+        // Runs until the test lets it end (bounded: 30 s of real time).
+        for _ in 0..<3000 where !release.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.01) }
+        return "{}"
+      }
+    }
+    defer { release.withLock { $0 = true } }
+    try harness.pool.start()
+    defer { harness.pool.stop() }
+    let job = try await harness.submit("long")
+    let running = try await harness.wait(for: job.id) { $0.status == .running }
+    // Claimed is not yet running here: the heartbeat renews only runs the pool has registered, which the work
+    // starting shows (bounded: 10 s of real time).
+    for _ in 0..<1000 where !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+    try #require(started.withLock { $0 })
+    #expect(running.lease?.expiresAt == clock.date + 30)
+    // Whatever the heartbeat thread did before, a renewal is due once a third of the lease has passed.
+    clock.advance(by: 10)
+    harness.pool.heartbeat()
+    #expect(try harness.store.job(id: job.id)?.lease?.expiresAt == clock.date + 30)
+    // Past the lease, it still holds: this worker renewed it, and no one took it back.
+    clock.advance(by: 25)
+    harness.pool.heartbeat()
+    let renewed = try #require(try harness.store.job(id: job.id))
+    #expect(renewed.status == .running && renewed.lease?.expiresAt == clock.date + 30 && renewed.attempt == 1)
+    release.withLock { $0 = true }
+    #expect(try await harness.wait(for: job.id).status == .success)
   }
 
   @Test func stopping_givesRunningJobsBack_withoutSpendingAnAttempt() async throws {
