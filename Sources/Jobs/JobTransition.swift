@@ -107,7 +107,7 @@ extension Job {
         // A fault of Ferry's own that retrying did not cure is an internal error, as the type says.
         end(error.problem == .internalError ? .internalError : .failed, at: now)
         var last = error
-        last.detail += "; gave up after \(attempts.count) attempts"
+        last.detail += "; gave up after \(attempts.count) attempt" + (attempts.count == 1 ? "" : "s")
         self.error = last
       } else {
         requeue(notBefore: (now + delay.seconds).wholeMilliseconds)

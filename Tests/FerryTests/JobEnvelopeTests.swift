@@ -50,7 +50,9 @@ import Testing
     #expect(object["status"] as? String == "Failed" && object["api_version"] as? String == "v1.1.2")
     #expect(object["job_id"] as? String == job.id.text && object["bytes_total"] is NSNull)
     let shown = try #require(object["error"] as? [String: Any])
-    #expect(shown["detail"] as? String == error.detail && shown["details"] as? String == error.detail)
+    // Retries ran out (one attempt allowed): the detail says so.
+    let detail = error.detail + "; gave up after 1 attempt"
+    #expect(shown["detail"] as? String == detail && shown["details"] as? String == detail)
     #expect(shown["title"] as? String == "Input \"x\"")
     #expect((object["attempts"] as? [[String: Any]])?.first?["attempt"] as? Int == 1)
     let deliveries = try #require(object["deliveries"] as? [[String: Any]])
