@@ -131,6 +131,10 @@ if ProcessInfo.processInfo.environment["FERRY_BENCH"] == "1" {
   targets.append(.executableTarget(name: "TransferBench", dependencies: ["Transfer"], path: "Bench/TransferBench"))
   targets.append(
     .executableTarget(name: "EnvelopeBench", dependencies: ["API", "Jobs", "JSON", "Log"], path: "Bench/EnvelopeBench"))
+  targets.append(
+    .executableTarget(
+      name: "SubmitBench", dependencies: ["JSON", "Jobs", "Locations", "Media", "Storage", "Transfer"],
+      path: "Bench/SubmitBench"))
 }
 
 let package = Package(

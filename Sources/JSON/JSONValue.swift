@@ -164,3 +164,60 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
   public init(booleanLiteral value: Bool) { self = .bool(value) }
   public init(floatLiteral value: Double) { self = .double(value) }
 }
+
+extension JSONValue {
+  /// Compact JSON bytes with sorted keys, the same text as `description`, written without building strings.
+  public var bytes: [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(256)
+    write(to: &out)
+    return out
+  }
+
+  private func write(to out: inout [UInt8]) {
+    switch self {
+    case .null: out += "null".utf8
+    case .bool(let b): out += (b ? "true" : "false").utf8
+    case .int(let i): out += String(i).utf8
+    case .double: out += description.utf8
+    case .string(let s): Self.appendQuoted(s, to: &out)
+    case .array(let items):
+      out.append(UInt8(ascii: "["))
+      for (index, item) in items.enumerated() {
+        if index > 0 { out.append(UInt8(ascii: ",")) }
+        item.write(to: &out)
+      }
+      out.append(UInt8(ascii: "]"))
+    case .object(let members):
+      out.append(UInt8(ascii: "{"))
+      for (index, key) in members.keys.sorted().enumerated() {
+        if index > 0 { out.append(UInt8(ascii: ",")) }
+        Self.appendQuoted(key, to: &out)
+        out.append(UInt8(ascii: ":"))
+        members[key]!.write(to: &out)
+      }
+      out.append(UInt8(ascii: "}"))
+    }
+  }
+
+  /// `text` as a JSON string literal, escaped as `quoted` escapes it.
+  private static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+    let hex: StaticString = "0123456789abcdef"
+    out.append(0x22)
+    for byte in text.utf8 {
+      switch byte {
+      case 0x22: out += [0x5C, 0x22]
+      case 0x5C: out += [0x5C, 0x5C]
+      case 0x0A: out += [0x5C, 0x6E]
+      case 0x0D: out += [0x5C, 0x72]
+      case 0x09: out += [0x5C, 0x74]
+      case 0x00..<0x20:
+        out += [0x5C, 0x75, 0x30, 0x30]
+        out.append(hex.utf8Start[Int(byte >> 4)])
+        out.append(hex.utf8Start[Int(byte & 0x0F)])
+      default: out.append(byte)
+      }
+    }
+    out.append(0x22)
+  }
+}

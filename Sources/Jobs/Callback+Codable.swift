@@ -35,7 +35,7 @@ extension Callback {
   /// A registered webhook's callback as its registration seals it: the stored-request header, then this
   /// value's JSON, so a delivery reads back exactly what was checked.
   public func storedBytes() throws -> [UInt8] {
-    StoredRequestFormat.header + Array(try StoredRequestFormat.encoder.encode(self))
+    StoredRequestFormat.header + (try JSONValueEncoder().encode(self).bytes)
   }
 
   /// A registered webhook's callback from its sealed bytes. Registrations made by 0.1.0 hold the client's JSON

@@ -20,9 +20,10 @@ public struct StoredRequest<Spec: JobSpec>: Sendable, Equatable {
 
   /// The sealed payload's bytes. Throws only on a value JSON cannot hold (a non-finite number), which
   /// validation never lets through: a bug, answered as a logged 500 before anything is stored.
+  @inlinable
   public func encoded() throws -> [UInt8] {
     let envelope = Envelope(specVersion: Spec.version, spec: spec, onComplete: onComplete)
-    return StoredRequestFormat.header + Array(try StoredRequestFormat.encoder.encode(envelope))
+    return StoredRequestFormat.header + (try JSONValueEncoder().encode(envelope).bytes)
   }
 
   /// The stored request in `payload`; `legacy` validates a raw body stored by a release before typed specs.
@@ -60,10 +61,18 @@ public struct StoredRequest<Spec: JobSpec>: Sendable, Equatable {
     }
   }
 
-  private struct Envelope: Codable {
-    var specVersion: Int
-    var spec: Spec
-    var onComplete: Callback?
+  @usableFromInline
+  struct Envelope: Codable {
+    @usableFromInline var specVersion: Int
+    @usableFromInline var spec: Spec
+    @usableFromInline var onComplete: Callback?
+
+    @usableFromInline
+    init(specVersion: Int, spec: Spec, onComplete: Callback?) {
+      self.specVersion = specVersion
+      self.spec = spec
+      self.onComplete = onComplete
+    }
 
     enum CodingKeys: String, CodingKey {
       case specVersion = "spec_version"
@@ -83,8 +92,7 @@ public struct StoredRequest<Spec: JobSpec>: Sendable, Equatable {
 public enum StoredRequestFormat {
   /// The format this release writes: 2 (1 was the raw body).
   static let format: UInt8 = 2
-  static let header: [UInt8] = [0, format]
-  static let encoder = JSONEncoder()
+  @usableFromInline static let header: [UInt8] = [0, format]
   static let decoder = JSONDecoder()
 
   /// The JSON of a typed payload; nil for a raw body (no NUL first). Throws for a format this release does
