@@ -102,21 +102,9 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
 
   /// `text` as a JSON string literal: quotes, backslashes and control characters escaped, the rest as is.
   static func quoted(_ text: String) -> String {
-    var out: [UInt8] = [0x22]
+    var out: [UInt8] = []
     out.reserveCapacity(text.utf8.count + 2)
-    let hex = Array("0123456789abcdef".utf8)
-    for byte in text.utf8 {
-      switch byte {
-      case 0x22: out += [0x5C, 0x22]
-      case 0x5C: out += [0x5C, 0x5C]
-      case 0x0A: out += [0x5C, 0x6E]
-      case 0x0D: out += [0x5C, 0x72]
-      case 0x09: out += [0x5C, 0x74]
-      case 0x00..<0x20: out += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
-      default: out.append(byte)
-      }
-    }
-    out.append(0x22)
+    appendQuoted(text, to: &out)
     return String(decoding: out, as: UTF8.self)
   }
 
@@ -200,8 +188,8 @@ extension JSONValue {
     }
   }
 
-  /// `text` as a JSON string literal, escaped as `quoted` escapes it.
-  private static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+  /// `text` as a JSON string literal: quotes, backslashes and control characters escaped, the rest as is.
+  static func appendQuoted(_ text: String, to out: inout [UInt8]) {
     let hex: StaticString = "0123456789abcdef"
     out.append(0x22)
     for byte in text.utf8 {
