@@ -8,6 +8,9 @@ public struct MediaTools: Sendable {
   /// Longer inputs are refused (`media.max_duration_s`).
   public var maxDuration: Double
 
+  /// The most audio channels an input may have (7.1).
+  public static let maxChannels = 8
+
   public init(ffmpeg: String = "ffmpeg", ffprobe: String = "ffprobe", maxDuration: Double = 43200) {
     self.ffmpeg = ffmpeg
     self.ffprobe = ffprobe

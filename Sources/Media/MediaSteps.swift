@@ -4,7 +4,7 @@ import Problems
 
 /// The steps every media operation shares: probing the input and running ffmpeg under the job's control.
 enum MediaSteps {
-  /// ffprobe's view of the input; refuses what is not media, has no audio or is too long.
+  /// ffprobe's view of the input; refuses what is not media, has no audio, too many channels or is too long.
   static func probe(_ path: String, tools: MediaTools, context: JobContext, requireAudio: Bool = true)
     throws(JobFailure) -> MediaInfo
   {
@@ -24,6 +24,14 @@ enum MediaSteps {
     }
     guard info.audioCodec != nil || !requireAudio else {
       throw JobFailure(.unsupportedMedia, "input: the file has no audio stream")
+    }
+    // Past 7.1 ffmpeg knows no channel layout to mix or measure by, and fails deep in a filter graph with
+    // "Conversion failed!": say so up front instead.
+    if let channels = info.channels, channels > MediaTools.maxChannels {
+      throw JobFailure(
+        .unsupportedMedia,
+        "input: \(channels) audio channels; Ferry processes up to \(MediaTools.maxChannels) (mono to 7.1): "
+          + "mix it down first")
     }
     if let duration = info.duration, duration > tools.maxDuration {
       throw JobFailure(

@@ -40,4 +40,20 @@ import Testing
     #expect(!error.detail.contains(harness.directory) && !error.detail.contains("will be retried"))
     #expect(error.detail.contains("output-0.mp3: No space left on device"))
   }
+
+  @Test func anInputWithMoreChannelsThan7_1_isRefusedUpFront_sayingWhy() async throws {
+    let harness = try MediaHarness("channels") { [EnhanceOperation(transfers: $0, tools: $1)] }
+    defer { harness.pool.stop() }
+    // 32 copies of a tone merged into one stream: a layout ffmpeg has no name for.
+    let split = (0..<32).map { "[s\($0)]" }.joined()
+    try await harness.fixture(
+      "in/many.wav",
+      [
+        "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=48000", "-filter_complex",
+        "[0]asplit=32\(split);\(split)amerge=inputs=32", "-c:a", "pcm_s16le",
+      ])
+    let job = try await harness.run("/media/enhance", #"{"input": "dlb://in/many.wav", "output": "dlb://out/m.wav"}"#)
+    #expect(job.status == .failed && job.error?.type == "/problems/unsupported-media" && job.attempt == 1)
+    #expect(job.error?.detail == "input: 32 audio channels; Ferry processes up to 8 (mono to 7.1): mix it down first")
+  }
 }
