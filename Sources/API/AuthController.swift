@@ -23,26 +23,15 @@ public struct AuthController: Sendable {
 
   public func register(in router: inout Router) {
     for path in ["/v1/auth/token", "/media/oauth2/token"] {
-      router.post(path, body: .buffered(limit: 16384)) { request in try self.token(request) }
+      // The app's key and secret are checked from the head, before the form is read.
+      router.post(path, body: .buffered(limit: 16384), check: { request in _ = try self.app(request) }) { request in
+        try self.token(request)
+      }
     }
   }
 
   func token(_ request: Request) throws -> Response {
-    guard let authorization = request.headers["Authorization"],
-      authorization.lowercased().hasPrefix("basic "),
-      let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-      let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":")
-    else {
-      throw HTTPError(
-        .unauthorized, detail: "send the app key and secret as Authorization: Basic base64(key:secret)",
-        headers: ["WWW-Authenticate": #"Basic realm="ferry""#])
-    }
-    let key = String(pair[..<colon])
-    let secret = String(pair[pair.index(after: colon)...])
-    guard let app = apps.app(key: key, secret: secret) else {
-      throw HTTPError(
-        .unauthorized, detail: "the app key or secret is wrong", headers: ["WWW-Authenticate": #"Basic realm="ferry""#])
-    }
+    let app = try app(request)
     let form = FormDecoding.pairs(String(decoding: request.body.bytes, as: UTF8.self))
     let grant = form.first { $0.name == "grant_type" }?.value
     guard grant == "client_credentials" else {
@@ -62,5 +51,25 @@ public struct AuthController: Sendable {
       "access_token": .string(token), "token_type": "Bearer", "expires_in": .int(lifetime),
     ])
     return .json(bytes: Array(body.description.utf8))
+  }
+
+  /// The app whose key and secret the request's Basic credentials give; a 401 otherwise.
+  func app(_ request: Request) throws(HTTPError) -> AppCredentials {
+    guard let authorization = request.headers["Authorization"],
+      authorization.lowercased().hasPrefix("basic "),
+      let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+      let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":")
+    else {
+      throw HTTPError(
+        .unauthorized, detail: "send the app key and secret as Authorization: Basic base64(key:secret)",
+        headers: ["WWW-Authenticate": #"Basic realm="ferry""#])
+    }
+    let key = String(pair[..<colon])
+    let secret = String(pair[pair.index(after: colon)...])
+    guard let app = apps.app(key: key, secret: secret) else {
+      throw HTTPError(
+        .unauthorized, detail: "the app key or secret is wrong", headers: ["WWW-Authenticate": #"Basic realm="ferry""#])
+    }
+    return app
   }
 }

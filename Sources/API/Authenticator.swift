@@ -32,6 +32,12 @@ public struct Authenticator: Sendable {
     return app
   }
 
+  /// A route's check before its body is read (`Router.add(check:)`): the credentials in the head, without
+  /// taking from the rate (the handler's `authenticate` does that once).
+  @Sendable public func check(_ request: Request) throws {
+    _ = try identify(request)
+  }
+
   /// The calling app's key, or a 401 problem answer with `WWW-Authenticate`.
   func identify(_ request: Request) throws(HTTPError) -> String {
     if let authorization = request.headers["Authorization"] {

@@ -35,14 +35,17 @@ public struct JobsController: Sendable {
 
   public func register(in router: inout Router) {
     for operation in operations {
-      router.post(operation.path, body: .buffered(limit: maxBodyBytes)) { request async throws in
+      // Credentials are checked from the head: a client without them cannot hold a connection by trickling.
+      router.post(operation.path, body: .buffered(limit: maxBodyBytes), check: authenticator.check) {
+        request async throws in
         try await self.submit(request, operation)
       }
       // Status polling never waits on a write: answered inline on the event loop.
       router.get(operation.path) { request in try self.status(request, path: operation.path) }
     }
     router.get("/media/jobs") { request in try self.list(request) }
-    router.post("/media/jobs/cancel", body: .buffered(limit: 16384)) { request async throws in
+    router.post("/media/jobs/cancel", body: .buffered(limit: 16384), check: authenticator.check) {
+      request async throws in
       try await self.cancel(request)
     }
   }

@@ -48,8 +48,12 @@ public struct StorageController: Sendable {
   }
 
   private func register(_ local: LocalStorage, in router: inout Router) {
-    router.post("/media/input", body: .buffered(limit: 16384)) { request in try self.handOut(request, local, "PUT") }
-    router.post("/media/output", body: .buffered(limit: 16384)) { request in try self.handOut(request, local, "GET") }
+    router.post("/media/input", body: .buffered(limit: 16384), check: authenticator.check) { request in
+      try self.handOut(request, local, "PUT")
+    }
+    router.post("/media/output", body: .buffered(limit: 16384), check: authenticator.check) { request in
+      try self.handOut(request, local, "GET")
+    }
     router.get("/media/output") { request in
       let owner = try authenticator.authenticate(request)
       let key = try Self.key(fromLocation: request.queryValue("url"), field: "url")
@@ -70,12 +74,12 @@ public struct StorageController: Sendable {
   }
 
   private func register(_ s3: S3Storage, in router: inout Router) {
-    router.post("/media/input", body: .buffered(limit: 16384)) { request in
+    router.post("/media/input", body: .buffered(limit: 16384), check: authenticator.check) { request in
       let (owner, key) = try self.requested(request)
       return self.urlAnswer(s3.presignedURL(method: "PUT", owner: owner, key: key, lifetime: urlLifetime, now: now()))
     }
     // The existence check asks S3: off the event loop.
-    router.post("/media/output", body: .buffered(limit: 16384)) { request in
+    router.post("/media/output", body: .buffered(limit: 16384), check: authenticator.check) { request in
       let (owner, key) = try self.requested(request)
       let exists = await withCheckedContinuation { continuation in
         DispatchQueue.global().async {

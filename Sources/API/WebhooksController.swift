@@ -23,8 +23,12 @@ public struct WebhooksController: Sendable {
   static let path = "/media/webhooks"
 
   public func register(in router: inout Router) {
-    router.post(Self.path, body: .buffered(limit: 65536)) { request async throws in try await self.save(request) }
-    router.put(Self.path, body: .buffered(limit: 65536)) { request async throws in try await self.save(request) }
+    router.post(Self.path, body: .buffered(limit: 65536), check: authenticator.check) { request async throws in
+      try await self.save(request)
+    }
+    router.put(Self.path, body: .buffered(limit: 65536), check: authenticator.check) { request async throws in
+      try await self.save(request)
+    }
     router.get(Self.path) { request in try self.show(request) }
     router.delete(Self.path) { request async throws in try await self.remove(request) }
   }

@@ -273,6 +273,13 @@ final class Connection: @unchecked Sendable {
       return failBeforeHandler(HTTPError.notFound(), head: head)
     }
 
+    if let check = route.check {
+      do {
+        try check(request)
+      } catch {
+        return failBeforeHandler(error, head: head)
+      }
+    }
     let policy = route.body ?? .buffered(limit: server.configuration.defaultBodyLimit)
     if case .length(let length) = head.framing, length > policy.limit {
       return failBeforeHandler(HTTPError.payloadTooLarge(limit: policy.limit), head: head)

@@ -48,6 +48,10 @@ public struct Route: Sendable {
   public let pattern: PathPattern
   /// How the body is read; nil means the server's default (buffered, `defaultBodyLimit`).
   public let body: BodyPolicy?
+  /// A check of the request head made before a byte of the body is read (credentials): what it throws is
+  /// answered at once and the connection closed, so a client that may not send a body cannot hold a
+  /// connection open by sending it slowly.
+  public let check: (@Sendable (Request) throws -> Void)?
   /// The handler.
   public let handler: Handler
   /// Middleware in the order it was added: `prepare` runs first to last, `finish` last to first.
@@ -140,12 +144,17 @@ public struct Router: Sendable {
     self.middleware.append(middleware)
   }
 
-  /// Adds a route. `body` overrides the server's default body policy for it.
-  public mutating func add(_ method: HTTPMethod, _ path: String, body: BodyPolicy? = nil, _ handler: Handler) {
+  /// Adds a route. `body` overrides the server's default body policy for it; `check` runs on the head before
+  /// the body is read.
+  public mutating func add(
+    _ method: HTTPMethod, _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ handler: Handler
+  ) {
     let pattern = PathPattern(path)
     routes.append(
       Route(
-        method: method, pattern: pattern, body: body, handler: handler, middleware: middleware, index: routes.count))
+        method: method, pattern: pattern, body: body, check: check, handler: handler, middleware: middleware,
+        index: routes.count))
     if pattern.isLiteral {
       literal[path, default: []].append(routes.count - 1)
     } else {
@@ -155,17 +164,29 @@ public struct Router: Sendable {
 
   public mutating func get(_ path: String, _ handler: @escaping SyncHandler) { add(.get, path, .sync(handler)) }
   public mutating func get(_ path: String, _ handler: @escaping AsyncHandler) { add(.get, path, .async(handler)) }
-  public mutating func post(_ path: String, body: BodyPolicy? = nil, _ handler: @escaping SyncHandler) {
-    add(.post, path, body: body, .sync(handler))
+  public mutating func post(
+    _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ handler: @escaping SyncHandler
+  ) {
+    add(.post, path, body: body, check: check, .sync(handler))
   }
-  public mutating func post(_ path: String, body: BodyPolicy? = nil, _ handler: @escaping AsyncHandler) {
-    add(.post, path, body: body, .async(handler))
+  public mutating func post(
+    _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ handler: @escaping AsyncHandler
+  ) {
+    add(.post, path, body: body, check: check, .async(handler))
   }
-  public mutating func put(_ path: String, body: BodyPolicy? = nil, _ handler: @escaping SyncHandler) {
-    add(.put, path, body: body, .sync(handler))
+  public mutating func put(
+    _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ handler: @escaping SyncHandler
+  ) {
+    add(.put, path, body: body, check: check, .sync(handler))
   }
-  public mutating func put(_ path: String, body: BodyPolicy? = nil, _ handler: @escaping AsyncHandler) {
-    add(.put, path, body: body, .async(handler))
+  public mutating func put(
+    _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ handler: @escaping AsyncHandler
+  ) {
+    add(.put, path, body: body, check: check, .async(handler))
   }
   public mutating func delete(_ path: String, _ handler: @escaping SyncHandler) { add(.delete, path, .sync(handler)) }
   public mutating func delete(_ path: String, _ handler: @escaping AsyncHandler) {
