@@ -125,7 +125,8 @@ public final class FerryApplication: Sendable {
     let http = HTTPServerConfiguration(
       host: configuration.server.host, port: configuration.server.port,
       maxConnections: configuration.server.maxConnections, headerTimeout: configuration.server.headerTimeout,
-      idleTimeout: configuration.server.idleTimeout, defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes))
+      idleTimeout: configuration.server.idleTimeout, minBodyRate: configuration.server.minBodyRate,
+      defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes))
     // Each route's label, found once: a request's count then looks up no string.
     let routeLabels = router.patterns.map { metrics.label(forPath: $0) }
     server = try HTTPServer(

@@ -3,7 +3,8 @@ struct BodyReader {
   private var remaining: Int64
   private var decoder: ChunkedDecoder?
   private let limit: Int64
-  private var received: Int64 = 0
+  /// Body bytes taken so far.
+  private(set) var received: Int64 = 0
   private let sink: (any RequestBodySink)?
   private var buffer: [UInt8] = []
 

@@ -68,6 +68,8 @@ final class Connection: @unchecked Sendable {
   private var lastActivity: UInt64
   /// Uptime at which the current head began (connection opened, or first byte after an idle period).
   private var headStartedAt: UInt64?
+  /// Uptime at which the current body began to be read (the minimum body rate counts from it).
+  private var bodyStartedAt: UInt64?
   private var current: InFlight?
   /// The running handler, cancelled if the connection closes under it.
   private var handlerTask: Task<Void, Never>?
@@ -297,6 +299,7 @@ final class Connection: @unchecked Sendable {
     }
     pendingRequest = (request, route)
     state = .body(BodyReader(framing: head.framing, limit: policy.limit, sink: sink))
+    bodyStartedAt = DispatchTime.now().uptimeNanoseconds
     if head.expectsContinue {
       output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
     }
@@ -598,9 +601,15 @@ final class Connection: @unchecked Sendable {
       } else if let headStartedAt, hasPartialRequest, now &- headStartedAt > config.headerTimeout.nanoseconds {
         timeOut("The request head did not arrive within \(config.headerTimeout).")
       }
-    case .body:
+    case .body(let reader):
       if now &- lastActivity > config.idleTimeout.nanoseconds {
         timeOut("The request body stalled for longer than \(config.idleTimeout).")
+      } else if let bodyStartedAt, now &- bodyStartedAt > config.headerTimeout.nanoseconds {
+        // Averaged from the body's start, past a grace as long as the head's: a pause is fine, a trickle is not.
+        let seconds = Double(now &- bodyStartedAt) / 1e9
+        if Double(reader.received) / seconds < Double(config.minBodyRate) {
+          timeOut("The request body arrived slower than \(config.minBodyRate) bytes a second.")
+        }
       }
     case .lingering(let until):
       if now > until { close() }

@@ -13,6 +13,9 @@ public struct HTTPServerConfiguration: Sendable {
   public var headerTimeout: Duration
   /// Time an idle keep-alive connection is kept, and the longest pause while a body arrives.
   public var idleTimeout: Duration
+  /// The slowest a body may arrive, bytes a second averaged from its start, once `headerTimeout` has passed:
+  /// a client that trickles a body is answered 408 and closed instead of holding its connection for good.
+  public var minBodyRate: Int
   /// Request line and header limits.
   public var limits: RequestHeadParser.Limits
   /// Body limit for routes that do not set their own body policy.
@@ -22,7 +25,7 @@ public struct HTTPServerConfiguration: Sendable {
 
   public init(
     host: String = "127.0.0.1", port: Int = 8080, maxConnections: Int = 4096,
-    headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60),
+    headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), minBodyRate: Int = 1024,
     limits: RequestHeadParser.Limits = .init(), defaultBodyLimit: Int64 = 1_048_576,
     loopCount: Int = ProcessInfo.processInfo.activeProcessorCount
   ) {
@@ -31,6 +34,7 @@ public struct HTTPServerConfiguration: Sendable {
     self.maxConnections = maxConnections
     self.headerTimeout = headerTimeout
     self.idleTimeout = idleTimeout
+    self.minBodyRate = max(1, minBodyRate)
     self.limits = limits
     self.defaultBodyLimit = defaultBodyLimit
     self.loopCount = max(1, loopCount)

@@ -109,6 +109,44 @@ import Testing
     await live.stop()
   }
 
+  @Test func aBodyTrickledBelowTheMinimumRate_isCutWith408_afterTheGrace() async throws {
+    // 1 s of grace, then at least 1,000 bytes a second: a byte every 200 ms is 5.
+    let live = try LiveServer {
+      $0.headerTimeout = .seconds(1)
+      $0.minBodyRate = 1000
+    }
+    let (status, elapsed, closed) = try await blocking { () -> (Int, Double, Bool) in
+      let started = DispatchTime.now().uptimeNanoseconds
+      let client = try live.client(timeout: 8)
+      try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+      for _ in 0..<40 {
+        usleep(200_000)
+        if (try? client.send("x")) == nil { break }
+      }
+      let status = (try? client.readResponse().status) ?? 0
+      return (status, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, client.isClosedByServer())
+    }
+    #expect(status == 408 && closed)
+    #expect(elapsed >= 0.9 && elapsed < 4, "cut after about the grace, took \(elapsed) s")
+  }
+
+  @Test func aBodyThatPausesButKeepsTheRate_isRead() async throws {
+    let live = try LiveServer {
+      $0.headerTimeout = .seconds(1)
+      $0.minBodyRate = 1000
+    }
+    let status = try await blocking {
+      let client = try live.client(timeout: 8)
+      try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4000\r\n\r\n")
+      // 2,000 bytes, a pause of 1.5 s, the other 2,000: over the grace, still above 1,000 bytes a second.
+      try client.send(String(repeating: "a", count: 2000))
+      usleep(1_500_000)
+      try client.send(String(repeating: "b", count: 2000))
+      return try client.readResponse().status
+    }
+    #expect(status == 200)
+  }
+
   @Test func cutsOffASlowlorisClientWith408WhileServingOthers() async throws {
     let live = try LiveServer { $0.headerTimeout = .seconds(1) }
     async let slow: (Int, Double, Bool) = blocking {

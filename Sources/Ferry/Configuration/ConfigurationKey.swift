@@ -75,6 +75,9 @@ extension ConfigurationKey {
       "base of the URLs Ferry hands out; default http://<host>:<bound port>, required with a wildcard host"),
     .init("server.max_connections", .integer(1...1_000_000), 4096, "open connections; past it new ones get 503"),
     .init("server.header_timeout_s", .seconds(min: 0.1), 10, "a request head must arrive within this: else 408"),
+    .init(
+      "server.min_body_rate_bytes_per_s", .integer(1...1_073_741_824), 1024,
+      "a request body must average this from its start, once server.header_timeout_s has passed: else 408"),
     .init("server.idle_timeout_s", .seconds(min: 0.1), 60, "idle keep-alive connections are closed after this"),
     .init("server.shutdown_grace_s", .seconds(min: 0), 30, "in-flight requests finished on SIGTERM before exit"),
     .init("server.max_json_body_bytes", .integer(1...(1 << 30)), 1_048_576, "largest JSON request body"),

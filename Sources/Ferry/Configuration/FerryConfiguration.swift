@@ -13,6 +13,7 @@ public struct FerryConfiguration: Sendable {
     public var maxConnections: Int
     public var headerTimeout: Duration
     public var idleTimeout: Duration
+    public var minBodyRate: Int
     public var shutdownGrace: Duration
     public var maxJSONBodyBytes: Int
   }
@@ -166,7 +167,8 @@ public struct FerryConfiguration: Sendable {
     server = Server(
       host: string("server.host")!, port: int("server.port"), publicURL: string("server.public_url"),
       maxConnections: int("server.max_connections"), headerTimeout: seconds("server.header_timeout_s"),
-      idleTimeout: seconds("server.idle_timeout_s"), shutdownGrace: seconds("server.shutdown_grace_s"),
+      idleTimeout: seconds("server.idle_timeout_s"), minBodyRate: int("server.min_body_rate_bytes_per_s"),
+      shutdownGrace: seconds("server.shutdown_grace_s"),
       maxJSONBodyBytes: int("server.max_json_body_bytes"))
     dataDirectory = absolute(string("data_dir")!)
     // The key's choices are the levels' names.
