@@ -21,8 +21,7 @@ extension Response {
 extension Router {
   /// Answers a request whose body is already read, as the server does once it has the request: finds the
   /// route (404, or 405 with `Allow`), runs the route's check, refuses a body over the route's limit (413),
-  /// runs the middleware and the
-  /// handler, and turns what they throw into its problem answer. Drives controllers without a socket (tests);
+  /// runs the middleware and the handler, and turns what they throw into its problem answer. Drives controllers without a socket (tests);
   /// the server itself runs the same steps on its event loop, without a task for synchronous handlers.
   public func respond(to request: Request, defaultBodyLimit: Int64 = 1 << 20, logger: Logger) async -> Response {
     var request = request

@@ -25,6 +25,9 @@ extension Middleware {
   public func finish(_ request: Request, _ response: inout Response) {}
 }
 
+/// A check of a request's head made before its body is read (`Route.check`).
+public typealias HeadCheck = @Sendable (Request) throws -> Void
+
 /// How a route takes its request body.
 public enum BodyPolicy: Sendable {
   /// Read the whole body into memory, refusing bodies over `limit` bytes (413).
@@ -51,7 +54,7 @@ public struct Route: Sendable {
   /// A check of the request head made before a byte of the body is read (credentials): what it throws is
   /// answered at once and the connection closed, so a client that may not send a body cannot hold a
   /// connection open by sending it slowly.
-  public let check: (@Sendable (Request) throws -> Void)?
+  public let check: HeadCheck?
   /// The handler.
   public let handler: Handler
   /// Middleware in the order it was added: `prepare` runs first to last, `finish` last to first.
@@ -147,7 +150,7 @@ public struct Router: Sendable {
   /// Adds a route. `body` overrides the server's default body policy for it; `check` runs on the head before
   /// the body is read.
   public mutating func add(
-    _ method: HTTPMethod, _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ method: HTTPMethod, _ path: String, body: BodyPolicy? = nil, check: HeadCheck? = nil,
     _ handler: Handler
   ) {
     let pattern = PathPattern(path)
@@ -165,25 +168,25 @@ public struct Router: Sendable {
   public mutating func get(_ path: String, _ handler: @escaping SyncHandler) { add(.get, path, .sync(handler)) }
   public mutating func get(_ path: String, _ handler: @escaping AsyncHandler) { add(.get, path, .async(handler)) }
   public mutating func post(
-    _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ path: String, body: BodyPolicy? = nil, check: HeadCheck? = nil,
     _ handler: @escaping SyncHandler
   ) {
     add(.post, path, body: body, check: check, .sync(handler))
   }
   public mutating func post(
-    _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ path: String, body: BodyPolicy? = nil, check: HeadCheck? = nil,
     _ handler: @escaping AsyncHandler
   ) {
     add(.post, path, body: body, check: check, .async(handler))
   }
   public mutating func put(
-    _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ path: String, body: BodyPolicy? = nil, check: HeadCheck? = nil,
     _ handler: @escaping SyncHandler
   ) {
     add(.put, path, body: body, check: check, .sync(handler))
   }
   public mutating func put(
-    _ path: String, body: BodyPolicy? = nil, check: (@Sendable (Request) throws -> Void)? = nil,
+    _ path: String, body: BodyPolicy? = nil, check: HeadCheck? = nil,
     _ handler: @escaping AsyncHandler
   ) {
     add(.put, path, body: body, check: check, .async(handler))
