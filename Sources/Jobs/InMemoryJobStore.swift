@@ -17,13 +17,7 @@ public final class InMemoryJobStore: JobStore {
 
   public init() {}
 
-  public func submit(
-    _ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void
-  ) {
-    completion(.success(submitNow(job, duplicateSince: duplicateSince)))
-  }
-
-  private func submitNow(_ job: Job, duplicateSince: Date) -> Submission {
+  public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
     state.withLock { state in
       if let earlier = state.jobs.values.first(where: { Self.matches($0, job, duplicateSince: duplicateSince) }) {
         return .existing(earlier)
@@ -68,13 +62,7 @@ public final class InMemoryJobStore: JobStore {
     }
   }
 
-  public func claim(
-    worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void
-  ) {
-    completion(.success(claimNow(worker: worker, now: now, lease: lease)))
-  }
-
-  private func claimNow(worker: String, now: Date, lease: Duration) -> Job? {
+  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
     state.withLock { state in
       let ready = state.jobs.values.filter { $0.status == .pending && $0.notBefore <= now }
       guard
@@ -93,14 +81,7 @@ public final class InMemoryJobStore: JobStore {
     }
   }
 
-  public func update<T: Sendable>(
-    id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
-    completion: @escaping @Sendable (Result<T, any Error>) -> Void
-  ) {
-    completion(Result { try updateNow(id: id, change) })
-  }
-
-  private func updateNow<T>(id: UUID, _ change: (inout Job) throws -> T) throws -> T {
+  public func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
     try state.withLock { state in
       guard var job = state.jobs[id] else { throw JobStoreError.notFound(id) }
       let wasFinal = job.status.isFinal
@@ -136,11 +117,7 @@ public final class InMemoryJobStore: JobStore {
     return min(count, max(0, limit))
   }
 
-  public func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void) {
-    completion(.success(deleteExpiredNow(now: now)))
-  }
-
-  private func deleteExpiredNow(now: Date) -> [UUID] {
+  public func deleteExpired(now: Date) async throws -> [UUID] {
     state.withLock { state in
       let expired = state.jobs.values.filter { $0.status.isFinal && $0.expiresAt <= now }.map(\.id)
       for id in expired {
@@ -159,26 +136,20 @@ public final class InMemoryJobStore: JobStore {
     state.withLock { $0.webhooks[owner] }
   }
 
-  public func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+  public func saveWebhook(_ webhook: Webhook) async throws {
     state.withLock { $0.webhooks[webhook.owner] = webhook }
-    completion(.success(()))
   }
 
-  public func deleteWebhook(
-    id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void
-  ) {
-    let removed = state.withLock { state -> Bool in
+  public func deleteWebhook(id: UUID, owner: String) async throws -> Bool {
+    state.withLock { state -> Bool in
       guard state.webhooks[owner]?.id == id else { return false }
       state.webhooks[owner] = nil
       return true
     }
-    completion(.success(removed))
   }
 
-  public func claimDeliveries(
-    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void
-  ) {
-    let claimed = state.withLock { state -> [Delivery] in
+  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery] {
+    state.withLock { state -> [Delivery] in
       let due = state.deliveries.indices
         .filter { state.deliveries[$0].state == .pending && state.deliveries[$0].nextAttemptAt <= now }
         .sorted { state.deliveries[$0].nextAttemptAt < state.deliveries[$1].nextAttemptAt }
@@ -188,20 +159,17 @@ public final class InMemoryJobStore: JobStore {
         return state.deliveries[index]
       }
     }
-    completion(.success(claimed))
   }
 
-  public func recordDelivery(
-    id: UUID, attempt: DeliveryAttempt, state newState: Delivery.State, next: Date?,
-    completion: @escaping @Sendable (Result<Void, any Error>) -> Void
-  ) {
+  public func recordDelivery(id: UUID, attempt: DeliveryAttempt, state newState: Delivery.State, next: Date?)
+    async throws
+  {
     state.withLock { state in
       guard let index = state.deliveries.firstIndex(where: { $0.id == id }) else { return }
       state.deliveries[index].attempts.append(attempt)
       state.deliveries[index].state = newState
       if let next { state.deliveries[index].nextAttemptAt = next.wholeMilliseconds }
     }
-    completion(.success(()))
   }
 
   public func deliveries(job id: UUID) throws -> [Delivery] {

@@ -74,13 +74,9 @@ public struct JobService: Sendable {
     }
     // The store's submit finds a retry itself, in the same transaction as the insert: no lookup before it
     // (one round trip less per submission on PostgreSQL).
-    return try await withCheckedThrowingContinuation { continuation in
-      store.submit(job, duplicateSince: since) { [pool] outcome in
-        // Wake a worker as soon as the job is on disk, not when this task next gets a thread.
-        if case .success(.created) = outcome { pool?.wake() }
-        continuation.resume(with: outcome)
-      }
-    }
+    let submission = try await store.submit(job, duplicateSince: since)
+    if case .created = submission { pool?.wake() }
+    return submission
   }
 }
 

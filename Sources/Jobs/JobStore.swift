@@ -1,17 +1,19 @@
 import Foundation
 
 /// Where jobs live. Every implementation passes the same conformance suite (`JobStoreConformance` in the
-/// tests). Writes are durable when they complete; reads never wait for writes.
+/// tests).
 ///
-/// Writes report through a completion, so async callers (the API) and plain threads (workers) both wait for
-/// them without tying up the other's threads: see the `async` and `...Waiting` forms below.
+/// Each call has one form. Writes are `async` and durable when they return: the API awaits them on its
+/// tasks; plain threads (workers, the heartbeat, the webhook sender) wait for them with `runBlocking`, which
+/// never needs the concurrency pool. Reads are plain calls that never wait for a write, so a status lookup is
+/// answered inline on the server's event loop, without a task.
 /// State changes go through `update(id:_:)` with one of `Job`'s transitions, so every store applies the one
 /// state machine; `claim` is the exception because it must choose the job and take it atomically.
 public protocol JobStore: Sendable {
   /// Stores a new pending job, or returns the owner's existing job when `job.idempotencyKey` matches one of
   /// theirs on the same path, or when they posted an identical body (`requestDigest`) to the same path at or
   /// after `duplicateSince`.
-  func submit(_ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void)
+  func submit(_ job: Job, duplicateSince: Date) async throws -> Submission
 
   /// The earlier job `submit` would return instead of storing `job`, if there is one (a read: the API asks
   /// before admission control, so a client's retry of an accepted job is never refused).
@@ -25,14 +27,11 @@ public protocol JobStore: Sendable {
 
   /// Takes the pending job with the earliest deadline (jobs without one last), then the earliest
   /// submitted, among those whose `notBefore` has come; nil when none is ready.
-  func claim(
-    worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void)
+  func claim(worker: String, now: Date, lease: Duration) async throws -> Job?
 
   /// Applies `change` to the job atomically and stores the result, unless `change` throws (then nothing is
   /// stored and the error is rethrown). Returns what `change` returned; throws `JobStoreError.notFound`.
-  func update<T: Sendable>(
-    id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
-    completion: @escaping @Sendable (Result<T, any Error>) -> Void)
+  func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T
 
   /// Running jobs whose lease ran out at `now` (every running job when `now` is `.distantFuture`).
   func expiredLeases(now: Date) throws -> [UUID]
@@ -46,7 +45,7 @@ public protocol JobStore: Sendable {
   func counts() throws -> [JobStatus: Int]
 
   /// Deletes ended jobs whose `expiresAt` is at or before `now`, with their deliveries; returns their ids.
-  func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void)
+  func deleteExpired(now: Date) async throws -> [UUID]
 
   // Webhooks: when `update` ends a job, the same write adds a pending `Delivery` for the owner's webhook (if
   // one is registered) and one for the job's `on_complete` (if it has one): the outbox.
@@ -55,77 +54,20 @@ public protocol JobStore: Sendable {
   func webhook(owner: String) throws -> Webhook?
 
   /// Registers `webhook` as its owner's, replacing the one before.
-  func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
+  func saveWebhook(_ webhook: Webhook) async throws
 
   /// Removes the owner's webhook if its id is `id`; tells whether one was removed.
-  func deleteWebhook(id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void)
+  func deleteWebhook(id: UUID, owner: String) async throws -> Bool
 
   /// Takes up to `limit` pending deliveries due at `now`, earliest first, and holds them until `holdUntil` (their
   /// next attempt moves there), so a sender that dies mid-call only delays them.
-  func claimDeliveries(
-    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void)
+  func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery]
 
   /// Appends `attempt` to delivery `id` and sets its state: `pending` again at `next`, `delivered` or `failed`.
-  func recordDelivery(
-    id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?,
-    completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
+  func recordDelivery(id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?) async throws
 
   /// The deliveries of job `id`, oldest first.
   func deliveries(job id: UUID) throws -> [Delivery]
-}
-
-extension JobStore {
-  public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
-    try await withCheckedThrowingContinuation { c in submit(job, duplicateSince: duplicateSince) { c.resume(with: $0) }
-    }
-  }
-
-  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
-    try await withCheckedThrowingContinuation { c in
-      claim(worker: worker, now: now, lease: lease) { c.resume(with: $0) }
-    }
-  }
-
-  public func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { c in update(id: id, change) { c.resume(with: $0) } }
-  }
-
-  public func deleteExpired(now: Date) async throws -> [UUID] {
-    try await withCheckedThrowingContinuation { c in deleteExpired(now: now) { c.resume(with: $0) } }
-  }
-
-  /// `claim`, waiting on the calling thread (for worker threads, never for the concurrency pool).
-  public func claimWaiting(worker: String, now: Date, lease: Duration) throws -> Job? {
-    try waitFor { claim(worker: worker, now: now, lease: lease, completion: $0) }
-  }
-
-  /// `update`, waiting on the calling thread (for worker threads, never for the concurrency pool).
-  public func updateWaiting<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) throws -> T {
-    try waitFor { update(id: id, change, completion: $0) }
-  }
-
-  public func saveWebhook(_ webhook: Webhook) async throws {
-    try await withCheckedThrowingContinuation { c in saveWebhook(webhook) { c.resume(with: $0) } }
-  }
-
-  public func deleteWebhook(id: UUID, owner: String) async throws -> Bool {
-    try await withCheckedThrowingContinuation { c in deleteWebhook(id: id, owner: owner) { c.resume(with: $0) } }
-  }
-
-  /// `claimDeliveries`, waiting on the calling thread.
-  public func claimDeliveriesWaiting(now: Date, holdUntil: Date, limit: Int) throws -> [Delivery] {
-    try waitFor { claimDeliveries(now: now, holdUntil: holdUntil, limit: limit, completion: $0) }
-  }
-
-  /// `recordDelivery`, waiting on the calling thread.
-  public func recordDeliveryWaiting(id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?) throws {
-    try waitFor { recordDelivery(id: id, attempt: attempt, state: state, next: next, completion: $0) }
-  }
-
-  /// `deleteExpired`, waiting on the calling thread.
-  public func deleteExpiredWaiting(now: Date) throws -> [UUID] {
-    try waitFor { deleteExpired(now: now, completion: $0) }
-  }
 }
 
 /// What `submit` did.

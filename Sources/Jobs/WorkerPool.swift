@@ -135,15 +135,9 @@ public final class WorkerPool: Sendable {
   /// run now if it runs here, or at the next heartbeat of the node that runs it). Returns the outcome and
   /// the job as stored after the request.
   public func cancel(id: UUID) async throws -> (CancelResult, Job) {
-    try await withCheckedThrowingContinuation { continuation in
-      store.update(id: id, { [now] job in (job.cancel(now: now()), job) }) { outcome in
-        // Stop the work here, as soon as the cancel is stored, not when the caller's task next gets a thread.
-        if case .success((.requested, _)) = outcome {
-          self.state.withLock { $0.running[id] }?.cancel(.cancelRequested)
-        }
-        continuation.resume(with: outcome)
-      }
-    }
+    let (result, job) = try await store.update(id: id) { [now] job in (job.cancel(now: now()), job) }
+    if result == .requested { state.withLock { $0.running[id] }?.cancel(.cancelRequested) }
+    return (result, job)
   }
 
   /// Jobs running in this process now.
@@ -176,9 +170,11 @@ public final class WorkerPool: Sendable {
   }
 
   private func takeBack(_ id: UUID, force: Bool) throws {
-    let job = try store.updateWaiting(id: id) { [now, settings] job in
-      try job.expireLease(now: now(), maxAttempts: settings.maxAttempts, force: force)
-      return job
+    let job = try runBlocking { [store, now, settings] in
+      try await store.update(id: id) { job in
+        try job.expireLease(now: now(), maxAttempts: settings.maxAttempts, force: force)
+        return job
+      }
     }
     logger.warning(
       "job taken back from a stopped worker",
@@ -194,7 +190,9 @@ public final class WorkerPool: Sendable {
     while !isStopping {
       let job: Job?
       do {
-        job = try store.claimWaiting(worker: worker, now: now(), lease: settings.lease)
+        job = try runBlocking { [store, now, settings] in
+          try await store.claim(worker: worker, now: now(), lease: settings.lease)
+        }
       } catch {
         logger.error("cannot claim a job", ["error": .string(String(describing: error))])
         job = nil
@@ -248,13 +246,15 @@ public final class WorkerPool: Sendable {
     var delay = 0.5
     while stored == nil {
       do {
-        stored = try store.updateWaiting(id: id) { [now, settings] job in
-          if interrupted {
-            try job.release(worker: worker, now: now())
-          } else {
-            try job.finish(outcome, worker: worker, now: now(), maxAttempts: settings.maxAttempts)
+        stored = try runBlocking { [store, now, settings] in
+          try await store.update(id: id) { job in
+            if interrupted {
+              try job.release(worker: worker, now: now())
+            } else {
+              try job.finish(outcome, worker: worker, now: now(), maxAttempts: settings.maxAttempts)
+            }
+            return job
           }
-          return job
         }
       } catch let error as JobStateError {
         // The lease ran out and another worker (or recovery) took the job: its outcome is theirs to record.
@@ -324,23 +324,29 @@ public final class WorkerPool: Sendable {
       job: job, request: request, workDirectory: directory, worker: worker, now: now, logger: logger,
       reportInterval: settings.reportInterval,
       reporter: { [store, now, settings] phase, progress, done, total in
-        try store.updateWaiting(id: id) { job in
-          try job.report(
-            worker: worker, now: now(), lease: settings.lease, phase: phase, progress: progress, bytesDone: done,
-            bytesTotal: total)
-          return job.cancelRequested
+        try runBlocking { [store] in
+          try await store.update(id: id) { job in
+            try job.report(
+              worker: worker, now: now(), lease: settings.lease, phase: phase, progress: progress, bytesDone: done,
+              bytesTotal: total)
+            return job.cancelRequested
+          }
         }
       },
       fence: { [store, now, settings] in
-        try store.updateWaiting(id: id) { job in
-          try job.renew(worker: worker, now: now(), lease: settings.lease)
-          if job.cancelRequested { throw JobFailure.cancelled }
+        try runBlocking { [store] in
+          try await store.update(id: id) { job in
+            try job.renew(worker: worker, now: now(), lease: settings.lease)
+            if job.cancelRequested { throw JobFailure.cancelled }
+          }
         }
       },
       durationRecorder: { [store, now, settings] seconds in
-        try store.updateWaiting(id: id) { job in
-          try job.renew(worker: worker, now: now(), lease: settings.lease)
-          job.duration = seconds
+        try runBlocking { [store] in
+          try await store.update(id: id) { job in
+            try job.renew(worker: worker, now: now(), lease: settings.lease)
+            job.duration = seconds
+          }
         }
       })
   }
@@ -389,7 +395,7 @@ public final class WorkerPool: Sendable {
   /// Deletes jobs past their retention (`jobs.retention_days`).
   private func sweep() {
     do {
-      let deleted = try store.deleteExpiredWaiting(now: now())
+      let deleted = try runBlocking { [store, now] in try await store.deleteExpired(now: now()) }
       if !deleted.isEmpty { logger.info("expired jobs deleted", ["count": .int(deleted.count)]) }
     } catch {
       logger.warning("expired jobs not deleted", ["error": .string(String(describing: error))])
@@ -398,8 +404,10 @@ public final class WorkerPool: Sendable {
 
   private func renew(_ id: UUID, context: JobContext) {
     do {
-      try store.updateWaiting(id: id) { [now, settings] job in
-        try job.renew(worker: context.worker, now: now(), lease: settings.lease)
+      try runBlocking { [store, now, settings] in
+        try await store.update(id: id) { job in
+          try job.renew(worker: context.worker, now: now(), lease: settings.lease)
+        }
       }
     } catch let error as JobStateError {
       // Taken by another worker or ended: this run's result would not count, so stop it.

@@ -16,32 +16,28 @@ extension PostgresJobStore {
     return Webhook(id: id, owner: owner, sealedCallback: row.bytes(1))
   }
 
-  public func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-    write(
+  public func saveWebhook(_ webhook: Webhook) async throws {
+    _ = try await write(
       { connection in
         try connection.execute(
           """
           INSERT INTO webhooks (owner, id, callback) VALUES ($1, $2, $3)
           ON CONFLICT (owner) DO UPDATE SET id = EXCLUDED.id, callback = EXCLUDED.callback
           """, [.text(webhook.owner), .text(webhook.id.text), .bytes(webhook.sealedCallback)])
-      }, completion: completion)
+      })
   }
 
-  public func deleteWebhook(
-    id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void
-  ) {
-    write(
+  public func deleteWebhook(id: UUID, owner: String) async throws -> Bool {
+    try await write(
       { connection in
         try connection.execute(
           "DELETE FROM webhooks WHERE owner = $1::text AND id = $2::uuid", [.text(owner), .text(id.text)]
         ).affected > 0
-      }, completion: completion)
+      })
   }
 
-  public func claimDeliveries(
-    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void
-  ) {
-    write(
+  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery] {
+    try await write(
       { connection in
         // The CTE locks the due rows once (a locking CTE is never inlined); SKIP LOCKED leaves rows another
         // node is claiming to that node, so each delivery goes to one sender.
@@ -55,15 +51,12 @@ extension PostgresJobStore {
           """,
           [.int(now.millisecondsSince1970), .int(holdUntil.millisecondsSince1970), .int(max(0, limit))])
         return try rows.rows.map { try Self.delivery($0) }.sorted { $0.createdAt < $1.createdAt }
-      }, completion: completion)
+      })
   }
 
-  public func recordDelivery(
-    id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?,
-    completion: @escaping @Sendable (Result<Void, any Error>) -> Void
-  ) {
+  public func recordDelivery(id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?) async throws {
     let encoded = Result { String(decoding: try JobRows.encoder.encode(attempt), as: UTF8.self) }
-    write(
+    _ = try await write(
       { connection in
         try connection.execute(
           """
@@ -72,7 +65,7 @@ extension PostgresJobStore {
           WHERE id = $1::uuid
           """,
           [.text(id.text), .text(try encoded.get()), .text(state.rawValue), .optionalInt(next?.millisecondsSince1970)])
-      }, completion: completion)
+      })
   }
 
   public func deliveries(job id: UUID) throws -> [Delivery] {

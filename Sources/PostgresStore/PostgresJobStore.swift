@@ -27,10 +27,8 @@ public final class PostgresJobStore: JobStore {
 
   // MARK: Writes
 
-  public func submit(
-    _ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void
-  ) {
-    write(
+  public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
+    try await write(
       { connection in
         try connection.transaction { connection -> Submission in
           // Two nodes may take the same re-POST at once: identical submissions queue on one lock (the unique
@@ -45,17 +43,15 @@ public final class PostgresJobStore: JobStore {
           try connection.execute(Self.insertStatement, Self.values(job))
           return .created(job)
         }
-      }, completion: completion)
+      })
   }
 
-  public func claim(
-    worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void
-  ) {
+  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
     // Job.claim in one statement (the conformance suite checks the two agree): the subquery locks the first
     // ready row no other transaction holds; SKIP LOCKED passes over rows other nodes are claiming right now.
     let now = now.wholeMilliseconds
     let expires = (now + lease.seconds).wholeMilliseconds
-    write(
+    return try await write(
       { connection in
         try connection.execute(
           """
@@ -69,14 +65,11 @@ public final class PostgresJobStore: JobStore {
           """,
           [.int(now.millisecondsSince1970), .text(worker), .int(expires.millisecondsSince1970)]
         ).first.map { try Self.job($0) }
-      }, completion: completion)
+      })
   }
 
-  public func update<T: Sendable>(
-    id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
-    completion: @escaping @Sendable (Result<T, any Error>) -> Void
-  ) {
-    write(
+  public func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
+    try await write(
       { connection in
         try connection.transaction { connection -> T in
           // Read-modify-write under the row's lock: a concurrent update on another node waits for this one.
@@ -92,18 +85,18 @@ public final class PostgresJobStore: JobStore {
           if !wasFinal && job.status.isFinal { try Self.addDeliveries(owedBy: job, in: connection) }
           return value
         }
-      }, completion: completion)
+      })
   }
 
-  public func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void) {
-    write(
+  public func deleteExpired(now: Date) async throws -> [UUID] {
+    try await write(
       { connection in
         // Deliveries go with their jobs (ON DELETE CASCADE).
         try connection.execute(
           "DELETE FROM jobs WHERE expires_ms <= $1::bigint AND status NOT IN ('Pending', 'Running') RETURNING id",
           [.int(now.millisecondsSince1970)]
         ).rows.compactMap { UUID(text: $0.text(0)) }
-      }, completion: completion)
+      })
   }
 
   // MARK: Reads
@@ -183,13 +176,12 @@ public final class PostgresJobStore: JobStore {
     try Self.mapped { try pool.withConnection(retry: true, body) }
   }
 
-  /// Runs `body` on the store's queue with a pooled connection, then `completion` with its outcome.
-  func write<T: Sendable>(
-    _ body: @escaping @Sendable (PostgresConnection) throws -> T,
-    completion: @escaping @Sendable (Result<T, any Error>) -> Void
-  ) {
+  /// Runs `body` on the store's queue with a pooled connection and returns its value.
+  func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
     let pool = pool
-    writes.async { completion(Result { try Self.mapped { try pool.withConnection(body) } }) }
+    return try await withCheckedThrowingContinuation { continuation in
+      writes.async { continuation.resume(with: Result { try Self.mapped { try pool.withConnection(body) } }) }
+    }
   }
 
   /// Errors as the `JobStore` protocol has them: the database's as `JobStoreError.database` (its message,

@@ -20,25 +20,28 @@ public final class SQLiteWriter: @unchecked Sendable {
   }
 
   /// Runs `body` in the next transaction and returns its value once that transaction is committed.
-  public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+  /// `committed` sees the outcome first, on the writer thread and in commit order (keep it short): what must
+  /// follow the commits' order, such as a cache of their rows, goes there, not after the `await`.
+  public func write<T: Sendable>(
+    _ body: @escaping @Sendable (SQLiteDatabase) throws -> T,
+    committed: @escaping @Sendable (Result<T, any Error>) -> Void = { _ in }
+  ) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-      write(body) { continuation.resume(with: $0) }
+      enqueue(
+        Write(body: body) { outcome in
+          committed(outcome)
+          continuation.resume(with: outcome)
+        })
     }
   }
 
-  /// Runs `body` in the next transaction and calls `completion` with its outcome once that transaction is
-  /// committed (on the writer thread: keep `completion` short). Plain threads wait on this without the
-  /// concurrency pool.
-  public func write<T: Sendable>(
-    _ body: @escaping @Sendable (SQLiteDatabase) throws -> T,
-    completion: @escaping @Sendable (Result<T, any Error>) -> Void
-  ) {
+  private func enqueue<T>(_ write: Write<T>) {
     condition.withLock {
       guard !stopped else {
-        completion(.failure(SQLiteError(code: 21, message: "the database is closed")))
+        write.completion(.failure(SQLiteError(code: 21, message: "the database is closed")))
         return
       }
-      queue.append(Write(body: body, completion: completion))
+      queue.append(write)
       condition.signal()
     }
   }

@@ -20,29 +20,25 @@ extension SQLiteJobStore {
     return webhook
   }
 
-  public func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-    writer.write(
+  public func saveWebhook(_ webhook: Webhook) async throws {
+    try await writer.write(
       { database in
         try database.statement("INSERT OR REPLACE INTO webhooks (owner, id, callback) VALUES (?1, ?2, ?3)")
           .bind(.text(webhook.owner), .text(webhook.id.text), .blob(webhook.sealedCallback)).run()
-      }, completion: completion)
+      })
   }
 
-  public func deleteWebhook(
-    id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void
-  ) {
-    writer.write(
+  public func deleteWebhook(id: UUID, owner: String) async throws -> Bool {
+    try await writer.write(
       { database in
         try database.statement("DELETE FROM webhooks WHERE owner = ?1 AND id = ?2").bind(.text(owner), .text(id.text))
           .run()
         return database.changes > 0
-      }, completion: completion)
+      })
   }
 
-  public func claimDeliveries(
-    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void
-  ) {
-    writer.write(
+  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery] {
+    try await writer.write(
       { database in
         // The partial index deliveries_due holds exactly the pending deliveries in this order.
         let statement = try database.statement(
@@ -57,15 +53,12 @@ extension SQLiteJobStore {
         var claimed: [Delivery] = []
         while try statement.step() { claimed.append(try Self.delivery(statement)) }
         return claimed.sorted { $0.createdAt < $1.createdAt }
-      }, completion: completion)
+      })
   }
 
-  public func recordDelivery(
-    id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?,
-    completion: @escaping @Sendable (Result<Void, any Error>) -> Void
-  ) {
+  public func recordDelivery(id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?) async throws {
     let encoded = Result { String(decoding: try Self.encoder.encode(attempt), as: UTF8.self) }
-    writer.write(
+    try await writer.write(
       { database in
         try database.statement(
           """
@@ -77,7 +70,7 @@ extension SQLiteJobStore {
           .text(id.text), .text(try encoded.get()), .text(state.rawValue), .optionalInt(next?.millisecondsSince1970)
         )
         .run()
-      }, completion: completion)
+      })
   }
 
   public func deliveries(job id: UUID) throws -> [Delivery] {

@@ -32,18 +32,15 @@ public final class SQLiteJobStore: JobStore {
 
   // MARK: Writes
 
-  public func submit(
-    _ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void
-  ) {
-    writer.write(
+  public func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
+    try await writer.write(
       { database -> Submission in
         if let earlier = try Self.duplicate(of: job, since: duplicateSince, in: database) { return .existing(earlier) }
         try Self.insert(job, into: database)
         return .created(job)
       },
-      completion: { [cache] outcome in
+      committed: { [cache] outcome in
         if case .success(.created(let job)) = outcome { cache.wrote([job]) }
-        completion(outcome)
       })
   }
 
@@ -59,10 +56,8 @@ public final class SQLiteJobStore: JobStore {
       .text(job.owner), .text(job.requestDigest), .text(job.path), .int(since.millisecondsSince1970))
   }
 
-  public func claim(
-    worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void
-  ) {
-    writer.write(
+  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+    try await writer.write(
       { database -> Job? in
         // The partial index jobs_ready holds exactly the pending jobs in this order.
         guard
@@ -75,18 +70,14 @@ public final class SQLiteJobStore: JobStore {
         try Self.save(job, in: database)
         return job
       },
-      completion: { [cache] outcome in
+      committed: { [cache] outcome in
         if case .success(let job?) = outcome { cache.wrote([job]) }
-        completion(outcome)
       })
   }
 
-  public func update<T: Sendable>(
-    id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
-    completion: @escaping @Sendable (Result<T, any Error>) -> Void
-  ) {
+  public func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
     let stored = Mutex<Job?>(nil)
-    writer.write(
+    return try await writer.write(
       { database -> T in
         guard var job = try Self.fetchOne(database, "WHERE id = ?1", .text(id.text)) else {
           throw JobStoreError.notFound(id)
@@ -98,18 +89,17 @@ public final class SQLiteJobStore: JobStore {
         stored.withLock { [job] in $0 = job }
         return value
       },
-      completion: { [cache] outcome in
+      committed: { [cache] outcome in
         switch outcome {
         case .success: stored.withLock { $0 }.map { cache.wrote([$0]) }
         // Rolled back, or a commit that failed: the cached job stands unless the store's state is in doubt.
         case .failure: cache.forget([id])
         }
-        completion(outcome)
       })
   }
 
-  public func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void) {
-    writer.write(
+  public func deleteExpired(now: Date) async throws -> [UUID] {
+    try await writer.write(
       { database -> [UUID] in
         let statement = try database.statement(
           "DELETE FROM jobs WHERE expires_ms <= ?1 AND status NOT IN ('Pending', 'Running') RETURNING id")
@@ -118,9 +108,8 @@ public final class SQLiteJobStore: JobStore {
         while try statement.step() { UUID(text: statement.text(0)).map { ids.append($0) } }
         return ids
       },
-      completion: { [cache] outcome in
+      committed: { [cache] outcome in
         if case .success(let ids) = outcome { cache.forget(ids) }
-        completion(outcome)
       })
   }
 

@@ -134,7 +134,8 @@ public final class WebhookDispatcher: Sendable {
     let taken: [Delivery]
     do {
       let at = now()
-      taken = try store.claimDeliveriesWaiting(now: at, holdUntil: at + settings.hold.seconds, limit: 1)
+      let hold = at + settings.hold.seconds
+      taken = try runBlocking { [store] in try await store.claimDeliveries(now: at, holdUntil: hold, limit: 1) }
     } catch {
       logger.error("cannot take webhook deliveries", ["error": .string(String(describing: error))])
       return false
@@ -294,7 +295,9 @@ public final class WebhookDispatcher: Sendable {
       log.warning("webhook not delivered", ["outcome": .string(outcome.rawValue)])
     }
     do {
-      try store.recordDeliveryWaiting(id: delivery.id, attempt: attempt, state: state, next: next)
+      try runBlocking { [store] in
+        try await store.recordDelivery(id: delivery.id, attempt: attempt, state: state, next: next)
+      }
     } catch {
       // Not recorded: the delivery comes due again after its hold and is sent again (at least once).
       logger.error("webhook attempt not recorded", ["error": .string(String(describing: error))])

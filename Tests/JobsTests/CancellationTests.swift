@@ -132,33 +132,22 @@ struct InterceptingStore: JobStore {
   var before: @Sendable (Job) -> (any Error)? = { _ in nil }
   var after: @Sendable (inout Job) -> Void = { _ in }
 
-  func update<T: Sendable>(
-    id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T,
-    completion: @escaping @Sendable (Result<T, any Error>) -> Void
-  ) {
-    if let job = try? base.job(id: id), let error = before(job) { return completion(.failure(error)) }
-    base.update(
-      id: id,
-      { [after] job in
-        let value = try change(&job)
-        after(&job)
-        return value
-      }, completion: completion)
+  func update<T: Sendable>(id: UUID, _ change: @escaping @Sendable (inout Job) throws -> T) async throws -> T {
+    if let job = try? base.job(id: id), let error = before(job) { throw error }
+    return try await base.update(id: id) { [after] job in
+      let value = try change(&job)
+      after(&job)
+      return value
+    }
   }
 
-  func submit(
-    _ job: Job, duplicateSince: Date, completion: @escaping @Sendable (Result<Submission, any Error>) -> Void
-  ) {
-    base.submit(job, duplicateSince: duplicateSince, completion: completion)
+  func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
+    try await base.submit(job, duplicateSince: duplicateSince)
   }
-  func claim(
-    worker: String, now: Date, lease: Duration, completion: @escaping @Sendable (Result<Job?, any Error>) -> Void
-  ) {
-    base.claim(worker: worker, now: now, lease: lease, completion: completion)
+  func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+    try await base.claim(worker: worker, now: now, lease: lease)
   }
-  func deleteExpired(now: Date, completion: @escaping @Sendable (Result<[UUID], any Error>) -> Void) {
-    base.deleteExpired(now: now, completion: completion)
-  }
+  func deleteExpired(now: Date) async throws -> [UUID] { try await base.deleteExpired(now: now) }
   func duplicate(of job: Job, since: Date) throws -> Job? { try base.duplicate(of: job, since: since) }
   func job(id: UUID) throws -> Job? { try base.job(id: id) }
   func list(_ query: JobQuery) throws -> JobPage { try base.list(query) }
@@ -168,22 +157,15 @@ struct InterceptingStore: JobStore {
     try base.queueAhead(of: deadline, atMost: limit)
   }
   func webhook(owner: String) throws -> Webhook? { try base.webhook(owner: owner) }
-  func saveWebhook(_ webhook: Webhook, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-    base.saveWebhook(webhook, completion: completion)
+  func saveWebhook(_ webhook: Webhook) async throws { try await base.saveWebhook(webhook) }
+  func deleteWebhook(id: UUID, owner: String) async throws -> Bool {
+    try await base.deleteWebhook(id: id, owner: owner)
   }
-  func deleteWebhook(id: UUID, owner: String, completion: @escaping @Sendable (Result<Bool, any Error>) -> Void) {
-    base.deleteWebhook(id: id, owner: owner, completion: completion)
+  func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery] {
+    try await base.claimDeliveries(now: now, holdUntil: holdUntil, limit: limit)
   }
-  func claimDeliveries(
-    now: Date, holdUntil: Date, limit: Int, completion: @escaping @Sendable (Result<[Delivery], any Error>) -> Void
-  ) {
-    base.claimDeliveries(now: now, holdUntil: holdUntil, limit: limit, completion: completion)
-  }
-  func recordDelivery(
-    id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?,
-    completion: @escaping @Sendable (Result<Void, any Error>) -> Void
-  ) {
-    base.recordDelivery(id: id, attempt: attempt, state: state, next: next, completion: completion)
+  func recordDelivery(id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?) async throws {
+    try await base.recordDelivery(id: id, attempt: attempt, state: state, next: next)
   }
   func deliveries(job id: UUID) throws -> [Delivery] { try base.deliveries(job: id) }
 }

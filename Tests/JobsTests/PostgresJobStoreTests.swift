@@ -34,7 +34,9 @@ import Testing
           group.addTask {
             try await blocking {
               var mine: [UUID] = []
-              while let job = try node.claimWaiting(worker: "n\(index)-w\(worker)", now: self.t0, lease: .seconds(30)) {
+              while let job = try runBlocking({
+                try await node.claim(worker: "n\(index)-w\(worker)", now: self.t0, lease: .seconds(30))
+              }) {
                 mine.append(job.id)
               }
               return mine
@@ -80,7 +82,9 @@ import Testing
             try await blocking {
               var mine: [UUID] = []
               while true {
-                let batch = try node.claimDeliveriesWaiting(now: self.t0, holdUntil: self.t0 + 600, limit: 4)
+                let batch = try runBlocking {
+                  try await node.claimDeliveries(now: self.t0, holdUntil: self.t0 + 600, limit: 4)
+                }
                 if batch.isEmpty { return mine }
                 mine += batch.map(\.id)
               }
