@@ -2,6 +2,7 @@ import Foundation
 import Jobs
 import SQLite
 import SQLiteStore
+import Synchronization
 import TestSupport
 import Testing
 
@@ -78,5 +79,42 @@ import Testing
     let database = try SQLiteDatabase(path: path)
     try database.execute("PRAGMA user_version = 99")
     #expect(throws: JobStoreError.self) { try SQLiteJobStore(path: path) }
+  }
+}
+
+/// `runBlocking`, the one way a plain thread waits for a store write, must not need the concurrency pool: a
+/// worker thread has to store its job's outcome even while every task thread is blocked.
+@Suite struct RunBlockingTests {
+  @Test func aStoreWriteFromAPlainThread_finishesWhileEveryTaskThreadIsBlocked() throws {
+    let path = try makeTemporaryDirectory("ferry-blocking") + "/ferry.db"
+    let store = try SQLiteJobStore(path: path)
+    let job = Job(
+      owner: "app", path: "/media/enhance", sealedRequest: [9], requestDigest: "d", submittedAt: Date(),
+      retention: .seconds(86400), deadline: nil)
+
+    // Fill the pool: more blocked tasks than it has threads (the test's own thread may be one of them).
+    let release = DispatchSemaphore(value: 0)
+    let started = DispatchSemaphore(value: 0)
+    let width = ProcessInfo.processInfo.activeProcessorCount + 2
+    for _ in 0..<width {
+      Task.detached {
+        started.signal()
+        release.wait()
+      }
+    }
+    defer { for _ in 0..<width { release.signal() } }
+    var running = 0
+    while running < width, started.wait(timeout: .now() + 0.5) == .success { running += 1 }
+    #expect(running < width, "the pool has room left: this test shows nothing")
+
+    let stored = Mutex<Result<Submission, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+      stored.withLock { $0 = Result { try runBlocking { try await store.submit(job, duplicateSince: .distantPast) } } }
+      done.signal()
+    }
+    thread.start()
+    #expect(done.wait(timeout: .now() + 10) == .success, "the write waited for a task thread")
+    #expect(try stored.withLock { $0 }?.get() == .created(job))
   }
 }
