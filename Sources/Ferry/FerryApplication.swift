@@ -86,7 +86,7 @@ public final class FerryApplication: Sendable {
         concurrency: configuration.workerConcurrency, lease: configuration.jobs.lease,
         maxAttempts: configuration.jobs.maxAttempts, workRoot: data + "/work",
         // Other nodes share a PostgreSQL store: a running job found at start may be theirs, alive.
-        singleNode: configuration.store.kind != .postgres),
+        singleNode: configuration.store.kind != .postgres, perAppLimit: configuration.workerPerAppLimit),
       logger: logger,
       onRunEnded: { [webhooks] run in
         metrics.jobEnded(run)

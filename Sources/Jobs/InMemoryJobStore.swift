@@ -62,9 +62,11 @@ public final class InMemoryJobStore: JobStore {
     }
   }
 
-  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+  public func claim(worker: String, now: Date, lease: Duration, skipping owners: Set<String>) async throws -> Job? {
     state.withLock { state in
-      let ready = state.jobs.values.filter { $0.status == .pending && $0.notBefore <= now }
+      let ready = state.jobs.values.filter {
+        $0.status == .pending && $0.notBefore <= now && !owners.contains($0.owner)
+      }
       guard
         var job = ready.min(by: { a, b in
           let (da, db) = (a.deadline ?? .distantFuture, b.deadline ?? .distantFuture)
@@ -148,10 +150,15 @@ public final class InMemoryJobStore: JobStore {
     }
   }
 
-  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery] {
+  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int, skipping owners: Set<String>) async throws
+    -> [Delivery]
+  {
     state.withLock { state -> [Delivery] in
       let due = state.deliveries.indices
-        .filter { state.deliveries[$0].state == .pending && state.deliveries[$0].nextAttemptAt <= now }
+        .filter { index in
+          let delivery = state.deliveries[index]
+          return delivery.state == .pending && delivery.nextAttemptAt <= now && !owners.contains(delivery.owner)
+        }
         .sorted { state.deliveries[$0].nextAttemptAt < state.deliveries[$1].nextAttemptAt }
         .prefix(max(0, limit))
       return due.map { index in

@@ -24,4 +24,16 @@ public enum JobRows {
     decoder.dateDecodingStrategy = .millisecondsSince1970
     return decoder
   }()
+
+  /// ` AND owner NOT IN (…)` with one parameter per owner skipped, numbered from `first` and spelled by
+  /// `placeholder` (`?3` in SQLite, `$3::text` in PostgreSQL); empty when none is skipped. Sorted, so the same
+  /// set makes the same statement (the stores cache statements by their text).
+  public static func skipping(
+    _ owners: Set<String>, from first: Int, placeholder: (Int) -> String
+  ) -> (clause: String, owners: [String]) {
+    guard !owners.isEmpty else { return ("", []) }
+    let sorted = owners.sorted()
+    let list = sorted.indices.map { placeholder(first + $0) }.joined(separator: ", ")
+    return (" AND owner NOT IN (\(list))", sorted)
+  }
 }

@@ -26,8 +26,9 @@ public protocol JobStore: Sendable {
   func list(_ query: JobQuery) throws -> JobPage
 
   /// Takes the pending job with the earliest deadline (jobs without one last), then the earliest
-  /// submitted, among those whose `notBefore` has come; nil when none is ready.
-  func claim(worker: String, now: Date, lease: Duration) async throws -> Job?
+  /// submitted, among those whose `notBefore` has come and whose owner is not in `skipping` (apps at their
+  /// share of this node's workers); nil when none is ready.
+  func claim(worker: String, now: Date, lease: Duration, skipping owners: Set<String>) async throws -> Job?
 
   /// Applies `change` to the job atomically and stores the result, unless `change` throws (then nothing is
   /// stored and the error is rethrown). Returns what `change` returned; throws `JobStoreError.notFound`.
@@ -61,13 +62,27 @@ public protocol JobStore: Sendable {
 
   /// Takes up to `limit` pending deliveries due at `now`, earliest first, and holds them until `holdUntil` (their
   /// next attempt moves there), so a sender that dies mid-call only delays them.
-  func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery]
+  /// Deliveries of the owners in `skipping` (apps at their share of this node's senders) are left.
+  func claimDeliveries(now: Date, holdUntil: Date, limit: Int, skipping owners: Set<String>) async throws
+    -> [Delivery]
 
   /// Appends `attempt` to delivery `id` and sets its state: `pending` again at `next`, `delivered` or `failed`.
   func recordDelivery(id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?) async throws
 
   /// The deliveries of job `id`, oldest first.
   func deliveries(job id: UUID) throws -> [Delivery]
+}
+
+extension JobStore {
+  /// `claim` skipping no one.
+  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+    try await claim(worker: worker, now: now, lease: lease, skipping: [])
+  }
+
+  /// `claimDeliveries` skipping no one.
+  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery] {
+    try await claimDeliveries(now: now, holdUntil: holdUntil, limit: limit, skipping: [])
+  }
 }
 
 /// What `submit` did.

@@ -25,6 +25,9 @@ public final class WorkerPool: Sendable {
     public var singleNode: Bool
     /// How often jobs past their retention are deleted.
     public var sweepInterval: Duration
+    /// The most jobs one app runs at once on this node (`workers.per_app_max`), so one app's slow jobs
+    /// cannot hold every worker while another app's wait; nil: no cap.
+    public var perAppLimit: Int?
 
     /// The longest wait between two attempts of a job, however many attempts failed before.
     public static let maxRetryBackoff: Duration = .seconds(300)
@@ -33,7 +36,8 @@ public final class WorkerPool: Sendable {
     public init(
       concurrency: Int, lease: Duration = .seconds(30), maxAttempts: Int = 3, workRoot: String,
       pollInterval: Duration = .seconds(1), retryBackoff: Duration = .seconds(5),
-      reportInterval: Duration = .milliseconds(500), singleNode: Bool = true, sweepInterval: Duration = .seconds(3600)
+      reportInterval: Duration = .milliseconds(500), singleNode: Bool = true, sweepInterval: Duration = .seconds(3600),
+      perAppLimit: Int? = nil
     ) {
       // 0: this node stores jobs (API only) and leaves running them to other nodes.
       self.concurrency = max(0, concurrency)
@@ -45,6 +49,7 @@ public final class WorkerPool: Sendable {
       self.reportInterval = reportInterval
       self.singleNode = singleNode
       self.sweepInterval = sweepInterval
+      self.perAppLimit = perAppLimit
     }
   }
 
@@ -72,6 +77,8 @@ public final class WorkerPool: Sendable {
   }
 
   private let state = Mutex(State())
+  /// What each app runs on this node now, under `settings.perAppLimit`.
+  private let shares: OwnerShares
   /// Idle workers wait here for `wake()`; only workers do, so a wake-up always reaches one of them.
   private let idle = IdleSignal()
   /// The heartbeat sleeps here between ticks (woken early only by `stop()`).
@@ -89,6 +96,7 @@ public final class WorkerPool: Sendable {
     self.work = work
     self.cipher = cipher
     self.settings = settings
+    self.shares = OwnerShares(limit: settings.perAppLimit)
     self.estimator = estimator
     self.now = now
     self.logger = logger
@@ -190,15 +198,20 @@ public final class WorkerPool: Sendable {
     while !isStopping {
       let job: Job?
       do {
-        job = try runBlocking { [store, now, settings] in
-          try await store.claim(worker: worker, now: now(), lease: settings.lease)
-        }
+        job = try shares.take(
+          { skipping in
+            try runBlocking { [store, now, settings] in
+              try await store.claim(worker: worker, now: now(), lease: settings.lease, skipping: skipping)
+            }
+          }, owner: \.owner)
       } catch {
         logger.error("cannot claim a job", ["error": .string(String(describing: error))])
         job = nil
       }
       if let job {
         run(job, worker: worker)
+        // The app was at its share: a worker that skipped its jobs may take one now.
+        if shares.release(job.owner) { idle.wake() }
       } else {
         idle.wait(upTo: settings.pollInterval)
       }

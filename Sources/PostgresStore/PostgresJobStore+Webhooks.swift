@@ -36,20 +36,24 @@ extension PostgresJobStore {
       })
   }
 
-  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery] {
-    try await write(
+  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int, skipping owners: Set<String>) async throws
+    -> [Delivery]
+  {
+    let skipped = JobRows.skipping(owners, from: 4) { "$\($0)::text" }
+    return try await write(
       { connection in
         // The CTE locks the due rows once (a locking CTE is never inlined); SKIP LOCKED leaves rows another
         // node is claiming to that node, so each delivery goes to one sender.
         let rows = try connection.execute(
           """
           WITH due AS (
-            SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= $1::bigint
+            SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= $1::bigint\(skipped.clause)
             ORDER BY next_attempt_ms, seq LIMIT $3::bigint FOR UPDATE SKIP LOCKED)
           UPDATE deliveries SET next_attempt_ms = $2::bigint FROM due WHERE deliveries.id = due.id
           RETURNING \(Self.qualifiedDeliveryColumns)
           """,
-          [.int(now.millisecondsSince1970), .int(holdUntil.millisecondsSince1970), .int(max(0, limit))])
+          [.int(now.millisecondsSince1970), .int(holdUntil.millisecondsSince1970), .int(max(0, limit))]
+            + skipped.owners.map { .text($0) })
         return try rows.rows.map { try Self.delivery($0) }.sorted { $0.createdAt < $1.createdAt }
       })
   }

@@ -46,11 +46,12 @@ public final class PostgresJobStore: JobStore {
       })
   }
 
-  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
+  public func claim(worker: String, now: Date, lease: Duration, skipping owners: Set<String>) async throws -> Job? {
     // Job.claim in one statement (the conformance suite checks the two agree): the subquery locks the first
     // ready row no other transaction holds; SKIP LOCKED passes over rows other nodes are claiming right now.
     let now = now.wholeMilliseconds
     let expires = (now + lease.seconds).wholeMilliseconds
+    let skipped = JobRows.skipping(owners, from: 4) { "$\($0)::text" }
     return try await write(
       { connection in
         try connection.execute(
@@ -59,11 +60,12 @@ public final class PostgresJobStore: JobStore {
             phase = 'queued', progress = 0, bytes_done = 0, bytes_total = NULL, lease_holder = $2::text,
             lease_expires_ms = $3::bigint
           WHERE id = (
-            SELECT id FROM jobs WHERE status = 'Pending' AND not_before_ms <= $1::bigint
+            SELECT id FROM jobs WHERE status = 'Pending' AND not_before_ms <= $1::bigint\(skipped.clause)
             ORDER BY deadline_ms ASC NULLS LAST, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
           RETURNING \(Self.columns)
           """,
           [.int(now.millisecondsSince1970), .text(worker), .int(expires.millisecondsSince1970)]
+            + skipped.owners.map { .text($0) }
         ).first.map { try Self.job($0) }
       })
   }

@@ -37,19 +37,23 @@ extension SQLiteJobStore {
       })
   }
 
-  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery] {
-    try await writer.write(
+  public func claimDeliveries(now: Date, holdUntil: Date, limit: Int, skipping owners: Set<String>) async throws
+    -> [Delivery]
+  {
+    let skipped = JobRows.skipping(owners, from: 4) { "?\($0)" }
+    return try await writer.write(
       { database in
         // The partial index deliveries_due holds exactly the pending deliveries in this order.
         let statement = try database.statement(
           """
           UPDATE deliveries SET next_attempt_ms = ?2 WHERE id IN (
-            SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= ?1
+            SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= ?1\(skipped.clause)
             ORDER BY next_attempt_ms, seq LIMIT ?3)
           RETURNING \(Self.deliveryColumns)
           """)
         try statement.bind(
-          .int(now.millisecondsSince1970), .int(holdUntil.millisecondsSince1970), .int(Int64(max(0, limit))))
+          [.int(now.millisecondsSince1970), .int(holdUntil.millisecondsSince1970), .int(Int64(max(0, limit)))]
+            + skipped.owners.map { .text($0) })
         var claimed: [Delivery] = []
         while try statement.step() { claimed.append(try Self.delivery(statement)) }
         return claimed.sorted { $0.createdAt < $1.createdAt }

@@ -56,15 +56,16 @@ public final class SQLiteJobStore: JobStore {
       .text(job.owner), .text(job.requestDigest), .text(job.path), .int(since.millisecondsSince1970))
   }
 
-  public func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
-    try await writer.write(
+  public func claim(worker: String, now: Date, lease: Duration, skipping owners: Set<String>) async throws -> Job? {
+    let skipped = JobRows.skipping(owners, from: 2) { "?\($0)" }
+    return try await writer.write(
       { database -> Job? in
         // The partial index jobs_ready holds exactly the pending jobs in this order.
         guard
           var job = try Self.fetchOne(
             database,
-            "WHERE status = 'Pending' AND not_before_ms <= ?1 ORDER BY \(Self.deadlineOrder), seq LIMIT 1",
-            .int(now.millisecondsSince1970))
+            "WHERE status = 'Pending' AND not_before_ms <= ?1\(skipped.clause) ORDER BY \(Self.deadlineOrder), seq LIMIT 1",
+            [.int(now.millisecondsSince1970)] + skipped.owners.map { .text($0) })
         else { return nil }
         try job.claim(worker: worker, now: now, lease: lease)
         try Self.save(job, in: database)
@@ -217,6 +218,10 @@ extension SQLiteJobStore {
   static let decoder = JobRows.decoder
 
   static func fetchOne(_ database: SQLiteDatabase, _ clause: String, _ values: SQLiteValue...) throws -> Job? {
+    try fetchOne(database, clause, values)
+  }
+
+  static func fetchOne(_ database: SQLiteDatabase, _ clause: String, _ values: [SQLiteValue]) throws -> Job? {
     let statement = try database.statement("SELECT \(columns) FROM jobs \(clause)")
     try statement.bind(values)
     guard try statement.step() else { return nil }

@@ -14,8 +14,11 @@ import Transfer
 /// live in the store, so those pending at a restart are sent after it.
 public final class WebhookDispatcher: Sendable {
   public struct Settings: Sendable {
-    /// Threads sending at once (one slow receiver holds up only its own).
+    /// Threads sending at once.
     public var senders: Int
+    /// The most deliveries of one app in flight at once on this node, so an app whose endpoint answers
+    /// slowly holds up only its own deliveries; nil: no cap.
+    public var perAppLimit: Int?
     /// Retries stop this long after the job ended (`webhooks.retry_for_s`).
     public var retryFor: Duration
     /// The wait between attempts, within `retryFor`.
@@ -30,11 +33,13 @@ public final class WebhookDispatcher: Sendable {
     /// `initialBackoff` (`webhooks.initial_backoff_s`) is the first retry's longest wait; it doubles per failed
     /// attempt up to `maxBackoff`.
     public init(
-      senders: Int = 2, retryFor: Duration = .seconds(86400), initialBackoff: Duration = .seconds(5),
+      senders: Int = 4, perAppLimit: Int? = 1, retryFor: Duration = .seconds(86400),
+      initialBackoff: Duration = .seconds(5),
       maxBackoff: Duration = .seconds(3600), pollInterval: Duration = .seconds(1), hold: Duration = .seconds(120),
       userAgent: String = "Ferry"
     ) {
       self.senders = max(1, senders)
+      self.perAppLimit = perAppLimit
       self.retryFor = retryFor
       self.retry = .exponentialJitter(initial: initialBackoff, cap: maxBackoff)
       self.pollInterval = pollInterval
@@ -66,6 +71,8 @@ public final class WebhookDispatcher: Sendable {
 
   private let state = Mutex(State())
   private let idle = IdleSignal()
+  /// The deliveries each app has in flight on this node, under `settings.perAppLimit`.
+  private let shares: OwnerShares
 
   /// `client` should make one attempt per call (`maxAttempts: 1`): the outbox does the retrying, durably.
   public init(
@@ -78,6 +85,7 @@ public final class WebhookDispatcher: Sendable {
     self.cipher = cipher
     self.client = client
     self.settings = settings
+    self.shares = OwnerShares(limit: settings.perAppLimit)
     self.payload = payload
     self.secret = secret
     self.now = now
@@ -131,17 +139,24 @@ public final class WebhookDispatcher: Sendable {
   /// clock, instead of waiting for a retry to come due in real time.
   @discardableResult
   public func sendNext() -> Bool {
-    let taken: [Delivery]
+    let taken: Delivery?
     do {
       let at = now()
       let hold = at + settings.hold.seconds
-      taken = try runBlocking { [store] in try await store.claimDeliveries(now: at, holdUntil: hold, limit: 1) }
+      taken = try shares.take(
+        { skipping in
+          try runBlocking { [store] in
+            try await store.claimDeliveries(now: at, holdUntil: hold, limit: 1, skipping: skipping).first
+          }
+        }, owner: \.owner)
     } catch {
       logger.error("cannot take webhook deliveries", ["error": .string(String(describing: error))])
       return false
     }
-    guard let delivery = taken.first else { return false }
+    guard let delivery = taken else { return false }
     send(delivery)
+    // The app was at its share: a sender that skipped its deliveries may take one now.
+    if shares.release(delivery.owner) { idle.wake() }
     return true
   }
 

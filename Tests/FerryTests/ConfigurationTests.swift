@@ -45,6 +45,18 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
     #expect(config.auth.apps.isEmpty)
   }
 
+  @Test func onePerAppWorkerCap_leavesAWorkerForOtherApps_onlyWhenThereAreOtherApps() throws {
+    let two = #"[{"key": "k1", "secret": "s1"}, {"key": "k2", "secret": "s2"}]"#
+    #expect(try load().configuration.workerPerAppLimit == nil, "no apps: nothing to share")
+    #expect(
+      try load(env: ["FERRY_AUTH_APPS": #"[{"key": "k1", "secret": "s1"}]"#]).configuration.workerPerAppLimit == nil)
+    #expect(try load(env: ["FERRY_AUTH_APPS": two]).configuration.workerPerAppLimit == 1, "2 cores: one each")
+    let eight = try load(env: ["FERRY_AUTH_APPS": two, "FERRY_WORKERS_CONCURRENCY": "8"]).configuration
+    #expect(eight.workerPerAppLimit == 7)
+    #expect(try load(env: ["FERRY_WORKERS_PER_APP_MAX": "3"]).configuration.workerPerAppLimit == 3)
+    #expect(problems(env: ["FERRY_WORKERS_PER_APP_MAX": "0"]).contains { $0.contains("workers.per_app_max") })
+  }
+
   @Test func fileValuesOverrideDefaultsAndEnvironmentOverridesTheFile() throws {
     let json = #"{"server": {"port": 9000, "host": "::1"}, "logging": {"level": "debug"}, "s3": {"path_style": true}}"#
     let fromFile = try load(json).configuration

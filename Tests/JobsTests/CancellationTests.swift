@@ -144,8 +144,8 @@ struct InterceptingStore: JobStore {
   func submit(_ job: Job, duplicateSince: Date) async throws -> Submission {
     try await base.submit(job, duplicateSince: duplicateSince)
   }
-  func claim(worker: String, now: Date, lease: Duration) async throws -> Job? {
-    try await base.claim(worker: worker, now: now, lease: lease)
+  func claim(worker: String, now: Date, lease: Duration, skipping owners: Set<String>) async throws -> Job? {
+    try await base.claim(worker: worker, now: now, lease: lease, skipping: owners)
   }
   func deleteExpired(now: Date) async throws -> [UUID] { try await base.deleteExpired(now: now) }
   func duplicate(of job: Job, since: Date) throws -> Job? { try base.duplicate(of: job, since: since) }
@@ -161,8 +161,10 @@ struct InterceptingStore: JobStore {
   func deleteWebhook(id: UUID, owner: String) async throws -> Bool {
     try await base.deleteWebhook(id: id, owner: owner)
   }
-  func claimDeliveries(now: Date, holdUntil: Date, limit: Int) async throws -> [Delivery] {
-    try await base.claimDeliveries(now: now, holdUntil: holdUntil, limit: limit)
+  func claimDeliveries(now: Date, holdUntil: Date, limit: Int, skipping owners: Set<String>) async throws
+    -> [Delivery]
+  {
+    try await base.claimDeliveries(now: now, holdUntil: holdUntil, limit: limit, skipping: owners)
   }
   func recordDelivery(id: UUID, attempt: DeliveryAttempt, state: Delivery.State, next: Date?) async throws {
     try await base.recordDelivery(id: id, attempt: attempt, state: state, next: next)

@@ -132,6 +132,32 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
   }
 
   @Test(arguments: StoreKind.allCases)
+  func claim_skipsTheOwnersItIsTold_andTakesTheNextOwnersJob(kind: StoreKind) async throws {
+    let store = try await kind.make()
+    let a = try await submit(store, newJob(owner: "a", deadline: t0 + 60))
+    let b = try await submit(store, newJob(owner: "b", deadline: t0 + 600))
+    let c = try await submit(store, newJob(owner: "c's \"app\"", deadline: t0 + 6000))
+    #expect(try await store.claim(worker: "w", now: t0, lease: .seconds(30), skipping: ["a"])?.id == b.id)
+    #expect(try await store.claim(worker: "w", now: t0, lease: .seconds(30), skipping: ["a", "c's \"app\""]) == nil)
+    #expect(try await store.claim(worker: "w", now: t0, lease: .seconds(30), skipping: ["a"])?.id == c.id)
+    #expect(try await store.claim(worker: "w", now: t0, lease: .seconds(30), skipping: [])?.id == a.id)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func claimDeliveries_skipsTheOwnersItIsTold(kind: StoreKind) async throws {
+    let store = try await kind.make()
+    for owner in ["a", "b"] {
+      try await store.saveWebhook(Webhook(id: UUID(), owner: owner, sealedCallback: [1]))
+      let job = try await submit(store, newJob(owner: owner))
+      try await store.update(id: job.id) { _ = $0.cancel(now: self.t0) }
+    }
+    let taken = try await store.claimDeliveries(now: t0, holdUntil: t0 + 120, limit: 5, skipping: ["a"])
+    #expect(taken.map(\.owner) == ["b"])
+    #expect(try await store.claimDeliveries(now: t0, holdUntil: t0 + 120, limit: 5, skipping: ["a"]).isEmpty)
+    #expect(try await store.claimDeliveries(now: t0, holdUntil: t0 + 120, limit: 5, skipping: []).map(\.owner) == ["a"])
+  }
+
+  @Test(arguments: StoreKind.allCases)
   func claim_appliesTheSameTransitionAsJobClaim(kind: StoreKind) async throws {
     let store = try await kind.make()
     let submitted = try await submit(store, newJob(deadline: t0 + 600))

@@ -37,7 +37,7 @@ final class PoolHarness: Sendable {
     concurrency: Int = 2, maxAttempts: Int = 3, lease: Duration = .seconds(30), dataDirectory: String? = nil,
     store: (any JobStore)? = nil, s3Endpoint: String? = nil, sweepInterval: Duration = .seconds(3600),
     pollInterval: Duration = .milliseconds(100), temporaryStorage: TemporaryStorage? = nil, singleNode: Bool = true,
-    clock: ManualClock? = nil, work makeWork: ((JobTransfers) -> any JobWork)? = nil
+    clock: ManualClock? = nil, perAppLimit: Int? = nil, work makeWork: ((JobTransfers) -> any JobWork)? = nil
   ) throws {
     // The pool's and the service's wall clock: the system's, or a test's that moves only when told.
     let now: @Sendable () -> Date
@@ -55,7 +55,7 @@ final class PoolHarness: Sendable {
       settings: .init(
         concurrency: concurrency, lease: lease, maxAttempts: maxAttempts, workRoot: directory + "/work",
         pollInterval: pollInterval, retryBackoff: .milliseconds(50), reportInterval: .milliseconds(50),
-        singleNode: singleNode, sweepInterval: sweepInterval),
+        singleNode: singleNode, sweepInterval: sweepInterval, perAppLimit: perAppLimit),
       now: now, logger: Logger(level: .debug, sink: logs))
     service = JobService(
       store: self.store, pool: pool, cipher: Self.cipher,

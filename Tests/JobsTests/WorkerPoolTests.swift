@@ -335,6 +335,37 @@ import Transfer
     let released = try #require(try harness.store.job(id: job.id))
     #expect(released.status == .pending && released.attempt == 0 && released.attempts.isEmpty)
   }
+
+  @Test func oneAppsSlowInputsOnEveryWorker_leaveAWorkerForAnotherApp() async throws {
+    // App a's inputs arrive at 1 KB/s (200 s each); app b's is quick.
+    let slow = try FaultServer { request, _ in
+      request.method == "PUT" ? .status(200) : .trickle(body: testBytes(count: 200_000), bytesPerSecond: 1000)
+    }
+    let quick = try FaultServer { request, _ in
+      request.method == "PUT" ? .status(200) : .serve(body: testBytes(count: 1000))
+    }
+    defer {
+      slow.stop()
+      quick.stop()
+    }
+    let harness = try PoolHarness(concurrency: 2, perAppLimit: 1)
+    var slowJobs: [Job] = []
+    for index in 0..<3 {
+      slowJobs.append(
+        try await harness.submit(copyRequest(slow.base + "/in\(index)", slow.base + "/out\(index)"), owner: "a"))
+    }
+    try harness.pool.start()
+    defer { harness.pool.stop(timeout: .seconds(5)) }
+    _ = try await harness.wait(for: slowJobs[0].id, until: { $0.phase == .downloading })
+
+    let job = try await harness.submit(copyRequest(quick.base + "/in", quick.base + "/out"), owner: "b")
+    let done = try await harness.wait(for: job.id, timeout: 5)
+    #expect(done.status == .success)
+    let waited = try #require(done.startedAt).timeIntervalSince(job.submittedAt)
+    #expect(waited < 5, "app b's job started \(waited) s after submission")
+    let running = try harness.store.list(JobQuery(owner: "a", status: .running)).jobs
+    #expect(running.count == 1, "app a runs one job at a time on two workers: \(running.count)")
+  }
 }
 
 /// A JobWork from a closure.

@@ -110,6 +110,10 @@ extension ConfigurationKey {
     .init(
       "workers.concurrency", .integer(0...1024), .null,
       "jobs processed at once; default: number of cores; 0 accepts and stores jobs but runs none"),
+    .init(
+      "workers.per_app_max", .integer(1...1024), .null,
+      "jobs one app runs at once on this node; default: one fewer than workers.concurrency (at least 1) when auth.apps has more than one app, no cap with one app"
+    ),
     .init("jobs.max_attempts", .integer(1...100), 3, "attempts per job"),
     .init("jobs.lease_s", .seconds(min: 1), 30, "a running job's lease, renewed while it runs"),
     .init("jobs.expiry_margin_s", .seconds(min: 0), 60, "safety margin for output-URL admission"),

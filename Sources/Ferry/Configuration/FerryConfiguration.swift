@@ -124,6 +124,8 @@ public struct FerryConfiguration: Sendable {
   public var s3: S3
   public var transfer: Transfer
   public var workerConcurrency: Int
+  /// `workers.per_app_max`, or its default; nil: no cap.
+  public var workerPerAppLimit: Int?
   public var jobs: Jobs
   public var store: Store
   public var storage: Storage
@@ -202,6 +204,12 @@ public struct FerryConfiguration: Sendable {
       workerConcurrency = n
     } else {
       workerConcurrency = max(1, cores)
+    }
+    // With more than one app, one app's slow jobs leave a worker for the others' by default.
+    if case .int(let n)? = values["workers.per_app_max"] {
+      workerPerAppLimit = n
+    } else {
+      workerPerAppLimit = apps.count > 1 ? max(1, workerConcurrency - 1) : nil
     }
     jobs = Jobs(
       maxAttempts: int("jobs.max_attempts"), lease: seconds("jobs.lease_s"),
