@@ -124,7 +124,9 @@ public final class FerryApplication: Sendable {
     DashboardController().register(in: &router)
     let http = HTTPServerConfiguration(
       host: configuration.server.host, port: configuration.server.port,
-      maxConnections: configuration.server.maxConnections, headerTimeout: configuration.server.headerTimeout,
+      maxConnections: configuration.server.maxConnections,
+      maxConnectionsPerAddress: configuration.server.maxConnectionsPerAddress,
+      headerTimeout: configuration.server.headerTimeout,
       idleTimeout: configuration.server.idleTimeout, minBodyRate: configuration.server.minBodyRate,
       defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes))
     // Each route's label, found once: a request's count then looks up no string.

@@ -581,7 +581,7 @@ final class Connection: @unchecked Sendable {
     state = .closed
     loop.deregister(fd)
     Glibc.close(fd)
-    server.connectionClosed()
+    server.connectionClosed(remoteAddress: remoteAddress)
   }
 
   /// Enforces the header, idle, body and linger deadlines; called by the loop's timer.

@@ -18,6 +18,8 @@ public final class HTTPServer: @unchecked Sendable {
   private let loops: [EventLoop]
   private let acceptQueue = DispatchQueue(label: "ferry.http.accept", qos: .userInitiated)
   private let openConnections = Atomic<Int>(0)
+  /// Open connections by client address (only addresses with one open).
+  private let connectionsByAddress = Mutex<[String: Int]>([:])
   private let activeRequests = Atomic<Int>(0)
   private let draining = Atomic<Bool>(false)
   private let started = Atomic<Bool>(false)
@@ -162,22 +164,33 @@ public final class HTTPServer: @unchecked Sendable {
         continue
       }
       guard openConnections.load(ordering: .relaxed) < configuration.maxConnections else {
-        refuse(fd)
+        refuse(fd, "connection limit reached", limit: ("max_connections", configuration.maxConnections))
+        continue
+      }
+      let remote = Socket.address(of: storage).host
+      let admitted = connectionsByAddress.withLock { open in
+        guard open[remote, default: 0] < configuration.maxConnectionsPerAddress else { return false }
+        open[remote, default: 0] += 1
+        return true
+      }
+      guard admitted else {
+        refuse(
+          fd, "connection limit of one address reached",
+          limit: ("max_connections_per_address", configuration.maxConnectionsPerAddress))
         continue
       }
       openConnections.add(1, ordering: .relaxed)
       Socket.setNoDelay(fd)
       let loop = loops[nextLoop]
       nextLoop = (nextLoop + 1) % loops.count
-      let remote = Socket.address(of: storage).host
       loop.execute { [self] in
         Connection(fd: fd, remoteAddress: remote, server: self, loop: loop).start()
       }
     }
   }
 
-  /// Past the connection cap: a short 503 instead of silence or a crash.
-  private func refuse(_ fd: Int32) {
+  /// Past a connection cap: a short 503 instead of silence or a crash.
+  private func refuse(_ fd: Int32, _ message: String, limit: (name: String, value: Int)) {
     HTTPServer.refusal.withUnsafeBytes { _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     Glibc.shutdown(fd, Int32(SHUT_WR))
     var scratch = [UInt8](repeating: 0, count: 4096)
@@ -186,7 +199,7 @@ public final class HTTPServer: @unchecked Sendable {
     let now = DispatchTime.now().uptimeNanoseconds
     if now &- lastCapWarning > 1_000_000_000 {
       lastCapWarning = now
-      logger.warning("connection limit reached", ["max_connections": .int(configuration.maxConnections)])
+      logger.warning(message, [limit.name: .int(limit.value)])
     }
   }
 
@@ -215,7 +228,13 @@ public final class HTTPServer: @unchecked Sendable {
 
   // MARK: Bookkeeping used by connections
 
-  func connectionClosed() { openConnections.subtract(1, ordering: .relaxed) }
+  func connectionClosed(remoteAddress: String) {
+    openConnections.subtract(1, ordering: .relaxed)
+    connectionsByAddress.withLock { open in
+      let count = open[remoteAddress, default: 1]
+      open[remoteAddress] = count > 1 ? count - 1 : nil
+    }
+  }
   func requestStarted() { activeRequests.add(1, ordering: .relaxed) }
   func requestFinished() { activeRequests.subtract(1, ordering: .relaxed) }
 

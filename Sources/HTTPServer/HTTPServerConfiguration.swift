@@ -9,6 +9,10 @@ public struct HTTPServerConfiguration: Sendable {
   public var port: Int
   /// Open connections; past this, new connections get a 503 and are closed.
   public var maxConnections: Int
+  /// Open connections from one client address; past this, its new connections get a 503 and are closed, so
+  /// one address cannot take the whole `maxConnections` (behind a proxy every client has the proxy's address:
+  /// raise it to `maxConnections` there).
+  public var maxConnectionsPerAddress: Int
   /// Time a client has to send a complete request head once it started one (or after connecting): 408.
   public var headerTimeout: Duration
   /// Time an idle keep-alive connection is kept, and the longest pause while a body arrives.
@@ -24,7 +28,7 @@ public struct HTTPServerConfiguration: Sendable {
   public var loopCount: Int
 
   public init(
-    host: String = "127.0.0.1", port: Int = 8080, maxConnections: Int = 4096,
+    host: String = "127.0.0.1", port: Int = 8080, maxConnections: Int = 4096, maxConnectionsPerAddress: Int = 1024,
     headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), minBodyRate: Int = 1024,
     limits: RequestHeadParser.Limits = .init(), defaultBodyLimit: Int64 = 1_048_576,
     loopCount: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -32,6 +36,7 @@ public struct HTTPServerConfiguration: Sendable {
     self.host = host
     self.port = port
     self.maxConnections = maxConnections
+    self.maxConnectionsPerAddress = max(1, maxConnectionsPerAddress)
     self.headerTimeout = headerTimeout
     self.idleTimeout = idleTimeout
     self.minBodyRate = max(1, minBodyRate)

@@ -73,7 +73,8 @@ import Testing
       request.method == "GET" ? .stall(body: input, seconds: 0.5) : .status(200)
     }
     defer { peer.stop() }
-    let server = try APITestServer()
+    // Every client has the same address here, as behind a proxy: the per-address cap is the whole cap.
+    let server = try APITestServer(extraEnvironment: ["FERRY_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "4096"])
     defer { Task { await server.stop() } }
     let token = try await server.token(key: "app-a", secret: "secret-a")
     var jobs: [String] = []

@@ -32,6 +32,7 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
     #expect(config.server.host == "127.0.0.1")
     #expect(config.server.port == 8080)
     #expect(config.server.maxConnections == 4096)
+    #expect(config.server.maxConnectionsPerAddress == 1024)
     #expect(config.server.headerTimeout == .seconds(10))
     #expect(config.server.idleTimeout == .seconds(60))
     #expect(config.server.shutdownGrace == .seconds(30))

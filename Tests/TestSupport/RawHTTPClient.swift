@@ -31,8 +31,9 @@ public final class RawHTTPClient: @unchecked Sendable {
   public let fd: Int32
   private var buffer: [UInt8] = []
 
-  /// Connects to `host:port` (IPv4 or IPv6 literal); reads time out after `timeout` seconds.
-  public init(host: String = "127.0.0.1", port: Int, timeout: Double = 10) throws {
+  /// Connects to `host:port` (IPv4 or IPv6 literal) from `source` (an IPv4 literal such as `127.0.0.2`, or
+  /// the system's choice); reads time out after `timeout` seconds.
+  public init(host: String = "127.0.0.1", port: Int, timeout: Double = 10, source: String? = nil) throws {
     var hints = addrinfo()
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
     hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
@@ -46,6 +47,15 @@ public final class RawHTTPClient: @unchecked Sendable {
     var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    if let source {
+      var address = sockaddr_in()
+      address.sin_family = sa_family_t(AF_INET)
+      inet_pton(AF_INET, source, &address.sin_addr)
+      let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      }
+      guard bound == 0 else { throw ClientError(description: "bind to \(source): \(String(cString: strerror(errno)))") }
+    }
     guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
       // No close here: a class whose init throws once every property is set still runs deinit, which closes
       // the socket. Closing it here too closed whatever file the number belonged to by then (a flaky test).

@@ -74,6 +74,9 @@ extension ConfigurationKey {
       "server.public_url", .url, .null,
       "base of the URLs Ferry hands out; default http://<host>:<bound port>, required with a wildcard host"),
     .init("server.max_connections", .integer(1...1_000_000), 4096, "open connections; past it new ones get 503"),
+    .init(
+      "server.max_connections_per_address", .integer(1...1_000_000), 1024,
+      "open connections from one client address; past it its new ones get 503 (behind a proxy: raise it)"),
     .init("server.header_timeout_s", .seconds(min: 0.1), 10, "a request head must arrive within this: else 408"),
     .init(
       "server.min_body_rate_bytes_per_s", .integer(1...1_073_741_824), 1024,

@@ -11,6 +11,7 @@ public struct FerryConfiguration: Sendable {
     /// Explicit `server.public_url`; nil means derived from the bound address (`publicURL(boundPort:)`).
     public var publicURL: String?
     public var maxConnections: Int
+    public var maxConnectionsPerAddress: Int
     public var headerTimeout: Duration
     public var idleTimeout: Duration
     public var minBodyRate: Int
@@ -168,7 +169,9 @@ public struct FerryConfiguration: Sendable {
 
     server = Server(
       host: string("server.host")!, port: int("server.port"), publicURL: string("server.public_url"),
-      maxConnections: int("server.max_connections"), headerTimeout: seconds("server.header_timeout_s"),
+      maxConnections: int("server.max_connections"),
+      maxConnectionsPerAddress: int("server.max_connections_per_address"),
+      headerTimeout: seconds("server.header_timeout_s"),
       idleTimeout: seconds("server.idle_timeout_s"), minBodyRate: int("server.min_body_rate_bytes_per_s"),
       shutdownGrace: seconds("server.shutdown_grace_s"),
       maxJSONBodyBytes: int("server.max_json_body_bytes"))
