@@ -75,6 +75,21 @@ public struct JobLease: Sendable, Equatable {
   }
 }
 
+/// An S3 multipart upload a run started and has not completed or aborted: kept with the job from before the
+/// first part is sent, so when the run dies mid-upload (a crash, SIGKILL) the next one aborts it, and its parts
+/// do not stay in the bucket, costing storage, for ever.
+public struct OpenUpload: Sendable, Equatable, Codable {
+  public var bucket: String
+  public var key: String
+  public var uploadID: String
+
+  public init(bucket: String, key: String, uploadID: String) {
+    self.bucket = bucket
+    self.key = key
+    self.uploadID = uploadID
+  }
+}
+
 /// A job as the store keeps it. Times are whole milliseconds (what every store can hold exactly).
 public struct Job: Sendable, Equatable, Identifiable {
   public var id: UUID
@@ -119,6 +134,8 @@ public struct Job: Sendable, Equatable, Identifiable {
   /// The request has an `on_complete` callback (in the sealed request): the store owes it a delivery when
   /// the job ends.
   public var hasOnComplete: Bool
+  /// Multipart uploads started by runs and not yet completed or aborted.
+  public var openUploads: [OpenUpload]
 
   /// A new pending job.
   public init(
@@ -150,6 +167,7 @@ public struct Job: Sendable, Equatable, Identifiable {
     result = nil
     error = nil
     self.hasOnComplete = hasOnComplete
+    openUploads = []
   }
 }
 

@@ -49,13 +49,21 @@ public final class JobContext: Sendable {
   private let reporter: @Sendable (JobPhase, Int, Int64, Int64?) throws -> Bool
   private let fence: @Sendable () throws -> Void
   private let durationRecorder: @Sendable (Double) throws -> Void
+  private let uploadRecorder: @Sendable (UploadChange) throws -> Void
   private let reportInterval: Duration
+
+  /// What `uploadRecorder` stores.
+  enum UploadChange: Sendable {
+    case opened(OpenUpload)
+    case closed(uploadID: String)
+  }
 
   init(
     job: Job, request: [UInt8], workDirectory: String, worker: String, now: @escaping @Sendable () -> Date,
     logger: Logger,
     reportInterval: Duration, reporter: @escaping @Sendable (JobPhase, Int, Int64, Int64?) throws -> Bool,
-    fence: @escaping @Sendable () throws -> Void, durationRecorder: @escaping @Sendable (Double) throws -> Void
+    fence: @escaping @Sendable () throws -> Void, durationRecorder: @escaping @Sendable (Double) throws -> Void,
+    uploadRecorder: @escaping @Sendable (UploadChange) throws -> Void
   ) {
     self.job = job
     self.request = request
@@ -68,7 +76,33 @@ public final class JobContext: Sendable {
     self.reporter = reporter
     self.fence = fence
     self.durationRecorder = durationRecorder
+    self.uploadRecorder = uploadRecorder
   }
+
+  /// Stores, before its first part is sent, that this run started multipart upload `upload`: if the run dies
+  /// mid-upload, the next one aborts it (`leftoverUploads`). Throws when it cannot be stored; the caller then
+  /// aborts the upload itself rather than leave one nobody knows of.
+  public func uploadOpened(_ upload: OpenUpload) throws(JobFailure) {
+    do {
+      try uploadRecorder(.opened(upload))
+    } catch is JobStateError {
+      cancel(.leaseLost)
+      throw JobFailure(.internalError, "this worker lost the job before its upload began", retry: true)
+    } catch {
+      throw JobFailure(.internalError, "the job store could not record the upload", retry: true)
+    }
+  }
+
+  /// Forgets a multipart upload that was completed or aborted. Not stored, the record stays, and a later run
+  /// tries to abort an upload that is gone (which S3 answers NoSuchUpload: harmless).
+  public func uploadClosed(id uploadID: String) {
+    do { try uploadRecorder(.closed(uploadID: uploadID)) } catch {
+      logger.warning("closed upload not stored", ["error": .string(String(describing: error))])
+    }
+  }
+
+  /// Multipart uploads earlier runs of this job started and never completed or aborted (they died mid-upload).
+  public var leftoverUploads: [OpenUpload] { job.openUploads }
 
   /// Records the input's media duration in seconds (shown in job listings).
   public func recordDuration(_ seconds: Double) {

@@ -6,8 +6,11 @@ public enum JobRows {
   public static let columns = """
     id, owner, path, request, request_digest, idempotency_key, status, phase, progress, bytes_done, bytes_total, \
     duration, submitted_ms, started_ms, completed_ms, expires_ms, deadline_ms, not_before_ms, attempt, attempts, \
-    lease_holder, lease_expires_ms, cancel_requested, result, error, on_complete
+    lease_holder, lease_expires_ms, cancel_requested, result, error, on_complete, open_uploads
     """
+
+  /// How many columns `columns` names.
+  public static let columnCount = 27
 
   public static let deliveryColumns =
     "id, job_id, owner, webhook_id, callback, created_ms, next_attempt_ms, state, attempts"

@@ -70,6 +70,19 @@ extension Job {
     self.bytesTotal = bytesTotal.map { max($0, 0) }
   }
 
+  /// Notes a multipart upload the lease holder's run started (before its first part).
+  public mutating func openUpload(_ upload: OpenUpload, worker: String, now: Date, lease: Duration)
+    throws(JobStateError)
+  {
+    try renew(worker: worker, now: now, lease: lease)
+    openUploads.append(upload)
+  }
+
+  /// Forgets a multipart upload that was completed or aborted (whoever holds the job: the upload is gone).
+  public mutating func closeUpload(id uploadID: String) {
+    openUploads.removeAll { $0.uploadID == uploadID }
+  }
+
   /// Renews the lease of a running job for its holder (the fencing check before a final write).
   public mutating func renew(worker: String, now: Date, lease: Duration) throws(JobStateError) {
     guard status == .running else { throw .notAllowed(from: status, transition: "renew the lease of") }

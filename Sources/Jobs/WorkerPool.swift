@@ -361,6 +361,16 @@ public final class WorkerPool: Sendable {
             job.duration = seconds
           }
         }
+      },
+      uploadRecorder: { [store, now, settings] change in
+        try runBlocking { [store] in
+          try await store.update(id: id) { job in
+            switch change {
+            case .opened(let upload): try job.openUpload(upload, worker: worker, now: now(), lease: settings.lease)
+            case .closed(let uploadID): job.closeUpload(id: uploadID)
+            }
+          }
+        }
       })
   }
 

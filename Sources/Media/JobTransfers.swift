@@ -139,15 +139,40 @@ public struct JobTransfers: Sendable {
       {
         let multipart = S3MultipartUpload(
           client: client, s3: requests.s3, partSize: partSize, parallelParts: parallelParts)
-        _ = try multipart.upload(
-          file: path, bucket: bucket, key: key, credentials: credentials, region: region, contentType: contentType,
-          progress: { done, total in
-            context.report(
-              phase: .uploading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
-          },
-          beforeComplete: { () throws(TransferError) in
-            do { try context.confirmLease() } catch { throw .cancelled }
-          })
+        abortLeftovers(at: bucket, key, context: context) { (uploadID) throws(TransferError) in
+          try multipart.abort(uploadID: uploadID, bucket: bucket, key: key, credentials: credentials, region: region)
+        }
+        // The upload is stored with the job before its first part, and forgotten once completed or aborted.
+        var opened: String?
+        var notStored: JobFailure?
+        do {
+          _ = try multipart.upload(
+            file: path, bucket: bucket, key: key, credentials: credentials, region: region, contentType: contentType,
+            progress: { done, total in
+              context.report(
+                phase: .uploading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
+            },
+            started: { (uploadID) throws(TransferError) in
+              do throws(JobFailure) {
+                try context.uploadOpened(OpenUpload(bucket: bucket, key: key, uploadID: uploadID))
+              } catch {
+                notStored = error
+                throw .cancelled
+              }
+              opened = uploadID
+            },
+            beforeComplete: { () throws(TransferError) in
+              do { try context.confirmLease() } catch { throw .cancelled }
+            })
+          opened.map { context.uploadClosed(id: $0) }
+        } catch {
+          if let notStored { throw notStored }
+          // An upload whose abort failed stays recorded: the next run aborts it.
+          var abortFailed = false
+          if case .abortFailed? = error as? TransferError { abortFailed = true }
+          if let opened, !abortFailed { context.uploadClosed(id: opened) }
+          throw error
+        }
       } else {
         let request = try requests.write(location, field: field, file: path, contentType: contentType)
         try context.confirmLease()
@@ -171,6 +196,24 @@ public struct JobTransfers: Sendable {
       throw Self.failure(error, field: field, location: shown, input: false)
     } catch {
       throw JobFailure(.outputFileAccess, "\(field): \(error)", retry: true)
+    }
+  }
+
+  /// Aborts the multipart uploads of `bucket`/`key` that earlier runs of the job started and never finished
+  /// (they died mid-upload), before this run starts its own: their parts would stay in the bucket for ever.
+  private func abortLeftovers(
+    at bucket: String, _ key: String, context: JobContext, abort: (String) throws(TransferError) -> Void
+  ) {
+    for leftover in context.leftoverUploads where leftover.bucket == bucket && leftover.key == key {
+      do throws(TransferError) {
+        try abort(leftover.uploadID)
+        context.logger.info("multipart upload of an earlier run aborted", ["upload_id": .string(leftover.uploadID)])
+        context.uploadClosed(id: leftover.uploadID)
+      } catch {
+        context.logger.warning(
+          "multipart upload of an earlier run not aborted",
+          ["upload_id": .string(leftover.uploadID), "error": .string(error.description)])
+      }
     }
   }
 

@@ -86,7 +86,12 @@ extension PostgresJobStore {
     );
     CREATE INDEX deliveries_due ON deliveries (next_attempt_ms, seq) WHERE state = 'pending';
     CREATE INDEX deliveries_job ON deliveries (job_id, seq);
+    """,
+    // 2: multipart uploads a run started and did not finish, to abort after a crash.
     """
+    ALTER TABLE jobs ADD COLUMN open_uploads jsonb NOT NULL DEFAULT '[]'
+      CHECK (jsonb_typeof(open_uploads) = 'array');
+    """,
   ]
 
   /// Brings the schema to the current version in one transaction under `migrationLock`.

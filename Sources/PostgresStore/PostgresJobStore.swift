@@ -203,7 +203,7 @@ extension PostgresJobStore {
   static let columns = JobRows.columns
 
   static let insertStatement =
-    "INSERT INTO jobs (\(columns)) VALUES (\((1...26).map { "$\($0)" }.joined(separator: ", ")))"
+    "INSERT INTO jobs (\(columns)) VALUES (\((1...JobRows.columnCount).map { "$\($0)" }.joined(separator: ", ")))"
 
   // Every column but the identity and the request, which never change: $1 is the id, then the rest in order.
   static let updateStatement: String = {
@@ -265,6 +265,9 @@ extension PostgresJobStore {
       try JobRows.decoder.decode(JobError.self, from: Data($0.utf8))
     }
     job.hasOnComplete = row.bool(c(25))
+    let uploads = row.text(c(26))
+    job.openUploads =
+      uploads == "[]" ? [] : try JobRows.decoder.decode([OpenUpload].self, from: Data(uploads.utf8))
     return job
   }
 
@@ -272,6 +275,8 @@ extension PostgresJobStore {
     func ms(_ date: Date?) -> PostgresValue { .optionalInt(date?.millisecondsSince1970) }
     let attempts = String(decoding: try JobRows.encoder.encode(job.attempts), as: UTF8.self)
     let error = try job.error.map { String(decoding: try JobRows.encoder.encode($0), as: UTF8.self) }
+    let uploads =
+      job.openUploads.isEmpty ? "[]" : String(decoding: try JobRows.encoder.encode(job.openUploads), as: UTF8.self)
     return [
       .text(job.id.text), .text(job.owner), .text(job.path), .bytes(job.sealedRequest),
       .text(job.requestDigest), .optionalText(job.idempotencyKey), .text(job.status.rawValue),
@@ -279,7 +284,7 @@ extension PostgresJobStore {
       .double(job.duration), ms(job.submittedAt), ms(job.startedAt), ms(job.completedAt), ms(job.expiresAt),
       ms(job.deadline), ms(job.notBefore), .int(job.attempt), .text(attempts), .optionalText(job.lease?.holder),
       ms(job.lease?.expiresAt), .bool(job.cancelRequested), .optionalText(job.result), .optionalText(error),
-      .bool(job.hasOnComplete),
+      .bool(job.hasOnComplete), .text(uploads),
     ]
   }
 

@@ -87,6 +87,11 @@ extension SQLiteJobStore {
     CREATE INDEX deliveries_due ON deliveries (next_attempt_ms, seq) WHERE state = 'pending';
     CREATE INDEX deliveries_job ON deliveries (job_id, seq);
     """,
+    // 4: multipart uploads a run started and did not finish, to abort after a crash.
+    """
+    ALTER TABLE jobs ADD COLUMN open_uploads TEXT NOT NULL DEFAULT '[]'
+      CHECK (json_valid(open_uploads) AND json_type(open_uploads) = 'array');
+    """,
   ]
 
   static func migrate(_ database: SQLiteDatabase) throws {

@@ -259,6 +259,8 @@ extension SQLiteJobStore {
     job.result = row.optionalText(c(23))
     job.error = try row.optionalText(c(24)).map { try decoder.decode(JobError.self, from: Data($0.utf8)) }
     job.hasOnComplete = row.int(c(25)) != 0
+    let uploads = row.text(c(26))
+    job.openUploads = uploads == "[]" ? [] : try decoder.decode([OpenUpload].self, from: Data(uploads.utf8))
     return job
   }
 
@@ -266,6 +268,7 @@ extension SQLiteJobStore {
     func ms(_ date: Date?) -> SQLiteValue { .optionalInt(date?.millisecondsSince1970) }
     let attempts = String(decoding: try encoder.encode(job.attempts), as: UTF8.self)
     let error = try job.error.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+    let uploads = job.openUploads.isEmpty ? "[]" : String(decoding: try encoder.encode(job.openUploads), as: UTF8.self)
     return [
       .text(job.id.text), .text(job.owner), .text(job.path), .blob(job.sealedRequest),
       .text(job.requestDigest), .optionalText(job.idempotencyKey), .text(job.status.rawValue),
@@ -273,12 +276,12 @@ extension SQLiteJobStore {
       .double(job.duration), ms(job.submittedAt), ms(job.startedAt), ms(job.completedAt), ms(job.expiresAt),
       ms(job.deadline), ms(job.notBefore), .int(Int64(job.attempt)), .text(attempts), .optionalText(job.lease?.holder),
       ms(job.lease?.expiresAt), .int(job.cancelRequested ? 1 : 0), .optionalText(job.result), .optionalText(error),
-      .int(job.hasOnComplete ? 1 : 0),
+      .int(job.hasOnComplete ? 1 : 0), .text(uploads),
     ]
   }
 
   static func insert(_ job: Job, into database: SQLiteDatabase) throws {
-    let placeholders = (1...26).map { "?\($0)" }.joined(separator: ", ")
+    let placeholders = (1...JobRows.columnCount).map { "?\($0)" }.joined(separator: ", ")
     try database.statement("INSERT INTO jobs (\(columns)) VALUES (\(placeholders))").bind(try values(job)).run()
   }
 

@@ -27,12 +27,15 @@ public struct S3MultipartUpload: Sendable {
     self.parallelParts = max(1, parallelParts)
   }
 
-  /// Uploads the file at `path`; `progress` gets bytes sent so far and the file's size. `beforeComplete`
-  /// runs just before the upload is made final and may throw to abort it (the job engine re-checks its lease
-  /// there, so two workers never both write a result).
+  /// Uploads the file at `path`; `progress` gets bytes sent so far and the file's size. `started` gets the
+  /// upload's id before the first part is sent and may throw to abort it (the job engine stores the id there,
+  /// so a run that dies mid-upload leaves it to be aborted). `beforeComplete` runs just before the upload is
+  /// made final and may throw to abort it (the job engine re-checks its lease there, so two workers never both
+  /// write a result).
   public func upload(
     file path: String, bucket: String, key: String, credentials: AWSCredentials, region: String?,
     contentType: String? = nil, progress: @escaping @Sendable (Int64, Int64?) -> Bool = { _, _ in true },
+    started: (String) throws(TransferError) -> Void = { _ in },
     beforeComplete: () throws(TransferError) -> Void = {}
   ) throws(TransferError) -> TransferResult {
     var info = stat()
@@ -66,14 +69,13 @@ public struct S3MultipartUpload: Sendable {
     // caller logs it (Transfer has no logger), since its parts cost storage until someone removes them.
     func abandon(after failure: TransferError) -> TransferError {
       do throws(TransferError) {
-        _ = try call("DELETE", [.init("uploadId", uploadID)])
+        try abort(uploadID: uploadID, bucket: bucket, key: key, credentials: credentials, region: region)
         return failure
-      } catch .status(404, let detail) where detail.hasPrefix("NoSuchUpload") {
-        return failure  // already gone (aborted, or completed): nothing stays behind
       } catch {
         return .abortFailed(failure, abort: error, uploadID: uploadID)
       }
     }
+    do throws(TransferError) { try started(uploadID) } catch { throw abandon(after: error) }
 
     // Parts, `parallelParts` at a time; the first failure stops the others from starting new parts.
     let state = Mutex((next: 1, etags: [Int: String](), failure: TransferError?.none, sent: [Int: Int64]()))
@@ -152,6 +154,21 @@ public struct S3MultipartUpload: Sendable {
       return TransferResult(bytes: size, attempts: 1, contentType: contentType, etag: Self.element("ETag", in: answer))
     } catch {
       throw abandon(after: error)
+    }
+  }
+
+  /// Aborts multipart upload `uploadID` of `bucket`/`key` (S3 then drops its parts). One already gone
+  /// (aborted, or completed) counts as aborted: nothing of it stays behind.
+  public func abort(
+    uploadID: String, bucket: String, key: String, credentials: AWSCredentials, region: String?
+  ) throws(TransferError) {
+    let request = s3.request(
+      "DELETE", bucket: bucket, key: key, query: [.init("uploadId", uploadID)], credentials: credentials,
+      region: region, payload: .sha256(Hex.encode(SHA256.hash([]))))
+    do throws(TransferError) {
+      _ = try client.exchange(request, method: "DELETE", body: [])
+    } catch .status(404, let detail) where detail.hasPrefix("NoSuchUpload") {
+      return
     }
   }
 

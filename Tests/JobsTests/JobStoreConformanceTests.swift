@@ -158,6 +158,27 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
   }
 
   @Test(arguments: StoreKind.allCases)
+  func openUploads_areStoredWithTheJob_untilClosed(kind: StoreKind) async throws {
+    let store = try await kind.make()
+    let job = try await submit(store, newJob())
+    _ = try await store.claim(worker: "w", now: t0, lease: .seconds(30))
+    let first = OpenUpload(bucket: "b", key: "out/a \"b\".wav", uploadID: "u-1")
+    let second = OpenUpload(bucket: "b", key: "out/c.wav", uploadID: "u-2")
+    for upload in [first, second] {
+      try await store.update(id: job.id) { try $0.openUpload(upload, worker: "w", now: self.t0, lease: .seconds(30)) }
+    }
+    #expect(try store.job(id: job.id)?.openUploads == [first, second])
+    try await store.update(id: job.id) { $0.closeUpload(id: "u-1") }
+    #expect(try store.job(id: job.id)?.openUploads == [second])
+    // Only the lease holder opens one.
+    await #expect(throws: JobStateError.self) {
+      try await store.update(id: job.id) {
+        try $0.openUpload(first, worker: "other", now: self.t0, lease: .seconds(30))
+      }
+    }
+  }
+
+  @Test(arguments: StoreKind.allCases)
   func claim_appliesTheSameTransitionAsJobClaim(kind: StoreKind) async throws {
     let store = try await kind.make()
     let submitted = try await submit(store, newJob(deadline: t0 + 600))

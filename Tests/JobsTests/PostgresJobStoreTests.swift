@@ -114,7 +114,7 @@ import Testing
     let version = try await blocking {
       try PostgresConnection(url: url).execute("SELECT version FROM ferry_schema").first?.int(0)
     }
-    #expect(version == 1)
+    #expect(version == 2)
   }
 
   @Test func aNewerSchema_isRefusedRatherThanMisread() async throws {

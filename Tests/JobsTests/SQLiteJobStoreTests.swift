@@ -33,7 +33,7 @@ import Testing
     let path = try makeTemporaryDirectory("ferry-sqlite") + "/ferry.db"
     _ = try SQLiteJobStore(path: path)
     let database = try SQLiteDatabase(path: path)
-    #expect(try database.scalar("PRAGMA user_version") == 3)
+    #expect(try database.scalar("PRAGMA user_version") == 4)
     let valid = """
       INSERT INTO jobs (id, owner, path, request, request_digest, status, phase, progress, bytes_done, duration,
         submitted_ms, expires_ms, not_before_ms, attempt, attempts, cancel_requested%@)

@@ -11,6 +11,8 @@ public final class FaultProxy: @unchecked Sendable {
   public enum Action: Sendable {
     /// Forward it and pass the whole answer back.
     case forward
+    /// Hold it this many seconds (a slow link), then forward it.
+    case forwardAfter(seconds: Double)
     /// Forward it, wait for the whole answer, then reset the client's connection instead of answering.
     case forwardThenReset
     /// Answer it here with a status, headers and body; the peer never sees it.
@@ -93,6 +95,10 @@ public final class FaultProxy: @unchecked Sendable {
       for (name, value) in headers { text += "\(name): \(value)\r\n" }
       FaultProxy.send(client, Array((text + "\r\n" + body).utf8))
     case .forward:
+      guard let answer = exchange(bytes) else { return }
+      FaultProxy.send(client, answer)
+    case .forwardAfter(let seconds):
+      Thread.sleep(forTimeInterval: seconds)
       guard let answer = exchange(bytes) else { return }
       FaultProxy.send(client, answer)
     case .forwardThenReset:
