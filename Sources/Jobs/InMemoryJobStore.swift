@@ -33,7 +33,7 @@ public final class InMemoryJobStore: JobStore {
     guard earlier.owner == job.owner else { return false }
     if let key = job.idempotencyKey { return earlier.idempotencyKey == key && earlier.path == job.path }
     return earlier.path == job.path && earlier.requestDigest == job.requestDigest
-      && earlier.submittedAt >= duplicateSince
+      && earlier.submittedAt >= duplicateSince && ![.failed, .cancelled, .internalError].contains(earlier.status)
   }
 
   public func duplicate(of job: Job, since: Date) throws -> Job? {

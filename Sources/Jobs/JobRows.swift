@@ -9,6 +9,10 @@ public enum JobRows {
     lease_holder, lease_expires_ms, cancel_requested, result, error, on_complete, open_uploads
     """
 
+  /// The jobs an identical re-POST may be answered with: not one that ended in failure (the user who fixes a
+  /// bucket's permissions and sends again wants a new job, not the old failure).
+  public static let notFailed = "status NOT IN ('Failed', 'Cancelled', 'InternalError')"
+
   /// How many columns `columns` names.
   public static let columnCount = 27
 

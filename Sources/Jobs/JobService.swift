@@ -13,13 +13,14 @@ public struct JobService: Sendable {
   public let estimator: RunTimeEstimator
   /// How long jobs and their records are kept (`jobs.retention_days`).
   public let retention: Duration
-  /// An identical body re-posted within this window returns the first job.
+  /// An identical body re-posted within this window returns the first job (a client's retry after a lost
+  /// answer), unless that job ended in failure.
   public let duplicateWindow: Duration
   private let now: @Sendable () -> Date
 
   public init(
     store: any JobStore, pool: WorkerPool?, cipher: RequestCipher, admission: AdmissionControl,
-    estimator: RunTimeEstimator, retention: Duration, duplicateWindow: Duration = .seconds(600),
+    estimator: RunTimeEstimator, retention: Duration, duplicateWindow: Duration = .seconds(60),
     now: @escaping @Sendable () -> Date = { Date() }
   ) {
     self.store = store
@@ -44,6 +45,8 @@ public struct JobService: Sendable {
       return try await store(owner: owner, path: path, body: body, request: request, idempotencyKey: idempotencyKey)
     } catch let refusal as AdmissionRefusal {
       throw refusal
+    } catch let reused as IdempotencyKeyReused {
+      throw reused
     } catch let cancelled as CancellationError {
       throw cancelled
     } catch {
@@ -69,15 +72,41 @@ public struct JobService: Sendable {
         estimatedRun: estimate)
     {
       // A retry of a job already stored gets that job, whatever the queue looks like now.
-      if let earlier = try store.duplicate(of: job, since: since) { return .existing(earlier) }
+      if let earlier = try store.duplicate(of: job, since: since) { return try .existing(sameRequest(earlier, job)) }
       throw refusal
     }
     // The store's submit finds a retry itself, in the same transaction as the insert: no lookup before it
     // (one round trip less per submission on PostgreSQL).
     let submission = try await store.submit(job, duplicateSince: since)
-    if case .created = submission { pool?.wake() }
+    switch submission {
+    case .created: pool?.wake()
+    case .existing(let earlier): _ = try sameRequest(earlier, job)
+    }
     return submission
   }
+}
+
+extension JobService {
+  /// `earlier`, when `job` is a retry of it: the same body, or the same `Idempotency-Key` with the same body.
+  /// The same key with another body is a client's mistake that must not pass for success.
+  fileprivate func sameRequest(_ earlier: Job, _ job: Job) throws(IdempotencyKeyReused) -> Job {
+    guard job.idempotencyKey == nil || earlier.requestDigest == job.requestDigest else {
+      throw IdempotencyKeyReused(jobID: earlier.id)
+    }
+    return earlier
+  }
+}
+
+/// An `Idempotency-Key` sent again with another body: 422, nothing stored.
+public struct IdempotencyKeyReused: ProblemError, Sendable, CustomStringConvertible {
+  /// The job the key names.
+  public var jobID: UUID
+
+  public var problem: Problem { .idempotencyKeyReused }
+  public var detail: String {
+    "Idempotency-Key: already used for job \(jobID.text) with another body; send a new key for a new job"
+  }
+  public var description: String { detail }
 }
 
 /// The job store did not answer a submission: nothing was stored, so the client may safely send it again.

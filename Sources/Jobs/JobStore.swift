@@ -11,8 +11,9 @@ import Foundation
 /// state machine; `claim` is the exception because it must choose the job and take it atomically.
 public protocol JobStore: Sendable {
   /// Stores a new pending job, or returns the owner's existing job when `job.idempotencyKey` matches one of
-  /// theirs on the same path, or when they posted an identical body (`requestDigest`) to the same path at or
-  /// after `duplicateSince`.
+  /// theirs on the same path (whatever its body: the caller compares digests), or when they posted an
+  /// identical body (`requestDigest`) to the same path at or after `duplicateSince` and that job did not end
+  /// Failed, Cancelled or InternalError.
   func submit(_ job: Job, duplicateSince: Date) async throws -> Submission
 
   /// The earlier job `submit` would return instead of storing `job`, if there is one (a read: the API asks

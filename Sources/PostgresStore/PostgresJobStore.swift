@@ -223,6 +223,7 @@ extension PostgresJobStore {
         """
         SELECT \(columns) FROM jobs
         WHERE owner = $1::text AND request_digest = $2::text AND path = $3::text AND submitted_ms >= $4::bigint
+          AND \(JobRows.notFailed)
         ORDER BY seq DESC LIMIT 1
         """,
         [.text(job.owner), .text(job.requestDigest), .text(job.path), .int(since.millisecondsSince1970)])

@@ -60,6 +60,8 @@ extension Problem {
   public static let unsupportedMediaType = Problem("unsupported-media-type", 415, "Unsupported media type")
   /// An `Expect` other than `100-continue`.
   public static let expectationFailed = Problem("expectation-failed", 417, "Expectation failed")
+  /// An `Idempotency-Key` sent again with another body.
+  public static let idempotencyKeyReused = Problem("idempotency-key-reused", 422, "Idempotency key reused")
   /// The app is over its rate limit; `Retry-After` says when to come back.
   public static let tooManyRequests = Problem("too-many-requests", 429, "Too many requests")
   /// Too many header fields, or too many header bytes.
@@ -97,7 +99,7 @@ extension Problem {
   public static let catalogue: [Problem] = [
     .invalidRequest, .outputURLExpiresTooSoon, .unauthorized, .forbidden, .notFound, .methodNotAllowed,
     .requestTimeout, .conflict, .payloadTooLarge, .uriTooLong, .unsupportedMediaType, .expectationFailed,
-    .tooManyRequests, .headersTooLarge, .internalError, .notImplemented, .notReady, .httpVersionNotSupported,
+    .idempotencyKeyReused, .tooManyRequests, .headersTooLarge, .internalError, .notImplemented, .notReady, .httpVersionNotSupported,
     .inputFileAccess, .outputFileAccess, .networkPolicy, .inputTooLarge, .unsupportedMedia, .outputURLExpired,
     .processingFailed, .cancelled,
   ]

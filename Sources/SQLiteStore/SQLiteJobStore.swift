@@ -52,7 +52,8 @@ public final class SQLiteJobStore: JobStore {
     }
     return try fetchOne(
       database,
-      "WHERE owner = ?1 AND request_digest = ?2 AND path = ?3 AND submitted_ms >= ?4 ORDER BY seq DESC LIMIT 1",
+      "WHERE owner = ?1 AND request_digest = ?2 AND path = ?3 AND submitted_ms >= ?4 AND \(JobRows.notFailed) "
+        + "ORDER BY seq DESC LIMIT 1",
       .text(job.owner), .text(job.requestDigest), .text(job.path), .int(since.millisecondsSince1970))
   }
 

@@ -109,14 +109,35 @@ import Testing
     let first = await server.request("POST", "/media/copy", headers: auth, body: body)
     let again = await server.request("POST", "/media/copy", headers: auth, body: body)
     #expect(first.json["job_id"] as? String == again.json["job_id"] as? String)
+    let keyedBody = #"{"input": "dlb://a", "output": "dlb://b"}"#
     let keyed = await server.request(
-      "POST", "/media/copy", headers: auth.merging(["Idempotency-Key": "k-1"]) { $1 },
-      body: #"{"input": "dlb://a", "output": "dlb://b"}"#)
+      "POST", "/media/copy", headers: auth.merging(["Idempotency-Key": "k-1"]) { $1 }, body: keyedBody)
     let keyedAgain = await server.request(
-      "POST", "/media/copy", headers: auth.merging(["Idempotency-Key": "k-1"]) { $1 },
-      body: #"{"input": "dlb://other", "output": "dlb://b"}"#)
+      "POST", "/media/copy", headers: auth.merging(["Idempotency-Key": "k-1"]) { $1 }, body: keyedBody)
     #expect(keyed.json["job_id"] as? String == keyedAgain.json["job_id"] as? String)
     #expect(keyed.json["job_id"] as? String != first.json["job_id"] as? String)
+    // The same key with another body is the client's mistake: 422, and nothing stored.
+    let reused = await server.request(
+      "POST", "/media/copy", headers: auth.merging(["Idempotency-Key": "k-1"]) { $1 },
+      body: #"{"input": "dlb://other", "output": "dlb://b"}"#)
+    #expect(reused.status == 422 && reused.json["type"] as? String == "/problems/idempotency-key-reused")
+    let detail = reused.json["detail"] as? String ?? ""
+    #expect(detail.contains(keyed.json["job_id"] as? String ?? "?") && detail.hasPrefix("Idempotency-Key:"))
+    let listing = await server.request("GET", "/media/jobs", headers: auth)
+    #expect(listing.json["count"] as? Int == 2)
+  }
+
+  @Test func theSameBody_afterItsJobWasCancelled_isANewJob() async throws {
+    let server = try APIHarness()
+    let token = try await server.token(key: "app-a", secret: "secret-a")
+    let auth = ["Authorization": "Bearer \(token)"]
+    let body = #"{"input": "dlb://in.wav", "output": "dlb://out.wav"}"#
+    let first = try #require(
+      await server.request("POST", "/media/copy", headers: auth, body: body).json["job_id"] as? String)
+    let cancelled = await server.request("POST", "/media/jobs/cancel?job_id=\(first)", headers: auth, body: "{}")
+    #expect(cancelled.json["status"] as? String == "Cancelled")
+    let again = await server.request("POST", "/media/copy", headers: auth, body: body)
+    #expect(again.status == 200 && again.json["job_id"] as? String != first, "a new job, not the cancelled one")
   }
 
   @Test func outputURLsThatExpireTooSoon_areRefused_withTheLifetimeNeeded() async throws {

@@ -53,6 +53,33 @@ import Testing
     #expect(try await harness.submit("new", key: "k1").id != first.id)
     let keyed = try #require(try harness.store.list(.init(owner: "app", limit: 1)).jobs.first)
     await #expect(throws: AdmissionRefusal.self) { try await harness.submit("x", deadline: deadline) }
-    #expect(try await harness.submit("different body, same key", deadline: deadline, key: "k1").id == keyed.id)
+    #expect(try await harness.submit("new", deadline: deadline, key: "k1").id == keyed.id)
+    await #expect(throws: IdempotencyKeyReused.self) {
+      try await harness.submit("different body, same key", deadline: deadline, key: "k1")
+    }
+  }
+
+  @Test func anIdenticalBody_isTheSameJobFor60Seconds_unlessThatJobFailed() async throws {
+    let clock = ManualClock()
+    let harness = try PoolHarness(concurrency: 1, clock: clock) { _ in RecordingWork { _ in "{}" } }
+    let first = try await harness.submit("same body")
+    clock.advance(by: 59)
+    #expect(try await harness.submit("same body").id == first.id, "a retry after a lost answer")
+    clock.advance(by: 2)
+    let later = try await harness.submit("same body")
+    #expect(later.id != first.id, "61 s later the same body is a new job")
+    // A job that ended in failure is never the answer: the client fixed the cause and sends again.
+    for end in [JobStatus.failed, .internalError] {
+      let harness = try PoolHarness(concurrency: 1, clock: clock) { _ in RecordingWork { _ in "{}" } }
+      let failing = try await harness.submit("fails: \(end)")
+      #expect(try await harness.store.claim(worker: "w", now: clock.date, lease: .seconds(30))?.id == failing.id)
+      try await harness.store.update(id: failing.id) { job in
+        let error = JobError(.inputFileAccess, detail: "403")
+        try job.finish(
+          end == .failed ? .failed(error) : .internalError(error), worker: "w", now: clock.date, maxAttempts: 1)
+      }
+      #expect(try harness.store.job(id: failing.id)?.status == end)
+      #expect(try await harness.submit("fails: \(end)").id != failing.id)
+    }
   }
 }

@@ -119,6 +119,25 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
   }
 
   @Test(arguments: StoreKind.allCases)
+  func submit_ofAnIdenticalBody_neverReturnsAJobThatEndedInFailure(kind: StoreKind) async throws {
+    let store = try await kind.make()
+    let cancelled = try await submit(store, newJob(digest: "cancelled body"))
+    try await store.update(id: cancelled.id) { _ = $0.cancel(now: self.t0) }
+    let again = newJob(digest: "cancelled body")
+    #expect(try await store.submit(again, duplicateSince: t0 - 1) == .created(again))
+    #expect(try store.duplicate(of: newJob(digest: "cancelled body"), since: t0 - 1)?.id == again.id)
+
+    let failed = try await submit(store, newJob(digest: "failed body", deadline: t0))
+    _ = try await store.claim(worker: "w", now: t0, lease: .seconds(30))
+    try await store.update(id: failed.id) {
+      try $0.finish(.failed(JobError(.inputFileAccess, detail: "403")), worker: "w", now: self.t0, maxAttempts: 1)
+    }
+    #expect(try store.duplicate(of: newJob(digest: "failed body"), since: t0 - 1) == nil)
+    let retry = newJob(digest: "failed body")
+    #expect(try await store.submit(retry, duplicateSince: t0 - 1) == .created(retry))
+  }
+
+  @Test(arguments: StoreKind.allCases)
   func claim_takesTheEarliestDeadlineFirst_thenSubmissionOrder(kind: StoreKind) async throws {
     let store = try await kind.make()
     let none1 = try await submit(store, newJob())
