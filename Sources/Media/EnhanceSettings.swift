@@ -10,6 +10,8 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
     "voice_recording", "other",
   ]
   public static let noiseAmounts = ["low": 6.0, "medium": 12.0, "high": 20.0, "max": 30.0]
+  /// Dolby's words for the 0-100 amounts (range control, sibilance, plosive and click reduction).
+  public static let levelAmounts = ["low": 25.0, "medium": 50.0, "high": 75.0, "max": 100.0]
 
   public var contentType: String
   /// Integrated loudness target in LKFS; nil when loudness correction is off.
@@ -79,10 +81,11 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
     let noiseEnabled = try Self.bool(root, audio, "noise", "reduction", "enable")
     if noiseEnabled == false { noiseReduction = nil }
     if noiseEnabled == true && noiseReduction == nil { noiseReduction = Self.noiseAmounts["medium"] }
-    if let amount = try Self.string(root, audio, "noise", "reduction", "amount") {
-      guard let decibels = Self.noiseAmounts[amount] else {
-        throw InvalidRequest("audio.noise.reduction.amount", "must be low, medium, high or max")
-      }
+    // `auto`: the content type's own amount (medium where it has none).
+    let noiseAuto = noiseReduction ?? Self.noiseAmounts["medium"]!
+    if let decibels = try Self.amount(
+      root, audio, "noise", "reduction", "amount", words: Self.noiseAmounts, auto: noiseAuto)
+    {
       // An amount alone turns reduction on (music too); with enable false it stays off.
       if noiseEnabled != false { noiseReduction = decibels }
     }
@@ -97,13 +100,20 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
     }
     humReduction = try Self.bool(root, audio, "filter", "hum", "enable") ?? false
 
-    if try Self.bool(root, audio, "dynamics", "range_control", "enable") == true {
-      rangeControl = try Self.number(root, audio, "dynamics", "range_control", "amount", range: 0...100) ?? 50
-    }
+    let range = try Self.amount(
+      root, audio, "dynamics", "range_control", "amount", words: Self.levelAmounts, auto: 50, numbers: 0...100)
+    if try Self.bool(root, audio, "dynamics", "range_control", "enable") == true { rangeControl = range ?? 50 }
+    let sibilance = try Self.amount(
+      root, audio, "speech", "sibilance", "reduction", "amount", words: Self.levelAmounts, auto: 50, numbers: 0...100)
     if try Self.bool(root, audio, "speech", "sibilance", "reduction", "enable") == true {
-      sibilanceReduction =
-        try Self.number(root, audio, "speech", "sibilance", "reduction", "amount", range: 0...100) ?? 50
+      sibilanceReduction = sibilance ?? 50
     }
+    // Checked as Dolby takes them; what they do is issue "Enhance quality"'s (accepted and not applied yet).
+    for name in ["plosive", "click"] {
+      _ = try Self.amount(
+        root, audio, "speech", name, "reduction", "amount", words: Self.levelAmounts, auto: 50, numbers: 0...100)
+    }
+    _ = try Self.number(root, audio, "speech", "isolation", "amount", range: 0...100)
   }
 
   private init(
@@ -164,6 +174,28 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
         field, "must be between \(Self.format(range.lowerBound)) and \(Self.format(range.upperBound))")
     }
     return number
+  }
+
+  /// An amount as Dolby spells it (one of `words`, or `auto` for `auto`) or, with `numbers`, as a number in
+  /// that range; nil when absent. The refusal lists what the field takes.
+  private static func amount(
+    _ root: [String: JSONValue], _ path: String..., words: [String: Double], auto: Double,
+    numbers: ClosedRange<Double>? = nil
+  ) throws(InvalidRequest) -> Double? {
+    let field = path.joined(separator: ".")
+    guard let value = try value(root, path) else { return nil }
+    if case .string(let word) = value {
+      if word == "auto" { return auto }
+      if let amount = words[word] { return amount }
+    } else if let numbers, let number = value.number, number.isFinite, numbers.contains(number) {
+      return number
+    }
+    let spelled = words.sorted { $0.value < $1.value }.map(\.key) + ["auto"]
+    let takes = spelled.dropLast().joined(separator: ", ") + " or " + spelled.last!
+    guard let numbers else { throw InvalidRequest(field, "must be \(takes)") }
+    throw InvalidRequest(
+      field,
+      "must be \(takes), or a number from \(Self.format(numbers.lowerBound)) to \(Self.format(numbers.upperBound))")
   }
 
   static func format(_ value: Double) -> String {

@@ -99,7 +99,8 @@ extension Problem {
   public static let catalogue: [Problem] = [
     .invalidRequest, .outputURLExpiresTooSoon, .unauthorized, .forbidden, .notFound, .methodNotAllowed,
     .requestTimeout, .conflict, .payloadTooLarge, .uriTooLong, .unsupportedMediaType, .expectationFailed,
-    .idempotencyKeyReused, .tooManyRequests, .headersTooLarge, .internalError, .notImplemented, .notReady, .httpVersionNotSupported,
+    .idempotencyKeyReused, .tooManyRequests, .headersTooLarge, .internalError, .notImplemented, .notReady,
+    .httpVersionNotSupported,
     .inputFileAccess, .outputFileAccess, .networkPolicy, .inputTooLarge, .unsupportedMedia, .outputURLExpired,
     .processingFailed, .cancelled,
   ]

@@ -52,6 +52,36 @@ import Testing
     #expect(off.targetLevel == nil && off.noiseReduction == nil && off.highPass == nil)
   }
 
+  @Test func amountsSpelledAsDolbySpellsThem_areAcceptedWhereDolbyTakesThem() throws {
+    let words = try settings(
+      #"""
+      {"content": {"type": "music"}, "audio": {
+        "noise": {"reduction": {"enable": true, "amount": "auto"}},
+        "dynamics": {"range_control": {"enable": true, "amount": "high"}},
+        "speech": {"sibilance": {"reduction": {"enable": true, "amount": "medium"}},
+                   "plosive": {"reduction": {"enable": true, "amount": "max"}},
+                   "click": {"reduction": {"enable": true, "amount": "low"}}, "isolation": {"amount": 80}}}}
+      """#)
+    #expect(words.noiseReduction == 12, "auto on music: medium (music has no amount of its own)")
+    #expect(words.rangeControl == 75 && words.sibilanceReduction == 50)
+    let auto = try settings(
+      #"{"audio": {"dynamics": {"range_control": {"enable": true, "amount": "auto"}}, "noise": {"reduction": {"amount": "low"}}}}"#
+    )
+    #expect(auto.rangeControl == 50 && auto.noiseReduction == 6)
+    #expect(
+      try settings(#"{"audio": {"speech": {"sibilance": {"reduction": {"enable": true, "amount": 30}}}}}"#)
+        .sibilanceReduction == 30, "numbers stay accepted")
+    #expect(
+      refusal(#"{"audio": {"speech": {"plosive": {"reduction": {"amount": "lots"}}}}}"#)
+        == "audio.speech.plosive.reduction.amount: must be low, medium, high, max or auto, or a number from 0 to 100")
+    #expect(
+      refusal(#"{"audio": {"noise": {"reduction": {"amount": 12}}}}"#)
+        == "audio.noise.reduction.amount: must be low, medium, high, max or auto")
+    #expect(
+      refusal(#"{"audio": {"speech": {"isolation": {"amount": 150}}}}"#)
+        == "audio.speech.isolation.amount: must be between 0 and 100")
+  }
+
   @Test func badValues_areRefusedNamingTheField() {
     #expect(refusal(#"{"content": {"type": "dash"}}"#)?.hasPrefix(#"content.type: unsupported "dash""#) == true)
     #expect(
