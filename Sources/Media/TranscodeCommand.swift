@@ -45,7 +45,7 @@ public enum TranscodeCommand {
     } else {
       arguments = ["-map", "0:a:0", "-vn"]
     }
-    arguments += audio(output, codec: output.audioCodec ?? "aac") + ["-map_metadata", "-1"]
+    arguments += audio(output.audioTracks[0], codec: output.audioCodec ?? "aac") + ["-map_metadata", "-1"]
     return arguments + [
       "-f", "hls", "-hls_time", seconds, "-hls_playlist_type", "vod", "-hls_segment_type", "mpegts",
       // The segment name is a pattern: a `%` in the folder (from data_dir) must be doubled to mean itself.
@@ -63,48 +63,84 @@ public enum TranscodeCommand {
       if let scale = scale(output) { arguments += ["-vf", scale] }
       return arguments + ["-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-update", "1", "-f", kind.muxer]
     }
-    let audio = audio(output, codec: output.audioCodec ?? kind.audioCodecs[0])
     guard let videoCodecs = kind.videoCodecs else {
+      let audio = audio(output.audioTracks[0], codec: output.audioCodec ?? kind.audioCodecs[0])
       return ["-map", "0:a:0", "-vn"] + audio + ["-map_metadata", "-1", "-f", kind.muxer]
     }
-    let arguments =
-      ["-map", "0:v:0", "-map", "0:a:0?"] + video(output, codec: output.videoCodec ?? videoCodecs[0]) + audio
+    // A video file: one stream of the input's first audio per track asked for, each encoded as its entry says.
+    var arguments = ["-map", "0:v:0"] + video(output, codec: output.videoCodec ?? videoCodecs[0])
+    for (index, track) in output.audioTracks.enumerated() {
+      arguments += ["-map", "0:a:0?"] + audio(track, codec: track.codec ?? kind.audioCodecs[0], stream: index)
+    }
     return arguments + (kind == .webm ? [] : ["-movflags", "+faststart"]) + ["-map_metadata", "-1", "-f", kind.muxer]
   }
 
   /// Encoder, bitrate, size and frame rate for a video stream.
   static func video(_ output: TranscodeSpec.Output, codec: String) -> [String] {
     var arguments: [String]
+    // Without a bitrate, a quality target (the encoder's usual one).
+    let quality: [String]
     switch codec {
     case "vp9":
       arguments = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"]
-      arguments += output.videoBitrate.map { ["-b:v", "\($0)k"] } ?? ["-crf", "33", "-b:v", "0"]
+      quality = ["-crf", "33", "-b:v", "0"]
+    case "vp8":
+      arguments = ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8"]
+      // libvpx's VP8 needs a ceiling next to its quality target.
+      quality = ["-crf", "10", "-b:v", "2M"]
+    case "h265":
+      // hvc1: the tag Apple's players need to play HEVC in MP4 and QuickTime.
+      arguments = ["-c:v", "libx265", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-tag:v", "hvc1"]
+      quality = ["-crf", "28"]
     default:
       arguments = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
-      arguments += output.videoBitrate.map { ["-b:v", "\($0)k"] } ?? ["-crf", "23"]
+      quality = ["-crf", "23"]
+    }
+    if let kilobits = output.videoBitrate {
+      arguments += ["-b:v", "\(kilobits)k"]
+      // cbr holds the rate over a one-second buffer; vbr lets it vary around the average.
+      if output.videoBitrateMode == "cbr" {
+        arguments += ["-minrate", "\(kilobits)k", "-maxrate", "\(kilobits)k", "-bufsize", "\(kilobits)k"]
+      }
+    } else {
+      arguments += quality
     }
     if let scale = scale(output) { arguments += ["-vf", scale] }
     if let rate = output.frameRate { arguments += ["-r", EnhanceCommand.number(rate)] }
     return arguments
   }
 
-  /// Encoder, bitrate, rate and channels for an audio stream.
-  static func audio(_ output: TranscodeSpec.Output, codec: String) -> [String] {
+  /// Encoder, bitrate, rate and channels for an audio stream: the output's only one, or with `stream` its
+  /// audio stream of that index (`-c:a:1` ...).
+  static func audio(_ output: TranscodeSpec.AudioTrack, codec: String, stream: Int? = nil) -> [String] {
+    let options = audioOptions(output, codec: codec)
+    guard let stream else { return options }
+    return options.map { option in
+      switch option {
+      case "-c:a", "-b:a", "-q:a": "\(option):\(stream)"
+      case "-ar", "-ac": "\(option):a:\(stream)"
+      default: option
+      }
+    }
+  }
+
+  /// `audio`'s options for the output's only audio stream.
+  private static func audioOptions(_ output: TranscodeSpec.AudioTrack, codec: String) -> [String] {
     var arguments: [String]
     var rate = output.sampleRate
     switch codec {
     case "mp3":
-      arguments = ["-c:a", "libmp3lame", "-b:a", "\(output.audioBitrate ?? 192)k"]
+      arguments = ["-c:a", "libmp3lame", "-b:a", "\(output.bitrate ?? 192)k"]
       rate = rate.map { nearest($0, in: [48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000]) }
     case "aac":
-      arguments = ["-c:a", "aac", "-b:a", "\(output.audioBitrate ?? 192)k"]
+      arguments = ["-c:a", "aac", "-b:a", "\(output.bitrate ?? 192)k"]
       rate = rate.map {
         nearest($0, in: [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350])
       }
     case "vorbis":
-      arguments = ["-c:a", "libvorbis"] + (output.audioBitrate.map { ["-b:a", "\($0)k"] } ?? ["-q:a", "5"])
+      arguments = ["-c:a", "libvorbis"] + (output.bitrate.map { ["-b:a", "\($0)k"] } ?? ["-q:a", "5"])
     case "opus":
-      arguments = ["-c:a", "libopus", "-b:a", "\(output.audioBitrate ?? 128)k"]
+      arguments = ["-c:a", "libopus", "-b:a", "\(output.bitrate ?? 128)k"]
       // Opus runs at 48 kHz (or a few lower rates); anything else is resampled to 48 kHz.
       if let asked = rate, ![48000, 24000, 16000, 12000, 8000].contains(asked) { rate = 48000 }
     case "flac": arguments = ["-c:a", "flac"]

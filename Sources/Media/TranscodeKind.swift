@@ -39,8 +39,9 @@ public enum TranscodeKind: String, Sendable, Equatable, Codable, CaseIterable {
   /// The video codecs the kind takes, the default first; nil for kinds that carry no video stream.
   var videoCodecs: [String]? {
     switch self {
-    case .mp4, .mov, .hls: ["h264"]
-    case .webm: ["vp9"]
+    case .mp4, .mov: ["h264", "h265"]
+    case .hls: ["h264"]
+    case .webm: ["vp9", "vp8"]
     case .mp3, .aac, .m4a, .wav, .flac, .ogg, .opus, .jpg: nil
     }
   }

@@ -8,6 +8,14 @@ import Locations
 /// destination is a location, or a `{"storage", "path"}` reference into the request's `storage` block; an hls
 /// output's destination is a folder.
 public struct TranscodeSpec: JobSpec {
+  /// One audio track's settings, each nil for the codec's default.
+  public struct AudioTrack: Sendable, Equatable, Codable {
+    public var codec: String?
+    public var bitrate: Int?
+    public var sampleRate: Int?
+    public var channels: Int?
+  }
+
   public struct Output: Sendable, Equatable, Codable {
     public var id: String
     public var kind: TranscodeKind
@@ -19,12 +27,23 @@ public struct TranscodeSpec: JobSpec {
     public var audioBitrate: Int?
     public var sampleRate: Int?
     public var channels: Int?
+    /// The audio tracks after the first (whose settings are the four above), for video files: `audio` given
+    /// as a list makes one track per entry. Nil in specs stored before there could be more than one.
+    public var moreAudio: [AudioTrack]?
+
+    /// Every audio track asked for (one, with the kind's defaults, when `audio` was not given).
+    public var audioTracks: [AudioTrack] {
+      [AudioTrack(codec: audioCodec, bitrate: audioBitrate, sampleRate: sampleRate, channels: channels)]
+        + (moreAudio ?? [])
+    }
     /// Video settings.
     public var videoCodec: String?
     public var width: Int?
     public var height: Int?
     public var frameRate: Double?
     public var videoBitrate: Int?
+    /// `video.bitrate_mode`: `cbr` holds `videoBitrate` constant, `vbr` (or nil) lets it vary around it.
+    public var videoBitrateMode: String?
     /// Image (thumbnail) settings.
     public var offset: Double?
     /// hls: whether the stream carries video (nil: when the input has it), and the segment length in seconds.
@@ -121,24 +140,27 @@ public struct TranscodeSpec: JobSpec {
     }
     var output = Output(id: id, kind: kind, destination: destination)
     if let audio = fields["audio"], audio != .null {
-      // A list of audio settings is accepted; this version uses the first.
-      let first: JSONValue = if case .array(let list) = audio, let head = list.first { head } else { audio }
-      guard case .object(let settings) = first else { throw InvalidRequest("\(field).audio", "must be an object") }
-      let allowed = kind.audioCodecs
-      if let codec = settings["codec"]?.string {
-        guard allowed.contains(codec) else {
+      // An object, or a list with one track per entry (a video file holds several; other kinds one).
+      let entries: [(JSONValue, String)]
+      if case .array(let list) = audio {
+        entries = list.enumerated().map { ($0.element, "\(field).audio[\($0.offset)]") }
+        if list.count > 1 && !kind.isVideoFile {
           throw InvalidRequest(
-            "\(field).audio.codec",
-            "\"\(codec)\" does not fit \(kind.rawValue); use \(allowed.joined(separator: " or "))")
+            "\(field).audio[1]", "a \(kind.rawValue) output carries one audio track; use mp4, mov or webm for several")
         }
-        output.audioCodec = codec
+        guard list.count <= 8 else { throw InvalidRequest("\(field).audio", "at most 8 audio tracks") }
+      } else {
+        entries = [(audio, "\(field).audio")]
       }
-      output.audioBitrate = try number(settings["bitrate_kb"], "\(field).audio.bitrate_kb", 8...512).map { Int($0) }
-      output.sampleRate = try number(settings["sample_rate"], "\(field).audio.sample_rate", 8000...192000).map {
-        Int($0)
+      let tracks = try entries.map { entry throws(InvalidRequest) in try audioTrack(entry.0, field: entry.1, kind: kind)
       }
-      output.channels = try number(settings["channels"], "\(field).audio.channels", 1...8).map { Int($0) }
-      try checkEncoderLimits(output, codec: output.audioCodec ?? allowed.first ?? "", field: "\(field).audio")
+      if let first = tracks.first {
+        output.audioCodec = first.codec
+        output.audioBitrate = first.bitrate
+        output.sampleRate = first.sampleRate
+        output.channels = first.channels
+      }
+      if tracks.count > 1 { output.moreAudio = Array(tracks.dropFirst()) }
     }
     if let video = fields["video"], video != .null {
       guard let codecs = kind.videoCodecs else {
@@ -154,17 +176,30 @@ public struct TranscodeSpec: JobSpec {
         }
         output.carriesVideo = on
       }
-      if let codec = settings["codec"]?.string {
+      if let name = settings["codec"]?.string {
+        let codec = Self.videoCodecNames[name] ?? name
         guard codecs.contains(codec) else {
-          throw InvalidRequest("\(field).video.codec", "\"\(codec)\" does not fit \(kind.rawValue); use \(codecs[0])")
+          throw InvalidRequest(
+            "\(field).video.codec",
+            "\"\(name)\" does not fit \(kind.rawValue); use \(codecs.joined(separator: " or "))")
         }
         output.videoCodec = codec
       }
       output.width = try number(settings["width"], "\(field).video.width", 16...7680).map { Int($0) / 2 * 2 }
       output.height = try number(settings["height"], "\(field).video.height", 16...4320).map { Int($0) / 2 * 2 }
       output.frameRate = try number(settings["frame_rate"], "\(field).video.frame_rate", 1...120)
-      output.videoBitrate = try number(settings["bitrate_kb"], "\(field).video.bitrate_kb", 50...100_000).map {
+      // Up to what a 4K60 master takes (Dolby's YouTube sample asks for more than 100,000).
+      output.videoBitrate = try number(settings["bitrate_kb"], "\(field).video.bitrate_kb", 50...500_000).map {
         Int($0)
+      }
+      if let mode = settings["bitrate_mode"], mode != .null {
+        guard let name = mode.string, ["cbr", "vbr"].contains(name) else {
+          throw InvalidRequest("\(field).video.bitrate_mode", "must be cbr or vbr")
+        }
+        guard name == "vbr" || output.videoBitrate != nil else {
+          throw InvalidRequest("\(field).video.bitrate_mode", "cbr needs video.bitrate_kb: the rate to hold")
+        }
+        output.videoBitrateMode = name
       }
     }
     if let hls = fields["hls"], hls != .null {
@@ -190,13 +225,44 @@ public struct TranscodeSpec: JobSpec {
     return output
   }
 
+  /// Dolby's audio codec names (Hybrik's) for the encoders Ferry has.
+  static let audioCodecNames = ["aac_lc": "aac", "mpeg4_aac": "aac", "pcm": "pcm_s16le"]
+  /// Dolby's names for AAC profiles no encoder here makes (Debian's ffmpeg has no HE-AAC encoder).
+  static let heAACNames: Set = ["he_aac", "he_aac1", "he_aac2", "he_aac_v2", "heaac_v1", "heaac_v2", "heaac_auto"]
+  /// Other names for the video codecs.
+  static let videoCodecNames = ["avc": "h264", "hevc": "h265"]
+
+  /// One entry of `audio`: the codec (as Dolby or ffmpeg names it) checked against the kind, and the numbers.
+  static func audioTrack(_ value: JSONValue, field: String, kind: TranscodeKind) throws(InvalidRequest) -> AudioTrack {
+    guard case .object(let settings) = value else { throw InvalidRequest(field, "must be an object") }
+    let allowed = kind.audioCodecs
+    var track = AudioTrack()
+    if let name = settings["codec"]?.string {
+      if Self.heAACNames.contains(name) {
+        throw InvalidRequest(
+          "\(field).codec", "\"\(name)\" (HE-AAC) is not available here: this ffmpeg has no HE-AAC encoder; use aac_lc")
+      }
+      let codec = Self.audioCodecNames[name] ?? name
+      guard allowed.contains(codec) else {
+        throw InvalidRequest(
+          "\(field).codec", "\"\(name)\" does not fit \(kind.rawValue); use \(allowed.joined(separator: " or "))")
+      }
+      track.codec = codec
+    }
+    track.bitrate = try number(settings["bitrate_kb"], "\(field).bitrate_kb", 8...512).map { Int($0) }
+    track.sampleRate = try number(settings["sample_rate"], "\(field).sample_rate", 8000...192000).map { Int($0) }
+    track.channels = try number(settings["channels"], "\(field).channels", 1...8).map { Int($0) }
+    try checkEncoderLimits(track, codec: track.codec ?? allowed.first ?? "", field: field)
+    return track
+  }
+
   /// What the encoders refuse, refused here with a 400 rather than after the download (one ffmpeg run makes
   /// every output, so one impossible output would fail them all). Sample rates are snapped, not refused.
-  static func checkEncoderLimits(_ output: Output, codec: String, field: String) throws(InvalidRequest) {
+  static func checkEncoderLimits(_ output: AudioTrack, codec: String, field: String) throws(InvalidRequest) {
     if let channels = output.channels, ["mp3", "opus"].contains(codec), channels > 2 {
       throw InvalidRequest("\(field).channels", "\(codec) takes 1 or 2 channels")
     }
-    if let bitrate = output.audioBitrate, codec == "vorbis", !(48...320).contains(bitrate) {
+    if let bitrate = output.bitrate, codec == "vorbis", !(48...320).contains(bitrate) {
       throw InvalidRequest("\(field).bitrate_kb", "vorbis takes 48 to 320 kb/s")
     }
   }

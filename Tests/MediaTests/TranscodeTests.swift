@@ -81,6 +81,57 @@ func transcodeRefusal(_ text: String) -> String? {
       refusal(#"{"inputs": [{"source": "ftp://a"}], "outputs": [{"kind": "mp3", \#(output)}]}"#)?.hasPrefix(
         "inputs[0].source") == true)
   }
+
+  @Test func dolbysCodecNames_bitrateModes_andSeveralAudioTracks_areTakenWhereTheyFit() throws {
+    let out = #""destination": "dlb://o""#
+    let mp4 = try request(
+      #"""
+      {"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "mp4", \#(out),
+        "video": {"codec": "h265", "bitrate_mode": "cbr", "bitrate_kb": 150000},
+        "audio": [{"codec": "aac_lc", "bitrate_kb": 128}, {"codec": "mpeg4_aac", "bitrate_kb": 64, "channels": 1}]}]}
+      """#
+    ).outputs[0]
+    #expect(mp4.videoCodec == "h265" && mp4.videoBitrateMode == "cbr" && mp4.videoBitrate == 150_000)
+    #expect(
+      mp4.audioTracks == [
+        .init(codec: "aac", bitrate: 128), .init(codec: "aac", bitrate: 64, sampleRate: nil, channels: 1),
+      ])
+    let arguments = TranscodeCommand.outputArguments(mp4)
+    #expect(
+      arguments.joined(separator: " ").contains(
+        "-map 0:a:0? -c:a:0 aac -b:a:0 128k -map 0:a:0? -c:a:1 aac -b:a:1 64k -ac:a:1 1"))
+    #expect(arguments.joined(separator: " ").contains("-b:v 150000k -minrate 150000k -maxrate 150000k"))
+    #expect(
+      try request(
+        #"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "webm", \#(out), "video": {"codec": "vp8"}}]}"#
+      )
+      .outputs[0].videoCodec == "vp8")
+    #expect(
+      try request(
+        #"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "wav", \#(out), "audio": {"codec": "pcm"}}]}"#
+      )
+      .outputs[0].audioCodec == "pcm_s16le")
+    let refusals = [
+      (#""kind": "mp3", "audio": [{}, {}]"#, "outputs[0].audio[1]: a mp3 output carries one audio track"),
+      (#""kind": "mp4", "audio": {"codec": "he_aac"}"#, "outputs[0].audio.codec: \"he_aac\" (HE-AAC) is not available"),
+      (#""kind": "mp4", "audio": [{"codec": "pcm"}]"#, "outputs[0].audio[0].codec: \"pcm\" does not fit mp4"),
+      (#""kind": "mp4", "video": {"bitrate_mode": "cbr"}"#, "outputs[0].video.bitrate_mode: cbr needs"),
+      (
+        #""kind": "mp4", "video": {"bitrate_mode": "abr", "bitrate_kb": 900}"#, "outputs[0].video.bitrate_mode: must be"
+      ),
+      (
+        #""kind": "mp4", "video": {"bitrate_kb": 600000}"#, "outputs[0].video.bitrate_kb: must be between 50 and 500000"
+      ),
+      (
+        #""kind": "webm", "video": {"codec": "h264"}"#,
+        "outputs[0].video.codec: \"h264\" does not fit webm; use vp9 or vp8"
+      ),
+    ]
+    for (fields, expected) in refusals {
+      let text = #"{"inputs": [{"source": "dlb://a"}], "outputs": [{\#(fields), \#(out)}]}"#
+      #expect(refusal(text)?.hasPrefix(expected) == true, "\(fields): \(String(describing: refusal(text)))")
+    }
+  }
 }
 
 /// Transcodes through the engine with real ffmpeg: outputs probe as the codecs, sizes and rates asked.
@@ -168,5 +219,46 @@ func transcodeRefusal(_ text: String) -> String? {
       #"{"inputs": [{"source": "dlb://in/tone.wav"}], "outputs": [{"kind": "mp4", "destination": "dlb://out/x.mp4"}]}"#)
     #expect(video.status == .failed && video.error?.type == "/problems/unsupported-media")
     #expect(video.error?.detail.hasPrefix("outputs[0]") == true)
+  }
+
+  @Test func hevcWithTwoAudioTracks_andVP8_areMadeAsAsked() async throws {
+    defer { harness.pool.stop() }
+    let input = harness.storage.path(owner: "app", key: "in/clip2.mp4")
+    try FileManager.default.createDirectory(
+      atPath: (input as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    _ = try await blocking {
+      try ProcessRunner().run(
+        "ffmpeg",
+        [
+          "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=d=2:s=320x240:r=25", "-f", "lavfi", "-i",
+          "sine=f=440:d=2:sample_rate=48000", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+          input,
+        ])
+    }
+    let job = try await run(
+      #"""
+      {"inputs": [{"source": "dlb://in/clip2.mp4"}],
+       "outputs": [
+         {"id": "hevc", "kind": "mp4", "destination": "dlb://out/hevc.mp4",
+          "video": {"codec": "h265", "bitrate_mode": "cbr", "bitrate_kb": 300},
+          "audio": [{"codec": "aac_lc", "bitrate_kb": 128}, {"codec": "aac_lc", "bitrate_kb": 48, "channels": 1}]},
+         {"id": "vp8", "kind": "webm", "destination": "dlb://out/v8.webm", "video": {"codec": "vp8", "bitrate_kb": 400}}]}
+      """#)
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    func streams(_ key: String) async throws -> String {
+      let path = harness.storage.path(owner: "app", key: key)
+      return try await blocking {
+        var lines: [String] = []
+        _ = try ProcessRunner().run(
+          "ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,channels", "-of", "csv=p=0", path]
+        ) { lines.append(String($0)) }
+        return lines.joined(separator: ";")
+      }
+    }
+    // The input's audio is mono: the first track keeps it, the second asks for it.
+    let hevc = try await streams("out/hevc.mp4")
+    #expect(hevc == "hevc;aac,1;aac,1", "\(hevc)")
+    let vp8 = try await streams("out/v8.webm")
+    #expect(vp8 == "vp8;opus,1", "\(vp8)")
   }
 }
