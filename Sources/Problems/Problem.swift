@@ -40,8 +40,11 @@ extension Problem {
   public static let invalidRequest = Problem("invalid-request", 400, "Invalid request")
   /// Admission control: the job could not finish before its output URL expires.
   public static let outputURLExpiresTooSoon = Problem("output-url-expires-too-soon", 400, "Output URL expires too soon")
-  /// Missing, bad or expired credentials.
+  /// Missing or bad credentials.
   public static let unauthorized = Problem("unauthorized", 401, "Unauthorized")
+  /// An access token that was good and has expired: Dolby's browser samples get a new token only on this type
+  /// (they compare `type` with this one), so it is told apart from a token that was never good.
+  public static let accessTokenExpired = Problem("access-token-expired", 401, "Access token expired")
   /// Valid credentials, an action they do not allow (a storage URL's signature, method or expiry).
   public static let forbidden = Problem("forbidden", 403, "Forbidden")
   /// Nothing at this path, a job of another app, a missing `dlb://` key.
@@ -95,7 +98,8 @@ extension Problem {
 
   /// Every problem Ferry reports.
   public static let catalogue: [Problem] = [
-    .invalidRequest, .outputURLExpiresTooSoon, .unauthorized, .forbidden, .notFound, .methodNotAllowed,
+    .invalidRequest, .outputURLExpiresTooSoon, .unauthorized, .accessTokenExpired, .forbidden, .notFound,
+    .methodNotAllowed,
     .requestTimeout, .conflict, .payloadTooLarge, .uriTooLong, .unsupportedMediaType, .expectationFailed,
     .tooManyRequests, .headersTooLarge, .internalError, .notImplemented, .notReady, .httpVersionNotSupported,
     .inputFileAccess, .outputFileAccess, .networkPolicy, .inputTooLarge, .unsupportedMedia, .outputURLExpired,

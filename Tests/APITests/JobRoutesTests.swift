@@ -1,3 +1,4 @@
+import API
 import Foundation
 import Testing
 
@@ -46,6 +47,33 @@ import Testing
       let answer = await server.request("GET", "/media/jobs", headers: ["Authorization": header])
       #expect(answer.status == 401 && answer.header("WWW-Authenticate") != nil, "\(header.prefix(12))")
     }
+  }
+
+  @Test func anExpiredToken_getsTheTypeDolbysBrowserSamplesRenewOn_andABadOneDoesNot() async throws {
+    let server = try APIHarness()
+    // Issued two hours ago for one hour: signed by this server, and expired.
+    let expired = server.tokens.issue(app: "app-a", lifetime: 3600, now: Date() - 7200)
+    for (method, path) in [("GET", "/media/jobs"), ("POST", "/media/copy")] {
+      let answer = await server.request(
+        method, path, headers: ["Authorization": "Bearer \(expired)"], body: method == "POST" ? "{}" : nil)
+      #expect(answer.status == 401, "\(path)")
+      #expect(answer.json["type"] as? String == "/problems/access-token-expired", "\(path)")
+      #expect(answer.json["title"] as? String == "Access token expired")
+      #expect(answer.header("WWW-Authenticate")?.contains(#"error="invalid_token""#) == true)
+    }
+    // Tokens that were never good stay plain unauthorized, expired or not: a forged signature, another
+    // server's key, an app that is not configured.
+    let forged = String(expired.dropLast(2)) + "xx"
+    let foreign = TokenIssuer(masterKey: [UInt8](repeating: 1, count: 32))
+      .issue(app: "app-a", lifetime: 3600, now: Date() - 7200)
+    let unknownApp = server.tokens.issue(app: "gone", lifetime: 3600, now: Date() - 7200)
+    for token in [forged, foreign, unknownApp, "not-a-token"] {
+      let answer = await server.request("GET", "/media/jobs", headers: ["Authorization": "Bearer \(token)"])
+      #expect(answer.status == 401 && answer.json["type"] as? String == "/problems/unauthorized")
+    }
+    // A fresh one from the same app works.
+    let fresh = try await server.token(key: "app-a", secret: "secret-a")
+    #expect(await server.request("GET", "/media/jobs", headers: ["Authorization": "Bearer \(fresh)"]).status == 200)
   }
 
   @Test func anotherApp_cannotSeeOrCancelTheJob() async throws {
