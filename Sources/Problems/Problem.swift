@@ -59,7 +59,7 @@ extension Problem {
   public static let payloadTooLarge = Problem("payload-too-large", 413, "Payload too large")
   /// A request line over what the server reads.
   public static let uriTooLong = Problem("uri-too-long", 414, "URI too long")
-  /// A JSON route got a body of another type.
+  /// A JSON route got a body that is not JSON, declared as another type (JSON is read whatever its type).
   public static let unsupportedMediaType = Problem("unsupported-media-type", 415, "Unsupported media type")
   /// An `Expect` other than `100-continue`.
   public static let expectationFailed = Problem("expectation-failed", 417, "Expectation failed")
