@@ -45,7 +45,8 @@ extension Problem {
   /// An access token that was good and has expired: Dolby's browser samples get a new token only on this type
   /// (they compare `type` with this one), so it is told apart from a token that was never good.
   public static let accessTokenExpired = Problem("access-token-expired", 401, "Access token expired")
-  /// Valid credentials, an action they do not allow (a storage URL's signature, method or expiry).
+  /// Valid credentials, an action they do not allow (a storage URL's signature, method or expiry); a
+  /// cross-origin preflight from an origin that may not call.
   public static let forbidden = Problem("forbidden", 403, "Forbidden")
   /// Nothing at this path, a job of another app, a missing `dlb://` key.
   public static let notFound = Problem("not-found", 404, "Not found")
