@@ -52,11 +52,21 @@ public struct Authenticator: Sendable {
         throw Self.unauthorized("use Authorization: Bearer <token> (from POST /v1/auth/token) or x-api-key")
       }
       let token = String(Substring(bytes.dropFirst(7).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }))
-      guard let (app, expiry) = tokens.verifiedClaims(token, now: now), apps.app(key: app) != nil else {
-        throw Self.unauthorized("the access token is invalid or expired; get a new one from POST /v1/auth/token")
+      switch tokens.verdict(token, now: now) {
+      case .valid(let app, let expiry) where apps.app(key: app) != nil:
+        verified.remember(authorization, app: app, expiry: expiry)
+        return app
+      case .expired(let app) where apps.app(key: app) != nil:
+        // Its own type: Dolby's browser samples renew the token on this type only.
+        throw HTTPError(
+          .accessTokenExpired, detail: "the access token has expired; get a new one from POST /v1/auth/token",
+          headers: [
+            "WWW-Authenticate":
+              #"Bearer realm="ferry", error="invalid_token", error_description="The access token expired""#
+          ])
+      default:
+        throw Self.unauthorized("the access token is not valid; get one from POST /v1/auth/token")
       }
-      verified.remember(authorization, app: app, expiry: expiry)
-      return app
     }
     if let apiKey = request.headers["x-api-key"] {
       guard let app = apps.app(apiKey: apiKey) else { throw Self.unauthorized("the x-api-key is not valid") }

@@ -23,21 +23,34 @@ public struct TokenIssuer: Sendable {
     return signingInput + "." + Base64URL.encode(HMAC.sha256(key: key, data: Array(signingInput.utf8)))
   }
 
-  /// The app key of a valid, unexpired token, or nil.
-  public func verify(_ token: String, now: Date) -> String? {
-    verifiedClaims(token, now: now)?.app
+  /// What a presented token is worth.
+  public enum Verdict: Sendable, Equatable {
+    /// Signed by this server and unexpired: the app it was issued to, and when it expires.
+    case valid(app: String, expiry: Date)
+    /// Signed by this server, for an app, and past its expiry: the client should get a new one.
+    case expired(app: String)
+    /// Not a token this server issued (malformed, another key's signature, no app).
+    case invalid
   }
 
-  /// The app key and expiry of a valid, unexpired token, or nil.
-  public func verifiedClaims(_ token: String, now: Date) -> (app: String, expiry: Date)? {
+  /// The app key of a valid, unexpired token, or nil.
+  public func verify(_ token: String, now: Date) -> String? {
+    if case .valid(let app, _) = verdict(token, now: now) { return app }
+    return nil
+  }
+
+  /// Whether `token` is one of ours and, if so, whether it is still good at `now`. An expired token is told
+  /// apart only once its signature holds, so the answer says nothing about tokens this server never issued.
+  public func verdict(_ token: String, now: Date) -> Verdict {
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-    guard parts.count == 3, parts[0] == Self.header, let signature = Base64URL.decode(parts[2]) else { return nil }
+    guard parts.count == 3, parts[0] == Self.header, let signature = Base64URL.decode(parts[2]) else { return .invalid }
     let expected = HMAC.sha256(key: key, data: Array("\(parts[0]).\(parts[1])".utf8))
     guard ConstantTime.equal(signature, expected), let payload = Base64URL.decode(parts[1]),
       let claims = try? JSONValue.parse(Data(payload)).object, case .string(let app)? = claims["sub"],
-      let expiry = claims["exp"]?.number, expiry > now.timeIntervalSince1970
-    else { return nil }
-    return (app, Date(timeIntervalSince1970: expiry))
+      let expiry = claims["exp"]?.number
+    else { return .invalid }
+    guard expiry > now.timeIntervalSince1970 else { return .expired(app: app) }
+    return .valid(app: app, expiry: Date(timeIntervalSince1970: expiry))
   }
 }
 

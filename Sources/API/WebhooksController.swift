@@ -36,10 +36,7 @@ public struct WebhooksController: Sendable {
   /// POST registers (or replaces) the app's webhook; PUT does the same, and with `id` only for that webhook.
   func save(_ request: Request) async throws -> Response {
     let owner = try authenticator.authenticate(request)
-    try JobsController.requireJSON(request)
-    // Not JSON, or a key given twice: a 400 that says which (`JSONValue.ParseError`).
-    let json = try JSONValue.parse(Data(request.body.bytes))
-    guard let object = json.object else { throw HTTPError.badRequest("the body must be a JSON object") }
+    let object = try request.jsonObjectBody()
     guard let value = object["callback"] else { throw HTTPError.badRequest("callback is required") }
     let callback = try Callback.parse(value, field: "callback", allowBody: false)
     let existing = try store.webhook(owner: owner)

@@ -122,6 +122,8 @@ public final class FerryApplication: Sendable {
     ).register(in: &router)
     // The jobs dashboard for people: a static page that reads the JSON API above with the user's own token.
     DashboardController().register(in: &router)
+    // Browser apps on other origins call the API as Dolby's browser samples do; the dashboard is same-origin.
+    router.crossOrigin = .api(configured: configuration.server.corsAllowedOrigins)
     let http = HTTPServerConfiguration(
       host: configuration.server.host, port: configuration.server.port,
       maxConnections: configuration.server.maxConnections,

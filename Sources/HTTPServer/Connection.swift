@@ -270,6 +270,9 @@ final class Connection: @unchecked Sendable {
       request.parameters = parameters
       current?.route = found.index
     case .methodNotAllowed(let allow):
+      if let preflight = server.router.preflight(head.method, path, headers: head.headers, allow: allow) {
+        return answerBeforeHandler(head: head) { _ in preflight }
+      }
       return failBeforeHandler(HTTPError.methodNotAllowed(head.method, allow: allow), head: head)
     case .notFound:
       return failBeforeHandler(HTTPError.notFound(), head: head)
@@ -407,6 +410,12 @@ final class Connection: @unchecked Sendable {
   /// Answers the current request with the problem for `error`. A request whose body was not read to the end
   /// (or whose head could not be parsed) leaves the connection out of step, so it closes afterwards.
   private func failBeforeHandler(_ error: any Error, head: RequestHead?) {
+    answerBeforeHandler(head: head) { [server] id in server.response(for: error, requestID: id) }
+  }
+
+  /// Answers the current request without a handler, with what `makeResponse` makes of its request id (a
+  /// preflight, or an error's problem as `failBeforeHandler`).
+  private func answerBeforeHandler(head: RequestHead?, _ makeResponse: (String) -> Response) {
     if current == nil {
       current = InFlight(
         head: head ?? .unparsed, id: loop.nextRequestID(), startedAt: DispatchTime.now().uptimeNanoseconds,
@@ -416,12 +425,15 @@ final class Connection: @unchecked Sendable {
     if head == nil || head?.framing != BodyFraming.none { current?.keepAlive = false }
     state = .handling
     pendingRequest = nil
-    answer(server.response(for: error, requestID: current!.id))
+    answer(makeResponse(current!.id))
   }
 
-  /// Queues `response` for the current request and gets ready for the next one.
+  /// Queues `response` for the current request, finished by the router (`Router.finish`), and gets ready for
+  /// the next one.
   private func answer(_ response: Response) {
     guard case .handling = state, let exchange = current else { return }
+    var response = response
+    server.router.finish(&response, path: exchange.head.path, headers: exchange.head.headers)
     current = nil
     handlerTask = nil
     handoff.withLock { $0 = .idle }

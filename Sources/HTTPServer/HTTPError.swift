@@ -50,7 +50,7 @@ extension HTTPError {
     HTTPError(.uriTooLong, detail: "The request line is longer than \(limit) bytes.")
   }
 
-  /// 415: the body's media type is not one this route reads.
+  /// 415: the body is not of a media type this route reads.
   public static func unsupportedMediaType(_ detail: String) -> HTTPError {
     HTTPError(.unsupportedMediaType, detail: detail)
   }

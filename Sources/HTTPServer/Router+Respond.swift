@@ -20,10 +20,17 @@ extension Response {
 
 extension Router {
   /// Answers a request whose body is already read, as the server does once it has the request: finds the
-  /// route (404, or 405 with `Allow`), runs the route's check, refuses a body over the route's limit (413),
-  /// runs the middleware and the handler, and turns what they throw into its problem answer. Drives controllers without a socket (tests);
+  /// route (404, or 405 with `Allow`, or a cross-origin preflight's answer), runs the route's check, refuses a body over the route's limit (413),
+  /// runs the middleware and the handler, turns what they throw into its problem answer, and finishes the answer
+  /// (`finish`: cross-origin headers). Drives controllers without a socket (tests);
   /// the server itself runs the same steps on its event loop, without a task for synchronous handlers.
   public func respond(to request: Request, defaultBodyLimit: Int64 = 1 << 20, logger: Logger) async -> Response {
+    var response = await answer(request, defaultBodyLimit: defaultBodyLimit, logger: logger)
+    finish(&response, path: Substring(request.path), headers: request.headers)
+    return response
+  }
+
+  private func answer(_ request: Request, defaultBodyLimit: Int64, logger: Logger) async -> Response {
     var request = request
     let route: Route
     switch match(request.method, Substring(request.path)) {
@@ -31,6 +38,9 @@ extension Router {
       route = found
       request.parameters = parameters
     case .methodNotAllowed(let allow):
+      if let preflight = preflight(request.method, Substring(request.path), headers: request.headers, allow: allow) {
+        return preflight
+      }
       return .problem(HTTPError.methodNotAllowed(request.method, allow: allow))
     case .notFound:
       return .problem(HTTPError.notFound())

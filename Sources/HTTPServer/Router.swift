@@ -139,6 +139,9 @@ public struct Router: Sendable {
   private var literal: [String: [Int]] = [:]
   private var patterned: [Int] = []
   private var middleware: [any Middleware] = []
+  /// Cross-origin access for browser pages on the paths it covers: it answers their preflights and marks
+  /// every answer there, matched to a route or not (`preflight`, `finish`). Nil: no cross-origin access.
+  public var crossOrigin: CrossOriginPolicy?
 
   public init() {}
 
@@ -194,6 +197,20 @@ public struct Router: Sendable {
   public mutating func delete(_ path: String, _ handler: @escaping SyncHandler) { add(.delete, path, .sync(handler)) }
   public mutating func delete(_ path: String, _ handler: @escaping AsyncHandler) {
     add(.delete, path, .async(handler))
+  }
+
+  /// The answer to a request that no route takes by its method, when it is an `OPTIONS` on a path
+  /// `crossOrigin` covers (a browser's preflight); nil otherwise (the answer is a 405).
+  public func preflight(_ method: HTTPMethod, _ path: Substring, headers: HTTPHeaders, allow: [HTTPMethod])
+    -> Response?
+  {
+    guard method == .options, let crossOrigin, crossOrigin.covers(path) else { return nil }
+    return crossOrigin.preflight(headers: headers, allow: allow)
+  }
+
+  /// What every answer gets last, whatever produced it: the cross-origin headers on covered paths.
+  public func finish(_ response: inout Response, path: Substring, headers: HTTPHeaders) {
+    crossOrigin?.decorate(&response, path: path, headers: headers)
   }
 
   /// Every route's pattern as written, by `Route.index`.

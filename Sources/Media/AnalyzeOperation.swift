@@ -5,7 +5,8 @@ import Locations
 import Problems
 
 /// `POST /media/analyze`: loudness (BS.1770-4 / EBU R128), peaks, clipping, silence and noise estimates of
-/// the input; the JSON result is written to `output` and returned as the job's `result`.
+/// the input; the JSON result is the job's `result`, and is also written to `output` when the request names
+/// one (Dolby's own analyze samples send none and read `result`).
 public struct AnalyzeOperation: JobOperation {
   public let path = "/media/analyze"
   let work: AnalyzeWork
@@ -16,7 +17,7 @@ public struct AnalyzeOperation: JobOperation {
   }
 
   public func validate(_ request: JSONValue) throws(InvalidRequest) -> AnalyzeSpec {
-    let (input, output) = try MediaRequest.inputAndOutput(request)
+    let (input, output) = try MediaRequest.inputAndOptionalOutput(request)
     return AnalyzeSpec(
       input: input, output: output, settings: try AnalyzeSettings(request: request),
       region: try MediaRegion(request))
@@ -57,6 +58,7 @@ struct AnalyzeWork {
     let resultText = report(
       measurement, bandwidth: bandwidth, info: info, settings: settings, start: start, end: end
     ).description
+    guard let output else { return resultText }
     let resultFile = context.workDirectory + "/analysis.json"
     guard FileManager.default.createFile(atPath: resultFile, contents: Data(resultText.utf8)) else {
       throw JobFailure(.internalError, "cannot write the result", retry: true)

@@ -40,9 +40,13 @@ extension Problem {
   public static let invalidRequest = Problem("invalid-request", 400, "Invalid request")
   /// Admission control: the job could not finish before its output URL expires.
   public static let outputURLExpiresTooSoon = Problem("output-url-expires-too-soon", 400, "Output URL expires too soon")
-  /// Missing, bad or expired credentials.
+  /// Missing or bad credentials.
   public static let unauthorized = Problem("unauthorized", 401, "Unauthorized")
-  /// Valid credentials, an action they do not allow (a storage URL's signature, method or expiry).
+  /// An access token that was good and has expired: Dolby's browser samples get a new token only on this type
+  /// (they compare `type` with this one), so it is told apart from a token that was never good.
+  public static let accessTokenExpired = Problem("access-token-expired", 401, "Access token expired")
+  /// Valid credentials, an action they do not allow (a storage URL's signature, method or expiry); a
+  /// cross-origin preflight from an origin that may not call.
   public static let forbidden = Problem("forbidden", 403, "Forbidden")
   /// Nothing at this path, a job of another app, a missing `dlb://` key.
   public static let notFound = Problem("not-found", 404, "Not found")
@@ -56,7 +60,7 @@ extension Problem {
   public static let payloadTooLarge = Problem("payload-too-large", 413, "Payload too large")
   /// A request line over what the server reads.
   public static let uriTooLong = Problem("uri-too-long", 414, "URI too long")
-  /// A JSON route got a body of another type.
+  /// A JSON route got a body that is not JSON, declared as another type (JSON is read whatever its type).
   public static let unsupportedMediaType = Problem("unsupported-media-type", 415, "Unsupported media type")
   /// An `Expect` other than `100-continue`.
   public static let expectationFailed = Problem("expectation-failed", 417, "Expectation failed")
@@ -97,7 +101,8 @@ extension Problem {
 
   /// Every problem Ferry reports.
   public static let catalogue: [Problem] = [
-    .invalidRequest, .outputURLExpiresTooSoon, .unauthorized, .forbidden, .notFound, .methodNotAllowed,
+    .invalidRequest, .outputURLExpiresTooSoon, .unauthorized, .accessTokenExpired, .forbidden, .notFound,
+    .methodNotAllowed,
     .requestTimeout, .conflict, .payloadTooLarge, .uriTooLong, .unsupportedMediaType, .expectationFailed,
     .idempotencyKeyReused, .tooManyRequests, .headersTooLarge, .internalError, .notImplemented, .notReady,
     .httpVersionNotSupported,

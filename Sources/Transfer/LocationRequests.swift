@@ -3,8 +3,8 @@ import Locations
 import SigV4
 
 /// The request that reads or writes a `Location`. Pre-signed URLs are used byte for byte, and the headers
-/// their signature covers become requirements: Ferry sends the ones it can know (`Content-Type` from the
-/// output's media type, `Content-Length` from the file) and refuses the location up front when the URL
+/// their signature covers become requirements: Ferry sends the ones it can know (`Content-Type` as
+/// `application/octet-stream`, `Content-Length` from the file) and refuses the location up front when the URL
 /// signed a header whose value it cannot know, rather than failing at upload time with a signature error.
 /// `dlb://` locations are Ferry's own storage and are resolved before this point.
 public struct LocationRequests: Sendable {
@@ -43,11 +43,13 @@ public struct LocationRequests: Sendable {
     }
     switch location.target {
     case .http(let url, let presigned):
-      try Self.requireKnowable(presigned, field: field, contentType: contentType)
+      try Self.requireKnowable(presigned, field: field)
       var headers: [(name: String, value: String)] = []
-      if let contentType, presigned == nil || presigned!.signedHeaders.contains("content-type"),
-        presigned?.scheme != .awsV2
-      {
+      if presigned?.signedHeaders.contains("content-type") == true {
+        // The URL does not say which value was signed. Dolby sends this one (its own GCS sample signs
+        // content_type="application/octet-stream"), so a URL made for Dolby works here unchanged.
+        headers.append((name: "Content-Type", value: Self.signedContentType))
+      } else if let contentType, presigned == nil {
         headers.append((name: "Content-Type", value: contentType))
       }
       switch presigned?.scheme {
@@ -71,13 +73,15 @@ public struct LocationRequests: Sendable {
     }
   }
 
+  /// The `Content-Type` of a PUT to a pre-signed URL whose signature covers that header.
+  public static let signedContentType = "application/octet-stream"
+
   /// Headers a signature may cover that Ferry can send with the right value.
   static let knowable: Set<String> = ["content-length", "content-type", "content-md5"]
 
-  static func requireKnowable(_ presigned: PresignedURL?, field: String, contentType: String?) throws(LocationError) {
+  static func requireKnowable(_ presigned: PresignedURL?, field: String) throws(LocationError) {
     guard let presigned else { return }
-    for header in presigned.signedHeaders
-    where !knowable.contains(header) || (header == "content-type" && contentType == nil) {
+    for header in presigned.signedHeaders where !knowable.contains(header) {
       throw LocationError(
         field,
         "the URL's signature covers the header \(header), whose value Ferry cannot know; pre-sign it without that header"

@@ -18,6 +18,8 @@ final class APIHarness: Sendable {
   let logs = MemoryLogSink()
   /// The rate limiter's clock: it moves only when a test moves it.
   let clock = ManualClock()
+  /// The issuer the routes verify tokens with (tests make tokens issued in the past with it).
+  let tokens: TokenIssuer
 
   init(ratePerSecond: Double = 100_000, rateBurst: Int = 100_000) throws {
     let masterKey = [UInt8](repeating: 9, count: 32)
@@ -28,6 +30,7 @@ final class APIHarness: Sendable {
       AppCredentials(key: "app-b", secret: "secret-b"),
     ])
     let tokens = TokenIssuer(masterKey: masterKey)
+    self.tokens = tokens
     let storage = LocalStorage(root: try makeTemporaryDirectory("ferry-api") + "/storage")
     let transfers = JobTransfers(
       client: TransferClient(policy: try NetworkPolicy(allow: ["127.0.0.0/8"])),

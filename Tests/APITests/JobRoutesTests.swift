@@ -1,3 +1,4 @@
+import API
 import Foundation
 import Testing
 
@@ -48,6 +49,33 @@ import Testing
     }
   }
 
+  @Test func anExpiredToken_getsTheTypeDolbysBrowserSamplesRenewOn_andABadOneDoesNot() async throws {
+    let server = try APIHarness()
+    // Issued two hours ago for one hour: signed by this server, and expired.
+    let expired = server.tokens.issue(app: "app-a", lifetime: 3600, now: Date() - 7200)
+    for (method, path) in [("GET", "/media/jobs"), ("POST", "/media/copy")] {
+      let answer = await server.request(
+        method, path, headers: ["Authorization": "Bearer \(expired)"], body: method == "POST" ? "{}" : nil)
+      #expect(answer.status == 401, "\(path)")
+      #expect(answer.json["type"] as? String == "/problems/access-token-expired", "\(path)")
+      #expect(answer.json["title"] as? String == "Access token expired")
+      #expect(answer.header("WWW-Authenticate")?.contains(#"error="invalid_token""#) == true)
+    }
+    // Tokens that were never good stay plain unauthorized, expired or not: a forged signature, another
+    // server's key, an app that is not configured.
+    let forged = String(expired.dropLast(2)) + "xx"
+    let foreign = TokenIssuer(masterKey: [UInt8](repeating: 1, count: 32))
+      .issue(app: "app-a", lifetime: 3600, now: Date() - 7200)
+    let unknownApp = server.tokens.issue(app: "gone", lifetime: 3600, now: Date() - 7200)
+    for token in [forged, foreign, unknownApp, "not-a-token"] {
+      let answer = await server.request("GET", "/media/jobs", headers: ["Authorization": "Bearer \(token)"])
+      #expect(answer.status == 401 && answer.json["type"] as? String == "/problems/unauthorized")
+    }
+    // A fresh one from the same app works.
+    let fresh = try await server.token(key: "app-a", secret: "secret-a")
+    #expect(await server.request("GET", "/media/jobs", headers: ["Authorization": "Bearer \(fresh)"]).status == 200)
+  }
+
   @Test func anotherApp_cannotSeeOrCancelTheJob() async throws {
     let server = try APIHarness()
     let a = try await server.token(key: "app-a", secret: "secret-a")
@@ -91,7 +119,7 @@ import Testing
       body: #"{"input": "dlb://in", "output": {"url": "s3://bucket/k", "auth": {"key": "AK"}}}"#)
     #expect(secret.status == 400 && (secret.json["detail"] as? String)?.hasPrefix("output.auth.secret") == true)
     let type = await server.request(
-      "POST", "/media/copy", headers: auth.merging(["Content-Type": "text/plain"]) { $1 }, body: "{}")
+      "POST", "/media/copy", headers: auth.merging(["Content-Type": "text/plain"]) { $1 }, body: "input=dlb://a")
     #expect(type.status == 415)
     let notJSON = await server.request("POST", "/media/copy", headers: auth, body: "{input")
     #expect(notJSON.status == 400)
@@ -99,6 +127,43 @@ import Testing
     #expect(missing.status == 400 && (missing.json["detail"] as? String)?.hasPrefix("job_id") == true)
     let listing = await server.request("GET", "/media/jobs", headers: auth)
     #expect(listing.json["count"] as? Int == 0)
+  }
+
+  @Test func aJSONBody_isReadWhateverItsDeclaredType_andOnlyABodyThatIsNotJSONIs415() async throws {
+    let server = try APIHarness()
+    let auth = ["Authorization": "Bearer \(try await server.token(key: "app-a", secret: "secret-a"))"]
+    func post(_ path: String, type: String?, _ body: String) async -> APIResponse {
+      await server.request(
+        "POST", path, headers: type.map { auth.merging(["Content-Type": $0]) { $1 } } ?? auth, body: body)
+    }
+    // `curl --data` (Dolby's docs) declares a form; scripts declare text/plain or nothing at all.
+    let job = #"{"input": "dlb://in/a.wav", "output": "dlb://out/a.wav"}"#
+    for type in ["application/x-www-form-urlencoded", "text/plain; charset=utf-8", "application/json", nil] {
+      let posted = await post("/media/copy", type: type, job)
+      #expect(posted.status == 200 && posted.json["job_id"] is String, "\(type ?? "no type"): \(posted.text)")
+      let hook = await post("/media/webhooks", type: type, #"{"callback": {"url": "https://hooks.example/x"}}"#)
+      #expect(hook.status == 200 && hook.json["webhook_id"] is String, "\(type ?? "no type"): \(hook.text)")
+    }
+    // A form that is a form, or a file: 415, naming the type it came as.
+    for path in ["/media/copy", "/media/webhooks"] {
+      let form = await post(path, type: "application/x-www-form-urlencoded", "input=dlb%3A%2F%2Fin&output=x")
+      #expect(form.status == 415 && form.json["type"] as? String == "/problems/unsupported-media-type", "\(path)")
+      #expect((form.json["detail"] as? String)?.contains("application/x-www-form-urlencoded") == true)
+      #expect(form.header("Content-Type") == "application/problem+json")
+    }
+    // Declared as JSON (or not declared) but broken: a 400 that says where, as before.
+    for type in ["application/json", nil] {
+      let broken = await post("/media/copy", type: type, #"{"input": "dlb://in/a.wav","#)
+      #expect(broken.status == 400 && (broken.json["detail"] as? String)?.contains("not valid JSON") == true)
+    }
+    // JSON under another type is JSON: its faults are 400s naming the field.
+    let twice = await post(
+      "/media/copy", type: "text/plain", #"{"input": "dlb://a", "input": "dlb://b", "output": "dlb://c"}"#)
+    #expect(twice.status == 400 && (twice.json["detail"] as? String)?.hasPrefix("input is given twice") == true)
+    let array = await post("/media/copy", type: "application/x-www-form-urlencoded", "[1]")
+    #expect(array.status == 400 && array.json["detail"] as? String == "the body must be a JSON object")
+    let missing = await post("/media/copy", type: "application/x-www-form-urlencoded", #"{"output": "dlb://c"}"#)
+    #expect(missing.status == 400 && (missing.json["detail"] as? String)?.hasPrefix("input") == true)
   }
 
   @Test func aRetriedPost_returnsTheSameJob() async throws {

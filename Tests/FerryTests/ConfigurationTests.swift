@@ -37,6 +37,7 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
     #expect(config.server.idleTimeout == .seconds(60))
     #expect(config.server.shutdownGrace == .seconds(30))
     #expect(config.server.maxJSONBodyBytes == 1_048_576)
+    #expect(config.server.corsAllowedOrigins == ["*"])
     #expect(config.dataDirectory == FileManager.default.currentDirectoryPath + "/data")
     #expect(config.store.path == config.dataDirectory + "/ferry.db")
     #expect(config.workerConcurrency == 2, "defaults to the number of cores")
@@ -182,6 +183,25 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
     let found = problems(json)
     #expect(found.count == 1)
     #expect(found.first?.hasSuffix(expected) == true || found.first?.contains(expected) == true, "\(found)")
+  }
+
+  @Test func corsOrigins_areOriginsOrAnyAlone_fromTheFileOrTheEnvironment() throws {
+    let listed = try load(
+      #"{"server": {"cors": {"allowed_origins": ["https://app.example", "http://127.0.0.1:3000"]}}}"#)
+    #expect(listed.configuration.server.corsAllowedOrigins == ["https://app.example", "http://127.0.0.1:3000"])
+    let none = try load(env: ["FERRY_SERVER_CORS_ALLOWED_ORIGINS": "[]"])
+    #expect(none.configuration.server.corsAllowedOrigins == [])
+    for (value, says) in [
+      (#"["https://app.example/"]"#, "no path"), (#"["app.example"]"#, "http:// or https://"),
+      (#"["ftp://app.example"]"#, "http:// or https://"), (#"["*", "https://app.example"]"#, "give it alone"),
+      (#""https://app.example""#, "JSON list of origins"), ("[1]", "must be a string"),
+    ] {
+      let found = problems(env: ["FERRY_SERVER_CORS_ALLOWED_ORIGINS": value])
+      #expect(found.count == 1, "\(value): \(found)")
+      #expect(
+        found.first?.hasPrefix("server.cors.allowed_origins (FERRY_SERVER_CORS_ALLOWED_ORIGINS)") == true
+          && found.first?.contains(says) == true, "\(value): \(found)")
+    }
   }
 
   @Test func secretValuesAreNeverEchoed() {

@@ -218,12 +218,13 @@ import Testing
       foreign: foreign, settled: try api.jobs(token: token))
   }
 
-  /// Runs scripts/dashboard-browser.py with `config` on its stdin (the secret never goes in argv) and returns
-  /// what it printed: its JSON report. The script stops Chromium itself; it is stopped by its PID if it overruns.
-  static func runBrowser(config: Data) throws -> Data {
+  /// Runs scripts/`name` (dashboard-browser.py by default) with `config` on its stdin (the secret never goes in
+  /// argv) and returns what it printed: its JSON report. The script stops Chromium itself; it is stopped by its
+  /// PID if it overruns.
+  static func runBrowser(config: Data, script name: String = "dashboard-browser.py") throws -> Data {
     let script = Process()
     script.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    script.arguments = ["python3", S3Peers.packageRoot + "/scripts/dashboard-browser.py"]
+    script.arguments = ["python3", S3Peers.packageRoot + "/scripts/" + name]
     let input = Pipe()
     let output = Pipe()
     script.standardInput = input
@@ -237,7 +238,7 @@ import Testing
       collected.set(output.fileHandleForReading.readDataToEndOfFile())
     }
     reader.start()
-    let deadline = Date() + 60
+    let deadline = Date() + 120
     while script.isRunning && Date() < deadline { usleep(50_000) }
     if script.isRunning {
       kill(script.processIdentifier, SIGTERM)
@@ -245,7 +246,7 @@ import Testing
       while script.isRunning && Date() < grace { usleep(50_000) }
       if script.isRunning { kill(script.processIdentifier, SIGKILL) }
       script.waitUntilExit()
-      throw RawHTTPClient.ClientError(description: "the browser script did not finish in 60 s")
+      throw RawHTTPClient.ClientError(description: "the browser script did not finish in 120 s")
     }
     let readDeadline = Date() + 5
     while collected.get() == nil && Date() < readDeadline { usleep(10_000) }

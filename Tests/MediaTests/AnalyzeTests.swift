@@ -96,9 +96,11 @@ import Transfer
     return path
   }
 
-  /// Runs an analyze of `dlb://in/<name>` and returns the result and the job.
-  func analyze(_ name: String, extra: String = "") async throws -> ([String: Any], Job) {
-    let body = #"{"input": "dlb://in/\#(name)", "output": "dlb://out/\#(name).json"\#(extra)}"#
+  /// Runs an analyze of `dlb://in/<name>` (its result also written to `dlb://out/<name>.json` unless
+  /// `output` is false) and returns the result and the job.
+  func analyze(_ name: String, extra: String = "", output: Bool = true) async throws -> ([String: Any], Job) {
+    let destination = output ? #", "output": "dlb://out/\#(name).json""# : ""
+    let body = #"{"input": "dlb://in/\#(name)"\#(destination)\#(extra)}"#
     let job = try await harness.submit("/media/analyze", body)
     for _ in 0..<1200 {
       if let stored = try harness.store.job(id: job.id), stored.status.isFinal {
@@ -141,6 +143,16 @@ import Transfer
     // The same JSON went to the output.
     let written = FileManager.default.contents(atPath: harness.storage.path(owner: "app", key: "out/ref.wav.json"))
     #expect(written.map { String(decoding: $0, as: UTF8.self) } == job.result)
+  }
+
+  @Test func withoutAnOutput_theResultIsTheJobsOnly() async throws {
+    defer { harness.pool.stop() }
+    _ = try await fixture("tone.wav", ["-f", "lavfi", "-i", "sine=f=1000:d=4:sample_rate=48000"])
+    // Dolby's media_analyze.py and its JS sample post only an input and read `result`.
+    let (result, job) = try await analyze("tone.wav", output: false)
+    #expect(job.status == .success && job.progress == 100, "\(String(describing: job.error))")
+    #expect(loudness(result)["measured"] is Double && result["version"] as? String == "test")
+    #expect(!FileManager.default.fileExists(atPath: harness.storage.path(owner: "app", key: "out/tone.wav.json")))
   }
 
   @Test func bandwidth_isTheHighestFrequencyWithContent() async throws {

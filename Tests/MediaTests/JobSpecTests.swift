@@ -59,6 +59,19 @@ import Transfer
     #expect(analyze.decoded.spec == analyze.spec && analyze.legacy.spec == analyze.spec)
     #expect(analyze.spec.region == MediaRegion(start: 1, end: 2.5) && analyze.spec.settings.meteringMode == "1770-2")
 
+    // Without an output (Dolby's analyze samples send none), or with a null one: nothing to write, no deadline.
+    for body in [#"{"input": "dlb://in.wav"}"#, #"{"input": "dlb://in.wav", "output": null}"#] {
+      let resultOnly = try roundTrip(
+        AnalyzeOperation(transfers: Self.transfers, tools: Self.tools, version: "test"), body)
+      #expect(resultOnly.spec.output == nil && resultOnly.decoded.spec == resultOnly.spec)
+      #expect(resultOnly.legacy.spec == resultOnly.spec)
+      #expect(resultOnly.admitted.writes.isEmpty && resultOnly.admitted.deadline == nil)
+    }
+    #expect(throws: InvalidRequest.self) {
+      try AnalyzeOperation(transfers: Self.transfers, tools: Self.tools, version: "test")
+        .validate(try JSONValue.parse(Data(#"{"input": "dlb://in.wav", "output": 7}"#.utf8)))
+    }
+
     let diagnose = try roundTrip(
       DiagnoseOperation(transfers: Self.transfers, tools: Self.tools),
       #"{"input": {"url": "https://h/a.wav", "auth": {"username": "u", "password": "p"}}}"#)

@@ -113,17 +113,18 @@ public final class S3Peers: @unchecked Sendable {
   /// A pre-signed URL for the strict proxy made by boto3, as a user's script would make it.
   public func presign(
     method: String, bucket: String, key: String, expires: Int, key accessKey: String, secret: String,
-    token: String? = nil
+    token: String? = nil, contentType: String? = nil
   ) throws -> String {
     try S3Peers.presign(
       endpoint: proxyEndpoint, method: method, bucket: bucket, key: key, expires: expires, key: accessKey,
-      secret: secret, token: token)
+      secret: secret, token: token, contentType: contentType)
   }
 
-  /// A pre-signed URL for any S3 endpoint, made by boto3 (path-style, us-east-1, SigV4).
+  /// A pre-signed URL for any S3 endpoint, made by boto3 (path-style, us-east-1, SigV4). With `contentType`
+  /// the signature covers `Content-Type` with that value (`X-Amz-SignedHeaders=content-type;host`).
   public static func presign(
     endpoint: String, method: String, bucket: String, key: String, expires: Int, key accessKey: String,
-    secret: String, token: String? = nil
+    secret: String, token: String? = nil, contentType: String? = nil
   ) throws -> String {
     let python = URL(fileURLWithPath: S3Peers.motoServer!).deletingLastPathComponent().appendingPathComponent("python3")
       .path
@@ -134,12 +135,14 @@ public final class S3Peers: @unchecked Sendable {
                         aws_session_token=sys.argv[8] or None, region_name="us-east-1",
                         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
       op = {"GET": "get_object", "PUT": "put_object"}[sys.argv[4]]
-      print(s3.generate_presigned_url(op, Params={"Bucket": sys.argv[5], "Key": sys.argv[6]}, ExpiresIn=int(sys.argv[7])))
+      params = {"Bucket": sys.argv[5], "Key": sys.argv[6]}
+      if sys.argv[9]: params["ContentType"] = sys.argv[9]
+      print(s3.generate_presigned_url(op, Params=params, ExpiresIn=int(sys.argv[7])))
       """
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
     process.arguments = [
-      "-c", script, endpoint, accessKey, secret, method, bucket, key, String(expires), token ?? "",
+      "-c", script, endpoint, accessKey, secret, method, bucket, key, String(expires), token ?? "", contentType ?? "",
     ]
     let pipe = Pipe()
     process.standardOutput = pipe

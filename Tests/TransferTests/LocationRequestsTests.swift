@@ -34,12 +34,22 @@ import Testing
     #expect(request.headers.first?.value == welcomeMD5Base64)
   }
 
-  @Test func aSignedContentTypeIsSentWithTheOutputsType() throws {
-    let url = presignedPut + "&X-Amz-SignedHeaders=content-type%3Bhost&X-Amz-Signature=ab"
-    let request = try requests.write(
-      try location(.string(url)), field: "output", file: try file(), contentType: "audio/mpeg")
-    #expect(request.headers.map(\.name) == ["Content-Type", "Content-MD5"])
-    #expect(request.headers.first?.value == "audio/mpeg")
+  @Test func aSignedContentType_isSentAsOctetStream_theValueDolbysGCSSampleSigns() throws {
+    let gcs =
+      "https://storage.googleapis.com/b/k.wav?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=sa%2F20261129%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date=20261129T080000Z&X-Goog-Expires=900&X-Goog-SignedHeaders=content-type%3Bhost&X-Goog-Signature=ab"
+    for url in [presignedPut + "&X-Amz-SignedHeaders=content-type%3Bhost&X-Amz-Signature=ab", gcs] {
+      // Whatever the output's media type, and when it has none.
+      for contentType in ["audio/mpeg", nil] {
+        let request = try requests.write(
+          try location(.string(url)), field: "output", file: try file(), contentType: contentType)
+        #expect(request.headers.map(\.name) == ["Content-Type", "Content-MD5"])
+        #expect(request.headers.first?.value == "application/octet-stream")
+      }
+    }
+    // A PUT to a plain URL keeps the output's media type.
+    let plain = try requests.write(
+      try location(.string("https://h/out.mp3")), field: "output", file: try file(), contentType: "audio/mpeg")
+    #expect(plain.headers.map(\.name) == ["Content-Type"] && plain.headers.first?.value == "audio/mpeg")
   }
 
   @Test func signedHeadersFerryCannotKnowAreRefusedUpFront() throws {

@@ -116,6 +116,32 @@ struct S3IntegrationTests {
     }
   }
 
+  @Test func aPresignedPutThatSignsContentType_isSentOctetStream_andTheStoreAccepts() throws {
+    let peers = try S3Peers(key: credentials.accessKeyID, secret: credentials.secretAccessKey)
+    defer { peers.stop() }
+    try peers.createBucket("media-typed")
+    let dir = try makeTemporaryDirectory("ferry-typed")
+    let data = testBytes(count: 70_000, seed: 8)
+    FileManager.default.createFile(atPath: dir + "/up", contents: Data(data))
+    // As Dolby's GCS sample makes its output URL: the signature covers Content-Type: application/octet-stream.
+    let put = try peers.presign(
+      method: "PUT", bucket: "media-typed", key: "out/enhanced.wav", expires: 7200, key: credentials.accessKeyID,
+      secret: credentials.secretAccessKey, contentType: "application/octet-stream")
+    #expect(put.contains("X-Amz-SignedHeaders=content-type%3Bhost"), "\(Redaction.url(put))")
+    let requests = LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: peers.proxyEndpoint)))
+    // The job's output is a WAV: sending audio/wav would break the signature (the strict proxy answers 403).
+    let request = try requests.write(
+      try LocationParser().parse(.string(put), field: "output"), field: "output", file: dir + "/up",
+      contentType: "audio/wav")
+    _ = try client(peers).upload(request, from: dir + "/up")
+    let s3 = S3Requests(addressing: S3Addressing(endpoint: peers.proxyEndpoint))
+    let stored = try client(peers).download(
+      s3.get(bucket: "media-typed", key: "out/enhanced.wav", credentials: credentials, region: nil),
+      to: dir + "/down")
+    #expect(stored.contentType == "application/octet-stream", "\(peers.proxyLog)")
+    #expect(try sha256Hex(file: dir + "/down") == sha256Hex(data))
+  }
+
   @Test func anExpiredPresignedURLIsNeverSentAndTheStoreAgrees() throws {
     let peers = try S3Peers(key: credentials.accessKeyID, secret: credentials.secretAccessKey)
     defer { peers.stop() }

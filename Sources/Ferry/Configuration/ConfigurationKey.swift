@@ -25,6 +25,8 @@ public struct ConfigurationKey: Sendable {
     case key32
     /// A list of `network.allow` entries.
     case allowList
+    /// A list of browser origins (`https://app.example:8443`), or `["*"]` for any.
+    case originList
     /// A list of `{key, secret, api_key?}` apps.
     case apps
   }
@@ -84,6 +86,9 @@ extension ConfigurationKey {
     .init("server.idle_timeout_s", .seconds(min: 0.1), 60, "idle keep-alive connections are closed after this"),
     .init("server.shutdown_grace_s", .seconds(min: 0), 30, "in-flight requests finished on SIGTERM before exit"),
     .init("server.max_json_body_bytes", .integer(1...(1 << 30)), 1_048_576, "largest JSON request body"),
+    .init(
+      "server.cors.allowed_origins", .originList, .array(["*"]),
+      "origins of browser pages that may call /media/* and /v1/auth/token (CORS): [\"*\"] any, [] none"),
     .init("data_dir", .string(nonEmpty: true), "./data", "job store, temporary storage, work files, generated secrets"),
     .init("logging.level", .choice(LogLevel.allCases.map(\.name)), "info", "lowest level logged"),
     .init("auth.apps", .apps, .array([]), secret: true, "apps: [{\"key\", \"secret\", \"api_key\"?}]"),

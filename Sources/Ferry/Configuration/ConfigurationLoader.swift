@@ -124,7 +124,7 @@ public struct ConfigurationLoader {
       case "false": return .bool(false)
       default: return nil
       }
-    case .allowList, .apps:
+    case .allowList, .originList, .apps:
       return try? JSONValue.parse(Data(raw.utf8))
     }
   }
@@ -162,6 +162,16 @@ public struct ConfigurationLoader {
         guard case .string(let entry) = item else { return "[\(i)] must be a string, got \(item.typeName)" }
         if let problem = AllowEntry.problem(entry) { return "[\(i)] \(Self.quote(entry)): \(problem)" }
       }
+    case .originList:
+      guard case .array(let items) = value else { return "\(expected), got \(value.typeName)" }
+      for (i, item) in items.enumerated() {
+        guard case .string(let entry) = item else { return "[\(i)] must be a string, got \(item.typeName)" }
+        if entry == "*" {
+          if items.count > 1 { return "[\(i)] \"*\" allows any origin: give it alone" }
+        } else if let problem = Self.originProblem(entry) {
+          return "[\(i)] \(Self.quote(entry)): \(problem)"
+        }
+      }
     case .apps:
       guard case .array(let items) = value else { return "\(expected), got \(value.typeName)" }
       var seen: Set<String> = []
@@ -198,8 +208,20 @@ public struct ConfigurationLoader {
     case .url: "must be an http or https URL"
     case .key32: "must be base64 of exactly 32 bytes"
     case .allowList: "must be a JSON list of CIDR, IP:port, [IPv6]:port or name:port strings"
+    case .originList: "must be a JSON list of origins (\"https://app.example\", \"http://127.0.0.1:3000\"), or [\"*\"]"
     case .apps: "must be a JSON list of {\"key\", \"secret\", \"api_key\"?} objects"
     }
+  }
+
+  /// What is wrong with a browser origin as browsers send it (`scheme://host[:port]`, no path), or nil.
+  static func originProblem(_ origin: String) -> String? {
+    guard let url = URL(string: origin), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+      let host = url.host, !host.isEmpty
+    else { return "must be http:// or https:// and a host, with an optional :port" }
+    guard url.path.isEmpty, url.query == nil, url.fragment == nil, url.user == nil, !origin.hasSuffix("/") else {
+      return "an origin has no path, query or user (\"https://app.example\", not \"https://app.example/\")"
+    }
+    return nil
   }
 
   private static func show(_ value: JSONValue) -> String {

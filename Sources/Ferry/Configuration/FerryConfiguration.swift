@@ -17,6 +17,8 @@ public struct FerryConfiguration: Sendable {
     public var minBodyRate: Int
     public var shutdownGrace: Duration
     public var maxJSONBodyBytes: Int
+    /// `server.cors.allowed_origins`: browser origins that may call the API, `["*"]` for any.
+    public var corsAllowedOrigins: [String]
   }
 
   public struct App: Sendable, Equatable {
@@ -157,6 +159,10 @@ public struct FerryConfiguration: Sendable {
       }
       return value
     }
+    func strings(_ path: String) -> [String]? {
+      guard case .array(let items)? = values[path] else { return nil }
+      return items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+    }
     func bool(_ path: String) -> Bool {
       if case .bool(let b)? = values[path] { return b }
       return false
@@ -174,7 +180,8 @@ public struct FerryConfiguration: Sendable {
       headerTimeout: seconds("server.header_timeout_s"),
       idleTimeout: seconds("server.idle_timeout_s"), minBodyRate: int("server.min_body_rate_bytes_per_s"),
       shutdownGrace: seconds("server.shutdown_grace_s"),
-      maxJSONBodyBytes: int("server.max_json_body_bytes"))
+      maxJSONBodyBytes: int("server.max_json_body_bytes"),
+      corsAllowedOrigins: strings("server.cors.allowed_origins") ?? ["*"])
     dataDirectory = absolute(string("data_dir")!)
     // The key's choices are the levels' names.
     logLevel = LogLevel(name: string("logging.level")!)!
@@ -191,11 +198,7 @@ public struct FerryConfiguration: Sendable {
       apps: apps, tokenTTLSeconds: int("auth.token_ttl_s"), ratePerSecond: values["auth.rate_limit.per_s"]!.number!,
       rateBurst: int("auth.rate_limit.burst"))
     secretKey = string("secrets.key")
-    if case .array(let items)? = values["network.allow"] {
-      networkAllow = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
-    } else {
-      networkAllow = []
-    }
+    networkAllow = strings("network.allow") ?? []
     s3 = S3(endpoint: string("s3.endpoint"), region: string("s3.region")!, pathStyle: bool("s3.path_style"))
     transfer = Transfer(
       maxInputBytes: int("transfer.max_input_bytes"), connectTimeout: seconds("transfer.connect_timeout_s"),
