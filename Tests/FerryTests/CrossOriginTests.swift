@@ -56,6 +56,27 @@ import Testing
         "Access-Control-Allow-Origin") == nil)
   }
 
+  @Test func aPageUploadsToAStorageURL_asDolbysBrowserSampleDoes() async throws {
+    let server = try APITestServer()
+    defer { Task { await server.stop() } }
+    let token = try await server.token(key: "app-a", secret: "secret-a")
+    let input = try await server.request(
+      "POST", "/media/input", headers: ["Origin": Self.page, "Authorization": "Bearer \(token)"],
+      body: #"{"url": "dlb://in/page.wav"}"#)
+    let url = try #require(input.json["url"] as? String)
+    let target = String(url.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
+    #expect(target.hasPrefix("/storage/v1/"), "\(url)")
+    let preflight = try await server.request(
+      "OPTIONS", target,
+      headers: [
+        "Origin": Self.page, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type",
+      ])
+    #expect(preflight.status == 204 && preflight.header("Access-Control-Allow-Methods")?.contains("PUT") == true)
+    let put = try await server.request(
+      "PUT", target, headers: ["Origin": Self.page, "Content-Type": "audio/wav"], body: "RIFF")
+    #expect(put.status / 100 == 2 && put.header("Access-Control-Allow-Origin") == "*", "\(put.status) \(put.text)")
+  }
+
   @Test func aConfiguredListOfOrigins_isEchoed_andOtherOriginsCannotRead() async throws {
     let server = try APITestServer(extraEnvironment: [
       "FERRY_SERVER_CORS_ALLOWED_ORIGINS": #"["http://127.0.0.1:3000", "https://app.example"]"#
