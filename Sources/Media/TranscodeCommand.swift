@@ -3,8 +3,9 @@ public enum TranscodeCommand {
   /// A work file name for output `index` of `kind`.
   public static func fileName(index: Int, kind: TranscodeKind) -> String { "output-\(index).\(kind.rawValue)" }
 
-  /// The work folder hls output `index` is written into (the worker makes it before ffmpeg runs).
-  public static func hlsDirectory(index: Int) -> String { "hls-\(index)" }
+  /// The work folder stream (hls or dash) output `index` is written into (the worker makes it before ffmpeg
+  /// runs).
+  public static func streamDirectory(index: Int) -> String { "stream-\(index)" }
 
   /// What an hls output writes: the media playlist, a one-variant master playlist naming it, and segments.
   public static let hlsMediaPlaylist = "index.m3u8"
@@ -24,7 +25,9 @@ public enum TranscodeCommand {
     arguments += MediaTools.safeInput + ["-i", input]
     for (index, output) in request.outputs.enumerated() {
       if output.kind == .hls {
-        arguments += hlsArguments(output, directory: directory + "/" + hlsDirectory(index: index))
+        arguments += hlsArguments(output, directory: directory + "/" + streamDirectory(index: index))
+      } else if output.kind == .dash {
+        arguments += dashArguments(output, directory: directory + "/" + streamDirectory(index: index))
       } else {
         arguments += outputArguments(output) + [directory + "/" + fileName(index: index, kind: output.kind)]
       }
@@ -32,27 +35,51 @@ public enum TranscodeCommand {
     return arguments
   }
 
-  /// An hls output into the work folder `folder`: H.264 (unless `carriesVideo` is false) with key frames
-  /// forced at every segment boundary, so each segment starts with one and lasts `segmentSeconds`, and AAC,
-  /// in MPEG-TS segments; a VOD media playlist and a master playlist naming it. Names in the playlists are
+  /// An hls output into the work folder `folder`: its streams (`streamStreams`) in MPEG-TS segments of
+  /// `segmentSeconds`; a VOD media playlist and a master playlist naming it. Names in the playlists are
   /// relative, so the folder can be uploaded under any prefix as it is.
   static func hlsArguments(_ output: TranscodeSpec.Output, directory folder: String) -> [String] {
     let seconds = String(output.segmentSeconds)
-    var arguments: [String]
-    if output.carriesVideo != false {
-      arguments = ["-map", "0:v:0", "-map", "0:a:0?"] + video(output, codec: "h264")
-      arguments += ["-force_key_frames", "expr:gte(t,n_forced*\(seconds))"]
-    } else {
-      arguments = ["-map", "0:a:0", "-vn"]
-    }
-    arguments += audio(output.audioTracks[0], codec: output.audioCodec ?? "aac") + ["-map_metadata", "-1"]
-    return arguments + [
+    return streamStreams(output) + [
       "-f", "hls", "-hls_time", seconds, "-hls_playlist_type", "vod", "-hls_segment_type", "mpegts",
       // The segment name is a pattern: a `%` in the folder (from data_dir) must be doubled to mean itself.
       "-hls_flags", "independent_segments", "-hls_segment_filename",
       folder.replacingOccurrences(of: "%", with: "%%") + "/" + hlsSegmentPattern,
       "-master_pl_name", hlsMasterPlaylist, folder + "/" + hlsMediaPlaylist,
     ]
+  }
+
+  /// What a dash output writes: the manifest and, per stream, an init segment and numbered media segments.
+  public static let dashManifest = "manifest.mpd"
+
+  /// A dash output into the work folder `folder`: the streams as for hls, in fragmented-MP4 segments of
+  /// `segmentSeconds` (each starting with a key frame) and a static MPD manifest with segment templates.
+  /// Names in the manifest are relative, so the folder can be uploaded under any prefix as it is.
+  static func dashArguments(_ output: TranscodeSpec.Output, directory folder: String) -> [String] {
+    streamStreams(output) + [
+      "-f", "dash", "-seg_duration", String(output.segmentSeconds), "-use_template", "1", "-use_timeline", "1",
+      "-init_seg_name", "init-$RepresentationID$.m4s", "-media_seg_name", "chunk-$RepresentationID$-$Number%05d$.m4s",
+      folder + "/" + dashManifest,
+    ]
+  }
+
+  /// The streams of an hls or dash output: H.264 (unless `carriesVideo` is false) with key frames forced at
+  /// every segment boundary, so each segment starts with one, and AAC.
+  static func streamStreams(_ output: TranscodeSpec.Output) -> [String] {
+    var arguments: [String]
+    if output.carriesVideo != false {
+      arguments = ["-map", "0:v:0", "-map", "0:a:0?"] + video(output, codec: "h264")
+      arguments += ["-force_key_frames", "expr:gte(t,n_forced*\(output.segmentSeconds))"]
+    } else {
+      arguments = ["-map", "0:a:0", "-vn"]
+    }
+    return arguments + audio(output.audioTracks[0], codec: output.audioCodec ?? "aac") + ["-map_metadata", "-1"]
+  }
+
+  /// The media type a dash file named `name` is uploaded with.
+  public static func dashContentType(_ name: String) -> String {
+    name.hasSuffix(".mpd")
+      ? "application/dash+xml" : name.hasSuffix(".m4s") ? "video/iso.segment" : "application/octet-stream"
   }
 
   static func outputArguments(_ output: TranscodeSpec.Output) -> [String] {

@@ -1,23 +1,27 @@
 /// What a transcode output is (`outputs[i].kind`): the codecs it takes, how ffmpeg writes it, and the media
 /// type it is uploaded with. Kinds: `ogg` is Vorbis (or Opus) in Ogg, `opus` is Opus in Ogg, `aac` is ADTS,
-/// `m4a` is AAC in MP4; `hls` is a folder of playlists and MPEG-TS segments.
+/// `m4a` is AAC in MP4; `hls` is a folder of playlists and MPEG-TS segments, `dash` a folder of an MPD manifest
+/// and fragmented-MP4 segments.
 public enum TranscodeKind: String, Sendable, Equatable, Codable, CaseIterable {
   case mp3, aac, m4a, wav, flac, ogg, opus
   case mp4, mov, webm
-  case jpg, hls
+  case jpg, hls, dash
 
   /// The kinds as refusals list them: audio, then video, then the rest.
   static let listed: [TranscodeKind] =
     allCases.filter(\.isAudioOnly).sorted { $0.rawValue < $1.rawValue }
-    + allCases.filter(\.isVideoFile).sorted { $0.rawValue < $1.rawValue } + [.jpg, .hls]
+    + allCases.filter(\.isVideoFile).sorted { $0.rawValue < $1.rawValue } + [.jpg, .hls, .dash]
 
   /// An audio file.
   var isAudioOnly: Bool {
     switch self {
     case .mp3, .aac, .m4a, .wav, .flac, .ogg, .opus: true
-    case .mp4, .mov, .webm, .jpg, .hls: false
+    case .mp4, .mov, .webm, .jpg, .hls, .dash: false
     }
   }
+
+  /// A stream: a folder of a manifest (playlists) and segments, uploaded under a destination prefix.
+  var isStream: Bool { self == .hls || self == .dash }
 
   /// A video file (with its audio, when the input has some).
   var isVideoFile: Bool { self == .mp4 || self == .mov || self == .webm }
@@ -26,7 +30,7 @@ public enum TranscodeKind: String, Sendable, Equatable, Codable, CaseIterable {
   var audioCodecs: [String] {
     switch self {
     case .mp3: ["mp3"]
-    case .aac, .m4a, .mp4, .mov, .hls: ["aac"]
+    case .aac, .m4a, .mp4, .mov, .hls, .dash: ["aac"]
     case .wav: ["pcm_s16le", "pcm_s24le"]
     case .flac: ["flac"]
     case .ogg: ["vorbis", "opus"]
@@ -40,7 +44,7 @@ public enum TranscodeKind: String, Sendable, Equatable, Codable, CaseIterable {
   var videoCodecs: [String]? {
     switch self {
     case .mp4, .mov: ["h264", "h265"]
-    case .hls: ["h264"]
+    case .hls, .dash: ["h264"]
     case .webm: ["vp9", "vp8"]
     case .mp3, .aac, .m4a, .wav, .flac, .ogg, .opus, .jpg: nil
     }
@@ -69,7 +73,7 @@ public enum TranscodeKind: String, Sendable, Equatable, Codable, CaseIterable {
     case .mov: "video/quicktime"
     case .webm: "video/webm"
     case .jpg: "image/jpeg"
-    case .hls: "application/octet-stream"
+    case .hls, .dash: "application/octet-stream"
     }
   }
 }

@@ -12,8 +12,7 @@ extension TranscodeWork {
   func deliverHLS(_ output: TranscodeSpec.Output, index: Int, context: JobContext, share: ClosedRange<Int>)
     throws(JobFailure) -> JSONValue
   {
-    let folder = context.workDirectory + "/" + TranscodeCommand.hlsDirectory(index: index)
-    let field = "outputs[\(index)].destination"
+    let folder = context.workDirectory + "/" + TranscodeCommand.streamDirectory(index: index)
     func failed(_ detail: String) -> JobFailure {
       JobFailure(.processingFailed, "outputs[\(index)]: \(detail)")
     }
@@ -49,32 +48,48 @@ extension TranscodeWork {
     }
 
     let names = playlist.segments.map(\.uri) + [mediaName, masterName]
-    let fileSizes = sizes + [mediaName, masterName].map { FileManager.default.fileSize(folder + "/" + $0) }
-    let total = max(1, fileSizes.reduce(0, +))
+    let done = try deliverFolder(
+      names, sizes: sizes + [mediaName, masterName].map { FileManager.default.fileSize(folder + "/" + $0) },
+      of: output, index: index, contentType: TranscodeCommand.hlsContentType, context: context, share: share)
+    return .object([
+      "id": .string(output.id), "kind": .string("hls"), "playlist": Self.url(of: masterName, in: output),
+      "media_playlist": Self.url(of: mediaName, in: output), "segments": .int(playlist.segments.count),
+      "duration": .double((playlist.duration * 1000).rounded() / 1000), "size": .int(done),
+    ])
+  }
+
+  /// Uploads the files `names` (of `sizes` bytes) of stream output `index`'s work folder under its destination
+  /// folder, in that order, each through `JobTransfers.deliver` (progress, cancellation, the lease confirmed
+  /// before each write); returns the bytes uploaded.
+  func deliverFolder(
+    _ names: [String], sizes: [Int], of output: TranscodeSpec.Output, index: Int,
+    contentType: (String) -> String, context: JobContext, share: ClosedRange<Int>
+  ) throws(JobFailure) -> Int {
+    let folder = context.workDirectory + "/" + TranscodeCommand.streamDirectory(index: index)
+    let field = "outputs[\(index)].destination"
+    let total = max(1, sizes.reduce(0, +))
     let width = Double(share.upperBound - share.lowerBound)
     var done = 0
-    for (name, size) in zip(names, fileSizes) {
+    for (name, size) in zip(names, sizes) {
       guard let destination = output.destination.appending(name) else {
         throw JobFailure(.internalError, "\(field): is not a folder")
       }
       let from = share.lowerBound + Int(width * Double(done) / Double(total))
       let to = share.lowerBound + Int(width * Double(done + size) / Double(total))
       try transfers.deliver(
-        file: folder + "/" + name, to: destination, field: field, contentType: TranscodeCommand.hlsContentType(name),
-        context: context, share: from...to)
+        file: folder + "/" + name, to: destination, field: field, contentType: contentType(name), context: context,
+        share: from...to)
       done += size
     }
-    func url(_ name: String) -> JSONValue {
-      switch output.destination.appending(name)?.target {
-      case .s3(let bucket, let key)?: .string("s3://\(bucket)/\(key)")
-      case .dlb(let key)?: .string("dlb://\(key)")
-      case .http?, nil: .null
-      }
+    return done
+  }
+
+  /// The URL of file `name` under a stream output's destination folder, for its result (null for http).
+  static func url(of name: String, in output: TranscodeSpec.Output) -> JSONValue {
+    switch output.destination.appending(name)?.target {
+    case .s3(let bucket, let key)?: .string("s3://\(bucket)/\(key)")
+    case .dlb(let key)?: .string("dlb://\(key)")
+    case .http?, nil: .null
     }
-    return .object([
-      "id": .string(output.id), "kind": .string("hls"), "playlist": url(masterName),
-      "media_playlist": url(mediaName), "segments": .int(playlist.segments.count),
-      "duration": .double((playlist.duration * 1000).rounded() / 1000), "size": .int(done),
-    ])
   }
 }

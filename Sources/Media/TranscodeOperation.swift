@@ -35,7 +35,7 @@ struct TranscodeWork {
     let info = try MediaSteps.probe(inputFile, tools: tools, context: context, requireAudio: false)
     for (index, output) in request.outputs.enumerated() {
       // An hls stream carries video when the input has some, unless the request left it out.
-      if output.kind == .hls { request.outputs[index].carriesVideo = output.carriesVideo ?? info.hasVideo }
+      if output.kind.isStream { request.outputs[index].carriesVideo = output.carriesVideo ?? info.hasVideo }
       let needsVideo =
         output.kind == .jpg || output.kind.isVideoFile
         || request.outputs[index].carriesVideo == true
@@ -55,8 +55,8 @@ struct TranscodeWork {
       )
     }
     let duration = request.segmentDuration ?? info.duration.map { $0 - (request.segmentStart ?? 0) }
-    for (index, output) in request.outputs.enumerated() where output.kind == .hls {
-      let folder = context.workDirectory + "/" + TranscodeCommand.hlsDirectory(index: index)
+    for (index, output) in request.outputs.enumerated() where output.kind.isStream {
+      let folder = context.workDirectory + "/" + TranscodeCommand.streamDirectory(index: index)
       do {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
       } catch {
@@ -73,6 +73,10 @@ struct TranscodeWork {
       let start = 80 + index * step
       if output.kind == .hls {
         results.append(try deliverHLS(output, index: index, context: context, share: start...(start + step)))
+        continue
+      }
+      if output.kind == .dash {
+        results.append(try deliverDASH(output, index: index, context: context, share: start...(start + step)))
         continue
       }
       let file = context.workDirectory + "/" + TranscodeCommand.fileName(index: index, kind: output.kind)

@@ -102,11 +102,12 @@ public struct TranscodeSpec: JobSpec {
         throw InvalidRequest("\(field).id", "\"\(output.id)\" is used twice")
       }
       // Two streams in one folder would overwrite each other's playlists and segments.
-      if output.kind == .hls,
-        let other = outputs.firstIndex(where: { $0.kind == .hls && $0.destination.target == output.destination.target })
+      if output.kind.isStream,
+        let other = outputs.firstIndex(where: { $0.kind.isStream && $0.destination.target == output.destination.target }
+        )
       {
         throw InvalidRequest(
-          "\(field).destination", "names the folder of outputs[\(other)]; each hls output needs its own")
+          "\(field).destination", "names the folder of outputs[\(other)]; each stream needs its own")
       }
       outputs.append(output)
     }
@@ -119,19 +120,18 @@ public struct TranscodeSpec: JobSpec {
     let id = fields["id"]?.string ?? "output-\(index)"
     guard let name = fields["kind"]?.string else { throw InvalidRequest("\(field).kind", "is required") }
     guard let kind = TranscodeKind(rawValue: name) else {
-      let later = name == "dash" ? " (DASH outputs are not available in this version yet)" : ""
       let known = TranscodeKind.listed.map(\.rawValue).joined(separator: ", ")
-      throw InvalidRequest("\(field).kind", "unsupported \"\(name)\"; use one of \(known)\(later)")
+      throw InvalidRequest("\(field).kind", "unsupported \"\(name)\"; use one of \(known)")
     }
     let destination: Location
     do {
       let value = fields["destination"]
       let destinationField = "\(field).destination"
       if NamedStorage.isReference(value) {
-        destination = try storage.resolve(value, field: destinationField, folder: kind == .hls)
-      } else if kind == .hls {
+        destination = try storage.resolve(value, field: destinationField, folder: kind.isStream)
+      } else if kind.isStream {
         destination = try parser.parseFolder(
-          value, field: destinationField, purpose: "an hls output (segments and playlists)")
+          value, field: destinationField, purpose: "an \(kind.rawValue) output (segments and playlists)")
       } else {
         destination = try parser.parse(value, field: destinationField)
       }
@@ -168,8 +168,8 @@ public struct TranscodeSpec: JobSpec {
       }
       guard case .object(let settings) = video else { throw InvalidRequest("\(field).video", "must be an object") }
       if let enable = settings["enable"], enable != .null {
-        guard kind == .hls else {
-          throw InvalidRequest("\(field).video.enable", "only hls outputs can leave video out")
+        guard kind.isStream else {
+          throw InvalidRequest("\(field).video.enable", "only hls and dash outputs can leave video out")
         }
         guard case .bool(let on) = enable else {
           throw InvalidRequest("\(field).video.enable", "must be true or false")
@@ -202,15 +202,19 @@ public struct TranscodeSpec: JobSpec {
         output.videoBitrateMode = name
       }
     }
-    if let hls = fields["hls"], hls != .null {
-      guard kind == .hls else { throw InvalidRequest("\(field).hls", "only hls outputs take hls settings") }
-      guard case .object(let settings) = hls else { throw InvalidRequest("\(field).hls", "must be an object") }
-      for name in settings.keys.sorted() where name != "segment_sec" {
-        throw InvalidRequest("\(field).hls.\(name)", "unknown field")
+    for stream in [TranscodeKind.hls, .dash] {
+      guard let block = fields[stream.rawValue], block != .null else { continue }
+      let name = stream.rawValue
+      guard kind == stream else {
+        throw InvalidRequest("\(field).\(name)", "only \(name) outputs take \(name) settings")
       }
-      if let seconds = try number(settings["segment_sec"], "\(field).hls.segment_sec", 1...60) {
+      guard case .object(let settings) = block else { throw InvalidRequest("\(field).\(name)", "must be an object") }
+      for key in settings.keys.sorted() where key != "segment_sec" {
+        throw InvalidRequest("\(field).\(name).\(key)", "unknown field")
+      }
+      if let seconds = try number(settings["segment_sec"], "\(field).\(name).segment_sec", 1...60) {
         guard seconds == seconds.rounded() else {
-          throw InvalidRequest("\(field).hls.segment_sec", "must be a whole number of seconds")
+          throw InvalidRequest("\(field).\(name).segment_sec", "must be a whole number of seconds")
         }
         output.segmentSeconds = Int(seconds)
       }

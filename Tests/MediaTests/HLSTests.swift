@@ -36,18 +36,18 @@ import Testing
     #expect(args.filter { $0 == "-i" }.count == 1, "one decode for every output")
     #expect(
       text.contains(
-        "-map 0:v:0 -map 0:a:0? -c:v libx264 -preset veryfast -pix_fmt yuv420p -crf 23 -vf scale=-2:360 -force_key_frames expr:gte(t,n_forced*6) -c:a aac -b:a 192k -map_metadata -1 -f hls -hls_time 6 -hls_playlist_type vod -hls_segment_type mpegts -hls_flags independent_segments -hls_segment_filename /w/hls-1/segment-%05d.ts -master_pl_name master.m3u8 /w/hls-1/index.m3u8"
+        "-map 0:v:0 -map 0:a:0? -c:v libx264 -preset veryfast -pix_fmt yuv420p -crf 23 -vf scale=-2:360 -force_key_frames expr:gte(t,n_forced*6) -c:a aac -b:a 192k -map_metadata -1 -f hls -hls_time 6 -hls_playlist_type vod -hls_segment_type mpegts -hls_flags independent_segments -hls_segment_filename /w/stream-1/segment-%05d.ts -master_pl_name master.m3u8 /w/stream-1/index.m3u8"
       ), "\(text)")
     #expect(
       text.contains(
-        "-map 0:a:0 -vn -c:a aac -b:a 64k -map_metadata -1 -f hls -hls_time 4 -hls_playlist_type vod -hls_segment_type mpegts -hls_flags independent_segments -hls_segment_filename /w/hls-2/segment-%05d.ts"
+        "-map 0:a:0 -vn -c:a aac -b:a 64k -map_metadata -1 -f hls -hls_time 4 -hls_playlist_type vod -hls_segment_type mpegts -hls_flags independent_segments -hls_segment_filename /w/stream-2/segment-%05d.ts"
       ), "\(text)")
     #expect(!args.contains { $0.contains("://") || $0.contains("secret") }, "ffmpeg gets work files only")
     // A data_dir with `%` in its name: the segment pattern escapes it, the playlist path is taken as it is.
     let percent = TranscodeCommand.arguments(r, input: "/100%d/input", directory: "/100%d").joined(separator: " ")
     #expect(
       percent.contains(
-        "-hls_segment_filename /100%%d/hls-1/segment-%05d.ts -master_pl_name master.m3u8 /100%d/hls-1/index.m3u8"),
+        "-hls_segment_filename /100%%d/stream-1/segment-%05d.ts -master_pl_name master.m3u8 /100%d/stream-1/index.m3u8"),
       "\(percent)")
     #expect(TranscodeCommand.hlsContentType("index.m3u8") == "application/vnd.apple.mpegurl")
     #expect(TranscodeCommand.hlsContentType("segment-00001.ts") == "video/mp2t")
@@ -58,9 +58,10 @@ import Testing
     func refused(_ outputs: String, storage: String = Self.storage) -> String? {
       refusal(#"{\#(source), \#(storage), "outputs": [\#(outputs)]}"#)
     }
+    #expect(refused(#"{"kind": "dash", "destination": "dlb://x/"}"#) == nil, "dash is a stream too (DASHJobTests)")
     #expect(
-      refused(#"{"kind": "dash", "destination": "dlb://x/"}"#)?.hasPrefix(#"outputs[0].kind: unsupported "dash""#)
-        == true)
+      refused(#"{"kind": "hls", "destination": "dlb://x/"}, {"kind": "dash", "destination": "dlb://x/"}"#)
+        == "outputs[1].destination: names the folder of outputs[0]; each stream needs its own")
     let presigned =
       "https://b.s3.amazonaws.com/out/index.m3u8?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20300101T000000Z&X-Amz-Expires=60&X-Amz-Credential=AK%2F20300101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=feedface"
     let signed = refused(#"{"kind": "hls", "destination": "\#(presigned)"}"#)
@@ -79,7 +80,7 @@ import Testing
     #expect(
       refused(
         #"{"kind": "hls", "destination": {"storage": "main", "path": "a"}}, {"kind": "hls", "destination": {"url": "s3://media/shows/a/", "auth": {"key": "K", "secret": "S"}}}"#
-      ) == "outputs[1].destination: names the folder of outputs[0]; each hls output needs its own")
+      ) == "outputs[1].destination: names the folder of outputs[0]; each stream needs its own")
     #expect(
       refused(#"{"kind": "hls", "destination": {"storage": "main", "path": "../up/"}}"#)?.hasPrefix(
         "outputs[0].destination.path:") == true)
@@ -195,5 +196,57 @@ import Testing
         contentsOfFile: harness.storage.path(owner: "app", key: prefix + "master.m3u8"), encoding: .utf8)
       #expect(master.contains("AVERAGE-BANDWIDTH=") && master.contains("index.m3u8"), "\(master)")
     }
+  }
+}
+
+/// DASH outputs: a folder of a manifest and fragmented-MP4 segments, made in the same decode and uploaded
+/// segments first.
+@Suite(.serialized) struct DASHJobTests {
+  let harness = try! MediaHarness("dash") { [TranscodeOperation(transfers: $0, tools: $1)] }
+
+  @Test func aDASHOutput_isAManifestAndSegmentsUnderItsFolder_thatFFprobeReadsBack() async throws {
+    let spec = try transcodeRequest(
+      #"{"inputs": [{"source": "dlb://in.mp4"}], "outputs": [{"kind": "dash", "destination": "dlb://d/", "dash": {"segment_sec": 2}}]}"#
+    )
+    let text = TranscodeCommand.arguments(spec, input: "/w/input", directory: "/w").joined(separator: " ")
+    #expect(
+      text.contains(
+        "-force_key_frames expr:gte(t,n_forced*2) -c:a aac -b:a 192k -map_metadata -1 -f dash -seg_duration 2 -use_template 1 -use_timeline 1"
+      ) && text.hasSuffix("/w/stream-0/manifest.mpd"), "\(text)")
+    #expect(
+      transcodeRefusal(
+        #"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "dash", "destination": "dlb://d/", "hls": {"segment_sec": 2}}]}"#
+      ) == "outputs[0].hls: only hls outputs take hls settings")
+
+    defer { harness.pool.stop() }
+    try await harness.fixture(
+      "in/clip.mp4",
+      [
+        "-f", "lavfi", "-i", "testsrc=d=5:s=320x240:r=25", "-f", "lavfi", "-i", "sine=f=440:d=5:sample_rate=48000",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+      ])
+    let job = try await harness.run(
+      "/media/transcode",
+      #"""
+      {"inputs": [{"source": "dlb://in/clip.mp4"}],
+       "outputs": [{"id": "d", "kind": "dash", "destination": "dlb://out/d/", "video": {"width": 160}, "dash": {"segment_sec": 2}}]}
+      """#)
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    let result = try #require(
+      try JSONSerialization.jsonObject(with: Data((job.result ?? "{}").utf8)) as? [String: Any])
+    let entry = try #require((result["outputs"] as? [[String: Any]])?.first)
+    #expect(entry["manifest"] as? String == "dlb://out/d/manifest.mpd" && entry["kind"] as? String == "dash")
+    #expect((entry["segments"] as? Int ?? 0) >= 4, "two streams of about three 2 s segments: \(entry)")
+    // ffprobe reads the manifest (and through it every segment) back from where it was uploaded.
+    let manifest = harness.storage.path(owner: "app", key: "out/d/manifest.mpd")
+    let streams = try await blocking {
+      var lines: [String] = []
+      _ = try ProcessRunner().run(
+        "ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,width", "-of", "csv=p=0", manifest]
+      ) { lines.append(String($0)) }
+      // Each stream once (ffprobe lists a program's streams again under the program).
+      return Set(lines.filter { !$0.isEmpty }).sorted()
+    }
+    #expect(streams == ["aac", "h264,160"], "\(streams)")
   }
 }

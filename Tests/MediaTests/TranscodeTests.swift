@@ -57,8 +57,13 @@ func transcodeRefusal(_ text: String) -> String? {
       refusal(#"{"inputs": [{"source": "dlb://a"}, {"source": "dlb://b"}], "outputs": [{"kind": "mp3", \#(output)}]}"#)?
         .hasPrefix("inputs:") == true)
     #expect(
-      refusal(#"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "dash", \#(output)}]}"#)?.hasPrefix(
-        #"outputs[0].kind: unsupported "dash""#) == true)
+      refusal(#"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "flv", \#(output)}]}"#)?.hasPrefix(
+        #"outputs[0].kind: unsupported "flv"; use one of aac, flac, m4a, mp3, ogg, opus, wav, mov, mp4, webm, jpg, hls, dash"#
+      )
+        == true)
+    #expect(
+      refusal(#"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "dash", \#(output)}]}"#)
+        == "outputs[0].destination: names a folder, so it must end with / (dlb://.../folder/)")
     #expect(
       refusal(#"{"inputs": [{"source": "dlb://a"}], "outputs": [{"kind": "hls", \#(output)}]}"#)
         == "outputs[0].destination: names a folder, so it must end with / (dlb://.../folder/)")
