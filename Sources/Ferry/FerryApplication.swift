@@ -154,10 +154,10 @@ public final class FerryApplication: Sendable {
   static func builtInOperations(_ configuration: FerryConfiguration, _ transfers: JobTransfers) -> [any JobOperation] {
     let tools = MediaTools(
       ffmpeg: configuration.media.ffmpeg, ffprobe: configuration.media.ffprobe,
-      maxDuration: configuration.media.maxDuration.seconds)
+      maxDuration: configuration.media.maxDuration.seconds, version: FerryVersion.current)
     return [
       EnhanceOperation(transfers: transfers, tools: tools),
-      AnalyzeOperation(transfers: transfers, tools: tools, version: FerryVersion.current),
+      AnalyzeOperation(transfers: transfers, tools: tools),
       TranscodeOperation(transfers: transfers, tools: tools),
       DiagnoseOperation(transfers: transfers, tools: tools),
     ]

@@ -11,9 +11,8 @@ public struct AnalyzeOperation: JobOperation {
   public let path = "/media/analyze"
   let work: AnalyzeWork
 
-  /// `version` is reported in results (`result.version`).
-  public init(transfers: JobTransfers, tools: MediaTools, version: String) {
-    work = AnalyzeWork(transfers: transfers, tools: tools, version: version)
+  public init(transfers: JobTransfers, tools: MediaTools) {
+    work = AnalyzeWork(transfers: transfers, tools: tools)
   }
 
   public func validate(_ request: JSONValue) throws(InvalidRequest) -> AnalyzeSpec {
@@ -31,7 +30,6 @@ public struct AnalyzeOperation: JobOperation {
 struct AnalyzeWork {
   let transfers: JobTransfers
   let tools: MediaTools
-  let version: String
 
   /// Long inputs are measured in pieces in parallel (`MediaPieces`): their series combine exactly, see
   /// `LoudnessMath`. Later pieces start this much early so their 3 s short-term windows are full where they take over.
@@ -223,7 +221,7 @@ struct AnalyzeWork {
     return .object([
       "media_info": Self.mediaInfo(info),
       "processed_region": .object(["start": r(start, 1000), "end": r(end, 1000), "audio": .object(audio)]),
-      "version": .string(version),
+      "version": .string(tools.version),
     ])
   }
 

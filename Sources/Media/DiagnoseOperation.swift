@@ -15,7 +15,7 @@ public struct DiagnoseOperation: JobOperation {
   let work: DiagnoseWork
 
   public init(transfers: JobTransfers, tools: MediaTools) {
-    work = DiagnoseWork(analyze: AnalyzeWork(transfers: transfers, tools: tools, version: ""))
+    work = DiagnoseWork(analyze: AnalyzeWork(transfers: transfers, tools: tools))
   }
 
   public func validate(_ request: JSONValue) throws(InvalidRequest) -> DiagnoseSpec {
@@ -48,7 +48,9 @@ struct DiagnoseWork {
       inputFile, from: 0, to: duration, rate: info.sampleRate ?? 48000, settings: settings, bandwidth: false,
       context: context)
     let channelLevels = try Self.channelLevels(inputFile, tools: analyze.tools, context: context)
-    return Self.report(m, info: info, duration: duration, channelLevels: channelLevels).description
+    return Self.report(
+      m, info: info, duration: duration, channelLevels: channelLevels, version: analyze.tools.version
+    ).description
   }
 
   /// Each channel's RMS level (dBFS) over the whole input.
@@ -68,9 +70,25 @@ struct DiagnoseWork {
   /// The noise score of a second `snr` dB above the noise floor: 5 dB → 0, 40 dB → 10.
   static func noiseScore(snr: Double) -> Double { min(10, max(0, (snr - 5) / 3.5)) }
 
-  static func report(_ m: AnalyzeWork.Measurement, info: MediaInfo, duration: Double, channelLevels: [Double])
-    -> JSONValue
-  {
+  /// The names of an input's channels as ffmpeg's layouts spell them (`FL`, `FR`, `FC`, `LFE` ...), for
+  /// `silent_channels`; `channel <n>` where the layout is unknown.
+  static func channelNames(layout: String?, count: Int) -> [String] {
+    let layouts: [String: [String]] = [
+      "mono": ["FC"], "stereo": ["FL", "FR"], "2.1": ["FL", "FR", "LFE"], "3.0": ["FL", "FR", "FC"],
+      "quad": ["FL", "FR", "BL", "BR"], "4.0": ["FL", "FR", "FC", "BC"], "5.0": ["FL", "FR", "FC", "BL", "BR"],
+      "5.0(side)": ["FL", "FR", "FC", "SL", "SR"], "5.1": ["FL", "FR", "FC", "LFE", "BL", "BR"],
+      "5.1(side)": ["FL", "FR", "FC", "LFE", "SL", "SR"], "6.1": ["FL", "FR", "FC", "LFE", "BC", "SL", "SR"],
+      "7.1": ["FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR"],
+    ]
+    // Without a layout (a WAV may carry none), ffmpeg's default for the count.
+    let defaults = [1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"]
+    if let known = (layout ?? defaults[count]).flatMap({ layouts[$0] }), known.count == count { return known }
+    return (0..<count).map { "channel \($0 + 1)" }
+  }
+
+  static func report(
+    _ m: AnalyzeWork.Measurement, info: MediaInfo, duration: Double, channelLevels: [Double], version: String
+  ) -> JSONValue {
     func r(_ value: Double) -> JSONValue { value.isFinite ? .double((value * 10).rounded() / 10) : .null }
     let audible = m.momentary.filter { $0 > -70 }.sorted()
     let quiet = Array(audible.prefix(max(1, audible.count / 10)))
@@ -90,21 +108,30 @@ struct DiagnoseWork {
     func mean(_ values: some Collection<Double>) -> Double {
       values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
     }
-    var distribution: [JSONValue] = []
-    for score in 0...10 {
-      let count = quality.values.filter { Int($0.rounded()) == score }.count
-      if count > 0 {
-        distribution.append(
-          .object(["score": .int(score), "percentage": r(Double(count) / Double(quality.count) * 100)]))
+    /// A score as Dolby's diagnose reports one: the average over the audible seconds, the share of them in
+    /// each of ten bins (`[0, 1)` ... `[9, 10]`) as `duration` seconds and `percentage`, and the worst 5 s.
+    func scored(_ scores: [Int: Double]) -> JSONValue {
+      let distribution: [JSONValue] = (0..<10).map { bin in
+        let count = scores.values.filter { min(9, Int($0.rounded(.down))) == bin }.count
+        return .object([
+          "lower_bound": .int(bin), "upper_bound": .int(bin + 1), "duration": .int(count),
+          "percentage": r(scores.isEmpty ? 0 : Double(count) / Double(scores.count) * 100),
+        ])
       }
-    }
-    // The worst 5 s of noise.
-    var worst: (start: Int, score: Double)?
-    for start in seconds {
-      let window = (start..<(start + 5)).compactMap { noise[$0] }
-      guard window.count == 5 else { continue }
-      let score = mean(window)
-      if worst == nil || score < worst!.score { worst = (start, score) }
+      var worst: (start: Int, score: Double)?
+      for start in seconds {
+        let window = (start..<(start + 5)).compactMap { scores[$0] }
+        guard window.count == 5 else { continue }
+        let score = mean(window)
+        if worst == nil || score < worst!.score { worst = (start, score) }
+      }
+      return .object([
+        "average": r(mean(scores.values)), "distribution": .array(distribution),
+        "worst_segment": worst.map {
+          .object(["start": .int($0.start), "end": .int($0.start + 5), "score": r($0.score)])
+        }
+          ?? .null,
+      ])
     }
     var clippedSections: [(Int, Int)] = []
     for second in m.samplePeaks.keys.sorted() where m.samplePeaks[second]! >= -0.1 {
@@ -117,18 +144,16 @@ struct DiagnoseWork {
     let silentTotal = m.silences.reduce(0) { $0 + ($1.end - $1.start) }
     let atBeginning = m.silences.first.map { $0.start <= 0.05 ? $0.end : 0 } ?? 0
     let atEnd = m.silences.last.map { $0.end >= duration - 0.05 ? duration - $0.start : 0 } ?? 0
-    let silentChannels = channelLevels.enumerated().filter { $0.element < -60 }.map { JSONValue.int($0.offset) }
+    let names = Self.channelNames(layout: info.channelLayout, count: channelLevels.count)
+    let silentChannels = channelLevels.enumerated().filter { $0.element < -60 }.map {
+      JSONValue.string(names[$0.offset])
+    }
     let samplePeak = m.samplePeaks.values.max() ?? -.infinity
     return .object([
       "media_info": AnalyzeWork.mediaInfo(info),
       "audio": .object([
-        "quality_score": .object(["average": r(mean(quality.values)), "distribution": .array(distribution)]),
-        "noise_score": .object([
-          "average": r(mean(noise.values)),
-          "worst_segment": worst.map {
-            .object(["start": .int($0.start), "end": .int($0.start + 5), "score": r($0.score)])
-          } ?? .null,
-        ]),
+        "quality_score": scored(quality),
+        "noise_score": scored(noise),
         "clipping": .object([
           "events": .int(clippedSections.count),
           "sections": .array(clippedSections.map { .object(["start": .int($0.0), "end": .int($0.1)]) }),
@@ -136,12 +161,15 @@ struct DiagnoseWork {
         "loudness": .object([
           "measured": r(LoudnessMath.integrated(m.momentary)), "range": r(LoudnessMath.range(m.shortTerm.map(\.value))),
           "sample_peak": r(samplePeak), "true_peak": r(max(m.truePeaks.values.max() ?? -.infinity, samplePeak)),
+          // BS.1770's level gate: Ferry has no speech classifier to gate on (as analyze's `gating_mode`).
+          "gating_mode": .string("level"),
         ]),
         "silence": .object([
           "percentage": r(min(100, silentTotal / duration * 100)), "at_beginning": r(atBeginning), "at_end": r(atEnd),
           "num_sections": .int(m.silences.count), "silent_channels": .array(silentChannels),
         ]),
       ]),
+      "version": .string(version),
     ])
   }
 }

@@ -65,7 +65,7 @@ struct EnhanceWork {
 
     try transfers.deliver(
       file: outputFile, to: output, field: "output", contentType: format.contentType, context: context, share: 85...99)
-    return Self.result(settings: settings, before: before, after: after, gain: gain)
+    return Self.result(settings: settings, before: before, after: after, gain: gain, version: tools.version)
   }
 
   /// Later pieces of pass 1 start this much early: the noise reduction's estimate, the high-pass and the 3 s
@@ -165,9 +165,9 @@ struct EnhanceWork {
     return try MediaSteps.measure(outputFile, tools: tools, context: context)
   }
 
-  static func result(settings: EnhanceSettings, before: LoudnessSummary, after: LoudnessSummary, gain: Double)
-    -> String
-  {
+  static func result(
+    settings: EnhanceSettings, before: LoudnessSummary, after: LoudnessSummary, gain: Double, version: String
+  ) -> String {
     func figures(_ s: LoudnessSummary) -> JSONValue {
       func rounded(_ v: Double) -> JSONValue { v.isFinite ? .double((v * 10).rounded() / 10) : .null }
       return .object([
@@ -186,6 +186,7 @@ struct EnhanceWork {
     return JSONValue.object([
       "processing": .object(applied),
       "loudness": .object(["before": figures(before), "after": figures(after)]),
+      "version": .string(version),
     ]).description
   }
 }

@@ -7,14 +7,19 @@ public struct MediaTools: Sendable {
   public var ffprobe: String
   /// Longer inputs are refused (`media.max_duration_s`).
   public var maxDuration: Double
+  /// What every result names as its `version`: the release that made it (Ferry's).
+  public var version: String
 
   /// The most audio channels an input may have (7.1).
   public static let maxChannels = 8
 
-  public init(ffmpeg: String = "ffmpeg", ffprobe: String = "ffprobe", maxDuration: Double = 43200) {
+  public init(
+    ffmpeg: String = "ffmpeg", ffprobe: String = "ffprobe", maxDuration: Double = 43200, version: String = "dev"
+  ) {
     self.ffmpeg = ffmpeg
     self.ffprobe = ffprobe
     self.maxDuration = maxDuration
+    self.version = version
   }
 
   /// Input options that keep ffmpeg to local files and plain media containers. Without them a "media" file

@@ -90,7 +90,7 @@ struct TranscodeWork {
         contentType: output.kind.contentType, context: context, share: start...(start + step))
       results.append(.object(["id": .string(output.id), "kind": .string(output.kind.rawValue), "size": .int(size)]))
     }
-    return JSONValue.object(["outputs": .array(results)]).description
+    return JSONValue.object(["outputs": .array(results), "version": .string(tools.version)]).description
   }
 }
 

@@ -82,7 +82,9 @@ import Transfer
 
 /// Analyze jobs through the engine with real ffmpeg on generated fixtures, checking the numbers.
 @Suite(.serialized) struct AnalyzeJobTests {
-  let harness = try! MediaHarness("analyze") { [AnalyzeOperation(transfers: $0, tools: $1, version: "test")] }
+  let harness = try! MediaHarness("analyze", tools: MediaTools(version: "test")) {
+    [AnalyzeOperation(transfers: $0, tools: $1)]
+  }
 
   /// Makes `dlb://in/<name>` with ffmpeg (`arguments` go before the output path).
   func fixture(_ name: String, _ arguments: [String]) async throws -> String {

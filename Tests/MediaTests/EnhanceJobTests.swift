@@ -73,6 +73,7 @@ import Transfer
     #expect(after.truePeak <= -1, "true peak \(after.truePeak) dBTP")
     #expect(job.result?.contains("\"target_level\":-16") == true)
     #expect(job.result?.contains("\"after\":{\"integrated\":") == true)
+    #expect(job.result?.contains("\"version\":\"dev\"") == true, "every result says which release made it")
     #expect(abs(job.duration - 4) < 0.1, "the media duration is recorded: \(job.duration)")
   }
 

@@ -53,7 +53,7 @@ import Transfer
     }
 
     let analyze = try roundTrip(
-      AnalyzeOperation(transfers: Self.transfers, tools: Self.tools, version: "test"),
+      AnalyzeOperation(transfers: Self.transfers, tools: Self.tools),
       #"{"input": {"url": "https://h/a.wav?x=1", "region": {"start": 1, "end": 2.5}}, "output": "dlb://o.json", "loudness": {"metering_mode": "1770-2", "dialog_intelligence": true}, "validation": {"loudness": {"loudness_max": -10}}}"#
     )
     #expect(analyze.decoded.spec == analyze.spec && analyze.legacy.spec == analyze.spec)
@@ -62,13 +62,13 @@ import Transfer
     // Without an output (Dolby's analyze samples send none), or with a null one: nothing to write, no deadline.
     for body in [#"{"input": "dlb://in.wav"}"#, #"{"input": "dlb://in.wav", "output": null}"#] {
       let resultOnly = try roundTrip(
-        AnalyzeOperation(transfers: Self.transfers, tools: Self.tools, version: "test"), body)
+        AnalyzeOperation(transfers: Self.transfers, tools: Self.tools), body)
       #expect(resultOnly.spec.output == nil && resultOnly.decoded.spec == resultOnly.spec)
       #expect(resultOnly.legacy.spec == resultOnly.spec)
       #expect(resultOnly.admitted.writes.isEmpty && resultOnly.admitted.deadline == nil)
     }
     #expect(throws: InvalidRequest.self) {
-      try AnalyzeOperation(transfers: Self.transfers, tools: Self.tools, version: "test")
+      try AnalyzeOperation(transfers: Self.transfers, tools: Self.tools)
         .validate(try JSONValue.parse(Data(#"{"input": "dlb://in.wav", "output": 7}"#.utf8)))
     }
 

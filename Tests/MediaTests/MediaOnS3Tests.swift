@@ -14,7 +14,7 @@ struct MediaOnS3Tests {
     defer { peers.stop() }
     try peers.createBucket("media-e2e")
     let harness = try MediaHarness("media-s3", s3Endpoint: peers.proxyEndpoint) {
-      [EnhanceOperation(transfers: $0, tools: $1), AnalyzeOperation(transfers: $0, tools: $1, version: "test")]
+      [EnhanceOperation(transfers: $0, tools: $1), AnalyzeOperation(transfers: $0, tools: $1)]
     }
     defer { harness.pool.stop() }
     // The input goes into moto directly (it checks no signature); Ferry's requests go through the proxy.

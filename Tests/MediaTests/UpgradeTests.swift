@@ -18,7 +18,7 @@ import Testing
   @Test func jobsQueuedBeforeTypedSpecs_runToSuccess() async throws {
     let harness = try MediaHarness("upgrade", database: Self.fixture, start: false) {
       [
-        EnhanceOperation(transfers: $0, tools: $1), AnalyzeOperation(transfers: $0, tools: $1, version: "test"),
+        EnhanceOperation(transfers: $0, tools: $1), AnalyzeOperation(transfers: $0, tools: $1),
         DiagnoseOperation(transfers: $0, tools: $1), TranscodeOperation(transfers: $0, tools: $1),
       ]
     }
