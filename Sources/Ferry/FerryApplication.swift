@@ -57,13 +57,18 @@ public final class FerryApplication: Sendable {
     let storage = transfers.storage
     // Temporary files (dlb:// keys, kept results) live `storage.retention_h`; swept hourly.
     let retention = configuration.storage.retention
+    // A multipart upload older than the longest a transfer may take belongs to no live transfer.
+    let longestTransfer = configuration.transfer.maxDuration
     storageSweep = PeriodicTask(name: "ferry.storage.sweep", every: 3600) { [logger] in
       do {
         let cutoff = Date() - retention.seconds
         let removed: Int
         switch storage {
         case .local(let local): removed = local.sweep(before: cutoff)
-        case .s3(let s3): removed = try s3.sweep(before: cutoff)
+        case .s3(let s3):
+          removed = try s3.sweep(before: cutoff)
+          let aborted = try s3.abortUploads(startedBefore: Date() - longestTransfer.seconds - 3600)
+          if aborted > 0 { logger.info("stale multipart uploads aborted", ["count": .int(aborted)]) }
         }
         if removed > 0 { logger.info("temporary files swept", ["count": .int(removed)]) }
       } catch {

@@ -95,6 +95,76 @@ public struct S3Storage: Sendable {
     }
     return removed
   }
+
+  /// Aborts the multipart uploads under the prefix started before `cutoff` (one that old is no live
+  /// transfer's: `transfer.max_duration_s` cuts every attempt sooner), so the parts of a node that died
+  /// mid-upload do not stay in the bucket; returns how many were aborted. Every node may sweep: aborting what
+  /// another node just aborted is harmless.
+  @discardableResult
+  public func abortUploads(startedBefore cutoff: Date) throws(TransferError) -> Int {
+    var aborted = 0
+    var markers: (key: String, uploadID: String)?
+    // Bounded: 1,000 pages of 1,000 uploads per sweep; the next sweep goes on.
+    for _ in 0..<1_000 {
+      var query: [SignableRequest.QueryItem] = [.init("uploads", ""), .init("prefix", prefix)]
+      if let markers { query += [.init("key-marker", markers.key), .init("upload-id-marker", markers.uploadID)] }
+      let listing = try client.exchange(
+        requests.s3.request(
+          "GET", bucket: bucket, key: "", query: query, credentials: credentials, region: region, payload: .empty),
+        method: "GET"
+      ).body
+      let page = S3UploadListing(listing)
+      for upload in page.uploads where upload.initiated < cutoff {
+        do throws(TransferError) {
+          _ = try client.exchange(
+            requests.s3.request(
+              "DELETE", bucket: bucket, key: upload.key, query: [.init("uploadId", upload.uploadID)],
+              credentials: credentials, region: region, payload: .empty),
+            method: "DELETE")
+          aborted += 1
+        } catch .status(404, _) {
+          continue  // completed or aborted meanwhile
+        }
+      }
+      guard page.truncated, let next = page.next else { break }
+      markers = next
+    }
+    return aborted
+  }
+}
+
+/// One page of a ListMultipartUploads answer: each upload's key, id and start, and where to go on.
+struct S3UploadListing {
+  struct Upload {
+    var key: String
+    var uploadID: String
+    var initiated: Date
+  }
+  var uploads: [Upload] = []
+  var truncated = false
+  var next: (key: String, uploadID: String)?
+
+  init(_ xml: [UInt8]) {
+    let text = String(decoding: xml, as: UTF8.self)
+    var rest = text[...]
+    while let start = rest.range(of: "<Upload>"),
+      let end = rest.range(of: "</Upload>", range: start.upperBound..<rest.endIndex)
+    {
+      let entry = rest[start.upperBound..<end.lowerBound]
+      if let key = S3XML.element("Key", in: entry), let id = S3XML.element("UploadId", in: entry),
+        let initiated = S3XML.element("Initiated", in: entry).flatMap(S3Listing.date)
+      {
+        uploads.append(Upload(key: key, uploadID: id, initiated: initiated))
+      }
+      rest = rest[end.upperBound...]
+    }
+    truncated = S3XML.element("IsTruncated", in: text[...]) == "true"
+    if let key = S3XML.element("NextKeyMarker", in: text[...]),
+      let id = S3XML.element("NextUploadIdMarker", in: text[...])
+    {
+      next = (key, id)
+    }
+  }
 }
 
 /// One page of a ListObjectsV2 answer: the keys and their last-modified times, and where to go on.

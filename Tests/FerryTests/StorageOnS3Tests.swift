@@ -128,4 +128,33 @@ struct StorageOnS3Tests {
     #expect(try await blocking { try storage.exists(owner: "app-a", key: "b/c") } == false)
     #expect(try await blocking { try outside.exists(owner: "x", key: "keep") })
   }
+
+  @Test func theSweep_abortsMultipartUploadsStartedBeforeTheCutoff_underThePrefixOnly() async throws {
+    let peers = try S3Peers(key: Self.key, secret: Self.secret)
+    defer { peers.stop() }
+    try peers.createBucket(Self.bucket)
+    // Uploads a node started and never finished: two under the storage prefix, one outside it.
+    func start(_ key: String) throws {
+      let moto = try RawHTTPClient(port: peers.motoPort)
+      try moto.send(
+        "POST /\(Self.bucket)/\(key)?uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+      )
+      #expect(try moto.readResponse().status == 200)
+    }
+    for key in ["tmp/app-a/big.wav", "tmp/app-b/x%20y.wav", "elsewhere/keep.wav"] { try start(key) }
+    func open() throws -> String {
+      let moto = try RawHTTPClient(port: peers.motoPort)
+      try moto.send("GET /\(Self.bucket)?uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+      return try moto.readResponse().text
+    }
+    let storage = S3Storage(
+      bucket: Self.bucket, prefix: "tmp/",
+      credentials: AWSCredentials(accessKeyID: Self.key, secretAccessKey: Self.secret),
+      region: nil, addressing: S3Addressing(endpoint: peers.proxyEndpoint),
+      client: TransferClient(policy: NetworkPolicy()))
+    // moto dates every upload 2010-11-10, so any cutoff of today's takes them; the age test is the listing's.
+    #expect(try await blocking { try storage.abortUploads(startedBefore: Date()) } == 2)
+    let left = try open()
+    #expect(left.components(separatedBy: "<Upload>").count == 2 && left.contains("elsewhere/keep.wav"), "\(left)")
+  }
 }
