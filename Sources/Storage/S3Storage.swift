@@ -77,17 +77,9 @@ public struct S3Storage: Sendable {
     for _ in 0..<10_000 {
       var query: [SignableRequest.QueryItem] = [.init("list-type", "2"), .init("prefix", prefix)]
       if let continuation { query.append(.init("continuation-token", continuation)) }
-      let listing = try client.exchange(
-        requests.s3.request(
-          "GET", bucket: bucket, key: "", query: query, credentials: credentials, region: region, payload: .empty),
-        method: "GET"
-      ).body
-      let page = S3Listing(listing)
+      let page = S3Listing(try call("GET", key: "", query))
       for object in page.objects where object.lastModified < cutoff {
-        _ = try client.exchange(
-          requests.s3.request(
-            "DELETE", bucket: bucket, key: object.key, credentials: credentials, region: region, payload: .empty),
-          method: "DELETE")
+        _ = try call("DELETE", key: object.key)
         removed += 1
       }
       guard page.truncated, let next = page.continuation else { break }
@@ -108,19 +100,10 @@ public struct S3Storage: Sendable {
     for _ in 0..<1_000 {
       var query: [SignableRequest.QueryItem] = [.init("uploads", ""), .init("prefix", prefix)]
       if let markers { query += [.init("key-marker", markers.key), .init("upload-id-marker", markers.uploadID)] }
-      let listing = try client.exchange(
-        requests.s3.request(
-          "GET", bucket: bucket, key: "", query: query, credentials: credentials, region: region, payload: .empty),
-        method: "GET"
-      ).body
-      let page = S3UploadListing(listing)
+      let page = S3UploadListing(try call("GET", key: "", query))
       for upload in page.uploads where upload.initiated < cutoff {
         do throws(TransferError) {
-          _ = try client.exchange(
-            requests.s3.request(
-              "DELETE", bucket: bucket, key: upload.key, query: [.init("uploadId", upload.uploadID)],
-              credentials: credentials, region: region, payload: .empty),
-            method: "DELETE")
+          _ = try call("DELETE", key: upload.key, [.init("uploadId", upload.uploadID)])
           aborted += 1
         } catch .status(404, _) {
           continue  // completed or aborted meanwhile
@@ -130,6 +113,17 @@ public struct S3Storage: Sendable {
       markers = next
     }
     return aborted
+  }
+
+  /// One bodiless request to the bucket with the storage's credentials; the answer's body.
+  private func call(_ method: String, key: String, _ query: [SignableRequest.QueryItem] = []) throws(TransferError)
+    -> [UInt8]
+  {
+    try client.exchange(
+      requests.s3.request(
+        method, bucket: bucket, key: key, query: query, credentials: credentials, region: region, payload: .empty),
+      method: method
+    ).body
   }
 }
 
@@ -146,17 +140,12 @@ struct S3UploadListing {
 
   init(_ xml: [UInt8]) {
     let text = String(decoding: xml, as: UTF8.self)
-    var rest = text[...]
-    while let start = rest.range(of: "<Upload>"),
-      let end = rest.range(of: "</Upload>", range: start.upperBound..<rest.endIndex)
-    {
-      let entry = rest[start.upperBound..<end.lowerBound]
+    for entry in S3XML.elements("Upload", in: text) {
       if let key = S3XML.element("Key", in: entry), let id = S3XML.element("UploadId", in: entry),
         let initiated = S3XML.element("Initiated", in: entry).flatMap(S3Listing.date)
       {
         uploads.append(Upload(key: key, uploadID: id, initiated: initiated))
       }
-      rest = rest[end.upperBound...]
     }
     truncated = S3XML.element("IsTruncated", in: text[...]) == "true"
     if let key = S3XML.element("NextKeyMarker", in: text[...]),
@@ -179,17 +168,12 @@ struct S3Listing {
 
   init(_ xml: [UInt8]) {
     let text = String(decoding: xml, as: UTF8.self)
-    var rest = text[...]
-    while let start = rest.range(of: "<Contents>"),
-      let end = rest.range(of: "</Contents>", range: start.upperBound..<rest.endIndex)
-    {
-      let entry = rest[start.upperBound..<end.lowerBound]
+    for entry in S3XML.elements("Contents", in: text) {
       if let key = S3XML.element("Key", in: entry), let modified = S3XML.element("LastModified", in: entry),
         let date = Self.date(modified)
       {
         objects.append(Object(key: key, lastModified: date))
       }
-      rest = rest[end.upperBound...]
     }
     truncated = S3XML.element("IsTruncated", in: text[...]) == "true"
     continuation = S3XML.element("NextContinuationToken", in: text[...])

@@ -248,4 +248,17 @@ public enum S3XML {
       .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
       .replacingOccurrences(of: "&amp;", with: "&")
   }
+
+  /// The contents of every `<name>` element in `text`, in order (the entries of a listing).
+  public static func elements(_ name: String, in text: String) -> [Substring] {
+    var found: [Substring] = []
+    var rest = text[...]
+    while let start = rest.range(of: "<\(name)>"),
+      let end = rest.range(of: "</\(name)>", range: start.upperBound..<rest.endIndex)
+    {
+      found.append(rest[start.upperBound..<end.lowerBound])
+      rest = rest[end.upperBound...]
+    }
+    return found
+  }
 }

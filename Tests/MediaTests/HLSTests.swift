@@ -7,6 +7,12 @@ import Testing
 
 @testable import Media
 
+/// ffmpeg arguments for a 5 s 320x240 H.264 + AAC clip (the stream job tests' input).
+let fiveSecondClip = [
+  "-f", "lavfi", "-i", "testsrc=d=5:s=320x240:r=25", "-f", "lavfi", "-i", "sine=f=440:d=5:sample_rate=48000",
+  "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+]
+
 @Suite struct HLSRequestTests {
   func request(_ text: String) throws -> TranscodeSpec { try transcodeRequest(text) }
   func refusal(_ text: String) -> String? { transcodeRefusal(text) }
@@ -163,10 +169,7 @@ import Testing
     defer { harness.pool.stop() }
     try await harness.fixture(
       "in/clip.mp4",
-      [
-        "-f", "lavfi", "-i", "testsrc=d=5:s=320x240:r=25", "-f", "lavfi", "-i", "sine=f=440:d=5:sample_rate=48000",
-        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
-      ])
+      fiveSecondClip)
     let job = try await harness.run(
       "/media/transcode",
       #"""
@@ -221,10 +224,7 @@ import Testing
     defer { harness.pool.stop() }
     try await harness.fixture(
       "in/clip.mp4",
-      [
-        "-f", "lavfi", "-i", "testsrc=d=5:s=320x240:r=25", "-f", "lavfi", "-i", "sine=f=440:d=5:sample_rate=48000",
-        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
-      ])
+      fiveSecondClip)
     let job = try await harness.run(
       "/media/transcode",
       #"""

@@ -228,18 +228,7 @@ func transcodeRefusal(_ text: String) -> String? {
 
   @Test func hevcWithTwoAudioTracks_andVP8_areMadeAsAsked() async throws {
     defer { harness.pool.stop() }
-    let input = harness.storage.path(owner: "app", key: "in/clip2.mp4")
-    try FileManager.default.createDirectory(
-      atPath: (input as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    _ = try await blocking {
-      try ProcessRunner().run(
-        "ffmpeg",
-        [
-          "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=d=2:s=320x240:r=25", "-f", "lavfi", "-i",
-          "sine=f=440:d=2:sample_rate=48000", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
-          input,
-        ])
-    }
+    try await harness.fixture("in/clip2.mp4", fiveSecondClip)
     let job = try await run(
       #"""
       {"inputs": [{"source": "dlb://in/clip2.mp4"}],
