@@ -176,7 +176,8 @@ public final class FerryApplication: Sendable {
       settings: TransferSettings(
         maxBytes: Int64(transfer.maxInputBytes), connectTimeout: transfer.connectTimeout,
         lowSpeedTimeout: transfer.lowSpeedTimeout, minRate: transfer.minRate, maxDuration: transfer.maxDuration,
-        maxAttempts: transfer.maxAttempts))
+        maxAttempts: transfer.maxAttempts, downloadConnections: transfer.downloadConnections,
+        downloadPartSize: Int64(transfer.partSizeBytes)))
     let addressing = S3Addressing(
       endpoint: configuration.s3.endpoint, defaultRegion: configuration.s3.region, pathStyle: configuration.s3.pathStyle
     )

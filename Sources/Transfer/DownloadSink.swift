@@ -18,6 +18,12 @@ final class DownloadSink {
   private var bodyStarted = false
   private var resuming = false
 
+  /// A fresh whole body of at least this many bytes from a server that takes ranges is split: this stream
+  /// stops at `splitAt` and the rest is fetched in parts (`TransferClient.downloadParts`). Nil: never.
+  var splitAbove: Int64?
+  /// Where this stream stops, once the body was split.
+  private(set) var splitAt: Int64?
+
   var tooLarge = false
   var cancelled = false
   var restartFromZero = false
@@ -64,6 +70,12 @@ final class DownloadSink {
       if received > 0 { truncate() }
       total = response.header("Content-Length").flatMap { Int64($0) }
       validator = response.header("ETag") ?? response.header("Last-Modified")
+      splitAt = nil
+      if let splitAbove, let total, total >= splitAbove, validator != nil,
+        response.header("Accept-Ranges")?.lowercased().contains("bytes") == true
+      {
+        splitAt = splitAbove / 2
+      }
     }
     if let total, total > limit {
       tooLarge = true
@@ -88,9 +100,11 @@ final class DownloadSink {
       tooLarge = true
       return 0
     }
+    // A split body: this stream keeps its first part only (returning short closes the connection).
+    let count = splitAt.map { Int(min(Int64(bytes.count), $0 - received)) } ?? bytes.count
     var offset = 0
-    while offset < bytes.count {
-      let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+    while offset < count {
+      let n = Foundation.write(fd, bytes.baseAddress! + offset, count - offset)
       if n < 0 {
         if errno == EINTR { continue }
         localFailure = "cannot write the work file: \(String(cString: strerror(errno)))"
@@ -98,8 +112,8 @@ final class DownloadSink {
       }
       offset += n
     }
-    received += Int64(bytes.count)
-    return bytes.count
+    received += Int64(count)
+    return count
   }
 
   private static let write: ferry_curl_data_cb = { data, size, count, context in

@@ -77,13 +77,21 @@ public struct TransferSettings: Sendable {
   public var maxRedirects: Int
   /// The wait between attempts; a `Retry-After` up to its cap is honoured when longer.
   public var retry: RetryPolicy
+  /// Connections a download may use at once (`transfer.download_connections`): a body of at least two
+  /// `downloadPartSize` parts from a server that takes ranges (`Accept-Ranges: bytes`) is fetched in parts,
+  /// each on its own connection with its own retries. 1: one connection.
+  public var downloadConnections: Int
+  public var downloadPartSize: Int64
 
   /// `initialBackoff` and `maxBackoff` make `retry` (`.exponentialJitter`).
   public init(
     maxBytes: Int64 = 10_737_418_240, connectTimeout: Duration = .seconds(10), lowSpeedTimeout: Duration = .seconds(60),
     minRate: Int = 1, maxDuration: Duration = .seconds(21600), maxAttempts: Int = 5, maxRedirects: Int = 5,
-    initialBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(30)
+    initialBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(30), downloadConnections: Int = 1,
+    downloadPartSize: Int64 = 16 << 20
   ) {
+    self.downloadConnections = max(1, downloadConnections)
+    self.downloadPartSize = max(1 << 20, downloadPartSize)
     self.maxBytes = maxBytes
     self.connectTimeout = connectTimeout
     self.lowSpeedTimeout = lowSpeedTimeout
@@ -149,6 +157,9 @@ public struct TransferClient: Sendable {
       if !succeeded { unlink(path) }
     }
     let sink = DownloadSink(fd: fd, limit: settings.maxBytes, progress: progress)
+    // Set when the body is fetched in parts: the hop that answered (after any redirects).
+    var split: OutboundRequest?
+    if settings.downloadConnections > 1 { sink.splitAbove = 2 * settings.downloadPartSize }
     let result = try withAttempts(request) { hop throws(TransferError) -> Outcome in
       let url = hop.url
       var hop = hop
@@ -165,6 +176,11 @@ public struct TransferClient: Sendable {
       if sink.cancelled { throw .cancelled }
       if sink.tooLarge { throw .tooLarge(limit: settings.maxBytes) }
       if let failure = sink.localFailure { throw .local(failure) }
+      if let first = sink.splitAt, sink.received == first {
+        // The first part is in; the rest comes in parts (this connection was closed at the part's end).
+        split = hop
+        return .done(TransferResult(bytes: first, attempts: 0, contentType: sink.response.header("Content-Type")))
+      }
       if sink.restartFromZero {
         return .retry(.network("the server resumed at the wrong offset"), retryAfter: .zero, connectionFailure: false)
       }
@@ -185,6 +201,13 @@ public struct TransferClient: Sendable {
       return try outcome(code, curl, response) {
         TransferResult(bytes: sink.received, attempts: 0, contentType: response.header("Content-Type"), etag: nil)
       }
+    }
+    if let hop = split, let first = sink.splitAt, let total = sink.total {
+      try downloadParts(
+        hop, into: fd, from: first, to: total, validator: sink.validator,
+        progress: PartProgress(first: first, total: total, report: progress))
+      succeeded = true
+      return TransferResult(bytes: total, attempts: result.attempts, contentType: result.contentType, etag: nil)
     }
     succeeded = true
     return result
@@ -310,7 +333,7 @@ public struct TransferClient: Sendable {
 
   // MARK: Shared
 
-  private enum Outcome {
+  enum Outcome {
     case done(TransferResult)
     case redirect(String)
     /// S3 says the bucket is in this region: readdress and re-sign there (once), or fail with the error.
@@ -320,7 +343,7 @@ public struct TransferClient: Sendable {
 
   /// Runs attempts until one is done, a failure is final, or attempts run out; redirects do not count.
   /// Each attempt gets the request for the current hop (see `OutboundRequest.redirected(to:)`).
-  private func withAttempts(
+  func withAttempts(
     _ request: OutboundRequest, retryingConnectionFailures: Bool = true,
     _ attempt: (OutboundRequest) throws(TransferError) -> Outcome
   ) throws(TransferError) -> TransferResult {
@@ -370,7 +393,7 @@ public struct TransferClient: Sendable {
   ]
 
   /// The common reading of an exchange's end: success, a retryable failure, or a final one.
-  private func outcome(
+  func outcome(
     _ code: CURLcode, _ curl: CurlEasy, _ response: ResponseRecorder, success: () -> TransferResult
   ) throws(TransferError) -> Outcome {
     guard code == CURLE_OK else {
@@ -409,7 +432,7 @@ public struct TransferClient: Sendable {
   }
 
   /// A handle for one exchange with `request.url`: policy-checked, pinned, gated, with timeouts and headers.
-  private func connect(_ request: OutboundRequest) throws(TransferError) -> (CurlEasy, ConnectionGate) {
+  func connect(_ request: OutboundRequest) throws(TransferError) -> (CurlEasy, ConnectionGate) {
     let url = request.url
     guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
       scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty

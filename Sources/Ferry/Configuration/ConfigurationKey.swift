@@ -116,6 +116,10 @@ extension ConfigurationKey {
     .init("transfer.part_size_bytes", .integer(5_242_880...5_368_709_120), 16_777_216, "S3 multipart part size"),
     .init("transfer.parallel_parts", .integer(1...64), 4, "S3 parts uploaded at once"),
     .init(
+      "transfer.download_connections", .integer(1...64), 4,
+      "connections one download may use: a body of two transfer.part_size_bytes parts or more from a server that takes ranges is fetched in parts"
+    ),
+    .init(
       "workers.concurrency", .integer(0...1024), .null,
       "jobs processed at once; default: number of cores; 0 accepts and stores jobs but runs none"),
     .init(

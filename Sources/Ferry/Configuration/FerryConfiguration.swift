@@ -50,6 +50,7 @@ public struct FerryConfiguration: Sendable {
     public var multipartThresholdBytes: Int
     public var partSizeBytes: Int
     public var parallelParts: Int
+    public var downloadConnections: Int
   }
 
   public struct Jobs: Sendable {
@@ -205,7 +206,8 @@ public struct FerryConfiguration: Sendable {
       lowSpeedTimeout: seconds("transfer.low_speed_timeout_s"), minRate: int("transfer.min_rate_bytes_per_s"),
       maxDuration: seconds("transfer.max_duration_s"), maxAttempts: int("transfer.max_attempts"),
       multipartThresholdBytes: int("transfer.multipart_threshold_bytes"),
-      partSizeBytes: int("transfer.part_size_bytes"), parallelParts: int("transfer.parallel_parts"))
+      partSizeBytes: int("transfer.part_size_bytes"), parallelParts: int("transfer.parallel_parts"),
+      downloadConnections: int("transfer.download_connections"))
     if case .int(let n)? = values["workers.concurrency"] {
       workerConcurrency = n
     } else {
