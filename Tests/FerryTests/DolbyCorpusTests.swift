@@ -133,7 +133,9 @@ struct DolbyCorpusTests {
       }
     }
     let answer = try await server.request(
-      "POST", entry.path, headers: auth.merging(["Content-Type": entry.contentType]) { $1 }, body: body)
+      "POST", entry.path,
+      headers: auth.merging(["Content-Type": entry.contentType]) { $1 }.merging(entry.extraHeaders ?? [:]) { $1 },
+      body: body)
 
     if let failure = entry.expectedFailure, failure.at == "submit" {
       let detail = answer.json["detail"] as? String ?? ""
