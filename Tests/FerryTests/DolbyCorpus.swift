@@ -24,6 +24,8 @@ struct DolbyCorpus: Decodable {
     var auth: String
     /// The Content-Type the sample's HTTP client declares.
     var contentType: String
+    /// The Content-Type of its `POST /media/input`, when not `contentType`.
+    var inputContentType: String?
     /// Other headers the sample sends with its POST.
     var extraHeaders: [String: String]?
     /// Files the sample uploads first through `POST /media/input`: `dlb://` key to fixture kind.

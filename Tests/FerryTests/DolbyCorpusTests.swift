@@ -114,7 +114,9 @@ struct DolbyCorpusTests {
       try putObject(peers, object, try #require(fixtures[kind], "\(name): no fixture \(kind)"), publicRead: true)
     }
     for (key, kind) in entry.dlbUploads.sorted(by: { $0.key < $1.key }) {
-      try await upload(server, key, try #require(fixtures[kind], "\(name): no fixture \(kind)"), auth: auth)
+      try await upload(
+        server, key, try #require(fixtures[kind], "\(name): no fixture \(kind)"), auth: auth,
+        contentType: entry.inputContentType ?? entry.contentType)
     }
 
     let body = try DolbyCorpus.render(try DolbyCorpus.body(of: entry)) { placeholder in
@@ -190,10 +192,13 @@ struct DolbyCorpusTests {
     return "Success"
   }
 
-  /// `POST /media/input`, then the PUT to the URL it answers, as the samples upload.
-  func upload(_ server: APITestServer, _ key: String, _ bytes: [UInt8], auth: [String: String]) async throws {
+  /// `POST /media/input` (declared as the sample's client declares it), then the PUT to the URL it answers, as
+  /// the samples upload.
+  func upload(
+    _ server: APITestServer, _ key: String, _ bytes: [UInt8], auth: [String: String], contentType: String
+  ) async throws {
     let answer = try await server.request(
-      "POST", "/media/input", headers: auth.merging(["Content-Type": "application/json"]) { $1 },
+      "POST", "/media/input", headers: auth.merging(["Content-Type": contentType]) { $1 },
       body: #"{"url": "\#(key)"}"#)
     let url = try #require((answer.json["url"] as? String).flatMap(URL.init(string:)), "\(key): \(answer.text)")
     let target = url.path + (url.query.map { "?\($0)" } ?? "")
