@@ -112,8 +112,9 @@ var targets: [Target] = [
       "Ferry", "API", "Jobs", "HTTPServer", "Log", "JSON", "Crypto", "CCurl", "CSQLite", "COpenSSL", "CLibPQ",
       "TestSupport", "Storage", "Transfer", "Locations", "SigV4", "Media", "ferry",
     ],
-    // Golden/ holds the job documents clients see, read by path (JobEnvelopeGoldenTests).
-    exclude: ["Golden"]
+    // Golden/ holds the job documents clients see, read by path (JobEnvelopeGoldenTests); DolbyCorpus/ the
+    // request bodies from Dolby's samples, client libraries and docs with their manifest (DolbyCorpusTests).
+    exclude: ["Golden", "DolbyCorpus"]
   ),
 ]
 
