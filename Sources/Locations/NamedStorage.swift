@@ -2,7 +2,8 @@ import JSON
 
 /// A request's `storage` block: named folders that outputs write under, `[{"id", "url", "auth"}]` with
 /// `s3://bucket/prefix/` URLs and their keys (or `dlb://prefix/`), referenced from a destination as
-/// `{"storage": "<id>", "path": "hls/talk/"}`. The keys are secrets like any location's: no message repeats them.
+/// `{"storage": "<id>", "path": "hls/talk/"}`, or as docs.dolby.io spells it, `{"ref": "<id>", "filename": "..."}`.
+/// The keys are secrets like any location's: no message repeats them.
 public struct NamedStorage: Sendable, Equatable {
   /// Most entries one request may name.
   public static let maxEntries = 20
@@ -36,36 +37,48 @@ public struct NamedStorage: Sendable, Equatable {
     }
   }
 
-  /// Whether `value` is a reference into the block (`{"storage": ...}`) rather than a location.
+  /// The two spellings of a reference's members: Ferry's `{"storage", "path"}` and docs.dolby.io's
+  /// `{"ref", "filename"}`.
+  static let spellings = [(id: "storage", path: "path"), (id: "ref", path: "filename")]
+
+  /// Whether `value` is a reference into the block (`{"storage": ...}` or `{"ref": ...}`) rather than a location.
   public static func isReference(_ value: JSONValue?) -> Bool {
-    value?.object?["storage"] != nil
+    guard let members = value?.object else { return false }
+    return spellings.contains { members[$0.id] != nil }
   }
 
-  /// The location a `{"storage", "path"}` reference at `field` names: the entry's prefix followed by `path`,
-  /// with the entry's credentials. With `folder`, the path names a folder (a trailing `/` is implied); else a
-  /// file. Paths are relative and stay under the prefix: no leading `/`, no empty, `.` or `..` segments.
+  /// The location a `{"storage", "path"}` (or `{"ref", "filename"}`) reference at `field` names: the entry's
+  /// prefix followed by the path, with the entry's credentials. With `folder`, the path names a folder (a
+  /// trailing `/` is implied); else a file. Paths are relative and stay under the prefix: no leading `/`, no
+  /// empty, `.` or `..` segments. Messages name the member as the request spelled it.
   public func resolve(_ value: JSONValue?, field: String, folder: Bool) throws(LocationError) -> Location {
     guard case .object(let members)? = value else { throw LocationError(field, "must be an object") }
-    for name in members.keys.sorted() where name != "storage" && name != "path" {
-      throw LocationError("\(field).\(name)", "unknown field (a storage reference takes \"storage\" and \"path\")")
+    // The spelling is the one whose id member is there; one spelling per reference.
+    let names = Self.spellings.first { members[$0.id] != nil } ?? Self.spellings[0]
+    for name in members.keys.sorted() where name != names.id && name != names.path {
+      throw LocationError(
+        "\(field).\(name)", "unknown field (a storage reference takes \"\(names.id)\" and \"\(names.path)\")")
     }
-    guard case .string(let id)? = members["storage"] else {
-      throw LocationError("\(field).storage", "must be the id of an entry in storage[]")
+    guard case .string(let id)? = members[names.id] else {
+      throw LocationError("\(field).\(names.id)", "must be the id of an entry in storage[]")
     }
     guard let base = folders[id] else {
       let named = Self.isValidID(id) ? "\"\(id)\"" : "with that id"
       let hint = folders.isEmpty ? " (the request has no storage block)" : ""
-      throw LocationError("\(field).storage", "no storage \(named) in storage[]\(hint)")
+      throw LocationError("\(field).\(names.id)", "no storage \(named) in storage[]\(hint)")
     }
-    guard let pathValue = members["path"], pathValue != .null else {
-      throw LocationError("\(field).path", "is required")
+    let pathField = "\(field).\(names.path)"
+    guard let pathValue = members[names.path], pathValue != .null else {
+      throw LocationError(pathField, "is required")
     }
     guard case .string(var path) = pathValue, !path.isEmpty else {
-      throw LocationError("\(field).path", "must be a non-empty string")
+      throw LocationError(pathField, "must be a non-empty string")
     }
-    try Self.checkPath(path, field: "\(field).path", folder: folder)
+    try Self.checkPath(path, field: pathField, folder: folder)
     if folder && !path.hasSuffix("/") { path += "/" }
-    guard let location = base.appending(path) else { throw LocationError("\(field).storage", "is not a folder") }
+    guard let location = base.appending(path) else {
+      throw LocationError("\(field).\(names.id)", "is not a folder")
+    }
     let key: String
     switch location.target {
     case .s3(_, let k), .dlb(let k): key = k
@@ -73,7 +86,7 @@ public struct NamedStorage: Sendable, Equatable {
     }
     guard key.utf8.count <= LocationParser.maxKeyBytes else {
       throw LocationError(
-        "\(field).path", "with the storage prefix, the key is longer than \(LocationParser.maxKeyBytes) bytes")
+        pathField, "with the storage prefix, the key is longer than \(LocationParser.maxKeyBytes) bytes")
     }
     return location
   }

@@ -9,6 +9,10 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
     "conference", "interview", "lecture", "meeting", "mobile_phone", "music", "podcast", "studio", "voice_over",
     "voice_recording", "other",
   ]
+  /// Types Dolby documents nowhere but its own samples send, taken with the defaults of `other`: `speech`
+  /// (the C++ sample in dolbyio-samples/media-api-samples). Not listed in refusals: users should pick a
+  /// documented type.
+  public static let sampleContentTypes = ["speech"]
   public static let noiseAmounts = ["low": 6.0, "medium": 12.0, "high": 20.0, "max": 30.0]
   /// Dolby's words for the 0-100 amounts (range control, sibilance, plosive and click reduction).
   public static let levelAmounts = ["low": 25.0, "medium": 50.0, "high": 75.0, "max": 100.0]
@@ -57,7 +61,7 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
   public init(request: JSONValue) throws(InvalidRequest) {
     let root = request.object ?? [:]
     let contentType = try Self.string(root, "content", "type") ?? "other"
-    guard Self.contentTypes.contains(contentType) else {
+    guard Self.contentTypes.contains(contentType) || Self.sampleContentTypes.contains(contentType) else {
       throw InvalidRequest(
         "content.type", "unsupported \"\(contentType)\"; use one of \(Self.contentTypes.joined(separator: ", "))")
     }

@@ -5,7 +5,8 @@ import Locations
 
 /// A transcode job as validated (COMPAT.md's transcode request): one input with an optional segment, and
 /// outputs each with a kind, a destination and optional audio, video, image or hls settings. A source or
-/// destination is a location, or a `{"storage", "path"}` reference into the request's `storage` block; an hls
+/// destination is a location, or a `{"storage", "path"}` (docs.dolby.io: `{"ref", "filename"}`) reference into the
+/// request's `storage` block; an hls
 /// output's destination is a folder.
 public struct TranscodeSpec: JobSpec {
   /// One audio track's settings, each nil for the codec's default.

@@ -64,7 +64,8 @@ struct DolbyCorpusTests {
   @Test(.timeLimit(.minutes(4)))
   func everyBody_isAnswered_endsInSuccess_andHasWhatItsSampleReads() async throws {
     let corpus = try DolbyCorpus.load()
-    #expect(corpus.entries.count >= 30)
+    // Issue 21's acceptance: at least 30 of Dolby's bodies answered 2xx and ending Success.
+    #expect(corpus.entries.filter { $0.expectedFailure == nil }.count >= 30)
     let fixtures = try Self.makeFixtures()
     let peers = try S3Peers(key: Self.accessKey, secret: Self.secretKey)
     defer { peers.stop() }

@@ -50,6 +50,37 @@ private let block =
     #expect(atRoot.target == .s3(bucket: "media", key: "x/"))
   }
 
+  @Test func docsDolbyIoReferences_refAndFilename_nameTheSameFiles() throws {
+    let storage = try storage()
+    let field = "outputs[0].destination"
+    #expect(
+      try storage.resolve(try json(#"{"ref": "main", "filename": "out/talk.mp4"}"#), field: field, folder: false)
+        == storage.resolve(try json(#"{"storage": "main", "path": "out/talk.mp4"}"#), field: field, folder: false))
+    let folder = try storage.resolve(try json(#"{"ref": "tmp", "filename": "hls/talk"}"#), field: field, folder: true)
+    #expect(folder.target == .dlb(key: "scratch/hls/talk/"))
+    #expect(NamedStorage.isReference(try json(#"{"ref": "main", "filename": "a"}"#)))
+    #expect(!NamedStorage.isReference(try json(#"{"url": "s3://b/k"}"#)))
+  }
+
+  @Test func docsDolbyIoReferences_areRefusedNamingTheFieldsAsSpelled() throws {
+    let storage = try storage()
+    func refused(_ text: String, folder: Bool = false, in store: NamedStorage? = nil) -> String? {
+      refusal { _ = try (store ?? storage).resolve(try json(text), field: "inputs[0].source", folder: folder) }
+    }
+    #expect(
+      refused(#"{"ref": "my-cloud-storage", "filename": "a.mp4"}"#, in: NamedStorage())
+        == #"inputs[0].source.ref: no storage "my-cloud-storage" in storage[] (the request has no storage block)"#)
+    #expect(refused(#"{"ref": "main"}"#) == "inputs[0].source.filename is required")
+    #expect(refused(#"{"ref": 3, "filename": "a"}"#)?.hasPrefix("inputs[0].source.ref:") == true)
+    #expect(refused(#"{"ref": "main", "filename": "../a"}"#)?.hasPrefix("inputs[0].source.filename:") == true)
+    #expect(refused(#"{"ref": "main", "filename": "a/"}"#)?.hasPrefix("inputs[0].source.filename:") == true)
+    // One spelling per reference: the other's members are unknown.
+    #expect(
+      refused(#"{"ref": "main", "path": "a"}"#)
+        == #"inputs[0].source.path: unknown field (a storage reference takes "ref" and "filename")"#)
+    #expect(refused(#"{"storage": "main", "ref": "main", "path": "a"}"#)?.hasPrefix("inputs[0].source.ref:") == true)
+  }
+
   @Test func badReferences_nameTheField() throws {
     let storage = try storage()
     func refused(_ text: String, folder: Bool = true, in store: NamedStorage? = nil) -> String? {

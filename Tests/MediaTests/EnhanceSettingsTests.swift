@@ -33,6 +33,18 @@ import Testing
     #expect(music.targetLevel == -14 && music.noiseReduction == nil && music.highPass == nil)
   }
 
+  @Test func speech_asDolbysCppSampleSendsIt_getsTheDefaultsOfOther() throws {
+    let speech = try settings(#"{"content": {"type": "speech"}}"#)
+    var other = EnhanceSettings.defaults(for: "other")
+    other.contentType = "speech"
+    #expect(speech == other)
+    #expect(speech.targetLevel == -24 && speech.noiseReduction == 12 && speech.highPass == 80)
+    #expect(refusal(#"{"content": {"type": "Speech"}}"#)?.hasPrefix(#"content.type: unsupported "Speech""#) == true)
+    // Refusals list the documented types only.
+    let listed = refusal(#"{"content": {"type": "dash"}}"#)?.split(separator: ";").last ?? ""
+    #expect(listed.contains("voice_over") && !listed.contains("speech"))
+  }
+
   @Test func explicitSettings_overrideTheDefaults() throws {
     let s = try settings(
       #"""
