@@ -54,9 +54,11 @@ struct AnalyzeWork {
       inputFile, from: start, to: end, rate: info.sampleRate ?? 48000, settings: settings, context: context)
     let bandwidth = measurement.spectrum.bandwidth(sampleRate: info.sampleRate ?? 48000)
 
-    let resultText = report(
-      measurement, bandwidth: bandwidth, info: info, settings: settings, start: start, end: end
-    ).description
+    // The result file carries the warnings too (the engine adds them to the job's result, finding them there).
+    let resultText = ResultWarnings.adding(
+      context.warnings,
+      to: report(measurement, bandwidth: bandwidth, info: info, settings: settings, start: start, end: end)
+        .description)
     let resultFile = context.workDirectory + "/analysis.json"
     guard FileManager.default.createFile(atPath: resultFile, contents: Data(resultText.utf8)) else {
       throw JobFailure(.internalError, "cannot write the result", retry: true)
