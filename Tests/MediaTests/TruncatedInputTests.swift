@@ -105,4 +105,36 @@ import Testing
     let clean = try result(try await harness.run("/media/diagnose", #"{"input": "dlb://in/whole.wav"}"#))
     #expect(clean["warnings"] == nil && abs((duration(clean) ?? 0) - 30) < 0.05)
   }
+
+  /// Every container Ferry takes, cut to a third: the length that decodes, and a warning where the header
+  /// says more. Ogg, ADTS AAC, W64 and CAF carry no length that outlives a cut (ffprobe measures what is
+  /// there), so they have nothing to warn of; a WAV's header does, read by `WAVHeader`.
+  @Test func everyContainer_cutToAThird_isInspectedAsTheThird() async throws {
+    defer { harness.pool.stop() }
+    let tone = ["-f", "lavfi", "-i", "sine=f=440:d=30:sample_rate=48000", "-ac", "2"]
+    let video = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:d=30"]
+    let cases: [(name: String, arguments: [String], warns: Bool)] = [
+      ("a.mp3", tone + ["-c:a", "libmp3lame"], true), ("a.flac", tone, true), ("a.wav", tone, true),
+      ("a.aiff", tone, true), ("a.au", tone, true), ("a.mka", tone + ["-c:a", "flac"], true),
+      ("v.mp4", tone + video + ["-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart"], true),
+      ("a.ogg", tone + ["-c:a", "libvorbis"], false), ("a.opus", tone + ["-c:a", "libopus"], false),
+      ("a.aac", tone + ["-c:a", "aac"], false), ("a.w64", tone, false), ("a.caf", tone, false),
+    ]
+    for (name, arguments, warns) in cases {
+      try await harness.fixture("in/\(name)", arguments)
+      try cut("in/\(name)", to: "in/cut-\(name)", fraction: 1.0 / 3)
+      let path = harness.storage.path(owner: "app", key: "in/cut-\(name)")
+      let inspected = try await blocking { [harness] in try MediaProbe(tools: harness.tools).inspect(path) }
+      let info = try #require(inspected, "\(name): not read")
+      // A third of the bytes is about a third of the time (Opus: 9.0 s, its pages' overhead).
+      #expect(abs((info.duration ?? 0) - 10) < 1.5, "\(name): \(String(describing: info.duration)) s")
+      #expect((info.durationWarning != nil) == warns, "\(name): \(String(describing: info.durationWarning))")
+      if warns { #expect(abs((info.claimedDuration ?? 0) - 30) < 0.1, "\(name)") }
+      // The whole file: its own length (ADTS: ffprobe's estimate, 30.24 s), nothing to say.
+      let whole = try await blocking { [harness] in
+        try MediaProbe(tools: harness.tools).inspect(harness.storage.path(owner: "app", key: "in/\(name)"))
+      }
+      #expect(abs((whole?.duration ?? 0) - 30) < 0.3 && whole?.durationWarning == nil, "\(name) whole")
+    }
+  }
 }
