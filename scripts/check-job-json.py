@@ -9,8 +9,9 @@ A file's name says what it is:
   list-*.json     one item of a GET /media/jobs answer: JobList's `jobs` items
 
 Beyond the schema, every object must declare each field it has (`additionalProperties: false` is added to
-every object schema that lists properties, `result` excepted since it has none): a field the server sends
-must be in the spec. Prints one line per problem and exits 1 if there was any; exits 3 when the validator
+every object schema that lists properties and does not say otherwise: `result` declares
+`additionalProperties: true`, its fields being each operation's own): a field the server sends must be in the
+spec. Prints one line per problem and exits 1 if there was any; exits 3 when the validator
 is not installed (the Swift test skips then; `make test` installs it into .venv).
 """
 

@@ -43,6 +43,7 @@ public final class JobContext: Sendable {
     var phaseSeconds: [JobPhase: Double] = [:]
     var transferBytes: Int64 = 0
     var bytesMoved: Int64 = 0
+    var warnings: [String] = []
   }
 
   private let state = Mutex(State())
@@ -111,6 +112,17 @@ public final class JobContext: Sendable {
       logger.warning("duration not stored", ["error": .string(String(describing: error))])
     }
   }
+
+  /// Adds `message` to the result's `warnings` (once): something the client should know about a job that
+  /// succeeded, such as a truncated input. The engine puts them into the result (`ResultWarnings`).
+  public func warn(_ message: String) {
+    state.withLock { state in
+      if !state.warnings.contains(message) { state.warnings.append(message) }
+    }
+  }
+
+  /// The warnings so far, in the order they came.
+  public var warnings: [String] { state.withLock { $0.warnings } }
 
   /// True once the run was told to stop (cancelled, lease lost, shutdown): the work stops as soon as it can.
   public var isCancelled: Bool { state.withLock { $0.stopReason != nil } }

@@ -307,7 +307,8 @@ public final class WorkerPool: Sendable {
   private func outcome(of context: JobContext, logger: Logger) -> JobOutcome {
     let failure: JobFailure
     do {
-      return .success(result: try work.run(context))
+      let result = try work.run(context)
+      return .success(result: ResultWarnings.adding(context.warnings, to: result))
     } catch let thrown as JobFailure {
       failure = thrown
     } catch {

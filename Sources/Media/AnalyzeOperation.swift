@@ -51,11 +51,13 @@ struct AnalyzeWork {
     }
     let measurement = try measure(
       inputFile, from: start, to: end, rate: info.sampleRate ?? 48000, settings: settings, context: context)
-    let bandwidth = Bandwidth.estimate(samples: measurement.spectrumSamples, sampleRate: info.sampleRate ?? 48000)
+    let bandwidth = measurement.spectrum.bandwidth(sampleRate: info.sampleRate ?? 48000)
 
-    let resultText = report(
-      measurement, bandwidth: bandwidth, info: info, settings: settings, start: start, end: end
-    ).description
+    // The result file carries the warnings too (the engine adds them to the job's result, finding them there).
+    let resultText = ResultWarnings.adding(
+      context.warnings,
+      to: report(measurement, bandwidth: bandwidth, info: info, settings: settings, start: start, end: end)
+        .description)
     guard let output else { return resultText }
     let resultFile = context.workDirectory + "/analysis.json"
     guard FileManager.default.createFile(atPath: resultFile, contents: Data(resultText.utf8)) else {
@@ -73,8 +75,8 @@ struct AnalyzeWork {
     var truePeaks: [Int: Double] = [:]
     var samplePeaks: [Int: Double] = [:]
     var silences: [(start: Double, end: Double)] = []
-    /// Sampled windows of the audio (mono floats), for the bandwidth.
-    var spectrumSamples: [Float] = []
+    /// The long-term spectrum of sampled windows of the audio, for the bandwidth.
+    var spectrum = Bandwidth.Spectrum()
   }
 
   /// Measures `path` from `start` to `end` in pieces; with `bandwidth`, also samples windows for the bandwidth.
@@ -99,37 +101,35 @@ struct AnalyzeWork {
       return [logs.loudness, logs.truePeaks, logs.samplePeaks, logs.spectrum].compactMap { $0.map { directory + $0 } }
     }
 
+    // The logs are read as they stream from their files, never whole: six hours make about 40 MB of them, and
+    // 166 MB of sampled windows (BENCHMARKS.md, "Analyze memory").
     var measurement = Measurement()
     for (piece, files) in zip(pieces, outputs) {
-      func read(_ path: String) -> MetadataLog {
-        MetadataLog((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
-      }
       let offset = piece.from
       var openSilence: Double?
-      for frame in read(files[0]).frames {
+      MetadataLog.forEachFrame(inFile: files[0]) { frame in
         let time = offset + frame.time
         if let silenceStart = frame.values["lavfi.silence_start"] { openSilence = offset + silenceStart }
         if let silenceEnd = frame.values["lavfi.silence_end"], let begun = openSilence {
           measurement.addSilence(begun, offset + silenceEnd, within: piece.keepFrom, piece.to)
           openSilence = nil
         }
-        guard piece.keeps(time) else { continue }
+        guard piece.keeps(time) else { return }
         if let m = frame.values["lavfi.r128.M"] { measurement.momentary.append(m) }
         if let s = frame.values["lavfi.r128.S"] { measurement.shortTerm.append((time, s)) }
       }
       if let begun = openSilence { measurement.addSilence(begun, piece.to, within: piece.keepFrom, piece.to) }
       for (file, isTrue) in [(files[1], true), (files[2], false)] {
-        for frame in read(file).frames {
+        MetadataLog.forEachFrame(inFile: file) { frame in
           // Judge the frame by its own start: a region or piece may begin mid-second.
           let time = offset + frame.time
           let second = Int((time + 1e-6).rounded(.down))
-          guard piece.keeps(time), let peak = frame.values["lavfi.astats.Overall.Peak_level"] else { continue }
+          guard piece.keeps(time), let peak = frame.values["lavfi.astats.Overall.Peak_level"] else { return }
           if isTrue { measurement.truePeaks[second] = peak } else { measurement.samplePeaks[second] = peak }
         }
       }
-      if files.count > 3, let raw = FileManager.default.contents(atPath: files[3]) {
-        measurement.spectrumSamples += raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-      }
+      if files.count > 3 { measurement.spectrum.add(rawFile: files[3]) }
+      for file in files { try? FileManager.default.removeItem(atPath: file) }
     }
     measurement.silences = Measurement.merged(measurement.silences)
     return measurement

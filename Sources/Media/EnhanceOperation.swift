@@ -80,7 +80,7 @@ struct EnhanceWork {
     // An input of unknown length is one piece (0 to 0: `single` reads it whole).
     let pieces = MediaPieces.split(from: 0, to: max(0, info.duration ?? info.audioDuration ?? 0), warmUp: Self.warmUp)
     let inputRate = info.sampleRate ?? 48000
-    let outputs = try MediaPieces.run(pieces) { piece throws(JobFailure) -> (String, MetadataLog, Double, Double) in
+    let outputs = try MediaPieces.run(pieces) { piece throws(JobFailure) -> (String, String, Double, Double) in
       let clean = "clean-\(piece.index).wav"
       let log = "clean-\(piece.index).txt"
       let single = pieces.count == 1
@@ -91,22 +91,23 @@ struct EnhanceWork {
       let exit = try MediaSteps.ffmpeg(
         arguments, tools: tools, duration: single ? info.duration : piece.to - piece.from, context: context,
         share: piece.index == 0 ? 30...60 : 0...0, reports: piece.index == 0, in: context.workDirectory)
-      let text = (try? String(contentsOfFile: context.workDirectory + "/" + log, encoding: .utf8)) ?? ""
-      try? FileManager.default.removeItem(atPath: context.workDirectory + "/" + log)
       guard let samplePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "sp"),
         let truePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "tp")
       else {
         throw JobFailure(.processingFailed, "the input's loudness could not be measured")
       }
-      return (clean, MetadataLog(text), samplePeak, truePeak)
+      return (clean, context.workDirectory + "/" + log, samplePeak, truePeak)
     }
+    // The logs stream from their files (a long input's are tens of megabytes: never held whole).
     var momentary: [Double] = []
     var shortTerm: [Double] = []
     for (piece, output) in zip(pieces, outputs) {
-      for frame in output.1.frames where piece.keeps(piece.from + frame.time) {
+      MetadataLog.forEachFrame(inFile: output.1) { frame in
+        guard piece.keeps(piece.from + frame.time) else { return }
         if let m = frame.values["lavfi.r128.M"] { momentary.append(m) }
         if let s = frame.values["lavfi.r128.S"] { shortTerm.append(s) }
       }
+      try? FileManager.default.removeItem(atPath: output.1)
     }
     let measured = LoudnessSummary(
       integrated: LoudnessMath.integrated(momentary), range: LoudnessMath.range(shortTerm),

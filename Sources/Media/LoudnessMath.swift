@@ -42,32 +42,3 @@ public enum LoudnessMath {
 
   static func loudness(_ power: Double) -> Double { -0.691 + 10 * log10(power) }
 }
-
-/// The lines `ametadata=mode=print` writes: `frame:N pts:P pts_time:T` followed by `key=value` lines.
-public struct MetadataLog: Sendable {
-  public struct Frame: Sendable, Equatable {
-    public var time: Double
-    public var values: [String: Double]
-  }
-
-  public var frames: [Frame] = []
-
-  /// Parses the log text; unreadable lines are skipped.
-  public init(_ text: String) {
-    var current: Frame?
-    for line in text.split(separator: "\n") {
-      if line.hasPrefix("frame:") {
-        if let current { frames.append(current) }
-        let time = line.split(separator: " ").first { $0.hasPrefix("pts_time:") }.flatMap {
-          Double($0.dropFirst("pts_time:".count))
-        }
-        current = Frame(time: time ?? 0, values: [:])
-      } else if let equals = line.firstIndex(of: "="), current != nil {
-        if let value = Double(line[line.index(after: equals)...]) {
-          current!.values[String(line[..<equals])] = value
-        }
-      }
-    }
-    if let current { frames.append(current) }
-  }
-}

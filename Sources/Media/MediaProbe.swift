@@ -56,6 +56,9 @@ public struct MediaInfo: Sendable, Equatable {
   public var frameRate: Double?
   public var videoBitRate: Int?
   public var videoDuration: Double?
+  /// What the container's header claimed, when the data decodes to another length (`duration` then holds the
+  /// decoded length: see `reconciled(decoded:declared:)`).
+  public var claimedDuration: Double?
 
   public init(
     formatName: String, duration: Double?, audioCodec: String?, sampleRate: Int?, channels: Int?, hasVideo: Bool,
@@ -125,7 +128,18 @@ public struct MediaProbe: Sendable {
     self.tools = tools
   }
 
-  /// The file's media info, or nil when ffprobe cannot read it as media. `runner` lets a cancel kill it.
+  /// The file's media info with its durations from what decodes where the header says otherwise (a truncated
+  /// file: see `MediaInfo.reconciled`); nil when ffprobe cannot read it as media. `runner` lets a cancel kill
+  /// the processes.
+  public func inspect(_ path: String, runner: ProcessRunner = ProcessRunner()) throws -> MediaInfo? {
+    guard let info = try probe(path, runner: runner) else { return nil }
+    let declared = info.formatName == "wav" ? WAVHeader(file: path)?.duration : nil
+    let decoded = info.durationComesFromData ? info.duration : try decodedDuration(path, runner: runner)
+    return info.reconciled(decoded: decoded, declared: declared)
+  }
+
+  /// The file's media info as ffprobe reads it (durations as the container says), or nil when ffprobe cannot
+  /// read it as media. `runner` lets a cancel kill it.
   public func probe(_ path: String, runner: ProcessRunner = ProcessRunner()) throws -> MediaInfo? {
     var output = ""
     let exit = try runner.run(
@@ -144,5 +158,19 @@ public struct MediaProbe: Sendable {
       return nil
     }
     return MediaInfo.parse(json)
+  }
+
+  /// How long the file's first audio and video streams really are, in seconds: ffmpeg reads every packet
+  /// (copied, not decoded: a second or so for an hour of MP3) and says where the last one ends. Nil when
+  /// ffmpeg could not read them.
+  public func decodedDuration(_ path: String, runner: ProcessRunner = ProcessRunner()) throws -> Double? {
+    var progress = FFmpegProgress()
+    let exit = try runner.run(
+      tools.ffmpeg,
+      ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1"] + MediaTools.safeInput
+        + ["-i", path, "-map", "0:a:0?", "-map", "0:v:0?", "-c", "copy", "-f", "null", "-"]
+    ) { line in _ = progress.feed(line) }
+    guard exit.status == 0, progress.ended, progress.outTimeMicroseconds > 0 else { return nil }
+    return Double(progress.outTimeMicroseconds) / 1e6
   }
 }

@@ -4,7 +4,9 @@ import Problems
 
 /// The steps every media operation shares: probing the input and running ffmpeg under the job's control.
 enum MediaSteps {
-  /// ffprobe's view of the input; refuses what is not media, has no audio, too many channels or is too long.
+  /// ffprobe's view of the input, with its durations from what decodes where the header says otherwise (so
+  /// progress, pieces and results use the real length, and the result warns of a truncated file); refuses
+  /// what is not media, has no audio, too many channels or is too long.
   static func probe(_ path: String, tools: MediaTools, context: JobContext, requireAudio: Bool = true)
     throws(JobFailure) -> MediaInfo
   {
@@ -14,7 +16,7 @@ enum MediaSteps {
     defer { registration.cancel() }
     let info: MediaInfo?
     do {
-      info = try MediaProbe(tools: tools).probe(path, runner: runner)
+      info = try MediaProbe(tools: tools).inspect(path, runner: runner)
     } catch {
       throw JobFailure(.internalError, "ffprobe could not be run: \(error)", retry: true)
     }
@@ -38,6 +40,7 @@ enum MediaSteps {
         .inputTooLarge, "input: \(Int(duration)) s of media is over the limit of \(Int(tools.maxDuration)) s")
     }
     if let duration = info.duration { context.recordDuration(duration) }
+    if let warning = info.durationWarning { context.warn(warning) }
     return info
   }
 

@@ -40,6 +40,50 @@ import Transfer
     #expect(log.frames[0].values["lavfi.silence_start"] == 2.005)
   }
 
+  @Test func theMetadataLogFile_isStreamedFrameByFrame_acrossChunkEdges() throws {
+    let directory = try makeTemporaryDirectory("ferry-metadata-log")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/log.txt"
+    var text = ""
+    for frame in 0..<50 {
+      text += "frame:\(frame)    pts:\(frame * 4800)    pts_time:\(Double(frame) / 10)\nlavfi.r128.M=-\(frame)\n"
+    }
+    // No newline after the last line: it still counts.
+    try Data((text + "lavfi.r128.S=-1.5").utf8).write(to: URL(fileURLWithPath: path))
+    var streamed: [MetadataLog.Frame] = []
+    MetadataLog.forEachFrame(inFile: path) { streamed.append($0) }
+    #expect(streamed == MetadataLog(text + "lavfi.r128.S=-1.5").frames)
+    #expect(streamed.count == 50 && streamed[49].values == ["lavfi.r128.M": -49, "lavfi.r128.S": -1.5])
+    // Chunks smaller than a line split lines anywhere; the lines come out whole.
+    var lines: [String] = []
+    FileLines.forEach(inFile: path, chunkSize: 7) { lines.append(String($0)) }
+    #expect(lines == (text + "lavfi.r128.S=-1.5").split(separator: "\n").map(String.init))
+    var none = 0
+    MetadataLog.forEachFrame(inFile: directory + "/missing.txt") { _ in none += 1 }
+    #expect(none == 0)
+  }
+
+  @Test func theSpectrum_readFromARawFileInChunks_isTheSameAsFromMemory() throws {
+    let directory = try makeTemporaryDirectory("ferry-spectrum")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    // 70 windows (more than one 64-window read) of a 3 kHz tone with a little noise, and a partial window.
+    var generator = SystemRandomNumberGenerator()
+    let samples = (0..<(Bandwidth.windowSize * 70 + 100)).map { i -> Float in
+      Float(0.3 * sin(2 * Double.pi * 3000 * Double(i) / 48000)) + Float.random(in: -1e-4...1e-4, using: &generator)
+    }
+    let path = directory + "/spectrum.raw"
+    try samples.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: path))
+    var spectrum = Bandwidth.Spectrum()
+    let added = spectrum.add(rawFile: path)
+    #expect(added)
+    let fromFile = try #require(spectrum.bandwidth(sampleRate: 48000))
+    #expect(fromFile == Bandwidth.estimate(samples: samples, sampleRate: 48000))
+    #expect(abs(fromFile - 3000) < 150, "\(fromFile)")
+    var missing = Bandwidth.Spectrum()
+    let read = missing.add(rawFile: directory + "/missing.raw")
+    #expect(!read && missing.bandwidth(sampleRate: 48000) == nil)
+  }
+
   @Test func analyzeSettings_readTheRequest_andNameBadFields() throws {
     let settings = try AnalyzeSettings(
       request: try JSONValue.parse(
