@@ -1,13 +1,13 @@
 import Foundation
 
-/// `moto_server` with `../shared/tools/s3-strict-proxy` in front, started for one test suite and stopped
-/// by PID. The proxy checks SigV4 exactly as S3 does for the given key, secret and token, then forwards to
-/// moto. Buckets are created on moto directly (it checks no signatures).
+/// `moto_server` with `../shared/tools/s3-strict-proxy` in front, started for one test and stopped by PID
+/// (`PeerProcess`). The proxy checks SigV4 exactly as S3 does for the given key, secret and token, then
+/// forwards to moto. Buckets are created on moto directly (it checks no signatures).
 public final class S3Peers: @unchecked Sendable {
   public let motoPort: Int
   public let proxyPort: Int
-  private let moto: Process
-  private let proxy: Process
+  private let moto: PeerProcess
+  private let proxy: PeerProcess
   private let directory: String
 
   /// The package's root folder.
@@ -44,27 +44,15 @@ public final class S3Peers: @unchecked Sendable {
     }
     directory = try makeTemporaryDirectory("ferry-s3")
     motoPort = try S3Peers.freePort()
-    moto = Process()
-    moto.executableURL = URL(fileURLWithPath: motoServer)
-    moto.arguments = ["-H", "127.0.0.1", "-p", String(motoPort)]
     let motoLog = directory + "/moto.log"
-    FileManager.default.createFile(atPath: motoLog, contents: nil)
-    moto.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: motoLog))
-    moto.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: motoLog))
-    try moto.run()
-
+    moto = try PeerProcess(
+      [motoServer, "-H", "127.0.0.1", "-p", String(motoPort)], stdout: motoLog, stderr: motoLog)
     let proxyLog = directory + "/proxy.log"
-    FileManager.default.createFile(atPath: proxyLog, contents: nil)
-    proxy = Process()
-    proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    proxy.arguments =
+    proxy = try PeerProcess(
       [
-        "python3", proxyScript, "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(motoPort)", "--key", key,
-        "--secret", secret,
-      ] + (token.map { ["--token", $0] } ?? [])
-    proxy.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: proxyLog))
-    proxy.standardError = FileHandle(forWritingAtPath: "/dev/null")
-    try proxy.run()
+        "/usr/bin/env", "python3", proxyScript, "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(motoPort)",
+        "--key", key, "--secret", secret,
+      ] + (token.map { ["--token", $0] } ?? []), stdout: proxyLog, stderr: "/dev/null")
 
     var found: Int?
     for _ in 0..<200 where found == nil {
@@ -152,11 +140,8 @@ public final class S3Peers: @unchecked Sendable {
   public func stop() { stopProcesses() }
 
   private func stopProcesses() {
-    for process in [moto, proxy] where process.isRunning {
-      kill(process.processIdentifier, SIGTERM)
-      for _ in 0..<50 where process.isRunning { usleep(20_000) }
-      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
+    proxy.stop()
+    moto.stop()
   }
 
   /// A port that was free a moment ago on 127.0.0.1.
