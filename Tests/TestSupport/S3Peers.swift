@@ -1,14 +1,23 @@
 import Foundation
+import Synchronization
 
-/// `moto_server` with `../shared/tools/s3-strict-proxy` in front, started for one test and stopped by PID
-/// (`PeerProcess`). The proxy checks SigV4 exactly as S3 does for the given key, secret and token, then
-/// forwards to moto. Buckets are created on moto directly (it checks no signatures).
+/// `moto_server` with `../shared/tools/s3-strict-proxy` in front. The proxy checks SigV4 exactly as S3 does
+/// for the given key, secret and token, then forwards to moto. Buckets are created on moto directly (it checks
+/// no signatures).
+///
+/// One moto serves the whole test process (started on first use, stopped by PID when the process exits):
+/// starting one took about 0.3 s of every S3 test. Each `S3Peers` holds it alone from `init` to `stop()`
+/// (a process-wide lock, so two alive at once wait for each other instead of sharing buckets), empties it
+/// with `POST /moto-api/reset` when it takes it, and starts its own proxy, stopped by PID.
 public final class S3Peers: @unchecked Sendable {
   public let motoPort: Int
   public let proxyPort: Int
-  private let moto: PeerProcess
+  private let moto: SharedMoto
   private let proxy: PeerProcess
   private let directory: String
+  /// Where moto's log stood when this instance took moto: `motoLog` is what came after.
+  private let motoLogStart: UInt64
+  private let released = Atomic<Bool>(false)
 
   /// The package's root folder.
   public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -38,47 +47,46 @@ public final class S3Peers: @unchecked Sendable {
     return nil
   }
 
-  public init(key: String, secret: String, token: String? = nil) throws {
-    guard let motoServer = S3Peers.motoServer, let proxyScript = S3Peers.strictProxy else {
+  /// Takes the process's moto (waiting, at most `wait` seconds, for another `S3Peers` to stop), empties it
+  /// and starts a strict proxy for `key`, `secret` and `token` in front of it.
+  public init(key: String, secret: String, token: String? = nil, wait: Double = 600) throws {
+    guard let proxyScript = S3Peers.strictProxy else {
       throw RawHTTPClient.ClientError(description: S3Peers.unavailable ?? "S3 peers unavailable")
     }
-    directory = try makeTemporaryDirectory("ferry-s3")
-    motoPort = try S3Peers.freePort()
-    let motoLog = directory + "/moto.log"
-    moto = try PeerProcess(
-      [motoServer, "-H", "127.0.0.1", "-p", String(motoPort)], stdout: motoLog, stderr: motoLog)
-    let proxyLog = directory + "/proxy.log"
-    proxy = try PeerProcess(
-      [
-        "/usr/bin/env", "python3", proxyScript, "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(motoPort)",
-        "--key", key, "--secret", secret,
-      ] + (token.map { ["--token", $0] } ?? []), stdout: proxyLog, stderr: "/dev/null")
-
-    var found: Int?
-    for _ in 0..<200 where found == nil {
-      let text = (try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? ""
-      if let line = text.split(separator: "\n").first,
-        let range = line.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression)
-      {
-        found = Int(line[range].split(separator: ":").last ?? "")
-      } else {
-        usleep(50_000)
+    moto = try SharedMoto.acquire(wait: wait)
+    motoPort = moto.port
+    motoLogStart = moto.logSize
+    do {
+      directory = try makeTemporaryDirectory("ferry-s3")
+      let proxyLog = directory + "/proxy.log"
+      proxy = try PeerProcess(
+        [
+          "/usr/bin/env", "python3", proxyScript, "--listen", "127.0.0.1:0", "--upstream",
+          "http://127.0.0.1:\(motoPort)", "--key", key, "--secret", secret,
+        ] + (token.map { ["--token", $0] } ?? []), stdout: proxyLog, stderr: "/dev/null")
+      var found: Int?
+      for _ in 0..<1000 where found == nil && proxy.isRunning {
+        let text = (try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? ""
+        if let line = text.split(separator: "\n").first,
+          let range = line.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression)
+        {
+          found = Int(line[range].split(separator: ":").last ?? "")
+        } else {
+          usleep(10_000)
+        }
       }
-    }
-    // Wait for moto to answer, too (bounded).
-    var motoUp = false
-    for _ in 0..<200 where !motoUp {
-      motoUp = (try? RawHTTPClient(port: motoPort, timeout: 1)) != nil
-      if !motoUp { usleep(50_000) }
-    }
-    proxyPort = found ?? 0
-    guard found != nil, motoUp else {
-      stopProcesses()
-      throw RawHTTPClient.ClientError(description: "S3 peers did not start")
+      guard let found else {
+        proxy.stop()
+        throw RawHTTPClient.ClientError(description: "the strict proxy did not start")
+      }
+      proxyPort = found
+    } catch {
+      SharedMoto.release()
+      throw error
     }
   }
 
-  deinit { stopProcesses() }
+  deinit { stop() }
 
   /// `http://127.0.0.1:<proxy port>`: the endpoint signed requests go to.
   public var proxyEndpoint: String { "http://127.0.0.1:\(proxyPort)" }
@@ -86,8 +94,8 @@ public final class S3Peers: @unchecked Sendable {
   /// The proxy's log: a line per request, `METHOD PATH -> STATUS (reason)`.
   public var proxyLog: String { (try? String(contentsOfFile: directory + "/proxy.log", encoding: .utf8)) ?? "" }
 
-  /// moto's own output (its access log and any traceback).
-  public var motoLog: String { (try? String(contentsOfFile: directory + "/moto.log", encoding: .utf8)) ?? "" }
+  /// moto's own output (its access log and any traceback) since this instance took it.
+  public var motoLog: String { moto.log(from: motoLogStart) }
 
   /// Creates a bucket on moto.
   public func createBucket(_ name: String) throws {
@@ -137,11 +145,11 @@ public final class S3Peers: @unchecked Sendable {
     return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
-  public func stop() { stopProcesses() }
-
-  private func stopProcesses() {
+  /// Stops the proxy and hands moto to the next `S3Peers` (once; later calls do nothing).
+  public func stop() {
+    guard !released.exchange(true, ordering: .relaxed) else { return }
     proxy.stop()
-    moto.stop()
+    SharedMoto.release()
   }
 
   /// A port that was free a moment ago on 127.0.0.1.
@@ -159,5 +167,91 @@ public final class S3Peers: @unchecked Sendable {
     }
     guard ok else { throw RawHTTPClient.ClientError(description: "no free port") }
     return Int(UInt16(bigEndian: address.sin_port))
+  }
+}
+
+/// The one `moto_server` of this test process and the lock that gives it to one `S3Peers` at a time.
+final class SharedMoto: Sendable {
+  let port: Int
+  private let process: PeerProcess
+  private let logPath: String
+
+  private init() throws {
+    guard let motoServer = S3Peers.motoServer else {
+      throw RawHTTPClient.ClientError(description: S3Peers.unavailable ?? "moto_server not found")
+    }
+    logPath = try makeTemporaryDirectory("ferry-moto") + "/moto.log"
+    var started: (port: Int, process: PeerProcess)?
+    // A few tries: another process may take the free port first.
+    for _ in 0..<3 where started == nil {
+      let port = try S3Peers.freePort()
+      let process = try PeerProcess(
+        [motoServer, "-H", "127.0.0.1", "-p", String(port)], stdout: logPath, stderr: logPath)
+      var up = false
+      for _ in 0..<400 where !up && process.isRunning {
+        up = (try? RawHTTPClient(port: port, timeout: 1)) != nil
+        if !up { usleep(25_000) }
+      }
+      if up { started = (port, process) } else { process.stop() }
+    }
+    guard let started else { throw RawHTTPClient.ClientError(description: "moto_server did not start") }
+    port = started.port
+    process = started.process
+  }
+
+  /// The size of moto's log now.
+  var logSize: UInt64 {
+    ((try? FileManager.default.attributesOfItem(atPath: logPath))?[.size] as? NSNumber)?.uint64Value ?? 0
+  }
+
+  /// moto's log from byte `offset` on.
+  func log(from offset: UInt64) -> String {
+    guard let handle = FileHandle(forReadingAtPath: logPath) else { return "" }
+    defer { try? handle.close() }
+    try? handle.seek(toOffset: offset)
+    return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+  }
+
+  /// Empties every bucket, object and multipart upload.
+  private func reset() throws {
+    let client = try RawHTTPClient(port: port)
+    try client.send(
+      "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    let status = try client.readResponse().status
+    guard status == 200 else { throw RawHTTPClient.ClientError(description: "moto reset: \(status)") }
+  }
+
+  // MARK: One moto per test process, one user at a time
+
+  /// Held from `acquire` to `release`: one `S3Peers` uses moto at a time.
+  private static let lock = DispatchSemaphore(value: 1)
+  private static let shared = Mutex<SharedMoto?>(nil)
+
+  /// Waits (at most `wait` seconds) for moto to be free, starts it on first use (or again if it died),
+  /// and empties it.
+  static func acquire(wait: Double) throws -> SharedMoto {
+    guard lock.wait(timeout: .now() + wait) == .success else {
+      throw RawHTTPClient.ClientError(description: "moto stayed in use by another S3Peers for \(Int(wait)) s")
+    }
+    do {
+      return try shared.withLock { shared in
+        if let moto = shared, moto.process.isRunning, (try? moto.reset()) != nil { return moto }
+        shared?.process.stop()
+        let moto = try SharedMoto()
+        if shared == nil { atexit { SharedMoto.stopShared() } }
+        shared = moto
+        return moto
+      }
+    } catch {
+      lock.signal()
+      throw error
+    }
+  }
+
+  /// Lets the next `S3Peers` take moto.
+  static func release() { lock.signal() }
+
+  private static func stopShared() {
+    shared.withLock { $0?.process.stop(grace: 2) }
   }
 }

@@ -177,3 +177,28 @@ struct NanioTests {
     }
   }
 }
+
+/// The test helper itself: one moto per test process, given to one `S3Peers` at a time and emptied between.
+@Suite(.serialized, .enabled(if: S3Peers.unavailable == nil, "S3 peers unavailable"))
+struct S3PeersTests {
+  private func buckets(_ peers: S3Peers) throws -> String {
+    let client = try RawHTTPClient(port: peers.motoPort)
+    try client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    return try client.readResponse().text
+  }
+
+  @Test func aSecondS3Peers_waitsForTheFirstToStop_andFindsMotoEmpty() throws {
+    let first = try S3Peers(key: "AKIDFIRST", secret: "first")
+    defer { first.stop() }
+    try first.createBucket("left-by-the-first")
+    #expect(try buckets(first).contains("<Name>left-by-the-first</Name>"))
+    #expect(throws: RawHTTPClient.ClientError.self, "moto is held while the first is alive") {
+      try S3Peers(key: "AKIDSECOND", secret: "second", wait: 0.2)
+    }
+    first.stop()
+    let second = try S3Peers(key: "AKIDSECOND", secret: "second", wait: 5)
+    defer { second.stop() }
+    #expect(second.motoPort == first.motoPort, "one moto per test process")
+    #expect(!(try buckets(second).contains("left-by-the-first")))
+  }
+}
