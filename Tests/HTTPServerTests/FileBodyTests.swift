@@ -104,6 +104,10 @@ import Testing
       }
       return client
     }
+    // The server accepts on its own loop: until it has, a count of 0 says nothing (the wait below ended at
+    // once, and the check after it failed or passed by chance).
+    for _ in 0..<200 where live.server.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+    #expect(live.server.connectionCount == 1, "\(variant): the server never took the connection")
     for _ in 0..<60 where live.server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(100)) }
     #expect(live.server.connectionCount == 0, "\(variant): the stalled download was never closed")
     _ = client
