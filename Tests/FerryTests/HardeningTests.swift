@@ -24,8 +24,10 @@ import Testing
       .status(302, headers: [("Location", "\(canary.base)/moved")])
     }
     defer { redirector.stop() }
+    // One attempt per transfer and per job: a refused or redirected upload is retried by the job after a
+    // backoff of up to 5 s, then 10 s (the same request again, 5-11 s of waiting in this test).
     let server = try APITestServer(extraEnvironment: [
-      "FERRY_NETWORK_ALLOW": #"["127.0.0.2/32"]"#, "FERRY_TRANSFER_MAX_ATTEMPTS": "1",
+      "FERRY_NETWORK_ALLOW": #"["127.0.0.2/32"]"#, "FERRY_TRANSFER_MAX_ATTEMPTS": "1", "FERRY_JOBS_MAX_ATTEMPTS": "1",
       "FERRY_WEBHOOKS_INITIAL_BACKOFF_S": "0.05",
     ])
     defer { Task { await server.stop() } }

@@ -79,12 +79,10 @@ struct S3WorkflowTests {
     }
 
     // Enhance: pre-signed GET input (the odd key) and pre-signed PUT output, one URL each, 7200 s.
-    let getURL = try peers.presign(
-      method: "GET", bucket: Self.bucket, key: Self.oddKey, expires: 7200, key: Self.key, secret: Self.secret,
-      token: Self.token)
-    let putURL = try peers.presign(
-      method: "PUT", bucket: Self.bucket, key: "out/enhanced ü.mp3", expires: 7200, key: Self.key, secret: Self.secret,
-      token: Self.token)
+    let urls = try peers.presign(
+      [("GET", Self.oddKey), ("PUT", "out/enhanced ü.mp3")], bucket: Self.bucket, expires: 7200, key: Self.key,
+      secret: Self.secret, token: Self.token)
+    let (getURL, putURL) = (urls[0], urls[1])
     _ = try await run("/media/enhance", #"{"input": "\#(getURL)", "output": "\#(putURL)"}"#)
 
     // Analyze: s3:// in and out with in-line keys and session token (the input is the enhanced result).
@@ -154,15 +152,13 @@ struct S3WorkflowTests {
     defer { Task { await server.stop() } }
     let token = try await server.token(key: "app-a", secret: "secret-a")
     let auth = #""auth": {"key": "\#(key)", "secret": "\#(secret)"}"#
-    func presign(_ method: String, _ objectKey: String) throws -> String {
-      try S3Peers.presign(
-        endpoint: nanio.endpoint, method: method, bucket: bucket, key: objectKey, expires: 7200, key: key,
-        secret: secret)
-    }
+    // All three URLs from one boto3 run (a URL for an object not written yet is fine: it is only signed).
+    let urls = try S3Peers.presign(
+      [("GET", inputKey), ("PUT", "out/enhanced ü.mp3"), ("GET", "out/long copy.wav")], endpoint: nanio.endpoint,
+      bucket: bucket, expires: 7200, key: key, secret: secret)
 
     _ = try await runJob(
-      server, token: token, "/media/enhance",
-      #"{"input": "\#(try presign("GET", inputKey))", "output": "\#(try presign("PUT", "out/enhanced ü.mp3"))"}"#)
+      server, token: token, "/media/enhance", #"{"input": "\#(urls[0])", "output": "\#(urls[1])"}"#)
     _ = try await runJob(
       server, token: token, "/media/analyze",
       #"{"input": {"url": "s3://\#(bucket)/out/enhanced ü.mp3", \#(auth)}, "output": {"url": "s3://\#(bucket)/out/analysis.json", \#(auth)}}"#
@@ -172,7 +168,7 @@ struct S3WorkflowTests {
       #"{"inputs": [{"source": {"url": "s3://\#(bucket)/in/long.wav", \#(auth)}}], "storage": [{"id": "main", "url": "s3://\#(bucket)/streams/", \#(auth)}], "outputs": [{"id": "a", "kind": "mp3", "destination": {"url": "s3://\#(bucket)/out/long.mp3", \#(auth)}}, {"id": "b", "kind": "hls", "destination": {"storage": "main", "path": "long/"}}, {"id": "big", "kind": "wav", "destination": {"url": "s3://\#(bucket)/out/long copy.wav", \#(auth)}}]}"#
     )
     let diagnosis = try await runJob(
-      server, token: token, "/media/diagnose", #"{"input": "\#(try presign("GET", "out/long copy.wav"))"}"#)
+      server, token: token, "/media/diagnose", #"{"input": "\#(urls[2])"}"#)
     #expect((diagnosis["result"] as? [String: Any])?["audio"] is [String: Any])
 
     for expected in [

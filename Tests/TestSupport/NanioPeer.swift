@@ -5,7 +5,7 @@ import Foundation
 /// bug), so tests give it other keys.
 public final class NanioPeer: @unchecked Sendable {
   public let port: Int
-  private let process = Process()
+  private let process: PeerProcess
   private let directory: String
 
   /// `nanio` from PATH (make test puts .venv/bin there) or the package's .venv.
@@ -26,21 +26,18 @@ public final class NanioPeer: @unchecked Sendable {
       try FileManager.default.createDirectory(atPath: directory + "/data/" + bucket, withIntermediateDirectories: true)
     }
     port = try S3Peers.freePort()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = [
-      "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", directory + "/data", "--no-access-log",
-    ]
     var environment = ProcessInfo.processInfo.environment
     environment["NANIO_ACCESS_KEY"] = key
     environment["NANIO_SECRET_KEY"] = secret
-    process.environment = environment
-    process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-    try process.run()
+    process = try PeerProcess(
+      [
+        executable, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", directory + "/data",
+        "--no-access-log",
+      ], environment: environment, stdout: "/dev/null", stderr: "/dev/null")
     var up = false
-    for _ in 0..<200 where !up {
+    for _ in 0..<400 where !up && process.isRunning {
       up = (try? RawHTTPClient(port: port, timeout: 1)) != nil
-      if !up { usleep(50_000) }
+      if !up { usleep(25_000) }
     }
     guard up else {
       stop()
@@ -66,10 +63,6 @@ public final class NanioPeer: @unchecked Sendable {
   /// `http://127.0.0.1:<port>`
   public var endpoint: String { "http://127.0.0.1:\(port)" }
 
-  public func stop() {
-    guard process.isRunning else { return }
-    kill(process.processIdentifier, SIGTERM)
-    for _ in 0..<100 where process.isRunning { usleep(20_000) }
-    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-  }
+  /// Stops nanio by PID (SIGTERM, then SIGKILL after a grace).
+  public func stop() { process.stop() }
 }

@@ -88,13 +88,12 @@ struct S3IntegrationTests {
     let dir = try makeTemporaryDirectory("ferry-presigned")
     let data = testBytes(count: 250_000, seed: 3)
     FileManager.default.createFile(atPath: dir + "/up", contents: Data(data))
-    for key in ["in/a b+c%d&e=f.wav", "out/ключ.wav"] {
-      let put = try peers.presign(
-        method: "PUT", bucket: "media-presigned", key: key, expires: 7200, key: credentials.accessKeyID,
-        secret: credentials.secretAccessKey)
-      let get = try peers.presign(
-        method: "GET", bucket: "media-presigned", key: key, expires: 7200, key: credentials.accessKeyID,
-        secret: credentials.secretAccessKey)
+    let keys = ["in/a b+c%d&e=f.wav", "out/ключ.wav"]
+    let urls = try peers.presign(
+      keys.flatMap { [("PUT", $0), ("GET", $0)] }, bucket: "media-presigned", expires: 7200,
+      key: credentials.accessKeyID, secret: credentials.secretAccessKey)
+    for (index, key) in keys.enumerated() {
+      let (put, get) = (urls[2 * index], urls[2 * index + 1])
       let parser = LocationParser()
       guard case .http(let putURL, let putSigned?) = try parser.parse(.string(put), field: "output").target,
         case .http(let getURL, let getSigned?) = try parser.parse(.string(get), field: "input").target
@@ -153,7 +152,9 @@ struct S3IntegrationTests {
       Issue.record("expected a pre-signed URL")
       return
     }
-    Thread.sleep(forTimeInterval: 2.2)
+    // Until just past the expiry the URL names (X-Amz-Date is in whole seconds: 0-1 s after it was signed),
+    // by the store's clock as well as ours; it was a fixed 2.2 s.
+    Thread.sleep(forTimeInterval: max(0, presigned.expiry.date.timeIntervalSinceNow) + 0.25)
     let dir = try makeTemporaryDirectory("ferry-expired")
     let before = peers.proxyLog.split(separator: "\n").count
     #expect(throws: TransferError.expired) {
@@ -201,5 +202,30 @@ struct NanioTests {
     #expect(throws: TransferError.self) {
       try client.download(s3.get(bucket: "media", key: "plain.wav", credentials: wrong, region: nil), to: dir + "/bad")
     }
+  }
+}
+
+/// The test helper itself: one moto per test process, given to one `S3Peers` at a time and emptied between.
+@Suite(.serialized, .enabled(if: S3Peers.unavailable == nil, "S3 peers unavailable"))
+struct S3PeersTests {
+  private func buckets(_ peers: S3Peers) throws -> String {
+    let client = try RawHTTPClient(port: peers.motoPort)
+    try client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    return try client.readResponse().text
+  }
+
+  @Test func aSecondS3Peers_waitsForTheFirstToStop_andFindsMotoEmpty() throws {
+    let first = try S3Peers(key: "AKIDFIRST", secret: "first")
+    defer { first.stop() }
+    try first.createBucket("left-by-the-first")
+    #expect(try buckets(first).contains("<Name>left-by-the-first</Name>"))
+    #expect(throws: RawHTTPClient.ClientError.self, "moto is held while the first is alive") {
+      try S3Peers(key: "AKIDSECOND", secret: "second", wait: 0.2)
+    }
+    first.stop()
+    let second = try S3Peers(key: "AKIDSECOND", secret: "second", wait: 5)
+    defer { second.stop() }
+    #expect(second.motoPort == first.motoPort, "one moto per test process")
+    #expect(!(try buckets(second).contains("left-by-the-first")))
   }
 }
