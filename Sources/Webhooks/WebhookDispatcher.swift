@@ -25,7 +25,9 @@ public final class WebhookDispatcher: Sendable {
     public var retry: RetryPolicy
     /// How often idle senders look for deliveries coming due.
     public var pollInterval: Duration
-    /// A taken delivery is held this long: a sender that dies mid-call delays it, never loses it.
+    /// A taken delivery is held this long: a sender that dies mid-call delays it, never loses it. Longer than
+    /// a call may take (the server's webhook client cuts one at 30 s), so a live sender's call is never taken
+    /// again by another.
     public var hold: Duration
     /// Sent as `User-Agent`.
     public var userAgent: String
@@ -35,7 +37,7 @@ public final class WebhookDispatcher: Sendable {
     public init(
       senders: Int = 4, perAppLimit: Int? = 1, retryFor: Duration = .seconds(86400),
       initialBackoff: Duration = .seconds(5),
-      maxBackoff: Duration = .seconds(3600), pollInterval: Duration = .seconds(1), hold: Duration = .seconds(120),
+      maxBackoff: Duration = .seconds(3600), pollInterval: Duration = .seconds(1), hold: Duration = .seconds(45),
       userAgent: String = "Ferry"
     ) {
       self.senders = max(1, senders)
