@@ -135,7 +135,8 @@ public final class FerryApplication: Sendable {
       maxConnectionsPerAddress: configuration.server.maxConnectionsPerAddress,
       headerTimeout: configuration.server.headerTimeout,
       idleTimeout: configuration.server.idleTimeout, minBodyRate: configuration.server.minBodyRate,
-      defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes))
+      defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes),
+      tls: configuration.server.tls.map { TLSConfiguration(certificatePath: $0.certificatePath, keyPath: $0.keyPath) })
     // Each route's label, found once: a request's count then looks up no string.
     let routeLabels = router.patterns.map { metrics.label(forPath: $0) }
     server = try HTTPServer(

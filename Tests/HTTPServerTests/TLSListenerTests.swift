@@ -292,3 +292,8 @@ private func eventually(_ condition: @Sendable () -> Bool) async -> Bool {
   }
   return condition()
 }
+
+extension TestCertificates {
+  /// The server certificate and key as the HTTP server takes them.
+  var tls: TLSConfiguration { TLSConfiguration(certificatePath: certificatePath, keyPath: keyPath) }
+}

@@ -89,6 +89,13 @@ extension ConfigurationKey {
     .init(
       "server.cors.allowed_origins", .originList, .array(["*"]),
       "origins of browser pages that may call /media/* and /v1/auth/token (CORS): [\"*\"] any, [] none"),
+    .init(
+      "server.tls.cert", .string(nonEmpty: true), .null,
+      "PEM certificate file (the chain may follow the certificate); with server.tls.key Ferry serves HTTPS only; default plain HTTP"
+    ),
+    .init(
+      "server.tls.key", .string(nonEmpty: true), .null,
+      "PEM private key file of server.tls.cert (keep it readable by Ferry only)"),
     .init("data_dir", .string(nonEmpty: true), "./data", "job store, temporary storage, work files, generated secrets"),
     .init("logging.level", .choice(LogLevel.allCases.map(\.name)), "info", "lowest level logged"),
     .init("auth.apps", .apps, .array([]), secret: true, "apps: [{\"key\", \"secret\", \"api_key\"?}]"),

@@ -1,18 +1,15 @@
 import Foundation
-import HTTPServer
-import TestSupport
 
 /// A throwaway CA and a server certificate for 127.0.0.1 and localhost, made with the `openssl` CLI in a
 /// temporary directory.
-struct TestCertificates {
-  let directory: String
-  var caPath: String { directory + "/ca.pem" }
-  var certificatePath: String { directory + "/server.pem" }
-  var keyPath: String { directory + "/server.key" }
-  var tls: TLSConfiguration { TLSConfiguration(certificatePath: certificatePath, keyPath: keyPath) }
+public struct TestCertificates: Sendable {
+  public let directory: String
+  public var caPath: String { directory + "/ca.pem" }
+  public var certificatePath: String { directory + "/server.pem" }
+  public var keyPath: String { directory + "/server.key" }
 
   /// Makes the CA and one server certificate signed by it (RSA, so TLS 1.2's RSA suites can be offered).
-  init() throws {
+  public init() throws {
     directory = try makeTemporaryDirectory("ferry-tls")
     try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n".write(
       toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
@@ -28,7 +25,7 @@ struct TestCertificates {
   }
 
   /// Issues `<name>.pem` and `<name>.key`, signed by the CA.
-  func issue(name: String, commonName: String) throws {
+  public func issue(name: String, commonName: String) throws {
     let base = directory + "/" + name
     try openssl([
       "req", "-newkey", "rsa:2048", "-nodes", "-keyout", base + ".key", "-out", base + ".csr", "-subj",
@@ -47,26 +44,27 @@ struct TestCertificates {
     }
   }
 
-  func remove() {
+  public func remove() {
     try? FileManager.default.removeItem(atPath: directory)
   }
 }
 
-struct ToolError: Error, CustomStringConvertible {
-  var description: String
+/// A tool failed.
+public struct ToolError: Error, CustomStringConvertible {
+  public var description: String
 }
 
 /// What a tool printed and how it ended.
-struct ToolResult {
-  var status: Int32
-  var stdout: String
-  var stderr: String
+public struct ToolResult: Sendable {
+  public var status: Int32
+  public var stdout: String
+  public var stderr: String
   /// Whether it ran past its timeout and was killed.
-  var timedOut: Bool
+  public var timedOut: Bool
 }
 
 /// Runs a command found on PATH with `input` on stdin; killed (by its PID) after `timeout` seconds.
-func runTool(_ command: [String], input: Data = Data(), timeout: Double) throws -> ToolResult {
+public func runTool(_ command: [String], input: Data = Data(), timeout: Double) throws -> ToolResult {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
   process.arguments = command
