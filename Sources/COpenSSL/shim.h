@@ -37,6 +37,10 @@ static inline long ferry_ssl_ctx_sess_set_cache_size(SSL_CTX *ctx, long size) {
 static inline void ferry_ssl_ctx_set_server_options(SSL_CTX *ctx) {
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
+// Client certificates required: a client without one that chains to the loaded CAs fails the handshake.
+static inline void ferry_ssl_ctx_require_client_certificates(SSL_CTX *ctx) {
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+}
 static inline int ferry_err_get_reason(unsigned long error) { return ERR_GET_REASON(error); }
 
 // ALPN: the server speaks HTTP/1.1 only. A client that offers ALPN without http/1.1 (h2 only) goes on

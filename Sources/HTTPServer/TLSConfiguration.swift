@@ -4,10 +4,14 @@ public struct TLSConfiguration: Sendable, Equatable {
   public var certificatePath: String
   /// PEM private key file of the certificate.
   public var keyPath: String
+  /// PEM file of the CAs whose client certificates are accepted; with it, a client without a valid
+  /// certificate is refused during the handshake. nil: no client certificates asked for.
+  public var clientCAPath: String?
 
-  public init(certificatePath: String, keyPath: String) {
+  public init(certificatePath: String, keyPath: String, clientCAPath: String? = nil) {
     self.certificatePath = certificatePath
     self.keyPath = keyPath
+    self.clientCAPath = clientCAPath
   }
 }
 

@@ -18,7 +18,7 @@ final class TLSContext: @unchecked Sendable {
   let context: OpaquePointer
   let configuration: TLSConfiguration
 
-  /// Loads the certificate chain and key; throws with OpenSSL's reason when they are unusable.
+  /// Loads the certificate chain, key and client CAs; throws with OpenSSL's reason when they are unusable.
   init(_ configuration: TLSConfiguration) throws(TLSConfigurationError) {
     self.configuration = configuration
     ERR_clear_error()
@@ -60,6 +60,16 @@ final class TLSContext: @unchecked Sendable {
         )
       }
       throw TLSConfigurationError(reason: "cannot load the key \(configuration.keyPath): \(reason)")
+    }
+    if let clientCA = configuration.clientCAPath {
+      guard SSL_CTX_load_verify_locations(context, clientCA, nil) == 1,
+        let names = SSL_load_client_CA_file(clientCA)
+      else {
+        throw TLSConfigurationError(reason: "cannot load the client CA file \(clientCA): \(TLSContext.lastError())")
+      }
+      // The CA names go to clients in the certificate request, so they pick a certificate that fits.
+      SSL_CTX_set_client_CA_list(context, names)
+      ferry_ssl_ctx_require_client_certificates(context)
     }
   }
 

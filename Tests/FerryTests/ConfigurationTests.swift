@@ -276,6 +276,15 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
     #expect(
       problems(#"{"server": {"tls": {"cert": ""}}}"#).first?.hasPrefix("server.tls.cert (FERRY_SERVER_TLS_CERT)")
         == true)
+    let clientCA = try load(env: [
+      "FERRY_SERVER_TLS_CERT": directory + "/cert.pem", "FERRY_SERVER_TLS_KEY": directory + "/key.pem",
+      "FERRY_SERVER_TLS_CLIENT_CA": directory + "/cert.pem",
+    ])
+    #expect(clientCA.configuration.server.tls?.clientCAPath == directory + "/cert.pem")
+    #expect(
+      problems(env: ["FERRY_SERVER_TLS_CLIENT_CA": directory + "/cert.pem"]) == [
+        "server.tls.client_ca (FERRY_SERVER_TLS_CLIENT_CA): needs server.tls.cert (FERRY_SERVER_TLS_CERT) and server.tls.key (FERRY_SERVER_TLS_KEY)"
+      ])
   }
 
   @Test func theExampleFileListsEveryKeyWithItsDefault() throws {

@@ -27,6 +27,58 @@ import Testing
     #expect(plain.stdout.hasSuffix(" 400"), "\(plain.stdout) \(plain.stderr)")
   }
 
+  @Test func sighupAndFileChangesReloadTheCertificate_aBadFileKeepsTheCurrentOne() throws {
+    let certificates = try TestCertificates()
+    defer { certificates.remove() }
+    try certificates.issue(name: "second", commonName: "ferry-second")
+    try certificates.issue(name: "third", commonName: "ferry-third")
+    let ferry = try FerryProcess(
+      ["serve"],
+      environment: [
+        "FERRY_SERVER_PORT": "0", "FERRY_SERVER_TLS_CERT": certificates.certificatePath,
+        "FERRY_SERVER_TLS_KEY": certificates.keyPath,
+      ])
+    defer { ferry.terminate() }
+    let port = try ferry.waitForPort()
+    func subject() throws -> String {
+      let result = try runTool(
+        ["curl", "-sS", "-v", "--cacert", certificates.caPath, "-o", "/dev/null", "https://127.0.0.1:\(port)/health"],
+        timeout: 20)
+      return result.stderr.split(separator: "\n").first { $0.contains("subject:") }.map(String.init) ?? result.stderr
+    }
+    func install(_ name: String) throws {
+      // Key first, certificate last, each through a rename: the watcher never sees a mismatched pair for long.
+      for (from, to) in [(name + ".key", certificates.keyPath), (name + ".pem", certificates.certificatePath)] {
+        let staged = to + ".new"
+        try? FileManager.default.removeItem(atPath: staged)
+        try FileManager.default.copyItem(atPath: certificates.directory + "/" + from, toPath: staged)
+        guard rename(staged, to) == 0 else { throw ToolError(description: "rename \(staged)") }
+      }
+    }
+    #expect(try subject().contains("CN=127.0.0.1"))
+
+    // SIGHUP: the next connection gets the new certificate.
+    try install("second")
+    ferry.send(SIGHUP)
+    #expect(eventually { ferry.logLines.contains { $0.contains(#""trigger":"SIGHUP""#) } })
+    #expect(try subject().contains("CN=ferry-second"))
+
+    // A garbage certificate on SIGHUP: logged, and the last good one stays.
+    try "garbage\n".write(toFile: certificates.certificatePath, atomically: true, encoding: .utf8)
+    ferry.send(SIGHUP)
+    #expect(eventually { ferry.logLines.contains { $0.contains("certificate reload failed") } })
+    #expect(try subject().contains("CN=ferry-second"))
+
+    // The files change without a signal: picked up within a few seconds.
+    try install("third")
+    #expect(eventually(timeout: 10) { (try? subject())?.contains("CN=ferry-third") == true })
+    #expect(
+      eventually {
+        ferry.logLines.contains { $0.contains("certificate reloaded") && $0.contains(#""trigger":"file changed""#) }
+      })
+    #expect(ferry.waitForExit(timeout: 0.1) == nil, "still running")
+  }
+
   @Test func aCertificateItCannotLoad_stopsStartupWithTheReason() throws {
     let certificates = try TestCertificates()
     defer { certificates.remove() }
@@ -40,4 +92,14 @@ import Testing
     #expect(ferry.waitForExit() == 1)
     #expect(ferry.logLines.contains { $0.contains("cannot start") && $0.contains("cannot load the certificate") })
   }
+}
+
+/// Polls `condition` every 100 ms for up to `timeout` seconds.
+private func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
+  let deadline = Date().addingTimeInterval(timeout)
+  while Date() < deadline {
+    if condition() { return true }
+    usleep(100_000)
+  }
+  return condition()
 }

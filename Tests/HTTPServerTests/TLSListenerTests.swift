@@ -263,6 +263,88 @@ import Testing
     await live.stop()
   }
 
+  @Test func aReloadedCertificate_servesNewConnections_whileAnOpenDownloadFinishes_andABadOneKeepsTheLast()
+    async throws
+  {
+    let certificates = try TestCertificates()
+    defer { certificates.remove() }
+    try certificates.issue(name: "rotated", commonName: "ferry-rotated")
+    let fileBytes = testBytes(count: 24 << 20)
+    let (live, directory) = try Self.start(certificates, fileBytes: fileBytes)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let base = "https://127.0.0.1:\(live.port)"
+    let subject = { @Sendable () throws -> String in
+      let result = try Self.curl(["-v", "-o", "/dev/null", base + "/hello"], certificates)
+      return result.stderr.split(separator: "\n").first { $0.contains("subject:") }.map(String.init) ?? result.stderr
+    }
+    #expect(try await blocking(subject).contains("CN=127.0.0.1"))
+
+    // A download at 8 MB/s (about three seconds) on a connection made before the reload.
+    let outPath = directory + "/slow.out"
+    async let slow = blocking {
+      try Self.curl(
+        ["--limit-rate", "8M", "-o", outPath, "-w", "%{http_code} %{size_download}", base + "/file"], certificates)
+    }
+    try await Task.sleep(for: .milliseconds(500))
+    let files = FileManager.default
+    for (from, to) in [("rotated.pem", "server.pem"), ("rotated.key", "server.key")] {
+      try files.removeItem(atPath: certificates.directory + "/" + to)
+      try files.copyItem(atPath: certificates.directory + "/" + from, toPath: certificates.directory + "/" + to)
+    }
+    try live.server.reloadCertificate()
+    #expect(try await blocking(subject).contains("CN=ferry-rotated"))
+
+    // A half-written certificate: the reload fails with the reason, new connections keep the last good one.
+    try "-----BEGIN CERTIFICATE-----\nMIIB\n".write(
+      toFile: certificates.certificatePath, atomically: true, encoding: .utf8)
+    #expect {
+      try live.server.reloadCertificate()
+    } throws: { error in
+      "\(error)".contains("cannot load the certificate")
+    }
+    #expect(try await blocking(subject).contains("CN=ferry-rotated"))
+
+    let download = try await slow
+    #expect(download.stdout == "200 \(fileBytes.count)", "\(download.stderr)")
+    #expect(FileManager.default.contents(atPath: outPath) == Data(fileBytes))
+    await live.stop()
+  }
+
+  @Test func withClientCertificatesRequired_aClientWithoutOne_isRefusedInTheHandshake() async throws {
+    let certificates = try TestCertificates()
+    defer { certificates.remove() }
+    // The client's certificate comes from the same test CA; a second CA's client is refused too.
+    try certificates.issue(name: "client", commonName: "ferry-client")
+    let other = try TestCertificates()
+    defer { other.remove() }
+    try other.issue(name: "client", commonName: "stranger")
+    let live = try LiveServer {
+      $0.tls = TLSConfiguration(
+        certificatePath: certificates.certificatePath, keyPath: certificates.keyPath,
+        clientCAPath: certificates.caPath)
+    }
+    let url = "https://127.0.0.1:\(live.port)/hello"
+    for version in ["1.3", "1.2"] {
+      let pinned = ["--tlsv" + version, "--tls-max", version, "-w", "%{http_code}"]
+      let with = try await blocking {
+        try Self.curl(
+          pinned + [
+            "--cert", certificates.directory + "/client.pem", "--key", certificates.directory + "/client.key", url,
+          ], certificates)
+      }
+      #expect(with.stdout == "hello200", "\(version): \(with.stderr)")
+      let without = try await blocking { try Self.curl(pinned + [url], certificates) }
+      #expect(without.status != 0 && !without.stdout.contains("hello"), "\(version): \(without.stdout)")
+      let stranger = try await blocking {
+        try Self.curl(
+          pinned + ["--cert", other.directory + "/client.pem", "--key", other.directory + "/client.key", url],
+          certificates)
+      }
+      #expect(stranger.status != 0 && !stranger.stdout.contains("hello"), "\(version): \(stranger.stdout)")
+    }
+    await live.stop()
+  }
+
   @Test func aBadCertificateOrKey_stopsTheServerWithOpenSSLsReason() throws {
     let certificates = try TestCertificates()
     defer { certificates.remove() }
@@ -280,6 +362,16 @@ import Testing
       } throws: { error in
         "\(error)".contains(expected)
       }
+    }
+    let badClientCA = HTTPServerConfiguration(
+      port: 0,
+      tls: TLSConfiguration(
+        certificatePath: certificates.certificatePath, keyPath: certificates.keyPath,
+        clientCAPath: certificates.directory + "/missing-ca.pem"))
+    #expect {
+      _ = try HTTPServer(configuration: badClientCA, router: router, logger: logger)
+    } throws: { error in
+      "\(error)".contains("cannot load the client CA file")
     }
   }
 }

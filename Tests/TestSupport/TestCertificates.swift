@@ -52,6 +52,7 @@ public struct TestCertificates: Sendable {
 /// A tool failed.
 public struct ToolError: Error, CustomStringConvertible {
   public var description: String
+  public init(description: String) { self.description = description }
 }
 
 /// What a tool printed and how it ended.

@@ -96,6 +96,10 @@ extension ConfigurationKey {
     .init(
       "server.tls.key", .string(nonEmpty: true), .null,
       "PEM private key file of server.tls.cert (keep it readable by Ferry only)"),
+    .init(
+      "server.tls.client_ca", .string(nonEmpty: true), .null,
+      "PEM file of the CAs whose client certificates are accepted: with it, clients without one are refused in the handshake"
+    ),
     .init("data_dir", .string(nonEmpty: true), "./data", "job store, temporary storage, work files, generated secrets"),
     .init("logging.level", .choice(LogLevel.allCases.map(\.name)), "info", "lowest level logged"),
     .init("auth.apps", .apps, .array([]), secret: true, "apps: [{\"key\", \"secret\", \"api_key\"?}]"),

@@ -29,6 +29,8 @@ public struct FerryConfiguration: Sendable {
     public var certificatePath: String
     /// PEM private key of the certificate.
     public var keyPath: String
+    /// PEM CAs of the client certificates required (`server.tls.client_ca`); nil: none asked for.
+    public var clientCAPath: String? = nil
   }
 
   public struct App: Sendable, Equatable {
@@ -252,9 +254,11 @@ public struct FerryConfiguration: Sendable {
     }
     switch (string("server.tls.cert"), string("server.tls.key")) {
     case (let cert?, let key?):
-      server.tls = TLS(certificatePath: absolute(cert), keyPath: absolute(key))
-      for (path, file) in [("server.tls.cert", absolute(cert)), ("server.tls.key", absolute(key))]
-      where !FileManager.default.isReadableFile(atPath: file) {
+      let clientCA = string("server.tls.client_ca").map(absolute)
+      server.tls = TLS(certificatePath: absolute(cert), keyPath: absolute(key), clientCAPath: clientCA)
+      var files = [("server.tls.cert", absolute(cert)), ("server.tls.key", absolute(key))]
+      if let clientCA { files.append(("server.tls.client_ca", clientCA)) }
+      for (path, file) in files where !FileManager.default.isReadableFile(atPath: file) {
         problems.append("\(label(path)): \(file) is not a readable file")
       }
     case (.some, nil):
@@ -262,7 +266,10 @@ public struct FerryConfiguration: Sendable {
     case (nil, .some):
       problems.append("\(label("server.tls.cert")): required when \(label("server.tls.key")) is set")
     case (nil, nil):
-      break
+      if string("server.tls.client_ca") != nil {
+        problems.append(
+          "\(label("server.tls.client_ca")): needs \(label("server.tls.cert")) and \(label("server.tls.key"))")
+      }
     }
     if transfer.partSizeBytes > transfer.multipartThresholdBytes {
       problems.append(
