@@ -7,9 +7,9 @@ import Testing
 /// The listener with a certificate: real clients (curl, `openssl s_client`, Python's `ssl`) against a server
 /// on 127.0.0.1 with a throwaway CA; slow, silent, plain-HTTP and garbage-sending clients.
 @Suite(.serialized) struct TLSListenerTests {
-  /// A TLS server with a `/file` route serving `fileBytes` from disk and a 1 s header timeout.
+  /// A TLS server with a `/file` route serving `fileBytes` from disk and a short header timeout (1 s).
   private static func start(
-    _ certificates: TestCertificates, fileBytes: [UInt8] = []
+    _ certificates: TestCertificates, fileBytes: [UInt8] = [], headerTimeout: Duration = .seconds(1)
   ) throws -> (LiveServer, String) {
     let directory = try makeTemporaryDirectory("ferry-tls-files")
     let path = directory + "/big.bin"
@@ -17,7 +17,7 @@ import Testing
     let live = try LiveServer(
       {
         $0.tls = certificates.tls
-        $0.headerTimeout = .seconds(1)
+        $0.headerTimeout = headerTimeout
       },
       routes: { router in
         router.get("/file") { _ in
@@ -342,6 +342,65 @@ import Testing
       }
       #expect(stranger.status != 0 && !stranger.stdout.contains("hello"), "\(version): \(stranger.stdout)")
     }
+    await live.stop()
+  }
+
+  @Test func aThousandConcurrentTLSConnections_areServed_andTheServerStaysHealthy() async throws {
+    raiseOpenFileLimit()
+    let certificates = try TestCertificates()
+    defer { certificates.remove() }
+    // Connections wait for their request while the others connect: more than the 1 s of the other tests.
+    let (live, directory) = try Self.start(certificates, headerTimeout: .seconds(20))
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    // Python's ssl from 40 threads: all thousand handshakes first, each connection held open, then a request
+    // on every one of them.
+    let script = """
+      import resource, socket, ssl, sys, threading
+      soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+      resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+      port, cafile, n = int(sys.argv[1]), sys.argv[2], 1000
+      ctx = ssl.create_default_context(cafile=cafile)
+      conns, errors = [None] * n, []
+      def run(indices, work):
+          for i in indices:
+              try:
+                  work(i)
+              except Exception as e:
+                  errors.append(repr(e))
+      def spread(work):
+          threads = [threading.Thread(target=run, args=(range(t, n, 40), work)) for t in range(40)]
+          for t in threads: t.start()
+          for t in threads: t.join()
+      def connect(i):
+          conns[i] = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30),
+                                     server_hostname="127.0.0.1")
+      ok = []
+      def request(i):
+          if conns[i] is None: return
+          conns[i].sendall(b"GET /hello HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n")
+          data = b""
+          while not data.endswith(b"hello"):
+              chunk = conns[i].recv(4096)
+              if not chunk: break
+              data += chunk
+          if data.startswith(b"HTTP/1.1 200") and data.endswith(b"hello"): ok.append(i)
+      spread(connect)
+      open_count = sum(c is not None for c in conns)
+      spread(request)
+      for c in conns:
+          if c is not None: c.close()
+      print(open_count, len(ok), len(errors), errors[:3])
+      """
+    let result = try await blocking {
+      try runTool(["python3", "-c", script, String(live.port), certificates.caPath], timeout: 120)
+    }
+    #expect(result.status == 0 && !result.timedOut, "\(result.stderr)")
+    #expect(result.stdout.hasPrefix("1000 1000 0 "), "opened, answered, errors: \(result.stdout)")
+    let after = try await blocking {
+      try Self.curl(["-w", "%{http_code}", "https://127.0.0.1:\(live.port)/hello"], certificates)
+    }
+    #expect(after.stdout == "hello200", "\(after.stderr)")
+    #expect(await eventually { live.server.connectionCount == 0 })
     await live.stop()
   }
 
