@@ -103,3 +103,34 @@ private func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
   }
   return condition()
 }
+
+/// The README's first job through the `ferry` client over HTTPS: token, upload to a pre-signed https storage
+/// URL, enhance, poll, download.
+@Suite(.serialized) struct TLSClientFlowTests {
+  @Test(.timeLimit(.minutes(2)))
+  func theClientRunsAnEnhanceJobOverHTTPS_withTheCAFile_andRefusesAnUnknownCertificateWithout() throws {
+    let certificates = try TestCertificates()
+    defer { certificates.remove() }
+    let harness = try ClientHarness(environment: [
+      "FERRY_SERVER_TLS_CERT": certificates.certificatePath, "FERRY_SERVER_TLS_KEY": certificates.keyPath,
+    ])
+    let https = ["FERRY_SERVER": "https://127.0.0.1:\(harness.port)"]
+    let tone = try harness.tone("tone.wav", seconds: 2)
+    let out = harness.work + "/enhanced.wav"
+    let run = try harness.run(
+      ["enhance", tone, out, "--quiet"] + ClientCommandTests.poll,
+      environment: https.merging(["FERRY_CA_FILE": certificates.caPath]) { $1 })
+    #expect(run.status == 0, "\(run.stderr)")
+    let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+    #expect(size > 44, "the enhanced WAV was downloaded over https")
+    #expect(harness.server.logLines.contains { $0.contains(#""path":"/storage/v1/"#) })
+
+    // Without the CA the certificate is unknown: the client stops instead of talking to it.
+    let refused = try harness.run(["jobs"], environment: https)
+    #expect(refused.status != 0)
+    #expect(refused.stderr.lowercased().contains("certificate"), "\(refused.stderr)")
+    #expect(!refused.all.contains(ClientHarness.secret))
+    let missing = try harness.run(["jobs"], environment: https.merging(["FERRY_CA_FILE": "/nonexistent.pem"]) { $1 })
+    #expect(missing.status == 64 && missing.stderr.contains("FERRY_CA_FILE"), "\(missing.stderr)")
+  }
+}

@@ -163,7 +163,9 @@ extension ConfigurationKey {
   ]
 
   /// Environment variables that belong to the client subcommands; `serve` ignores them without a warning.
-  public static let clientEnvironment: Set<String> = ["FERRY_SERVER", "FERRY_APP_KEY", "FERRY_APP_SECRET"]
+  public static let clientEnvironment: Set<String> = [
+    "FERRY_SERVER", "FERRY_APP_KEY", "FERRY_APP_SECRET", "FERRY_CA_FILE",
+  ]
 
   /// The key with this path.
   public static func named(_ path: String) -> ConfigurationKey? { all.first { $0.path == path } }
