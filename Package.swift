@@ -7,7 +7,7 @@ var targets: [Target] = [
   // C libraries, each behind one wrapper module (shim.h holds typed wrappers for variadic calls).
   .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
   .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-  .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+  .systemLibrary(name: "COpenSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
   .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
   // epoll and eventfd: in libc, but not exported by Swift's Glibc module.
@@ -29,7 +29,7 @@ var targets: [Target] = [
 
   // The pipeline, in the order a job goes through it.
   // 1. Socket listener, HTTP/1.1 parser, router: knows nothing of media or jobs.
-  .target(name: "HTTPServer", dependencies: ["Problems", "Log", "CEventPoll", "CSpawn"]),
+  .target(name: "HTTPServer", dependencies: ["Problems", "Log", "CEventPoll", "CSpawn", "COpenSSL"]),
   // 2. Controllers: the Dolby-compatible API (auth, job routes, dlb:// storage, webhooks, metrics, dashboard).
   //    The dashboard's files are compiled into the binary, so a release binary copied alone misses nothing.
   .target(

@@ -25,6 +25,8 @@ public final class FerryApplication: Sendable {
   private let pool: WorkerPool
   private let webhooks: WebhookDispatcher
   private let storageSweep: PeriodicTask
+  /// Reloads the TLS certificate on SIGHUP and when its files change; nil without TLS.
+  private let certificateReloader: CertificateReloader?
   /// `server.public_url`, known once the server has a port.
   private let publicURL = PublicURL()
   /// Set when `auth.apps` was empty and Ferry created an app on this start: printed once by `start()`.
@@ -135,7 +137,10 @@ public final class FerryApplication: Sendable {
       maxConnectionsPerAddress: configuration.server.maxConnectionsPerAddress,
       headerTimeout: configuration.server.headerTimeout,
       idleTimeout: configuration.server.idleTimeout, minBodyRate: configuration.server.minBodyRate,
-      defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes))
+      defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes),
+      tls: configuration.server.tls.map {
+        TLSConfiguration(certificatePath: $0.certificatePath, keyPath: $0.keyPath, clientCAPath: $0.clientCAPath)
+      })
     // Each route's label, found once: a request's count then looks up no string.
     let routeLabels = router.patterns.map { metrics.label(forPath: $0) }
     server = try HTTPServer(
@@ -144,6 +149,7 @@ public final class FerryApplication: Sendable {
         let label = answered.route.map { routeLabels[$0] } ?? metrics.label(forPath: answered.path)
         metrics.request(label: label, status: answered.status)
       })
+    certificateReloader = CertificateReloader(server: server, tls: configuration.server.tls, logger: logger)
   }
 
   /// The job store `store.*` selects: SQLite in the data directory, or PostgreSQL shared by several nodes.
@@ -234,6 +240,7 @@ public final class FerryApplication: Sendable {
     try pool.start()
     webhooks.start()
     storageSweep.start()
+    certificateReloader?.start()
     try server.start()
     let port = server.port
     publicURL.value = configuration.publicURL(boundPort: port)
@@ -262,6 +269,7 @@ public final class FerryApplication: Sendable {
     pool.stop()
     webhooks.stop()
     storageSweep.cancel()
+    certificateReloader?.cancel()
     logger.info("stopped")
     logger.flush()
   }
@@ -274,6 +282,10 @@ public final class FerryApplication: Sendable {
       self.logger.info("signal received", ["signal": .int(Int(signal))])
       stop.signal()
     }
+    // With TLS, SIGHUP reloads the certificate; without, it keeps its default action (the process ends).
+    let hangUp = certificateReloader.map { reloader in
+      SignalTrap(signals: [SIGHUP]) { _ in reloader.reload(trigger: "SIGHUP") }
+    }
     do {
       try start()
     } catch {
@@ -283,6 +295,7 @@ public final class FerryApplication: Sendable {
     }
     stop.wait()
     trap.cancel()
+    hangUp?.cancel()
     let done = DispatchSemaphore(value: 0)
     Task {
       await shutdown()

@@ -25,7 +25,7 @@ public final class FerryAPIClient {
     // Few, quick retries: a person is waiting, and an unreachable server should say so within seconds.
     let limits = TransferSettings(
       maxBytes: 1 << 40, connectTimeout: .seconds(10), lowSpeedTimeout: .seconds(60), maxAttempts: 3,
-      initialBackoff: .milliseconds(250), maxBackoff: .seconds(2))
+      initialBackoff: .milliseconds(250), maxBackoff: .seconds(2), caFile: settings.caFile)
     transfer = TransferClient(policy: everywhere, settings: limits)
   }
 

@@ -53,6 +53,17 @@ final class Connection: @unchecked Sendable {
   /// A file body still being sent after `output` (no further request is parsed until it is done).
   private var fileBody: (body: FileBody, sent: Int64)?
 
+  /// The connection's TLS session; nil for plain HTTP (and after a plain-HTTP request came to the TLS port).
+  private var tls: TLSSession?
+  /// The TLS handshake is not finished: no request bytes exist yet.
+  private var handshaking = false
+  /// A TLS read needs the socket to be writable first (OpenSSL writes while it reads, rarely).
+  private var readWaitsForWritable = false
+  /// Over TLS a file body is read into this buffer and encrypted (no `sendfile`); `tlsChunk.count` bytes
+  /// are in it, the first `tlsChunk.written` already accepted by OpenSSL.
+  private var tlsChunk: (buffer: UnsafeMutableRawPointer, count: Int, written: Int)?
+  private static let tlsChunkCapacity = 256 * 1024
+
   /// Reading is paused while a handler runs or an answer waits for the client to read.
   private var readPaused = false
   /// Unsent output is waiting for the socket to become writable.
@@ -86,7 +97,7 @@ final class Connection: @unchecked Sendable {
     var route: Int? = nil
   }
 
-  init(fd: Int32, remoteAddress: String, server: HTTPServer, loop: EventLoop) {
+  init(fd: Int32, remoteAddress: String, server: HTTPServer, loop: EventLoop, tls: TLSContext? = nil) {
     self.fd = fd
     self.remoteAddress = remoteAddress
     self.server = server
@@ -97,10 +108,16 @@ final class Connection: @unchecked Sendable {
     input = UnsafeMutableRawPointer.allocate(byteCount: Connection.initialCapacity, alignment: 16)
     lastActivity = DispatchTime.now().uptimeNanoseconds
     headStartedAt = lastActivity
+    if let tls {
+      // Without a session (out of memory) the connection closes on its first read.
+      self.tls = tls.makeSession(fd: fd)
+      handshaking = true
+    }
   }
 
   deinit {
     input.deallocate()
+    tlsChunk?.buffer.deallocate()
   }
 
   /// Starts reading; call on the loop's thread.
@@ -118,6 +135,10 @@ final class Connection: @unchecked Sendable {
   /// The socket has bytes (or end of input) to read. Reads until the socket is drained (the loop is
   /// edge-triggered) or reading is paused; after 16 reads it yields to other connections and comes back.
   func onReadable() {
+    if case .closed = state { return }
+    if handshaking {
+      guard advanceHandshake() else { return }
+    }
     var rounds = 0
     var drained = false
     while true {
@@ -135,7 +156,7 @@ final class Connection: @unchecked Sendable {
         grow()
       }
       let space = capacity - writeIndex
-      let n = recv(fd, input + writeIndex, space, 0)
+      let n = receive(into: input + writeIndex, count: space)
       if n > 0 {
         writeIndex += n
         lastActivity = loop.now
@@ -145,8 +166,9 @@ final class Connection: @unchecked Sendable {
         }
         process()
         // A short read means the socket had no more; new data brings a new edge. After the peer's FIN there
-        // is no new edge, so keep reading until the end of input shows.
-        if n < space && !peerHungUp {
+        // is no new edge, so keep reading until the end of input shows. A TLS read returns one record at a
+        // time, so only OpenSSL's "want read" says the socket is drained.
+        if n < space && !peerHungUp && tls == nil {
           drained = true
           break
         }
@@ -159,12 +181,77 @@ final class Connection: @unchecked Sendable {
       } else if errno == EAGAIN || errno == EWOULDBLOCK {
         drained = true
         break
+      } else if errno == Connection.tlsWantsWrite {
+        readWaitsForWritable = true
+        waitForWritable()
+        break
       } else {
         close()
         return
       }
     }
     if peerClosed { peerDidClose() }
+  }
+
+  /// Stands in for errno when a TLS read must wait for the socket to be writable.
+  private static let tlsWantsWrite: Int32 = -1
+
+  /// `recv`, or a TLS read while the session is up (a lingering connection discards raw bytes), with
+  /// `recv`'s results: bytes, 0 at the end of input, or -1 and errno (`tlsWantsWrite` for a TLS read that
+  /// waits for writability).
+  private func receive(into buffer: UnsafeMutableRawPointer, count: Int) -> Int {
+    guard let tls else { return recv(fd, buffer, count, 0) }
+    if case .lingering = state { return recv(fd, buffer, count, 0) }
+    switch tls.read(into: buffer, count: count) {
+    case .done(let n):
+      return n
+    case .closed:
+      return 0
+    case .wantRead:
+      errno = EAGAIN
+    case .wantWrite:
+      errno = Connection.tlsWantsWrite
+    case .failed:
+      errno = EPROTO
+    }
+    return -1
+  }
+
+  /// Takes the TLS handshake as far as the socket allows; true once it is complete. A client that sent
+  /// plain HTTP is answered in plain HTTP; other failures close the connection.
+  private func advanceHandshake() -> Bool {
+    guard let session = tls else {
+      close()
+      return false
+    }
+    switch session.handshake() {
+    case .done:
+      handshaking = false
+      return true
+    case .wantRead:
+      return false
+    case .wantWrite:
+      waitForWritable()
+      return false
+    case .closed:
+      close()
+      return false
+    case .failed(let reason):
+      handshaking = false
+      if session.receivedPlainHTTP {
+        // The rest of the exchange is plain: answer 400 and close (OpenSSL has read part of the request).
+        tls = nil
+        failBeforeHandler(
+          HTTPError.badRequest("This port speaks HTTPS only: use an https:// URL."), head: nil)
+        flush()
+      } else {
+        if server.logger.enabled(.debug) {
+          server.logger.debug("tls handshake failed", ["remote": .string(remoteAddress), "reason": .string(reason)])
+        }
+        close()
+      }
+      return false
+    }
   }
 
   private func discardLingering(_ n: Int) {
@@ -443,6 +530,11 @@ final class Connection: @unchecked Sendable {
       into: &output)
     if let file = response.file, file.length > 0, response.status.allowsBody, exchange.head.method != .head {
       fileBody = (file, 0)
+      if var chunk = tlsChunk {
+        chunk.count = 0
+        chunk.written = 0
+        tlsChunk = chunk
+      }
     }
     servedRequests += 1
     server.requestFinished()
@@ -463,7 +555,7 @@ final class Connection: @unchecked Sendable {
   private func flush() {
     while outputOffset < output.count {
       let n = output.withUnsafeBytes { raw in
-        send(fd, raw.baseAddress! + outputOffset, raw.count - outputOffset, Int32(MSG_NOSIGNAL))
+        transmit(raw.baseAddress! + outputOffset, raw.count - outputOffset)
       }
       if n > 0 {
         outputOffset += n
@@ -486,8 +578,27 @@ final class Connection: @unchecked Sendable {
     }
   }
 
+  /// `send`, or a TLS write while the session is up, with `send`'s results (-1 and EAGAIN while TLS waits).
+  private func transmit(_ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    guard let tls else { return send(fd, buffer, count, Int32(MSG_NOSIGNAL)) }
+    switch tls.write(from: buffer, count: count) {
+    case .done(let n):
+      return n
+    case .wantWrite:
+      errno = EAGAIN
+    case .wantRead:
+      // Only renegotiation makes a write wait for a read, and it is off; wait for the socket all the same
+      // (the idle timeout ends a connection that never moves again).
+      errno = EAGAIN
+    case .closed, .failed:
+      errno = EPIPE
+    }
+    return -1
+  }
+
   /// Sends what is left of the file body; false while some of it waits for the socket (or it failed).
   private func sendFileBody() -> Bool {
+    if tls != nil { return sendFileBodyOverTLS() }
     var thisTurn: Int64 = 0
     while let (body, sent) = fileBody {
       // A fast client must not keep the loop's other connections waiting: after 16 MiB, take turns.
@@ -519,6 +630,56 @@ final class Connection: @unchecked Sendable {
     return true
   }
 
+  /// The file body through OpenSSL: read a piece, encrypt and write it, and so on (kernel TLS and
+  /// `SSL_sendfile` would spare the copy; not yet). Same turn-taking and results as `sendFileBody`.
+  private func sendFileBodyOverTLS() -> Bool {
+    var thisTurn: Int64 = 0
+    while let (body, sent) = fileBody {
+      if thisTurn >= 16 << 20 {
+        loop.execute { [self] in continueAfterYield() }
+        return false
+      }
+      if tlsChunk == nil || tlsChunk!.written == tlsChunk!.count {
+        if sent >= body.length {
+          fileBody = nil
+          releaseTLSChunk()
+          return true
+        }
+        let buffer =
+          tlsChunk?.buffer ?? UnsafeMutableRawPointer.allocate(byteCount: Connection.tlsChunkCapacity, alignment: 16)
+        let want = Int(min(body.length - sent, Int64(Connection.tlsChunkCapacity)))
+        let n = pread(body.fd, buffer, want, off_t(body.offset + sent))
+        tlsChunk = (buffer, max(n, 0), 0)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else {
+          // The file shrank under us: the promised length cannot be kept.
+          close()
+          return false
+        }
+      }
+      let chunk = tlsChunk!
+      let n = transmit(chunk.buffer + chunk.written, chunk.count - chunk.written)
+      if n > 0 {
+        tlsChunk!.written += n
+        fileBody = (body, sent + Int64(n))
+        thisTurn += Int64(n)
+        lastActivity = loop.now
+      } else if errno == EAGAIN {
+        waitForWritable()
+        return false
+      } else {
+        close()
+        return false
+      }
+    }
+    return true
+  }
+
+  private func releaseTLSChunk() {
+    tlsChunk?.buffer.deallocate()
+    tlsChunk = nil
+  }
+
   /// Goes on with a file body after yielding the loop, then with what the client sent meanwhile.
   private func continueAfterYield() {
     if case .closed = state { return }
@@ -537,8 +698,17 @@ final class Connection: @unchecked Sendable {
   /// The socket can take more output.
   func onWritable() {
     guard awaitingWritable else { return }
+    if case .closed = state { return }
     awaitingWritable = false
     updateInterest()
+    if handshaking {
+      if advanceHandshake() { onReadable() }
+      return
+    }
+    if readWaitsForWritable {
+      readWaitsForWritable = false
+      loop.execute { [self] in onReadable() }
+    }
     flush()
     guard !awaitingWritable, outputOffset == 0, fileBody == nil else { return }
     switch state {
@@ -564,7 +734,11 @@ final class Connection: @unchecked Sendable {
   /// Tells the loop what to watch: no reading while output is blocked (back-pressure) or reading is paused.
   private func updateInterest() {
     if case .closed = state { return }
-    loop.watch(fd, read: !readPaused && !awaitingWritable, write: awaitingWritable)
+    let read = !readPaused && !awaitingWritable
+    loop.watch(fd, read: read, write: awaitingWritable)
+    if read, let tls, !handshaking, tls.hasBufferedInput {
+      loop.execute { [self] in if !readPaused && !awaitingWritable { onReadable() } }
+    }
   }
 
   // MARK: Closing
@@ -572,6 +746,7 @@ final class Connection: @unchecked Sendable {
   /// Half-closes and reads out what the client still sends, so our last answer is not lost to a reset.
   private func linger() {
     state = .lingering(until: DispatchTime.now().uptimeNanoseconds + Connection.lingerNanoseconds)
+    tls?.close()
     Glibc.shutdown(fd, Int32(SHUT_WR))
     readIndex = 0
     writeIndex = 0
@@ -590,6 +765,7 @@ final class Connection: @unchecked Sendable {
     handlerTask?.cancel()
     handlerTask = nil
     fileBody = nil
+    releaseTLSChunk()
     state = .closed
     loop.deregister(fd)
     Glibc.close(fd)

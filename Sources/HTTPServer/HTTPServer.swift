@@ -31,6 +31,9 @@ public final class HTTPServer: @unchecked Sendable {
   private var acceptPaused = false
   private var boundPort = 0
 
+  /// The certificate new connections get (nil: plain HTTP); replaced by `reloadCertificate()`.
+  private let tlsContext: Mutex<TLSContext?>
+
   /// Told of every answer, matched to a route or not (`/metrics` counts them).
   let observer: (@Sendable (Answered) -> Void)?
 
@@ -44,7 +47,8 @@ public final class HTTPServer: @unchecked Sendable {
     public var status: Int
   }
 
-  /// Makes a server; throws if the event loops' descriptors cannot be created.
+  /// Makes a server; throws if the event loops' descriptors cannot be created, or the TLS certificate or key
+  /// cannot be loaded (`TLSConfigurationError`).
   public init(
     configuration: HTTPServerConfiguration, router: Router, logger: Logger,
     observer: (@Sendable (Answered) -> Void)? = nil
@@ -53,6 +57,7 @@ public final class HTTPServer: @unchecked Sendable {
     self.configuration = configuration
     self.router = router
     self.logger = logger
+    tlsContext = Mutex(try configuration.tls.map { tls throws(TLSConfigurationError) in try TLSContext(tls) })
     // A random prefix per process keeps ids unique across restarts; loops then count without sharing state.
     let prefix = String(UInt64.random(in: (1 << 40)..<(1 << 41)), radix: 36)
     loops = try (0..<configuration.loopCount).map { try EventLoop(index: $0, requestIDPrefix: prefix, logger: logger) }
@@ -60,6 +65,17 @@ public final class HTTPServer: @unchecked Sendable {
 
   /// The port the server is bound to (useful with port 0), valid after `start()`.
   public var port: Int { acceptQueue.sync { boundPort } }
+
+  /// Whether connections speak TLS.
+  public var servesTLS: Bool { configuration.tls != nil }
+
+  /// Loads the configured certificate and key again, for connections accepted from now on; open connections
+  /// keep the one they started with. On failure the current certificate stays and the error says why.
+  public func reloadCertificate() throws(TLSConfigurationError) {
+    guard let tls = configuration.tls else { return }
+    let fresh = try TLSContext(tls)
+    tlsContext.withLock { $0 = fresh }
+  }
 
   /// Open connections right now.
   public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
@@ -183,15 +199,19 @@ public final class HTTPServer: @unchecked Sendable {
       Socket.setNoDelay(fd)
       let loop = loops[nextLoop]
       nextLoop = (nextLoop + 1) % loops.count
+      let tls = tlsContext.withLock { $0 }
       loop.execute { [self] in
-        Connection(fd: fd, remoteAddress: remote, server: self, loop: loop).start()
+        Connection(fd: fd, remoteAddress: remote, server: self, loop: loop, tls: tls).start()
       }
     }
   }
 
   /// Past a connection cap: a short 503 instead of silence or a crash.
   private func refuse(_ fd: Int32, _ message: String, limit: (name: String, value: Int)) {
-    HTTPServer.refusal.withUnsafeBytes { _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    // A TLS client could not read a plain answer: it just sees the connection close.
+    if !servesTLS {
+      HTTPServer.refusal.withUnsafeBytes { _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
     Glibc.shutdown(fd, Int32(SHUT_WR))
     var scratch = [UInt8](repeating: 0, count: 4096)
     _ = recv(fd, &scratch, scratch.count, Int32(MSG_DONTWAIT))

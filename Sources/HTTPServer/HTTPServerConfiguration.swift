@@ -26,12 +26,14 @@ public struct HTTPServerConfiguration: Sendable {
   public var defaultBodyLimit: Int64
   /// Number of event-loop threads connections are spread over (default: one per core).
   public var loopCount: Int
+  /// The certificate to serve TLS with; nil serves plain HTTP.
+  public var tls: TLSConfiguration?
 
   public init(
     host: String = "127.0.0.1", port: Int = 8080, maxConnections: Int = 4096, maxConnectionsPerAddress: Int = 1024,
     headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), minBodyRate: Int = 1024,
     limits: RequestHeadParser.Limits = .init(), defaultBodyLimit: Int64 = 1_048_576,
-    loopCount: Int = ProcessInfo.processInfo.activeProcessorCount
+    loopCount: Int = ProcessInfo.processInfo.activeProcessorCount, tls: TLSConfiguration? = nil
   ) {
     self.host = host
     self.port = port
@@ -43,5 +45,6 @@ public struct HTTPServerConfiguration: Sendable {
     self.limits = limits
     self.defaultBodyLimit = defaultBodyLimit
     self.loopCount = max(1, loopCount)
+    self.tls = tls
   }
 }

@@ -82,13 +82,15 @@ public struct TransferSettings: Sendable {
   /// each on its own connection with its own retries. 1: one connection.
   public var downloadConnections: Int
   public var downloadPartSize: Int64
+  /// PEM file of the CAs that https servers' certificates are checked against instead of the system's.
+  public var caFile: String?
 
   /// `initialBackoff` and `maxBackoff` make `retry` (`.exponentialJitter`).
   public init(
     maxBytes: Int64 = 10_737_418_240, connectTimeout: Duration = .seconds(10), lowSpeedTimeout: Duration = .seconds(60),
     minRate: Int = 1, maxDuration: Duration = .seconds(21600), maxAttempts: Int = 5, maxRedirects: Int = 5,
     initialBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(30), downloadConnections: Int = 1,
-    downloadPartSize: Int64 = 16 << 20
+    downloadPartSize: Int64 = 16 << 20, caFile: String? = nil
   ) {
     self.downloadConnections = max(1, downloadConnections)
     self.downloadPartSize = max(1 << 20, downloadPartSize)
@@ -100,6 +102,7 @@ public struct TransferSettings: Sendable {
     self.maxAttempts = maxAttempts
     self.maxRedirects = maxRedirects
     self.retry = .exponentialJitter(initial: initialBackoff, cap: maxBackoff)
+    self.caFile = caFile
   }
 }
 
@@ -455,6 +458,7 @@ public struct TransferClient: Sendable {
     // message could carry credentials.
     curl.set(CURLOPT_PROXY, "")
     curl.set(CURLOPT_NOPROXY, "*")
+    if let caFile = settings.caFile { curl.set(CURLOPT_CAINFO, caFile) }
     curl.set(CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connectTimeout * 1000)))
     curl.set(CURLOPT_LOW_SPEED_LIMIT, settings.minRate)
     curl.set(CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.lowSpeedTimeout.seconds)))

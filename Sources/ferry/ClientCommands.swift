@@ -7,7 +7,8 @@ import JSON
 let clientEnvironment = """
   Server and credentials: --server, --key, --secret, or the environment variables FERRY_SERVER (default \
   \(ClientSettings.defaultServer)), FERRY_APP_KEY and FERRY_APP_SECRET (prefer the variable for the secret: \
-  command lines are visible to other users). Progress goes to stderr: a live bar on a terminal, plain lines \
+  command lines are visible to other users); --ca-file or FERRY_CA_FILE for an https server whose certificate \
+  a private CA issued. Progress goes to stderr: a live bar on a terminal, plain lines \
   elsewhere; results go to stdout.
   """
 
@@ -36,8 +37,11 @@ struct ConnectionOptions: ParsableArguments {
   @Option(help: "The app secret (else FERRY_APP_SECRET, which other users cannot see in the process list).")
   var secret: String?
 
+  @Option(name: .customLong("ca-file"), help: "PEM CAs for an https server's certificate (else FERRY_CA_FILE).")
+  var caFile: String?
+
   func settings() throws(ClientError) -> ClientSettings {
-    try ClientSettings.resolve(server: server, key: key, secret: secret)
+    try ClientSettings.resolve(server: server, key: key, secret: secret, caFile: caFile)
   }
 }
 

@@ -245,6 +245,48 @@ private func problems(_ json: String? = nil, env: [String: String] = [:]) -> [St
       wrongType.contains { $0.hasPrefix("store.url (FERRY_STORE_URL)") } && !wrongType.joined().contains("pw-s3cret"))
   }
 
+  @Test func tlsNeedsBothCertificateAndKey_asReadableFiles_andMakesThePublicURLHTTPS() throws {
+    #expect(try load().configuration.server.tls == nil)
+    #expect(try load().configuration.publicURL(boundPort: 8080) == "http://127.0.0.1:8080")
+    let directory = NSTemporaryDirectory() + "ferry-tls-config-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    for name in ["cert.pem", "key.pem"] {
+      FileManager.default.createFile(atPath: directory + "/" + name, contents: Data("-".utf8))
+    }
+    let both = try load(env: [
+      "FERRY_SERVER_TLS_CERT": directory + "/cert.pem", "FERRY_SERVER_TLS_KEY": directory + "/key.pem",
+    ])
+    #expect(
+      both.configuration.server.tls
+        == .init(certificatePath: directory + "/cert.pem", keyPath: directory + "/key.pem"))
+    #expect(both.configuration.publicURL(boundPort: 8443) == "https://127.0.0.1:8443")
+
+    let onlyCert = problems(#"{"server": {"tls": {"cert": "\#(directory)/cert.pem"}}}"#)
+    #expect(
+      onlyCert == [
+        "server.tls.key (FERRY_SERVER_TLS_KEY): required when server.tls.cert (FERRY_SERVER_TLS_CERT) is set"
+      ])
+    let onlyKey = problems(env: ["FERRY_SERVER_TLS_KEY": directory + "/key.pem"])
+    #expect(
+      onlyKey == ["server.tls.cert (FERRY_SERVER_TLS_CERT): required when server.tls.key (FERRY_SERVER_TLS_KEY) is set"]
+    )
+    let missing = problems(#"{"server": {"tls": {"cert": "\#(directory)/nope.pem", "key": "\#(directory)/key.pem"}}}"#)
+    #expect(missing == ["server.tls.cert (FERRY_SERVER_TLS_CERT): \(directory)/nope.pem is not a readable file"])
+    #expect(
+      problems(#"{"server": {"tls": {"cert": ""}}}"#).first?.hasPrefix("server.tls.cert (FERRY_SERVER_TLS_CERT)")
+        == true)
+    let clientCA = try load(env: [
+      "FERRY_SERVER_TLS_CERT": directory + "/cert.pem", "FERRY_SERVER_TLS_KEY": directory + "/key.pem",
+      "FERRY_SERVER_TLS_CLIENT_CA": directory + "/cert.pem",
+    ])
+    #expect(clientCA.configuration.server.tls?.clientCAPath == directory + "/cert.pem")
+    #expect(
+      problems(env: ["FERRY_SERVER_TLS_CLIENT_CA": directory + "/cert.pem"]) == [
+        "server.tls.client_ca (FERRY_SERVER_TLS_CLIENT_CA): needs server.tls.cert (FERRY_SERVER_TLS_CERT) and server.tls.key (FERRY_SERVER_TLS_KEY)"
+      ])
+  }
+
   @Test func theExampleFileListsEveryKeyWithItsDefault() throws {
     let path = packageRoot() + "/config/ferry.example.json"
     let loaded = try ConfigurationLoader(environment: [:]).load(file: path)

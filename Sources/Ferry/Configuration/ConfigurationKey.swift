@@ -89,6 +89,17 @@ extension ConfigurationKey {
     .init(
       "server.cors.allowed_origins", .originList, .array(["*"]),
       "origins of browser pages that may call /media/* and /v1/auth/token (CORS): [\"*\"] any, [] none"),
+    .init(
+      "server.tls.cert", .string(nonEmpty: true), .null,
+      "PEM certificate file (the chain may follow the certificate); with server.tls.key Ferry serves HTTPS only; default plain HTTP"
+    ),
+    .init(
+      "server.tls.key", .string(nonEmpty: true), .null,
+      "PEM private key file of server.tls.cert (keep it readable by Ferry only)"),
+    .init(
+      "server.tls.client_ca", .string(nonEmpty: true), .null,
+      "PEM file of the CAs whose client certificates are accepted: with it, clients without one are refused in the handshake"
+    ),
     .init("data_dir", .string(nonEmpty: true), "./data", "job store, temporary storage, work files, generated secrets"),
     .init("logging.level", .choice(LogLevel.allCases.map(\.name)), "info", "lowest level logged"),
     .init("auth.apps", .apps, .array([]), secret: true, "apps: [{\"key\", \"secret\", \"api_key\"?}]"),
@@ -156,7 +167,9 @@ extension ConfigurationKey {
   ]
 
   /// Environment variables that belong to the client subcommands; `serve` ignores them without a warning.
-  public static let clientEnvironment: Set<String> = ["FERRY_SERVER", "FERRY_APP_KEY", "FERRY_APP_SECRET"]
+  public static let clientEnvironment: Set<String> = [
+    "FERRY_SERVER", "FERRY_APP_KEY", "FERRY_APP_SECRET", "FERRY_CA_FILE",
+  ]
 
   /// The key with this path.
   public static func named(_ path: String) -> ConfigurationKey? { all.first { $0.path == path } }

@@ -19,6 +19,18 @@ public struct FerryConfiguration: Sendable {
     public var maxJSONBodyBytes: Int
     /// `server.cors.allowed_origins`: browser origins that may call the API, `["*"]` for any.
     public var corsAllowedOrigins: [String]
+    /// `server.tls.*`: nil serves plain HTTP.
+    public var tls: TLS?
+  }
+
+  /// The listener's certificate and key (`server.tls.*`), absolute paths.
+  public struct TLS: Sendable, Equatable {
+    /// PEM certificate, optionally followed by its chain.
+    public var certificatePath: String
+    /// PEM private key of the certificate.
+    public var keyPath: String
+    /// PEM CAs of the client certificates required (`server.tls.client_ca`); nil: none asked for.
+    public var clientCAPath: String? = nil
   }
 
   public struct App: Sendable, Equatable {
@@ -182,7 +194,7 @@ public struct FerryConfiguration: Sendable {
       idleTimeout: seconds("server.idle_timeout_s"), minBodyRate: int("server.min_body_rate_bytes_per_s"),
       shutdownGrace: seconds("server.shutdown_grace_s"),
       maxJSONBodyBytes: int("server.max_json_body_bytes"),
-      corsAllowedOrigins: strings("server.cors.allowed_origins") ?? ["*"])
+      corsAllowedOrigins: strings("server.cors.allowed_origins") ?? ["*"], tls: nil)
     dataDirectory = absolute(string("data_dir")!)
     // The key's choices are the levels' names.
     logLevel = LogLevel(name: string("logging.level")!)!
@@ -242,6 +254,25 @@ public struct FerryConfiguration: Sendable {
     if ["0.0.0.0", "::", "[::]"].contains(server.host) && server.publicURL == nil {
       problems.append("\(label("server.public_url")): required when \(label("server.host")) is a wildcard address")
     }
+    switch (string("server.tls.cert"), string("server.tls.key")) {
+    case (let cert?, let key?):
+      let clientCA = string("server.tls.client_ca").map(absolute)
+      server.tls = TLS(certificatePath: absolute(cert), keyPath: absolute(key), clientCAPath: clientCA)
+      var files = [("server.tls.cert", absolute(cert)), ("server.tls.key", absolute(key))]
+      if let clientCA { files.append(("server.tls.client_ca", clientCA)) }
+      for (path, file) in files where !FileManager.default.isReadableFile(atPath: file) {
+        problems.append("\(label(path)): \(file) is not a readable file")
+      }
+    case (.some, nil):
+      problems.append("\(label("server.tls.key")): required when \(label("server.tls.cert")) is set")
+    case (nil, .some):
+      problems.append("\(label("server.tls.cert")): required when \(label("server.tls.key")) is set")
+    case (nil, nil):
+      if string("server.tls.client_ca") != nil {
+        problems.append(
+          "\(label("server.tls.client_ca")): needs \(label("server.tls.cert")) and \(label("server.tls.key"))")
+      }
+    }
     if transfer.partSizeBytes > transfer.multipartThresholdBytes {
       problems.append(
         "\(label("transfer.part_size_bytes")): must not exceed \(label("transfer.multipart_threshold_bytes"))")
@@ -262,11 +293,11 @@ public struct FerryConfiguration: Sendable {
     guard problems.isEmpty else { throw CrossProblems(messages: problems) }
   }
 
-  /// `server.public_url`, or `http://<host>:<port>` for the bound port.
+  /// `server.public_url`, or `http://<host>:<port>` for the bound port (`https://` with `server.tls`).
   public func publicURL(boundPort: Int) -> String {
     if let publicURL = server.publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
     let host = server.host.contains(":") && !server.host.hasPrefix("[") ? "[\(server.host)]" : server.host
-    return "http://\(host):\(boundPort)"
+    return "\(server.tls == nil ? "http" : "https")://\(host):\(boundPort)"
   }
 
   /// The default configuration, as `ferry serve` runs with no file and no environment.
