@@ -43,7 +43,7 @@ test: deps $(VENV)/.installed
 	$(SWIFT) build --build-tests
 	# One test at a time: run side by side on 2 cores, the heavy suites (schemathesis, Chromium, 500 clients,
 	# media) starved the timing-sensitive ones (a cancel's latency, a shutdown's grace) into rare failures.
-	# Serial, the suite takes about 4 minutes.
+	# Serial, the suite takes about 4 minutes (234 s for 508 tests on 2026-12-07).
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test --no-parallel
 
 # The load, hardening and S3 workflow tests, the load test at a larger scale (2,000 clients polling while 100
