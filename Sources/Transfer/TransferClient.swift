@@ -165,6 +165,7 @@ public struct TransferClient: Sendable {
     if settings.downloadConnections > 1 { sink.splitAbove = 2 * settings.downloadPartSize }
     let result = try withAttempts(request) { hop throws(TransferError) -> Outcome in
       let url = hop.url
+      let answered = hop
       var hop = hop
       if sink.received > 0, let validator = sink.validator {
         // Resume only the same version of the object; a changed one comes back whole (200).
@@ -181,7 +182,8 @@ public struct TransferClient: Sendable {
       if let failure = sink.localFailure { throw .local(failure) }
       if let first = sink.splitAt, sink.received == first {
         // The first part is in; the rest comes in parts (this connection was closed at the part's end).
-        split = hop
+        // The parts ask for this hop with their own ranges and `If-Range` (not this attempt's resume headers).
+        split = answered
         return .done(TransferResult(bytes: first, attempts: 0, contentType: sink.response.header("Content-Type")))
       }
       if sink.restartFromZero {
