@@ -218,10 +218,7 @@ public final class FerryApplication: Sendable {
   ) throws -> WebhookDispatcher {
     let client = TransferClient(
       policy: try NetworkPolicy(allow: configuration.networkAllow),
-      settings: TransferSettings(
-        // One call may not hold a sender long, whatever the receiver does: 30 s at most, a small answer.
-        maxBytes: 1 << 20, connectTimeout: min(configuration.transfer.connectTimeout, .seconds(10)),
-        lowSpeedTimeout: .seconds(15), minRate: 1024, maxDuration: .seconds(30), maxAttempts: 1, maxRedirects: 0))
+      settings: WebhookDispatcher.callSettings(connectTimeout: configuration.transfer.connectTimeout))
     let backoff = configuration.webhooks.initialBackoff
     return WebhookDispatcher(
       store: store, cipher: cipher, client: client,

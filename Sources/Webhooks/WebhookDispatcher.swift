@@ -26,7 +26,7 @@ public final class WebhookDispatcher: Sendable {
     /// How often idle senders look for deliveries coming due.
     public var pollInterval: Duration
     /// A taken delivery is held this long: a sender that dies mid-call delays it, never loses it. Longer than
-    /// a call may take (the server's webhook client cuts one at 30 s), so a live sender's call is never taken
+    /// a call may take (`callSettings` cuts one at 30 s), so a live sender's call is never taken
     /// again by another.
     public var hold: Duration
     /// Sent as `User-Agent`.
@@ -48,6 +48,15 @@ public final class WebhookDispatcher: Sendable {
       self.hold = hold
       self.userAgent = userAgent
     }
+  }
+
+  /// The client settings for webhook calls: one call may not hold a sender long, whatever the receiver does
+  /// (30 s at most, cut below 1 KiB/s after 15 s, an answer of at most 1 MiB, no retries or redirects: the
+  /// outbox retries). `Settings.hold` must outlast `maxDuration`.
+  public static func callSettings(connectTimeout: Duration = .seconds(10)) -> TransferSettings {
+    TransferSettings(
+      maxBytes: 1 << 20, connectTimeout: min(connectTimeout, .seconds(10)), lowSpeedTimeout: .seconds(15),
+      minRate: 1024, maxDuration: .seconds(30), maxAttempts: 1, maxRedirects: 0)
   }
 
   /// How one attempt ended, for metrics.

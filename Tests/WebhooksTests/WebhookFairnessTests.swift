@@ -49,9 +49,7 @@ import Webhooks
       // What the server gives its webhook client: one attempt, at most 30 s, cut below 1 KiB/s after 15 s.
       client: TransferClient(
         policy: try NetworkPolicy(allow: ["127.0.0.0/8"]),
-        settings: TransferSettings(
-          maxBytes: 1 << 20, connectTimeout: .seconds(10), lowSpeedTimeout: .seconds(15), minRate: 1024,
-          maxDuration: .seconds(30), maxAttempts: 1, maxRedirects: 0)),
+        settings: WebhookDispatcher.callSettings()),
       settings: settings, payload: { job in Array(#"{"job_id": "\#(job.id.text)"}"#.utf8) },
       secret: { _ in "secret" }, logger: Logger(level: .error, sink: MemoryLogSink()))
     dispatcher.start()
