@@ -41,10 +41,8 @@ test: deps $(VENV)/.installed
 	$(VENV)/bin/python -m openapi_spec_validator openapi.yaml
 	$(SWIFT) package dump-package | python3 scripts/check-target-imports.py
 	$(SWIFT) build --build-tests
-	# One test at a time: run side by side on 2 cores, the heavy suites (schemathesis, Chromium, 500 clients,
-	# media) starved the timing-sensitive ones (a cancel's latency, a shutdown's grace) into rare failures.
-	# Serial, the suite takes about 4 minutes (234 s for 508 tests on 2026-12-07).
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test --no-parallel
+	# One suite per process, as many at once as there are cores (scripts/test-suites.sh says why).
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/test-suites.sh
 
 # The load, hardening and S3 workflow tests, the load test at a larger scale (2,000 clients polling while 100
 # jobs run), and Ferry's peak memory over a six-hour analyze (a 4.1 GB WAV in the temporary directory, about

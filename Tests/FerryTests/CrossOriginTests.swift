@@ -120,7 +120,7 @@ import Testing
       defer { try? FileManager.default.removeItem(atPath: work) }
       try DashboardTests.ffmpeg([
         "-f", "lavfi", "-i", "sine=f=220:d=3:sample_rate=48000", "-f", "lavfi", "-i",
-        "anoisesrc=d=3:a=0.02:r=48000", "-filter_complex", "amix=inputs=2,volume=-20dB", work + "/talk.wav",
+        "anoisesrc=d=3:a=0.02:r=48000:seed=1", "-filter_complex", "amix=inputs=2,volume=-20dB", work + "/talk.wav",
       ])
       let token = try api.token(key: "browser-app", secret: secret)
       let handed = try api.call("POST", "/media/input", token: token, json: #"{"url": "dlb://in/talk.wav"}"#)

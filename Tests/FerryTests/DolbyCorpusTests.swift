@@ -16,7 +16,8 @@ struct DolbyCorpusTests {
   /// The media the samples start from, made by ffmpeg: 3 s each, so the whole corpus stays short.
   static let fixtureArguments: [String: [String]] = [
     "wav": [
-      "-f", "lavfi", "-i", "sine=f=220:d=3:sample_rate=48000", "-f", "lavfi", "-i", "anoisesrc=d=3:a=0.02:r=48000",
+      "-f", "lavfi", "-i", "sine=f=220:d=3:sample_rate=48000", "-f", "lavfi", "-i",
+      "anoisesrc=d=3:a=0.02:r=48000:seed=1",
       "-filter_complex", "amix=inputs=2,volume=-12dB,aformat=channel_layouts=stereo", "-f", "wav",
     ],
     "mp3": [

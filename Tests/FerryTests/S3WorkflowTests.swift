@@ -57,7 +57,8 @@ struct S3WorkflowTests {
     defer { peers.stop() }
     try peers.createBucket(Self.bucket)
     let tone = try fixture([
-      "-f", "lavfi", "-i", "sine=f=440:d=4:sample_rate=48000", "-f", "lavfi", "-i", "anoisesrc=d=4:a=0.01:r=48000",
+      "-f", "lavfi", "-i", "sine=f=440:d=4:sample_rate=48000", "-f", "lavfi", "-i",
+      "anoisesrc=d=4:a=0.01:r=48000:seed=1",
       "-filter_complex", "amix=inputs=2,volume=-24dB,aformat=channel_layouts=stereo",
     ])
     try putObject(peers, path: Self.oddPath, tone)
@@ -137,7 +138,8 @@ struct S3WorkflowTests {
     try nanio.put(
       bucket: bucket, key: inputKey,
       try fixture([
-        "-f", "lavfi", "-i", "sine=f=440:d=4:sample_rate=48000", "-f", "lavfi", "-i", "anoisesrc=d=4:a=0.01:r=48000",
+        "-f", "lavfi", "-i", "sine=f=440:d=4:sample_rate=48000", "-f", "lavfi", "-i",
+        "anoisesrc=d=4:a=0.01:r=48000:seed=1",
         "-filter_complex", "amix=inputs=2,volume=-24dB,aformat=channel_layouts=stereo",
       ]))
     try nanio.put(

@@ -207,8 +207,8 @@ import Transfer
     // reaches 24 kHz.
     _ = try await fixture(
       "narrow.wav",
-      ["-f", "lavfi", "-i", "anoisesrc=d=8:a=0.3:r=8000", "-af", "aresample=48000:resampler=soxr:precision=28"])
-    _ = try await fixture("wide.wav", ["-f", "lavfi", "-i", "anoisesrc=d=8:a=0.3:r=48000"])
+      ["-f", "lavfi", "-i", "anoisesrc=d=8:a=0.3:r=8000:seed=1", "-af", "aresample=48000:resampler=soxr:precision=28"])
+    _ = try await fixture("wide.wav", ["-f", "lavfi", "-i", "anoisesrc=d=8:a=0.3:r=48000:seed=1"])
     _ = try await fixture("quiet.wav", ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "3"])
     let narrow = try #require(audio(try await analyze("narrow.wav").0)["bandwidth"] as? Int)
     #expect((3800...4100).contains(narrow), "narrow: \(narrow) Hz")
@@ -223,7 +223,7 @@ import Transfer
     let path = try await fixture(
       "long.wav",
       [
-        "-f", "lavfi", "-i", "anoisesrc=d=75:a=0.2:r=48000:c=pink", "-af",
+        "-f", "lavfi", "-i", "anoisesrc=d=75:a=0.2:r=48000:c=pink:seed=1", "-af",
         "volume='if(between(t,20,40),0.1,1)':eval=frame,aformat=channel_layouts=stereo",
       ])
     let (result, job) = try await analyze("long.wav")

@@ -17,7 +17,7 @@ import Testing
       "in/flawed.wav",
       [
         "-f", "lavfi", "-i", "sine=f=440:d=12:sample_rate=48000", "-f", "lavfi", "-i",
-        "anoisesrc=d=12:a=0.001:r=48000", "-filter_complex",
+        "anoisesrc=d=12:a=0.001:r=48000:seed=1", "-filter_complex",
         "[0][1]amix=inputs=2:normalize=0,volume='if(between(t,2,10),if(between(t,5,6),30,1),0)':eval=frame,"
           + "alimiter=limit=1:level=false:attack=0.1,volume=if(between(t\\,5\\,6)\\,2\\,1):eval=frame,"
           + "pan=stereo|c0=c0|c1=0*c0",
