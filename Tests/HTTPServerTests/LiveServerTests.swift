@@ -119,12 +119,13 @@ import Testing
       let started = DispatchTime.now().uptimeNanoseconds
       let client = try live.client(timeout: 8)
       try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+      // Timed to the answer's arrival: after it the server lingers 2 s reading what the client still sends.
       for _ in 0..<40 {
-        usleep(200_000)
-        if (try? client.send("x")) == nil { break }
+        if client.isReadable(within: 200) || (try? client.send("x")) == nil { break }
       }
+      let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
       let status = (try? client.readResponse().status) ?? 0
-      return (status, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, client.isClosedByServer())
+      return (status, elapsed, client.isClosedByServer())
     }
     #expect(status == 408 && closed)
     #expect(elapsed >= 0.9 && elapsed < 4, "cut after about the grace, took \(elapsed) s")
@@ -153,15 +154,14 @@ import Testing
       let started = DispatchTime.now().uptimeNanoseconds
       let client = try live.client(timeout: 8)
       try client.send("GET /hello HTTP/1.1\r\nHo")
-      var status = 0
-      // Drip a byte every 200 ms; the server must answer 408 within a few seconds, not wait for us.
+      // Drip a byte every 200 ms; the server must answer 408 within a few seconds, not wait for us. Timed to
+      // the answer's arrival: after it the server lingers 2 s reading what the client still sends.
       for _ in 0..<40 {
-        usleep(200_000)
-        if (try? client.send("x")) == nil { break }
+        if client.isReadable(within: 200) || (try? client.send("x")) == nil { break }
       }
-      status = (try? client.readResponse().status) ?? 0
-      let closed = client.isClosedByServer()
-      return (status, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, closed)
+      let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+      let status = (try? client.readResponse().status) ?? 0
+      return (status, elapsed, client.isClosedByServer())
     }
     let others = try await blocking {
       var ok = 0

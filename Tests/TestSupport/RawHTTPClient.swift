@@ -115,6 +115,13 @@ public final class RawHTTPClient: @unchecked Sendable {
     return buffer
   }
 
+  /// Whether the server sent something (or closed) within `milliseconds`, without reading it.
+  public func isReadable(within milliseconds: Int32) -> Bool {
+    if !buffer.isEmpty { return true }
+    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    return poll(&entry, 1, milliseconds) > 0
+  }
+
   /// Whether the server closed the connection (reads end of input) within the read timeout.
   public func isClosedByServer() -> Bool {
     (try? readToEnd()) != nil
