@@ -15,8 +15,9 @@ SWIFT_BUILD_FLAGS ?=
 BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpeg
 # What the tests need beyond the build: the schemathesis test runs ferry in a network namespace and brings
 # its loopback up with ip; headless Chromium drives the dashboard (DashboardTests); the job store tests start
-# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql).
-TEST_PACKAGES := iproute2 chromium postgresql
+# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql); MasterTests masters real music, a
+# backing track of Muldjord's (CC BY-SA 3.0) in Debian's fretsonfire-songs-muldjord.
+TEST_PACKAGES := iproute2 chromium postgresql fretsonfire-songs-muldjord
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
 BENCH_PACKAGES := wrk nginx-light postgresql
 

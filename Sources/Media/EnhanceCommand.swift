@@ -38,12 +38,23 @@ public enum EnhanceCommand {
     input: String, start: Double?, length: Double?, warm: Double, inputRate: Int, clean: String, log: String,
     settings: EnhanceSettings, rate: Int
   ) -> [String] {
+    cleanArguments(
+      input: input, start: start, length: length, warm: warm, inputRate: inputRate, clean: clean, log: log,
+      filters: cleanFilters(settings), rate: rate)
+  }
+
+  /// Pass 1 as above with any filter chain `filters` (mastering's profiles use it; an empty chain only
+  /// measures and converts).
+  public static func cleanArguments(
+    input: String, start: Double?, length: Double?, warm: Double, inputRate: Int, clean: String, log: String,
+    filters: [String], rate: Int
+  ) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
     if let start { arguments += ["-ss", number(start)] }
     if let length { arguments += ["-t", number(length)] }
     arguments += MediaTools.safeInput + ["-i", input]
     let measured =
-      cleanFilters(settings) + [
+      filters + [
         "ebur128=metadata=1", "ametadata=mode=print:file=\(AnalyzeCommand.quoted(log))", "asplit=2[w][p]",
       ]
     let trim = warm > 0 ? "atrim=start=\(number(warm)),asetpts=PTS-STARTPTS," : ""
@@ -91,7 +102,7 @@ public enum EnhanceCommand {
   /// ffmpeg to measure at the same time (`checkArguments`): the check then costs no time of its own.
   public static func finishArguments(
     cleans: [String], input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
-    format: OutputFormat, check: String? = nil
+    format: OutputFormat, check: String? = nil, limiter: LimiterTiming = .enhance
   ) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
     for clean in cleans { arguments += MediaTools.safeInput + ["-i", clean] }
@@ -99,7 +110,9 @@ public enum EnhanceCommand {
     if keepVideo { arguments += MediaTools.safeInput + ["-i", input] }
     var chain = ["volume=\(number(gain))dB"]
     if let ceiling {
-      chain.append("alimiter=limit=\(number(pow(10, ceiling / 20))):level=false:attack=5:release=50")
+      chain.append(
+        "alimiter=limit=\(number(pow(10, ceiling / 20))):level=false:attack=\(number(limiter.attack)):"
+          + "release=\(number(limiter.release))")
     }
     let joined = cleans.count > 1 ? ["concat=n=\(cleans.count):v=0:a=1"] : []
     let sources = cleans.indices.map { "[\($0):a:0]" }.joined()
@@ -145,4 +158,18 @@ public enum EnhanceCommand {
   static func number(_ value: Double) -> String {
     value == value.rounded() ? String(Int(value)) : String((value * 1000).rounded() / 1000)
   }
+}
+
+/// The peak limiter's timing in milliseconds: how fast it clamps a peak and how fast it lets go.
+public struct LimiterTiming: Sendable, Equatable, Codable {
+  public var attack: Double
+  public var release: Double
+
+  public init(attack: Double, release: Double) {
+    self.attack = attack
+    self.release = release
+  }
+
+  /// Enhance's limiter: 5 ms attack, 50 ms release.
+  public static let enhance = LimiterTiming(attack: 5, release: 50)
 }
