@@ -44,10 +44,11 @@ public enum EnhanceCommand {
   }
 
   /// Pass 1 as above with any filter chain `filters` (mastering's profiles use it; an empty chain only
-  /// measures and converts).
+  /// measures and converts). Without `truePeak` only the sample peak is measured (`astats@sp`): mastering
+  /// always limits in pass 2 and checks the true peak of what it encoded, so it skips the 4x oversampling.
   public static func cleanArguments(
     input: String, start: Double?, length: Double?, warm: Double, inputRate: Int, clean: String, log: String,
-    filters: [String], rate: Int
+    filters: [String], rate: Int, truePeak: Bool = true
   ) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
     if let start { arguments += ["-ss", number(start)] }
@@ -58,14 +59,18 @@ public enum EnhanceCommand {
         "ebur128=metadata=1", "ametadata=mode=print:file=\(AnalyzeCommand.quoted(log))", "asplit=2[w][p]",
       ]
     let trim = warm > 0 ? "atrim=start=\(number(warm)),asetpts=PTS-STARTPTS," : ""
-    let graph = [
-      "[0:a:0]" + measured.joined(separator: ","),
-      "[w]\(trim)anull[out]",
-      "[p]\(trim)asplit=2[t][s]",
-      "[t]aformat=sample_fmts=fltp,aresample=\(inputRate * 4):filter_size=12,"
-        + "astats@tp=measure_perchannel=none:measure_overall=Peak_level,anullsink",
-      "[s]astats@sp=measure_perchannel=none:measure_overall=Peak_level,anullsink",
-    ]
+    let samplePeak = "astats@sp=measure_perchannel=none:measure_overall=Peak_level,anullsink"
+    let graph =
+      truePeak
+      ? [
+        "[0:a:0]" + measured.joined(separator: ","),
+        "[w]\(trim)anull[out]",
+        "[p]\(trim)asplit=2[t][s]",
+        "[t]aformat=sample_fmts=fltp,aresample=\(inputRate * 4):filter_size=12,"
+          + "astats@tp=measure_perchannel=none:measure_overall=Peak_level,anullsink",
+        "[s]" + samplePeak,
+      ]
+      : ["[0:a:0]" + measured.joined(separator: ","), "[w]\(trim)anull[out]", "[p]\(trim)" + samplePeak]
     return arguments + [
       "-filter_complex", graph.joined(separator: ";"), "-map", "[out]", "-ar", String(rate), "-c:a", "pcm_f32le",
       "-f", "wav", clean,
@@ -130,8 +135,10 @@ public enum EnhanceCommand {
 
   /// A muxer that can stream the format's encoded audio down a pipe (and its demuxer's name), or nil when the
   /// output is measured after it is written (PCM: quick to read back).
-  public static func checkMuxer(for format: OutputFormat) -> (muxer: String, demuxer: String)? {
+  /// With `pcm`, PCM streams too (in NUT): mastering's short previews save a process per output that way.
+  public static func checkMuxer(for format: OutputFormat, pcm: Bool = false) -> (muxer: String, demuxer: String)? {
     guard let codec = format.audioArguments.drop(while: { $0 != "-c:a" }).dropFirst().first else { return nil }
+    if pcm && codec.hasPrefix("pcm_") { return ("nut", "nut") }
     switch codec {
     case "libmp3lame": return ("mp3", "mp3")
     case "aac": return ("adts", "aac")

@@ -85,7 +85,7 @@ struct EnhanceWork {
   /// named `<prefix>-<piece>.wav`; progress goes to `share` (nil: none, for passes run side by side).
   func clean(
     _ input: String, info: MediaInfo, filters: [String], from: Double = 0, to: Double? = nil, rate: Int,
-    prefix: String = "clean", share: ClosedRange<Int>? = 30...60, context: JobContext
+    prefix: String = "clean", share: ClosedRange<Int>? = 30...60, truePeak: Bool = true, context: JobContext
   ) throws(JobFailure) -> (cleans: [String], measured: LoudnessSummary) {
     // An input of unknown length is one piece (0 to 0: `single` reads it whole).
     let end = to ?? max(from, info.duration ?? info.audioDuration ?? 0)
@@ -98,14 +98,16 @@ struct EnhanceWork {
       let whole = pieces.count == 1 && to == nil
       let arguments = EnhanceCommand.cleanArguments(
         input: input, start: piece.from == 0 ? nil : piece.from, length: whole ? nil : piece.to - piece.from,
-        warm: piece.warm, inputRate: inputRate, clean: clean, log: log, filters: filters, rate: rate)
+        warm: piece.warm, inputRate: inputRate, clean: clean, log: log, filters: filters, rate: rate,
+        truePeak: truePeak)
       // Only the first piece reports progress (they run at the same pace).
       let reports = piece.index == 0 && share != nil
       let exit = try MediaSteps.ffmpeg(
         arguments, tools: tools, duration: whole ? info.duration : piece.to - piece.from, context: context,
         share: reports ? share! : 0...0, reports: reports, in: context.workDirectory)
+      // Without the true peak measured, the sample peak stands in for it (the caller asked not to need it).
       guard let samplePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "sp"),
-        let truePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "tp")
+        let truePeak = truePeak ? EnhanceCommand.reportedPeak(exit.stderr, filter: "tp") : samplePeak
       else {
         throw JobFailure(.processingFailed, "the input's loudness could not be measured")
       }
@@ -133,11 +135,11 @@ struct EnhanceWork {
   func finish(
     cleans: [String], input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
     format: OutputFormat, limiter: LimiterTiming = .enhance, duration: Double? = nil, reports: Bool = true,
-    context: JobContext, share: ClosedRange<Int>
+    streamPCMCheck: Bool = false, context: JobContext, share: ClosedRange<Int>
   ) throws(JobFailure) -> LoudnessSummary {
     let duration = duration ?? info.duration
     let outputFile = context.workDirectory + "/" + output
-    guard let check = EnhanceCommand.checkMuxer(for: format) else {
+    guard let check = EnhanceCommand.checkMuxer(for: format, pcm: streamPCMCheck) else {
       try MediaSteps.ffmpeg(
         EnhanceCommand.finishArguments(
           cleans: cleans, input: input, output: output, gain: gain, ceiling: ceiling, info: info, format: format,

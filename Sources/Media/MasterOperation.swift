@@ -118,7 +118,7 @@ struct MasterWork {
     let split = share.map { s in (s.lowerBound...(s.lowerBound + (s.upperBound - s.lowerBound) * 2 / 3)) }
     let (cleans, measured) = try passes.clean(
       input, info: info, filters: filters, from: from, to: to, rate: rate, prefix: "master-\(index)", share: split,
-      context: context)
+      truePeak: false, context: context)
     let name = "output-\(index).\(format.fileExtension)"
     let limiter = settings.profile?.dynamics.limiter ?? .enhance
     var gain = 0.0
@@ -126,15 +126,17 @@ struct MasterWork {
     if !filters.isEmpty {
       gain = settings.loudness ? (measured.integrated > -70 ? settings.targetLevel - measured.integrated : 0) : -staging
       gain = min(max(gain, -40), 40)
-      // A sample-peak limiter lets inter-sample peaks through: keep 1 dB in hand for the true-peak ceiling.
-      if measured.truePeak + gain > MasterCommand.peakLimit - 1 { ceiling = MasterCommand.peakLimit - 1 }
+      // Always limited (the limiter is part of every profile's sound, and pass 1 measured no true peak); a
+      // sample-peak limiter lets inter-sample peaks through: 1 dB in hand for the true-peak ceiling, and the
+      // check below measures the true peak of what was encoded.
+      ceiling = MasterCommand.peakLimit - 1
     }
     var after = measured
     for round in 0..<3 {
       let rest = share.map { s in ((s.lowerBound + (s.upperBound - s.lowerBound) * 2 / 3)...s.upperBound) }
       after = try passes.finish(
         cleans: cleans, input: input, output: name, gain: gain, ceiling: ceiling, info: info, format: format,
-        limiter: limiter, duration: span, reports: rest != nil && round == 0, context: context,
+        limiter: limiter, duration: span, reports: rest != nil && round == 0, streamPCMCheck: true, context: context,
         share: rest ?? 0...0)
       // Nothing asked for: the segment as it is.
       if filters.isEmpty { break }
