@@ -79,6 +79,7 @@ struct MasterWork {
     let step = 70 / spec.outputs.count
     let made: [Made]
     if sideBySide {
+      // MediaPieces.run's threads, one per output (a "piece" here only carries the output's index).
       let indices = spec.outputs.indices.map {
         MediaPiece(index: $0, from: 0, keepFrom: 0, to: 0, isLast: $0 == spec.outputs.count - 1)
       }
