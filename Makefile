@@ -15,8 +15,9 @@ SWIFT_BUILD_FLAGS ?=
 BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpeg
 # What the tests need beyond the build: the schemathesis test runs ferry in a network namespace and brings
 # its loopback up with ip; headless Chromium drives the dashboard (DashboardTests); the job store tests start
-# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql).
-TEST_PACKAGES := iproute2 chromium postgresql
+# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql); MasterTests masters real music, a
+# backing track of Muldjord's (CC BY-SA 3.0) in Debian's fretsonfire-songs-muldjord.
+TEST_PACKAGES := iproute2 chromium postgresql fretsonfire-songs-muldjord
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
 BENCH_PACKAGES := wrk nginx-light postgresql
 
@@ -45,13 +46,14 @@ test: deps $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/test-suites.sh
 
 # The load, hardening and S3 workflow tests, the load test at a larger scale (2,000 clients polling while 100
-# jobs run), and Ferry's peak memory over a six-hour analyze (a 4.1 GB WAV in the temporary directory, about
-# 3 minutes): longer than make test's budget allows.
+# jobs run), Ferry's peak memory over a six-hour analyze (a 4.1 GB WAV in the temporary directory, about
+# 3 minutes), and every mastering profile at intensity 0, 50 and 100 on music and a sweep: longer than make
+# test's budget allows.
 soak: deps $(VENV)/.installed
 	@scripts/install-deps.sh $(TEST_PACKAGES)
 	$(SWIFT) build --build-tests
 	FERRY_SOAK=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test --no-parallel \
-	  --filter "AbuseTests|HardeningTests|S3WorkflowTests|AnalyzeMemoryTests"
+	  --filter "AbuseTests|HardeningTests|S3WorkflowTests|AnalyzeMemoryTests|MasterTests"
 
 # A local S3 (moto on 127.0.0.1:9000, bucket "media") for the README's S3 examples; prints the settings.
 demo-s3: $(VENV)/.installed

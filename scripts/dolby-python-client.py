@@ -48,10 +48,6 @@ EXPECTED = {
     "analyze_speech.get_results": ("issue 23: /media/analyze/speech is not built yet", ("http", 404)),
     "analyze_music.start": ("issue 23: /media/analyze/music is not built yet", ("http", 404)),
     "analyze_music.get_results": ("issue 23: /media/analyze/music is not built yet", ("http", 404)),
-    "mastering.start_preview": ("issue 22: /media/master/preview is not built yet", ("http", 404)),
-    "mastering.get_preview_results": ("issue 22: /media/master/preview is not built yet", ("http", 404)),
-    "mastering.start": ("issue 22: /media/master is not built yet", ("http", 404)),
-    "mastering.get_results": ("issue 22: /media/master is not built yet", ("http", 404)),
     # The client's own bug in 5.0.0: it calls the coroutine _list_jobs without await, then reads next_token
     # from the coroutine. Whatever the server answers, this raises.
     "jobs.list_all_jobs": ("client bug: list_all_jobs does not await _list_jobs", ("error", AttributeError)),
@@ -268,6 +264,22 @@ async def main():
          "outputs": [{"destination": "dlb://out/master.wav",
                       "master": {"dynamic_eq": {"enable": True, "preset": "a", "intensity": 100},
                                  "loudness": {"enable": True, "target_level": -14}}}]})
+
+    # What the client's models read from a mastering result: initial_level (preview and master) and final_level
+    # (master), in LUFS.
+    async def levels(name, fields):
+        job = state[name + "-job"]
+        for field in fields:
+            value = getattr(job.result, field, None)
+            require(isinstance(value, (int, float)) and -70 <= value <= 0, f"{field} {value!r}")
+        return ", ".join(f"{field} {getattr(job.result, field)}" for field in fields)
+
+    if "mastering.start_preview-job" in state:
+        await check("mastering.get_preview_results result.initial_level",
+                    lambda: levels("mastering.start_preview", ["initial_level"]))
+    if "mastering.start-job" in state:
+        await check("mastering.get_results result.initial_level, final_level",
+                    lambda: levels("mastering.start", ["initial_level", "final_level"]))
 
 asyncio.run(main())
 for outcome, name, detail in results:

@@ -171,6 +171,8 @@ public final class FerryApplication: Sendable {
       AnalyzeOperation(transfers: transfers, tools: tools),
       TranscodeOperation(transfers: transfers, tools: tools),
       DiagnoseOperation(transfers: transfers, tools: tools),
+      MasterOperation(transfers: transfers, tools: tools),
+      MasterOperation.preview(transfers: transfers, tools: tools),
     ]
   }
 

@@ -3,7 +3,8 @@ import JSON
 
 /// One of Ferry's job operations, posted to and polled at `path`.
 public enum JobOperation: String, Sendable, CaseIterable {
-  case enhance, analyze, transcode, diagnose
+  case enhance, analyze, transcode, diagnose, master
+  case masterPreview = "master/preview"
 
   public var path: String { "/media/\(rawValue)" }
 }
@@ -128,6 +129,29 @@ public struct JobRequest: Sendable {
       if let bitrate = options.videoBitrate { video["bitrate_kb"] = .int(bitrate) }
       if !video.isEmpty { item["video"] = .object(video) }
       return .object(["inputs": .array([.object(["source": .string(input)])]), "outputs": .array([.object(item)])])
+    }
+  }
+
+  /// Master IN to OUT with one profile (`preset` a-n); `--preview` masters 30 s from `start` instead.
+  public static func master(
+    input: MediaArgument, output: MediaArgument, preset: String, intensity: Double?, targetLevel: Double?,
+    stereoImage: Bool, preview: Bool, start: Double?
+  ) -> JobRequest {
+    JobRequest(operation: preview ? .masterPreview : .master, input: input, output: output) { input, output in
+      var eq: [String: JSONValue] = ["enable": true, "preset": .string(preset)]
+      if let intensity { eq["intensity"] = .double(intensity) }
+      var loudness: [String: JSONValue] = ["enable": true]
+      if let targetLevel { loudness["target_level"] = .double(targetLevel) }
+      let master: JSONValue = .object([
+        "dynamic_eq": .object(eq), "loudness": .object(loudness),
+        "stereo_image": .object(["enable": .bool(stereoImage)]),
+      ])
+      var source: [String: JSONValue] = ["source": .string(input)]
+      if let start { source["segment"] = .object(["start": .double(start)]) }
+      return .object([
+        "inputs": .array([.object(source)]),
+        "outputs": .array([.object(["destination": .string(output ?? ""), "master": master])]),
+      ])
     }
   }
 }

@@ -62,7 +62,9 @@ public enum ResultReport {
     guard !items.isEmpty else { return "no jobs\n" }
     var rows = [["JOB ID", "OPERATION", "STATUS", "PROGRESS", "SUBMITTED", "MEDIA"]]
     for item in items {
-      let operation = (item["path"].string ?? "").split(separator: "/").last.map(String.init) ?? ""
+      // The path after /media/: `master/preview` stays apart from `master`.
+      let path = item["path"].string ?? ""
+      let operation = path.hasPrefix("/media/") ? String(path.dropFirst(7)) : path
       rows.append([
         item["job_id"].string ?? "", operation, item["status"].string ?? "",
         item["progress"].number.map { "\(Int($0))%" } ?? "", item["time_submitted"].string ?? "",

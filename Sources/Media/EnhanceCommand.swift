@@ -38,23 +38,39 @@ public enum EnhanceCommand {
     input: String, start: Double?, length: Double?, warm: Double, inputRate: Int, clean: String, log: String,
     settings: EnhanceSettings, rate: Int
   ) -> [String] {
+    cleanArguments(
+      input: input, start: start, length: length, warm: warm, inputRate: inputRate, clean: clean, log: log,
+      filters: cleanFilters(settings), rate: rate)
+  }
+
+  /// Pass 1 as above with any filter chain `filters` (mastering's profiles use it; an empty chain only
+  /// measures and converts). Without `truePeak` only the sample peak is measured (`astats@sp`): mastering
+  /// always limits in pass 2 and checks the true peak of what it encoded, so it skips the 4x oversampling.
+  public static func cleanArguments(
+    input: String, start: Double?, length: Double?, warm: Double, inputRate: Int, clean: String, log: String,
+    filters: [String], rate: Int, truePeak: Bool = true
+  ) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
     if let start { arguments += ["-ss", number(start)] }
     if let length { arguments += ["-t", number(length)] }
     arguments += MediaTools.safeInput + ["-i", input]
     let measured =
-      cleanFilters(settings) + [
+      filters + [
         "ebur128=metadata=1", "ametadata=mode=print:file=\(AnalyzeCommand.quoted(log))", "asplit=2[w][p]",
       ]
     let trim = warm > 0 ? "atrim=start=\(number(warm)),asetpts=PTS-STARTPTS," : ""
-    let graph = [
-      "[0:a:0]" + measured.joined(separator: ","),
-      "[w]\(trim)anull[out]",
-      "[p]\(trim)asplit=2[t][s]",
-      "[t]aformat=sample_fmts=fltp,aresample=\(inputRate * 4):filter_size=12,"
-        + "astats@tp=measure_perchannel=none:measure_overall=Peak_level,anullsink",
-      "[s]astats@sp=measure_perchannel=none:measure_overall=Peak_level,anullsink",
-    ]
+    let samplePeak = "astats@sp=measure_perchannel=none:measure_overall=Peak_level,anullsink"
+    let graph =
+      truePeak
+      ? [
+        "[0:a:0]" + measured.joined(separator: ","),
+        "[w]\(trim)anull[out]",
+        "[p]\(trim)asplit=2[t][s]",
+        "[t]aformat=sample_fmts=fltp,aresample=\(inputRate * 4):filter_size=12,"
+          + "astats@tp=measure_perchannel=none:measure_overall=Peak_level,anullsink",
+        "[s]" + samplePeak,
+      ]
+      : ["[0:a:0]" + measured.joined(separator: ","), "[w]\(trim)anull[out]", "[p]\(trim)" + samplePeak]
     return arguments + [
       "-filter_complex", graph.joined(separator: ";"), "-map", "[out]", "-ar", String(rate), "-c:a", "pcm_f32le",
       "-f", "wav", clean,
@@ -91,7 +107,7 @@ public enum EnhanceCommand {
   /// ffmpeg to measure at the same time (`checkArguments`): the check then costs no time of its own.
   public static func finishArguments(
     cleans: [String], input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
-    format: OutputFormat, check: String? = nil
+    format: OutputFormat, check: String? = nil, limiter: LimiterTiming = .enhance
   ) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
     for clean in cleans { arguments += MediaTools.safeInput + ["-i", clean] }
@@ -99,7 +115,9 @@ public enum EnhanceCommand {
     if keepVideo { arguments += MediaTools.safeInput + ["-i", input] }
     var chain = ["volume=\(number(gain))dB"]
     if let ceiling {
-      chain.append("alimiter=limit=\(number(pow(10, ceiling / 20))):level=false:attack=5:release=50")
+      chain.append(
+        "alimiter=limit=\(number(pow(10, ceiling / 20))):level=false:attack=\(number(limiter.attack)):"
+          + "release=\(number(limiter.release))")
     }
     let joined = cleans.count > 1 ? ["concat=n=\(cleans.count):v=0:a=1"] : []
     let sources = cleans.indices.map { "[\($0):a:0]" }.joined()
@@ -117,8 +135,10 @@ public enum EnhanceCommand {
 
   /// A muxer that can stream the format's encoded audio down a pipe (and its demuxer's name), or nil when the
   /// output is measured after it is written (PCM: quick to read back).
-  public static func checkMuxer(for format: OutputFormat) -> (muxer: String, demuxer: String)? {
+  /// With `pcm`, PCM streams too (in NUT): mastering's short previews save a process per output that way.
+  public static func checkMuxer(for format: OutputFormat, pcm: Bool = false) -> (muxer: String, demuxer: String)? {
     guard let codec = format.audioArguments.drop(while: { $0 != "-c:a" }).dropFirst().first else { return nil }
+    if pcm && codec.hasPrefix("pcm_") { return ("nut", "nut") }
     switch codec {
     case "libmp3lame": return ("mp3", "mp3")
     case "aac": return ("adts", "aac")
@@ -145,4 +165,18 @@ public enum EnhanceCommand {
   static func number(_ value: Double) -> String {
     value == value.rounded() ? String(Int(value)) : String((value * 1000).rounded() / 1000)
   }
+}
+
+/// The peak limiter's timing in milliseconds: how fast it clamps a peak and how fast it lets go.
+public struct LimiterTiming: Sendable, Equatable, Codable {
+  public var attack: Double
+  public var release: Double
+
+  public init(attack: Double, release: Double) {
+    self.attack = attack
+    self.release = release
+  }
+
+  /// Enhance's limiter: 5 ms attack, 50 ms release.
+  public static let enhance = LimiterTiming(attack: 5, release: 50)
 }

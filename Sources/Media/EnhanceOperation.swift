@@ -77,22 +77,37 @@ struct EnhanceWork {
   func clean(_ input: String, info: MediaInfo, settings: EnhanceSettings, rate: Int, context: JobContext)
     throws(JobFailure) -> (cleans: [String], measured: LoudnessSummary)
   {
+    try clean(
+      input, info: info, filters: EnhanceCommand.cleanFilters(settings), rate: rate, context: context)
+  }
+
+  /// Pass 1 with any filter chain, over the input from `from` to `to` seconds (nil: its end), its work files
+  /// named `<prefix>-<piece>.wav`; progress goes to `share` (nil: none, for passes run side by side).
+  func clean(
+    _ input: String, info: MediaInfo, filters: [String], from: Double = 0, to: Double? = nil, rate: Int,
+    prefix: String = "clean", share: ClosedRange<Int>? = 30...60, truePeak: Bool = true, context: JobContext
+  ) throws(JobFailure) -> (cleans: [String], measured: LoudnessSummary) {
     // An input of unknown length is one piece (0 to 0: `single` reads it whole).
-    let pieces = MediaPieces.split(from: 0, to: max(0, info.duration ?? info.audioDuration ?? 0), warmUp: Self.warmUp)
+    let end = to ?? max(from, info.duration ?? info.audioDuration ?? 0)
+    let pieces = MediaPieces.split(from: from, to: end, warmUp: Self.warmUp)
     let inputRate = info.sampleRate ?? 48000
     let outputs = try MediaPieces.run(pieces) { piece throws(JobFailure) -> (String, String, Double, Double) in
-      let clean = "clean-\(piece.index).wav"
-      let log = "clean-\(piece.index).txt"
-      let single = pieces.count == 1
+      let clean = "\(prefix)-\(piece.index).wav"
+      let log = "\(prefix)-\(piece.index).txt"
+      // The whole input in one piece is read to its end, whatever its header claims.
+      let whole = pieces.count == 1 && to == nil
       let arguments = EnhanceCommand.cleanArguments(
-        input: input, start: piece.from == 0 ? nil : piece.from, length: single ? nil : piece.to - piece.from,
-        warm: piece.warm, inputRate: inputRate, clean: clean, log: log, settings: settings, rate: rate)
+        input: input, start: piece.from == 0 ? nil : piece.from, length: whole ? nil : piece.to - piece.from,
+        warm: piece.warm, inputRate: inputRate, clean: clean, log: log, filters: filters, rate: rate,
+        truePeak: truePeak)
       // Only the first piece reports progress (they run at the same pace).
+      let reports = piece.index == 0 && share != nil
       let exit = try MediaSteps.ffmpeg(
-        arguments, tools: tools, duration: single ? info.duration : piece.to - piece.from, context: context,
-        share: piece.index == 0 ? 30...60 : 0...0, reports: piece.index == 0, in: context.workDirectory)
+        arguments, tools: tools, duration: whole ? info.duration : piece.to - piece.from, context: context,
+        share: reports ? share! : 0...0, reports: reports, in: context.workDirectory)
+      // Without the true peak measured, the sample peak stands in for it (the caller asked not to need it).
       guard let samplePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "sp"),
-        let truePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "tp")
+        let truePeak = truePeak ? EnhanceCommand.reportedPeak(exit.stderr, filter: "tp") : samplePeak
       else {
         throw JobFailure(.processingFailed, "the input's loudness could not be measured")
       }
@@ -119,14 +134,18 @@ struct EnhanceWork {
   /// audio it streams down a pipe; formats without a streamable muxer are measured afterwards.
   func finish(
     cleans: [String], input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
-    format: OutputFormat, context: JobContext, share: ClosedRange<Int>
+    format: OutputFormat, limiter: LimiterTiming = .enhance, duration: Double? = nil, reports: Bool = true,
+    streamPCMCheck: Bool = false, context: JobContext, share: ClosedRange<Int>
   ) throws(JobFailure) -> LoudnessSummary {
+    let duration = duration ?? info.duration
     let outputFile = context.workDirectory + "/" + output
-    guard let check = EnhanceCommand.checkMuxer(for: format) else {
+    guard let check = EnhanceCommand.checkMuxer(for: format, pcm: streamPCMCheck) else {
       try MediaSteps.ffmpeg(
         EnhanceCommand.finishArguments(
-          cleans: cleans, input: input, output: output, gain: gain, ceiling: ceiling, info: info, format: format),
-        tools: tools, duration: info.duration, context: context, share: share, in: context.workDirectory)
+          cleans: cleans, input: input, output: output, gain: gain, ceiling: ceiling, info: info, format: format,
+          limiter: limiter),
+        tools: tools, duration: duration, context: context, share: share, reports: reports,
+        in: context.workDirectory)
       return try MediaSteps.measure(outputFile, tools: tools, context: context)
     }
     var pipe: [Int32] = [-1, -1]
@@ -152,8 +171,9 @@ struct EnhanceWork {
       try MediaSteps.ffmpeg(
         EnhanceCommand.finishArguments(
           cleans: cleans, input: input, output: output, gain: gain, ceiling: ceiling, info: info, format: format,
-          check: check.muxer),
-        tools: tools, duration: info.duration, context: context, share: share, in: context.workDirectory, fd3: pipe[1])
+          check: check.muxer, limiter: limiter),
+        tools: tools, duration: duration, context: context, share: share, reports: reports,
+        in: context.workDirectory, fd3: pipe[1])
     } catch {
       checker.cancel()
       checked.wait()

@@ -27,7 +27,7 @@ public struct OutputFormat: Sendable, Equatable {
     "mkv": .init("mkv", "matroska", ["-c:a", "flac"], true, nil, "video/x-matroska"),
   ]
 
-  private init(
+  init(
     _ fileExtension: String, _ muxer: String, _ audioArguments: [String], _ keepsVideo: Bool, _ sampleRates: [Int]?,
     _ contentType: String
   ) {

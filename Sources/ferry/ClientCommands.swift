@@ -243,6 +243,51 @@ struct Transcode: ParsableCommand {
   }
 }
 
+struct Master: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Master a music track with one of the profiles behind Dolby's preset letters (a to n).",
+    discussion: jobDiscussion(
+      "OUT's extension picks the container (wav, ogg, mp3, mp4 or m4a, aac; wav without one). Prints the "
+        + "loudness before and after; --json prints the result JSON. --preview masters 30 s (from --start) "
+        + "to compare presets before mastering the whole track."))
+
+  @Argument(help: "The input: a local file or a URL.") var input: String
+  @Argument(help: "The output: a local file or a URL.") var output: String
+  @Option(help: "The profile: a letter from a to n (the README describes each).") var preset = "i"
+  @Option(help: "How much of the profile, 0 (none) to 100 (all, the default).") var intensity: Double?
+  @Option(help: "The loudness target in LUFS (default -14).") var targetLevel: Double?
+  @Flag(help: "Widen the stereo image.") var stereoImage = false
+  @Flag(help: "Master a 30 s preview instead of the whole track.") var preview = false
+  @Option(help: "With --preview: where the 30 s start, in seconds (default 0).") var start: Double?
+  @Flag(help: "Print the result JSON instead of the summary.") var json = false
+  @OptionGroup var connection: ConnectionOptions
+  @OptionGroup var options: WaitOptions
+
+  func validate() throws {
+    guard preset.count == 1, "abcdefghijklmn".contains(preset.lowercased()) else {
+      throw ValidationError("--preset must be a letter from a to n")
+    }
+    if let intensity, !(0...100).contains(intensity) { throw ValidationError("--intensity must be 0 to 100") }
+    if start != nil && !preview { throw ValidationError("--start goes with --preview") }
+  }
+
+  func run() throws {
+    try runClient {
+      let output = try MediaArgument(self.output)
+      let request = JobRequest.master(
+        input: try MediaArgument(input), output: output, preset: preset.lowercased(), intensity: intensity,
+        targetLevel: targetLevel, stereoImage: stereoImage, preview: preview, start: start)
+      guard let outcome = try runJob(request, connection: connection, options: options) else { return }
+      if json, let result = outcome.envelope?.object?["result"], printJSON(result) { return }
+      printWritten(outcome, output: output)
+      let result = outcome.envelope?.object?["result"]?.object
+      if let before = result?["initial_level"]?.number, let after = result?["final_level"]?.number {
+        print("  loudness \(before) LUFS before, \(after) LUFS after (preset \(preset.lowercased()))")
+      }
+    }
+  }
+}
+
 struct Jobs: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "List the app's jobs, newest first.",

@@ -13,7 +13,7 @@ struct FerryCommand: ParsableCommand {
     commandName: "ferry",
     abstract: "Ferry: a self-hosted media-processing job server.",
     discussion: """
-      `ferry serve` runs the server. The client subcommands (enhance, analyze, transcode, diagnose, jobs, \
+      `ferry serve` runs the server. The client subcommands (enhance, analyze, transcode, diagnose, master, jobs, \
       cancel) talk to a running server: IN and OUT are local files or URLs (http(s)://, s3://, dlb://); local \
       files travel through the server's dlb:// temporary storage.
 
@@ -23,7 +23,8 @@ struct FerryCommand: ParsableCommand {
       """,
     version: "ferry \(FerryVersion.current)",
     subcommands: [
-      Serve.self, Version.self, Health.self, Enhance.self, Analyze.self, Transcode.self, Diagnose.self, Jobs.self,
+      Serve.self, Version.self, Health.self, Enhance.self, Analyze.self, Transcode.self, Diagnose.self, Master.self,
+      Jobs.self,
       Cancel.self,
     ]
   )

@@ -60,5 +60,8 @@ import Testing
 
         """)
     #expect(ResultReport.jobs([]) == "no jobs\n")
+    let preview = try JSONValue.parse(
+      Data(#"{"job_id": "c3", "path": "/media/master/preview", "status": "Success"}"#.utf8))
+    #expect(ResultReport.jobs([preview]).contains("c3      master/preview  Success"), "\(ResultReport.jobs([preview]))")
   }
 }

@@ -87,6 +87,20 @@ import Testing
   }
 
   @Test(.timeLimit(.minutes(2)))
+  func master_writesTheMasterAndPrintsTheLevels() throws {
+    let harness = try ClientHarness()
+    let tone = try harness.tone("song.wav", seconds: 2)
+    let mp3 = harness.work + "/song-master.mp3"
+    let mastered = try harness.run(["master", tone, mp3, "--preset", "d", "--intensity", "50"] + Self.poll)
+    #expect(mastered.status == 0, "\(mastered.stderr)")
+    #expect(mastered.stdout.contains("succeeded: wrote \(mp3) ("), "\(mastered.stdout)")
+    #expect(mastered.stdout.contains("LUFS before, -14"), "\(mastered.stdout)")
+    #expect(try ClientHarness.codec(of: mp3) == "mp3")
+    let refused = try harness.run(["master", tone, mp3, "--preset", "z"])
+    #expect(refused.status != 0 && refused.stderr.contains("--preset must be a letter from a to n"))
+  }
+
+  @Test(.timeLimit(.minutes(2)))
   func diagnoseAndJobs_printTheirTables() throws {
     let harness = try ClientHarness()
     let tone = try harness.tone("tone.wav", seconds: 2)

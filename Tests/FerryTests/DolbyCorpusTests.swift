@@ -20,6 +20,12 @@ struct DolbyCorpusTests {
       "anoisesrc=d=3:a=0.02:r=48000:seed=1",
       "-filter_complex", "amix=inputs=2,volume=-12dB,aformat=channel_layouts=stereo", "-f", "wav",
     ],
+    // A 50 s stereo "song" for the music-mastering app, whose previews start at 45 s.
+    "song": [
+      "-f", "lavfi", "-i", "sine=f=110:d=50:sample_rate=48000", "-f", "lavfi", "-i",
+      "anoisesrc=c=pink:d=50:a=0.05:r=48000",
+      "-filter_complex", "amix=inputs=2,volume=-10dB,aformat=channel_layouts=stereo", "-f", "wav",
+    ],
     "mp3": [
       "-f", "lavfi", "-i", "sine=f=330:d=3:sample_rate=44100", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", "-f",
       "mp3",

@@ -84,6 +84,19 @@ import Transfer
     )
     #expect(transcode.decoded.spec == transcode.spec && transcode.legacy.spec == transcode.spec)
     #expect(transcode.admitted.writes.count == 2)
+
+    for operation in [
+      MasterOperation(transfers: Self.transfers, tools: Self.tools),
+      MasterOperation.preview(transfers: Self.transfers, tools: Self.tools),
+    ] {
+      let master = try roundTrip(
+        operation,
+        #"{"inputs": [{"source": "dlb://song.wav", "segment": {"start": 45, "duration": 30}, "metadata": {"genre": "pop", "tags": ["a"]}}], "outputs": [{"destination": "\#(Self.presigned)", "kind": "mp3", "master": {"dynamic_eq": {"enable": true, "preset": "d", "intensity": 40}, "loudness": {"enable": true, "target_level": -16}, "stereo_image": {"enable": true}}}, {"destination": "dlb://trim.wav", "master": {"dynamic_eq": {"enable": false}, "loudness": {"enable": false}}}]}"#
+      )
+      #expect(master.decoded.spec == master.spec && master.legacy.spec == master.spec)
+      #expect(master.spec.outputs[0].settings.stereoImage && master.spec.outputs[1].settings.isPassThrough)
+      #expect(master.admitted.writes.count == 2 && master.admitted.deadline != nil)
+    }
   }
 
   @Test func onComplete_isStoredTyped_inBothForms() throws {
