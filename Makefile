@@ -1,7 +1,7 @@
 # Ferry: two commands do all the set-up on a fresh Debian machine with the Swift toolchain.
 #   make run    install missing system packages, build release, serve on embedded defaults
 #   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
-# Also: make bench (wrk against Ferry and nginx; 1 GiB transfers against curl; 1-3 nodes on PostgreSQL),
+# Also: make bench (wrk against Ferry and nginx, plain and over TLS; 1 GiB transfers against curl; 1-3 nodes on PostgreSQL),
 # make fuzz (libFuzzer on the request parser), make soak (the load test larger, with the hardening and S3
 # tests and a six-hour analyze's memory), make demo-s3 (a local S3 for the README's examples), make screenshots (the dashboard's, into docs/),
 # make format.
@@ -75,6 +75,7 @@ bench: deps
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	$(SWIFT) build -c release --product ferry
 	scripts/bench.sh
+	scripts/bench-tls.sh
 	scripts/bench-jobs.sh
 	scripts/bench-cluster.sh
 	scripts/bench-media.sh
