@@ -15,10 +15,11 @@ SWIFT_BUILD_FLAGS ?=
 BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpeg
 # What the tests need beyond the build: the schemathesis test runs ferry in a network namespace and brings
 # its loopback up with ip; headless Chromium drives the dashboard (DashboardTests); the job store tests start
-# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql).
-TEST_PACKAGES := iproute2 chromium postgresql
+# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql); the TLS tests make their
+# certificates and talk to the listener with the openssl command.
+TEST_PACKAGES := iproute2 chromium postgresql openssl
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
-BENCH_PACKAGES := wrk nginx-light postgresql
+BENCH_PACKAGES := wrk nginx-light postgresql openssl
 
 CONFIG ?=
 FUZZ_SECONDS ?= 600
