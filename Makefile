@@ -1,8 +1,8 @@
 # Ferry: two commands do all the set-up on a fresh Debian machine with the Swift toolchain.
 #   make run    install missing system packages, build release, serve on embedded defaults
 #   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
-# Also: make bench (wrk against Ferry and nginx; 1 GiB transfers against curl; 1-3 nodes on PostgreSQL),
-# make fuzz (libFuzzer on the request parser), make soak (the load test larger, with the hardening and S3
+# Also: make bench (wrk against Ferry and nginx, plain and over TLS; 1 GiB transfers against curl; 1-3 nodes on PostgreSQL),
+# make fuzz (libFuzzer on the request parser), make fuzz-tls (libFuzzer on the TLS listener), make soak (the load test larger, with the hardening and S3
 # tests and a six-hour analyze's memory), make demo-s3 (a local S3 for the README's examples), make screenshots (the dashboard's, into docs/),
 # make format.
 
@@ -15,18 +15,19 @@ SWIFT_BUILD_FLAGS ?=
 BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpeg
 # What the tests need beyond the build: the schemathesis test runs ferry in a network namespace and brings
 # its loopback up with ip; headless Chromium drives the dashboard (DashboardTests); the job store tests start
-# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql); MasterTests masters real music, a
-# backing track of Muldjord's (CC BY-SA 3.0) in Debian's fretsonfire-songs-muldjord.
-TEST_PACKAGES := iproute2 chromium postgresql fretsonfire-songs-muldjord
+# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql); the TLS tests make their
+# certificates and talk to the listener with the openssl command; MasterTests masters real music, a backing
+# track of Muldjord's (CC BY-SA 3.0) in Debian's fretsonfire-songs-muldjord.
+TEST_PACKAGES := iproute2 chromium postgresql openssl fretsonfire-songs-muldjord
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
-BENCH_PACKAGES := wrk nginx-light postgresql
+BENCH_PACKAGES := wrk nginx-light postgresql openssl
 
 CONFIG ?=
 FUZZ_SECONDS ?= 600
 
 VENV := .venv
 
-.PHONY: deps build run test soak demo-s3 screenshots bench fuzz format lint clean
+.PHONY: deps build run test soak demo-s3 screenshots bench fuzz fuzz-tls format lint clean
 
 deps:
 	@scripts/install-deps.sh $(BUILD_PACKAGES)
@@ -75,6 +76,7 @@ bench: deps
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	$(SWIFT) build -c release --product ferry
 	scripts/bench.sh
+	scripts/bench-tls.sh
 	scripts/bench-jobs.sh
 	scripts/bench-cluster.sh
 	scripts/bench-media.sh
@@ -82,13 +84,28 @@ bench: deps
 	scripts/bench-transfer.sh
 
 # libFuzzer needs its own build (the fuzz target links libFuzzer's main, so it exists only with FERRY_FUZZ=1).
+# The coverage is asked for by name: swiftc keeps only the last of two separate -sanitize= flags for
+# instrumentation, so `--sanitize=fuzzer --sanitize=address` alone built AddressSanitizer without libFuzzer's
+# coverage counters (libFuzzer then warns "no interesting inputs"; seen with Swift 6.3).
+FUZZ_COVERAGE := -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp
 fuzz: deps
 	rm -rf .build-fuzz  # incremental fuzzer builds were seen to lose coverage instrumentation
-	FERRY_FUZZ=1 $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address --scratch-path .build-fuzz \
+	FERRY_FUZZ=1 $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address $(FUZZ_COVERAGE) --scratch-path .build-fuzz \
 	  --product FuzzRequestParser
 	mkdir -p Fuzz/corpus && cp -n Fuzz/seeds/* Fuzz/corpus/
 	cd Fuzz && SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 ../.build-fuzz/release/FuzzRequestParser \
 	  corpus -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1
+
+# libFuzzer on the TLS listener: an HTTPServer with a certificate in the fuzzer's process, sent hostile bytes
+# before a handshake, inside an established session, and as requests over TLS (Fuzz/FuzzTLSRecords).
+fuzz-tls: deps
+	rm -rf .build-fuzz-tls
+	FERRY_FUZZ=1 $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address $(FUZZ_COVERAGE) \
+	  --scratch-path .build-fuzz-tls \
+	  --product FuzzTLSRecords
+	mkdir -p Fuzz/tls-corpus && cp -n Fuzz/tls-seeds/* Fuzz/tls-corpus/
+	cd Fuzz && SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 ../.build-fuzz-tls/release/FuzzTLSRecords \
+	  tls-corpus -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1
 
 format:
 	$(SWIFT) format -i -r Sources Tests Fuzz Package.swift
@@ -97,4 +114,4 @@ lint:
 	$(SWIFT) format lint -r Sources Tests Fuzz Package.swift
 
 clean:
-	rm -rf .build .build-fuzz .build-bench $(VENV)
+	rm -rf .build .build-fuzz .build-fuzz-tls .build-bench $(VENV)

@@ -118,11 +118,15 @@ var targets: [Target] = [
   ),
 ]
 
-// The libFuzzer target links libFuzzer's own main, which breaks ordinary linking: declare it only when
-// asked (`make fuzz` sets FERRY_FUZZ=1).
+// The libFuzzer targets link libFuzzer's own main, which breaks ordinary linking: declare them only when
+// asked (`make fuzz` and `make fuzz-tls` set FERRY_FUZZ=1).
 if ProcessInfo.processInfo.environment["FERRY_FUZZ"] == "1" {
   targets.append(
     .executableTarget(name: "FuzzRequestParser", dependencies: ["HTTPServer"], path: "Fuzz/FuzzRequestParser")
+  )
+  targets.append(
+    .executableTarget(
+      name: "FuzzTLSRecords", dependencies: ["HTTPServer", "COpenSSL", "Log"], path: "Fuzz/FuzzTLSRecords")
   )
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's flow with curl alone: token, dlb:// upload, enhance, poll, download. Runs against a Ferry at
 # $FERRY (default http://127.0.0.1:8080) with the app $KEY / $SECRET; the test suite runs it against a real
-# `ferry serve`. Prints the downloaded file's path on success.
+# `ferry serve`, over http:// and over https:// (a private CA in CURL_CA_BUNDLE, which curl reads). Prints the
+# downloaded file's path on success.
 set -euo pipefail
 FERRY=${FERRY:-http://127.0.0.1:8080}
 work=${WORK:-$(mktemp -d)}

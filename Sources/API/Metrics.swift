@@ -20,6 +20,8 @@ public final class Metrics: Sendable {
   }
 
   private let state = Mutex(State())
+  /// Where the TLS file-body counts come from (the HTTP server, once it exists and when it serves TLS).
+  private let tlsFileBodies = Mutex<(@Sendable () -> (kernel: Int, buffered: Int))?>(nil)
   /// The paths counted by name, then `/storage/v1` and `other` (unknown paths cannot grow the label set).
   private let routeNames: [String]
   private let routeIndex: [Substring: Int]
@@ -62,6 +64,11 @@ public final class Metrics: Sendable {
     state.withLock { $0.webhookAttempts[outcome, default: 0] += 1 }
   }
 
+  /// Reports, from now on, the file bodies sent over TLS by path (`HTTPServer.tlsFileBodies`).
+  public func countTLSFileBodies(from source: @escaping @Sendable () -> (kernel: Int, buffered: Int)) {
+    tlsFileBodies.withLock { $0 = source }
+  }
+
   /// The exposition text; `jobs` are the store's counts by status right now.
   public func render(jobs: [JobStatus: Int]) -> String {
     let snapshot = state.withLock { $0 }
@@ -98,6 +105,14 @@ public final class Metrics: Sendable {
     out += "# TYPE ferry_webhook_attempts_total counter\n"
     for outcome in DeliveryOutcome.allCases {
       out += "ferry_webhook_attempts_total{outcome=\"\(outcome.rawValue)\"} \(snapshot.webhookAttempts[outcome] ?? 0)\n"
+    }
+    if let source = tlsFileBodies.withLock({ $0 }) {
+      let counts = source()
+      out += "# HELP ferry_tls_file_bodies_total File bodies sent over TLS, by path: kernel (kernel TLS and "
+      out += "SSL_sendfile) or buffered (encrypted by OpenSSL in user space).\n"
+      out += "# TYPE ferry_tls_file_bodies_total counter\n"
+      out += "ferry_tls_file_bodies_total{path=\"kernel\"} \(counts.kernel)\n"
+      out += "ferry_tls_file_bodies_total{path=\"buffered\"} \(counts.buffered)\n"
     }
     return out
   }

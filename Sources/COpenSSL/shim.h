@@ -1,5 +1,7 @@
 #ifndef FERRY_COPENSSL_SHIM_H
 #define FERRY_COPENSSL_SHIM_H
+#include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -60,5 +62,36 @@ static inline int ferry_alpn_select_http11(
 static inline void ferry_ssl_ctx_use_http11_alpn(SSL_CTX *ctx) {
   SSL_CTX_set_alpn_select_cb(ctx, ferry_alpn_select_http11, NULL);
 }
+
+// Kernel TLS (file bodies through SSL_sendfile). Where OpenSSL was built with it (Debian's 3.0 is) and the
+// kernel has the tls ULP, OpenSSL hands the connection's keys to the kernel after the handshake; elsewhere
+// the option costs one failed setsockopt per connection and everything stays in user space.
+static inline void ferry_ssl_ctx_enable_ktls(SSL_CTX *ctx) {
+#ifdef SSL_OP_ENABLE_KTLS
+  SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+#else
+  (void)ctx;
+#endif
+}
+// 1 when the kernel encrypts what this session sends.
+static inline int ferry_ssl_sends_through_kernel(SSL *ssl) {
+#if defined(SSL_OP_ENABLE_KTLS) && !defined(OPENSSL_NO_KTLS)
+  return BIO_get_ktls_send(SSL_get_wbio(ssl)) ? 1 : 0;
+#else
+  (void)ssl;
+  return 0;
+#endif
+}
+// SSL_sendfile where it exists (OpenSSL 3.0 with kernel TLS); -1 with ENOSYS elsewhere.
+static inline long ferry_ssl_sendfile(SSL *ssl, int fd, long offset, size_t size) {
+#if defined(SSL_OP_ENABLE_KTLS) && !defined(OPENSSL_NO_KTLS)
+  return (long)SSL_sendfile(ssl, fd, (off_t)offset, size, 0);
+#else
+  (void)ssl; (void)fd; (void)offset; (void)size;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+static inline const char *ferry_ssl_cipher_name(const SSL *ssl) { return SSL_get_cipher_name(ssl); }
 
 #endif

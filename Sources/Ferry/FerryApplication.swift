@@ -139,7 +139,9 @@ public final class FerryApplication: Sendable {
       idleTimeout: configuration.server.idleTimeout, minBodyRate: configuration.server.minBodyRate,
       defaultBodyLimit: Int64(configuration.server.maxJSONBodyBytes),
       tls: configuration.server.tls.map {
-        TLSConfiguration(certificatePath: $0.certificatePath, keyPath: $0.keyPath, clientCAPath: $0.clientCAPath)
+        TLSConfiguration(
+          certificatePath: $0.certificatePath, keyPath: $0.keyPath, clientCAPath: $0.clientCAPath,
+          kernelTLS: $0.kernelTLS)
       })
     // Each route's label, found once: a request's count then looks up no string.
     let routeLabels = router.patterns.map { metrics.label(forPath: $0) }
@@ -149,6 +151,9 @@ public final class FerryApplication: Sendable {
         let label = answered.route.map { routeLabels[$0] } ?? metrics.label(forPath: answered.path)
         metrics.request(label: label, status: answered.status)
       })
+    if server.servesTLS {
+      metrics.countTLSFileBodies { [weak server] in server?.tlsFileBodies ?? (0, 0) }
+    }
     certificateReloader = CertificateReloader(server: server, tls: configuration.server.tls, logger: logger)
   }
 

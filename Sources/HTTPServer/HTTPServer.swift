@@ -80,6 +80,14 @@ public final class HTTPServer: @unchecked Sendable {
   /// Open connections right now.
   public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
 
+  /// File bodies sent over TLS so far, by how: `kernel` through kernel TLS and `SSL_sendfile`, `buffered`
+  /// read into memory and encrypted by OpenSSL.
+  public var tlsFileBodies: (kernel: Int, buffered: Int) {
+    (tlsFileBodiesByKernel.load(ordering: .relaxed), tlsFileBodiesBuffered.load(ordering: .relaxed))
+  }
+  private let tlsFileBodiesByKernel = Atomic<Int>(0)
+  private let tlsFileBodiesBuffered = Atomic<Int>(0)
+
   /// Binds, listens and starts serving. Throws if the address cannot be bound.
   public func start() throws {
     precondition(!started.exchange(true, ordering: .relaxed), "HTTPServer.start() called twice")
@@ -208,10 +216,11 @@ public final class HTTPServer: @unchecked Sendable {
 
   /// Past a connection cap: a short 503 instead of silence or a crash.
   private func refuse(_ fd: Int32, _ message: String, limit: (name: String, value: Int)) {
-    // A TLS client could not read a plain answer: it just sees the connection close.
-    if !servesTLS {
-      HTTPServer.refusal.withUnsafeBytes { _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    }
+    // A TLS client cannot read a plain answer, and a handshake is the work a server at its cap must not take
+    // on: it gets a TLS alert instead (in the clear, as alerts before a handshake are), so it reports an error
+    // from the server rather than a connection that just closed.
+    let answer = servesTLS ? HTTPServer.tlsRefusal : HTTPServer.refusal
+    answer.withUnsafeBytes { _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     Glibc.shutdown(fd, Int32(SHUT_WR))
     var scratch = [UInt8](repeating: 0, count: 4096)
     _ = recv(fd, &scratch, scratch.count, Int32(MSG_DONTWAIT))
@@ -238,6 +247,9 @@ public final class HTTPServer: @unchecked Sendable {
     listenSource?.resume()
   }
 
+  /// A fatal `internal_error` alert record (TLS 1.2 record version, which TLS 1.3 clients expect too).
+  private static let tlsRefusal: [UInt8] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50]
+
   private static let refusal: [UInt8] = {
     let problem = Response.problem(.serviceUnavailable("The server is at its connection limit; try again shortly."))
     var out: [UInt8] = []
@@ -255,6 +267,42 @@ public final class HTTPServer: @unchecked Sendable {
       open[remoteAddress] = count > 1 ? count - 1 : nil
     }
   }
+  /// Counts a file body about to be sent over TLS; the first one of each kind is logged with why.
+  func tlsFileBodyStarted(throughKernel: Bool, session: TLSSession) {
+    let before =
+      throughKernel
+      ? tlsFileBodiesByKernel.add(1, ordering: .relaxed).oldValue
+      : tlsFileBodiesBuffered.add(1, ordering: .relaxed).oldValue
+    guard before == 0 else { return }
+    if throughKernel {
+      logger.info(
+        "tls file bodies",
+        [
+          "path": "kernel TLS (SSL_sendfile)", "protocol": .string(session.protocolVersion),
+          "cipher": .string(session.cipherName),
+        ])
+    } else {
+      logger.info(
+        "tls file bodies",
+        [
+          "path": "buffered (OpenSSL encrypts in user space)", "protocol": .string(session.protocolVersion),
+          "cipher": .string(session.cipherName),
+          "reason": .string(HTTPServer.noKernelTLSReason(enabled: configuration.tls?.kernelTLS)),
+        ])
+    }
+  }
+
+  /// Why a TLS connection did not get kernel TLS, as far as can be told from here.
+  static func noKernelTLSReason(enabled: Bool?) -> String {
+    guard enabled == true else { return "kernel TLS is off in the configuration" }
+    let ulps = (try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_available_ulp", encoding: .utf8)) ?? ""
+    if !ulps.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains("tls") {
+      return
+        "the kernel offers no tls ULP (/proc/sys/net/ipv4/tcp_available_ulp: \(ulps.trimmingCharacters(in: .whitespacesAndNewlines)))"
+    }
+    return "the kernel did not take this connection's keys (its cipher, or an OpenSSL without kernel TLS)"
+  }
+
   func requestStarted() { activeRequests.add(1, ordering: .relaxed) }
   func requestFinished() { activeRequests.subtract(1, ordering: .relaxed) }
 

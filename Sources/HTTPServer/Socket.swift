@@ -54,6 +54,13 @@ enum Socket {
   }
 
   /// The textual address and port of a socket address.
+  /// Holds partial segments back while `on` (`TCP_CORK`), so a run of small writes leaves as full segments;
+  /// turning it off sends what is held at once.
+  static func setCork(_ fd: Int32, _ on: Bool) {
+    var value: Int32 = on ? 1 : 0
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
+  }
+
   static func address(of storage: sockaddr_storage) -> (host: String, port: Int) {
     var storage = storage
     var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)

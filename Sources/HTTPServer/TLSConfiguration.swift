@@ -7,11 +7,15 @@ public struct TLSConfiguration: Sendable, Equatable {
   /// PEM file of the CAs whose client certificates are accepted; with it, a client without a valid
   /// certificate is refused during the handshake. nil: no client certificates asked for.
   public var clientCAPath: String?
+  /// Hand the keys to the kernel after the handshake where it can take them (kernel TLS), so file bodies go
+  /// out with `SSL_sendfile`; false keeps all encryption in user space (buffered writes).
+  public var kernelTLS: Bool
 
-  public init(certificatePath: String, keyPath: String, clientCAPath: String? = nil) {
+  public init(certificatePath: String, keyPath: String, clientCAPath: String? = nil, kernelTLS: Bool = true) {
     self.certificatePath = certificatePath
     self.keyPath = keyPath
     self.clientCAPath = clientCAPath
+    self.kernelTLS = kernelTLS
   }
 }
 

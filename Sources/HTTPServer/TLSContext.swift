@@ -29,6 +29,7 @@ final class TLSContext: @unchecked Sendable {
     _ = ferry_ssl_ctx_set_min_proto_version(context, TLS1_2_VERSION)
     // No renegotiation, no compression, end of input without close_notify accepted (see the shim).
     ferry_ssl_ctx_set_server_options(context)
+    if configuration.kernelTLS { ferry_ssl_ctx_enable_ktls(context) }
     // Writes may return after whole records, and a retried write may come from a moved buffer (a Swift array
     // that grew) as long as its bytes are the same.
     _ = ferry_ssl_ctx_set_mode(

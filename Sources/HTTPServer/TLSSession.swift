@@ -53,6 +53,20 @@ final class TLSSession {
     return result > 0 ? .done(Int(result)) : outcome(of: result, handshaking: false)
   }
 
+  /// Whether the kernel encrypts what this session sends (kernel TLS took its keys after the handshake), so
+  /// `sendFile` can be used.
+  var sendsThroughKernel: Bool { ferry_ssl_sends_through_kernel(ssl) == 1 }
+
+  /// Sends up to `count` bytes of the file `fd` from `offset` with `SSL_sendfile` (kernel TLS only: the
+  /// kernel reads and encrypts, no copy through user space). `.failed` when the file ends early.
+  func sendFile(_ fd: Int32, offset: Int64, count: Int) -> Outcome {
+    ERR_clear_error()
+    let result = ferry_ssl_sendfile(ssl, fd, Int(offset), count)
+    if result > 0 { return .done(result) }
+    if result == 0 { return .failed("the file ended early") }
+    return outcome(of: -1, handshaking: false)
+  }
+
   /// Sends close_notify if it can without waiting; the connection then shuts the socket down.
   func close() {
     ERR_clear_error()
@@ -66,6 +80,9 @@ final class TLSSession {
 
   /// The negotiated protocol version (`TLSv1.3`), for tests and logs.
   var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
+
+  /// The negotiated cipher (`TLS_AES_256_GCM_SHA384`), for logs.
+  var cipherName: String { ferry_ssl_cipher_name(ssl).map { String(cString: $0) } ?? "none" }
 
   private func outcome(of result: Int32, handshaking: Bool) -> Outcome {
     switch SSL_get_error(ssl, result) {

@@ -70,10 +70,17 @@ struct Version: ParsableCommand {
 
 struct Health: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Exit 0 when the server's /health answers 200 (for container health checks).")
+    abstract: "Exit 0 when the server's /health answers 200 (for container health checks).",
+    discussion: """
+      For an https server whose certificate a private CA issued, give the CA with --ca-file or FERRY_CA_FILE.
+      Exit 1 when the server answers another status or cannot be reached, 2 for a bad URL or CA file.
+      """)
 
   @Argument(help: "Base URL of the server.")
   var url: String = ClientSettings.defaultServer
+
+  @Option(name: .customLong("ca-file"), help: "PEM CAs for an https server's certificate (else FERRY_CA_FILE).")
+  var caFile: String?
 
   func run() throws {
     let base = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -81,21 +88,23 @@ struct Health: ParsableCommand {
       FileHandle.standardError.write(Data("ferry health: not an http(s) URL: \(url)\n".utf8))
       throw ExitCode(2)
     }
-    var request = URLRequest(url: target, timeoutInterval: 5)
-    request.httpMethod = "GET"
-    let done = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var status = 0
-    URLSession.shared.dataTask(with: request) { _, response, _ in
-      status = (response as? HTTPURLResponse)?.statusCode ?? 0
-      done.signal()
-    }.resume()
-    done.wait()
-    guard status == 200 else {
+    let environment = ProcessInfo.processInfo.environment["FERRY_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+    let ca = caFile.flatMap { $0.isEmpty ? nil : $0 } ?? environment
+    if let ca, !FileManager.default.isReadableFile(atPath: ca) {
       FileHandle.standardError.write(
-        Data("ferry health: \(target) answered \(status == 0 ? "nothing" : String(status))\n".utf8))
+        Data("ferry health: the CA file \(ca) is not a readable file (--ca-file or FERRY_CA_FILE)\n".utf8))
+      throw ExitCode(2)
+    }
+    switch HealthCheck.status(of: base, caFile: ca) {
+    case .success(200):
+      print("ok")
+    case .success(let status):
+      FileHandle.standardError.write(Data("ferry health: \(target) answered \(status)\n".utf8))
+      throw ExitCode(1)
+    case .failure(let error):
+      FileHandle.standardError.write(Data("ferry health: \(error.message)\n".utf8))
       throw ExitCode(1)
     }
-    print("ok")
   }
 }
 

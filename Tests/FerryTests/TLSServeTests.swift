@@ -25,6 +25,19 @@ import Testing
     let plain = try runTool(
       ["curl", "-sS", "-m", "10", "-w", " %{http_code}", "http://127.0.0.1:\(port)/health"], timeout: 15)
     #expect(plain.stdout.hasSuffix(" 400"), "\(plain.stdout) \(plain.stderr)")
+
+    // `ferry health` (the container health check) against the private CA: with it, through --ca-file or
+    // FERRY_CA_FILE; without it the certificate is unknown; a CA file it cannot read is a usage error.
+    let url = "https://127.0.0.1:\(port)"
+    let withOption = try FerryProcess(["health", "--ca-file", certificates.caPath, url])
+    #expect(withOption.waitForExit() == 0 && withOption.output == "ok\n")
+    let withVariable = try FerryProcess(["health", url], environment: ["FERRY_CA_FILE": certificates.caPath])
+    #expect(withVariable.waitForExit() == 0)
+    let unknown = try FerryProcess(["health", url])
+    #expect(unknown.waitForExit() == 1)
+    #expect(unknown.logLines.joined().lowercased().contains("certificate"), "\(unknown.logLines)")
+    let missing = try FerryProcess(["health", url], environment: ["FERRY_CA_FILE": "/nonexistent/ca.pem"])
+    #expect(missing.waitForExit() == 2 && missing.logLines.joined().contains("FERRY_CA_FILE"))
   }
 
   @Test func sighupAndFileChangesReloadTheCertificate_aBadFileKeepsTheCurrentOne() throws {
@@ -77,6 +90,43 @@ import Testing
         ferry.logLines.contains { $0.contains("certificate reloaded") && $0.contains(#""trigger":"file changed""#) }
       })
     #expect(ferry.waitForExit(timeout: 0.1) == nil, "still running")
+  }
+
+  /// Docker/compose.tls.yaml stays true to the configuration: Ferry takes its variables without an
+  /// unknown-variable warning and serves HTTPS with them, and its health check command passes. /certs is
+  /// mapped to a test CA's folder (the same file names), the port to a free one.
+  @Test func theDockerTLSExample_servesHTTPS_andItsHealthCheckPasses() throws {
+    let certificates = try TestCertificates()
+    defer { certificates.remove() }
+    let compose = try String(contentsOfFile: S3Peers.packageRoot + "/Docker/compose.tls.yaml", encoding: .utf8)
+    let lines = compose.split(separator: "\n").map(String.init)
+    let mapped = { (text: String) in text.replacingOccurrences(of: "/certs/", with: certificates.directory + "/") }
+    var environment: [String: String] = [:]
+    if let start = lines.firstIndex(where: { $0.hasPrefix("    environment:") }) {
+      for line in lines[(start + 1)...] {
+        guard line.hasPrefix("      ") else { break }
+        let parts = line.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { continue }
+        let value = parts[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(
+          in: CharacterSet(charactersIn: "\""))
+        environment[parts[0]] = mapped(value)
+      }
+    }
+    #expect(environment["FERRY_SERVER_TLS_CERT"] != nil && environment["FERRY_SERVER_TLS_KEY"] != nil, "\(environment)")
+    environment["FERRY_SERVER_PORT"] = "0"
+    let ferry = try FerryProcess(["serve"], environment: environment)
+    defer { ferry.terminate() }
+    let port = try ferry.waitForPort()
+    #expect(!ferry.logLines.contains { $0.lowercased().contains("unknown") }, "\(ferry.logLines)")
+    #expect(ferry.logLines.contains { $0.contains(#""public_url":"https://localhost:8443""#) })
+
+    let test = try #require(lines.first { $0.contains("test: [") })
+    let command = try #require(
+      try JSONSerialization.jsonObject(with: Data(test.split(separator: ":", maxSplits: 1)[1].utf8)) as? [String])
+    #expect(Array(command.prefix(3)) == ["CMD", "ferry", "health"], "\(command)")
+    let arguments = command.dropFirst(2).map { mapped($0).replacingOccurrences(of: ":8443", with: ":\(port)") }
+    let health = try FerryProcess(arguments)
+    #expect(health.waitForExit() == 0, "\(arguments): \(health.logLines)")
   }
 
   @Test func aCertificateItCannotLoad_stopsStartupWithTheReason() throws {

@@ -9,7 +9,8 @@ import Testing
 @Suite(.serialized) struct TLSListenerTests {
   /// A TLS server with a `/file` route serving `fileBytes` from disk and a short header timeout (1 s).
   private static func start(
-    _ certificates: TestCertificates, fileBytes: [UInt8] = [], headerTimeout: Duration = .seconds(1)
+    _ certificates: TestCertificates, fileBytes: [UInt8] = [], headerTimeout: Duration = .seconds(1),
+    kernelTLS: Bool = true, maxConnections: Int = 4096
   ) throws -> (LiveServer, String) {
     let directory = try makeTemporaryDirectory("ferry-tls-files")
     let path = directory + "/big.bin"
@@ -17,7 +18,9 @@ import Testing
     let live = try LiveServer(
       {
         $0.tls = certificates.tls
+        $0.tls?.kernelTLS = kernelTLS
         $0.headerTimeout = headerTimeout
+        $0.maxConnections = maxConnections
       },
       routes: { router in
         router.get("/file") { _ in
@@ -401,6 +404,124 @@ import Testing
     }
     #expect(after.stdout == "hello200", "\(after.stderr)")
     #expect(await eventually { live.server.connectionCount == 0 })
+    await live.stop()
+  }
+
+  /// The kernel offers kernel TLS: its `tls` ULP is built in or loaded.
+  private static var kernelOffersTLS: Bool {
+    let ulps = (try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_available_ulp", encoding: .utf8)) ?? ""
+    return ulps.split(whereSeparator: \.isWhitespace).contains("tls")
+  }
+
+  @Test func fileBodies_goThroughKernelTLSWhereTheKernelOffersIt_andBufferedWritesOtherwise() async throws {
+    let certificates = try TestCertificates()
+    defer { certificates.remove() }
+    let fileBytes = testBytes(count: 6 << 20)
+    for kernelTLS in [true, false] {
+      let (live, directory) = try Self.start(certificates, fileBytes: fileBytes, kernelTLS: kernelTLS)
+      defer { try? FileManager.default.removeItem(atPath: directory) }
+      let base = "https://127.0.0.1:\(live.port)"
+      let downloads = [["--tlsv1.3"], ["--tlsv1.2", "--tls-max", "1.2"], ["--tlsv1.3", "--limit-rate", "24M"]]
+      for options in downloads {
+        let outPath = directory + "/download.out"
+        let download = try await blocking {
+          try Self.curl(options + ["-o", outPath, "-w", "%{http_code} %{size_download}", base + "/file"], certificates)
+        }
+        #expect(download.stdout == "200 \(fileBytes.count)", "\(options): \(download.stderr)")
+        #expect(FileManager.default.contents(atPath: outPath) == Data(fileBytes), "\(options)")
+      }
+      // Read after the downloads: OpenSSL's first try may have loaded a `tls` module.
+      let kernel = kernelTLS && Self.kernelOffersTLS
+      let counts = live.server.tlsFileBodies
+      let lines = live.logs.all.filter { $0.contains(#""msg":"tls file bodies""#) }
+      print("kernel TLS \(kernelTLS ? "on" : "off"): file bodies \(counts); \(lines)")
+      if kernel {
+        #expect(counts.kernel == downloads.count && counts.buffered == 0)
+        #expect(lines.count == 1 && lines[0].contains("SSL_sendfile"), "\(lines)")
+      } else {
+        #expect(counts.kernel == 0 && counts.buffered == downloads.count)
+        let reason = kernelTLS ? "the kernel offers no tls ULP" : "kernel TLS is off in the configuration"
+        #expect(lines.count == 1 && lines[0].contains("buffered") && lines[0].contains(reason), "\(lines)")
+      }
+      await live.stop()
+    }
+  }
+
+  @Test func pastTheConnectionCap_aTLSClientGetsAnAlert_notASilentClose() async throws {
+    let certificates = try TestCertificates()
+    defer { certificates.remove() }
+    let (live, directory) = try Self.start(certificates, headerTimeout: .seconds(10), maxConnections: 1)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var held: RawHTTPClient? = try live.client(timeout: 5)
+    #expect(held != nil)
+    #expect(await eventually { live.server.connectionCount == 1 })
+    let script = """
+      import socket, ssl, sys
+      ctx = ssl.create_default_context(cafile=sys.argv[2])
+      try:
+          ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5),
+                          server_hostname="127.0.0.1")
+          print("connected")
+      except Exception as e:
+          print(repr(e))
+      """
+    let refused = try await blocking {
+      try runTool(["python3", "-c", script, String(live.port), certificates.caPath], timeout: 20)
+    }
+    #expect(refused.stdout.contains("TLSV1_ALERT_INTERNAL_ERROR"), "\(refused.stdout) \(refused.stderr)")
+    #expect(live.logs.all.contains { $0.contains("connection limit reached") })
+    held = nil  // closes it
+    #expect(await eventually { live.server.connectionCount == 0 })
+    let after = try await blocking {
+      try Self.curl(["-w", "%{http_code}", "https://127.0.0.1:\(live.port)/hello"], certificates)
+    }
+    #expect(after.stdout == "hello200", "\(after.stderr)")
+    await live.stop()
+  }
+
+  @Test func theFirstRequestHead_getsItsOwnHeaderTimeoutAfterTheHandshake() async throws {
+    let certificates = try TestCertificates()
+    defer { certificates.remove() }
+    let (live, directory) = try Self.start(certificates, headerTimeout: .milliseconds(1500))
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    // Both connections wait 1 s before their handshake. One sends its request 1 s after the handshake (2 s
+    // after connecting, past one header timeout in all): answered. The other stays silent after the
+    // handshake: cut about 1.5 s later.
+    let script = """
+      import socket, ssl, sys, threading, time
+      ctx = ssl.create_default_context(cafile=sys.argv[2])
+      out = {}
+      def client(name, request):
+          s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=8)
+          time.sleep(1.0)
+          t = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+          shaken = time.monotonic()
+          if request:
+              time.sleep(1.0)
+              t.sendall(b"GET /hello HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n")
+          data = b""
+          try:
+              while True:
+                  chunk = t.recv(4096)
+                  if not chunk or data.endswith(b"hello"): break
+                  data += chunk
+                  if data.endswith(b"hello"): break
+          except Exception as e:
+              data += repr(e).encode()
+          out[name] = (data[:12].decode(errors="replace"), round(time.monotonic() - shaken, 2))
+      threads = [threading.Thread(target=client, args=a) for a in (("answered", True), ("silent", False))]
+      for t in threads: t.start()
+      for t in threads: t.join()
+      print(out["answered"][0], out["silent"][0] or "closed", out["silent"][1])
+      """
+    let result = try await blocking {
+      try runTool(["python3", "-c", script, String(live.port), certificates.caPath], timeout: 30)
+    }
+    print("after the handshake: \(result.stdout)")
+    let fields = result.stdout.split(whereSeparator: \.isWhitespace)
+    #expect(fields.count == 4 && fields[0] == "HTTP/1.1" && fields[1] == "200", "\(result.stdout) \(result.stderr)")
+    let silentFor = fields.count == 4 ? Double(fields[3]) ?? 0 : 0
+    #expect(fields.count == 4 && fields[2] == "closed" && silentFor >= 1.3 && silentFor < 4, "\(result.stdout)")
     await live.stop()
   }
 

@@ -100,6 +100,10 @@ extension ConfigurationKey {
       "server.tls.client_ca", .string(nonEmpty: true), .null,
       "PEM file of the CAs whose client certificates are accepted: with it, clients without one are refused in the handshake"
     ),
+    .init(
+      "server.tls.kernel_tls", .boolean, true,
+      "hand TLS sessions' keys to the kernel where it can take them, so file bodies go out with SSL_sendfile; false: buffered writes"
+    ),
     .init("data_dir", .string(nonEmpty: true), "./data", "job store, temporary storage, work files, generated secrets"),
     .init("logging.level", .choice(LogLevel.allCases.map(\.name)), "info", "lowest level logged"),
     .init("auth.apps", .apps, .array([]), secret: true, "apps: [{\"key\", \"secret\", \"api_key\"?}]"),

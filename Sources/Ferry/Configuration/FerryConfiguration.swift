@@ -31,6 +31,8 @@ public struct FerryConfiguration: Sendable {
     public var keyPath: String
     /// PEM CAs of the client certificates required (`server.tls.client_ca`); nil: none asked for.
     public var clientCAPath: String? = nil
+    /// Kernel TLS for file bodies where the kernel takes it (`server.tls.kernel_tls`).
+    public var kernelTLS = true
   }
 
   public struct App: Sendable, Equatable {
@@ -257,7 +259,9 @@ public struct FerryConfiguration: Sendable {
     switch (string("server.tls.cert"), string("server.tls.key")) {
     case (let cert?, let key?):
       let clientCA = string("server.tls.client_ca").map(absolute)
-      server.tls = TLS(certificatePath: absolute(cert), keyPath: absolute(key), clientCAPath: clientCA)
+      server.tls = TLS(
+        certificatePath: absolute(cert), keyPath: absolute(key), clientCAPath: clientCA,
+        kernelTLS: bool("server.tls.kernel_tls"))
       var files = [("server.tls.cert", absolute(cert)), ("server.tls.key", absolute(key))]
       if let clientCA { files.append(("server.tls.client_ca", clientCA)) }
       for (path, file) in files where !FileManager.default.isReadableFile(atPath: file) {
