@@ -82,6 +82,7 @@ bench: deps
 	FERRY_BENCH=1 $(SWIFT) build -c release --scratch-path .build-bench --product TransferBench
 	scripts/bench-transfer.sh
 	scripts/bench-bigmedia.sh
+	scripts/bench-bigmedia-jobs.sh
 
 # libFuzzer needs its own build (the fuzz target links libFuzzer's main, so it exists only with FERRY_FUZZ=1).
 fuzz: deps
