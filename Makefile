@@ -1,8 +1,9 @@
 # Ferry: two commands do all the set-up on a fresh Debian machine with the Swift toolchain.
 #   make run    install missing system packages, build release, serve on embedded defaults
 #   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
-# Also: make bench (wrk against Ferry and nginx, plain and over TLS; 1 GiB transfers against curl; 1-3 nodes on PostgreSQL),
-# make fuzz (libFuzzer on the request parser), make fuzz-tls (libFuzzer on the TLS listener), make soak (the load test larger, with the hardening and S3
+# Also: make bench (wrk against Ferry and nginx, plain and over TLS; 1 GiB transfers against curl, also through a
+# 40 MB/s-per-connection proxy; 1-3 nodes on PostgreSQL), make fuzz (libFuzzer on the request parser),
+# make fuzz-tls (libFuzzer on the TLS listener), make soak (the load test larger, with the hardening and S3
 # tests and a six-hour analyze's memory), make demo-s3 (a local S3 for the README's examples), make screenshots (the dashboard's, into docs/),
 # make format.
 
@@ -82,6 +83,8 @@ bench: deps
 	scripts/bench-media.sh
 	FERRY_BENCH=1 $(SWIFT) build -c release --scratch-path .build-bench --product TransferBench
 	scripts/bench-transfer.sh
+	scripts/bench-bigmedia.sh
+	scripts/bench-bigmedia-jobs.sh
 
 # libFuzzer needs its own build (the fuzz target links libFuzzer's main, so it exists only with FERRY_FUZZ=1).
 # The coverage is asked for by name: swiftc keeps only the last of two separate -sanitize= flags for

@@ -133,7 +133,8 @@ if ProcessInfo.processInfo.environment["FERRY_FUZZ"] == "1" {
 // Benchmark drivers: the transfer benchmark's (built by `make bench`) and the status envelope's
 // (`scripts/bench-envelope.sh`).
 if ProcessInfo.processInfo.environment["FERRY_BENCH"] == "1" {
-  targets.append(.executableTarget(name: "TransferBench", dependencies: ["Transfer"], path: "Bench/TransferBench"))
+  targets.append(.executableTarget(
+      name: "TransferBench", dependencies: ["Locations", "SigV4", "Transfer"], path: "Bench/TransferBench"))
   targets.append(
     .executableTarget(name: "EnvelopeBench", dependencies: ["API", "Jobs", "JSON", "Log"], path: "Bench/EnvelopeBench"))
   targets.append(

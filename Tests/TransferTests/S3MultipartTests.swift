@@ -35,21 +35,33 @@ struct S3MultipartTests {
   }
 
   /// Like `setUp`, with a `FaultProxy` between the client and the strict proxy; retries wait 10 ms at most.
-  private func setUp(_ bucket: String, proxy action: @escaping @Sendable (FaultProxy.Request) -> FaultProxy.Action)
-    throws -> (S3Peers, FaultProxy, S3MultipartUpload, S3Requests, TransferClient)
-  {
+  private func setUp(
+    _ bucket: String, parallelParts: Int = 2,
+    proxy action: @escaping @Sendable (FaultProxy.Request) -> FaultProxy.Action
+  ) throws -> (S3Peers, FaultProxy, S3MultipartUpload, S3Requests, TransferClient) {
     let peers = try S3Peers(key: credentials.accessKeyID, secret: credentials.secretAccessKey)
     try peers.createBucket(bucket)
     let proxy = try FaultProxy(upstreamPort: peers.proxyPort, action: action)
     let client = TransferClient(
       policy: NetworkPolicy(), settings: TransferSettings(maxAttempts: 3, initialBackoff: .milliseconds(10)))
     let s3 = S3Requests(addressing: S3Addressing(endpoint: proxy.base))
-    return (peers, proxy, S3MultipartUpload(client: client, s3: s3, partSize: 5 << 20, parallelParts: 2), s3, client)
+    return (
+      peers, proxy, S3MultipartUpload(client: client, s3: s3, partSize: 5 << 20, parallelParts: parallelParts), s3,
+      client
+    )
   }
 
   /// Whether a request is a CompleteMultipartUpload (a POST naming its upload).
   private static func isCompletion(_ request: FaultProxy.Request) -> Bool {
     request.method == "POST" && request.target.contains("uploadId=")
+  }
+
+  /// The part number an UploadPart request names, or nil for any other request.
+  private static func partNumber(_ request: FaultProxy.Request) -> Int? {
+    guard request.method == "PUT", let query = request.target.split(separator: "?", maxSplits: 1).last else {
+      return nil
+    }
+    return query.split(separator: "&").first { $0.hasPrefix("partNumber=") }.flatMap { Int($0.dropFirst(11)) }
   }
 
   /// What S3 answers a CompleteMultipartUpload for an upload that is gone.
@@ -116,6 +128,80 @@ struct S3MultipartTests {
     }
     #expect(parts.count == 4, "\(peers.motoLog)")
     #expect(try openUploads(peers, "media-multipart") == 0)
+  }
+
+  @Test func aPartThatFailsOnce_isSentAgainAlone_andTheObjectIsExact() throws {
+    let failures = Counter()
+    let (peers, proxy, multipart, s3, client) = try setUp("media-part-retry", parallelParts: 4) { request in
+      // Part 3's first attempt meets a store error; everything else, and part 3's next attempt, goes through.
+      guard Self.partNumber(request) == 3, failures.next() == 1 else { return .forward }
+      return .answer(
+        500, headers: [("Content-Type", "application/xml")],
+        body: "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>")
+    }
+    defer {
+      proxy.stop()
+      peers.stop()
+    }
+    let data = testBytes(count: 20 << 20, seed: 35)
+    let path = try file(data)
+    let result: TransferResult
+    do {
+      result = try multipart.upload(
+        file: path, bucket: "media-part-retry", key: "k.wav", credentials: credentials, region: nil)
+    } catch {
+      Issue.record("\(error)\n\(proxy.requestLines)\n\(peers.proxyLog)")
+      return
+    }
+    let lines = proxy.requestLines
+    let sends = (1...4).map { number in
+      lines.filter { $0.hasPrefix("PUT ") && $0.contains("partNumber=\(number)&") }.count
+    }
+    #expect(sends == [1, 1, 2, 1], "only the failed part was sent again: \(lines)")
+    #expect(lines.filter { $0.hasPrefix("POST ") && $0.contains("?uploads") }.count == 1, "one upload: \(lines)")
+    #expect(!lines.contains { $0.hasPrefix("DELETE") }, "nothing was aborted")
+    #expect(result.etag?.hasSuffix("-4\"") == true)
+    let down = path + ".down"
+    _ = try client.download(
+      s3.get(bucket: "media-part-retry", key: "k.wav", credentials: credentials, region: nil), to: down)
+    #expect(try sha256Hex(file: down) == sha256Hex(data))
+  }
+
+  @Test func partsAreInFlightTogether_neverMoreThanParallelParts() throws {
+    let inFlight = Mutex((now: 0, most: 0))
+    let (peers, proxy, multipart, s3, client) = try setUp("media-overlap", parallelParts: 2) { request in
+      guard Self.partNumber(request) != nil else { return .forward }
+      // The store holds each part a moment: parts sent together are seen together.
+      inFlight.withLock {
+        $0.now += 1
+        $0.most = max($0.most, $0.now)
+      }
+      Thread.sleep(forTimeInterval: 0.3)
+      inFlight.withLock { $0.now -= 1 }
+      return .forward
+    }
+    defer {
+      proxy.stop()
+      peers.stop()
+    }
+    let data = testBytes(count: 15 << 20, seed: 36)
+    let path = try file(data)
+    let started = Date()
+    do {
+      _ = try multipart.upload(file: path, bucket: "media-overlap", key: "k.wav", credentials: credentials, region: nil)
+    } catch {
+      Issue.record("\(error)\n\(proxy.requestLines)\n\(peers.proxyLog)")
+      return
+    }
+    let most = inFlight.withLock { $0.most }
+    print(
+      "multipart: at most \(most) of 3 parts in flight at once (2 allowed), 15 MiB in \(Date().timeIntervalSince(started)) s"
+    )
+    #expect(most == 2, "parts overlap at the store, never more than parallelParts at once")
+    let down = path + ".down"
+    _ = try client.download(
+      s3.get(bucket: "media-overlap", key: "k.wav", credentials: credentials, region: nil), to: down)
+    #expect(try sha256Hex(file: down) == sha256Hex(data))
   }
 
   @Test func aRejectedCompletionAbortsTheUpload() throws {
