@@ -35,39 +35,8 @@ ffmpeg -loglevel error -y -f lavfi -i "sine=f=220:d=$SECONDS_OF_MEDIA:sample_rat
   -c:a pcm_s16le "$media"
 size=$(stat -c %s "$media")
 
-port=$(free_port)
-cat > "$work/nginx.conf" <<CONF
-worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path $work/tmp;
-  server {
-    listen 127.0.0.1:$port;
-    location /files/ { root $work; }
-  }
-}
-CONF
-chmod 755 "$work" "$work/files"
-nginx -c "$work/nginx.conf" -p "$work"
+start_file_nginx
 
-# Starts $@ with stdout to $log and waits for its `listening 127.0.0.1:PORT` line; sets listening_port.
-start_listener() { # log command...
-  local log=$1
-  shift
-  "$@" > "$log" &
-  pids+=($!)
-  listening_port=""
-  for _ in $(seq 1 100); do
-    listening_port=$(head -1 "$log" | grep -o '127\.0\.0\.1:[0-9]*' | cut -d: -f2 || true)
-    [ -n "$listening_port" ] && break
-    sleep 0.05
-  done
-  [ -n "$listening_port" ] || { echo "$* did not start" >&2; exit 1; }
-}
 start_listener "$work/sink.log" python3 Bench/s3-sink.py
 sink_port=$listening_port
 start_listener "$work/throttle-web.log" python3 scripts/bench/throttle-proxy.py --upstream "127.0.0.1:$port" --rate "$RATE"

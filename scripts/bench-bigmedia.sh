@@ -31,51 +31,13 @@ mkdir -p "$work/files" "$work/tmp"
 head -c "$((SIZE_MIB * 1048576))" /dev/urandom > "$work/files/big"
 digest=$(sha256sum "$work/files/big" | cut -d' ' -f1)
 
-port=$(free_port)
-cat > "$work/nginx.conf" <<CONF
-worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path $work/tmp;
-  server {
-    listen 127.0.0.1:$port;
-    location /files/ { root $work; }
-  }
-}
-CONF
-chmod 755 "$work"
-nginx -c "$work/nginx.conf" -p "$work"
-
-python3 Bench/s3-sink.py > "$work/sink.log" &
-pids+=($!)
-sink_port=""
-for _ in $(seq 1 100); do
-  sink_port=$(head -1 "$work/sink.log" | grep -o '127\.0\.0\.1:[0-9]*' | cut -d: -f2 || true)
-  [ -n "$sink_port" ] && break
-  sleep 0.05
-done
-[ -n "$sink_port" ] || { echo "the S3 sink did not start" >&2; exit 1; }
-
-# Starts a throttling proxy in front of 127.0.0.1:$1; sets throttle_port.
-throttle() { # upstream-port log
-  python3 scripts/bench/throttle-proxy.py --upstream "127.0.0.1:$1" --rate "$RATE" > "$2" &
-  pids+=($!)
-  throttle_port=""
-  for _ in $(seq 1 100); do
-    throttle_port=$(head -1 "$2" | grep -o '127\.0\.0\.1:[0-9]*' | cut -d: -f2 || true)
-    [ -n "$throttle_port" ] && break
-    sleep 0.05
-  done
-  [ -n "$throttle_port" ] || { echo "the throttling proxy did not start" >&2; exit 1; }
-}
-throttle "$port" "$work/throttle-web.log"
-web_port=$throttle_port
-throttle "$sink_port" "$work/throttle-s3.log"
-s3_port=$throttle_port
+start_file_nginx
+start_listener "$work/sink.log" python3 Bench/s3-sink.py
+sink_port=$listening_port
+start_listener "$work/throttle-web.log" python3 scripts/bench/throttle-proxy.py --upstream "127.0.0.1:$port" --rate "$RATE"
+web_port=$listening_port
+start_listener "$work/throttle-s3.log" python3 scripts/bench/throttle-proxy.py --upstream "127.0.0.1:$sink_port" --rate "$RATE"
+s3_port=$listening_port
 # The sink checks no signature; the requests are signed all the same, as against S3.
 export BENCH_S3_KEY=AKIDBENCHBIG BENCH_S3_SECRET=bench/big+secret
 sigv4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$BENCH_S3_KEY:$BENCH_S3_SECRET")

@@ -16,3 +16,41 @@ start_ferry() {
   done
   [ -n "$ferry_port" ] || { echo "ferry did not start" >&2; cat "$work/ferry.log" >&2; exit 1; }
 }
+
+# Starts nginx serving $work/files/ on a free port (sendfile on; temporary files in $work/tmp); sets port.
+start_file_nginx() {
+  port=$(free_port)
+  cat > "$work/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $work/tmp;
+  server {
+    listen 127.0.0.1:$port;
+    location /files/ { root $work; }
+  }
+}
+CONF
+  chmod 755 "$work" "$work/files"
+  nginx -c "$work/nginx.conf" -p "$work"
+}
+
+# Starts a command with stdout to $log and waits for its first line's `127.0.0.1:PORT`; adds its PID to pids
+# and sets listening_port (the bench sinks and the throttling proxy print that line).
+start_listener() { # log command...
+  local log=$1
+  shift
+  "$@" > "$log" &
+  pids+=($!)
+  listening_port=""
+  for _ in $(seq 1 100); do
+    listening_port=$(head -1 "$log" | grep -o '127\.0\.0\.1:[0-9]*' | cut -d: -f2 || true)
+    [ -n "$listening_port" ] && break
+    sleep 0.05
+  done
+  [ -n "$listening_port" ] || { echo "$* did not start" >&2; exit 1; }
+}
