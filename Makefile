@@ -12,11 +12,14 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
 # Libraries Ferry builds against, and ffmpeg for processing and /ready.
-BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpeg
+BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev libaubio-dev ffmpeg
 # What the tests need beyond the build: the schemathesis test runs ferry in a network namespace and brings
 # its loopback up with ip; headless Chromium drives the dashboard (DashboardTests); the job store tests start
-# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql).
-TEST_PACKAGES := iproute2 chromium postgresql
+# a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql). The analytics tests make their
+# labelled sets from synthetic voices (espeak-ng; festival with the KAL diphone and CMU SLT HTS voices), a
+# game's OGG soundtrack (hyperrogue-music) and MIDI rendered by fluidsynth with a General MIDI soundfont.
+TEST_PACKAGES := iproute2 chromium postgresql espeak-ng festival festvox-kallpc16k festvox-us-slt-hts \
+  hyperrogue-music fluidsynth fluid-soundfont-gm
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
 BENCH_PACKAGES := wrk nginx-light postgresql
 
