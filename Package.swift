@@ -58,7 +58,8 @@ var targets: [Target] = [
   .target(name: "AudioAnalysis", dependencies: ["CAubio"], swiftSettings: [.unsafeFlags(["-O"])]),
   // 7. Media: each operation fetches its inputs (JobTransfers), runs ffprobe/ffmpeg, delivers its outputs.
   .target(
-    name: "Media", dependencies: ["Problems", "Jobs", "Transfer", "Storage", "Locations", "JSON", "CSpawn"]),
+    name: "Media",
+    dependencies: ["Problems", "Jobs", "Transfer", "Storage", "Locations", "JSON", "CSpawn", "AudioAnalysis"]),
 
   // The composition root: configuration, wiring, start and stop.
   .target(
