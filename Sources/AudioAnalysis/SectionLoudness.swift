@@ -28,6 +28,37 @@ public enum SectionLoudness {
     return out
   }
 
+  /// Short-term loudness (3 s windows every second, EBU Tech 3342) of `samples`, for the loudness range.
+  public static func shortTerm(_ samples: ArraySlice<Float>, sampleRate: Int) -> [Double] {
+    let weighted = kWeighted(samples, sampleRate: sampleRate)
+    let window = 3 * sampleRate
+    var out: [Double] = []
+    var start = 0
+    while start + window <= weighted.count {
+      let power = weighted[start..<(start + window)].reduce(0) { $0 + $1 * $1 } / Double(window)
+      out.append(-0.691 + 10 * log10(power + 1e-15))
+      start += sampleRate
+    }
+    return out
+  }
+
+  /// EBU Tech 3342's loudness range of short-term values: gated at -70 LUFS and 20 LU under their mean, the
+  /// spread from the 10th to the 95th percentile; nil with fewer than two values past the gates.
+  public static func range(_ shortTerm: [Double]) -> Double? {
+    let absolute = shortTerm.filter { $0 > -70 }
+    guard !absolute.isEmpty else { return nil }
+    let mean = 10 * log10(absolute.reduce(0) { $0 + pow(10, $1 / 10) } / Double(absolute.count))
+    let kept = absolute.filter { $0 > mean - 20 }.sorted()
+    guard kept.count >= 2 else { return nil }
+    func percentile(_ p: Double) -> Double {
+      let position = p * Double(kept.count - 1)
+      let low = Int(position.rounded(.down))
+      let high = min(kept.count - 1, low + 1)
+      return kept[low] + (kept[high] - kept[low]) * (position - Double(low))
+    }
+    return percentile(0.95) - percentile(0.10)
+  }
+
   /// BS.1770's two gates over block loudnesses.
   public static func gated(_ blocks: [Double]) -> Double? {
     func mean(_ values: [Double]) -> Double {

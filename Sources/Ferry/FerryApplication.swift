@@ -171,6 +171,8 @@ public final class FerryApplication: Sendable {
       AnalyzeOperation(transfers: transfers, tools: tools),
       TranscodeOperation(transfers: transfers, tools: tools),
       DiagnoseOperation(transfers: transfers, tools: tools),
+      AnalyzeMusicOperation(transfers: transfers, tools: tools),
+      AnalyzeSpeechOperation(transfers: transfers, tools: tools),
     ]
   }
 
