@@ -44,10 +44,6 @@ from dolbyio_rest_apis.media import (  # noqa: E402
 # Checks expected to fail, with why and what fails: ("http", status) for an HttpRequestError with that status,
 # ("missing", None) for a field that is not there, ("error", ExceptionType) for the client's own failure.
 EXPECTED = {
-    "analyze_speech.start": ("issue 23: /media/analyze/speech is not built yet", ("http", 404)),
-    "analyze_speech.get_results": ("issue 23: /media/analyze/speech is not built yet", ("http", 404)),
-    "analyze_music.start": ("issue 23: /media/analyze/music is not built yet", ("http", 404)),
-    "analyze_music.get_results": ("issue 23: /media/analyze/music is not built yet", ("http", 404)),
     "mastering.start_preview": ("issue 22: /media/master/preview is not built yet", ("http", 404)),
     "mastering.get_preview_results": ("issue 22: /media/master/preview is not built yet", ("http", 404)),
     "mastering.start": ("issue 22: /media/master is not built yet", ("http", 404)),
