@@ -10,12 +10,12 @@ import sys
 import numpy as np
 
 NAMES = ["lowEnergyRatio", "modulation", "voicedFraction", "voicedRun", "pitchMotion", "harmonicity", "toggles",
-         "energySpread"]
+         "energySpread", "tonalConcentration", "centroidSpread"]
 
 
 def features(row):
-    level, ler, mod, voi, run, mot, har, tog, spr = row
-    return [ler, mod, voi, min(run, 1.5), min(mot, 3.0), har, tog, spr]
+    level, ler, mod, voi, run, mot, har, tog, spr, ton, cen = row
+    return [ler, mod, voi, min(run, 1.5), min(mot, 3.0), har, tog, spr, ton, cen]
 
 
 def fit(x, y, l2=0.01, steps=20000, rate=0.1):

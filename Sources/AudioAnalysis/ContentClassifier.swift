@@ -47,6 +47,11 @@ public struct ContentClassifier: Sendable {
     public var toggles: Double
     /// Standard deviation of the frames' log energy (dB) among the audible ones.
     public var energySpread: Double
+    /// How concentrated the context's strongest pitch classes are: 1 - the normalised entropy of their
+    /// histogram, weighted by share (music dwells on a few pitch classes; speech glides through all).
+    public var tonalConcentration: Double
+    /// Standard deviation of the spectral centroid (kHz) among the audible frames.
+    public var centroidSpread: Double
   }
 
   /// One class and confidence per hop.
@@ -71,7 +76,7 @@ public struct ContentClassifier: Sendable {
         out.append(
           HopFeatures(
             level: -120, lowEnergyRatio: 0, modulation: 0, voicedFraction: 0, voicedRun: 0, pitchMotion: 0,
-            harmonicity: 0, toggles: 0, energySpread: 0))
+            harmonicity: 0, toggles: 0, energySpread: 0, tonalConcentration: 0, centroidSpread: 0))
         continue
       }
       // The hop's level from the frames wholly inside it (the last one reaches into the next hop).
@@ -114,11 +119,28 @@ public struct ContentClassifier: Sendable {
       let logMean = logs.isEmpty ? 0 : logs.reduce(0, +) / Double(logs.count)
       let spread =
         logs.isEmpty ? 0 : (logs.reduce(0) { $0 + ($1 - logMean) * ($1 - logMean) } / Double(logs.count)).squareRoot()
+      var histogram = [Double](repeating: 0, count: 12)
+      for f in audible { histogram[Int(f.pitchClass)] += Double(f.pitchClassShare) }
+      let histogramTotal = histogram.reduce(0, +)
+      var entropy = 0.0
+      for h in histogram where h > 0 {
+        let p = h / histogramTotal
+        entropy -= p * log(p)
+      }
+      let concentration = histogramTotal > 0 ? 1 - entropy / log(12) : 0
+      let centroids = audible.map { Double($0.centroid) / 1000 }
+      let centroidMean = centroids.isEmpty ? 0 : centroids.reduce(0, +) / Double(centroids.count)
+      let centroidSpread =
+        centroids.isEmpty
+        ? 0
+        : (centroids.reduce(0) { $0 + ($1 - centroidMean) * ($1 - centroidMean) } / Double(centroids.count))
+          .squareRoot()
       out.append(
         HopFeatures(
           level: level, lowEnergyRatio: lowEnergy, modulation: modulation, voicedFraction: voicedFraction,
           voicedRun: voicedRun, pitchMotion: pitchMotion, harmonicity: harmonicity,
-          toggles: Double(toggles) / (Double(window.count) / FrameAnalysis.framesPerSecond), energySpread: spread))
+          toggles: Double(toggles) / (Double(window.count) / FrameAnalysis.framesPerSecond), energySpread: spread,
+          tonalConcentration: concentration, centroidSpread: centroidSpread))
     }
     return out
   }
@@ -184,7 +206,7 @@ public struct ContentClassifier: Sendable {
   static func vector(_ f: HopFeatures) -> [Double] {
     [
       f.lowEnergyRatio, f.modulation, f.voicedFraction, min(f.voicedRun, 1.5), min(f.pitchMotion, 3), f.harmonicity,
-      f.toggles, f.energySpread,
+      f.toggles, f.energySpread, f.tonalConcentration, f.centroidSpread,
     ]
   }
 
@@ -195,12 +217,16 @@ public struct ContentClassifier: Sendable {
   // Logistic regressions fitted by scripts/fit-content-classifier.py on a training set made like the tests'
   // (ContentClassifierTests/trainingFeatures: other sentences, soundtrack files and MIDI renders, speech over
   // music and over noise); the tests measure on clips the fit never saw.
-  // speech against the rest: 91.7% of 351 training hops
-  static let speechWeights: [Double] = [-4.5768, 1.3707, -1.7977, -8.0736, 0.0595, 7.6053, -0.0421, 1.4749]
-  static let speechBias = -9.5186
-  // music against other: 99.4% of 168 training hops
-  static let musicWeights: [Double] = [3.6695, 2.1843, 0.9312, 0.6610, -1.0110, -0.0887, -0.2029, 0.6591]
-  static let musicBias = 2.5993
+  // speech against the rest: 98.3% of 412 training hops
+  static let speechWeights: [Double] = [
+    -2.0650, 0.3853, 1.7570, -4.2108, 0.0186, 6.1053, 0.0262, 0.6470, -6.5393, 4.4220,
+  ]
+  static let speechBias = -8.5510
+  // music against other: 100.0% of 168 training hops
+  static let musicWeights: [Double] = [
+    2.7491, 2.1385, 0.6115, 0.3929, -0.6994, 0.1146, -0.1173, 0.5388, 5.9023, -5.0258,
+  ]
+  static let musicBias = 0.9878
 
   static func logistic(_ x: Double) -> Double { 1 / (1 + exp(-2 * x)) }
 

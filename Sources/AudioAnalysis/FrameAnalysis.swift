@@ -26,6 +26,9 @@ public struct FrameAnalysis: Sendable {
     public var pitch: Float
     /// Spectral centroid (Hz).
     public var centroid: Float
+    /// The pitch class (0 = C) with the most energy between 250 Hz and 2 kHz, and its share of that energy.
+    public var pitchClass: UInt8
+    public var pitchClassShare: Float
   }
 
   public let frames: [Frame]
@@ -90,6 +93,8 @@ struct FrameComputer {
   let binHz: Float
   let speechLow: Int
   let speechHigh: Int
+  /// Each bin's pitch class between 250 Hz and 2 kHz, -1 elsewhere.
+  let pitchClasses: [Int]
   let minLag = FrameAnalysis.sampleRate / 400
   let maxLag = FrameAnalysis.sampleRate / 70
 
@@ -112,6 +117,12 @@ struct FrameComputer {
     binHz = Float(FrameAnalysis.sampleRate) / Float(fftSize)
     speechLow = Int(300 / binHz)
     speechHigh = Int(3400 / binHz)
+    let hz = Double(binHz)
+    pitchClasses = (0...(fftSize / 2)).map { k in
+      let f = Double(k) * hz
+      guard f >= 250 && f <= 2000 else { return -1 }
+      return ((Int((12 * log2(f / 440) + 69).rounded()) % 12) + 12) % 12
+    }
   }
 
   /// The frame of `x` starting at `start`.
@@ -134,9 +145,11 @@ struct FrameComputer {
     var total: Float = 0
     var weighted: Float = 0
     var flux: Float = 0
+    var chroma = [Float](repeating: 0, count: 12)
     for k in 0...(fftSize / 2) {
       let p = re[k] * re[k] + im[k] * im[k]
       re[k] = p
+      if pitchClasses[k] >= 0 { chroma[pitchClasses[k]] += p }
       total += p
       weighted += p * Float(k) * binHz
       if k >= speechLow && k <= speechHigh { band += p }
@@ -163,9 +176,13 @@ struct FrameComputer {
       }
     }
     let scale = 1 / Float(frameLength) / Float(frameLength)
+    let chromaTotal = chroma.reduce(0, +)
+    var strongest = 0
+    for c in 1..<12 where chroma[c] > chroma[strongest] { strongest = c }
     return FrameAnalysis.Frame(
       energy: energy, speechBandEnergy: band * scale, flux: flux / Float(fftSize / 2 + 1),
       harmonicity: min(best, 1), pitch: bestLag > 0 ? Float(FrameAnalysis.sampleRate) / Float(bestLag) : 0,
-      centroid: total > 0 ? weighted / total : 0)
+      centroid: total > 0 ? weighted / total : 0, pitchClass: UInt8(strongest),
+      pitchClassShare: chromaTotal > 0 ? chroma[strongest] / chromaTotal : 0)
   }
 }

@@ -216,6 +216,13 @@ public enum AnalyticsMaterial {
   /// A groove at `bpm`: drums on every beat (kick on 1 and 3, snare on 2 and 4, hi-hat on each beat), a bass
   /// on each beat and chords a bar long, I-vi-IV-V in C major, for `bars` bars.
   public static func groove(bpm: Double, bars: Int, chordProgram: UInt8 = 0, name: String? = nil) throws -> [Float] {
+    try render(
+      name: name ?? "groove-\(Int(bpm))-\(chordProgram)", bpm: bpm, programs: [0: chordProgram, 1: 33],
+      notes: grooveNotes(bars: bars))
+  }
+
+  /// The notes of `groove`, in beats.
+  public static func grooveNotes(bars: Int) -> [Note] {
     var notes: [Note] = []
     let roots: [UInt8] = [48, 45, 41, 43]
     let qualities: [[UInt8]] = [[0, 4, 7], [0, 3, 7], [0, 4, 7], [0, 4, 7]]
@@ -232,8 +239,7 @@ public enum AnalyticsMaterial {
         notes.append(Note(channel: 9, pitch: 42, velocity: 70, start: b, length: 0.1))
       }
     }
-    return try render(
-      name: name ?? "groove-\(Int(bpm))-\(chordProgram)", bpm: bpm, programs: [0: chordProgram, 1: 33], notes: notes)
+    return notes
   }
 
   /// Pitch-class names as `/media/analyze/music` spells keys.
@@ -242,6 +248,13 @@ public enum AnalyticsMaterial {
   /// A cadence in a key: I-IV-V7-I (minor: i-iv-V7-i, harmonic minor) as piano chords over a bass, then the
   /// scale up and the tonic chord, at 100 BPM.
   public static func cadence(tonic: Int, minor: Bool) throws -> [Float] {
+    try render(
+      name: "key-\(tonic)-\(minor ? "minor" : "major")", bpm: 100, programs: [0: 0, 1: 32],
+      notes: cadenceNotes(tonic: tonic, minor: minor))
+  }
+
+  /// The notes of `cadence`, in beats (14 beats).
+  public static func cadenceNotes(tonic: Int, minor: Bool) -> [Note] {
     let scale = minor ? [0, 2, 3, 5, 7, 8, 11] : [0, 2, 4, 5, 7, 9, 11]
     let third: UInt8 = minor ? 3 : 4
     let chords: [[UInt8]] = [[0, third, 7], [5, 5 + (minor ? 3 : 4), 12], [7, 11, 14, 17], [0, third, 7]]
@@ -257,8 +270,37 @@ public enum AnalyticsMaterial {
       notes.append(Note(channel: 0, pitch: base + UInt8(step), velocity: 85, start: 8 + Double(i) * 0.5, length: 0.5))
     }
     for p in [0, third, 7, 12] { notes.append(Note(channel: 0, pitch: base + p, velocity: 80, start: 12, length: 2)) }
-    return try render(
-      name: "key-\(tonic)-\(minor ? "minor" : "major")", bpm: 100, programs: [0: 0, 1: 32], notes: notes)
+    return notes
+  }
+
+  /// Pieces (notes in beats at their own tempo) rendered one after another in one fluidsynth run (the
+  /// soundfont loads once), each starting on a whole second after the last one's end and a second's gap;
+  /// answers each piece's samples.
+  public static func renderBatch(
+    name: String, programs: [UInt8: UInt8], pieces: [(bpm: Double, beats: Double, notes: [Note])]
+  ) throws -> [[Float]] {
+    // At 60 BPM a beat is a second: each piece's beats become seconds at its own tempo.
+    var all: [Note] = []
+    var starts: [(start: Double, length: Double)] = []
+    var at = 0.0
+    for piece in pieces {
+      let scale = 60 / piece.bpm
+      for note in piece.notes {
+        all.append(
+          Note(
+            channel: note.channel, pitch: note.pitch, velocity: note.velocity, start: at + note.start * scale,
+            length: note.length * scale))
+      }
+      let length = piece.beats * scale
+      starts.append((at, length))
+      at = (at + length + 1).rounded(.up)
+    }
+    let samples = try render(name: name, bpm: 60, programs: programs, notes: all)
+    return starts.map { piece in
+      let first = Int(piece.start * Double(sampleRate))
+      let last = min(samples.count, Int((piece.start + piece.length) * Double(sampleRate)))
+      return first < last ? Array(samples[first..<last]) : []
+    }
   }
 
   // MARK: Mixing
