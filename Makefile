@@ -20,8 +20,9 @@ BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev libau
 # game's OGG soundtrack (hyperrogue-music) and MIDI rendered by fluidsynth with a General MIDI soundfont.
 TEST_PACKAGES := iproute2 chromium postgresql espeak-ng festival festvox-kallpc16k festvox-us-slt-hts \
   hyperrogue-music fluidsynth fluid-soundfont-gm
-# What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
-BENCH_PACKAGES := wrk nginx-light postgresql
+# What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh);
+# voices and a MIDI renderer for the analytics bench's programme (scripts/bench-analytics.sh).
+BENCH_PACKAGES := wrk nginx-light postgresql espeak-ng fluidsynth fluid-soundfont-gm
 
 CONFIG ?=
 FUZZ_SECONDS ?= 600
@@ -81,6 +82,7 @@ bench: deps
 	scripts/bench-jobs.sh
 	scripts/bench-cluster.sh
 	scripts/bench-media.sh
+	scripts/bench-analytics.sh
 	FERRY_BENCH=1 $(SWIFT) build -c release --scratch-path .build-bench --product TransferBench
 	scripts/bench-transfer.sh
 
