@@ -21,26 +21,30 @@ public enum SpeakerDiarizer {
   /// Segments longer than this are cut in pieces (a talker change without a pause).
   static let longest = 4.0
 
-  /// The turns in `regions` (where the classifier found speech) of `samples` (mono, `FrameAnalysis.sampleRate`)
-  /// with their `frames`.
-  public static func diarize(samples: [Float], frames: FrameAnalysis, regions: [(start: Double, end: Double)])
-    -> [Turn]
-  {
+  /// The turns in `regions` (where the classifier found speech) of audio whose `frames` are given; `read`
+  /// answers the samples (mono, `FrameAnalysis.sampleRate`) from one time to another, a segment (at most
+  /// `longest` seconds) at a time, so hours of speech never sit in memory.
+  public static func diarize(
+    frames: FrameAnalysis, regions: [(start: Double, end: Double)], read: (Double, Double) -> [Float]
+  ) -> [Turn] {
     let segments = segment(frames: frames, regions: regions)
     guard !segments.isEmpty else { return [] }
     let mfcc = MFCC()
     var clusters: [Stats] = segments.map { segment in
       var stats = Stats(dimensions: coefficients)
-      let first = Int(segment.start * FrameAnalysis.framesPerSecond)
+      let first = Int((segment.start * FrameAnalysis.framesPerSecond).rounded(.up))
       let last = Int(segment.end * FrameAnalysis.framesPerSecond)
+      let origin = Double(first * FrameAnalysis.hop) / Double(FrameAnalysis.sampleRate)
+      let samples = read(origin, segment.end + 0.05)
       samples.withUnsafeBufferPointer { x in
         // Every third frame (60 ms apart): neighbouring frames overlap and repeat each other, and the criterion
         // counts its observations as independent.
-        for f in stride(from: first, to: last, by: 3)
-        where f < frames.frames.count && f * FrameAnalysis.hop + FrameAnalysis.frameLength <= x.count {
+        for f in stride(from: first, to: last, by: 3) where f < frames.frames.count {
+          let offset = (f - first) * FrameAnalysis.hop
+          guard offset + FrameAnalysis.frameLength <= x.count else { break }
           // Only frames with voice in them: pauses inside a segment carry the room, not the talker.
           guard frames.frames[f].harmonicity > 0.5 else { continue }
-          stats.add(mfcc.coefficients(x, at: f * FrameAnalysis.hop))
+          stats.add(mfcc.coefficients(x, at: offset))
         }
       }
       return stats
@@ -173,6 +177,19 @@ public enum SpeakerDiarizer {
 
 /// Mel-frequency cepstral coefficients 1-12 of 32 ms frames at 16 kHz: 26 triangular mel bands from 100 Hz
 /// to 7 kHz over a 512-point power spectrum, log, DCT-II.
+extension SpeakerDiarizer {
+  /// The turns of `samples`, all in memory (mono, `FrameAnalysis.sampleRate`).
+  public static func diarize(samples: [Float], frames: FrameAnalysis, regions: [(start: Double, end: Double)])
+    -> [Turn]
+  {
+    diarize(frames: frames, regions: regions) { from, to in
+      let first = max(0, min(samples.count, Int(from * Double(FrameAnalysis.sampleRate))))
+      let last = max(first, min(samples.count, Int(to * Double(FrameAnalysis.sampleRate))))
+      return Array(samples[first..<last])
+    }
+  }
+}
+
 struct MFCC {
   let fft = FFT(size: 512)
   let window = FFT.hann(512)

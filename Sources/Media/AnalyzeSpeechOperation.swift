@@ -27,19 +27,13 @@ public struct AnalyzeSpeechOperation: JobOperation {
 
   static func speech(_ content: ContentAnalysis) -> JSONValue {
     let regions = content.sections(.speech).map { (start: $0.start, end: $0.end) }
-    // The talkers need the speech's samples; a region's are read once, whole (speech sections are minutes).
-    var turns: [SpeakerDiarizer.Turn] = []
-    if let last = regions.last {
-      let samples = content.samples(from: 0, to: last.end + 1)
-      turns = SpeakerDiarizer.diarize(samples: samples, frames: content.frames, regions: regions)
-    }
+    let turns = SpeakerDiarizer.diarize(frames: content.frames, regions: regions) { content.samples(from: $0, to: $1) }
     let energies = content.frames.frames.map { Double($0.energy) }.filter { $0 > 1e-12 }.sorted()
     let quiet = energies.prefix(max(1, energies.count / 10))
     let floor = quiet.isEmpty ? -90 : 10 * log10(quiet.reduce(0, +) / Double(quiet.count))
     func quality(_ loudness: Double?) -> Double? {
       loudness.map { min(10, max(0, ($0 + 0.691 - floor - 5) / 3.5)) }
     }
-    let rate = ContentAnalysis.rate
     let talkers = Set(turns.map(\.talker)).sorted()
     let totalSpeech = turns.reduce(0) { $0 + ($1.end - $1.start) }
     let r = ContentAnalysis.rounded
@@ -49,10 +43,9 @@ public struct AnalyzeSpeechOperation: JobOperation {
       var blocks: [Double] = []
       var shortTerm: [Double] = []
       let sections: [JSONValue] = own.enumerated().map { index, turn in
-        let samples = content.samples(from: turn.start, to: turn.end)[...]
-        let sectionBlocks = SectionLoudness.blocks(samples, sampleRate: rate) ?? []
+        let (sectionBlocks, sectionShortTerm) = content.loudnessBlocks(from: turn.start, to: turn.end)
         blocks += sectionBlocks
-        shortTerm += SectionLoudness.shortTerm(samples, sampleRate: rate)
+        shortTerm += sectionShortTerm
         let loudness = SectionLoudness.gated(sectionBlocks)
         let hops =
           Int(

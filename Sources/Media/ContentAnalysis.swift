@@ -58,6 +58,23 @@ struct ContentAnalysis {
     return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
   }
 
+  /// The 400 ms block loudnesses and 3 s short-term loudnesses from `from` to `to`, read ten minutes at a
+  /// time (blocks and windows that straddle a ten-minute edge are left out: a section of hours keeps its
+  /// memory to one read).
+  func loudnessBlocks(from: Double, to: Double) -> (blocks: [Double], shortTerm: [Double]) {
+    var blocks: [Double] = []
+    var shortTerm: [Double] = []
+    var start = from
+    while start < to {
+      let end = min(to, start + 600)
+      let samples = self.samples(from: start, to: end)[...]
+      blocks += SectionLoudness.blocks(samples, sampleRate: Self.rate) ?? []
+      shortTerm += SectionLoudness.shortTerm(samples, sampleRate: Self.rate)
+      start = end
+    }
+    return (blocks, shortTerm)
+  }
+
   /// Sections of one class.
   func sections(_ kind: ContentClass) -> [ContentSection] { sections.filter { $0.contentClass == kind } }
 
@@ -95,20 +112,25 @@ struct ContentAnalysis {
           ]
           if kind != .silence {
             fields["loudness"] = Self.rounded(
-              SectionLoudness.integrated(samples(from: section.start, to: section.end)[...], sampleRate: Self.rate),
-              10)
+              SectionLoudness.gated(loudnessBlocks(from: section.start, to: section.end).blocks), 10)
           }
           return .object(fields.merging(extra(section)) { $1 })
         }),
     ])
   }
 
+  /// Tempo and key are estimated on at most this many seconds from the middle of a music section.
+  static let musicExcerpt = 120.0
+
   /// The music block: each section also carries `bpm` (null under 6 s, or with no pulse found), `key`
-  /// (`[["A minor", correlation]]`, empty when no pitch is found) and `genre`, `instrument`, `era` as empty
-  /// lists: Ferry has no offline model that estimates them.
+  /// (`[["A minor", correlation]]`, empty when no pitch is found), both from at most the middle two minutes
+  /// of the section, and `genre`, `instrument`, `era` as empty lists: Ferry has no offline model that
+  /// estimates them.
   func musicBlock() -> JSONValue {
     block(.music, prefix: "mu") { section in
-      let samples = self.samples(from: section.start, to: section.end)[...]
+      let middle = section.start + section.duration / 2
+      let half = min(section.duration, Self.musicExcerpt) / 2
+      let samples = self.samples(from: middle - half, to: middle + half)[...]
       let tempo = section.duration >= 6 ? TempoEstimator.estimate(samples, sampleRate: Self.rate) : nil
       let key = KeyEstimator.key(chroma: KeyEstimator.chroma(samples, sampleRate: Self.rate))
       return [
