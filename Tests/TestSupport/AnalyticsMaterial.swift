@@ -7,7 +7,9 @@ import Foundation
 /// - music: `hyperrogue-music` (the game's OGG soundtrack, GPL-2+), and MIDI files written here at known
 ///   tempos and keys, rendered by `fluidsynth` with `fluid-soundfont-gm` (FluidR3_GM.sf2);
 /// - silence and noise from ffmpeg's `anullsrc` and `anoisesrc`.
-/// Every clip is 16 kHz mono float, the rate the analytics work at.
+/// Every clip is 16 kHz mono float, the rate the analytics work at. The files are kept in one cache directory
+/// shared by test runs (named by a hash of what made them, written under a temporary name and renamed into
+/// place, so runs side by side never read a half-written file), which keeps its size to one set.
 public enum AnalyticsMaterial {
   public static let sampleRate = 16000
 
@@ -16,12 +18,28 @@ public enum AnalyticsMaterial {
     public var description: String
   }
 
-  /// The directory the material lives in for this test process.
+  /// The cache directory the material lives in.
   public static let directory: String = {
-    let path = NSTemporaryDirectory() + "ferry-analytics-\(getpid())"
+    let path = NSTemporaryDirectory() + "ferry-analytics-material"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
   }()
+
+  /// Makes `path` with `make` (given a temporary path with the same extension) unless it exists, then renames
+  /// it into place.
+  static func cached(_ path: String, _ make: (String) throws -> Void) throws {
+    guard !FileManager.default.fileExists(atPath: path) else { return }
+    let name = (path as NSString).lastPathComponent
+    let temporary = directory + "/tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-" + name
+    defer { try? FileManager.default.removeItem(atPath: temporary) }
+    try make(temporary)
+    guard rename(temporary, path) == 0 else {
+      throw MaterialError(description: "cannot rename \(temporary) to \(path): errno \(errno)")
+    }
+  }
+
+  /// A short stable name for `text`.
+  static func digest(_ text: String) -> String { String(sha256Hex(Array(text.utf8)).prefix(16)) }
 
   /// Runs `tool` with `arguments`, waiting for it (bounded by the tool's own work).
   @discardableResult
@@ -52,10 +70,10 @@ public enum AnalyticsMaterial {
   public static func decode(_ path: String, start: Double = 0, length: Double? = nil) throws -> [Float] {
     let name = (path as NSString).lastPathComponent
     let raw = directory + "/\(name).\(Int(start * 1000))-\(Int((length ?? 0) * 1000)).f32"
-    if !FileManager.default.fileExists(atPath: raw) {
+    try cached(raw) { temporary in
       var arguments = ["-hide_banner", "-loglevel", "error", "-y", "-ss", "\(start)"]
       if let length { arguments += ["-t", "\(length)"] }
-      arguments += ["-i", path, "-ac", "1", "-ar", "\(sampleRate)", "-f", "f32le", raw]
+      arguments += ["-i", path, "-ac", "1", "-ar", "\(sampleRate)", "-f", "f32le", temporary]
       try run("ffmpeg", arguments)
     }
     let data = try Data(contentsOf: URL(fileURLWithPath: raw))
@@ -111,15 +129,16 @@ public enum AnalyticsMaterial {
 
   /// `text` spoken by `voice`, trimmed of the silence the synthesizer adds at either end.
   public static func speech(_ text: String, voice: Voice) throws -> [Float] {
-    let key = String(abs(("\(voice)|\(text)").hashValue), radix: 36)
+    let key = digest("\(voice)|\(text)")
     let wav = directory + "/speech-\(key).wav"
-    if !FileManager.default.fileExists(atPath: wav) {
+    try cached(wav) { temporary in
       if voice.program == "espeak-ng" {
-        try run("espeak-ng", ["-v", voice.name, "-p", "\(voice.pitch)", "-s", "165", "-w", wav, text])
+        try run("espeak-ng", ["-v", voice.name, "-p", "\(voice.pitch)", "-s", "165", "-w", temporary, text])
       } else {
-        let textFile = directory + "/text-\(key).txt"
+        let textFile = temporary + ".txt"
+        defer { try? FileManager.default.removeItem(atPath: textFile) }
         try Data(text.utf8).write(to: URL(fileURLWithPath: textFile))
-        try run("text2wave", ["-eval", "(\(voice.name))", "-o", wav, textFile])
+        try run("text2wave", ["-eval", "(\(voice.name))", "-o", temporary, textFile])
       }
     }
     return trimmed(try decode(wav))
@@ -204,11 +223,13 @@ public enum AnalyticsMaterial {
 
   /// `notes` rendered by fluidsynth with the General MIDI soundfont, as 16 kHz mono float.
   public static func render(name: String, bpm: Double, programs: [UInt8: UInt8], notes: [Note]) throws -> [Float] {
-    let mid = directory + "/\(name).mid"
-    let wav = directory + "/\(name).wav"
-    if !FileManager.default.fileExists(atPath: wav) {
-      try Data(midiFile(bpm: bpm, programs: programs, notes: notes)).write(to: URL(fileURLWithPath: mid))
-      try run("fluidsynth", ["-ni", "-g", "0.8", "-r", "22050", "-F", wav, soundfont, mid])
+    let midi = midiFile(bpm: bpm, programs: programs, notes: notes)
+    let wav = directory + "/\(name)-\(String(sha256Hex(midi).prefix(16))).wav"
+    try cached(wav) { temporary in
+      let mid = temporary + ".mid"
+      defer { try? FileManager.default.removeItem(atPath: mid) }
+      try Data(midi).write(to: URL(fileURLWithPath: mid))
+      try run("fluidsynth", ["-ni", "-g", "0.8", "-r", "22050", "-F", temporary, soundfont, mid])
     }
     return try decode(wav)
   }
@@ -333,12 +354,12 @@ public enum AnalyticsMaterial {
   /// Pink noise (ffmpeg's anoisesrc) of `seconds`.
   public static func noise(seconds: Double, seed: Int = 1) throws -> [Float] {
     let wav = directory + "/noise-\(seed)-\(Int(seconds * 10)).wav"
-    if !FileManager.default.fileExists(atPath: wav) {
+    try cached(wav) { temporary in
       try run(
         "ffmpeg",
         [
           "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-          "anoisesrc=color=pink:seed=\(seed):amplitude=0.3:duration=\(seconds):sample_rate=16000", wav,
+          "anoisesrc=color=pink:seed=\(seed):amplitude=0.3:duration=\(seconds):sample_rate=16000", temporary,
         ])
     }
     return try decode(wav)
