@@ -13,15 +13,19 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
 # Libraries Ferry builds against, and ffmpeg for processing and /ready.
-BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpeg
+BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev libaubio-dev ffmpeg
 # What the tests need beyond the build: the schemathesis test runs ferry in a network namespace and brings
 # its loopback up with ip; headless Chromium drives the dashboard (DashboardTests); the job store tests start
 # a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql); the TLS tests make their
 # certificates and talk to the listener with the openssl command; MasterTests masters real music, a backing
-# track of Muldjord's (CC BY-SA 3.0) in Debian's fretsonfire-songs-muldjord.
-TEST_PACKAGES := iproute2 chromium postgresql openssl fretsonfire-songs-muldjord
-# What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
-BENCH_PACKAGES := wrk nginx-light postgresql openssl
+# track of Muldjord's (CC BY-SA 3.0) in Debian's fretsonfire-songs-muldjord. The analytics tests make their
+# labelled sets from synthetic voices (espeak-ng; festival with the KAL diphone and CMU SLT HTS voices), a
+# game's OGG soundtrack (hyperrogue-music) and MIDI rendered by fluidsynth with a General MIDI soundfont.
+TEST_PACKAGES := iproute2 chromium postgresql openssl fretsonfire-songs-muldjord espeak-ng festival \
+  festvox-kallpc16k festvox-us-slt-hts hyperrogue-music fluidsynth fluid-soundfont-gm
+# What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh);
+# voices and a MIDI renderer for the analytics bench's programme (scripts/bench-analytics.sh).
+BENCH_PACKAGES := wrk nginx-light postgresql openssl espeak-ng fluidsynth fluid-soundfont-gm
 
 CONFIG ?=
 FUZZ_SECONDS ?= 600
@@ -81,6 +85,7 @@ bench: deps
 	scripts/bench-jobs.sh
 	scripts/bench-cluster.sh
 	scripts/bench-media.sh
+	scripts/bench-analytics.sh
 	FERRY_BENCH=1 $(SWIFT) build -c release --scratch-path .build-bench --product TransferBench
 	scripts/bench-transfer.sh
 	scripts/bench-bigmedia.sh

@@ -9,6 +9,7 @@ var targets: [Target] = [
   .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
   .systemLibrary(name: "COpenSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
   .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+  .systemLibrary(name: "CAubio", pkgConfig: "aubio", providers: [.apt(["libaubio-dev"])]),
 
   // epoll and eventfd: in libc, but not exported by Swift's Glibc module.
   .systemLibrary(name: "CEventPoll"),
@@ -51,9 +52,14 @@ var targets: [Target] = [
   // 6. Transfers: outbound HTTP on libcurl under the network policy, and dlb:// temporary storage.
   .target(name: "Transfer", dependencies: ["Locations", "SigV4", "Crypto", "CCurl", "Log", "Retry"]),
   .target(name: "Storage", dependencies: ["Crypto", "Locations", "SigV4", "Transfer"]),
+  // Audio analytics on decoded samples, no I/O: what is speech, music, silence or other, tempo (aubio) and
+  // key, talkers. The analyze operations feed it PCM from ffmpeg. Optimised in debug builds too: its loops
+  // are the tests' time (unoptimised, the labelled sets took a minute to analyse instead of seconds).
+  .target(name: "AudioAnalysis", dependencies: ["CAubio"], swiftSettings: [.unsafeFlags(["-O"])]),
   // 7. Media: each operation fetches its inputs (JobTransfers), runs ffprobe/ffmpeg, delivers its outputs.
   .target(
-    name: "Media", dependencies: ["Problems", "Jobs", "Transfer", "Storage", "Locations", "JSON", "CSpawn"]),
+    name: "Media",
+    dependencies: ["Problems", "Jobs", "Transfer", "Storage", "Locations", "JSON", "CSpawn", "AudioAnalysis"]),
 
   // The composition root: configuration, wiring, start and stop.
   .target(
@@ -82,6 +88,8 @@ var targets: [Target] = [
     name: "TransferTests", dependencies: ["Transfer", "Locations", "SigV4", "Crypto", "JSON", "TestSupport"]),
   .testTarget(name: "LogTests", dependencies: ["Log"]),
   .testTarget(name: "ProblemsTests", dependencies: ["Problems"]),
+  // The analytics against labelled sets made at test time from Debian's voices, soundtracks and MIDI renders.
+  .testTarget(name: "AudioAnalysisTests", dependencies: ["AudioAnalysis", "TestSupport"]),
   .testTarget(name: "JSONTests", dependencies: ["JSON"]),
   .testTarget(name: "RetryTests", dependencies: ["Retry"]),
   .testTarget(name: "FerryClientTests", dependencies: ["FerryClient", "JSON", "TestSupport", "Transfer"]),

@@ -44,10 +44,6 @@ from dolbyio_rest_apis.media import (  # noqa: E402
 # Checks expected to fail, with why and what fails: ("http", status) for an HttpRequestError with that status,
 # ("missing", None) for a field that is not there, ("error", ExceptionType) for the client's own failure.
 EXPECTED = {
-    "analyze_speech.start": ("issue 23: /media/analyze/speech is not built yet", ("http", 404)),
-    "analyze_speech.get_results": ("issue 23: /media/analyze/speech is not built yet", ("http", 404)),
-    "analyze_music.start": ("issue 23: /media/analyze/music is not built yet", ("http", 404)),
-    "analyze_music.get_results": ("issue 23: /media/analyze/music is not built yet", ("http", 404)),
     # The client's own bug in 5.0.0: it calls the coroutine _list_jobs without await, then reads next_token
     # from the coroutine. Whatever the server answers, this raises.
     "jobs.list_all_jobs": ("client bug: list_all_jobs does not await _list_jobs", ("error", AttributeError)),

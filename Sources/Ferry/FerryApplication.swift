@@ -178,6 +178,8 @@ public final class FerryApplication: Sendable {
       DiagnoseOperation(transfers: transfers, tools: tools),
       MasterOperation(transfers: transfers, tools: tools),
       MasterOperation.preview(transfers: transfers, tools: tools),
+      AnalyzeMusicOperation(transfers: transfers, tools: tools),
+      AnalyzeSpeechOperation(transfers: transfers, tools: tools),
     ]
   }
 

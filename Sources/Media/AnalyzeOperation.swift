@@ -1,3 +1,4 @@
+import AudioAnalysis
 import Foundation
 import JSON
 import Jobs
@@ -5,7 +6,7 @@ import Locations
 import Problems
 
 /// `POST /media/analyze`: loudness (BS.1770-4 / EBU R128), peaks, clipping, silence and noise estimates of
-/// the input; the JSON result is the job's `result`, and is also written to `output` when the request names
+/// the input, and where it holds speech, music and other sound (`ContentAnalysis`); the JSON result is the job's `result`, and is also written to `output` when the request names
 /// one (Dolby's own analyze samples send none and read `result`).
 public struct AnalyzeOperation: JobOperation {
   public let path = "/media/analyze"
@@ -52,12 +53,16 @@ struct AnalyzeWork {
     let measurement = try measure(
       inputFile, from: start, to: end, rate: info.sampleRate ?? 48000, settings: settings, context: context)
     let bandwidth = measurement.spectrum.bandwidth(sampleRate: info.sampleRate ?? 48000)
+    let content = try ContentAnalysis.run(
+      inputFile, from: start, to: end, tools: tools, context: context, share: 90...90)
+    defer { content.discard() }
 
     // The result file carries the warnings too (the engine adds them to the job's result, finding them there).
     let resultText = ResultWarnings.adding(
       context.warnings,
-      to: report(measurement, bandwidth: bandwidth, info: info, settings: settings, start: start, end: end)
-        .description)
+      to: report(
+        measurement, bandwidth: bandwidth, info: info, settings: settings, start: start, end: end, content: content
+      ).description)
     guard let output else { return resultText }
     let resultFile = context.workDirectory + "/analysis.json"
     guard FileManager.default.createFile(atPath: resultFile, contents: Data(resultText.utf8)) else {
@@ -71,6 +76,8 @@ struct AnalyzeWork {
   /// What the pieces measured, combined in the input's time.
   struct Measurement {
     var momentary: [Double] = []
+    /// When each momentary block ends (the input's time).
+    var momentaryTimes: [Double] = []
     var shortTerm: [(time: Double, value: Double)] = []
     var truePeaks: [Int: Double] = [:]
     var samplePeaks: [Int: Double] = [:]
@@ -115,7 +122,10 @@ struct AnalyzeWork {
           openSilence = nil
         }
         guard piece.keeps(time) else { return }
-        if let m = frame.values["lavfi.r128.M"] { measurement.momentary.append(m) }
+        if let m = frame.values["lavfi.r128.M"] {
+          measurement.momentary.append(m)
+          measurement.momentaryTimes.append(time)
+        }
         if let s = frame.values["lavfi.r128.S"] { measurement.shortTerm.append((time, s)) }
       }
       if let begun = openSilence { measurement.addSilence(begun, piece.to, within: piece.keepFrom, piece.to) }
@@ -137,20 +147,21 @@ struct AnalyzeWork {
 
   /// The Dolby-shaped result.
   func report(
-    _ m: Measurement, bandwidth: Double?, info: MediaInfo, settings: AnalyzeSettings, start: Double, end: Double
+    _ m: Measurement, bandwidth: Double?, info: MediaInfo, settings: AnalyzeSettings, start: Double, end: Double,
+    content: ContentAnalysis
   ) -> JSONValue {
     func r(_ value: Double, _ places: Double = 10) -> JSONValue {
       value.isFinite ? .double((value * places).rounded() / places) : .null
     }
     let duration = end - start
     let relative = settings.meteringMode != "1770-1"
-    // Speech, estimated from levels (ffmpeg 5.1 has no speech classifier): blocks within 20 LU of the loud
-    // end of the programme and above -55 LUFS.
+    // Dialog intelligence: the momentary blocks whose middle (200 ms before their end) lies in speech, when
+    // the classifier found at least `speech_threshold` percent of speech.
     let audible = m.momentary.filter { $0 > -70 }.sorted()
-    let loudEnd = audible.isEmpty ? -70 : LoudnessMath.percentile(audible, 0.95)
-    let speechBlocks = m.momentary.filter { $0 > max(-55, loudEnd - 20) }
-    let speechPercentage = m.momentary.isEmpty ? 0 : Double(speechBlocks.count) / Double(m.momentary.count) * 100
-    let speechGating = settings.dialogIntelligence && speechPercentage >= settings.speechThreshold
+    let speechBlocks = zip(m.momentary, m.momentaryTimes).filter { content.isSpeech(at: $0.1 - 0.2 - start) }.map(\.0)
+    let speechPercentage = content.percentage(.speech)
+    let speechGating =
+      settings.dialogIntelligence && speechPercentage >= settings.speechThreshold && !speechBlocks.isEmpty
     let integrated = LoudnessMath.integrated(speechGating ? speechBlocks : m.momentary, relativeGate: relative)
     let range = LoudnessMath.range(m.shortTerm.map(\.value))
     let samplePeak = m.samplePeaks.values.max() ?? -.infinity
@@ -184,7 +195,7 @@ struct AnalyzeWork {
     var audio: [String: JSONValue] = [
       "loudness": .object([
         "measured": r(integrated), "range": r(range), "sample_peak": r(samplePeak), "true_peak": r(truePeak),
-        "gating_mode": .string(speechGating ? "speech_estimate" : "level"),
+        "gating_mode": .string(speechGating ? "speech" : "level"),
         "metering_mode": .string(settings.meteringMode), "time_series": .array(series),
       ]),
       "clipping": .object([
@@ -194,12 +205,18 @@ struct AnalyzeWork {
       "noise": .object(["level_average": r(noise), "snr_average": r(integrated - noise)]),
       "silence": .object([
         "percentage": r(min(100, silent / duration * 100)), "num_sections": .int(m.silences.count),
-        "sections": .array(m.silences.map { .object(["start": r($0.start, 1000), "end": r($0.end, 1000)]) }),
+        "sections": .array(
+          m.silences.enumerated().map { index, section in
+            .object([
+              "section_id": .string("si_\(index + 1)"), "start": r(section.start, 1000), "end": r(section.end, 1000),
+              "duration": r(section.end - section.start, 1000),
+            ])
+          }),
       ]),
-      "speech": .object(["percentage": r(speechPercentage), "estimate": .string("level")]),
       // Hz; null for silence.
       "bandwidth": bandwidth.map { .int(Int($0.rounded())) } ?? .null,
     ]
+    audio.merge(content.blocks()) { $1 }
     if settings.loudnessMax != nil || settings.loudnessMin != nil || settings.truePeakMax != nil {
       var problems: [String] = []
       if let max = settings.loudnessMax, integrated > max {

@@ -48,8 +48,12 @@ struct DiagnoseWork {
       inputFile, from: 0, to: duration, rate: info.sampleRate ?? 48000, settings: settings, bandwidth: false,
       context: context)
     let channelLevels = try Self.channelLevels(inputFile, tools: analyze.tools, context: context)
+    let content = try ContentAnalysis.run(
+      inputFile, from: 0, to: duration, tools: analyze.tools, context: context, share: 95...95)
+    defer { content.discard() }
     return Self.report(
-      m, info: info, duration: duration, channelLevels: channelLevels, version: analyze.tools.version
+      m, info: info, duration: duration, channelLevels: channelLevels, version: analyze.tools.version,
+      content: content
     ).description
   }
 
@@ -87,7 +91,8 @@ struct DiagnoseWork {
   }
 
   static func report(
-    _ m: AnalyzeWork.Measurement, info: MediaInfo, duration: Double, channelLevels: [Double], version: String
+    _ m: AnalyzeWork.Measurement, info: MediaInfo, duration: Double, channelLevels: [Double], version: String,
+    content: ContentAnalysis
   ) -> JSONValue {
     func r(_ value: Double) -> JSONValue { value.isFinite ? .double((value * 10).rounded() / 10) : .null }
     let audible = m.momentary.filter { $0 > -70 }.sorted()
@@ -149,27 +154,25 @@ struct DiagnoseWork {
       JSONValue.string(names[$0.offset])
     }
     let samplePeak = m.samplePeaks.values.max() ?? -.infinity
-    return .object([
-      "media_info": AnalyzeWork.mediaInfo(info),
-      "audio": .object([
-        "quality_score": scored(quality),
-        "noise_score": scored(noise),
-        "clipping": .object([
-          "events": .int(clippedSections.count),
-          "sections": .array(clippedSections.map { .object(["start": .int($0.0), "end": .int($0.1)]) }),
-        ]),
-        "loudness": .object([
-          "measured": r(LoudnessMath.integrated(m.momentary)), "range": r(LoudnessMath.range(m.shortTerm.map(\.value))),
-          "sample_peak": r(samplePeak), "true_peak": r(max(m.truePeaks.values.max() ?? -.infinity, samplePeak)),
-          // BS.1770's level gate: Ferry has no speech classifier to gate on (as analyze's `gating_mode`).
-          "gating_mode": .string("level"),
-        ]),
-        "silence": .object([
-          "percentage": r(min(100, silentTotal / duration * 100)), "at_beginning": r(atBeginning), "at_end": r(atEnd),
-          "num_sections": .int(m.silences.count), "silent_channels": .array(silentChannels),
-        ]),
+    var audio: [String: JSONValue] = [
+      "quality_score": scored(quality),
+      "noise_score": scored(noise),
+      "clipping": .object([
+        "events": .int(clippedSections.count),
+        "sections": .array(clippedSections.map { .object(["start": .int($0.0), "end": .int($0.1)]) }),
       ]),
-      "version": .string(version),
-    ])
+      "loudness": .object([
+        "measured": r(LoudnessMath.integrated(m.momentary)), "range": r(LoudnessMath.range(m.shortTerm.map(\.value))),
+        "sample_peak": r(samplePeak), "true_peak": r(max(m.truePeaks.values.max() ?? -.infinity, samplePeak)),
+        // BS.1770's level gate: Ferry has no speech classifier to gate on (as analyze's `gating_mode`).
+        "gating_mode": .string("level"),
+      ]),
+      "silence": .object([
+        "percentage": r(min(100, silentTotal / duration * 100)), "at_beginning": r(atBeginning), "at_end": r(atEnd),
+        "num_sections": .int(m.silences.count), "silent_channels": .array(silentChannels),
+      ]),
+    ]
+    audio.merge(content.blocks()) { $1 }
+    return .object(["media_info": AnalyzeWork.mediaInfo(info), "audio": .object(audio), "version": .string(version)])
   }
 }
