@@ -58,21 +58,17 @@ struct ContentAnalysis {
     return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
   }
 
-  /// The 400 ms block loudnesses and 3 s short-term loudnesses from `from` to `to`, read ten minutes at a
-  /// time (blocks and windows that straddle a ten-minute edge are left out: a section of hours keeps its
-  /// memory to one read).
+  /// The 400 ms block loudnesses and 3 s short-term loudnesses from `from` to `to`, read ten seconds at a time
+  /// into one meter: a section of hours keeps its memory to one read and its figures.
   func loudnessBlocks(from: Double, to: Double) -> (blocks: [Double], shortTerm: [Double]) {
-    var blocks: [Double] = []
-    var shortTerm: [Double] = []
+    var meter = SectionLoudness.Meter(sampleRate: Self.rate)
     var start = from
     while start < to {
-      let end = min(to, start + 600)
-      let samples = self.samples(from: start, to: end)[...]
-      blocks += SectionLoudness.blocks(samples, sampleRate: Self.rate) ?? []
-      shortTerm += SectionLoudness.shortTerm(samples, sampleRate: Self.rate)
+      let end = min(to, start + 10)
+      meter.feed(samples(from: start, to: end)[...])
       start = end
     }
-    return (blocks, shortTerm)
+    return (meter.blocks, meter.shortTerm)
   }
 
   /// Sections of one class.
