@@ -17,11 +17,13 @@ pattern="${1:-.}"
 bin="$(swift build --show-bin-path)/FerryPackageTests.xctest"
 logs="$(mktemp -d /tmp/ferry-tests.XXXXXX)"
 
-# The longest suites start first so that none of them is left running alone at the end (seconds measured
-# serially on 2026-12-07; a suite not listed counts as short).
+# The longest suites start first so that none of them is left running alone at the end (the order of a run on
+# 2026-12-07 with 117 suites; a suite not listed counts as short).
 heavy=(
-  FerryTests.ClusterTests FerryTests.CrashRecoveryTests HTTPServerTests.TLSListenerTests FerryTests.DolbyCorpusTests
-  FerryTests.SchemathesisTests HTTPServerTests.LiveServerTests FerryTests.AbuseTests
+  FerryTests.SchemathesisTests FerryTests.ClusterTests FerryTests.CrashRecoveryTests FerryTests.DolbyCorpusTests
+  MediaTests.MasterTests HTTPServerTests.TLSListenerTests FerryTests.AnalyzeMemoryTests MediaTests.TruncatedInputTests
+  TransferTests.S3MultipartTests MediaTests.EnhanceJobTests FerryTests.ClientCommandTests MediaTests.MediaOnS3Tests
+  FerryTests.AbuseTests TransferTests.S3IntegrationTests MediaTests.AnalyzeJobTests HTTPServerTests.LiveServerTests
 )
 
 mapfile -t suites < <("$bin" --testing-library swift-testing --list-tests 2>/dev/null | sed 's|/.*||' | sort -u |
