@@ -49,21 +49,26 @@ public struct FrameAnalysis: Sendable {
     duration = Double(samples.count) / Double(Self.sampleRate)
   }
 
-  /// Analyses the raw little-endian float samples (mono, `sampleRate`) of the file at `path`, read a minute at
-  /// a time: hours of audio never sit in memory, only their frames (24 bytes per 20 ms). Nil when unreadable.
+  /// Analyses the raw little-endian float samples (mono, `sampleRate`) of the file at `path`, read ten seconds
+  /// at a time: hours of audio never sit in memory, only their frames (24 bytes per 20 ms). Nil when unreadable.
   public init?(file path: String) {
     guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
     defer { try? handle.close() }
     var computer = FrameComputer()
     var frames: [Frame] = []
+    // Sized once from the file: grown by doubling, six hours' frames (35 MB) would have been copied into a
+    // buffer twice their size, both alive for the copy.
+    if let size = try? handle.seekToEnd(), (try? handle.seek(toOffset: 0)) != nil {
+      frames.reserveCapacity(max(0, (Int(size) / 4 - Self.frameLength) / Self.hop + 1))
+    }
     var buffer: [Float] = []
     var consumed = 0
-    let chunk = 60 * Self.sampleRate
+    let chunk = 10 * Self.sampleRate
+    buffer.reserveCapacity(chunk + Self.frameLength)
     while true {
       let data = handle.readData(ofLength: chunk * 4)
-      let fresh: [Float] = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-      buffer += fresh
-      consumed += fresh.count
+      data.withUnsafeBytes { buffer.append(contentsOf: $0.bindMemory(to: Float.self)) }
+      consumed += data.count / 4
       let available = max(0, (buffer.count - Self.frameLength) / Self.hop + 1)
       buffer.withUnsafeBufferPointer { x in
         for f in 0..<available { frames.append(computer.frame(x, at: f * Self.hop)) }

@@ -99,7 +99,9 @@ import Testing
   /// A sine at 8 kHz mono keeps ffmpeg's part quick (2 h analyze in about 10 s here) while Ferry keeps what it
   /// keeps per second of input whatever the rate: ten loudness blocks and a peak a second, and the sampled
   /// windows of the spectrum (per sample). Before the logs and windows were streamed, the 2 h input peaked
-  /// 29 MiB above the 20 min one; now about 5.
+  /// 29 MiB above the 20 min one; then about 5. The speech/music classifier (issue 23) keeps its features of
+  /// every 20 ms frame (a 32-byte `FrameAnalysis.Frame`, 1.6 kB a second) until it has classified the input:
+  /// 9.2 MiB for the 100 minutes more, allowed on top.
   @Test(.timeLimit(.minutes(3)))
   func analyzeMemory_barelyGrowsWithTheInputsLength() async throws {
     let short = try await Self.analyze(
@@ -110,7 +112,9 @@ import Testing
     print("analyze memory, 2 h at 8 kHz mono: \(long)")
     #expect(Self.duration(short.result) == 1200 && Self.duration(long.result) == 7200)
     let growth = (long.ferryPeak - long.ferryBefore) - (short.ferryPeak - short.ferryBefore)
-    #expect(growth <= 12 * 1024, "Ferry's peak grew \(growth / 1024) MiB from 20 min to 2 h of input")
+    let classifierFrames = 32 * 50 * 6000 / 1024
+    #expect(
+      growth <= 12 * 1024 + classifierFrames, "Ferry's peak grew \(growth / 1024) MiB from 20 min to 2 h of input")
     #expect(long.ferryPeak <= 128 * 1024, "\(long)")
   }
 
