@@ -136,12 +136,16 @@ public struct EnhanceAnalysis: Sendable, Equatable {
           }
         }
       }
-      // Hum is steady and speech is not: judge the lines in the quietest third of the spectra (the pauses),
-      // where speech does not fill the neighbourhoods.
-      let quietest = spectra.sorted { $0.energy < $1.energy }.prefix(max(1, spectra.count / 3))
+      // Hum is steady and speech is not: judge each line in the third of the spectra where its band (the line
+      // and its neighbours together, so the choice favours neither) is quietest: the pauses, for that band.
+      let kept = max(1, spectra.count / 3)
       var power = [Double](repeating: 0, count: frequencies.count)
-      for spectrum in quietest {
-        for index in power.indices { power[index] += spectrum.power[index] }
+      for base in stride(from: 0, to: frequencies.count, by: 3) {
+        func band(_ p: [Double]) -> Double { p[base] + p[base + 1] + p[base + 2] }
+        let quiet = spectra.sorted { band($0.power) < band($1.power) }
+        for spectrum in quiet.prefix(kept) {
+          for index in base..<(base + 3) { power[index] += spectrum.power[index] }
+        }
       }
       var best: (f0: Double, harmonics: [Int], distinct: Int)?
       for (candidate, f0) in [50.0, 60.0].enumerated() {
@@ -155,7 +159,7 @@ public struct EnhanceAnalysis: Sendable, Equatable {
           let line = power[base]
           let neighbours = (power[base + 1] + power[base + 2]) / 2
           // A line of at least -100 dBFS (Goertzel power of amplitude a over n samples is (a n / 2)^2).
-          let amplitude = 2 * (line / Double(quietest.count)).squareRoot() / Double(EnhanceAnalysis.blockLength)
+          let amplitude = 2 * (line / Double(kept)).squareRoot() / Double(EnhanceAnalysis.blockLength)
           guard amplitude >= 1e-5, line >= EnhanceAnalysis.lineRatio * neighbours else { continue }
           guard k <= 3 || present.contains(where: { $0 >= k - 3 }) else { continue }
           present.append(k)
