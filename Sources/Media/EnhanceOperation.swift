@@ -60,7 +60,10 @@ struct EnhanceWork {
     let outputFile = context.workDirectory + "/" + outputName
     var (gain, ceiling) = EnhanceCommand.plan(measured: before, settings: settings)
     var after = before
-    for round in 0..<3 {
+    // The gain correction follows the measured slope (loudness per dB of gain): with the compressor before the
+    // limiter a dB of gain brings less than a dB of loudness, and a plain step would stop short.
+    var previous: (gain: Double, integrated: Double)?
+    for round in 0..<4 {
       after = try finish(
         cleans: cleans, input: inputFile, output: outputName, gain: gain, ceiling: ceiling, info: info, format: format,
         span: span, context: context, share: round == 0 ? 60...80 : 80...84)
@@ -69,7 +72,14 @@ struct EnhanceWork {
       let loudnessOK = settings.targetLevel.map { abs(after.integrated - $0) <= Self.tolerance } ?? true
       if peakOK && (loudnessOK || before.integrated <= -70) { break }
       if !peakOK { ceiling = (ceiling ?? settings.peakLimit) - (peak - settings.peakLimit) - 0.2 }
-      if !loudnessOK, let target = settings.targetLevel { gain += target - after.integrated }
+      if !loudnessOK, let target = settings.targetLevel {
+        var slope = 1.0
+        if let previous, abs(gain - previous.gain) > 0.05 {
+          slope = min(max((after.integrated - previous.integrated) / (gain - previous.gain), 0.3), 1)
+        }
+        previous = (gain, after.integrated)
+        gain += (target - after.integrated) / slope
+      }
     }
     for clean in cleans { try? FileManager.default.removeItem(atPath: context.workDirectory + "/" + clean) }
 

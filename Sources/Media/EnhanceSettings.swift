@@ -76,7 +76,7 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
     let speech = contentType != "music"
     return EnhanceSettings(
       contentType: contentType, targetLevel: target, peakLimit: -1, peakReference: .truePeak,
-      noiseReduction: speech ? noiseAmounts["medium"] : nil, highPass: speech ? 80 : nil, humReduction: false,
+      noiseReduction: speech ? noiseAmounts["max"] : nil, highPass: speech ? 80 : nil, humReduction: false,
       rangeControl: nil, sibilanceReduction: nil, speechIsolation: nil, clickReduction: nil, plosiveReduction: nil,
       dynamicEQ: nil, region: nil)
   }

@@ -455,3 +455,49 @@ extension EnhanceQualityTests {
     #expect(abs(restChange) <= 1, "speech elsewhere changed \(restChange) dB")
   }
 }
+
+extension EnhanceQualityTests {
+  @Test func thePodcastTarget_isMetWithoutPumping() async throws {
+    defer { harness.pool.stop() }
+    try await makeSpeech()
+    // Quiet speech (the fixture 14 dB down) raised to -16 LKFS: the compressor takes the peaks before the limiter.
+    try await blocking { [self] in
+      try QualityAudio.ffmpeg([
+        "-i", path("in/speech.wav"), "-af", "volume=-14dB", "-c:a", "pcm_f32le", path("in/quiet.wav"),
+      ])
+    }
+    let (job, processing) = try await run(
+      #"{"input": "dlb://in/quiet.wav", "output": "dlb://out/podcast.wav", "content": {"type": "podcast"}, "audio": {"noise": {"reduction": {"enable": false}}, "filter": {"high_pass": {"enable": false}}}}"#
+    )
+    let measured = try await blocking { [self] in
+      try LoudnessMeter(tools: harness.tools).measure(path("out/podcast.wav"))
+    }
+    let after = try #require(measured)
+    #expect(abs(after.integrated - -16) <= 0.5, "\(after.integrated) LKFS")
+    #expect(after.truePeak <= -1, "\(after.truePeak) dBTP")
+    // With noise reduction and the high-pass off, pass 1 changes nothing: the limiter's gain reduction is the
+    // output against the input through the same gain and compressor (10 ms frames of speech).
+    let gain = try #require(processing["gain_db"] as? Double, "\(job.result ?? "")")
+    try await blocking { [self] in
+      try QualityAudio.ffmpeg([
+        "-i", path("in/quiet.wav"), "-af",
+        "volume=\(gain)dB,acompressor=threshold=0.316:ratio=2.5:attack=5:release=120:knee=4", "-c:a", "pcm_f32le",
+        path("in/prelimit.wav"),
+      ])
+    }
+    let pre = try await blocking { [self] in try QualityAudio.samples(path("in/prelimit.wav"), rate: 48000) }
+    let post = try await blocking { [self] in try QualityAudio.samples(path("out/podcast.wav"), rate: 48000) }
+    let frames = min(pre.count, post.count) / 480
+    let levels = (0..<frames).map { QualityAudio.level(pre, ($0 * 480)..<($0 * 480 + 480)) }
+    let loudest = levels.max() ?? 0
+    var speech = 0
+    var limited = 0
+    for k in 0..<frames where levels[k] > loudest - 40 {
+      speech += 1
+      if levels[k] - QualityAudio.level(post, (k * 480)..<(k * 480 + 480)) > 1 { limited += 1 }
+    }
+    let share = Double(limited) / Double(max(speech, 1))
+    print("podcast: \(after.integrated) LKFS, \(after.truePeak) dBTP, limiter over 1 dB on \(share * 100)% of speech")
+    #expect(share <= 0.1, "the limiter took over 1 dB on \(share * 100)% of the speech")
+  }
+}

@@ -23,7 +23,7 @@ import Testing
   @Test func aMinimalRequest_getsTheDefaultsOfOther() throws {
     let s = try settings(#"{"input": "dlb://a", "output": "dlb://b"}"#)
     #expect(s == EnhanceSettings.defaults(for: "other"))
-    #expect(s.targetLevel == -24 && s.peakLimit == -1 && s.noiseReduction == 12 && s.highPass == 80)
+    #expect(s.targetLevel == -24 && s.peakLimit == -1 && s.noiseReduction == 30 && s.highPass == 80)
   }
 
   @Test func contentTypes_chooseTheirTargets_andMusicIsNotDenoised() throws {
@@ -38,7 +38,7 @@ import Testing
     var other = EnhanceSettings.defaults(for: "other")
     other.contentType = "speech"
     #expect(speech == other)
-    #expect(speech.targetLevel == -24 && speech.noiseReduction == 12 && speech.highPass == 80)
+    #expect(speech.targetLevel == -24 && speech.noiseReduction == 30 && speech.highPass == 80)
     #expect(refusal(#"{"content": {"type": "Speech"}}"#)?.hasPrefix(#"content.type: unsupported "Speech""#) == true)
     // Refusals list the documented types only.
     let listed = refusal(#"{"content": {"type": "dash"}}"#)?.split(separator: ";").last ?? ""
@@ -126,7 +126,7 @@ import Testing
     // afftdn's 25 ms delay is taken out: padded at the end, trimmed at the start.
     #expect(
       chain.suffix(5) == [
-        "apad=pad_len=1200", "afftdn=nr=12:nf=-42", "atrim=start_sample=1200", "asetpts=PTS-STARTPTS",
+        "apad=pad_len=1200", "afftdn=nr=20:nf=-42", "atrim=start_sample=1200", "asetpts=PTS-STARTPTS",
         "acompressor=threshold=-24dB:ratio=1.5:attack=10:release=200",
       ])
     // No hum found: no notch at all.
