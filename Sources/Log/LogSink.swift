@@ -32,11 +32,15 @@ public final class BufferedFileLogSink: LogSink, @unchecked Sendable {
   }
 
   public func write(_ line: [UInt8], urgent: Bool) {
+    // The writer starts with the first line that waits for it: an urgent line is written at once and starts
+    // nothing (a process whose first line was a warning never started the writer, and its info lines then
+    // waited for the next warning or the end).
     let (firstOfBatch, startWriter) = state.withLock { state -> (Bool, Bool) in
       let first = state.pending.isEmpty
       state.pending.append(contentsOf: line)
-      defer { state.writerStarted = true }
-      return (first, !state.writerStarted)
+      let start = !urgent && !state.writerStarted
+      if start { state.writerStarted = true }
+      return (first, start)
     }
     if urgent {
       flush()

@@ -8,23 +8,113 @@ import Foundation
 /// while a second ffmpeg measures the encoded audio as it comes; pass 2 is repeated with a corrected gain or
 /// ceiling when it missed (the limiter can take some loudness).
 public enum EnhanceCommand {
-  /// Pass 1's filters, in processing order: clean (high-pass, hum, noise), then shape (de-ess, compression).
-  public static func cleanFilters(_ settings: EnhanceSettings) -> [String] {
+  /// The noise reducer a job uses.
+  public enum Denoiser: String, Sendable {
+    /// DeepFilterNet3 in Swift, between a decoding and a measuring ffmpeg.
+    case neural = "deepfilternet3"
+    /// ffmpeg's `afftdn` with the noise floor measured from the file.
+    case afftdn
+  }
+
+  /// `afftdn`'s delay in samples at `rate`: half its 50 ms window (measured by cross-correlation: 1200 at
+  /// 48 kHz, 1102 at 44.1 kHz, 800 at 32 kHz, 400 at 16 kHz, 2400 at 96 kHz; at most a sample off elsewhere).
+  static func afftdnLatency(rate: Int) -> Int { Int((0.05 * Double(rate)).rounded(.toNearestOrEven)) / 2 }
+
+  /// Pass 1's filters before the noise reduction: high-pass and the hum notches (narrow, at the mains
+  /// fundamental and the harmonics the analysis found standing out; none when no hum was found).
+  public static func preFilters(_ settings: EnhanceSettings, analysis: EnhanceAnalysis?) -> [String] {
     var chain: [String] = []
     if let frequency = settings.highPass { chain.append("highpass=f=\(number(frequency))") }
-    if settings.humReduction {
-      // Notch 50 and 60 Hz mains and their first harmonics (whichever is present, the other costs nothing).
-      for frequency in [50, 60, 100, 120, 150, 180] {
-        chain.append("bandreject=f=\(frequency):width_type=q:w=8")
+    if settings.humReduction, let analysis, let f0 = analysis.humFundamental {
+      // Double precision: a 2 Hz notch at 50 Hz is out of reach of single-precision biquad coefficients.
+      chain.append("aformat=sample_fmts=dbl")
+      for k in analysis.humHarmonics {
+        chain.append("bandreject=f=\(number(f0 * Double(k))):width_type=h:w=\(number(humWidth))")
       }
     }
-    if let reduction = settings.noiseReduction { chain.append("afftdn=nr=\(number(reduction)):nf=-40") }
+    return chain
+  }
+
+  /// The most `afftdn` takes out, dB (`high`): past it, it eats quiet speech; the neural denoiser's `max`
+  /// (no limit) is the default, and without it the default is this.
+  static let afftdnMaximum = 20.0
+
+  /// Width of each hum notch, Hz (mains drifts by a few tenths of a hertz; speech loses nothing audible).
+  static let humWidth = 3.0
+
+  /// Pass 1's filters after the noise reduction (and `afftdn` itself when it is the denoiser, with its delay
+  /// taken out): clicks, plosives, dynamic EQ, de-essing, compression. None of these delays the audio.
+  public static func postFilters(
+    _ settings: EnhanceSettings, analysis: EnhanceAnalysis?, denoiser: Denoiser?, rate: Int = 48000
+  ) -> [String] {
+    var chain: [String] = []
+    if denoiser == .afftdn, let limit = settings.attenuationLimit {
+      let floor = analysis?.noiseFloor ?? -50
+      let n = afftdnLatency(rate: rate)
+      chain += [
+        "apad=pad_len=\(n)", "afftdn=nr=\(number(min(limit, afftdnMaximum))):nf=\(number(floor))",
+        "atrim=start_sample=\(n)", "asetpts=PTS-STARTPTS",
+      ]
+    }
+    if let amount = settings.clickReduction {
+      // adeclick's threshold: 8 (only the plainest clicks) at 0 down to 2 (its default) at 100.
+      chain.append("adeclick=t=\(number(8 - amount / 100 * 6))")
+    }
+    if let amount = settings.plosiveReduction {
+      // A low shelf under 120 Hz that cuts only while the band around 80 Hz bursts past the speech's own low
+      // end (a shelf at 0 dB is no filter: the rest passes untouched, with no delay).
+      chain.append(
+        "adynamicequalizer=dfrequency=80:dqfactor=0.7:tfrequency=120:tqfactor=0.7:tftype=lowshelf"
+          + ":threshold=\(amplitude(plosiveThreshold(analysis))):ratio=\(number(4 + amount / 100 * 16))"
+          + ":attack=1:release=60:mode=cut")
+    }
+    if settings.dynamicEQ == true {
+      // Harshness: the 3.5 kHz band cut (gently: ffmpeg 5.1's ratio acts hard, and its range does not bound
+      // it) only while it stands out of the speech (a threshold 14 dB under the speech level measured).
+      let level = analysis?.loudLevel ?? -20
+      let speech = level.isFinite ? level : -20
+      chain.append(
+        "adynamicequalizer=dfrequency=3500:dqfactor=1.5:tfrequency=3500:tqfactor=1.5"
+          + ":threshold=\(amplitude(pow(10, (speech - 14) / 20))):ratio=1.2:attack=5:release=100:mode=cut")
+    }
     if let amount = settings.sibilanceReduction { chain.append("deesser=i=\(number(amount / 100))") }
     if let amount = settings.rangeControl {
       // 0-100 maps to ratios 1.5:1 to 6:1 over a -24 dB threshold.
       chain.append("acompressor=threshold=-24dB:ratio=\(number(1.5 + amount / 100 * 4.5)):attack=10:release=200")
     }
     return chain
+  }
+
+  /// The plosive filter's detection threshold (adynamicequalizer takes a linear amplitude): 6 dB under the
+  /// speech level (the loudest 10% of 20 ms frames, RMS), above a voice's own low end; -30 dBFS when nothing
+  /// was measured.
+  static func plosiveThreshold(_ analysis: EnhanceAnalysis?) -> Double {
+    let level = analysis?.loudLevel ?? -20
+    return pow(10, ((level.isFinite ? level : -20) - 6) / 20)
+  }
+
+  /// The whole of pass 1's filters when one ffmpeg does it (no neural denoiser).
+  public static func cleanFilters(
+    _ settings: EnhanceSettings, analysis: EnhanceAnalysis? = nil, denoiser: Denoiser? = nil, rate: Int = 48000
+  ) -> [String] {
+    preFilters(settings, analysis: analysis) + postFilters(settings, analysis: analysis, denoiser: denoiser, rate: rate)
+  }
+
+  /// The decoding ffmpeg in front of the neural denoiser: one piece of the input (from `start`, `length`
+  /// seconds) through the pre-filters, as 48 kHz float PCM of `channels` channels to descriptor 3.
+  public static func decodeArguments(
+    input: String, start: Double?, length: Double?, channels: Int, settings: EnhanceSettings,
+    analysis: EnhanceAnalysis?
+  ) -> [String] {
+    var arguments = ["-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "error", "-progress", "pipe:1"]
+    if let start { arguments += ["-ss", number(start)] }
+    if let length { arguments += ["-t", number(length)] }
+    arguments += MediaTools.safeInput + ["-i", input, "-map", "0:a:0"]
+    let chain = preFilters(settings, analysis: analysis) + ["aresample=\(DeepFilter.sampleRate)"]
+    return arguments + [
+      "-af", chain.joined(separator: ","), "-ac", String(channels), "-ar", String(DeepFilter.sampleRate), "-c:a",
+      "pcm_f32le", "-f", "f32le", "pipe:3",
+    ]
   }
 
   /// Pass 1 for one piece of the input (`MediaPieces`; the whole input is one piece when short): clean it,
@@ -34,13 +124,21 @@ public enum EnhanceCommand {
   /// true peaks of the piece's own part to stderr (`astats@sp`, `astats@tp`; true peaks 4x oversampled as
   /// analyze does). Pieces run in parallel and combine exactly (`LoudnessMath`); names are plain (ffmpeg runs
   /// in the work directory).
+  ///
+  /// With `raw` (a channel count), the input is the neural denoiser's output on stdin (48 kHz float PCM,
+  /// already decoded, pre-filtered and cut to the piece) and only the post-filters run here.
   public static func cleanArguments(
     input: String, start: Double?, length: Double?, warm: Double, inputRate: Int, clean: String, log: String,
-    settings: EnhanceSettings, rate: Int
+    settings: EnhanceSettings, rate: Int, analysis: EnhanceAnalysis? = nil, denoiser: Denoiser? = nil,
+    raw: Int? = nil
   ) -> [String] {
-    cleanArguments(
+    let filters =
+      raw == nil
+      ? cleanFilters(settings, analysis: analysis, denoiser: denoiser, rate: inputRate)
+      : postFilters(settings, analysis: analysis, denoiser: denoiser)
+    return cleanArguments(
       input: input, start: start, length: length, warm: warm, inputRate: inputRate, clean: clean, log: log,
-      filters: cleanFilters(settings), rate: rate)
+      filters: filters, rate: rate, raw: raw)
   }
 
   /// Pass 1 as above with any filter chain `filters` (mastering's profiles use it; an empty chain only
@@ -48,12 +146,21 @@ public enum EnhanceCommand {
   /// always limits in pass 2 and checks the true peak of what it encoded, so it skips the 4x oversampling.
   public static func cleanArguments(
     input: String, start: Double?, length: Double?, warm: Double, inputRate: Int, clean: String, log: String,
-    filters: [String], rate: Int, truePeak: Bool = true
+    filters: [String], rate outputRate: Int, raw: Int? = nil, truePeak: Bool = true
   ) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
-    if let start { arguments += ["-ss", number(start)] }
-    if let length { arguments += ["-t", number(length)] }
-    arguments += MediaTools.safeInput + ["-i", input]
+    var inputRate = inputRate
+    if let raw {
+      arguments += [
+        "-protocol_whitelist", "pipe", "-f", "f32le", "-ar", String(DeepFilter.sampleRate), "-ac", String(raw), "-i",
+        "pipe:0",
+      ]
+      inputRate = DeepFilter.sampleRate
+    } else {
+      if let start { arguments += ["-ss", number(start)] }
+      if let length { arguments += ["-t", number(length)] }
+      arguments += MediaTools.safeInput + ["-i", input]
+    }
     let measured =
       filters + [
         "ebur128=metadata=1", "ametadata=mode=print:file=\(AnalyzeCommand.quoted(log))", "asplit=2[w][p]",
@@ -72,7 +179,8 @@ public enum EnhanceCommand {
       ]
       : ["[0:a:0]" + measured.joined(separator: ","), "[w]\(trim)anull[out]", "[p]\(trim)" + samplePeak]
     return arguments + [
-      "-filter_complex", graph.joined(separator: ";"), "-map", "[out]", "-ar", String(rate), "-c:a", "pcm_f32le",
+      "-filter_complex", graph.joined(separator: ";"), "-map", "[out]", "-ar", String(outputRate), "-c:a",
+      "pcm_f32le",
       "-f", "wav", clean,
     ]
   }
@@ -107,17 +215,34 @@ public enum EnhanceCommand {
   /// ffmpeg to measure at the same time (`checkArguments`): the check then costs no time of its own.
   public static func finishArguments(
     cleans: [String], input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
-    format: OutputFormat, check: String? = nil, limiter: LimiterTiming = .enhance
+    format: OutputFormat, video span: (start: Double, end: Double?) = (0, nil), check: String? = nil,
+    limiter: LimiterTiming = .enhance, compress: Bool = true
   ) -> [String] {
     var arguments = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
     for clean in cleans { arguments += MediaTools.safeInput + ["-i", clean] }
     let keepVideo = format.keepsVideo && info.hasVideo
-    if keepVideo { arguments += MediaTools.safeInput + ["-i", input] }
+    if keepVideo {
+      // The video of the span processed (`input.region`), cut where the audio was.
+      if span.start > 0 { arguments += ["-ss", number(span.start)] }
+      if let end = span.end, span.start > 0 || end < (info.duration ?? .infinity) {
+        arguments += ["-t", number(end - span.start)]
+      }
+      arguments += MediaTools.safeInput + ["-i", input]
+    }
     var chain = ["volume=\(number(gain))dB"]
     if let ceiling {
+      // Gentle compression of the peaks first, so the limiter only catches what is left (no pumping): 2.5:1
+      // from 8 dB under the ceiling, soft knee, slow enough to leave syllables their shape (enhance; a
+      // mastering profile brings its own dynamics and asks for none here). Then the limiter, its look-ahead
+      // compensated (`latency`), so the output lines up with the input.
+      if compress {
+        chain.append(
+          "acompressor=threshold=\(number(pow(10, (ceiling - compressionHeadroom) / 20))):ratio=2.5:attack=5"
+            + ":release=120:knee=4")
+      }
       chain.append(
         "alimiter=limit=\(number(pow(10, ceiling / 20))):level=false:attack=\(number(limiter.attack)):"
-          + "release=\(number(limiter.release))")
+          + "release=\(number(limiter.release)):latency=1")
     }
     let joined = cleans.count > 1 ? ["concat=n=\(cleans.count):v=0:a=1"] : []
     let sources = cleans.indices.map { "[\($0):a:0]" }.joined()
@@ -132,6 +257,9 @@ public enum EnhanceCommand {
     }
     return arguments + ["-f", format.muxer, output]
   }
+
+  /// How far under the limiter's ceiling the peak compressor starts, dB.
+  static let compressionHeadroom = 8.0
 
   /// A muxer that can stream the format's encoded audio down a pipe (and its demuxer's name), or nil when the
   /// output is measured after it is written (PCM: quick to read back).
@@ -162,6 +290,9 @@ public enum EnhanceCommand {
   }
 
   /// A filter argument: whole numbers without a fraction, others to three decimals.
+  /// A linear amplitude for a filter argument, to six significant digits (quiet inputs have small ones).
+  static func amplitude(_ value: Double) -> String { String(format: "%.6g", value) }
+
   static func number(_ value: Double) -> String {
     value == value.rounded() ? String(Int(value)) : String((value * 1000).rounded() / 1000)
   }

@@ -39,10 +39,21 @@ struct EnhanceWork {
     let info = try MediaSteps.probe(inputFile, tools: tools, context: context)
     let format = OutputFormat.choose(outputName: JobTransfers.fileName(of: output), inputFormat: info.formatName)
     let rate = EnhanceCommand.sampleRate(info: info, format: format)
+    let span = Self.span(settings.region, info: info)
+    let denoiser: EnhanceCommand.Denoiser? =
+      settings.attenuationLimit == nil ? nil : tools.denoiser == nil ? .afftdn : .neural
+
+    // The input's noise floor, speech level and hum, when a stage needs them.
+    var analysis: EnhanceAnalysis?
+    if settings.humReduction || denoiser == .afftdn || settings.plosiveReduction != nil || settings.dynamicEQ == true {
+      analysis = try analyze(inputFile, span: span, context: context)
+    }
 
     // Pass 1: clean and measure, in pieces on all cores for long inputs.
+    // A region is read as cut; without one the input is read to its end, whatever its header claims.
     let (cleans, before) = try clean(
-      inputFile, info: info, settings: settings, rate: rate, context: context)
+      inputFile, info: info, chain: .enhance(settings, analysis: analysis, denoiser: denoiser), from: span.start,
+      to: settings.region == nil ? nil : span.end, rate: rate, context: context)
 
     // Pass 2, checked: gain and limiter, measuring the encoded result as it is written; corrected once or
     // twice when it missed.
@@ -50,22 +61,79 @@ struct EnhanceWork {
     let outputFile = context.workDirectory + "/" + outputName
     var (gain, ceiling) = EnhanceCommand.plan(measured: before, settings: settings)
     var after = before
-    for round in 0..<3 {
+    // The gain correction follows the measured slope (loudness per dB of gain): with the compressor before the
+    // limiter a dB of gain brings less than a dB of loudness, and a plain step would stop short.
+    var previous: (gain: Double, integrated: Double)?
+    for round in 0..<4 {
       after = try finish(
         cleans: cleans, input: inputFile, output: outputName, gain: gain, ceiling: ceiling, info: info, format: format,
-        context: context, share: round == 0 ? 60...80 : 80...84)
+        span: span, context: context, share: round == 0 ? 60...80 : 80...84)
       let peak = settings.peakReference == .sample ? after.samplePeak : after.truePeak
       let peakOK = peak <= settings.peakLimit + 0.05
       let loudnessOK = settings.targetLevel.map { abs(after.integrated - $0) <= Self.tolerance } ?? true
       if peakOK && (loudnessOK || before.integrated <= -70) { break }
       if !peakOK { ceiling = (ceiling ?? settings.peakLimit) - (peak - settings.peakLimit) - 0.2 }
-      if !loudnessOK, let target = settings.targetLevel { gain += target - after.integrated }
+      if !loudnessOK, let target = settings.targetLevel {
+        var slope = 1.0
+        if let previous, abs(gain - previous.gain) > 0.05 {
+          slope = min(max((after.integrated - previous.integrated) / (gain - previous.gain), 0.3), 1)
+        }
+        previous = (gain, after.integrated)
+        gain += (target - after.integrated) / slope
+      }
     }
     for clean in cleans { try? FileManager.default.removeItem(atPath: context.workDirectory + "/" + clean) }
 
     try transfers.deliver(
       file: outputFile, to: output, field: "output", contentType: format.contentType, context: context, share: 85...99)
-    return Self.result(settings: settings, before: before, after: after, gain: gain, version: tools.version)
+    return Self.result(
+      settings: settings, before: before, after: after, gain: gain, version: tools.version, denoiser: denoiser,
+      analysis: analysis, span: span)
+  }
+
+  /// The span of the input processed (`input.region`, within the input), seconds; `end` nil: to the end of an
+  /// input of unknown length.
+  static func span(_ region: MediaRegion?, info: MediaInfo) -> (start: Double, end: Double?) {
+    let total = info.duration ?? info.audioDuration
+    guard let region else { return (0, total) }
+    let end = [region.end, total].compactMap { $0 }.min()
+    let start = min(region.start, end ?? region.start)
+    return (start, end)
+  }
+
+  /// The analysis pass: a mono 48 kHz decode of the span streamed through `EnhanceAnalysis` (bounded memory).
+  func analyze(_ input: String, span: (start: Double, end: Double?), context: JobContext) throws(JobFailure)
+    -> EnhanceAnalysis
+  {
+    var arguments = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
+    if span.start > 0 { arguments += ["-ss", EnhanceCommand.number(span.start)] }
+    if let end = span.end { arguments += ["-t", EnhanceCommand.number(end - span.start)] }
+    arguments +=
+      MediaTools.safeInput + [
+        "-i", input, "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-c:a", "pcm_f32le", "-f", "f32le", "pipe:3",
+      ]
+    let decode = arguments
+    let pipe = try PCMStream.pipe()
+    let accumulator = EnhanceAnalysis.Accumulator(expectedSeconds: (span.end ?? 600) - span.start)
+    let outcome = LockedBox<Result<ProcessRunner.Exit, JobFailure>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Thread.detachNewThread { [tools] in
+      defer { done.signal() }
+      do throws(JobFailure) {
+        let exit = try MediaSteps.ffmpeg(
+          decode, tools: tools, duration: nil, context: context, share: 30...30, reports: false, fd3: pipe.write)
+        outcome.withLock { $0 = .success(exit) }
+      } catch {
+        outcome.withLock { $0 = .failure(error) }
+      }
+    }
+    PCMStream.read(pipe.read) { block in
+      accumulator.feed(block)
+      return true
+    }
+    done.wait()
+    if case .failure(let error)? = outcome.withLock({ $0 }) { throw error }
+    return accumulator.result()
   }
 
   /// Later pieces of pass 1 start this much early: the noise reduction's estimate, the high-pass and the 3 s
@@ -74,38 +142,64 @@ struct EnhanceWork {
 
   /// Pass 1: the cleaned audio as float WAVs (plain names in the work directory, in order) and its loudness,
   /// combined exactly from the pieces' series and peaks.
-  func clean(_ input: String, info: MediaInfo, settings: EnhanceSettings, rate: Int, context: JobContext)
-    throws(JobFailure) -> (cleans: [String], measured: LoudnessSummary)
-  {
-    try clean(
-      input, info: info, filters: EnhanceCommand.cleanFilters(settings), rate: rate, context: context)
+  /// What pass 1 runs: enhance's chain (its settings, the input's analysis, the denoiser: the neural one runs
+  /// in Ferry, between a decoding ffmpeg and the measuring one), or any filter chain in one ffmpeg
+  /// (mastering's profiles; an empty chain only measures and converts).
+  enum CleanChain {
+    case enhance(EnhanceSettings, analysis: EnhanceAnalysis?, denoiser: EnhanceCommand.Denoiser?)
+    case filters([String])
   }
 
-  /// Pass 1 with any filter chain, over the input from `from` to `to` seconds (nil: its end), its work files
-  /// named `<prefix>-<piece>.wav`; progress goes to `share` (nil: none, for passes run side by side).
+  /// Pass 1 over the input from `from` to `to` seconds (nil: to its end, read whole whatever its header
+  /// claims), its work files named `<prefix>-<piece>.wav`; progress goes to `share` (nil: none, for passes run
+  /// side by side). Without `truePeak` the sample peak stands in for the true peak (the caller checks what it
+  /// encoded instead).
   func clean(
-    _ input: String, info: MediaInfo, filters: [String], from: Double = 0, to: Double? = nil, rate: Int,
+    _ input: String, info: MediaInfo, chain: CleanChain, from: Double = 0, to: Double? = nil, rate: Int,
     prefix: String = "clean", share: ClosedRange<Int>? = 30...60, truePeak: Bool = true, context: JobContext
   ) throws(JobFailure) -> (cleans: [String], measured: LoudnessSummary) {
-    // An input of unknown length is one piece (0 to 0: `single` reads it whole).
+    // An input of unknown length is one piece (from to from: `whole` reads it to its end).
     let end = to ?? max(from, info.duration ?? info.audioDuration ?? 0)
     let pieces = MediaPieces.split(from: from, to: end, warmUp: Self.warmUp)
     let inputRate = info.sampleRate ?? 48000
+    let channels = min(max(info.channels ?? 2, 1), MediaTools.maxChannels)
     let outputs = try MediaPieces.run(pieces) { piece throws(JobFailure) -> (String, String, Double, Double) in
       let clean = "\(prefix)-\(piece.index).wav"
       let log = "\(prefix)-\(piece.index).txt"
       // The whole input in one piece is read to its end, whatever its header claims.
       let whole = pieces.count == 1 && to == nil
-      let arguments = EnhanceCommand.cleanArguments(
-        input: input, start: piece.from == 0 ? nil : piece.from, length: whole ? nil : piece.to - piece.from,
-        warm: piece.warm, inputRate: inputRate, clean: clean, log: log, filters: filters, rate: rate,
-        truePeak: truePeak)
+      let start = piece.from == 0 ? nil : piece.from
+      let length = whole ? nil : piece.to - piece.from
+      let duration = whole ? info.duration : piece.to - piece.from
       // Only the first piece reports progress (they run at the same pace).
       let reports = piece.index == 0 && share != nil
-      let exit = try MediaSteps.ffmpeg(
-        arguments, tools: tools, duration: whole ? info.duration : piece.to - piece.from, context: context,
-        share: reports ? share! : 0...0, reports: reports, in: context.workDirectory)
-      // Without the true peak measured, the sample peak stands in for it (the caller asked not to need it).
+      let exit: ProcessRunner.Exit
+      switch chain {
+      case .enhance(let settings, let analysis, .neural?):
+        guard let filter = tools.denoiser, let limit = settings.attenuationLimit else {
+          throw JobFailure(.internalError, "the neural denoiser was chosen without a model or a limit")
+        }
+        exit = try denoise(
+          input, start: start, length: length, channels: channels, filter: filter, limit: limit, settings: settings,
+          analysis: analysis, duration: duration, reports: reports, context: context,
+          measure: EnhanceCommand.cleanArguments(
+            input: input, start: nil, length: nil, warm: piece.warm, inputRate: inputRate, clean: clean, log: log,
+            settings: settings, rate: rate, analysis: analysis, denoiser: .neural, raw: channels))
+      case .enhance(let settings, let analysis, let denoiser):
+        exit = try MediaSteps.ffmpeg(
+          EnhanceCommand.cleanArguments(
+            input: input, start: start, length: length, warm: piece.warm, inputRate: inputRate, clean: clean,
+            log: log, settings: settings, rate: rate, analysis: analysis, denoiser: denoiser),
+          tools: tools, duration: duration, context: context, share: reports ? share! : 0...0, reports: reports,
+          in: context.workDirectory)
+      case .filters(let filters):
+        exit = try MediaSteps.ffmpeg(
+          EnhanceCommand.cleanArguments(
+            input: input, start: start, length: length, warm: piece.warm, inputRate: inputRate, clean: clean,
+            log: log, filters: filters, rate: rate, truePeak: truePeak),
+          tools: tools, duration: duration, context: context, share: reports ? share! : 0...0, reports: reports,
+          in: context.workDirectory)
+      }
       guard let samplePeak = EnhanceCommand.reportedPeak(exit.stderr, filter: "sp"),
         let truePeak = truePeak ? EnhanceCommand.reportedPeak(exit.stderr, filter: "tp") : samplePeak
       else {
@@ -130,20 +224,117 @@ struct EnhanceWork {
     return (outputs.map(\.0), measured)
   }
 
+  /// One piece through the neural denoiser: a decoding ffmpeg (`decodeArguments`) writes 48 kHz float PCM to
+  /// a pipe, each channel runs through its own DeepFilterNet3 state here (latency trimmed, so sample n out is
+  /// sample n in), and the measuring ffmpeg (`measure`, `cleanArguments` with `raw`) reads the result on stdin.
+  /// A block at a time: memory stays bounded whatever the length.
+  func denoise(
+    _ input: String, start: Double?, length: Double?, channels: Int, filter: DeepFilter, limit: Double,
+    settings: EnhanceSettings, analysis: EnhanceAnalysis?, duration: Double?, reports: Bool, context: JobContext,
+    measure: [String]
+  ) throws(JobFailure) -> ProcessRunner.Exit {
+    _ = PCMStream.ignoreBrokenPipes
+    var states: [DeepFilterChannel] = []
+    do {
+      for _ in 0..<channels { states.append(try DeepFilterChannel(filter, limit: limit)) }
+    } catch {
+      throw JobFailure(.internalError, "the denoiser could not start: \(error)", retry: true)
+    }
+    let decoded = try PCMStream.pipe()
+    let cleaned: (read: Int32, write: Int32)
+    do {
+      cleaned = try PCMStream.pipe()
+    } catch {
+      close(decoded.read)
+      close(decoded.write)
+      throw error
+    }
+    let decode = EnhanceCommand.decodeArguments(
+      input: input, start: start, length: length, channels: channels, settings: settings, analysis: analysis)
+    let outcomes = LockedBox<[Int: Result<ProcessRunner.Exit, JobFailure>]>([:])
+    let group = DispatchGroup()
+    for (index, arguments) in [decode, measure].enumerated() {
+      group.enter()
+      Thread.detachNewThread { [tools] in
+        defer { group.leave() }
+        do throws(JobFailure) {
+          let exit = try MediaSteps.ffmpeg(
+            arguments, tools: tools, duration: duration, context: context, share: 30...60,
+            reports: reports && index == 0, in: context.workDirectory,
+            fd3: index == 0 ? decoded.write : nil, stdin: index == 1 ? cleaned.read : nil)
+          outcomes.withLock { $0[index] = .success(exit) }
+        } catch {
+          outcomes.withLock { $0[index] = .failure(error) }
+        }
+      }
+    }
+    var writing = true
+    var out: [[Float]] = Array(repeating: [], count: channels)
+    func send() {
+      let count = out.map(\.count).min() ?? 0
+      guard count > 0 else { return }
+      var interleaved = [Float](repeating: 0, count: count * channels)
+      for c in 0..<channels {
+        out[c].withUnsafeBufferPointer { channel in
+          for i in 0..<count { interleaved[i * channels + c] = channel[i] }
+        }
+        out[c].removeFirst(count)
+      }
+      if writing { writing = PCMStream.write(cleaned.write, interleaved) }
+    }
+    var held: [Float] = []
+    PCMStream.read(decoded.read) { block in
+      var samples = block
+      if !held.isEmpty {
+        samples = held + block
+        held.removeAll()
+      }
+      let whole = samples.count / channels * channels
+      if whole < samples.count { held = Array(samples[whole...]) }
+      samples.withUnsafeBufferPointer { buffer in
+        for c in 0..<channels {
+          let state = states[c]
+          var i = c
+          while i < whole {
+            state.feed(buffer[i], into: &out[c])
+            i += channels
+          }
+        }
+      }
+      send()
+      // The measuring ffmpeg gone (failed or cancelled): stop reading, so the decoder stops too.
+      return writing
+    }
+    if writing {
+      for c in 0..<channels { states[c].finish(into: &out[c]) }
+      send()
+    }
+    close(cleaned.write)
+    group.wait()
+    for index in [0, 1] {
+      if case .failure(let error)? = outcomes.withLock({ $0[index] }) { throw error }
+    }
+    guard case .success(let exit)? = outcomes.withLock({ $0[1] }) else {
+      throw JobFailure(.internalError, "the denoiser's ffmpeg did not report", retry: true)
+    }
+    return exit
+  }
+
   /// Pass 2 and the measurement of what it wrote: while ffmpeg encodes, a second ffmpeg measures the encoded
   /// audio it streams down a pipe; formats without a streamable muxer are measured afterwards.
   func finish(
     cleans: [String], input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
-    format: OutputFormat, limiter: LimiterTiming = .enhance, duration: Double? = nil, reports: Bool = true,
-    streamPCMCheck: Bool = false, context: JobContext, share: ClosedRange<Int>
+    format: OutputFormat, span: (start: Double, end: Double?) = (0, nil), limiter: LimiterTiming = .enhance,
+    compress: Bool = true, reports: Bool = true, streamPCMCheck: Bool = false, context: JobContext,
+    share: ClosedRange<Int>
   ) throws(JobFailure) -> LoudnessSummary {
-    let duration = duration ?? info.duration
+    let duration = span.end.map { $0 - span.start } ?? info.duration
     let outputFile = context.workDirectory + "/" + output
     guard let check = EnhanceCommand.checkMuxer(for: format, pcm: streamPCMCheck) else {
       try MediaSteps.ffmpeg(
         EnhanceCommand.finishArguments(
           cleans: cleans, input: input, output: output, gain: gain, ceiling: ceiling, info: info, format: format,
-          limiter: limiter),
+          video: span, limiter: limiter, compress: compress),
         tools: tools, duration: duration, context: context, share: share, reports: reports,
         in: context.workDirectory)
       return try MediaSteps.measure(outputFile, tools: tools, context: context)
@@ -171,7 +362,7 @@ struct EnhanceWork {
       try MediaSteps.ffmpeg(
         EnhanceCommand.finishArguments(
           cleans: cleans, input: input, output: output, gain: gain, ceiling: ceiling, info: info, format: format,
-          check: check.muxer, limiter: limiter),
+          video: span, check: check.muxer, limiter: limiter, compress: compress),
         tools: tools, duration: duration, context: context, share: share, reports: reports,
         in: context.workDirectory, fd3: pipe[1])
     } catch {
@@ -187,7 +378,9 @@ struct EnhanceWork {
   }
 
   static func result(
-    settings: EnhanceSettings, before: LoudnessSummary, after: LoudnessSummary, gain: Double, version: String
+    settings: EnhanceSettings, before: LoudnessSummary, after: LoudnessSummary, gain: Double, version: String,
+    denoiser: EnhanceCommand.Denoiser? = nil, analysis: EnhanceAnalysis? = nil,
+    span: (start: Double, end: Double?) = (0, nil)
   ) -> String {
     func figures(_ s: LoudnessSummary) -> JSONValue {
       func rounded(_ v: Double) -> JSONValue { v.isFinite ? .double((v * 10).rounded() / 10) : .null }
@@ -203,7 +396,29 @@ struct EnhanceWork {
     if let target = settings.targetLevel { applied["target_level"] = .double(target) }
     if let reduction = settings.noiseReduction { applied["noise_reduction_db"] = .double(reduction) }
     if let frequency = settings.highPass { applied["high_pass_hz"] = .double(frequency) }
-    if settings.humReduction { applied["hum_reduction"] = .bool(true) }
+    if settings.humReduction {
+      applied["hum_reduction"] = .bool(true)
+      // What the analysis found: the mains frequency and the harmonics notched, or null (none found).
+      applied["hum_hz"] = analysis?.humFundamental.map { .double($0) } ?? .null
+      if let harmonics = analysis?.humHarmonics, analysis?.humFundamental != nil {
+        applied["hum_harmonics"] = .array(harmonics.map { .int($0) })
+      }
+    }
+    if let denoiser {
+      applied["denoiser"] = .string(denoiser.rawValue)
+      if let limit = settings.attenuationLimit {
+        applied["attenuation_limit_db"] = limit >= 100 ? .null : .double(limit)
+      }
+      if denoiser == .afftdn, let analysis { applied["noise_floor_db"] = .double(analysis.noiseFloor) }
+    }
+    if let isolation = settings.speechIsolation { applied["speech_isolation"] = .double(isolation) }
+    if let amount = settings.clickReduction { applied["click_reduction"] = .double(amount) }
+    if let amount = settings.plosiveReduction { applied["plosive_reduction"] = .double(amount) }
+    if settings.dynamicEQ == true { applied["dynamic_eq"] = .bool(true) }
+    if settings.region != nil {
+      func r(_ v: Double) -> JSONValue { .double((v * 1000).rounded() / 1000) }
+      applied["region"] = .object(["start": r(span.start), "end": span.end.map(r) ?? .null])
+    }
     return JSONValue.object([
       "processing": .object(applied),
       "loudness": .object(["before": figures(before), "after": figures(after)]),

@@ -38,6 +38,30 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
   public var rangeControl: Double?
   /// De-essing amount 0-100; nil when off.
   public var sibilanceReduction: Double?
+  /// How far everything that is not speech is pushed down, 0-100 (`speech.isolation.amount`); nil when off.
+  /// It raises the denoiser's attenuation limit (100: no limit).
+  public var speechIsolation: Double?
+  /// Click removal amount 0-100 (`speech.click.reduction`); nil when off.
+  public var clickReduction: Double?
+  /// Plosive (low-frequency burst) reduction amount 0-100 (`speech.plosive.reduction`); nil when off.
+  public var plosiveReduction: Double?
+  /// Dynamic equalisation (`filter.dynamic_eq.enable`): harshness and boom cut only while they stand out.
+  /// Optional so that jobs stored before it existed still decode; nil is off.
+  public var dynamicEQ: Bool?
+  /// `input.region`: only that span is processed and returned; nil for the whole input.
+  public var region: MediaRegion?
+
+  /// The denoiser's attenuation limit in dB (100: none), from noise reduction and speech isolation; nil when
+  /// neither is on (or both ask for nothing).
+  public var attenuationLimit: Double? {
+    var limit: Double?
+    if let noiseReduction { limit = DeepFilter.attenuationLimit(noiseReduction) }
+    if let speechIsolation, speechIsolation > 0 {
+      let isolation = speechIsolation >= 100 ? 100 : speechIsolation * 0.3
+      limit = max(limit ?? 0, isolation)
+    }
+    return limit.flatMap { $0 > 0 ? $0 : nil }
+  }
 
   /// Ferry's defaults per content type (documented in openapi.yaml): speech is cleaned (80 Hz high-pass,
   /// medium noise reduction), music only levelled; targets follow common platform levels.
@@ -52,8 +76,9 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
     let speech = contentType != "music"
     return EnhanceSettings(
       contentType: contentType, targetLevel: target, peakLimit: -1, peakReference: .truePeak,
-      noiseReduction: speech ? noiseAmounts["medium"] : nil, highPass: speech ? 80 : nil, humReduction: false,
-      rangeControl: nil, sibilanceReduction: nil)
+      noiseReduction: speech ? noiseAmounts["max"] : nil, highPass: speech ? 80 : nil, humReduction: false,
+      rangeControl: nil, sibilanceReduction: nil, speechIsolation: nil, clickReduction: nil, plosiveReduction: nil,
+      dynamicEQ: nil, region: nil)
   }
 
   /// Reads the request's `content` and `audio` blocks; unknown fields are ignored (clients send more than
@@ -112,17 +137,28 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
     if try Self.bool(root, audio, "speech", "sibilance", "reduction", "enable") == true {
       sibilanceReduction = sibilance ?? 50
     }
-    // Checked as Dolby takes them; what they do is issue "Enhance quality"'s (accepted and not applied yet).
+    // An amount alone turns plosive and click reduction on; enable false keeps them off.
+    var reductions: [Double?] = []
     for name in ["plosive", "click"] {
-      _ = try Self.amount(
+      let amount = try Self.amount(
         root, audio, "speech", name, "reduction", "amount", words: Self.levelAmounts, auto: 50, numbers: 0...100)
+      let enable = try Self.bool(root, audio, "speech", name, "reduction", "enable")
+      reductions.append(enable == false ? nil : enable == true ? amount ?? 50 : amount)
     }
-    _ = try Self.number(root, audio, "speech", "isolation", "amount", range: 0...100)
+    plosiveReduction = reductions[0]
+    clickReduction = reductions[1]
+    let isolation = try Self.number(root, audio, "speech", "isolation", "amount", range: 0...100)
+    let isolationEnabled = try Self.bool(root, audio, "speech", "isolation", "enable")
+    speechIsolation = isolationEnabled == false ? nil : isolationEnabled == true ? isolation ?? 50 : isolation
+    dynamicEQ = try Self.bool(root, audio, "filter", "dynamic_eq", "enable") == true ? true : nil
+    region = try MediaRegion(request)
   }
 
   private init(
     contentType: String, targetLevel: Double?, peakLimit: Double, peakReference: PeakReference, noiseReduction: Double?,
-    highPass: Double?, humReduction: Bool, rangeControl: Double?, sibilanceReduction: Double?
+    highPass: Double?, humReduction: Bool, rangeControl: Double?, sibilanceReduction: Double?,
+    speechIsolation: Double?, clickReduction: Double?, plosiveReduction: Double?, dynamicEQ: Bool?,
+    region: MediaRegion?
   ) {
     self.contentType = contentType
     self.targetLevel = targetLevel
@@ -133,6 +169,11 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
     self.humReduction = humReduction
     self.rangeControl = rangeControl
     self.sibilanceReduction = sibilanceReduction
+    self.speechIsolation = speechIsolation
+    self.clickReduction = clickReduction
+    self.plosiveReduction = plosiveReduction
+    self.dynamicEQ = dynamicEQ
+    self.region = region
   }
 
   // MARK: Reading fields

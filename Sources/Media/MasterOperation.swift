@@ -118,7 +118,8 @@ struct MasterWork {
     let filters = MasterCommand.filters(settings, staging: staging, channels: info.channels ?? 2)
     let split = share.map { s in (s.lowerBound...(s.lowerBound + (s.upperBound - s.lowerBound) * 2 / 3)) }
     let (cleans, measured) = try passes.clean(
-      input, info: info, filters: filters, from: from, to: to, rate: rate, prefix: "master-\(index)", share: split,
+      input, info: info, chain: .filters(filters), from: from, to: to, rate: rate, prefix: "master-\(index)",
+      share: split,
       truePeak: false, context: context)
     let name = "output-\(index).\(format.fileExtension)"
     let limiter = settings.profile?.dynamics.limiter ?? .enhance
@@ -137,8 +138,8 @@ struct MasterWork {
       let rest = share.map { s in ((s.lowerBound + (s.upperBound - s.lowerBound) * 2 / 3)...s.upperBound) }
       after = try passes.finish(
         cleans: cleans, input: input, output: name, gain: gain, ceiling: ceiling, info: info, format: format,
-        limiter: limiter, duration: span, reports: rest != nil && round == 0, streamPCMCheck: true, context: context,
-        share: rest ?? 0...0)
+        span: (from, from + span), limiter: limiter, compress: false, reports: rest != nil && round == 0,
+        streamPCMCheck: true, context: context, share: rest ?? 0...0)
       // Nothing asked for: the segment as it is.
       if filters.isEmpty { break }
       let peakOK = after.truePeak <= MasterCommand.peakLimit + 0.05

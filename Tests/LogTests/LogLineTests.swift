@@ -87,4 +87,26 @@ private func object(_ bytes: [UInt8]) throws -> [String: Any] {
     #expect(lines.count == 101)
     #expect(lines.last?.contains("urgent") == true)
   }
+
+  /// A warning first (written at once), then info lines: they reach the descriptor within the flush interval,
+  /// without a flush or another warning. (The writer used to start only with a first line that was not urgent.)
+  @Test func infoLinesAfterAFirstWarning_arriveWithinTheInterval() throws {
+    var fds: [Int32] = [0, 0]
+    #expect(pipe(&fds) == 0)
+    defer { close(fds[0]) }
+    defer { close(fds[1]) }
+    _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+    let sink = BufferedFileLogSink(fd: fds[1], flushInterval: .milliseconds(10))
+    let logger = Logger(level: .info, sink: sink)
+    logger.warning("first")
+    logger.info("second")
+    var received = ""
+    for _ in 0..<200 where !received.contains("second") {
+      usleep(10_000)
+      var buffer = [UInt8](repeating: 0, count: 4096)
+      let n = read(fds[0], &buffer, buffer.count)
+      if n > 0 { received += String(decoding: buffer[..<n], as: UTF8.self) }
+    }
+    #expect(received.contains("first") && received.contains("second"), "\(received)")
+  }
 }

