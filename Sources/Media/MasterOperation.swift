@@ -70,24 +70,20 @@ struct MasterWork {
       spec.segmentDuration.map { length > 0 ? min(from + $0, length) : from + $0 }
       ?? (from > 0 ? length : nil)
     let span = (to ?? length) - from
-    let initial = try measure(inputFile, from: from, to: to, truePeak: spec.preview, context: context)
+    // Short spans (a preview) make their outputs together (`makePreview`, which measures a preview input's
+    // true peak beside pass 1); a whole track makes them one after another, each in pieces on all cores.
+    let sideBySide = span < MediaPieces.pieceMinimum && spec.outputs.count > 1
+    var initial = try measure(inputFile, from: from, to: to, truePeak: spec.preview && !sideBySide, context: context)
     let staging = MasterCommand.stagingGain(integrated: initial.integrated)
 
-    // Short spans (a preview) make their outputs side by side; a whole track makes them one after another,
-    // each in pieces on all cores.
-    let sideBySide = span < MediaPieces.pieceMinimum && spec.outputs.count > 1
     let step = 70 / spec.outputs.count
     let made: [Made]
     if sideBySide {
-      // MediaPieces.run's threads, one per output (a "piece" here only carries the output's index).
-      let indices = spec.outputs.indices.map {
-        MediaPiece(index: $0, from: 0, keepFrom: 0, to: 0, isLast: $0 == spec.outputs.count - 1)
-      }
-      made = try MediaPieces.run(indices) { [self] piece throws(JobFailure) -> Made in
-        try make(
-          spec.outputs[piece.index], index: piece.index, input: inputFile, info: info, from: from, to: to,
-          span: span, staging: staging, share: piece.index == 0 ? 22...90 : nil, context: context)
-      }
+      let preview = try makePreview(
+        spec, input: inputFile, info: info, from: from, to: to, span: span, staging: staging,
+        inputTruePeak: spec.preview, context: context)
+      made = preview.made
+      if let peak = preview.inputTruePeak { initial.truePeak = peak }
     } else {
       made = try spec.outputs.enumerated().map { index, output throws(JobFailure) in
         let start = 22 + index * step
