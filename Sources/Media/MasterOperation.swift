@@ -56,7 +56,35 @@ struct MasterWork {
   func run(_ spec: MasterSpec, context: JobContext) throws -> String {
     let inputFile = context.workDirectory + "/input"
     try passes.transfers.fetch(spec.input, field: "inputs[0].source", to: inputFile, context: context, share: 0...20)
-    let info = try MediaSteps.probe(inputFile, tools: tools, context: context)
+    // A short segment's loudness (a preview's) is measured while the input is probed: ffmpeg's -t reads at most
+    // to the input's end, which is where the segment ends at the latest. Its outputs are made side by side
+    // exactly when there are several (below), which then measure the input's true peak beside pass 1.
+    var early: (done: DispatchSemaphore, result: LockedBox<Result<LoudnessSummary, JobFailure>?>)?
+    if let duration = spec.segmentDuration, duration < MediaPieces.pieceMinimum {
+      let box = LockedBox<Result<LoudnessSummary, JobFailure>?>(nil)
+      let done = DispatchSemaphore(value: 0)
+      let (from, truePeak) = (spec.segmentStart, spec.preview && spec.outputs.count < 2)
+      Thread.detachNewThread { [self] in
+        defer { done.signal() }
+        let result: Result<LoudnessSummary, JobFailure>
+        do throws(JobFailure) {
+          result = .success(
+            try measure(inputFile, from: from, to: from + duration, truePeak: truePeak, context: context))
+        } catch {
+          result = .failure(error)
+        }
+        box.withLock { $0 = result }
+      }
+      early = (done, box)
+    }
+    let probed: Result<MediaInfo, JobFailure>
+    do throws(JobFailure) {
+      probed = .success(try MediaSteps.probe(inputFile, tools: tools, context: context))
+    } catch {
+      probed = .failure(error)
+    }
+    early?.done.wait()
+    let info = try probed.get()
     let length = info.duration ?? info.audioDuration ?? 0
     if spec.segmentStart > 0, length > 0, spec.segmentStart >= length {
       throw JobFailure(
@@ -73,7 +101,9 @@ struct MasterWork {
     // Short spans (a preview) make their outputs together (`makePreview`, which measures a preview input's
     // true peak beside pass 1); a whole track makes them one after another, each in pieces on all cores.
     let sideBySide = span < MediaPieces.pieceMinimum && spec.outputs.count > 1
-    var initial = try measure(inputFile, from: from, to: to, truePeak: spec.preview && !sideBySide, context: context)
+    var initial =
+      try early?.result.withLock({ $0 })?.get()
+      ?? measure(inputFile, from: from, to: to, truePeak: spec.preview && !sideBySide, context: context)
     let staging = MasterCommand.stagingGain(integrated: initial.integrated)
 
     let step = 70 / spec.outputs.count
