@@ -56,7 +56,35 @@ struct MasterWork {
   func run(_ spec: MasterSpec, context: JobContext) throws -> String {
     let inputFile = context.workDirectory + "/input"
     try passes.transfers.fetch(spec.input, field: "inputs[0].source", to: inputFile, context: context, share: 0...20)
-    let info = try MediaSteps.probe(inputFile, tools: tools, context: context)
+    // A short segment's loudness (a preview's) is measured while the input is probed: ffmpeg's -t reads at most
+    // to the input's end, which is where the segment ends at the latest. Its outputs are made side by side
+    // exactly when there are several (below), which then measure the input's true peak beside pass 1.
+    var early: (done: DispatchSemaphore, result: LockedBox<Result<LoudnessSummary, JobFailure>?>)?
+    if let duration = spec.segmentDuration, duration < MediaPieces.pieceMinimum {
+      let box = LockedBox<Result<LoudnessSummary, JobFailure>?>(nil)
+      let done = DispatchSemaphore(value: 0)
+      let (from, truePeak) = (spec.segmentStart, spec.preview && spec.outputs.count < 2)
+      Thread.detachNewThread { [self] in
+        defer { done.signal() }
+        let result: Result<LoudnessSummary, JobFailure>
+        do throws(JobFailure) {
+          result = .success(
+            try measure(inputFile, from: from, to: from + duration, truePeak: truePeak, context: context))
+        } catch {
+          result = .failure(error)
+        }
+        box.withLock { $0 = result }
+      }
+      early = (done, box)
+    }
+    let probed: Result<MediaInfo, JobFailure>
+    do throws(JobFailure) {
+      probed = .success(try MediaSteps.probe(inputFile, tools: tools, context: context))
+    } catch {
+      probed = .failure(error)
+    }
+    early?.done.wait()
+    let info = try probed.get()
     let length = info.duration ?? info.audioDuration ?? 0
     if spec.segmentStart > 0, length > 0, spec.segmentStart >= length {
       throw JobFailure(
@@ -70,24 +98,22 @@ struct MasterWork {
       spec.segmentDuration.map { length > 0 ? min(from + $0, length) : from + $0 }
       ?? (from > 0 ? length : nil)
     let span = (to ?? length) - from
-    let initial = try measure(inputFile, from: from, to: to, truePeak: spec.preview, context: context)
+    // Short spans (a preview) make their outputs together (`makePreview`, which measures a preview input's
+    // true peak beside pass 1); a whole track makes them one after another, each in pieces on all cores.
+    let sideBySide = span < MediaPieces.pieceMinimum && spec.outputs.count > 1
+    var initial =
+      try early?.result.withLock({ $0 })?.get()
+      ?? measure(inputFile, from: from, to: to, truePeak: spec.preview && !sideBySide, context: context)
     let staging = MasterCommand.stagingGain(integrated: initial.integrated)
 
-    // Short spans (a preview) make their outputs side by side; a whole track makes them one after another,
-    // each in pieces on all cores.
-    let sideBySide = span < MediaPieces.pieceMinimum && spec.outputs.count > 1
     let step = 70 / spec.outputs.count
     let made: [Made]
     if sideBySide {
-      // MediaPieces.run's threads, one per output (a "piece" here only carries the output's index).
-      let indices = spec.outputs.indices.map {
-        MediaPiece(index: $0, from: 0, keepFrom: 0, to: 0, isLast: $0 == spec.outputs.count - 1)
-      }
-      made = try MediaPieces.run(indices) { [self] piece throws(JobFailure) -> Made in
-        try make(
-          spec.outputs[piece.index], index: piece.index, input: inputFile, info: info, from: from, to: to,
-          span: span, staging: staging, share: piece.index == 0 ? 22...90 : nil, context: context)
-      }
+      let preview = try makePreview(
+        spec, input: inputFile, info: info, from: from, to: to, span: span, staging: staging,
+        inputTruePeak: spec.preview, context: context)
+      made = preview.made
+      if let peak = preview.inputTruePeak { initial.truePeak = peak }
     } else {
       made = try spec.outputs.enumerated().map { index, output throws(JobFailure) in
         let start = 22 + index * step

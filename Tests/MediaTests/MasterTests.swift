@@ -177,10 +177,25 @@ import Testing
       [
         output("out/p-a.mp3", preset: "a"),
         #"{"destination": "dlb://out/p-trim.wav", "master": {"dynamic_eq": {"enable": false}, "loudness": {"enable": false}, "stereo_image": {"enable": false}}}"#,
+        output("out/p-d.wav", preset: "d"), output("out/p-g.wav", preset: "g"),
       ], path: "/media/master/preview")
     let result = try JSONValue.parse(Data((job.result ?? "").utf8))
     #expect(result.object?["initial_level"]?.number != nil, "\(job.result ?? "")")
     #expect(result.object?["audio"]?.object?["loudness"]?.object?["measured"]?.number != nil)
+    #expect(result.object?["audio"]?.object?["loudness"]?.object?["true_peak"]?.number != nil)
+    // The mastered outputs (MP3 checked as decoded, the WAVs in the process that wrote them) and the files.
+    guard case .array(let outputs)? = result.object?["outputs"] else {
+      Issue.record("no outputs: \(job.result ?? "")")
+      return
+    }
+    #expect(outputs.count == 4)
+    for (index, key) in [0: "out/p-a.mp3", 2: "out/p-d.wav", 3: "out/p-g.wav"] where index < outputs.count {
+      let reported = outputs[index].object ?? [:]
+      #expect(abs((reported["final_level"]?.number ?? 0) - -14) <= 0.5, "\(key): \(reported)")
+      #expect((reported["true_peak"]?.number ?? 0) <= -1, "\(key): \(reported)")
+      let m = try await measured(key)
+      #expect(abs(m.integrated - -14) <= 0.5 && m.truePeak <= -1, "\(key): \(m)")
+    }
     #expect(result.object?["segment"]?.object?["duration"]?.number == 30)
     let mp3 = try #require(try await harness.probe("out/p-a.mp3"))
     #expect(mp3.audioCodec == "mp3" && mp3.sampleRate == 48000, "\(mp3)")
