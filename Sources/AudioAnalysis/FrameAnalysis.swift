@@ -42,9 +42,7 @@ public struct FrameAnalysis: Sendable {
     var frames: [Frame] = []
     let count = max(0, (samples.count - Self.frameLength) / Self.hop + 1)
     frames.reserveCapacity(count)
-    samples.withUnsafeBufferPointer { x in
-      for f in 0..<count { frames.append(computer.frame(x, at: f * Self.hop)) }
-    }
+    samples.withUnsafeBufferPointer { x in computer.frames(x, count: count, into: &frames) }
     self.frames = frames
     duration = Double(samples.count) / Double(Self.sampleRate)
   }
@@ -70,9 +68,7 @@ public struct FrameAnalysis: Sendable {
       data.withUnsafeBytes { buffer.append(contentsOf: $0.bindMemory(to: Float.self)) }
       consumed += data.count / 4
       let available = max(0, (buffer.count - Self.frameLength) / Self.hop + 1)
-      buffer.withUnsafeBufferPointer { x in
-        for f in 0..<available { frames.append(computer.frame(x, at: f * Self.hop)) }
-      }
+      buffer.withUnsafeBufferPointer { x in computer.frames(x, count: available, into: &frames) }
       buffer.removeFirst(min(buffer.count, available * Self.hop))
       if data.count < chunk * 4 { break }
     }
@@ -130,64 +126,124 @@ struct FrameComputer {
     }
   }
 
-  /// The frame of `x` starting at `start`.
-  mutating func frame(_ x: UnsafeBufferPointer<Float>, at start: Int) -> FrameAnalysis.Frame {
+  /// Spectra of two frames (bins 0 ... fftSize/2), written by `frames`.
+  var powerA: [Float] = []
+  var powerB: [Float] = []
+
+  /// The first `count` frames of `x` (one per hop), appended to `frames`. Frames go through the FFT in pairs:
+  /// two real frames as one complex signal, and their two autocorrelations (real, even) the same way, which
+  /// halves the transforms.
+  mutating func frames(_ x: UnsafeBufferPointer<Float>, count: Int, into frames: inout [FrameAnalysis.Frame]) {
+    var f = 0
+    while f < count {
+      let pair = f + 1 < count
+      let (a, b) = framePair(x, at: f * FrameAnalysis.hop, and: pair ? (f + 1) * FrameAnalysis.hop : nil)
+      frames.append(a)
+      if let b { frames.append(b) }
+      f += pair ? 2 : 1
+    }
+  }
+
+  /// The frames of `x` starting at `start` and (if given) `second`, in that order.
+  mutating func framePair(_ x: UnsafeBufferPointer<Float>, at start: Int, and second: Int?)
+    -> (FrameAnalysis.Frame, FrameAnalysis.Frame?)
+  {
     let frameLength = FrameAnalysis.frameLength
-    var energy: Float = 0
+    let half = fftSize / 2
+    if powerA.isEmpty {
+      powerA = [Float](repeating: 0, count: half + 1)
+      powerB = [Float](repeating: 0, count: half + 1)
+    }
+    var energyA: Float = 0
+    var energyB: Float = 0
     for i in 0..<fftSize {
       if i < frameLength {
         let v = x[start + i]
-        energy += v * v
+        energyA += v * v
         re[i] = v * window[i]
+        if let second {
+          let w = x[second + i]
+          energyB += w * w
+          im[i] = w * window[i]
+        } else {
+          im[i] = 0
+        }
       } else {
         re[i] = 0
+        im[i] = 0
       }
-      im[i] = 0
     }
-    energy /= Float(frameLength)
     fft.transform(&re, &im)
+    // Z = A + iB: A[k] = (Z[k] + conj Z[N-k]) / 2, B[k] = (Z[k] - conj Z[N-k]) / 2i.
+    for k in 0...half {
+      let (a, b) = (re[k], im[k])
+      let (c, d) = (re[(fftSize - k) % fftSize], im[(fftSize - k) % fftSize])
+      powerA[k] = ((a + c) * (a + c) + (b - d) * (b - d)) / 4
+      powerB[k] = ((b + d) * (b + d) + (a - c) * (a - c)) / 4
+    }
+    // The power spectra, mirrored, as one complex signal transformed again: their autocorrelations
+    // (Wiener-Khinchin; each real, as its spectrum is real and even), one in each part.
+    for k in 0...half {
+      re[k] = powerA[k]
+      im[k] = powerB[k]
+    }
+    for k in 1..<half {
+      re[fftSize - k] = powerA[k]
+      im[fftSize - k] = powerB[k]
+    }
+    fft.transform(&re, &im)
+    let first = features(power: powerA, autocorrelation: re, energy: energyA / Float(frameLength))
+    guard second != nil else { return (first, nil) }
+    return (first, features(power: powerB, autocorrelation: im, energy: energyB / Float(frameLength)))
+  }
+
+  /// One frame's features from its power spectrum (bins 0 ... fftSize/2) and autocorrelation; advances the
+  /// previous spectrum (for the flux).
+  mutating func features(power: [Float], autocorrelation ac: [Float], energy: Float) -> FrameAnalysis.Frame {
+    let frameLength = FrameAnalysis.frameLength
     var band: Float = 0
     var total: Float = 0
     var weighted: Float = 0
     var flux: Float = 0
-    var chroma = [Float](repeating: 0, count: 12)
-    for k in 0...(fftSize / 2) {
-      let p = re[k] * re[k] + im[k] * im[k]
-      re[k] = p
-      if pitchClasses[k] >= 0 { chroma[pitchClasses[k]] += p }
-      total += p
-      weighted += p * Float(k) * binHz
-      if k >= speechLow && k <= speechHigh { band += p }
-      let logMagnitude = log10(p + 1e-10)
-      let rise = logMagnitude - previous[k]
-      if rise > 0 { flux += rise }
-      previous[k] = logMagnitude
+    var chroma: (Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float) =
+      (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    withUnsafeMutableBytes(of: &chroma) { raw in
+      let chroma = raw.bindMemory(to: Float.self)
+      for k in 0...(fftSize / 2) {
+        let p = power[k]
+        if pitchClasses[k] >= 0 { chroma[pitchClasses[k]] += p }
+        total += p
+        weighted += p * Float(k) * binHz
+        if k >= speechLow && k <= speechHigh { band += p }
+        let logMagnitude = log10(p + 1e-10)
+        let rise = logMagnitude - previous[k]
+        if rise > 0 { flux += rise }
+        previous[k] = logMagnitude
+      }
     }
-    // The power spectrum, mirrored, transformed again: the autocorrelation (Wiener-Khinchin).
-    for k in 1..<(fftSize / 2) { re[fftSize - k] = re[k] }
-    for k in 0..<fftSize { im[k] = 0 }
-    let r0 = re[0]
-    fft.transform(&re, &im)
     var best: Float = 0
     var bestLag = 0
-    if r0 > 0 {
-      let zero = re[0]
+    if power[0] > 0 {
+      let zero = ac[0]
       for lag in minLag...maxLag {
-        let value = re[lag] / zero / max(windowCorrelation[lag], 0.05)
-        if value > best && re[lag] >= re[lag - 1] && re[lag] >= re[lag + 1] {
+        let value = ac[lag] / zero / max(windowCorrelation[lag], 0.05)
+        if value > best && ac[lag] >= ac[lag - 1] && ac[lag] >= ac[lag + 1] {
           best = value
           bestLag = lag
         }
       }
     }
     let scale = 1 / Float(frameLength) / Float(frameLength)
-    let chromaTotal = chroma.reduce(0, +)
-    var strongest = 0
-    for c in 1..<12 where chroma[c] > chroma[strongest] { strongest = c }
-    return FrameAnalysis.Frame(
-      energy: energy, speechBandEnergy: band * scale, flux: flux / Float(fftSize / 2 + 1),
-      harmonicity: min(best, 1), pitch: bestLag > 0 ? Float(FrameAnalysis.sampleRate) / Float(bestLag) : 0,
-      centroid: total > 0 ? weighted / total : 0, pitchClass: UInt8(strongest),
-      pitchClassShare: chromaTotal > 0 ? chroma[strongest] / chromaTotal : 0)
+    return withUnsafeBytes(of: chroma) { raw in
+      let chroma = raw.bindMemory(to: Float.self)
+      let chromaTotal = chroma.reduce(0, +)
+      var strongest = 0
+      for c in 1..<12 where chroma[c] > chroma[strongest] { strongest = c }
+      return FrameAnalysis.Frame(
+        energy: energy, speechBandEnergy: band * scale, flux: flux / Float(fftSize / 2 + 1),
+        harmonicity: min(best, 1), pitch: bestLag > 0 ? Float(FrameAnalysis.sampleRate) / Float(bestLag) : 0,
+        centroid: total > 0 ? weighted / total : 0, pitchClass: UInt8(strongest),
+        pitchClassShare: chromaTotal > 0 ? chroma[strongest] / chromaTotal : 0)
+    }
   }
 }

@@ -50,12 +50,19 @@ struct AnalyzeWork {
     guard end - start >= 0.5 else {
       throw JobFailure(.unsupportedMedia, "input: under half a second of media to analyze")
     }
-    let measurement = try measure(
-      inputFile, from: start, to: end, rate: info.sampleRate ?? 48000, settings: settings, context: context)
-    let bandwidth = measurement.spectrum.bandwidth(sampleRate: info.sampleRate ?? 48000)
-    let content = try ContentAnalysis.run(
-      inputFile, from: start, to: end, tools: tools, context: context, share: 90...90)
+    // What the region holds (decoded and classified) is found alongside the loudness pieces, not after them.
+    let tools = self.tools
+    let (measurement, content) = try MediaPieces.alongside(
+      { () throws(JobFailure) in
+        try ContentAnalysis.run(
+          inputFile, from: start, to: end, tools: tools, context: context, share: 0...0, reports: false)
+      }, discard: { $0.discard() }
+    ) { () throws(JobFailure) in
+      try measure(
+        inputFile, from: start, to: end, rate: info.sampleRate ?? 48000, settings: settings, context: context)
+    }
     defer { content.discard() }
+    let bandwidth = measurement.spectrum.bandwidth(sampleRate: info.sampleRate ?? 48000)
 
     // The result file carries the warnings too (the engine adds them to the job's result, finding them there).
     let resultText = ResultWarnings.adding(

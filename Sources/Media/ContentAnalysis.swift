@@ -20,7 +20,7 @@ struct ContentAnalysis {
   /// Decodes `input` from `start` to `end` and classifies it.
   static func run(
     _ input: String, from start: Double, to end: Double, tools: MediaTools, context: JobContext,
-    share: ClosedRange<Int>
+    share: ClosedRange<Int>, reports: Bool = true
   ) throws(JobFailure) -> ContentAnalysis {
     let name = "analytics.f32"
     var arguments = ["-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "error", "-progress", "pipe:1"]
@@ -31,7 +31,8 @@ struct ContentAnalysis {
         "-i", input, "-map", "0:a:0", "-ac", "1", "-ar", "\(rate)", "-c:a", "pcm_f32le", "-f", "f32le", name,
       ]
     try MediaSteps.ffmpeg(
-      arguments, tools: tools, duration: end - start, context: context, share: share, in: context.workDirectory)
+      arguments, tools: tools, duration: end - start, context: context, share: share, reports: reports,
+      in: context.workDirectory)
     let path = context.workDirectory + "/" + name
     guard let frames = FrameAnalysis(file: path) else {
       throw JobFailure(.internalError, "the decoded audio could not be read", retry: true)

@@ -44,12 +44,19 @@ struct DiagnoseWork {
       throw JobFailure(.unsupportedMedia, "input: under half a second of media to diagnose")
     }
     let settings = AnalyzeSettings()
-    let m = try analyze.measure(
-      inputFile, from: 0, to: duration, rate: info.sampleRate ?? 48000, settings: settings, bandwidth: false,
-      context: context)
-    let channelLevels = try Self.channelLevels(inputFile, tools: analyze.tools, context: context)
-    let content = try ContentAnalysis.run(
-      inputFile, from: 0, to: duration, tools: analyze.tools, context: context, share: 95...95)
+    // What the input holds (decoded and classified) is found alongside the loudness pieces, not after them.
+    let tools = analyze.tools
+    let ((m, channelLevels), content) = try MediaPieces.alongside(
+      { () throws(JobFailure) in
+        try ContentAnalysis.run(
+          inputFile, from: 0, to: duration, tools: tools, context: context, share: 0...0, reports: false)
+      }, discard: { $0.discard() }
+    ) { () throws(JobFailure) in
+      let m = try analyze.measure(
+        inputFile, from: 0, to: duration, rate: info.sampleRate ?? 48000, settings: settings, bandwidth: false,
+        context: context)
+      return (m, try Self.channelLevels(inputFile, tools: analyze.tools, context: context))
+    }
     defer { content.discard() }
     return Self.report(
       m, info: info, duration: duration, channelLevels: channelLevels, version: analyze.tools.version,

@@ -67,6 +67,49 @@ enum MediaPieces {
   }
 }
 
+extension MediaPieces {
+  /// Runs `side` on its own thread while `main` runs on this one, and returns both once both have ended
+  /// (`main`'s failure first, then `side`'s). When either fails, `side`'s value, if it made one, is handed to
+  /// `discard`, so its work files go with the job's failure.
+  static func alongside<Main, Side: Sendable>(
+    _ side: @escaping @Sendable () throws(JobFailure) -> Side, discard: (Side) -> Void,
+    main: () throws(JobFailure) -> Main
+  ) throws(JobFailure) -> (Main, Side) {
+    let outcome = LockedBox<Result<Side, JobFailure>?>(nil)
+    let group = DispatchGroup()
+    group.enter()
+    Thread.detachNewThread {
+      defer { group.leave() }
+      let result: Result<Side, JobFailure>
+      do throws(JobFailure) {
+        result = .success(try side())
+      } catch {
+        result = .failure(error)
+      }
+      outcome.withLock { $0 = result }
+    }
+    let mainResult: Result<Main, JobFailure>
+    do throws(JobFailure) {
+      mainResult = .success(try main())
+    } catch {
+      mainResult = .failure(error)
+    }
+    group.wait()
+    let sideResult =
+      outcome.withLock { $0 }
+      ?? .failure(JobFailure(.internalError, "a parallel step ended without a result", retry: true))
+    switch (mainResult, sideResult) {
+    case (.success(let m), .success(let s)):
+      return (m, s)
+    case (.failure(let error), let other):
+      if case .success(let s) = other { discard(s) }
+      throw error
+    case (.success, .failure(let error)):
+      throw error
+    }
+  }
+}
+
 /// A value behind a lock that closures running on other threads can share (a `Mutex` cannot be captured).
 final class LockedBox<Value>: @unchecked Sendable {
   private let lock = NSLock()

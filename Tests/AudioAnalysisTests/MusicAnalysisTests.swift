@@ -32,10 +32,32 @@ import Testing
     print(
       "TempoEstimator: \(right) of \(tempos.count) tempos within ±2% (\(String(format: "%.0f", share * 100))%), "
         + "\(octave) half or double; \(report.joined(separator: " "))")
-    // Issue 23 asks for 90%; the fastest grooves (156-180 BPM) come out at half tempo (their kick and snare
-    // alternate every two beats). What holds is checked.
-    #expect(share >= 0.7)
-    withKnownIssue("issue 23: tempo is right on under 90% of this set") { #expect(share >= 0.9) }
+    // Issue 23 asks for 90%.
+    #expect(share >= 0.9)
+  }
+
+  /// A check outside the test set (`FERRY_TEMPO_EXTRA=1`): tempos the set does not hold, and the same groove
+  /// with eighth-note hi-hats (a pulse at twice the tempo that must not be taken for the beat).
+  @Test(.enabled(if: ProcessInfo.processInfo.environment["FERRY_TEMPO_EXTRA"] != nil))
+  func tempo_outsideTheTestSet() throws {
+    let pieces: [(bpm: Double, eighths: Bool)] =
+      [66, 78, 90, 102, 114, 126, 138, 150, 162, 174].map { ($0, false) }
+      + [64, 80, 100, 116, 140, 176].map { ($0, true) }
+    let rendered = try AnalyticsMaterial.renderBatch(
+      name: "tempo-extra", programs: [0: 0, 1: 33],
+      pieces: pieces.map { piece in
+        let bars = Int((piece.bpm * 16 / 60 / 4).rounded(.up))
+        return (piece.bpm, Double(bars * 4), AnalyticsMaterial.grooveNotes(bars: bars, eighths: piece.eighths))
+      })
+    var right = 0
+    var report: [String] = []
+    for (piece, samples) in zip(pieces, rendered) {
+      let found = TempoEstimator.estimate(samples[...], sampleRate: AnalyticsMaterial.sampleRate)?.bpm ?? 0
+      if abs(found - piece.bpm) / piece.bpm <= 0.02 { right += 1 }
+      report.append("\(Int(piece.bpm))\(piece.eighths ? "e" : "")→\(String(format: "%.1f", found))")
+    }
+    print("TempoEstimator outside the set: \(right) of \(pieces.count) within ±2%; \(report.joined(separator: " "))")
+    #expect(right * 10 >= pieces.count * 9)
   }
 
   @Test func key_isRightOnMostOfThe24Keys() throws {

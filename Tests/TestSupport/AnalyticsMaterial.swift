@@ -242,8 +242,8 @@ public enum AnalyticsMaterial {
       notes: grooveNotes(bars: bars))
   }
 
-  /// The notes of `groove`, in beats.
-  public static func grooveNotes(bars: Int) -> [Note] {
+  /// The notes of `groove`, in beats; with `eighths`, the hi-hat also plays between the beats, softer.
+  public static func grooveNotes(bars: Int, eighths: Bool = false) -> [Note] {
     var notes: [Note] = []
     let roots: [UInt8] = [48, 45, 41, 43]
     let qualities: [[UInt8]] = [[0, 4, 7], [0, 3, 7], [0, 4, 7], [0, 4, 7]]
@@ -258,6 +258,7 @@ public enum AnalyticsMaterial {
         notes.append(Note(channel: 1, pitch: root - 12, velocity: 90, start: b, length: 0.8))
         notes.append(Note(channel: 9, pitch: beat % 2 == 0 ? 36 : 38, velocity: 110, start: b, length: 0.2))
         notes.append(Note(channel: 9, pitch: 42, velocity: 70, start: b, length: 0.1))
+        if eighths { notes.append(Note(channel: 9, pitch: 42, velocity: 50, start: b + 0.5, length: 0.1)) }
       }
     }
     return notes
