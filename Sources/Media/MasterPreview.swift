@@ -311,7 +311,7 @@ extension MasterCommand {
         chain.append(
           "alimiter=limit=\(EnhanceCommand.number(pow(10, ceiling / 20))):level=false:"
             + "attack=\(EnhanceCommand.number(finish.limiter.attack)):"
-            + "release=\(EnhanceCommand.number(finish.limiter.release))")
+            + "release=\(EnhanceCommand.number(finish.limiter.release)):latency=1")
       }
       chain += ["aformat=sample_fmts=\(finish.sampleFormat)", "asplit=2[a\(k)][m\(k)]"]
       graph.append("[\(input):a:0]" + chain.joined(separator: ","))
