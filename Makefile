@@ -54,7 +54,7 @@ test: deps $(VENV)/.installed $(DENOISER)
 	$(VENV)/bin/python -m openapi_spec_validator openapi.yaml
 	$(SWIFT) package dump-package | python3 scripts/check-target-imports.py
 	$(SWIFT) build --build-tests
-	# One suite per process, as many at once as there are cores (scripts/test-suites.sh says why).
+	# One suite per process, one more at once than there are cores (scripts/test-suites.sh says why).
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/test-suites.sh
 
 # The load, hardening and S3 workflow tests, the load test at a larger scale (2,000 clients polling while 100
