@@ -298,7 +298,7 @@ enum OctaveBands {
     while start + n <= frames {
       var re = (0..<n).map { Double(samples[2 * (start + $0)] + samples[2 * (start + $0) + 1]) * window[$0] }
       var im = [Double](repeating: 0, count: n)
-      fft(&re, &im)
+      FFT.transform(&re, &im)
       for k in 0..<(n / 2) { power[k] += re[k] * re[k] + im[k] * im[k] }
       start += n
     }
@@ -348,40 +348,4 @@ enum OctaveBands {
     return line?.split(separator: " ").compactMap { Double($0) }.first ?? .nan
   }
 
-  /// In-place radix-2 FFT.
-  static func fft(_ re: inout [Double], _ im: inout [Double]) {
-    let n = re.count
-    var j = 0
-    for i in 1..<n {
-      var bit = n >> 1
-      while j & bit != 0 {
-        j ^= bit
-        bit >>= 1
-      }
-      j |= bit
-      if i < j {
-        re.swapAt(i, j)
-        im.swapAt(i, j)
-      }
-    }
-    var length = 2
-    while length <= n {
-      let angle = -2 * Double.pi / Double(length)
-      let (wr, wi) = (cos(angle), sin(angle))
-      for i in stride(from: 0, to: n, by: length) {
-        var (cr, ci) = (1.0, 0.0)
-        for k in 0..<(length / 2) {
-          let (a, b) = (i + k, i + k + length / 2)
-          let tr = re[b] * cr - im[b] * ci
-          let ti = re[b] * ci + im[b] * cr
-          re[b] = re[a] - tr
-          im[b] = im[a] - ti
-          re[a] += tr
-          im[a] += ti
-          (cr, ci) = (cr * wr - ci * wi, cr * wi + ci * wr)
-        }
-      }
-      length <<= 1
-    }
-  }
 }
