@@ -372,6 +372,49 @@ public final class WorkerPool: Sendable {
             }
           }
         }
+      },
+      subJobs: subJobs(of: job, worker: worker))
+  }
+
+  /// What a run of `parent` may do with sub-jobs: store them under its internal owner (with its deadline and
+  /// retention), read them, run a pending one on the parent's thread, and cancel them.
+  private func subJobs(of parent: Job, worker: String) -> SubJobs {
+    let owner = SubJobs.internalOwner(of: parent.owner)
+    let retention = Duration.milliseconds(
+      max(0, parent.expiresAt.millisecondsSince1970 - parent.submittedAt.millisecondsSince1970))
+    return SubJobs(
+      submit: { [store, cipher, now] jobs in
+        let submitted = now()
+        for (id, path, payload) in jobs {
+          let job = Job(
+            id: id, owner: owner, path: path, sealedRequest: cipher.seal(payload, job: id),
+            requestDigest: cipher.digest(payload), submittedAt: submitted, retention: retention,
+            deadline: parent.deadline)
+          // No earlier job may stand for this one (`distantFuture`: none is recent enough).
+          _ = try runBlocking { [store] in try await store.submit(job, duplicateSince: .distantFuture) }
+        }
+        // Idle workers of this node take pieces at once; other nodes' find them at their next poll.
+        self.idle.wake()
+      },
+      read: { [store] id in try store.job(id: id) },
+      runHere: { [store, now, settings] id in
+        guard !self.isStopping else { return false }
+        let claimed = try? runBlocking { [store] in
+          try await store.update(id: id) { job -> Job? in
+            guard job.status == .pending, job.notBefore <= now() else { return nil }
+            try job.claim(worker: worker, now: now(), lease: settings.lease)
+            return job
+          }
+        }
+        guard let job = claimed ?? nil else { return false }
+        self.run(job, worker: worker)
+        return true
+      },
+      cancel: { [store, now] id in
+        let result = try? runBlocking { [store] in
+          try await store.update(id: id) { job in job.cancel(now: now()) }
+        }
+        if result == .requested { self.state.withLock { $0.running[id] }?.cancel(.cancelRequested) }
       })
   }
 
