@@ -99,6 +99,7 @@ bench: deps $(DENOISER)
 	scripts/bench-tls.sh
 	scripts/bench-jobs.sh
 	scripts/bench-cluster.sh
+	scripts/bench-stitch.sh
 	scripts/bench-media.sh
 	scripts/bench-analytics.sh
 	scripts/bench-quality.sh

@@ -3,6 +3,7 @@ import JSON
 import Jobs
 import Locations
 import Problems
+import Synchronization
 
 /// One piece of a split transcode, stored by the parent as a sub-job (`SubJobs`): which input, which frames,
 /// and the video settings of the parent's output.
@@ -65,8 +66,9 @@ public struct TranscodePieceOperation: JobOperation {
     if local {
       input = parentInput
     } else {
-      input = context.workDirectory + "/input"
-      try transfers.fetch(spec.input, field: "inputs[0].source", to: input, context: context, share: 0...30)
+      input = try PieceInputs.shared.input(of: spec, context: context) { path throws(JobFailure) in
+        try transfers.fetch(spec.input, field: "inputs[0].source", to: path, context: context, share: 0...30)
+      }
     }
     let file = context.workDirectory + "/" + spec.fileName
     try MediaSteps.ffmpeg(
@@ -87,5 +89,73 @@ public struct TranscodePieceOperation: JobOperation {
         context: context, share: 90...99)
     }
     return JSONValue.object(["piece": .int(spec.index), "frames": .int(spec.piece.frames)]).description
+  }
+}
+
+/// The parent's input on a node other than the parent's: fetched once per node (and parent attempt) by the
+/// first piece that needs it, kept beside the work directories for the pieces that follow, and removed by a
+/// later piece once the parent ended (or on a single node's restart, with every leftover work file).
+final class PieceInputs: Sendable {
+  static let shared = PieceInputs()
+  static let prefix = "pieces-input-"
+
+  /// One lock per cached input: the workers of this process that want it at once wait for one fetch.
+  private let locks = Mutex<[String: NSLock]>([:])
+
+  private func lock(_ directory: String) -> NSLock {
+    locks.withLock { locks in
+      if let lock = locks[directory] { return lock }
+      let lock = NSLock()
+      locks[directory] = lock
+      return lock
+    }
+  }
+
+  /// The path of the parent's input on this node, fetched with `fetch` (into the path it is given) unless an
+  /// earlier piece did.
+  func input(
+    of spec: TranscodePieceSpec, context: JobContext, fetch: (String) throws(JobFailure) -> Void
+  ) throws(JobFailure) -> String {
+    let root = (context.workDirectory as NSString).deletingLastPathComponent
+    sweep(root, context: context)
+    let directory = root + "/" + Self.prefix + spec.parent.text + "-" + String(spec.attempt)
+    let path = directory + "/input"
+    let lock = lock(directory)
+    lock.lock()
+    defer { lock.unlock() }
+    if FileManager.default.fileExists(atPath: path) { return path }
+    do {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    } catch {
+      throw JobFailure(.internalError, "cannot make the folder for the pieces' input", retry: true)
+    }
+    let partial = directory + "/input.partial"
+    try? FileManager.default.removeItem(atPath: partial)
+    try fetch(partial)
+    guard rename(partial, path) == 0 else {
+      throw JobFailure(.internalError, "cannot keep the pieces' input", retry: true)
+    }
+    return path
+  }
+
+  /// Removes the cached inputs of parents that ended, were taken back (another attempt runs), or are gone.
+  private func sweep(_ root: String, context: JobContext) {
+    guard let subJobs = context.subJobs,
+      let names = try? FileManager.default.contentsOfDirectory(atPath: root)
+    else { return }
+    for name in names where name.hasPrefix(Self.prefix) {
+      let rest = name.dropFirst(Self.prefix.count)
+      guard let id = UUID(uuidString: String(rest.prefix(36))), let attempt = Int(rest.dropFirst(37)) else { continue }
+      let parent = subJobs.job(id)
+      if let parent, !parent.status.isFinal, parent.attempt == attempt { continue }
+      let directory = root + "/" + name
+      let lock = lock(directory)
+      // A piece fetching it now holds the lock: leave it to a later sweep.
+      guard lock.try() else { continue }
+      try? FileManager.default.removeItem(atPath: directory)
+      lock.unlock()
+      _ = locks.withLock { $0.removeValue(forKey: directory) }
+    }
   }
 }
