@@ -68,7 +68,7 @@ input_mb=$(python3 -c "import os; print(round(os.path.getsize('$work/files/in.mp
 
 # --- By hand: Ferry's one-pass command for this request, on one core. -------------------------------------
 by_hand_start=$(date +%s.%N)
-taskset -c 0 ffmpeg -hide_banner -nostdin -y -loglevel error -i "$work/files/in.mp4" \
+/usr/bin/time -f '%U %S' -o "$work/by-hand.cpu" taskset -c 0 ffmpeg -hide_banner -nostdin -y -loglevel error -i "$work/files/in.mp4" \
   -map 0:v:0 -c:v libx264 -preset veryfast -pix_fmt yuv420p -crf 23 -vf 'scale=trunc(iw/2)*2:trunc(ih/2)*2' \
   -map '0:a:0?' -c:a:0 aac -b:a:0 192k -movflags +faststart -map_metadata -1 -f mp4 "$work/reference.mp4"
 by_hand=$(python3 -c "import time; print(f'{time.time() - $by_hand_start:.1f}')")
@@ -151,6 +151,20 @@ curl -sf -L -H "Authorization: Bearer $token" -o "$work/stitched.mp4" \
 pieces=()
 for i in 0 1; do pieces+=("$(grep -c '"msg":"job started".*/internal/transcode-piece' "$work/node-$i.log" || true)"); done
 machine_load=$(cut -d' ' -f1 /proc/loadavg)
+# CPU seconds: the nodes with their ffmpeg and ffprobe children (reaped, so counted in the nodes' cutime), and
+# the by-hand encode. Load-independent where wall time is not: on a shared machine (autogroup scheduling) the
+# two nodes together get about one core's share, as the by-hand encode does.
+by_hand_cpu=$(python3 -c "print(sum(map(float, open('$work/by-hand.cpu').read().split()[:2])))")
+ferry_cpu=$(python3 - "${node_pids[@]}" <<'PY'
+import os, sys
+hz = os.sysconf("SC_CLK_TCK")
+total = 0
+for pid in sys.argv[1:]:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    total += sum(int(fields[i]) for i in (11, 12, 13, 14))
+print(total / hz)
+PY
+)
 # Where the time went (stderr): each node's runs (job, seconds) and the parent's progress lines.
 for i in 0 1; do
   echo "node $i runs:" $(grep -o '"msg":"job ended".*' "$work/node-$i.log" | grep -o '"seconds":[0-9.]*' | cut -d: -f2) >&2
@@ -160,18 +174,19 @@ grep -h '"msg":"transcode split"' "$work"/node-*.log >&2 || true
 
 python3 scripts/bench/stitch.py "$work/stitched.mp4" "$work/reference.mp4" > "$work/measure.json"
 python3 - "$work/measure.json" "$wall" "$by_hand" "$SECONDS_" "$PIECE" "$input_mb" "${pieces[0]}" "${pieces[1]}" \
-  "$machine_load" "$cores" <<'PY'
+  "$machine_load" "$cores" "$ferry_cpu" "$by_hand_cpu" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-wall, by_hand, seconds, piece, mb, p0, p1, load, cores = sys.argv[2:]
-wall, by_hand = float(wall), float(by_hand)
+wall, by_hand, seconds, piece, mb, p0, p1, load, cores, ferry_cpu, by_hand_cpu = sys.argv[2:]
+wall, by_hand, ferry_cpu, by_hand_cpu = float(wall), float(by_hand), float(ferry_cpu), float(by_hand_cpu)
 frame = 1 / 30
 print(f"Split and stitch, `BENCH_STITCH_SECONDS={seconds} scripts/bench-stitch.sh` ({cores} cores, load {load} at the end):")
 print()
-print("| input | pieces (node 0 / node 1) | Ferry, 2 nodes x 1 core | by hand, 1 core | ratio | frames (by hand) | video duration diff | A/V offset diff | PSNR overall | lowest PSNR next to a cut |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| input | pieces (node 0 / node 1) | Ferry, 2 nodes x 1 core | by hand, 1 core | ratio | CPU s, Ferry / by hand | frames (by hand) | video duration diff | A/V offset diff | PSNR overall | lowest PSNR next to a cut |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 print(f"| {seconds} s 720p30 H.264 + AAC, {mb} MB | {p0} / {p1} of {piece} s | {wall:.1f} s | {by_hand:.1f} s | "
-      f"{wall / by_hand:.2f}x | {m['frames']} ({m['reference_frames']}) | "
+      f"{wall / by_hand:.2f}x | {ferry_cpu:.1f} / {by_hand_cpu:.1f} ({ferry_cpu / by_hand_cpu:.2f}x) | "
+      f"{m['frames']} ({m['reference_frames']}) | "
       f"{abs(m['video_duration'] - m['reference_video_duration']) * 1000:.1f} ms | "
       f"{abs(m['av_offset'] - m['reference_av_offset']) * 1000:.1f} ms | {m['psnr']:.2f} dB | "
       f"{m['psnr_worst_near_cut']:.2f} dB ({m['frames_near_cuts']} frames) |")

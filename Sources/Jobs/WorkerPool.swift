@@ -144,9 +144,22 @@ public final class WorkerPool: Sendable {
   /// the job as stored after the request.
   public func cancel(id: UUID) async throws -> (CancelResult, Job) {
     let (result, job) = try await store.update(id: id) { [now] job in (job.cancel(now: now()), job) }
-    if result == .requested { state.withLock { $0.running[id] }?.cancel(.cancelRequested) }
+    if result == .requested {
+      state.withLock { $0.running[id] }?.cancel(.cancelRequested)
+      // Its sub-jobs (a split transcode's pieces) too, at once: their ids follow from the job's, so the nodes
+      // that run them stop them at their next heartbeat, not one heartbeat after the parent's node noticed.
+      for index in 0..<Self.maxSubJobs {
+        let child = SubJobs.id(parent: id, attempt: job.attempt, index: index)
+        guard (try? store.job(id: child)) != nil else { break }
+        let outcome = try? await store.update(id: child) { [now] job in job.cancel(now: now()) }
+        if outcome == .requested { state.withLock { $0.running[child] }?.cancel(.cancelRequested) }
+      }
+    }
     return (result, job)
   }
+
+  /// Far more sub-jobs than any job makes (a 12-hour input in 1-second pieces): the bound of the cancel's loop.
+  private static let maxSubJobs = 50_000
 
   /// Jobs running in this process now.
   public var runningCount: Int { state.withLock { $0.running.count } }

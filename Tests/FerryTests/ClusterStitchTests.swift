@@ -5,7 +5,8 @@ import Testing
 /// Split and stitch on three `ferry serve` nodes (one PostgreSQL job store, one S3 bucket for temporary
 /// storage): the pieces of one long transcode spread over the nodes, and a node other than the parent's is
 /// SIGKILLed while it encodes a piece; its piece's lease runs out, another node encodes it, and the job
-/// succeeds with every frame of the input.
+/// succeeds with every frame of the input. Then a cancel sent to a node that does not run a second such job
+/// stops every piece on every node within 2 s.
 @Suite(
   .serialized,
   .enabled(if: PostgresPeer.unavailable == nil, "PostgreSQL unavailable"),
@@ -14,7 +15,7 @@ struct ClusterStitchTests {
   static let (s3Key, s3Secret, bucket) = ("AKIDSTITCH", "stitch/secret", "ferry-stitch")
 
   @Test(.timeLimit(.minutes(3)))
-  func aNodeKilledMidPiece_doesNotFailTheJob() async throws {
+  func aNodeKilledMidPiece_doesNotFailTheJob_andACancelStopsEveryPiece() async throws {
     let database = try PostgresPeer.shared().makeDatabase()
     let s3 = try S3Peers(key: Self.s3Key, secret: Self.s3Secret)
     defer { s3.stop() }
@@ -119,6 +120,49 @@ struct ClusterStitchTests {
     let decodeErrors = try StitchProcesses.output(
       "ffmpeg", ["-v", "error", "-i", work + "/out.mp4", "-f", "null", "-"], stderr: true)
     #expect(decodeErrors.isEmpty, "\(decodeErrors)")
+
+    // A cancel sent to a node that does not run the parent stops every piece on every node within 2 s.
+    let second = try await LiveNode.send(
+      port: ports[alive[0]], "POST", "/media/transcode", token: token,
+      body: body.replacingOccurrences(of: "out/long", with: "out/cancelled"))
+    let secondID = try #require(second.json["job_id"] as? String, "\(second.text)")
+    let aliveWork = alive.map { work + "/node-\($0)/work/" }
+    var running = false
+    for _ in 0..<6000 where !running {
+      running =
+        aliveWork.contains { !StitchProcesses.find(containing: $0, named: "ffmpeg").isEmpty }
+        && alive.contains { node in
+          nodes[node].logLines.contains { $0.contains("transcode split") && $0.contains(secondID) }
+        }
+      if !running { try await Task.sleep(for: .milliseconds(5)) }
+    }
+    #expect(running, "the second job's pieces ran")
+    let parentOfSecond = alive.first { node in
+      nodes[node].logLines.contains { $0.contains("job started") && $0.contains(secondID) }
+    }
+    let canceller = alive.first { $0 != parentOfSecond } ?? alive[0]
+    let asked = Date()
+    let cancel = try await LiveNode.send(
+      port: ports[canceller], "POST", "/media/jobs/cancel?job_id=\(secondID)", token: token)
+    #expect(cancel.status == 200, "\(cancel.text)")
+    var gone: Double?
+    while Date() < asked + 10, gone == nil {
+      if aliveWork.allSatisfy({ StitchProcesses.find(containing: $0, named: "ff").isEmpty }) {
+        gone = Date().timeIntervalSince(asked)
+      } else {
+        try await Task.sleep(for: .milliseconds(10))
+      }
+    }
+    print("split and stitch on 3 nodes: a cancel through another node left no ffmpeg after \(gone ?? -1) s")
+    #expect(gone.map { $0 <= 2 } == true)
+    var ended: String?
+    for _ in 0..<100 where ended != "Cancelled" {
+      ended =
+        try await LiveNode.send(port: ports[canceller], "GET", "/media/transcode?job_id=\(secondID)", token: token)
+        .json["status"] as? String
+      if ended != "Cancelled" { try await Task.sleep(for: .milliseconds(100)) }
+    }
+    #expect(ended == "Cancelled")
   }
 }
 
