@@ -50,9 +50,17 @@ public enum TranscodeSplit {
   /// The pieces of a video whose frames start at `frameTimes` (seconds from the input's start, any order) and
   /// whose key frames are at `keyFrames`: a cut at the first key frame at or after each multiple of
   /// `pieceDuration`. Fewer than two pieces: the video is not worth splitting (empty).
+  /// Variable frame rate video (frame intervals more than 2 ms apart: a millisecond time base rounds 29.97 fps
+  /// to 33 and 34 ms), or video that starts after the input does (its offset to the audio would be lost with
+  /// the first piece's seek), is not split either: an exact frame count per piece is the one-pass encode's only
+  /// at a constant rate from the input's start.
   public static func plan(frameTimes: [Double], keyFrames: [Double], pieceDuration: Double) -> [Piece] {
     let frames = frameTimes.sorted()
-    guard let first = frames.first, pieceDuration > 0 else { return [] }
+    guard let first = frames.first, pieceDuration > 0, frames.count > 1 else { return [] }
+    let intervals = zip(frames.dropFirst(), frames).map { $0 - $1 }
+    guard let shortest = intervals.min(), let longest = intervals.max(), longest - shortest <= 0.002,
+      abs(first) < shortest / 2
+    else { return [] }
     let keys = keyFrames.sorted()
     var cuts = [first]
     var target = first + pieceDuration

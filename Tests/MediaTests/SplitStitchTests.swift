@@ -16,6 +16,11 @@ import Testing
     #expect(abs(pieces.map(\.duration).reduce(0, +) - 10) < 1e-9)
     // One key frame only: nothing to split.
     #expect(TranscodeSplit.plan(frameTimes: frames, keyFrames: [0], pieceDuration: 4).isEmpty)
+    // Variable frame rate, or video that starts after the input: one pass.
+    var variable = frames
+    variable[50] += 0.03
+    #expect(TranscodeSplit.plan(frameTimes: variable, keyFrames: keys, pieceDuration: 4).isEmpty)
+    #expect(TranscodeSplit.plan(frameTimes: frames.map { $0 + 0.5 }, keyFrames: keys, pieceDuration: 4).isEmpty)
   }
 
   @Test func probeListing_isReadRelativeToTheStart() {
