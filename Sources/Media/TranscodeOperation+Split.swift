@@ -131,7 +131,8 @@ extension TranscodeWork {
       }
       let done = files.filter { $0 != nil }.count
       context.report(phase: .processing, progress: 35 + 43 * done / ids.count)
-      if !progressed { Thread.sleep(forTimeInterval: 0.1) }
+      // A quarter second: a piece takes seconds, and every look reads each unfinished piece from the store.
+      if !progressed { Thread.sleep(forTimeInterval: 0.25) }
     }
     return files.map { $0! }
   }
