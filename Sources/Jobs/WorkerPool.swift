@@ -296,7 +296,10 @@ public final class WorkerPool: Sendable {
       }
     }
     guard let stored else { return }
-    if case .success = outcome { estimator.record(ContinuousClock.now - started) }
+    // A piece's run is not a job's: admission control estimates whole jobs.
+    if case .success = outcome, !job.owner.hasPrefix(SubJobs.ownerPrefix) {
+      estimator.record(ContinuousClock.now - started)
+    }
     var summary = RunSummary(status: stored.status, duration: ContinuousClock.now - started)
     if let (phases, bytes) = context?.accounting() {
       summary.phaseSeconds = phases
