@@ -20,10 +20,11 @@ public final class SubJobs: Sendable {
     owner.hasPrefix(ownerPrefix) ? String(owner.dropFirst(ownerPrefix.count)) : owner
   }
 
-  /// The id of sub-job `index` of `parent`'s attempt `attempt`: derived, not random, so a later attempt of the
-  /// parent (after a crash) knows the ids of the earlier attempts' sub-jobs and can cancel them.
-  public static func id(parent: UUID, attempt: Int, index: Int) -> UUID {
-    let digest = SHA256.hash(Array("\(parent.text)/\(attempt)/\(index)".utf8))
+  /// The id of sub-job `index` of `parent`'s run `run` (`runs(ofAttempt:)`): derived, not random, so a later
+  /// run of the parent (after a crash) knows the ids of the earlier runs' sub-jobs and can cancel them, and so
+  /// can a cancel of the parent, wherever it is taken.
+  public static func id(parent: UUID, run: Int, index: Int) -> UUID {
+    let digest = SHA256.hash(Array("\(parent.text)/\(run)/\(index)".utf8))
     var bytes = Array(digest.prefix(16))
     bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 layout (name-based)
     bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
@@ -33,6 +34,18 @@ public final class SubJobs: Sendable {
         bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
       ))
   }
+
+  /// The run numbers of a parent's attempt `attempt`. An attempt may run more than once: a run stopped by a
+  /// shutdown goes back to the queue keeping its attempt number, and the next run of it takes the next run
+  /// number, so its sub-jobs' ids are new.
+  public static func runs(ofAttempt attempt: Int) -> Range<Int> {
+    (attempt * runsPerAttempt)..<((attempt + 1) * runsPerAttempt)
+  }
+
+  /// The attempt of run `run`.
+  public static func attempt(ofRun run: Int) -> Int { run / runsPerAttempt }
+
+  private static let runsPerAttempt = 100
 
   private let submitJobs: @Sendable ([(id: UUID, path: String, payload: [UInt8])]) throws -> Void
   private let read: @Sendable (UUID) throws -> Job?
@@ -50,7 +63,17 @@ public final class SubJobs: Sendable {
     self.cancelJob = cancel
   }
 
-  /// Stores the sub-jobs (`id` from `id(parent:attempt:index:)`, the operation `path` that runs them, and the
+  /// The runs of `parent`'s attempt `attempt` that stored sub-jobs, in order (each run's first sub-job exists).
+  public func storedRuns(parent: UUID, attempt: Int) -> [Int] {
+    var runs: [Int] = []
+    for run in Self.runs(ofAttempt: attempt) {
+      guard job(Self.id(parent: parent, run: run, index: 0)) != nil else { break }
+      runs.append(run)
+    }
+    return runs
+  }
+
+  /// Stores the sub-jobs (`id` from `id(parent:run:index:)`, the operation `path` that runs them, and the
   /// payload it decodes, a `StoredRequest`'s encoding) as pending jobs of the parent's internal owner.
   public func submit(_ jobs: [(id: UUID, path: String, payload: [UInt8])]) throws(JobFailure) {
     do {

@@ -148,11 +148,14 @@ public final class WorkerPool: Sendable {
       state.withLock { $0.running[id] }?.cancel(.cancelRequested)
       // Its sub-jobs (a split transcode's pieces) too, at once: their ids follow from the job's, so the nodes
       // that run them stop them at their next heartbeat, not one heartbeat after the parent's node noticed.
-      for index in 0..<Self.maxSubJobs {
-        let child = SubJobs.id(parent: id, attempt: job.attempt, index: index)
-        guard (try? store.job(id: child)) != nil else { break }
-        let outcome = try? await store.update(id: child) { [now] job in job.cancel(now: now()) }
-        if outcome == .requested { state.withLock { $0.running[child] }?.cancel(.cancelRequested) }
+      for run in SubJobs.runs(ofAttempt: job.attempt) {
+        guard (try? store.job(id: SubJobs.id(parent: id, run: run, index: 0))) != nil else { break }
+        for index in 0..<Self.maxSubJobs {
+          let child = SubJobs.id(parent: id, run: run, index: index)
+          guard (try? store.job(id: child)) != nil else { break }
+          let outcome = try? await store.update(id: child) { [now] job in job.cancel(now: now()) }
+          if outcome == .requested { state.withLock { $0.running[child] }?.cancel(.cancelRequested) }
+        }
       }
     }
     return (result, job)

@@ -21,15 +21,26 @@ extension TranscodeWork {
     guard !pieces.isEmpty else { return false }
     let output = spec.outputs[0]
     let job = context.job
-    // An earlier attempt of this job (its node died) may have left pieces queued or running: stop them.
-    for attempt in stride(from: 1, to: job.attempt, by: 1) {
-      subJobs.cancelNow(pieces.indices.map { SubJobs.id(parent: job.id, attempt: attempt, index: $0) })
+    // Earlier runs of this job (its node died, or a shutdown stopped it) may have left pieces queued or
+    // running: stop them. This run's pieces take the next run number of its attempt.
+    var run: Int?
+    for attempt in 1...job.attempt {
+      let stored = subJobs.storedRuns(parent: job.id, attempt: attempt)
+      for earlier in stored {
+        subJobs.cancelNow(pieces.indices.map { SubJobs.id(parent: job.id, run: earlier, index: $0) })
+      }
+      if attempt == job.attempt {
+        run = SubJobs.runs(ofAttempt: attempt).first { !stored.contains($0) }
+      }
     }
-    let ids = pieces.indices.map { SubJobs.id(parent: job.id, attempt: job.attempt, index: $0) }
+    guard let run else {
+      throw JobFailure(.internalError, "this attempt of the job was stopped too often", retry: true)
+    }
+    let ids = pieces.indices.map { SubJobs.id(parent: job.id, run: run, index: $0) }
     var jobs: [(id: UUID, path: String, payload: [UInt8])] = []
     for (index, piece) in pieces.enumerated() {
       let pieceSpec = TranscodePieceSpec(
-        parent: job.id, attempt: job.attempt, index: index, input: spec.input, piece: piece, output: output)
+        parent: job.id, run: run, index: index, input: spec.input, piece: piece, output: output)
       do {
         jobs.append((ids[index], TranscodePieceOperation.jobPath, try StoredRequest(spec: pieceSpec).encoded()))
       } catch {
@@ -53,7 +64,7 @@ extension TranscodeWork {
         context: context, share: 30...35)
       audio = file
     }
-    let files = try waitForPieces(ids, pieces: pieces, context: context)
+    let files = try waitForPieces(ids, run: run, pieces: pieces, context: context)
     let list = context.workDirectory + "/pieces.txt"
     do {
       try TranscodeSplit.concatList(files).write(toFile: list, atomically: true, encoding: .utf8)
@@ -94,7 +105,8 @@ extension TranscodeWork {
   /// Waits until every piece succeeded, running pending ones here meanwhile, and returns their files in order
   /// (fetched from temporary storage when another node encoded them). A piece that failed for good fails the
   /// job with its error.
-  private func waitForPieces(_ ids: [UUID], pieces: [TranscodeSplit.Piece], context: JobContext) throws(JobFailure)
+  private func waitForPieces(_ ids: [UUID], run: Int, pieces: [TranscodeSplit.Piece], context: JobContext)
+    throws(JobFailure)
     -> [String]
   {
     guard let subJobs = context.subJobs else { return [] }
@@ -114,7 +126,7 @@ extension TranscodeWork {
         let name = "piece \(index + 1) of \(ids.count) (from \(TranscodeSplit.seconds(pieces[index].start)) s)"
         switch piece.status {
         case .success:
-          files[index] = try collect(index: index, attempt: job.attempt, context: context)
+          files[index] = try collect(index: index, run: run, context: context)
           progressed = true
         case .failed, .internalError:
           let error = piece.error
@@ -139,11 +151,11 @@ extension TranscodeWork {
 
   /// The file of piece `index`: in the work directory when this node encoded it, else fetched from temporary
   /// storage, where the node that encoded it left it.
-  private func collect(index: Int, attempt: Int, context: JobContext) throws(JobFailure) -> String {
+  private func collect(index: Int, run: Int, context: JobContext) throws(JobFailure) -> String {
     let job = context.job
-    let file = context.workDirectory + "/" + TranscodePieceSpec.fileName(attempt: attempt, index: index)
+    let file = context.workDirectory + "/" + TranscodePieceSpec.fileName(run: run, index: index)
     if FileManager.default.fileExists(atPath: file) { return file }
-    let key = TranscodePieceSpec.storageKey(parent: job.id, attempt: attempt, index: index)
+    let key = TranscodePieceSpec.storageKey(parent: job.id, run: run, index: index)
     try transfers.fetch(Location(target: .dlb(key: key)), field: "piece", to: file, context: context, share: 35...35)
     return file
   }

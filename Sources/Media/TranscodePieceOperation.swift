@@ -8,9 +8,9 @@ import Synchronization
 /// One piece of a split transcode, stored by the parent as a sub-job (`SubJobs`): which input, which frames,
 /// and the video settings of the parent's output.
 public struct TranscodePieceSpec: JobSpec {
-  /// The transcode job the piece belongs to, and its attempt that made the piece.
+  /// The transcode job the piece belongs to, and its run that made the piece (`SubJobs.runs(ofAttempt:)`).
   public var parent: UUID
-  public var attempt: Int
+  public var run: Int
   public var index: Int
   /// The parent's input, for a node that does not hold the parent's work file.
   public var input: Location
@@ -22,15 +22,15 @@ public struct TranscodePieceSpec: JobSpec {
   public var writes: [Location] { [] }
 
   /// The `dlb://` key, in the parent's app's temporary storage, a piece encoded on another node is left at.
-  public var storageKey: String { Self.storageKey(parent: parent, attempt: attempt, index: index) }
+  public var storageKey: String { Self.storageKey(parent: parent, run: run, index: index) }
   /// The piece's file name in the parent's work directory.
-  public var fileName: String { Self.fileName(attempt: attempt, index: index) }
+  public var fileName: String { Self.fileName(run: run, index: index) }
 
-  static func storageKey(parent: UUID, attempt: Int, index: Int) -> String {
-    "ferry-pieces/\(parent.text)/\(attempt)-\(index).mp4"
+  static func storageKey(parent: UUID, run: Int, index: Int) -> String {
+    "ferry-pieces/\(parent.text)/\(run)-\(index).mp4"
   }
 
-  static func fileName(attempt: Int, index: Int) -> String { "piece-\(attempt)-\(index).mp4" }
+  static func fileName(run: Int, index: Int) -> String { "piece-\(run)-\(index).mp4" }
 }
 
 /// Runs the pieces of split transcodes (`TranscodeSplit`): internal jobs that no client posts (the API does
@@ -55,8 +55,10 @@ public struct TranscodePieceOperation: JobOperation {
   }
 
   public func run(_ spec: TranscodePieceSpec, context: JobContext) throws -> String {
-    // A piece of an attempt that ended (the parent failed, was cancelled or was taken back) is not worth encoding.
-    if let parent = context.subJobs?.job(spec.parent), parent.status.isFinal || parent.attempt != spec.attempt {
+    // A piece of a run that ended (the parent failed, was cancelled or was taken back) is not worth encoding.
+    if let parent = context.subJobs?.job(spec.parent),
+      parent.status.isFinal || parent.attempt != SubJobs.attempt(ofRun: spec.run)
+    {
       throw JobFailure(.processingFailed, "the transcode this piece belongs to is no longer running it")
     }
     let parentDirectory = (context.workDirectory as NSString).deletingLastPathComponent + "/" + spec.parent.text
@@ -92,7 +94,7 @@ public struct TranscodePieceOperation: JobOperation {
   }
 }
 
-/// The parent's input on a node other than the parent's: fetched once per node (and parent attempt) by the
+/// The parent's input on a node other than the parent's: fetched once per node (and parent run) by the
 /// first piece that needs it, kept beside the work directories for the pieces that follow, and removed by a
 /// later piece once the parent ended (or on a single node's restart, with every leftover work file).
 final class PieceInputs: Sendable {
@@ -118,7 +120,7 @@ final class PieceInputs: Sendable {
   ) throws(JobFailure) -> String {
     let root = (context.workDirectory as NSString).deletingLastPathComponent
     sweep(root, context: context)
-    let directory = root + "/" + Self.prefix + spec.parent.text + "-" + String(spec.attempt)
+    let directory = root + "/" + Self.prefix + spec.parent.text + "-" + String(spec.run)
     let path = directory + "/input"
     let lock = lock(directory)
     lock.lock()
@@ -146,9 +148,9 @@ final class PieceInputs: Sendable {
     else { return }
     for name in names where name.hasPrefix(Self.prefix) {
       let rest = name.dropFirst(Self.prefix.count)
-      guard let id = UUID(uuidString: String(rest.prefix(36))), let attempt = Int(rest.dropFirst(37)) else { continue }
+      guard let id = UUID(uuidString: String(rest.prefix(36))), let run = Int(rest.dropFirst(37)) else { continue }
       let parent = subJobs.job(id)
-      if let parent, !parent.status.isFinal, parent.attempt == attempt { continue }
+      if let parent, !parent.status.isFinal, parent.attempt == SubJobs.attempt(ofRun: run) { continue }
       let directory = root + "/" + name
       let lock = lock(directory)
       // A piece fetching it now holds the lock: leave it to a later sweep.

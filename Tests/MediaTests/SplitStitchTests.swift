@@ -73,15 +73,15 @@ import Testing
     let input = try await makeInput()
     let job = try await harness.submit("/media/transcode", Self.body)
     // Kill the ffmpeg of piece 3 once: "stopped by a signal" is the server's trouble, retried.
-    let killed = try await killOnce(matching: "/piece-1-2.mp4")
+    let killed = try await killOnce(matching: "/piece-100-2.mp4")
     #expect(killed, "piece 3's ffmpeg was seen and killed")
     let ended = try await waitForEnd(job.id)
     #expect(ended.status == .success, "\(String(describing: ended.error))")
     #expect(ended.attempt == 1)
-    let pieces = (0..<6).map { SubJobs.id(parent: job.id, attempt: 1, index: $0) }
+    let pieces = (0..<6).map { SubJobs.id(parent: job.id, run: 100, index: $0) }
     let attempts = try pieces.map { try #require(try harness.store.job(id: $0)).attempt }
     #expect(attempts == [1, 1, 2, 1, 1, 1], "only the killed piece ran twice: \(attempts)")
-    #expect(try harness.store.job(id: SubJobs.id(parent: job.id, attempt: 1, index: 6)) == nil)
+    #expect(try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: 6)) == nil)
 
     // The by-hand one-pass encode with the same settings.
     let spec = try transcodeRequest(Self.body)
@@ -115,7 +115,7 @@ import Testing
     // Wait for a piece's ffmpeg, then cancel the parent.
     var seen = false
     for _ in 0..<2000 where !seen {
-      let stored = try harness.store.job(id: SubJobs.id(parent: job.id, attempt: 1, index: 0))
+      let stored = try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: 0))
       seen =
         stored != nil && !StitchMeasure.processes(containing: harness.directory + "/work/", named: "ffmpeg").isEmpty
       if !seen { try await Task.sleep(for: .milliseconds(5)) }
@@ -139,9 +139,40 @@ import Testing
     try await Task.sleep(for: .milliseconds(500))
     #expect(StitchMeasure.processes(containing: harness.directory + "/work/", named: "ff").isEmpty)
     for index in 0..<6 {
-      let piece = try harness.store.job(id: SubJobs.id(parent: job.id, attempt: 1, index: index))
+      let piece = try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: index))
       #expect(piece.map { $0.status.isFinal } ?? true, "piece \(index): \(String(describing: piece?.status))")
     }
+  }
+
+  @Test(.timeLimit(.minutes(2)))
+  func aRunStoppedByAShutdown_runsAgainWithNewPieces() async throws {
+    _ = try await makeInput()
+    let job = try await harness.submit(
+      "/media/transcode", Self.body.replacingOccurrences(of: "out/long", with: "out/s"))
+    var stored = false
+    for _ in 0..<2000 where !stored {
+      stored = try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: 5)) != nil
+      if !stored { try await Task.sleep(for: .milliseconds(5)) }
+    }
+    #expect(stored, "the first run stored its pieces")
+    // The shutdown puts the job back in the queue without spending its attempt: the next run is attempt 1 again.
+    harness.pool.stop()
+    let restarted = WorkerPool(
+      store: harness.store, work: OperationRouter(Array(harness.operations.values)),
+      cipher: RequestCipher(masterKey: [UInt8](repeating: 4, count: 32)),
+      settings: .init(
+        concurrency: 2, workRoot: harness.directory + "/work", pollInterval: .milliseconds(100),
+        retryBackoff: .milliseconds(20)),
+      logger: .discarding)
+    try restarted.start()
+    defer { restarted.stop() }
+    let ended = try await waitForEnd(job.id)
+    #expect(ended.status == .success, "\(String(describing: ended.error))")
+    #expect(ended.attempt == 1 && ended.attempts.isEmpty)
+    let first = try (0..<6).map { try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: $0)) }
+    let second = try (0..<6).map { try harness.store.job(id: SubJobs.id(parent: job.id, run: 101, index: $0)) }
+    #expect(first.allSatisfy { $0?.status.isFinal == true }, "\(first.map { $0?.status })")
+    #expect(second.allSatisfy { $0?.status == .success }, "\(second.map { $0?.status })")
   }
 
   func waitForEnd(_ id: UUID) async throws -> Job {
