@@ -58,9 +58,4 @@ struct AnalyticsWork {
       file: resultFile, to: output, field: "output", contentType: "application/json", context: context, share: 90...99)
     return resultText
   }
-
-  static func validate(_ request: JSONValue) throws(InvalidRequest) -> AnalyticsSpec {
-    let (input, output) = try MediaRequest.inputAndOptionalOutput(request)
-    return AnalyticsSpec(input: input, output: output, region: try MediaRegion(request))
-  }
 }
