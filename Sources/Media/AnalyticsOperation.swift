@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Jobs
+import Locations
 
 /// The music and speech analytics (`music(transfers:tools:)`, `speech(transfers:tools:)`): one spec, one
 /// validation and one run (fetch, probe, classify, deliver), each kind adding its own block to the result's

@@ -1,5 +1,6 @@
 import JSON
 import Jobs
+import Locations
 import Problems
 
 /// The input's optional `region` (`{"start", "end"}` in seconds): the part of the media to process.

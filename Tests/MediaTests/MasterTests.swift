@@ -2,6 +2,7 @@ import AudioAnalysis
 import Foundation
 import JSON
 import Jobs
+import Locations
 import TestSupport
 import Testing
 
