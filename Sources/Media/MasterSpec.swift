@@ -118,11 +118,7 @@ public struct MasterSpec: JobSpec {
   public init(request: JSONValue, preview: Bool) throws(InvalidRequest) {
     self.preview = preview
     let root = request.object ?? [:]
-    guard case .array(let inputs)? = root["inputs"], !inputs.isEmpty else {
-      throw InvalidRequest("inputs", "is required: a list with one input")
-    }
-    guard inputs.count == 1 else { throw InvalidRequest("inputs", "takes exactly one input") }
-    guard case .object(let first) = inputs[0] else { throw InvalidRequest("inputs[0]", "must be an object") }
+    let first = try MediaRequest.onlyInput(root, tooMany: "takes exactly one input")
     let parser = LocationParser(extraFields: ["region"])
     input = try parser.parse(first["source"], field: "inputs[0].source")
     segmentStart = 0

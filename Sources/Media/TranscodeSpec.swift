@@ -67,11 +67,7 @@ public struct TranscodeSpec: JobSpec {
 
   public init(request: JSONValue) throws(InvalidRequest) {
     let root = request.object ?? [:]
-    guard case .array(let inputs)? = root["inputs"], !inputs.isEmpty else {
-      throw InvalidRequest("inputs", "is required: a list with one input")
-    }
-    guard inputs.count == 1 else { throw InvalidRequest("inputs", "takes exactly one input in this version") }
-    guard case .object(let first) = inputs[0] else { throw InvalidRequest("inputs[0]", "must be an object") }
+    let first = try MediaRequest.onlyInput(root, tooMany: "takes exactly one input in this version")
     let parser = LocationParser(extraFields: ["region"])
     let storage = try NamedStorage(parsing: root["storage"])
     let source = first["source"]
