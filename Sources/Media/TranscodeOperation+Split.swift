@@ -84,17 +84,10 @@ extension TranscodeWork {
   private func plan(_ input: String, settings: SplitSettings, context: JobContext) throws(JobFailure)
     -> [TranscodeSplit.Piece]
   {
-    let runner = ProcessRunner()
-    let registration = context.onCancel { runner.cancel() }
-    defer { registration.cancel() }
     var listing = TranscodeSplit.PacketListing()
-    let exit: ProcessRunner.Exit
-    do {
-      exit = try runner.run(tools.ffprobe, TranscodeSplit.probeArguments(input: input)) { listing.read($0) }
-    } catch {
-      throw JobFailure(.internalError, "ffprobe could not be run: \(error)", retry: true)
+    let exit = try MediaSteps.cancellable("ffprobe", context: context) { runner in
+      try runner.run(tools.ffprobe, TranscodeSplit.probeArguments(input: input)) { listing.read($0) }
     }
-    try context.checkCancelled()
     // A listing ffprobe could not finish: the one-pass encode reports what is wrong with the input.
     guard exit.status == 0 else { return [] }
     let times = listing.times
