@@ -31,7 +31,7 @@ TEST_PACKAGES := iproute2 chromium postgresql openssl fretsonfire-songs-muldjord
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh);
 # voices and a MIDI renderer for the analytics bench's programme (scripts/bench-analytics.sh); festival and its
 # voices, espeak-ng: the speech of the enhance quality bench (scripts/bench-quality.sh).
-BENCH_PACKAGES := wrk nginx-light postgresql openssl espeak-ng fluidsynth fluid-soundfont-gm festival \
+BENCH_PACKAGES := wrk nginx-light postgresql openssl time espeak-ng fluidsynth fluid-soundfont-gm festival \
   festvox-kallpc16k festvox-us-slt-hts
 
 CONFIG ?=
@@ -102,6 +102,7 @@ bench: deps $(DENOISER)
 	scripts/bench-tls.sh
 	scripts/bench-jobs.sh
 	scripts/bench-cluster.sh
+	scripts/bench-stitch.sh
 	scripts/bench-media.sh
 	scripts/bench-analytics.sh
 	scripts/bench-quality.sh

@@ -22,7 +22,7 @@ logs="$(mktemp -d /tmp/ferry-tests.XXXXXX)"
 # The longest suites start first so that none of them is left running alone at the end (the order of a run on
 # 2026-12-07 with 117 suites; a suite not listed counts as short).
 heavy=(
-  FerryTests.SchemathesisTests FerryTests.ClusterTests FerryTests.CrashRecoveryTests FerryTests.DolbyCorpusTests
+  FerryTests.SchemathesisTests FerryTests.ClusterTests FerryTests.ClusterStitchTests FerryTests.CrashRecoveryTests FerryTests.DolbyCorpusTests
   MediaTests.MasterTests HTTPServerTests.TLSListenerTests FerryTests.AnalyzeMemoryTests MediaTests.TruncatedInputTests
   TransferTests.S3MultipartTests MediaTests.EnhanceJobTests FerryTests.ClientCommandTests MediaTests.MediaOnS3Tests
   FerryTests.AbuseTests TransferTests.S3IntegrationTests MediaTests.AnalyzeJobTests HTTPServerTests.LiveServerTests

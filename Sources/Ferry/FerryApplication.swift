@@ -90,7 +90,9 @@ public final class FerryApplication: Sendable {
     webhooks = try Self.webhookDispatcher(
       configuration, store: store, cipher: cipher, apps: registry, logger: logger, metrics: metrics)
     pool = WorkerPool(
-      store: store, work: OperationRouter(operations), cipher: cipher,
+      // Internal job kinds (pieces of split transcodes) run on workers; the API serves none of them.
+      store: store, work: OperationRouter(operations + Self.internalOperations(configuration, transfers)),
+      cipher: cipher,
       settings: .init(
         concurrency: configuration.workerConcurrency, lease: configuration.jobs.lease,
         maxAttempts: configuration.jobs.maxAttempts, workRoot: data + "/work",
@@ -189,13 +191,29 @@ public final class FerryApplication: Sendable {
     }
   }
 
+  /// The media tools as `media.*` configures them.
+  static func mediaTools(_ configuration: FerryConfiguration, denoiser: DeepFilter? = nil) -> MediaTools {
+    let media = configuration.media
+    return MediaTools(
+      ffmpeg: media.ffmpeg, ffprobe: media.ffprobe, maxDuration: media.maxDuration.seconds,
+      version: FerryVersion.current, denoiser: denoiser,
+      split: media.splitMinDuration > .zero
+        ? SplitSettings(
+          minDuration: media.splitMinDuration.seconds, pieceDuration: media.splitPieceDuration.seconds) : nil)
+  }
+
+  /// Job kinds that Ferry makes itself and no client posts: the pieces of split transcodes.
+  static func internalOperations(_ configuration: FerryConfiguration, _ transfers: JobTransfers)
+    -> [any JobOperation]
+  {
+    [TranscodePieceOperation(transfers: transfers, tools: mediaTools(configuration))]
+  }
+
   /// The job kinds this build serves.
   static func builtInOperations(
     _ configuration: FerryConfiguration, _ transfers: JobTransfers, denoiser: DeepFilter? = nil
   ) -> [any JobOperation] {
-    let tools = MediaTools(
-      ffmpeg: configuration.media.ffmpeg, ffprobe: configuration.media.ffprobe,
-      maxDuration: configuration.media.maxDuration.seconds, version: FerryVersion.current, denoiser: denoiser)
+    let tools = mediaTools(configuration, denoiser: denoiser)
     return [
       EnhanceOperation(transfers: transfers, tools: tools),
       AnalyzeOperation(transfers: transfers, tools: tools),

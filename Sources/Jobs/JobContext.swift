@@ -19,6 +19,9 @@ public final class JobContext: Sendable {
   public let logger: Logger
   /// The worker running it (the lease holder).
   let worker: String
+  /// Sub-jobs this run may store, run and cancel (the pieces of a split transcode); nil where the engine
+  /// offers none (unit tests' contexts).
+  public let subJobs: SubJobs?
 
   /// Why a run was told to stop.
   public enum StopReason: Sendable, Equatable {
@@ -64,8 +67,9 @@ public final class JobContext: Sendable {
     logger: Logger,
     reportInterval: Duration, reporter: @escaping @Sendable (JobPhase, Int, Int64, Int64?) throws -> Bool,
     fence: @escaping @Sendable () throws -> Void, durationRecorder: @escaping @Sendable (Double) throws -> Void,
-    uploadRecorder: @escaping @Sendable (UploadChange) throws -> Void
+    uploadRecorder: @escaping @Sendable (UploadChange) throws -> Void, subJobs: SubJobs? = nil
   ) {
+    self.subJobs = subJobs
     self.job = job
     self.request = request
     self.workDirectory = workDirectory
@@ -101,6 +105,9 @@ public final class JobContext: Sendable {
       logger.warning("closed upload not stored", ["error": .string(String(describing: error))])
     }
   }
+
+  /// The app whose temporary storage (`dlb://`) the job reads and writes: its owner, or a sub-job's parent's.
+  public var storageOwner: String { SubJobs.storageOwner(of: job.owner) }
 
   /// Multipart uploads earlier runs of this job started and never completed or aborted (they died mid-upload).
   public var leftoverUploads: [OpenUpload] { job.openUploads }

@@ -144,9 +144,25 @@ public final class WorkerPool: Sendable {
   /// the job as stored after the request.
   public func cancel(id: UUID) async throws -> (CancelResult, Job) {
     let (result, job) = try await store.update(id: id) { [now] job in (job.cancel(now: now()), job) }
-    if result == .requested { state.withLock { $0.running[id] }?.cancel(.cancelRequested) }
+    if result == .requested {
+      state.withLock { $0.running[id] }?.cancel(.cancelRequested)
+      // Its sub-jobs (a split transcode's pieces) too, at once: their ids follow from the job's, so the nodes
+      // that run them stop them at their next heartbeat, not one heartbeat after the parent's node noticed.
+      for run in SubJobs.runs(ofAttempt: job.attempt) {
+        guard (try? store.job(id: SubJobs.id(parent: id, run: run, index: 0))) != nil else { break }
+        for index in 0..<Self.maxSubJobs {
+          let child = SubJobs.id(parent: id, run: run, index: index)
+          guard (try? store.job(id: child)) != nil else { break }
+          let outcome = try? await store.update(id: child) { [now] job in job.cancel(now: now()) }
+          if outcome == .requested { state.withLock { $0.running[child] }?.cancel(.cancelRequested) }
+        }
+      }
+    }
     return (result, job)
   }
+
+  /// Far more sub-jobs than any job makes (a 12-hour input in 1-second pieces): the bound of the cancel's loop.
+  private static let maxSubJobs = 50_000
 
   /// Jobs running in this process now.
   public var runningCount: Int { state.withLock { $0.running.count } }
@@ -283,7 +299,10 @@ public final class WorkerPool: Sendable {
       }
     }
     guard let stored else { return }
-    if case .success = outcome { estimator.record(ContinuousClock.now - started) }
+    // A piece's run is not a job's: admission control estimates whole jobs.
+    if case .success = outcome, !job.owner.hasPrefix(SubJobs.ownerPrefix) {
+      estimator.record(ContinuousClock.now - started)
+    }
     var summary = RunSummary(status: stored.status, duration: ContinuousClock.now - started)
     if let (phases, bytes) = context?.accounting() {
       summary.phaseSeconds = phases
@@ -372,6 +391,49 @@ public final class WorkerPool: Sendable {
             }
           }
         }
+      },
+      subJobs: subJobs(of: job, worker: worker))
+  }
+
+  /// What a run of `parent` may do with sub-jobs: store them under its internal owner (with its deadline and
+  /// retention), read them, run a pending one on the parent's thread, and cancel them.
+  private func subJobs(of parent: Job, worker: String) -> SubJobs {
+    let owner = SubJobs.internalOwner(of: parent.owner)
+    let retention = Duration.milliseconds(
+      max(0, parent.expiresAt.millisecondsSince1970 - parent.submittedAt.millisecondsSince1970))
+    return SubJobs(
+      submit: { [store, cipher, now] jobs in
+        let submitted = now()
+        for (id, path, payload) in jobs {
+          let job = Job(
+            id: id, owner: owner, path: path, sealedRequest: cipher.seal(payload, job: id),
+            requestDigest: cipher.digest(payload), submittedAt: submitted, retention: retention,
+            deadline: parent.deadline)
+          // No earlier job may stand for this one (`distantFuture`: none is recent enough).
+          _ = try runBlocking { [store] in try await store.submit(job, duplicateSince: .distantFuture) }
+        }
+        // Idle workers of this node take pieces at once; other nodes' find them at their next poll.
+        self.idle.wake()
+      },
+      read: { [store] id in try store.job(id: id) },
+      runHere: { [store, now, settings] id in
+        guard !self.isStopping else { return false }
+        let claimed = try? runBlocking { [store] in
+          try await store.update(id: id) { job -> Job? in
+            guard job.status == .pending, job.notBefore <= now() else { return nil }
+            try job.claim(worker: worker, now: now(), lease: settings.lease)
+            return job
+          }
+        }
+        guard let job = claimed ?? nil else { return false }
+        self.run(job, worker: worker)
+        return true
+      },
+      cancel: { [store, now] id in
+        let result = try? runBlocking { [store] in
+          try await store.update(id: id) { job in job.cancel(now: now()) }
+        }
+        if result == .requested { self.state.withLock { $0.running[id] }?.cancel(.cancelRequested) }
       })
   }
 

@@ -42,7 +42,7 @@ public struct JobTransfers: Sendable {
       case .local(let local): try copy(key, from: local, field: field, to: path, context: context)
       case .s3(let s3):
         try download(
-          s3.location(owner: context.job.owner, key: key), shown: location, field: field, requests: s3.requests,
+          s3.location(owner: context.storageOwner, key: key), shown: location, field: field, requests: s3.requests,
           to: path, context: context, share: share,
           notFound: JobFailure(
             .inputFileAccess, "\(field): dlb://\(key) does not exist (upload it first, or check the key)"))
@@ -57,7 +57,7 @@ public struct JobTransfers: Sendable {
     throws(JobFailure)
   {
     do {
-      let source = try local.existingFile(owner: context.job.owner, key: key)
+      let source = try local.existingFile(owner: context.storageOwner, key: key)
       // A hard link costs nothing and the work never writes to its input; copy across file systems.
       if link(source, path) != 0 { try FileManager.default.copyItem(atPath: source, toPath: path) }
     } catch let error as LocalStorage.StorageError {
@@ -98,7 +98,7 @@ public struct JobTransfers: Sendable {
   ) throws(JobFailure) {
     try context.checkCancelled()
     context.report(phase: .uploading, progress: share.lowerBound)
-    let owner = context.job.owner
+    let owner = context.storageOwner
     if case .dlb(let key) = location.target {
       switch storage {
       case .local(let local):

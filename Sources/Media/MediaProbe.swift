@@ -11,15 +11,19 @@ public struct MediaTools: Sendable {
   public var version: String
   /// The neural denoiser (`media.denoiser`), or nil: enhance then reduces noise with `afftdn`.
   public var denoiser: DeepFilter?
+  /// Long video transcodes are split into pieces that any worker of any node encodes (`media.split.*`); nil:
+  /// every transcode runs in one pass.
+  public var split: SplitSettings?
 
   /// The most audio channels an input may have (7.1).
   public static let maxChannels = 8
 
   public init(
     ffmpeg: String = "ffmpeg", ffprobe: String = "ffprobe", maxDuration: Double = 43200, version: String = "dev",
-    denoiser: DeepFilter? = nil
+    denoiser: DeepFilter? = nil, split: SplitSettings? = nil
   ) {
     self.denoiser = denoiser
+    self.split = split
     self.ffmpeg = ffmpeg
     self.ffprobe = ffprobe
     self.maxDuration = maxDuration

@@ -63,9 +63,12 @@ struct TranscodeWork {
         throw JobFailure(.internalError, "outputs[\(index)]: cannot make the work folder", retry: true)
       }
     }
-    try MediaSteps.ffmpeg(
-      TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), tools: tools,
-      duration: duration, context: context, share: 25...80)
+    // A long video may be encoded in pieces across the workers and nodes instead (TranscodeOperation+Split).
+    if try !encodeSplit(request, input: inputFile, info: info, context: context) {
+      try MediaSteps.ffmpeg(
+        TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), tools: tools,
+        duration: duration, context: context, share: 25...80)
+    }
 
     var results: [JSONValue] = []
     let step = 19 / max(1, request.outputs.count)

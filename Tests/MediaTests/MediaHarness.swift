@@ -25,7 +25,8 @@ struct MediaHarness: Sendable {
   /// that job store; `start` false leaves the workers to the test (`pool.start()`).
   init(
     _ name: String, s3Endpoint: String? = nil, database: String? = nil, start: Bool = true,
-    tools: MediaTools = MediaTools(), operations: (JobTransfers, MediaTools) -> [any JobOperation]
+    tools: MediaTools = MediaTools(), concurrency: Int = 1,
+    operations: (JobTransfers, MediaTools) -> [any JobOperation]
   ) throws {
     self.tools = tools
     directory = try makeTemporaryDirectory("ferry-\(name)")
@@ -43,7 +44,7 @@ struct MediaHarness: Sendable {
     pool = WorkerPool(
       store: store, work: router, cipher: cipher,
       settings: .init(
-        concurrency: 1, workRoot: directory + "/work", pollInterval: .milliseconds(100),
+        concurrency: concurrency, workRoot: directory + "/work", pollInterval: .milliseconds(100),
         retryBackoff: .milliseconds(20)),
       logger: .discarding)
     service = JobService(

