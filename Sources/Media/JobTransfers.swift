@@ -32,24 +32,32 @@ public struct JobTransfers: Sendable {
   }
 
   /// Fetches `location` (the request's `field`) into a new file at `path`, reporting progress in `share`.
-  public func fetch(_ location: Location, field: String, to path: String, context: JobContext, share: ClosedRange<Int>)
-    throws(JobFailure)
-  {
+  /// `prefix` gets the length of the file's leading bytes that are whole so far, as they arrive (see
+  /// `TransferClient.download`; a `dlb://` file on this node's disk is whole at once); `stop` returning true
+  /// ends the download as cancelled.
+  public func fetch(
+    _ location: Location, field: String, to path: String, context: JobContext, share: ClosedRange<Int>,
+    prefix: ((Int64) -> Void)? = nil, stop: (() -> Bool)? = nil
+  ) throws(JobFailure) {
     try context.checkCancelled()
     context.report(phase: .downloading, progress: share.lowerBound)
     if case .dlb(let key) = location.target {
       switch storage {
-      case .local(let local): try copy(key, from: local, field: field, to: path, context: context)
+      case .local(let local):
+        try copy(key, from: local, field: field, to: path, context: context)
+        prefix?(Int64(FileManager.default.fileSize(path)))
       case .s3(let s3):
         try download(
           s3.location(owner: context.job.owner, key: key), shown: location, field: field, requests: s3.requests,
-          to: path, context: context, share: share,
+          to: path, context: context, share: share, prefix: prefix, stop: stop,
           notFound: JobFailure(
             .inputFileAccess, "\(field): dlb://\(key) does not exist (upload it first, or check the key)"))
       }
       return
     }
-    try download(location, shown: location, field: field, requests: requests, to: path, context: context, share: share)
+    try download(
+      location, shown: location, field: field, requests: requests, to: path, context: context, share: share,
+      prefix: prefix, stop: stop)
   }
 
   /// Links (or copies) a `dlb://` file on this node's disk into the work directory.
@@ -71,14 +79,18 @@ public struct JobTransfers: Sendable {
   /// `notFound` when given.
   private func download(
     _ location: Location, shown: Location, field: String, requests: LocationRequests, to path: String,
-    context: JobContext, share: ClosedRange<Int>, notFound: JobFailure? = nil
+    context: JobContext, share: ClosedRange<Int>, prefix: ((Int64) -> Void)? = nil, stop: (() -> Bool)? = nil,
+    notFound: JobFailure? = nil
   ) throws(JobFailure) {
     do {
       let request = try requests.read(location, field: field)
-      _ = try client.download(request, to: path) { done, total in
-        context.report(
-          phase: .downloading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
-      }
+      _ = try client.download(
+        request, to: path,
+        progress: { done, total in
+          context.report(
+            phase: .downloading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
+            && !(stop?() ?? false)
+        }, prefix: prefix)
     } catch let error as LocationError {
       throw JobFailure(.inputFileAccess, error.description)
     } catch let error as TransferError {

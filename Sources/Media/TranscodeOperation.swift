@@ -31,8 +31,13 @@ struct TranscodeWork {
     // hls outputs learn whether they carry video from the input.
     var request = spec
     let inputFile = context.workDirectory + "/input"
-    try transfers.fetch(request.input, field: "inputs[0].source", to: inputFile, context: context, share: 0...25)
-    let info = try MediaSteps.probe(inputFile, tools: tools, context: context, requireAudio: false)
+    // ffmpeg reads the input as it arrives where its container allows (not with a start offset, which a
+    // stream can only reach by reading up to it).
+    let input = try ArrivingInput.begin(
+      request.input, field: "inputs[0].source", to: inputFile, overlap: request.segmentStart == nil,
+      transfers: transfers, tools: tools, context: context, share: 0...25, requireAudio: false)
+    defer { input.end() }
+    let info = try input.info()
     for (index, output) in request.outputs.enumerated() {
       // An hls stream carries video when the input has some, unless the request left it out.
       if output.kind.isStream { request.outputs[index].carriesVideo = output.carriesVideo ?? info.hasVideo }
@@ -63,9 +68,9 @@ struct TranscodeWork {
         throw JobFailure(.internalError, "outputs[\(index)]: cannot make the work folder", retry: true)
       }
     }
-    try MediaSteps.ffmpeg(
-      TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), tools: tools,
-      duration: duration, context: context, share: 25...80)
+    try input.ffmpeg(
+      TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), duration: duration,
+      share: 25...80)
 
     var results: [JSONValue] = []
     let step = 19 / max(1, request.outputs.count)

@@ -1,0 +1,220 @@
+import Foundation
+import Jobs
+import Log
+import Problems
+import TestSupport
+import Testing
+import Transfer
+
+@testable import Media
+
+/// Processing that overlaps the download (issue 20): which containers are read as they arrive, ffmpeg
+/// starting before the last byte with the same output as after it, a download that fails or resumes under
+/// ffmpeg, and an MP4 whose index is at the end taking the old path.
+@Suite(.serialized) struct ArrivingInputTests {
+  let harness: MediaHarness
+
+  init() throws {
+    harness = try MediaHarness(
+      "arriving",
+      client: TransferClient(
+        policy: try NetworkPolicy(allow: ["127.0.0.1/32"]),
+        settings: TransferSettings(maxAttempts: 2, initialBackoff: .milliseconds(10)))
+    ) { transfers, tools in [TranscodeOperation(transfers: transfers, tools: tools)] }
+  }
+
+  // MARK: Which containers
+
+  @Test func theFirstBytes_sayWhichContainersAreReadAsTheyArrive() async throws {
+    defer { harness.pool.stop() }
+    func inspect(_ bytes: [UInt8], total: Int64? = nil) -> ArrivingFormat {
+      ArrivingFormat.inspect(bytes, total: total)
+    }
+    let wav = Array("RIFF\u{0}\u{0}\u{0}\u{0}WAVEfmt ".utf8)
+    #expect(inspect(wav) == .readable(demuxer: "wav", head: 64 << 10))
+    #expect(inspect(wav, total: 1000) == .readable(demuxer: "wav", head: 1000))
+    #expect(
+      inspect(Array("fLaC".utf8) + [UInt8](repeating: 0, count: 30)) == .readable(demuxer: "flac", head: 64 << 10))
+    // MP3 frames (MPEG-1 layer III), after an ID3v2 tag or not; ADTS AAC (layer 0) is not MP3.
+    let frame: [UInt8] = [0xFF, 0xFB, 0x90, 0x64] + [UInt8](repeating: 0, count: 60)
+    #expect(inspect(frame) == .readable(demuxer: "mp3", head: 64 << 10))
+    let tag = Array("ID3".utf8) + [4, 0, 0, 0, 0, 1, 0] + [UInt8](repeating: 0, count: 128)
+    #expect(inspect(tag + frame) == .readable(demuxer: "mp3", head: 138 + (64 << 10)))
+    #expect(inspect(Array(frame.prefix(20))) == .needs(bytes: 48))
+    // An MP3 with a LAME/Xing "Info" tag: ffmpeg trims its end padding only from a file.
+    let info = Array(frame.prefix(36)) + Array("Info".utf8) + [UInt8](repeating: 0, count: 20)
+    #expect(inspect(info) == .whole("an MP3 with a Xing/Info tag (ffmpeg trims its end padding only from a file)"))
+    #expect(inspect(Array(tag.prefix(20))) == .needs(bytes: 142))
+    #expect(
+      inspect([0xFF, 0xF1, 0x50, 0x80] + [UInt8](repeating: 0, count: 20))
+        == .whole("the container is not one Ferry reads as it arrives"))
+    var ts = [UInt8](repeating: 0xFF, count: 400)
+    (ts[0], ts[188], ts[376]) = (0x47, 0x47, 0x47)
+    #expect(inspect(ts) == .readable(demuxer: "mpegts", head: 1 << 20))
+    #expect(inspect(Array(ts.prefix(100))) == .needs(bytes: 377))
+    #expect(
+      inspect(Array("OggS".utf8) + [UInt8](repeating: 0, count: 20))
+        == .whole("the container is not one Ferry reads as it arrives"))
+
+    // MP4s as ffmpeg writes them: the index at the end by default, first with +faststart.
+    let end = try await harness.fixture("mp4/end.m4a", ["-f", "lavfi", "-i", "sine=d=2", "-c:a", "aac"])
+    let first = try await harness.fixture(
+      "mp4/first.m4a", ["-f", "lavfi", "-i", "sine=d=2", "-c:a", "aac", "-movflags", "+faststart"])
+    let endBytes = Array(try Data(contentsOf: URL(fileURLWithPath: end)))
+    let firstBytes = Array(try Data(contentsOf: URL(fileURLWithPath: first)))
+    #expect(inspect(endBytes, total: Int64(endBytes.count)) == .whole("the MP4's index comes after its media"))
+    guard case .needs(let more) = inspect(Array(endBytes.prefix(20))), more > 20 else {
+      Issue.record("the boxes after ftyp are waited for")
+      return
+    }
+    guard case .readable("mov", let head) = inspect(firstBytes, total: Int64(firstBytes.count)) else {
+      Issue.record("a faststart MP4 is read as it arrives")
+      return
+    }
+    #expect(head > 100 && head < Int64(firstBytes.count) / 2, "the head ends with the index: \(head)")
+  }
+
+  @Test func ffmpegsArguments_readTheSocketInsteadOfTheFile() {
+    defer { harness.pool.stop() }
+    let arguments = [
+      "-nostdin", "-protocol_whitelist", "file", "-format_whitelist", "wav,mp3", "-i", "/w/input", "/w/o.mp3",
+    ]
+    #expect(
+      ArrivingInput.arriving(arguments, input: "/w/input", demuxer: "wav")
+        == [
+          "-nostdin", "-protocol_whitelist", "pipe", "-format_whitelist", "wav,mp3", "-f", "wav", "-i", "pipe:0",
+          "/w/o.mp3",
+        ])
+    #expect(ArrivingInput.arriving(arguments, input: "/w/other", demuxer: "wav") == nil)
+  }
+
+  // MARK: Jobs
+
+  /// Makes `dlb://in/<name>` with ffmpeg and returns its bytes.
+  func media(_ name: String, _ arguments: [String]) async throws -> [UInt8] {
+    let path = try await harness.fixture("in/\(name)", arguments)
+    return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+  }
+
+  func transcode(_ source: String, to key: String, kind: String) async throws -> Job {
+    try await harness.run(
+      "/media/transcode",
+      #"{"inputs": [{"source": "\#(source)"}], "outputs": [{"id": "a", "kind": "\#(kind)", "destination": "dlb://\#(key)"}]}"#
+    )
+  }
+
+  func stored(_ key: String) throws -> [UInt8] {
+    Array(try Data(contentsOf: URL(fileURLWithPath: harness.storage.path(owner: "app", key: key))))
+  }
+
+  /// The job's log lines.
+  func log(of job: Job) -> [String] {
+    harness.logs.all.filter { $0.contains(job.id.uuidString.lowercased()) }
+  }
+
+  /// The seconds of media ffmpeg had written when the download's last byte came, from the job's log.
+  func processedAtLastByte(_ job: Job) -> Double? {
+    guard let line = log(of: job).first(where: { $0.contains("input downloaded while ffmpeg read it") }),
+      let range = line.range(of: #"processed_s"?[=:] ?"?([0-9.]+)"#, options: .regularExpression)
+    else { return nil }
+    return Double(line[range].filter { $0.isNumber || $0 == "." })
+  }
+
+  /// Whether a process still runs with the harness's directory in its command line (an ffmpeg left behind).
+  func ffmpegLeftBehind() -> Bool {
+    let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return pids.filter { Int($0) != nil }.contains { pid in
+      guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+      return String(decoding: data, as: UTF8.self).contains(harness.directory)
+    }
+  }
+
+  @Test func aSlowWAV_isTranscodedWhileItArrives_toTheSameBytes() async throws {
+    defer { harness.pool.stop() }
+    // 6 s of 48 kHz stereo (1.15 MB) at 400 kB/s: about 3 s to arrive.
+    let wav = try await media("tone.wav", ["-f", "lavfi", "-i", "sine=f=330:d=6:sample_rate=48000", "-ac", "2"])
+    let server = try FaultServer { _, _ in .trickle(body: wav, bytesPerSecond: 400_000) }
+    defer { server.stop() }
+    let reference = try await transcode("dlb://in/tone.wav", to: "out/ref.mp3", kind: "mp3")
+    #expect(reference.status == .success, "\(String(describing: reference.error))")
+    #expect(log(of: reference).contains { $0.contains("overlap") } == false, "a local file is simply read")
+    let started = Date()
+    let job = try await transcode("http://127.0.0.1:\(server.port)/tone.wav", to: "out/arrived.mp3", kind: "mp3")
+    let seconds = Date().timeIntervalSince(started)
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    #expect(log(of: job).contains { $0.contains("input read as it arrives") && $0.contains("wav") })
+    let processed = try #require(processedAtLastByte(job), "\(log(of: job))")
+    print(
+      "arriving WAV: \(String(format: "%.2f", seconds)) s from submit to end; ffmpeg had written \(processed) s of 6 s when the last byte came"
+    )
+    #expect(processed > 1, "ffmpeg worked while the input arrived")
+    #expect(try stored("out/arrived.mp3") == stored("out/ref.mp3"), "the same MP3 as from the whole file")
+  }
+
+  @Test func aSlowMP3_isTranscodedWhileItArrives_toTheSameBytes() async throws {
+    defer { harness.pool.stop() }
+    // 24 s at 128 kb/s (384 kB) at 128 kB/s: about 3 s to arrive. Without a Xing/Info tag (see ArrivingFormat).
+    let mp3 = try await media(
+      "talk.mp3",
+      [
+        "-f", "lavfi", "-i", "sine=f=500:d=24:sample_rate=44100", "-c:a", "libmp3lame", "-b:a", "128k",
+        "-write_xing", "0",
+      ])
+    let server = try FaultServer { _, _ in .trickle(body: mp3, bytesPerSecond: 128_000) }
+    defer { server.stop() }
+    let reference = try await transcode("dlb://in/talk.mp3", to: "out/ref.wav", kind: "wav")
+    #expect(reference.status == .success, "\(String(describing: reference.error))")
+    let job = try await transcode("http://127.0.0.1:\(server.port)/talk.mp3", to: "out/arrived.wav", kind: "wav")
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    #expect(log(of: job).contains { $0.contains("input read as it arrives") && $0.contains("mp3") })
+    let processed = try #require(processedAtLastByte(job), "\(log(of: job))")
+    print("arriving MP3: ffmpeg had written \(processed) s of 24 s when the last byte came")
+    #expect(processed > 1)
+    #expect(try stored("out/arrived.wav") == stored("out/ref.wav"), "the same WAV as from the whole file")
+  }
+
+  @Test func aDownloadThatFailsUnderFFmpeg_failsTheJob_andLeavesNoFFmpeg() async throws {
+    defer { harness.pool.stop() }
+    let wav = try await media("tone.wav", ["-f", "lavfi", "-i", "sine=f=330:d=6:sample_rate=48000", "-ac", "2"])
+    // The connection is lost after 600 kB (1.5 s in, ffmpeg reading), and the file is then gone. (Connections
+    // count from 1.)
+    let server = try FaultServer { _, index in
+      index == 1 ? .trickle(body: wav, bytesPerSecond: 400_000, resetAfter: 600_000) : .status(404)
+    }
+    defer { server.stop() }
+    let job = try await transcode("http://127.0.0.1:\(server.port)/tone.wav", to: "out/a.mp3", kind: "mp3")
+    #expect(job.status == .failed)
+    #expect(job.error?.problem == .inputFileAccess, "\(String(describing: job.error))")
+    #expect(log(of: job).contains { $0.contains("input read as it arrives") }, "ffmpeg was reading when it failed")
+    #expect(!ffmpegLeftBehind())
+    #expect(!FileManager.default.fileExists(atPath: harness.storage.path(owner: "app", key: "out/a.mp3")))
+  }
+
+  @Test func aConnectionLostUnderFFmpeg_isResumed_toTheSameBytes() async throws {
+    defer { harness.pool.stop() }
+    let wav = try await media("tone.wav", ["-f", "lavfi", "-i", "sine=f=330:d=6:sample_rate=48000", "-ac", "2"])
+    let server = try FaultServer { _, index in
+      .trickle(body: wav, bytesPerSecond: 800_000, resetAfter: index == 1 ? 500_000 : nil, ranges: true)
+    }
+    defer { server.stop() }
+    let reference = try await transcode("dlb://in/tone.wav", to: "out/ref.mp3", kind: "mp3")
+    let job = try await transcode("http://127.0.0.1:\(server.port)/tone.wav", to: "out/arrived.mp3", kind: "mp3")
+    #expect(reference.status == .success && job.status == .success, "\(String(describing: job.error))")
+    #expect(server.requests.count == 2 && server.requests[1].header("Range") == "bytes=500000-")
+    #expect(log(of: job).contains { $0.contains("input downloaded while ffmpeg read it") })
+    #expect(try stored("out/arrived.mp3") == stored("out/ref.mp3"))
+    #expect(!ffmpegLeftBehind())
+  }
+
+  @Test func anMP4WithItsIndexAtTheEnd_isProcessedAfterItsDownload() async throws {
+    defer { harness.pool.stop() }
+    let m4a = try await media("end.m4a", ["-f", "lavfi", "-i", "sine=d=3", "-c:a", "aac"])
+    let server = try FaultServer { _, _ in .trickle(body: m4a, bytesPerSecond: 40_000) }
+    defer { server.stop() }
+    let job = try await transcode("http://127.0.0.1:\(server.port)/end.m4a", to: "out/a.mp3", kind: "mp3")
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    let lines = log(of: job)
+    #expect(lines.contains { $0.contains("input processed after its download") && $0.contains("index comes after") })
+    #expect(!lines.contains { $0.contains("input read as it arrives") })
+  }
+}
