@@ -177,7 +177,10 @@ final class ArrivingInput: @unchecked Sendable {
   /// Runs ffmpeg with `arguments` (which read the work file at `path` as `MediaTools.safeInput` allows):
   /// on the old path as they are; otherwise reading the arriving bytes from a socket while the download
   /// goes on, then the whole file's probe beside it.
-  func ffmpeg(_ arguments: [String], duration: Double?, share: ClosedRange<Int>) throws(JobFailure) {
+  /// `beforeRerun` runs before ffmpeg runs again on the whole file (its outputs start over).
+  func ffmpeg(
+    _ arguments: [String], duration: Double?, share: ClosedRange<Int>, beforeRerun: () -> Void = {}
+  ) throws(JobFailure) {
     guard let demuxer, let streamed = Self.arriving(arguments, input: path, demuxer: demuxer) else {
       try MediaSteps.ffmpeg(arguments, tools: tools, duration: duration, context: context, share: share)
       return
@@ -258,6 +261,7 @@ final class ArrivingInput: @unchecked Sendable {
     context.logger.warning(
       "ffmpeg failed on the arriving input; running it again on the whole file",
       ["overlap": "fallback", "error": .string(failure.detail)])
+    beforeRerun()
     try MediaSteps.ffmpeg(arguments, tools: tools, duration: duration, context: context, share: share)
   }
 

@@ -68,9 +68,14 @@ struct TranscodeWork {
         throw JobFailure(.internalError, "outputs[\(index)]: cannot make the work folder", retry: true)
       }
     }
+    // Outputs that can go up while ffmpeg writes them start as soon as they are large enough.
+    let growing = GrowingOutputs.start(
+      request, directory: context.workDirectory, transfers: transfers, context: context)
+    defer { growing.abandon() }
     try input.ffmpeg(
       TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), duration: duration,
-      share: 25...80)
+      share: 25...80, beforeRerun: { growing.abandon() })
+    growing.finished()
 
     var results: [JSONValue] = []
     let step = 19 / max(1, request.outputs.count)
@@ -90,9 +95,11 @@ struct TranscodeWork {
         throw JobFailure(
           .processingFailed, "outputs[\(index)]: ffmpeg wrote nothing (is the offset past the end of the input?)")
       }
-      try transfers.deliver(
-        file: file, to: output.destination, field: "outputs[\(index)].destination",
-        contentType: output.kind.contentType, context: context, share: start...(start + step))
+      if !growing.delivered(index) {
+        try transfers.deliver(
+          file: file, to: output.destination, field: "outputs[\(index)].destination",
+          contentType: output.kind.contentType, context: context, share: start...(start + step))
+      }
       results.append(.object(["id": .string(output.id), "kind": .string(output.kind.rawValue), "size": .int(size)]))
     }
     return JSONValue.object(["outputs": .array(results), "version": .string(tools.version)]).description

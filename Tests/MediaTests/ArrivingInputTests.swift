@@ -131,9 +131,9 @@ import Transfer
 
   @Test func aSlowWAV_isTranscodedWhileItArrives_toTheSameBytes() async throws {
     defer { harness.pool.stop() }
-    // 6 s of 48 kHz stereo (1.15 MB) at 400 kB/s: about 3 s to arrive.
+    // 6 s of 48 kHz stereo (1.15 MB) at 600 kB/s: about 2 s to arrive.
     let wav = try await media("tone.wav", ["-f", "lavfi", "-i", "sine=f=330:d=6:sample_rate=48000", "-ac", "2"])
-    let server = try FaultServer { _, _ in .trickle(body: wav, bytesPerSecond: 400_000) }
+    let server = try FaultServer { _, _ in .trickle(body: wav, bytesPerSecond: 600_000) }
     defer { server.stop() }
     let reference = try await transcode("dlb://in/tone.wav", to: "out/ref.mp3", kind: "mp3")
     #expect(reference.status == .success, "\(String(describing: reference.error))")
@@ -153,14 +153,14 @@ import Transfer
 
   @Test func aSlowMP3_isTranscodedWhileItArrives_toTheSameBytes() async throws {
     defer { harness.pool.stop() }
-    // 24 s at 128 kb/s (384 kB) at 128 kB/s: about 3 s to arrive. Without a Xing/Info tag (see ArrivingFormat).
+    // 24 s at 128 kb/s (384 kB) at 192 kB/s: about 2 s to arrive. Without a Xing/Info tag (see ArrivingFormat).
     let mp3 = try await media(
       "talk.mp3",
       [
         "-f", "lavfi", "-i", "sine=f=500:d=24:sample_rate=44100", "-c:a", "libmp3lame", "-b:a", "128k",
         "-write_xing", "0",
       ])
-    let server = try FaultServer { _, _ in .trickle(body: mp3, bytesPerSecond: 128_000) }
+    let server = try FaultServer { _, _ in .trickle(body: mp3, bytesPerSecond: 192_000) }
     defer { server.stop() }
     let reference = try await transcode("dlb://in/talk.mp3", to: "out/ref.wav", kind: "wav")
     #expect(reference.status == .success, "\(String(describing: reference.error))")
@@ -176,10 +176,10 @@ import Transfer
   @Test func aDownloadThatFailsUnderFFmpeg_failsTheJob_andLeavesNoFFmpeg() async throws {
     defer { harness.pool.stop() }
     let wav = try await media("tone.wav", ["-f", "lavfi", "-i", "sine=f=330:d=6:sample_rate=48000", "-ac", "2"])
-    // The connection is lost after 600 kB (1.5 s in, ffmpeg reading), and the file is then gone. (Connections
+    // The connection is lost after 600 kB (0.75 s in, ffmpeg reading), and the file is then gone. (Connections
     // count from 1.)
     let server = try FaultServer { _, index in
-      index == 1 ? .trickle(body: wav, bytesPerSecond: 400_000, resetAfter: 600_000) : .status(404)
+      index == 1 ? .trickle(body: wav, bytesPerSecond: 800_000, resetAfter: 600_000) : .status(404)
     }
     defer { server.stop() }
     let job = try await transcode("http://127.0.0.1:\(server.port)/tone.wav", to: "out/a.mp3", kind: "mp3")
@@ -209,12 +209,105 @@ import Transfer
   @Test func anMP4WithItsIndexAtTheEnd_isProcessedAfterItsDownload() async throws {
     defer { harness.pool.stop() }
     let m4a = try await media("end.m4a", ["-f", "lavfi", "-i", "sine=d=3", "-c:a", "aac"])
-    let server = try FaultServer { _, _ in .trickle(body: m4a, bytesPerSecond: 40_000) }
+    let server = try FaultServer { _, _ in .trickle(body: m4a, bytesPerSecond: 200_000) }
     defer { server.stop() }
     let job = try await transcode("http://127.0.0.1:\(server.port)/end.m4a", to: "out/a.mp3", kind: "mp3")
     #expect(job.status == .success, "\(String(describing: job.error))")
     let lines = log(of: job)
     #expect(lines.contains { $0.contains("input processed after its download") && $0.contains("index comes after") })
     #expect(!lines.contains { $0.contains("input read as it arrives") })
+  }
+}
+
+/// Outputs uploaded while ffmpeg writes them (issue 20): an `s3://` WAV output goes up in parts, the first
+/// (whose header ffmpeg rewrites as it finishes) last, with the same bytes as a local run; a download that
+/// fails under ffmpeg aborts the upload.
+@Suite(.serialized, .enabled(if: S3Peers.unavailable == nil, "S3 peers unavailable"))
+struct GrowingOutputTests {
+  static let auth = #""auth": {"key": "AKIDGROW", "secret": "grow/secret"}"#
+
+  func harness(_ peers: S3Peers) throws -> MediaHarness {
+    try MediaHarness(
+      "growing", s3Endpoint: peers.proxyEndpoint,
+      client: TransferClient(
+        policy: try NetworkPolicy(allow: ["127.0.0.1/32"]),
+        settings: TransferSettings(maxAttempts: 2, initialBackoff: .milliseconds(10))),
+      multipartThreshold: 5 << 20, partSize: 5 << 20, parallelParts: 2
+    ) { transfers, tools in [TranscodeOperation(transfers: transfers, tools: tools)] }
+  }
+
+  /// 90 s of 48 kHz stereo WAV (17.3 MB) as `dlb://in/long.wav`, and its bytes.
+  func longWAV(_ harness: MediaHarness) async throws -> [UInt8] {
+    let path = try await harness.fixture(
+      "in/long.wav", ["-f", "lavfi", "-i", "sine=f=330:d=90:sample_rate=48000", "-ac", "2"])
+    return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+  }
+
+  func moto(_ peers: S3Peers, _ request: String) throws -> RawHTTPClient.Response {
+    let client = try RawHTTPClient(port: peers.motoPort)
+    let auth =
+      "AWS4-HMAC-SHA256 Credential=AKIDGROW/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+    try client.send("\(request) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(auth)\r\nConnection: close\r\n\r\n")
+    return try client.readResponse()
+  }
+
+  @Test func aWAVOutput_goesUpWhileWritten_withTheBytesOfALocalRun() async throws {
+    let peers = try S3Peers(key: "AKIDGROW", secret: "grow/secret")
+    defer { peers.stop() }
+    try peers.createBucket("grow")
+    let harness = try harness(peers)
+    defer { harness.pool.stop() }
+    let wav = try await longWAV(harness)
+    // About 2 s to arrive: ffmpeg writes the output in step with it.
+    let server = try FaultServer { _, _ in .trickle(body: wav, bytesPerSecond: 9_000_000) }
+    defer { server.stop() }
+    let reference = try await harness.run(
+      "/media/transcode",
+      #"{"inputs": [{"source": "dlb://in/long.wav"}], "outputs": [{"kind": "wav", "destination": "dlb://out/ref.wav"}]}"#
+    )
+    #expect(reference.status == .success, "\(String(describing: reference.error))")
+    let job = try await harness.run(
+      "/media/transcode",
+      #"{"inputs": [{"source": "http://127.0.0.1:\#(server.port)/long.wav"}], "outputs": [{"kind": "wav", "destination": {"url": "s3://grow/out/a.wav", \#(Self.auth)}}]}"#
+    )
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    let lines = harness.logs.all.filter { $0.contains(job.id.uuidString.lowercased()) }
+    let started = lines.first { $0.contains("output uploaded while ffmpeg writes it") }
+    print("growing WAV output: \(started ?? "not streamed")")
+    #expect(started != nil && lines.contains { $0.contains("input read as it arrives") })
+    let stored = try moto(peers, "GET /grow/out/a.wav")
+    let local = Array(
+      try Data(contentsOf: URL(fileURLWithPath: harness.storage.path(owner: "app", key: "out/ref.wav"))))
+    #expect(stored.status == 200 && stored.body.count == local.count)
+    #expect(stored.body == local, "the object has the bytes of the local run, header included")
+    // Four parts (the bytes being equal shows the first went up last: ffmpeg writes the WAV's sizes into its
+    // header as it finishes).
+    let parts = peers.proxyLog.split(separator: "\n").filter { $0 == "PUT /grow/out/a.wav -> 200 (signed)" }
+    #expect(parts.count == 4, "\(peers.proxyLog)")
+  }
+
+  @Test func aDownloadThatFailsUnderFFmpeg_abortsTheUploadUnderWay() async throws {
+    let peers = try S3Peers(key: "AKIDGROW", secret: "grow/secret")
+    defer { peers.stop() }
+    try peers.createBucket("grow")
+    let harness = try harness(peers)
+    defer { harness.pool.stop() }
+    let wav = try await longWAV(harness)
+    // Lost after 13 MB (the output's upload under way), and then gone.
+    let server = try FaultServer { _, index in
+      index == 1 ? .trickle(body: wav, bytesPerSecond: 9_000_000, resetAfter: 13_000_000) : .status(404)
+    }
+    defer { server.stop() }
+    let job = try await harness.run(
+      "/media/transcode",
+      #"{"inputs": [{"source": "http://127.0.0.1:\#(server.port)/long.wav"}], "outputs": [{"kind": "wav", "destination": {"url": "s3://grow/out/a.wav", \#(Self.auth)}}]}"#
+    )
+    #expect(job.status == .failed && job.error?.problem == .inputFileAccess, "\(String(describing: job.error))")
+    let lines = harness.logs.all.filter { $0.contains(job.id.uuidString.lowercased()) }
+    #expect(lines.contains { $0.contains("output uploaded while ffmpeg writes it") })
+    #expect(peers.proxyLog.contains("DELETE /grow/out/a.wav -> 204"), "the upload was aborted: \(peers.proxyLog)")
+    let uploads = try moto(peers, "GET /grow?uploads")
+    #expect(!uploads.text.contains("<Upload>"), "\(uploads.text)")
+    #expect(try moto(peers, "GET /grow/out/a.wav").status == 404)
   }
 }

@@ -25,11 +25,12 @@ struct MediaHarness: Sendable {
 
   /// `s3Endpoint` sets `s3.endpoint` (trusted, as operators' endpoints are). `database` starts from a copy of
   /// that job store; `start` false leaves the workers to the test (`pool.start()`). `client` replaces the
-  /// transfer client (one that may reach a test's own servers on loopback).
+  /// transfer client (one that may reach a test's own servers on loopback); the multipart settings are
+  /// `transfer.*`'s.
   init(
     _ name: String, s3Endpoint: String? = nil, database: String? = nil, start: Bool = true,
-    tools: MediaTools = MediaTools(), client: TransferClient? = nil,
-    operations: (JobTransfers, MediaTools) -> [any JobOperation]
+    tools: MediaTools = MediaTools(), client: TransferClient? = nil, multipartThreshold: Int64 = 1 << 30,
+    partSize: Int64 = 1 << 24, parallelParts: Int = 1, operations: (JobTransfers, MediaTools) -> [any JobOperation]
   ) throws {
     self.tools = tools
     directory = try makeTemporaryDirectory("ferry-\(name)")
@@ -40,7 +41,7 @@ struct MediaHarness: Sendable {
       client: client ?? TransferClient(policy: NetworkPolicy()),
       requests: LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: s3Endpoint))),
       storage: .local(storage),
-      multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
+      multipartThreshold: multipartThreshold, partSize: partSize, parallelParts: parallelParts)
     let cipher = RequestCipher(masterKey: [UInt8](repeating: 4, count: 32))
     let router = OperationRouter(operations(transfers, tools))
     self.operations = router.operations
