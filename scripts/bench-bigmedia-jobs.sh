@@ -5,7 +5,8 @@
 # Bench/s3-sink.py. Ferry's job (POST to Success, the release `ferry serve` with BENCH_BIG_CONNECTIONS download
 # connections and parallel parts) against the same work by hand, one step after the other: curl GET, the bare
 # ffmpeg commands of scripts/bench-media.sh, curl PUT (signed by curl's --aws-sigv4). Alternating which goes
-# first round by round. Ferry's peak RSS is the server's VmHWM at the end. The uploads are checked whole
+# first round by round; each Ferry row says which path its job took (ffmpeg reading the input as it arrived, or
+# after the download), from the job's log. Ferry's peak RSS is the server's VmHWM at the end. The uploads are checked whole
 # (every part's bytes arrived, the sizes add up to what the sink stored); the by-hand outputs by SHA-256.
 # Prints Markdown for BENCHMARKS.md.
 set -euo pipefail
@@ -98,6 +99,17 @@ by_hand() { # enhance|transcode round -> seconds
   rm -f "$work/hand/"*
   python3 -c "print(f'{$end - $start:.3f}')"
 }
+# Which path Ferry's last job took, from its log: "overlapped" (ffmpeg read the input as it arrived; with the
+# seconds of media it had written when the download's last byte came) or "after download".
+ferry_path() { # log lines before the job
+  local line
+  line=$(tail -n +"$(($1 + 1))" "$work/ferry.log" | grep -E '"input (downloaded while ffmpeg read it|processed after its download)"' | tail -1 || true)
+  if [[ "$line" == *"while ffmpeg read it"* ]]; then
+    echo "overlapped ($(echo "$line" | grep -o '"processed_s":"[0-9.]*"' | cut -d'"' -f4) s done at the last byte)"
+  else
+    echo "after download"
+  fi
+}
 ferry_job() { # enhance|transcode round -> seconds
   local s
   if [ "$1" = enhance ]; then
@@ -109,16 +121,21 @@ ferry_job() { # enhance|transcode round -> seconds
   echo "$s"
 }
 
-echo "| round | enhance to WAV: Ferry s | by hand s | Ferry / by hand | transcode to MP3: Ferry s | by hand s | Ferry / by hand |"
-echo "|---|---|---|---|---|---|---|"
+echo "| round | enhance to WAV: Ferry s | by hand s | Ferry / by hand | Ferry's path | transcode to MP3: Ferry s | by hand s | Ferry / by hand | Ferry's path |"
+echo "|---|---|---|---|---|---|---|---|---|"
 rows=()
 for round in $(seq 1 "$ROUNDS"); do
   line="| $round"
   for kind in enhance transcode; do
-    if [ $((round % 2)) -eq 1 ]; then f=$(ferry_job "$kind" "$round"); h=$(by_hand "$kind" "$round"); else
-      h=$(by_hand "$kind" "$round"); f=$(ferry_job "$kind" "$round"); fi
+    if [ $((round % 2)) -eq 1 ]; then
+      before=$(wc -l < "$work/ferry.log"); f=$(ferry_job "$kind" "$round"); path=$(ferry_path "$before")
+      h=$(by_hand "$kind" "$round")
+    else
+      h=$(by_hand "$kind" "$round")
+      before=$(wc -l < "$work/ferry.log"); f=$(ferry_job "$kind" "$round"); path=$(ferry_path "$before")
+    fi
     rows+=("$kind:$f:$h")
-    line+=" | $f | $h | $(python3 -c "print(f'{$f / $h:.2f}x')")"
+    line+=" | $f | $h | $(python3 -c "print(f'{$f / $h:.2f}x')") | $path"
   done
   echo "$line |"
 done

@@ -81,7 +81,13 @@ final class ArrivingInput: @unchecked Sendable {
         input.condition.broadcast()
       }
     }.start()
-    try input.decide()
+    do throws(JobFailure) {
+      try input.decide()
+    } catch {
+      // A cancel while the head was read: the download ends before the job does.
+      input.end()
+      throw error
+    }
     return input
   }
 
