@@ -9,9 +9,9 @@ import Synchronization
 /// resume, network policy and size limit unchanged, the work file still written whole), and a feeder hands
 /// ffmpeg the file's whole prefix through a socket as it grows. ffprobe names the streams from the head; the
 /// full probe runs on the whole file once it is in, while ffmpeg works on. A download that fails kills
-/// ffmpeg and fails the job with the download's error; an ffmpeg that fails on the arriving bytes is run
-/// again on the whole file; an input that cannot be read as it arrives takes the old path (download, probe,
-/// process). Each job's log says which path ran.
+/// ffmpeg and fails the job with the download's error; an ffmpeg that fails stops the download and fails the
+/// job with ffmpeg's error, except on an MP4, which it runs again on the whole file; an input that cannot be
+/// read as it arrives takes the old path (download, probe, process). Each job's log says which path ran.
 final class ArrivingInput: @unchecked Sendable {
   private struct State {
     /// Leading bytes of the work file that are whole.
@@ -25,6 +25,8 @@ final class ArrivingInput: @unchecked Sendable {
     var fed: Int64 = 0
     /// The job stops: the download ends as cancelled.
     var stopping = false
+    /// ffmpeg failed on the arriving bytes, and stopped the download.
+    var ffmpegFailed = false
     /// Seconds of media ffmpeg had written when the download ended.
     var processedAtLastByte: Double?
     var outTime: Double = 0
@@ -223,6 +225,15 @@ final class ArrivingInput: @unchecked Sendable {
         }
       } catch {
         outcome.withLock { $0 = .failure(error) }
+        // Only an MP4 can fail on a socket where it would read from a file (interleaved badly, it needs to
+        // seek): other containers read the same both ways, so their failure stops the download too.
+        if demuxer != "mov" {
+          self.condition.withLock {
+            self.state.ffmpegFailed = true
+            self.state.stopping = true
+            self.condition.broadcast()
+          }
+        }
       }
       ffmpegDone.signal()
     }.start()
@@ -245,6 +256,12 @@ final class ArrivingInput: @unchecked Sendable {
       feederDone.wait()
     }
     if case .failure(let failure) = downloaded {
+      if condition.withLock({ state.ffmpegFailed }), case .failure(let ffmpegFailure) = outcome.withLock({ $0 }) {
+        ffmpegDone.wait()
+        feederDone.wait()
+        context.logger.info("ffmpeg failed on the arriving input; the download stopped", ["overlap": "yes"])
+        throw ffmpegFailure
+      }
       stopFFmpeg()
       throw failure
     }
@@ -263,6 +280,7 @@ final class ArrivingInput: @unchecked Sendable {
     feederDone.wait()
     guard case .failure(let failure) = outcome.withLock({ $0 }) else { return }
     try context.checkCancelled()
+    if demuxer != "mov" { throw failure }
     // ffmpeg could not read the bytes as they came (an MP4 interleaved badly, say): the whole file is here.
     context.logger.warning(
       "ffmpeg failed on the arriving input; running it again on the whole file",

@@ -121,11 +121,15 @@ import Transfer
   }
 
   /// Whether a process still runs with the harness's directory in its command line (an ffmpeg left behind).
-  func ffmpegLeftBehind() -> Bool {
+  func ffmpegLeftBehind() -> Bool { !ffmpegPIDs(reading: "").isEmpty }
+
+  /// The processes with the harness's directory and `argument` in their command lines.
+  func ffmpegPIDs(reading argument: String) -> [pid_t] {
     let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return pids.filter { Int($0) != nil }.contains { pid in
+    return pids.compactMap { Int32($0) }.filter { pid in
       guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-      return String(decoding: data, as: UTF8.self).contains(harness.directory)
+      let line = String(decoding: data, as: UTF8.self)
+      return line.contains(harness.directory) && line.contains(argument)
     }
   }
 
@@ -188,6 +192,49 @@ import Transfer
     #expect(log(of: job).contains { $0.contains("input read as it arrives") }, "ffmpeg was reading when it failed")
     #expect(!ffmpegLeftBehind())
     #expect(!FileManager.default.fileExists(atPath: harness.storage.path(owner: "app", key: "out/a.mp3")))
+  }
+
+  @Test func anFFmpegThatFailsUnderTheDownload_stopsIt_andTheNextAttemptSucceeds() async throws {
+    defer { harness.pool.stop() }
+    let wav = try await media("tone.wav", ["-f", "lavfi", "-i", "sine=f=330:d=6:sample_rate=48000", "-ac", "2"])
+    // The first attempt's input would take 6 s to arrive; the next one's comes at once.
+    let server = try FaultServer { _, index in
+      index == 1 ? .trickle(body: wav, bytesPerSecond: 200_000) : .serve(body: wav)
+    }
+    defer { server.stop() }
+    let submitted = Date()
+    let job = try await harness.submit(
+      "/media/transcode",
+      #"{"inputs": [{"source": "http://127.0.0.1:\#(server.port)/tone.wav"}], "outputs": [{"id": "a", "kind": "mp3", "destination": "dlb://out/a.mp3"}]}"#
+    )
+    // ffmpeg reading the socket dies (as under the OOM killer): found within 5 s, killed by its PID.
+    var killed = false
+    for _ in 0..<100 where !killed {
+      if let pid = ffmpegPIDs(reading: "pipe:0").first {
+        kill(pid, SIGKILL)
+        killed = true
+      }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    #expect(killed)
+    var ended: Job?
+    for _ in 0..<400 {
+      if let stored = try harness.store.job(id: job.id), stored.status.isFinal {
+        ended = stored
+        break
+      }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    let done = try #require(ended)
+    #expect(done.status == .success && done.attempt == 2, "\(String(describing: done.error)) \(done.attempts)")
+    let first = try #require(done.attempts.first)
+    #expect(first.error.contains("signal 9"), "\(first.error)")
+    // The first attempt ended with ffmpeg, not 6 s later with its download.
+    let seconds = first.at.timeIntervalSince(submitted)
+    print("ffmpeg killed under the download: the attempt ended \(String(format: "%.2f", seconds)) s after submission")
+    #expect(seconds < 4, "the download stopped with ffmpeg")
+    #expect(log(of: done).contains { $0.contains("ffmpeg failed on the arriving input; the download stopped") })
+    #expect(!ffmpegLeftBehind())
   }
 
   @Test func aConnectionLostUnderFFmpeg_isResumed_toTheSameBytes() async throws {
