@@ -266,19 +266,22 @@ import Transfer
   }
 }
 
-/// Outputs uploaded while ffmpeg writes them (issue 20): an `s3://` WAV output goes up in parts, the first
+/// Overlap on S3 (issue 20): an input fetched in ranged parts over several connections is read as its parts
+/// land, and outputs are uploaded while ffmpeg writes them: an `s3://` WAV output goes up in parts, the first
 /// (whose header ffmpeg rewrites as it finishes) last, with the same bytes as a local run; a download that
 /// fails under ffmpeg aborts the upload.
 @Suite(.serialized, .enabled(if: S3Peers.unavailable == nil, "S3 peers unavailable"))
-struct GrowingOutputTests {
+struct OverlapOnS3Tests {
   static let auth = #""auth": {"key": "AKIDGROW", "secret": "grow/secret"}"#
 
-  func harness(_ peers: S3Peers) throws -> MediaHarness {
+  func harness(_ peers: S3Peers, connections: Int = 1) throws -> MediaHarness {
     try MediaHarness(
       "growing", s3Endpoint: peers.proxyEndpoint,
       client: TransferClient(
         policy: try NetworkPolicy(allow: ["127.0.0.1/32"]),
-        settings: TransferSettings(maxAttempts: 2, initialBackoff: .milliseconds(10))),
+        settings: TransferSettings(
+          maxAttempts: 2, initialBackoff: .milliseconds(10), downloadConnections: connections,
+          downloadPartSize: 1 << 20)),
       multipartThreshold: 5 << 20, partSize: 5 << 20, parallelParts: 2
     ) { transfers, tools in [TranscodeOperation(transfers: transfers, tools: tools)] }
   }
@@ -296,6 +299,40 @@ struct GrowingOutputTests {
       "AWS4-HMAC-SHA256 Credential=AKIDGROW/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
     try client.send("\(request) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(auth)\r\nConnection: close\r\n\r\n")
     return try client.readResponse()
+  }
+
+  @Test func anInputInParts_isReadAsItsPartsLand_toTheSameBytes() async throws {
+    let peers = try S3Peers(key: "AKIDGROW", secret: "grow/secret")
+    defer { peers.stop() }
+    try peers.createBucket("grow")
+    let harness = try harness(peers, connections: 4)
+    defer { harness.pool.stop() }
+    // 30 s of WAV (5.5 MiB): a first part of 1 MiB, then five more over four connections.
+    let path = try await harness.fixture(
+      "in/parts.wav", ["-f", "lavfi", "-i", "sine=f=330:d=30:sample_rate=48000", "-ac", "2"])
+    let wav = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    let put = try RawHTTPClient(port: peers.motoPort)
+    try put.send(
+      "PUT /grow/in/parts.wav HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(wav.count)\r\nConnection: close\r\n\r\n")
+    try put.send(wav)
+    #expect(try put.readResponse().status == 200)
+    let reference = try await harness.run(
+      "/media/transcode",
+      #"{"inputs": [{"source": "dlb://in/parts.wav"}], "outputs": [{"kind": "mp3", "destination": "dlb://out/ref.mp3"}]}"#
+    )
+    let job = try await harness.run(
+      "/media/transcode",
+      #"{"inputs": [{"source": {"url": "s3://grow/in/parts.wav", \#(Self.auth)}}], "outputs": [{"kind": "mp3", "destination": "dlb://out/parts.mp3"}]}"#
+    )
+    #expect(reference.status == .success && job.status == .success, "\(String(describing: job.error))")
+    let lines = harness.logs.all.filter { $0.contains(job.id.uuidString.lowercased()) }
+    #expect(lines.contains { $0.contains("input downloaded while ffmpeg read it") }, "\(lines)")
+    let ranged = peers.proxyLog.split(separator: "\n").filter { $0 == "GET /grow/in/parts.wav -> 206 (signed)" }
+    #expect(ranged.count == 5, "a ranged GET for each part after the first: \(peers.proxyLog)")
+    let stored = { (key: String) in
+      try Data(contentsOf: URL(fileURLWithPath: harness.storage.path(owner: "app", key: key)))
+    }
+    #expect(try stored("out/parts.mp3") == stored("out/ref.mp3"))
   }
 
   @Test func aWAVOutput_goesUpWhileWritten_withTheBytesOfALocalRun() async throws {
