@@ -16,6 +16,9 @@ ROUNDS=${BENCH_BIG_ROUNDS:-2}
 RATE=${BENCH_BIG_RATE:-40000000}
 CONNECTIONS=${BENCH_BIG_CONNECTIONS:-8}
 SECONDS_OF_MEDIA=${BENCH_BIG_MEDIA_SECONDS:-5400}
+# Ferry's transfer.multipart_threshold_bytes (its default, 64 MiB, unless set): a smaller run's MP3 goes up in
+# parts while ffmpeg writes it only when it is at least this large.
+THRESHOLD=${BENCH_BIG_MULTIPART_THRESHOLD:-67108864}
 work=$(mktemp -d /dev/shm/ferry-bigjobs.XXXXXX)
 pids=()
 ferry_pid=""
@@ -51,7 +54,7 @@ app=bench
 start_ferry FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 FERRY_WORKERS_CONCURRENCY=1 \
   FERRY_AUTH_APPS="[{\"key\":\"$app\",\"secret\":\"bench-secret\"}]" FERRY_NETWORK_ALLOW='["127.0.0.1/32"]' \
   FERRY_S3_ENDPOINT="http://127.0.0.1:$s3_port" FERRY_TRANSFER_DOWNLOAD_CONNECTIONS="$CONNECTIONS" \
-  FERRY_TRANSFER_PARALLEL_PARTS="$CONNECTIONS"
+  FERRY_TRANSFER_PARALLEL_PARTS="$CONNECTIONS" FERRY_TRANSFER_MULTIPART_THRESHOLD_BYTES="$THRESHOLD"
 token=$(curl -s -u "$app:bench-secret" -d grant_type=client_credentials "http://127.0.0.1:$ferry_port/v1/auth/token" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
@@ -105,9 +108,15 @@ ferry_path() { # log lines before the job
   local line
   line=$(tail -n +"$(($1 + 1))" "$work/ferry.log" | grep -E '"input (downloaded while ffmpeg read it|processed after its download)"' | tail -1 || true)
   if [[ "$line" == *"while ffmpeg read it"* ]]; then
-    echo "overlapped ($(echo "$line" | grep -o '"processed_s":"[0-9.]*"' | cut -d'"' -f4) s done at the last byte)"
+    echo -n "overlapped ($(echo "$line" | grep -o '"processed_s":"[0-9.]*"' | cut -d'"' -f4) s done at the last byte)"
   else
-    echo "after download"
+    echo -n "after download"
+  fi
+  # Not grep -q: it would stop reading early, and tail's SIGPIPE would fail the pipeline (pipefail).
+  if tail -n +"$(($1 + 1))" "$work/ferry.log" | grep '"output uploaded while ffmpeg writes it"' > /dev/null; then
+    echo "; output uploaded while written"
+  else
+    echo "; output uploaded after ffmpeg"
   fi
 }
 ferry_job() { # enhance|transcode round -> seconds
