@@ -1,7 +1,6 @@
 import Foundation
 import Jobs
 import Log
-import Problems
 import TestSupport
 import Testing
 import Transfer
@@ -188,7 +187,7 @@ import Transfer
     defer { server.stop() }
     let job = try await transcode("http://127.0.0.1:\(server.port)/tone.wav", to: "out/a.mp3", kind: "mp3")
     #expect(job.status == .failed)
-    #expect(job.error?.problem == .inputFileAccess, "\(String(describing: job.error))")
+    #expect(job.error?.type == "/problems/input-file-access", "\(String(describing: job.error))")
     #expect(log(of: job).contains { $0.contains("input read as it arrives") }, "ffmpeg was reading when it failed")
     #expect(!ffmpegLeftBehind())
     #expect(!FileManager.default.fileExists(atPath: harness.storage.path(owner: "app", key: "out/a.mp3")))
@@ -386,7 +385,8 @@ struct OverlapOnS3Tests {
       "/media/transcode",
       #"{"inputs": [{"source": "http://127.0.0.1:\#(server.port)/long.wav"}], "outputs": [{"kind": "wav", "destination": {"url": "s3://grow/out/a.wav", \#(Self.auth)}}]}"#
     )
-    #expect(job.status == .failed && job.error?.problem == .inputFileAccess, "\(String(describing: job.error))")
+    #expect(
+      job.status == .failed && job.error?.type == "/problems/input-file-access", "\(String(describing: job.error))")
     let lines = harness.logs.all.filter { $0.contains(job.id.uuidString.lowercased()) }
     #expect(lines.contains { $0.contains("output uploaded while ffmpeg writes it") })
     #expect(peers.proxyLog.contains("DELETE /grow/out/a.wav -> 204"), "the upload was aborted: \(peers.proxyLog)")
