@@ -176,6 +176,32 @@ import Transfer
     #expect(try stored("out/arrived.wav") == stored("out/ref.wav"), "the same WAV as from the whole file")
   }
 
+  @Test func anMP4WithItsIndexFirst_isTranscodedWhileItArrives_toTheSameBytes() async throws {
+    defer { harness.pool.stop() }
+    // 4 s of 320x240 H.264 and AAC, index first, at about 1.5 s to arrive.
+    let mp4 = try await media(
+      "clip.mp4",
+      [
+        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:d=4", "-f", "lavfi", "-i", "sine=d=4", "-c:v", "libx264",
+        "-preset", "ultrafast", "-c:a", "aac", "-movflags", "+faststart",
+      ])
+    let server = try FaultServer { _, _ in .trickle(body: mp4, bytesPerSecond: max(20_000, mp4.count * 2 / 3)) }
+    defer { server.stop() }
+    let outputs = { (name: String) in
+      #"[{"id": "a", "kind": "mp3", "destination": "dlb://out/\#(name).mp3"}, {"id": "v", "kind": "mp4", "destination": "dlb://out/\#(name).mp4", "video": {"width": 160}}]"#
+    }
+    let reference = try await harness.run(
+      "/media/transcode", #"{"inputs": [{"source": "dlb://in/clip.mp4"}], "outputs": \#(outputs("ref"))}"#)
+    let job = try await harness.run(
+      "/media/transcode",
+      #"{"inputs": [{"source": "http://127.0.0.1:\#(server.port)/clip.mp4"}], "outputs": \#(outputs("arrived"))}"#)
+    #expect(reference.status == .success && job.status == .success, "\(String(describing: job.error))")
+    #expect(log(of: job).contains { $0.contains("input downloaded while ffmpeg read it") && $0.contains("overlap") })
+    #expect(log(of: job).contains { $0.contains("input read as it arrives") && $0.contains("mov") })
+    #expect(try stored("out/arrived.mp3") == stored("out/ref.mp3"))
+    #expect(try stored("out/arrived.mp4") == stored("out/ref.mp4"))
+  }
+
   @Test func aDownloadThatFailsUnderFFmpeg_failsTheJob_andLeavesNoFFmpeg() async throws {
     defer { harness.pool.stop() }
     let wav = try await media("tone.wav", ["-f", "lavfi", "-i", "sine=f=330:d=6:sample_rate=48000", "-ac", "2"])
