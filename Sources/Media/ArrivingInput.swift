@@ -128,7 +128,8 @@ final class ArrivingInput: @unchecked Sendable {
       guard let have = wait(for: needed) else {
         return try whole(because: "the input was whole before its format was known")
       }
-      verdict = ArrivingFormat.inspect(read(0, min(have, ArrivingFormat.maxIndexEnd)), total: nil)
+      // What the verdict asked for and a little more (an MP4's next box header), never the whole prefix.
+      verdict = ArrivingFormat.inspect(read(0, min(have, max(needed, 64 << 10))), total: nil)
       if case .needs(let more) = verdict, more <= needed {
         verdict = .whole("the input's first bytes say nothing more")
       }
@@ -140,11 +141,8 @@ final class ArrivingInput: @unchecked Sendable {
     guard wait(for: head) != nil else { return try whole(because: "the input was whole before its head was read") }
     // ffprobe names the streams from the head alone (a copy of it: the work file is still being written).
     let headPath = path + ".head"
-    let bytes = read(0, head)
     defer { unlink(headPath) }
-    guard FileManager.default.createFile(atPath: headPath, contents: Data(bytes)) else {
-      return try whole(because: "the head could not be copied")
-    }
+    guard copy(head, to: headPath) else { return try whole(because: "the head could not be copied") }
     let runner = ProcessRunner()
     let registration = context.onCancel { runner.cancel() }
     defer { registration.cancel() }
@@ -164,6 +162,23 @@ final class ArrivingInput: @unchecked Sendable {
   private func whole(because reason: String) throws(JobFailure) {
     try finish()
     context.logger.info("input processed after its download", ["overlap": "no", "reason": .string(reason)])
+  }
+
+  /// Copies the work file's first `count` bytes to a new file at `target`, a MiB at a time (an MP4's head
+  /// holds its whole index: up to `ArrivingFormat.maxIndexEnd`).
+  private func copy(_ count: Int64, to target: String) -> Bool {
+    let out = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard out >= 0 else { return false }
+    defer { Glibc.close(out) }
+    var offset: Int64 = 0
+    while offset < count {
+      let chunk = read(offset, min(1 << 20, count - offset))
+      guard !chunk.isEmpty, chunk.withUnsafeBytes({ write(out, $0.baseAddress, $0.count) }) == chunk.count else {
+        return false
+      }
+      offset += Int64(chunk.count)
+    }
+    return true
   }
 
   private func read(_ offset: Int64, _ count: Int64) -> [UInt8] {
