@@ -5,7 +5,8 @@
 # Bench/s3-sink.py. Ferry's job (POST to Success, the release `ferry serve` with BENCH_BIG_CONNECTIONS download
 # connections and parallel parts) against the same work by hand, one step after the other: curl GET, the bare
 # ffmpeg commands of scripts/bench-media.sh, curl PUT (signed by curl's --aws-sigv4). Alternating which goes
-# first round by round. Ferry's peak RSS is the server's VmHWM at the end. The uploads are checked whole
+# first round by round; each Ferry row says which path its job took (ffmpeg reading the input as it arrived, or
+# after the download), from the job's log. Ferry's peak RSS is the server's VmHWM at the end. The uploads are checked whole
 # (every part's bytes arrived, the sizes add up to what the sink stored); the by-hand outputs by SHA-256.
 # Prints Markdown for BENCHMARKS.md.
 set -euo pipefail
@@ -15,6 +16,9 @@ ROUNDS=${BENCH_BIG_ROUNDS:-2}
 RATE=${BENCH_BIG_RATE:-40000000}
 CONNECTIONS=${BENCH_BIG_CONNECTIONS:-8}
 SECONDS_OF_MEDIA=${BENCH_BIG_MEDIA_SECONDS:-5400}
+# Ferry's transfer.multipart_threshold_bytes (its default, 64 MiB, unless set): a smaller run's MP3 goes up in
+# parts while ffmpeg writes it only when it is at least this large.
+THRESHOLD=${BENCH_BIG_MULTIPART_THRESHOLD:-67108864}
 work=$(mktemp -d /dev/shm/ferry-bigjobs.XXXXXX)
 pids=()
 ferry_pid=""
@@ -50,7 +54,7 @@ app=bench
 start_ferry FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 FERRY_WORKERS_CONCURRENCY=1 \
   FERRY_AUTH_APPS="[{\"key\":\"$app\",\"secret\":\"bench-secret\"}]" FERRY_NETWORK_ALLOW='["127.0.0.1/32"]' \
   FERRY_S3_ENDPOINT="http://127.0.0.1:$s3_port" FERRY_TRANSFER_DOWNLOAD_CONNECTIONS="$CONNECTIONS" \
-  FERRY_TRANSFER_PARALLEL_PARTS="$CONNECTIONS"
+  FERRY_TRANSFER_PARALLEL_PARTS="$CONNECTIONS" FERRY_TRANSFER_MULTIPART_THRESHOLD_BYTES="$THRESHOLD"
 token=$(curl -s -u "$app:bench-secret" -d grant_type=client_credentials "http://127.0.0.1:$ferry_port/v1/auth/token" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
@@ -98,6 +102,23 @@ by_hand() { # enhance|transcode round -> seconds
   rm -f "$work/hand/"*
   python3 -c "print(f'{$end - $start:.3f}')"
 }
+# Which path Ferry's last job took, from its log: "overlapped" (ffmpeg read the input as it arrived; with the
+# seconds of media it had written when the download's last byte came) or "after download".
+ferry_path() { # log lines before the job
+  local line
+  line=$(tail -n +"$(($1 + 1))" "$work/ferry.log" | grep -E '"input (downloaded while ffmpeg read it|processed after its download)"' | tail -1 || true)
+  if [[ "$line" == *"while ffmpeg read it"* ]]; then
+    echo -n "overlapped ($(echo "$line" | grep -o '"processed_s":"[0-9.]*"' | cut -d'"' -f4) s done at the last byte)"
+  else
+    echo -n "after download"
+  fi
+  # Not grep -q: it would stop reading early, and tail's SIGPIPE would fail the pipeline (pipefail).
+  if tail -n +"$(($1 + 1))" "$work/ferry.log" | grep '"output uploaded while ffmpeg writes it"' > /dev/null; then
+    echo "; output uploaded while written"
+  else
+    echo "; output uploaded after ffmpeg"
+  fi
+}
 ferry_job() { # enhance|transcode round -> seconds
   local s
   if [ "$1" = enhance ]; then
@@ -109,16 +130,21 @@ ferry_job() { # enhance|transcode round -> seconds
   echo "$s"
 }
 
-echo "| round | enhance to WAV: Ferry s | by hand s | Ferry / by hand | transcode to MP3: Ferry s | by hand s | Ferry / by hand |"
-echo "|---|---|---|---|---|---|---|"
+echo "| round | enhance to WAV: Ferry s | by hand s | Ferry / by hand | Ferry's path | transcode to MP3: Ferry s | by hand s | Ferry / by hand | Ferry's path |"
+echo "|---|---|---|---|---|---|---|---|---|"
 rows=()
 for round in $(seq 1 "$ROUNDS"); do
   line="| $round"
   for kind in enhance transcode; do
-    if [ $((round % 2)) -eq 1 ]; then f=$(ferry_job "$kind" "$round"); h=$(by_hand "$kind" "$round"); else
-      h=$(by_hand "$kind" "$round"); f=$(ferry_job "$kind" "$round"); fi
+    if [ $((round % 2)) -eq 1 ]; then
+      before=$(wc -l < "$work/ferry.log"); f=$(ferry_job "$kind" "$round"); path=$(ferry_path "$before")
+      h=$(by_hand "$kind" "$round")
+    else
+      h=$(by_hand "$kind" "$round")
+      before=$(wc -l < "$work/ferry.log"); f=$(ferry_job "$kind" "$round"); path=$(ferry_path "$before")
+    fi
     rows+=("$kind:$f:$h")
-    line+=" | $f | $h | $(python3 -c "print(f'{$f / $h:.2f}x')")"
+    line+=" | $f | $h | $(python3 -c "print(f'{$f / $h:.2f}x')") | $path"
   done
   echo "$line |"
 done

@@ -32,24 +32,32 @@ public struct JobTransfers: Sendable {
   }
 
   /// Fetches `location` (the request's `field`) into a new file at `path`, reporting progress in `share`.
-  public func fetch(_ location: Location, field: String, to path: String, context: JobContext, share: ClosedRange<Int>)
-    throws(JobFailure)
-  {
+  /// `prefix` gets the length of the file's leading bytes that are whole so far, as they arrive (see
+  /// `TransferClient.download`; a `dlb://` file on this node's disk is whole at once); `stop` returning true
+  /// ends the download as cancelled.
+  public func fetch(
+    _ location: Location, field: String, to path: String, context: JobContext, share: ClosedRange<Int>,
+    prefix: ((Int64) -> Void)? = nil, stop: (() -> Bool)? = nil
+  ) throws(JobFailure) {
     try context.checkCancelled()
     context.report(phase: .downloading, progress: share.lowerBound)
     if case .dlb(let key) = location.target {
       switch storage {
-      case .local(let local): try copy(key, from: local, field: field, to: path, context: context)
+      case .local(let local):
+        try copy(key, from: local, field: field, to: path, context: context)
+        prefix?(Int64(FileManager.default.fileSize(path)))
       case .s3(let s3):
         try download(
           s3.location(owner: context.storageOwner, key: key), shown: location, field: field, requests: s3.requests,
-          to: path, context: context, share: share,
+          to: path, context: context, share: share, prefix: prefix, stop: stop,
           notFound: JobFailure(
             .inputFileAccess, "\(field): dlb://\(key) does not exist (upload it first, or check the key)"))
       }
       return
     }
-    try download(location, shown: location, field: field, requests: requests, to: path, context: context, share: share)
+    try download(
+      location, shown: location, field: field, requests: requests, to: path, context: context, share: share,
+      prefix: prefix, stop: stop)
   }
 
   /// Links (or copies) a `dlb://` file on this node's disk into the work directory.
@@ -71,14 +79,18 @@ public struct JobTransfers: Sendable {
   /// `notFound` when given.
   private func download(
     _ location: Location, shown: Location, field: String, requests: LocationRequests, to path: String,
-    context: JobContext, share: ClosedRange<Int>, notFound: JobFailure? = nil
+    context: JobContext, share: ClosedRange<Int>, prefix: ((Int64) -> Void)? = nil, stop: (() -> Bool)? = nil,
+    notFound: JobFailure? = nil
   ) throws(JobFailure) {
     do {
       let request = try requests.read(location, field: field)
-      _ = try client.download(request, to: path) { done, total in
-        context.report(
-          phase: .downloading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
-      }
+      _ = try client.download(
+        request, to: path,
+        progress: { done, total in
+          context.report(
+            phase: .downloading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
+            && !(stop?() ?? false)
+        }, prefix: prefix)
     } catch let error as LocationError {
       throw JobFailure(.inputFileAccess, error.description)
     } catch let error as TransferError {
@@ -127,15 +139,34 @@ public struct JobTransfers: Sendable {
     }
   }
 
-  /// Uploads the file at `path` to `location` with `requests` (in parts for a large `s3://` object with keys),
-  /// confirming the lease just before the write takes effect; errors name `shown`.
+  /// Whether `deliver(growing:...)` can take an output for `location`: an `s3://` location with keys.
+  public func deliversWhileWritten(_ location: Location) -> Bool {
+    if case .s3 = location.target, case .aws? = location.auth { return true }
+    return false
+  }
+
+  /// Delivers the file at `path` to `location` (see `deliversWhileWritten`) in parts while ffmpeg still writes
+  /// it (`S3MultipartUpload.upload(growing:...)`; `available` gives its size and whether it is final).
+  public func deliver(
+    growing path: String, to location: Location, field: String, contentType: String?, context: JobContext,
+    available: @escaping @Sendable () throws(TransferError) -> (size: Int64, final: Bool)
+  ) throws(JobFailure) {
+    try context.checkCancelled()
+    try upload(
+      path, to: location, shown: location, field: field, requests: requests, contentType: contentType,
+      context: context, share: 80...80, growing: available)
+  }
+
+  /// Uploads the file at `path` to `location` with `requests` (in parts for a large `s3://` object with keys,
+  /// or one still `growing`), confirming the lease just before the write takes effect; errors name `shown`.
   private func upload(
     _ path: String, to location: Location, shown: Location, field: String, requests: LocationRequests,
-    contentType: String?, context: JobContext, share: ClosedRange<Int>
+    contentType: String?, context: JobContext, share: ClosedRange<Int>,
+    growing: (@Sendable () throws(TransferError) -> (size: Int64, final: Bool))? = nil
   ) throws(JobFailure) {
     do {
       if case .s3(let bucket, let key) = location.target, case .aws(let credentials, let region)? = location.auth,
-        fileSize(path) >= multipartThreshold
+        growing != nil || fileSize(path) >= multipartThreshold
       {
         let multipart = S3MultipartUpload(
           client: client, s3: requests.s3, partSize: partSize, parallelParts: parallelParts)
@@ -145,31 +176,38 @@ public struct JobTransfers: Sendable {
         // The upload is stored with the job before its first part, and forgotten once completed or aborted.
         var opened: String?
         var notStored: JobFailure?
+        let started = { (uploadID: String) throws(TransferError) in
+          do throws(JobFailure) {
+            try context.uploadOpened(OpenUpload(bucket: bucket, key: key, uploadID: uploadID))
+          } catch {
+            notStored = error
+            throw .cancelled
+          }
+          opened = uploadID
+        }
+        let beforeComplete = { () throws(TransferError) in
+          do { try context.confirmLease() } catch { throw .cancelled }
+        }
         do {
-          _ = try multipart.upload(
-            file: path, bucket: bucket, key: key, credentials: credentials, region: region, contentType: contentType,
-            progress: { done, total in
-              context.report(
-                phase: .uploading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
-            },
-            started: { (uploadID) throws(TransferError) in
-              do throws(JobFailure) {
-                try context.uploadOpened(OpenUpload(bucket: bucket, key: key, uploadID: uploadID))
-              } catch {
-                notStored = error
-                throw .cancelled
-              }
-              opened = uploadID
-            },
-            beforeComplete: { () throws(TransferError) in
-              do { try context.confirmLease() } catch { throw .cancelled }
-            })
+          if let growing {
+            _ = try multipart.upload(
+              growing: path, bucket: bucket, key: key, credentials: credentials, region: region,
+              contentType: contentType, available: growing, started: started, beforeComplete: beforeComplete)
+          } else {
+            _ = try multipart.upload(
+              file: path, bucket: bucket, key: key, credentials: credentials, region: region,
+              contentType: contentType,
+              progress: { done, total in
+                context.report(
+                  phase: .uploading, progress: Self.scale(done, total, share), bytesDone: done, bytesTotal: total)
+              }, started: started, beforeComplete: beforeComplete)
+          }
           opened.map { context.uploadClosed(id: $0) }
         } catch {
           if let notStored { throw notStored }
           // An upload whose abort failed stays recorded: the next run aborts it.
           var abortFailed = false
-          if case .abortFailed? = error as? TransferError { abortFailed = true }
+          if case .abortFailed = error { abortFailed = true }
           if let opened, !abortFailed { context.uploadClosed(id: opened) }
           throw error
         }

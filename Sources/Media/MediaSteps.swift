@@ -40,9 +40,9 @@ enum MediaSteps {
   /// Runs `body` with a process runner that the job's cancellation kills, then checks for cancellation. A
   /// `tool` that cannot be run at all is the server's trouble: an internal error, retried.
   static func cancellable<Result>(
-    _ tool: String, context: JobContext, _ body: (ProcessRunner) throws -> Result
+    _ tool: String, context: JobContext, runner: ProcessRunner = ProcessRunner(),
+    _ body: (ProcessRunner) throws -> Result
   ) throws(JobFailure) -> Result {
-    let runner = ProcessRunner()
     let registration = context.onCancel { runner.cancel() }
     defer { registration.cancel() }
     let result: Result
@@ -66,16 +66,20 @@ enum MediaSteps {
     return summary
   }
 
-  /// Runs ffmpeg, turning its progress into the job's and killing it on cancel.
+  /// Runs ffmpeg, turning its progress into the job's and killing it on cancel (or on `runner.cancel()`).
+  /// `progressed` sees each progress block.
   @discardableResult
   static func ffmpeg(
     _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>,
-    reports: Bool = true, in directory: String? = nil, fd3: Int32? = nil, stdin: Int32? = nil
+    reports: Bool = true, in directory: String? = nil, fd3: Int32? = nil, stdin: Int32? = nil,
+    runner: ProcessRunner = ProcessRunner(), progressed: ((FFmpegProgress) -> Void)? = nil
   ) throws(JobFailure) -> ProcessRunner.Exit {
     var progress = FFmpegProgress()
-    let exit = try cancellable("ffmpeg", context: context) { runner in
+    let exit = try cancellable("ffmpeg", context: context, runner: runner) { runner in
       try runner.run(tools.ffmpeg, arguments, in: directory, stdin: stdin, fd3: fd3) { line in
-        if progress.feed(line) && reports {
+        guard progress.feed(line) else { return }
+        progressed?(progress)
+        if reports {
           let done =
             share.lowerBound + Int(progress.fraction(of: duration) * Double(share.upperBound - share.lowerBound))
           context.report(phase: .processing, progress: done)

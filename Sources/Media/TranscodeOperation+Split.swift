@@ -11,11 +11,18 @@ extension TranscodeWork {
   /// The pieces are sub-jobs of this run (`SubJobs`): stored, claimed and retried like jobs, each alone; this
   /// run encodes the audio once over the whole input meanwhile, then runs pending pieces itself while others
   /// run elsewhere, collects the encoded pieces, and joins them with the audio by stream copy.
-  func encodeSplit(_ spec: TranscodeSpec, input: String, info: MediaInfo, context: JobContext) throws(JobFailure)
-    -> Bool
+  ///
+  /// The pieces are cut at keyframes listed from the whole input: an input ffmpeg would read as it arrives is
+  /// waited for when the head's length (unknown for some containers) does not rule splitting out.
+  func encodeSplit(_ spec: TranscodeSpec, input arriving: ArrivingInput, info head: MediaInfo, context: JobContext)
+    throws(JobFailure) -> Bool
   {
-    guard let settings = tools.split, let subJobs = context.subJobs, TranscodeSplit.splittable(spec), info.hasVideo,
-      let length = info.duration, length >= settings.minDuration
+    guard let settings = tools.split, context.subJobs != nil, TranscodeSplit.splittable(spec), head.hasVideo,
+      head.duration.map({ $0 >= settings.minDuration }) ?? true
+    else { return false }
+    let info = try arriving.waitForWhole(because: "a long video may be encoded in pieces") ?? head
+    let input = arriving.path
+    guard let subJobs = context.subJobs, info.hasVideo, let length = info.duration, length >= settings.minDuration
     else { return false }
     let pieces = try plan(input, settings: settings, context: context)
     guard !pieces.isEmpty else { return false }
@@ -103,7 +110,6 @@ extension TranscodeWork {
     -> [String]
   {
     guard let subJobs = context.subJobs else { return [] }
-    let job = context.job
     var files = [String?](repeating: nil, count: ids.count)
     // Every piece ends (its lease runs out when its node dies, and its attempts are bounded): this bound is
     // only against a store that stopped answering for a day.

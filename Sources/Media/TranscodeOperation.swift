@@ -31,8 +31,13 @@ struct TranscodeWork {
     // hls outputs learn whether they carry video from the input.
     var request = spec
     let inputFile = context.workDirectory + "/input"
-    try transfers.fetch(request.input, field: "inputs[0].source", to: inputFile, context: context, share: 0...25)
-    let info = try MediaSteps.probe(inputFile, tools: tools, context: context, requireAudio: false)
+    // ffmpeg reads the input as it arrives where its container allows (not with a start offset, which a
+    // stream can only reach by reading up to it).
+    let input = try ArrivingInput.begin(
+      request.input, field: "inputs[0].source", to: inputFile, overlap: request.segmentStart == nil,
+      transfers: transfers, tools: tools, context: context, share: 0...25, requireAudio: false)
+    defer { input.end() }
+    let info = try input.info()
     for (index, output) in request.outputs.enumerated() {
       // An hls stream carries video when the input has some, unless the request left it out.
       if output.kind.isStream { request.outputs[index].carriesVideo = output.carriesVideo ?? info.hasVideo }
@@ -63,12 +68,18 @@ struct TranscodeWork {
         throw JobFailure(.internalError, "outputs[\(index)]: cannot make the work folder", retry: true)
       }
     }
-    // A long video may be encoded in pieces across the workers and nodes instead (TranscodeOperation+Split).
-    if try !encodeSplit(request, input: inputFile, info: info, context: context) {
-      try MediaSteps.ffmpeg(
-        TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), tools: tools,
-        duration: duration, context: context, share: 25...80)
+    // Outputs that can go up while ffmpeg writes them start as soon as they are large enough.
+    let growing = GrowingOutputs.start(
+      request, directory: context.workDirectory, transfers: transfers, context: context)
+    defer { growing.abandon() }
+    // A long video may be encoded in pieces across the workers and nodes instead (TranscodeOperation+Split);
+    // its keyframes are listed from the whole input, so that path waits for the last byte.
+    if try !encodeSplit(request, input: input, info: info, context: context) {
+      try input.ffmpeg(
+        TranscodeCommand.arguments(request, input: inputFile, directory: context.workDirectory), duration: duration,
+        share: 25...80, beforeRerun: { growing.abandon() })
     }
+    growing.finished()
 
     var results: [JSONValue] = []
     let step = 19 / max(1, request.outputs.count)
@@ -88,9 +99,11 @@ struct TranscodeWork {
         throw JobFailure(
           .processingFailed, "outputs[\(index)]: ffmpeg wrote nothing (is the offset past the end of the input?)")
       }
-      try transfers.deliver(
-        file: file, to: output.destination, field: "outputs[\(index)].destination",
-        contentType: output.kind.contentType, context: context, share: start...(start + step))
+      if !growing.delivered(index) {
+        try transfers.deliver(
+          file: file, to: output.destination, field: "outputs[\(index)].destination",
+          contentType: output.kind.contentType, context: context, share: start...(start + step))
+      }
       results.append(.object(["id": .string(output.id), "kind": .string(output.kind.rawValue), "size": .int(size)]))
     }
     return JSONValue.object(["outputs": .array(results), "version": .string(tools.version)]).description

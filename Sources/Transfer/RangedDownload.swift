@@ -26,7 +26,9 @@ extension TransferClient {
           return s.next
         }) {
           do throws(TransferError) {
-            try downloadPart(hop, range: parts[index], into: fd, validator: validator, progress: progress) {
+            try downloadPart(
+              hop, range: parts[index], index: index, into: fd, validator: validator, progress: progress
+            ) {
               state.withLock { $0.failure != nil }
             }
           } catch {
@@ -41,10 +43,10 @@ extension TransferClient {
 
   /// One part: `Range: bytes=a-b` until all of it is in, resuming after a failure where it stopped.
   private func downloadPart(
-    _ request: OutboundRequest, range: Range<Int64>, into fd: Int32, validator: String?, progress: PartProgress,
-    stopped: @escaping () -> Bool
+    _ request: OutboundRequest, range: Range<Int64>, index: Int, into fd: Int32, validator: String?,
+    progress: PartProgress, stopped: @escaping () -> Bool
   ) throws(TransferError) {
-    let sink = PartSink(fd: fd, range: range, progress: progress, stopped: stopped)
+    let sink = PartSink(fd: fd, range: range, index: index, progress: progress, stopped: stopped)
     _ = try withAttempts(request) { hop throws(TransferError) -> Outcome in
       var hop = hop
       if let validator { hop.headers.append((name: "If-Range", value: validator)) }
@@ -69,27 +71,54 @@ extension TransferClient {
 }
 
 /// The progress of a download in parts: the bytes of every part so far, reported through the caller's
-/// closure one call at a time (parts run on several threads).
+/// closure one call at a time (parts run on several threads), and the prefix of the file that is whole (the
+/// first part before `first`, then parts `partSize` long, each written front to back).
 final class PartProgress: @unchecked Sendable {
   private let lock = NSLock()
   private var done: Int64
+  private let first: Int64
   private let total: Int64
+  private let partSize: Int64
   private let report: (Int64, Int64?) -> Bool
+  private let prefix: ((Int64) -> Void)?
+  /// Bytes written of each part, and the first part not whole yet.
+  private var received: [Int64]
+  private var firstIncomplete = 0
   private var cancelled = false
 
-  init(first: Int64, total: Int64, report: @escaping (Int64, Int64?) -> Bool) {
+  init(
+    first: Int64, total: Int64, partSize: Int64, report: @escaping (Int64, Int64?) -> Bool,
+    prefix: ((Int64) -> Void)? = nil
+  ) {
     done = first
+    self.first = first
     self.total = total
+    self.partSize = partSize
     self.report = report
+    self.prefix = prefix
+    received = Array(repeating: 0, count: Int((total - first + partSize - 1) / partSize))
   }
 
-  /// Adds `bytes`; false once the caller cancelled.
-  func add(_ bytes: Int64) -> Bool {
+  /// Adds `bytes` written at the end of part `part`; false once the caller cancelled.
+  func add(_ bytes: Int64, part: Int) -> Bool {
     lock.withLock {
       done += bytes
+      if let prefix {
+        received[part] += bytes
+        while firstIncomplete < received.count, received[firstIncomplete] == length(of: firstIncomplete) {
+          firstIncomplete += 1
+        }
+        let start = first + Int64(firstIncomplete) * partSize
+        prefix(firstIncomplete < received.count ? start + received[firstIncomplete] : total)
+      }
       if !cancelled && !report(done, total) { cancelled = true }
       return !cancelled
     }
+  }
+
+  private func length(of part: Int) -> Int64 {
+    let start = first + Int64(part) * partSize
+    return min(partSize, total - start)
   }
 }
 
@@ -98,6 +127,7 @@ final class PartProgress: @unchecked Sendable {
 final class PartSink: CurlReceiver {
   let fd: Int32
   let range: Range<Int64>
+  let index: Int
   let progress: PartProgress
   let stopped: () -> Bool
   private(set) var response = ResponseRecorder()
@@ -108,9 +138,10 @@ final class PartSink: CurlReceiver {
   /// Why the part cannot be fetched at all.
   var failure: TransferError?
 
-  init(fd: Int32, range: Range<Int64>, progress: PartProgress, stopped: @escaping () -> Bool) {
+  init(fd: Int32, range: Range<Int64>, index: Int, progress: PartProgress, stopped: @escaping () -> Bool) {
     self.fd = fd
     self.range = range
+    self.index = index
     self.progress = progress
     self.stopped = stopped
   }
@@ -155,7 +186,7 @@ final class PartSink: CurlReceiver {
       offset += n
     }
     received += Int64(count)
-    if !progress.add(Int64(count)) {
+    if !progress.add(Int64(count), part: index) {
       cancelled = true
       return 0
     }

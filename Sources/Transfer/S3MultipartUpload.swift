@@ -124,37 +124,55 @@ public struct S3MultipartUpload: Sendable {
     if let failure { throw abandon(after: failure) }
     do throws(TransferError) {
       try beforeComplete()
-      let partETags = (1...partCount).map { etags[$0]! }
-      let parts = partETags.enumerated()
-        .map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
-      let body = Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8)
-      let complete = request("POST", [.init("uploadId", uploadID)], body: body, contentType: "application/xml")
-      var retried = false
-      let answer: [UInt8]
-      do throws(TransferError) {
-        // Repeated after a lost answer (S3 asks for that): S3 completes an upload once, and answers a repeat
-        // with the same result or with NoSuchUpload.
-        answer = try client.exchange(
-          complete, method: "POST", body: body, retryingConnectionFailures: true, retried: &retried
-        ).body
-      } catch .status(404, let detail) where retried && detail.hasPrefix("NoSuchUpload") {
-        // An earlier attempt may have completed the upload before its answer was lost. The object says whether
-        // it did: it is ours only if its ETag is the one S3 gives an object made of exactly these parts.
-        guard let expected = Self.multipartETag(of: partETags),
-          let stored = try? client.exchange(request("HEAD", []), method: "HEAD").result.etag,
-          Self.unquoted(stored) == expected
-        else { throw .status(404, detail: detail) }
-        return TransferResult(bytes: size, attempts: 1, contentType: contentType, etag: stored)
-      }
-      // S3 can answer 200 and still report an error in the body.
-      if let code = Self.element("Code", in: answer) {
-        throw TransferError.status(
-          200, detail: [code, Self.element("Message", in: answer)].compactMap { $0 }.joined(separator: ": "))
-      }
-      return TransferResult(bytes: size, attempts: 1, contentType: contentType, etag: Self.element("ETag", in: answer))
+      return try complete(
+        uploadID: uploadID, partETags: (1...partCount).map { etags[$0]! }, size: size, bucket: bucket, key: key,
+        credentials: credentials, region: region, contentType: contentType)
     } catch {
       throw abandon(after: error)
     }
+  }
+
+  /// Completes upload `uploadID` from parts with `partETags` (in order).
+  func complete(
+    uploadID: String, partETags: [String], size: Int64, bucket: String, key: String, credentials: AWSCredentials,
+    region: String?, contentType: String?
+  ) throws(TransferError) -> TransferResult {
+    func request(
+      _ method: String, _ query: [SignableRequest.QueryItem], body: [UInt8] = [], contentType: String? = nil
+    ) -> OutboundRequest {
+      var request = s3.request(
+        method, bucket: bucket, key: key, query: query, credentials: credentials, region: region,
+        payload: .sha256(Hex.encode(SHA256.hash(body))))
+      if let contentType { request.headers.append((name: "Content-Type", value: contentType)) }
+      return request
+    }
+    let parts = partETags.enumerated()
+      .map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
+    let body = Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8)
+    let complete = request("POST", [.init("uploadId", uploadID)], body: body, contentType: "application/xml")
+    var retried = false
+    let answer: [UInt8]
+    do throws(TransferError) {
+      // Repeated after a lost answer (S3 asks for that): S3 completes an upload once, and answers a repeat
+      // with the same result or with NoSuchUpload.
+      answer = try client.exchange(
+        complete, method: "POST", body: body, retryingConnectionFailures: true, retried: &retried
+      ).body
+    } catch .status(404, let detail) where retried && detail.hasPrefix("NoSuchUpload") {
+      // An earlier attempt may have completed the upload before its answer was lost. The object says whether
+      // it did: it is ours only if its ETag is the one S3 gives an object made of exactly these parts.
+      guard let expected = Self.multipartETag(of: partETags),
+        let stored = try? client.exchange(request("HEAD", []), method: "HEAD").result.etag,
+        Self.unquoted(stored) == expected
+      else { throw .status(404, detail: detail) }
+      return TransferResult(bytes: size, attempts: 1, contentType: contentType, etag: stored)
+    }
+    // S3 can answer 200 and still report an error in the body.
+    if let code = Self.element("Code", in: answer) {
+      throw TransferError.status(
+        200, detail: [code, Self.element("Message", in: answer)].compactMap { $0 }.joined(separator: ": "))
+    }
+    return TransferResult(bytes: size, attempts: 1, contentType: contentType, etag: Self.element("ETag", in: answer))
   }
 
   /// Aborts multipart upload `uploadID` of `bucket`/`key` (S3 then drops its parts). One already gone

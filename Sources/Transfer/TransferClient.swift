@@ -147,9 +147,13 @@ public struct TransferClient: Sendable {
   // MARK: Downloads
 
   /// Downloads `request` into a new file at `path` (mode 0600). `progress` gets bytes so far and the total
-  /// when known, and returns false to cancel. The file is removed if the download fails.
+  /// when known, and returns false to cancel. `prefix`, when given, gets the length of the file's leading
+  /// bytes that are written and whole so far (parts land out of order): it only grows, except when the
+  /// download starts the file over (a server that resumed wrongly or sent a changed object whole). The file
+  /// is removed if the download fails.
   public func download(
-    _ request: OutboundRequest, to path: String, progress: @escaping (Int64, Int64?) -> Bool = { _, _ in true }
+    _ request: OutboundRequest, to path: String, progress: @escaping (Int64, Int64?) -> Bool = { _, _ in true },
+    prefix: ((Int64) -> Void)? = nil
   ) throws(TransferError) -> TransferResult {
     // A new file only: never follow a link or take over an existing file's contents or mode.
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -159,7 +163,11 @@ public struct TransferClient: Sendable {
       close(fd)
       if !succeeded { unlink(path) }
     }
-    let sink = DownloadSink(fd: fd, limit: settings.maxBytes, progress: progress)
+    // One stream writes the file front to back: what it has received is the prefix.
+    let sink = DownloadSink(fd: fd, limit: settings.maxBytes) { done, total in
+      prefix?(done)
+      return progress(done, total)
+    }
     // Set when the body is fetched in parts: the hop that answered (after any redirects).
     var split: OutboundRequest?
     if settings.downloadConnections > 1 { sink.splitAbove = 2 * settings.downloadPartSize }
@@ -210,7 +218,8 @@ public struct TransferClient: Sendable {
     if let hop = split, let first = sink.splitAt, let total = sink.total {
       try downloadParts(
         hop, into: fd, from: first, to: total, validator: sink.validator,
-        progress: PartProgress(first: first, total: total, report: progress))
+        progress: PartProgress(
+          first: first, total: total, partSize: settings.downloadPartSize, report: progress, prefix: prefix))
       succeeded = true
       return TransferResult(bytes: total, attempts: result.attempts, contentType: result.contentType, etag: nil)
     }

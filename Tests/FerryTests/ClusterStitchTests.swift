@@ -21,13 +21,14 @@ struct ClusterStitchTests {
     defer { s3.stop() }
     try s3.createBucket(Self.bucket)
     let work = try makeTemporaryDirectory("ferry-cluster-stitch")
-    // 30 s of 480x360 video at 30 fps with a key frame every second, and AAC: 6 pieces of 5 s.
+    // 30 s of 480x360 video at 30 fps with a key frame every second, and AAC: 6 pieces of 5 s. Its index comes
+    // first, so the parent's node starts reading it as it arrives, and must wait for the whole to cut it.
     let made = Process()
     made.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     made.arguments = [
       "ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=480x360:rate=30:duration=30", "-f",
       "lavfi", "-i", "sine=f=440:sample_rate=48000:duration=30", "-c:v", "libx264", "-preset", "ultrafast", "-g",
-      "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", work + "/long.mp4",
+      "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", "-movflags", "+faststart", work + "/long.mp4",
     ]
     try made.run()
     made.waitUntilExit()

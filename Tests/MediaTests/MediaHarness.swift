@@ -20,12 +20,17 @@ struct MediaHarness: Sendable {
   let service: JobService
   let operations: [String: any JobOperation]
   let tools: MediaTools
+  /// What the worker logged (jobs' lines included).
+  let logs = MemoryLogSink()
 
   /// `s3Endpoint` sets `s3.endpoint` (trusted, as operators' endpoints are). `database` starts from a copy of
-  /// that job store; `start` false leaves the workers to the test (`pool.start()`).
+  /// that job store; `start` false leaves the workers to the test (`pool.start()`). `client` replaces the
+  /// transfer client (one that may reach a test's own servers on loopback); the multipart settings are
+  /// `transfer.*`'s.
   init(
     _ name: String, s3Endpoint: String? = nil, database: String? = nil, start: Bool = true,
-    tools: MediaTools = MediaTools(), concurrency: Int = 1,
+    tools: MediaTools = MediaTools(), concurrency: Int = 1, client: TransferClient? = nil,
+    multipartThreshold: Int64 = 1 << 30, partSize: Int64 = 1 << 24, parallelParts: Int = 1,
     operations: (JobTransfers, MediaTools) -> [any JobOperation]
   ) throws {
     self.tools = tools
@@ -34,10 +39,10 @@ struct MediaHarness: Sendable {
     store = try SQLiteJobStore(path: directory + "/ferry.db")
     storage = LocalStorage(root: directory + "/storage")
     let transfers = JobTransfers(
-      client: TransferClient(policy: NetworkPolicy()),
+      client: client ?? TransferClient(policy: NetworkPolicy()),
       requests: LocationRequests(s3: S3Requests(addressing: S3Addressing(endpoint: s3Endpoint))),
       storage: .local(storage),
-      multipartThreshold: 1 << 30, partSize: 1 << 24, parallelParts: 1)
+      multipartThreshold: multipartThreshold, partSize: partSize, parallelParts: parallelParts)
     let cipher = RequestCipher(masterKey: [UInt8](repeating: 4, count: 32))
     let router = OperationRouter(operations(transfers, tools))
     self.operations = router.operations
@@ -46,7 +51,7 @@ struct MediaHarness: Sendable {
       settings: .init(
         concurrency: concurrency, workRoot: directory + "/work", pollInterval: .milliseconds(100),
         retryBackoff: .milliseconds(20)),
-      logger: .discarding)
+      logger: Logger(level: .info, sink: logs))
     service = JobService(
       store: store, pool: pool, cipher: cipher, admission: AdmissionControl(concurrency: 1, margin: .seconds(60)),
       estimator: pool.estimator, retention: .seconds(86400))

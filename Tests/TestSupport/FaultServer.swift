@@ -16,8 +16,9 @@ public final class FaultServer: @unchecked Sendable {
     /// server is stopped), then the rest.
     case stall(body: [UInt8], seconds: Double, sentFirst: Int = 0)
     /// Headers promising `body`, then `bytesPerSecond` of it each second until it is sent, the peer leaves or
-    /// the server is stopped.
-    case trickle(body: [UInt8], bytesPerSecond: Int)
+    /// the server is stopped; with `resetAfter`, the connection is reset once that many body bytes are sent.
+    /// Honours `Range: bytes=N-` with 206 when `ranges` is set.
+    case trickle(body: [UInt8], bytesPerSecond: Int, resetAfter: Int? = nil, ranges: Bool = false)
   }
 
   /// A request as received.
@@ -180,17 +181,37 @@ public final class FaultServer: @unchecked Sendable {
       let until = Date() + seconds
       while Date() < until, !lock.withLock({ stopped }) { usleep(20_000) }
       send(client, Array(body.dropFirst(sentFirst)))
-    case .trickle(let body, let rate):
-      send(client, Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8))
+    case .trickle(let body, let rate, let resetAfter, let ranges):
+      var offset = 0
+      if ranges, let range = request.header("Range"), range.hasPrefix("bytes="),
+        let from = Int(range.dropFirst(6).split(separator: "-").first ?? ""), from < body.count
+      {
+        offset = from
+        send(
+          client,
+          Array(
+            ("HTTP/1.1 206 Partial Content\r\nContent-Range: bytes \(from)-\(body.count - 1)/\(body.count)\r\n"
+              + "Content-Length: \(body.count - from)\r\nConnection: close\r\n\r\n").utf8))
+      } else {
+        send(
+          client,
+          Array(
+            ("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n"
+              + (ranges ? "Accept-Ranges: bytes\r\nETag: \"fixed\"\r\n" : "") + "Connection: close\r\n\r\n").utf8))
+      }
+      let end = resetAfter.map { min(body.count, offset + $0) } ?? body.count
       // Ten sends a second; bounded by the body's length.
       let step = max(1, rate / 10)
-      var offset = 0
-      while offset < body.count, !lock.withLock({ stopped }) {
-        let piece = Array(body[offset..<min(body.count, offset + step)])
+      while offset < end, !lock.withLock({ stopped }) {
+        let piece = Array(body[offset..<min(end, offset + step)])
         guard piece.withUnsafeBytes({ Glibc.send(client, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }) > 0
         else { break }
         offset += piece.count
         usleep(100_000)
+      }
+      if resetAfter != nil {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
       }
     }
   }
