@@ -63,9 +63,8 @@ struct EnhanceWork {
         inputFile, from: span.start, to: end, tools: tools, context: context, share: 30...30, reports: false)
     }
     defer { content?.discard() }
-    let music =
-      settings.musicDetection == true
-      ? (content?.sections(.music) ?? []).map { (span.start + $0.start)...(span.start + $0.end) } : []
+    let musicSections = settings.musicDetection == true ? content?.sections(.music) ?? [] : []
+    let music = musicSections.map { (span.start + $0.start)...(span.start + $0.end) }
     // Dialog intelligence: loudness over the speech only (times in the span's), when there is enough of it.
     // A momentary block counts when speech lies `speechMargin` either side of its middle: a section's edge
     // can be a hop off, and a block half in louder music would weigh in.
@@ -117,7 +116,7 @@ struct EnhanceWork {
       file: outputFile, to: output, field: "output", contentType: format.contentType, context: context, share: 85...99)
     return Self.result(
       settings: settings, before: before, after: after, gain: gain, version: tools.version, denoiser: denoiser,
-      analysis: analysis, span: span, limit: limit,
+      analysis: analysis, span: span, limit: limit, musicConfidence: musicSections.map(\.confidence),
       music: music.map { $0.lowerBound - span.start...$0.upperBound - span.start },
       speechGated: speech != nil)
   }
@@ -529,7 +528,8 @@ struct EnhanceWork {
   static func result(
     settings: EnhanceSettings, before: LoudnessSummary, after: LoudnessSummary, gain: Double, version: String,
     denoiser: EnhanceCommand.Denoiser? = nil, analysis: EnhanceAnalysis? = nil,
-    span: (start: Double, end: Double?) = (0, nil), limit: Double? = nil, music: [ClosedRange<Double>] = [],
+    span: (start: Double, end: Double?) = (0, nil), limit: Double? = nil, musicConfidence: [Double] = [],
+    music: [ClosedRange<Double>] = [],
     speechGated: Bool = false
   ) -> String {
     func figures(_ s: LoudnessSummary) -> JSONValue {
@@ -568,7 +568,14 @@ struct EnhanceWork {
     if settings.musicDetection == true {
       // The music sections left unprocessed (seconds from the span's start).
       func r(_ v: Double) -> JSONValue { .double((v * 1000).rounded() / 1000) }
-      applied["music_sections"] = .array(music.map { .object(["start": r($0.lowerBound), "end": r($0.upperBound)]) })
+      applied["music_sections"] = .array(
+        music.enumerated().map { index, section in
+          var fields = ["start": r(section.lowerBound), "end": r(section.upperBound)]
+          if index < musicConfidence.count {
+            fields["confidence"] = .double((musicConfidence[index] * 100).rounded() / 100)
+          }
+          return .object(fields)
+        })
     }
     if settings.dialogIntelligence == true {
       // Whose loudness the target was met on: the speech's, or the whole (too little speech found).
