@@ -402,7 +402,7 @@ struct EnhanceWork {
       return writing
     }
     if writing {
-      for c in 0..<channels { states[c].finish(into: &out[c]) }
+      for (c, state) in states.enumerated() { state.finish(into: &out[c]) }
       send()
     }
     close(cleaned.write)

@@ -101,6 +101,37 @@ import Testing
     #expect(speechGain - noise >= 15, "noise in the speech down \(speechGain - noise) dB")
   }
 
+  @Test func musicDetection_withAfftdn_leavesTheMusicUntouchedToo() async throws {
+    defer { harness.pool.stop() }
+    let fallback = try MediaHarness("enhance-content-afftdn", tools: MediaTools()) {
+      [EnhanceOperation(transfers: $0, tools: $1)]
+    }
+    defer { fallback.pool.stop() }
+    let made = try await blocking { try Self.made.get() }
+    let input = fallback.storage.path(owner: "app", key: "in/noisy-music.wav")
+    try FileManager.default.createDirectory(
+      atPath: (input as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: made + "/noisy-music.wav", toPath: input)
+    let job = try await fallback.run(
+      "/media/enhance",
+      #"{"input": "dlb://in/noisy-music.wav", "output": "dlb://out/music.wav", "audio": {"music": {"detection": {"enable": true}}}}"#
+    )
+    #expect(job.status == .success, "\(String(describing: job.error))")
+    #expect(job.result?.contains(#""denoiser":"afftdn""#) == true, "\(job.result ?? "")")
+    let before = try await blocking { try QualityAudio.samples(input) }
+    let out = try await blocking { try QualityAudio.samples(fallback.storage.path(owner: "app", key: "out/music.wav")) }
+    #expect(out.count == before.count)
+    let music = Int((Self.speechSeconds + 1) * 16000)..<(before.count - 8000)
+    let fidelity = QualityAudio.siSDR(Array(out[music]), Array(before[music]))
+    let lag = QualityAudio.lag(out, before, range: 48)
+    let speech = 0..<Int(Self.speechSeconds * 16000)
+    let noise =
+      (QualityAudio.level(out, speech) - QualityAudio.level(before, speech))
+      - (QualityAudio.level(out, 1600..<7200) - QualityAudio.level(before, 1600..<7200))
+    print("music detection with afftdn: music SI-SDR \(fidelity) dB, noise down \(noise) dB, lag \(lag)")
+    #expect(fidelity >= 25 && noise >= 6 && abs(lag) <= 16, "SI-SDR \(fidelity), noise down \(noise), lag \(lag)")
+  }
+
   @Test func dialogIntelligence_meetsTheTargetOnTheSpeech_underLouderMusic() async throws {
     defer { harness.pool.stop() }
     try await copyIn(["loud-music.wav"])
