@@ -22,9 +22,12 @@ BUILD_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev libau
 # track of Muldjord's (CC BY-SA 3.0) in Debian's fretsonfire-songs-muldjord. The analytics tests make their
 # labelled sets from synthetic voices (espeak-ng; festival with the KAL diphone and CMU SLT HTS voices), a
 # game's OGG soundtrack (hyperrogue-music) and MIDI rendered by fluidsynth with a General MIDI soundfont;
-# espeak-ng also speaks the enhance quality tests' speech.
+# the classifier's training set (ContentClassifierTests/trainingFeatures, run only to re-fit its weights) uses
+# three festival voices no test uses (KED diphone, Catalan HTS Ona, Italian diphone Lucia); espeak-ng also
+# speaks the enhance quality tests' speech.
 TEST_PACKAGES := iproute2 chromium postgresql openssl fretsonfire-songs-muldjord espeak-ng festival \
-  festvox-kallpc16k festvox-us-slt-hts hyperrogue-music fluidsynth fluid-soundfont-gm
+  festvox-kallpc16k festvox-us-slt-hts festvox-kdlpc16k festvox-ca-ona-hts festvox-italp16k hyperrogue-music \
+  fluidsynth fluid-soundfont-gm
 # What the benchmark compares against; PostgreSQL for the several-nodes bench (scripts/bench-cluster.sh);
 # voices and a MIDI renderer for the analytics bench's programme (scripts/bench-analytics.sh); festival and its
 # voices, espeak-ng: the speech of the enhance quality bench (scripts/bench-quality.sh).

@@ -97,7 +97,8 @@ var targets: [Target] = [
   .testTarget(
     name: "MediaTests",
     dependencies: [
-      "Media", "Jobs", "SQLiteStore", "Storage", "Transfer", "JSON", "Locations", "Log", "TestSupport",
+      "Media", "AudioAnalysis", "Jobs", "SQLiteStore", "Storage", "Transfer", "JSON", "Locations", "Log",
+      "TestSupport",
     ],
     exclude: ["Fixtures"]),
   // The job engine and the conformance suite every JobStore passes.

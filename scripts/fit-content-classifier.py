@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fits ContentClassifier's two logistic regressions (speech against the rest; music against other) on the
 features of a training set that ContentClassifierTests/trainingFeatures writes (made like the test set from
-other sentences, soundtrack files and MIDI renders), and prints the Swift weights to paste.
+voices, sentences, soundtrack excerpts and MIDI renders that no test uses: the tests measure on material the
+fit never saw), and prints the Swift weights to paste.
 
   FERRY_ANALYTICS_TRAIN=/tmp/train.tsv swift test --filter ContentClassifierTests/trainingFeatures
   python3 scripts/fit-content-classifier.py /tmp/train.tsv
@@ -10,12 +11,12 @@ import sys
 import numpy as np
 
 NAMES = ["lowEnergyRatio", "modulation", "voicedFraction", "voicedRun", "pitchMotion", "harmonicity", "toggles",
-         "energySpread", "tonalConcentration", "centroidSpread"]
+         "energySpread", "tonalConcentration", "centroidSpread", "speechBandDepth"]
 
 
 def features(row):
-    level, ler, mod, voi, run, mot, har, tog, spr, ton, cen = row
-    return [ler, mod, voi, min(run, 1.5), min(mot, 3.0), har, tog, spr, ton, cen]
+    level, ler, mod, voi, run, mot, har, tog, spr, ton, cen, dep = row
+    return [ler, mod, voi, min(run, 1.5), min(mot, 3.0), har, tog, spr, ton, cen, dep]
 
 
 def fit(x, y, l2=0.01, steps=20000, rate=0.1):

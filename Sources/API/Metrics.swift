@@ -73,46 +73,46 @@ public final class Metrics: Sendable {
   public func render(jobs: [JobStatus: Int]) -> String {
     let snapshot = state.withLock { $0 }
     var out = ""
-    out += "# HELP ferry_http_requests_total HTTP requests answered, by route and status.\n"
-    out += "# TYPE ferry_http_requests_total counter\n"
-    for key in snapshot.requests.keys.sorted() {
-      out +=
-        "ferry_http_requests_total{route=\"\(routeNames[key / 1000])\",status=\"\(key % 1000)\"} \(snapshot.requests[key]!)\n"
+    // One family: its HELP and TYPE lines, then a line per sample; a sample's name is the family's with
+    // `suffix` (labels `{status="Pending"}` or `_sum`), or the family's alone.
+    func family(_ name: String, _ type: String, _ help: String, _ samples: [(suffix: String, value: String)]) {
+      out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+      for sample in samples { out += "\(name)\(sample.suffix) \(sample.value)\n" }
     }
-    out += "# HELP ferry_jobs Jobs in the store, by status.\n# TYPE ferry_jobs gauge\n"
-    for status in JobStatus.allCases {
-      out += "ferry_jobs{status=\"\(status.rawValue)\"} \(jobs[status] ?? 0)\n"
-    }
-    out += "# HELP ferry_queue_depth Jobs waiting to run.\n# TYPE ferry_queue_depth gauge\n"
-    out += "ferry_queue_depth \(jobs[.pending] ?? 0)\n"
-    out += "# HELP ferry_job_runs_total Job runs that ended here, by the status they ended in.\n"
-    out += "# TYPE ferry_job_runs_total counter\n"
-    for status in snapshot.jobsEnded.keys.sorted() {
-      out += "ferry_job_runs_total{status=\"\(status)\"} \(snapshot.jobsEnded[status]!)\n"
-    }
-    out += "# HELP ferry_job_run_seconds Time job runs took.\n# TYPE ferry_job_run_seconds summary\n"
-    out += "ferry_job_run_seconds_sum \(snapshot.runSeconds)\nferry_job_run_seconds_count \(snapshot.runs)\n"
-    out += "# HELP ferry_job_phase_seconds_total Time job runs spent in each phase (queued: waiting to be taken).\n"
-    out += "# TYPE ferry_job_phase_seconds_total counter\n"
-    for phase in JobPhase.allCases {
-      out += "ferry_job_phase_seconds_total{phase=\"\(phase.rawValue)\"} \(snapshot.phaseSeconds[phase] ?? 0)\n"
-    }
-    out += "# HELP ferry_transfer_bytes_total Bytes job runs downloaded and uploaded.\n"
-    out += "# TYPE ferry_transfer_bytes_total counter\nferry_transfer_bytes_total \(snapshot.bytesMoved)\n"
-    out += "# HELP ferry_admission_refusals_total Jobs refused because an output URL would expire too soon.\n"
-    out += "# TYPE ferry_admission_refusals_total counter\nferry_admission_refusals_total \(snapshot.refusals)\n"
-    out += "# HELP ferry_webhook_attempts_total Webhook delivery attempts, by outcome.\n"
-    out += "# TYPE ferry_webhook_attempts_total counter\n"
-    for outcome in DeliveryOutcome.allCases {
-      out += "ferry_webhook_attempts_total{outcome=\"\(outcome.rawValue)\"} \(snapshot.webhookAttempts[outcome] ?? 0)\n"
-    }
+    family(
+      "ferry_http_requests_total", "counter", "HTTP requests answered, by route and status.",
+      snapshot.requests.keys.sorted().map {
+        ("{route=\"\(routeNames[$0 / 1000])\",status=\"\($0 % 1000)\"}", "\(snapshot.requests[$0]!)")
+      })
+    family(
+      "ferry_jobs", "gauge", "Jobs in the store, by status.",
+      JobStatus.allCases.map { ("{status=\"\($0.rawValue)\"}", "\(jobs[$0] ?? 0)") })
+    family("ferry_queue_depth", "gauge", "Jobs waiting to run.", [("", "\(jobs[.pending] ?? 0)")])
+    family(
+      "ferry_job_runs_total", "counter", "Job runs that ended here, by the status they ended in.",
+      snapshot.jobsEnded.keys.sorted().map { ("{status=\"\($0)\"}", "\(snapshot.jobsEnded[$0]!)") })
+    family(
+      "ferry_job_run_seconds", "summary", "Time job runs took.",
+      [("_sum", "\(snapshot.runSeconds)"), ("_count", "\(snapshot.runs)")])
+    family(
+      "ferry_job_phase_seconds_total", "counter", "Time job runs spent in each phase (queued: waiting to be taken).",
+      JobPhase.allCases.map { ("{phase=\"\($0.rawValue)\"}", "\(snapshot.phaseSeconds[$0] ?? 0)") })
+    family(
+      "ferry_transfer_bytes_total", "counter", "Bytes job runs downloaded and uploaded.",
+      [("", "\(snapshot.bytesMoved)")])
+    family(
+      "ferry_admission_refusals_total", "counter", "Jobs refused because an output URL would expire too soon.",
+      [("", "\(snapshot.refusals)")])
+    family(
+      "ferry_webhook_attempts_total", "counter", "Webhook delivery attempts, by outcome.",
+      DeliveryOutcome.allCases.map { ("{outcome=\"\($0.rawValue)\"}", "\(snapshot.webhookAttempts[$0] ?? 0)") })
     if let source = tlsFileBodies.withLock({ $0 }) {
       let counts = source()
-      out += "# HELP ferry_tls_file_bodies_total File bodies sent over TLS, by path: kernel (kernel TLS and "
-      out += "SSL_sendfile) or buffered (encrypted by OpenSSL in user space).\n"
-      out += "# TYPE ferry_tls_file_bodies_total counter\n"
-      out += "ferry_tls_file_bodies_total{path=\"kernel\"} \(counts.kernel)\n"
-      out += "ferry_tls_file_bodies_total{path=\"buffered\"} \(counts.buffered)\n"
+      family(
+        "ferry_tls_file_bodies_total", "counter",
+        "File bodies sent over TLS, by path: kernel (kernel TLS and SSL_sendfile) or buffered (encrypted by "
+          + "OpenSSL in user space).",
+        [("{path=\"kernel\"}", "\(counts.kernel)"), ("{path=\"buffered\"}", "\(counts.buffered)")])
     }
     return out
   }

@@ -1,18 +1,23 @@
 import Foundation
 
-/// An in-place radix-2 complex FFT of one size, with its twiddles and bit reversal computed once.
+/// An in-place radix-2 complex FFT of one size, with its twiddles and bit reversal computed once. It transforms
+/// Float samples (the analytics) and Double ones (Media's bandwidth and the mastering tests' band figures).
 public struct FFT: Sendable {
   /// The transform size, a power of two.
   public let size: Int
   let cosines: [Float]
   let sines: [Float]
+  let doubleCosines: [Double]
+  let doubleSines: [Double]
   let reversed: [Int]
 
   public init(size: Int) {
     precondition(size >= 2 && size & (size - 1) == 0, "FFT sizes are powers of two")
     self.size = size
-    cosines = (0..<size / 2).map { Float(cos(-2 * Double.pi * Double($0) / Double(size))) }
-    sines = (0..<size / 2).map { Float(sin(-2 * Double.pi * Double($0) / Double(size))) }
+    doubleCosines = (0..<size / 2).map { cos(-2 * Double.pi * Double($0) / Double(size)) }
+    doubleSines = (0..<size / 2).map { sin(-2 * Double.pi * Double($0) / Double(size)) }
+    cosines = doubleCosines.map { Float($0) }
+    sines = doubleSines.map { Float($0) }
     let bits = size.trailingZeroBitCount
     reversed = (0..<size).map { i in
       var r = 0
@@ -23,7 +28,21 @@ public struct FFT: Sendable {
 
   /// Transforms `real` + i `imaginary` in place (forward, unscaled).
   public func transform(_ real: inout [Float], _ imaginary: inout [Float]) {
+    transform(&real, &imaginary, cosines: cosines, sines: sines)
+  }
+
+  /// Transforms `real` + i `imaginary` in place (forward, unscaled), in double precision.
+  public func transform(_ real: inout [Double], _ imaginary: inout [Double]) {
+    transform(&real, &imaginary, cosines: doubleCosines, sines: doubleSines)
+  }
+
+  // One body for both precisions; this module is built optimised, so each public entry gets its own
+  // specialised copy (a caller in another module never runs the generic code).
+  private func transform<Sample: FloatingPoint>(
+    _ real: inout [Sample], _ imaginary: inout [Sample], cosines: [Sample], sines: [Sample]
+  ) {
     let n = size
+    precondition(real.count == n && imaginary.count == n, "the FFT's size")
     real.withUnsafeMutableBufferPointer { re in
       imaginary.withUnsafeMutableBufferPointer { im in
         cosines.withUnsafeBufferPointer { c in

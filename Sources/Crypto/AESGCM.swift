@@ -22,28 +22,12 @@ public enum AESGCM {
   static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], associatedData: [UInt8]) -> [UInt8] {
     precondition(key.count == keyLength, "AES-256-GCM needs a 32-byte key")
     precondition(nonce.count == nonceLength, "AES-GCM nonces here are 12 bytes")
-    guard let context = EVP_CIPHER_CTX_new() else { fatalError("OpenSSL could not allocate a cipher context") }
-    defer { EVP_CIPHER_CTX_free(context) }
-    var ok = EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1
-    var length: Int32 = 0
-    if !associatedData.isEmpty {
-      ok = ok && EVP_EncryptUpdate(context, nil, &length, associatedData, Int32(associatedData.count)) == 1
-    }
-    var ciphertext = [UInt8](repeating: 0, count: plaintext.count + 16)
-    var written: Int32 = 0
-    if !plaintext.isEmpty {
-      ok = ok && EVP_EncryptUpdate(context, &ciphertext, &written, plaintext, Int32(plaintext.count)) == 1
-    }
-    var final: Int32 = 0
-    ok =
-      ok
-      && ciphertext.withUnsafeMutableBufferPointer {
-        EVP_EncryptFinal_ex(context, $0.baseAddress! + Int(written), &final) == 1
-      }
     var tag = [UInt8](repeating: 0, count: tagLength)
-    ok = ok && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(tagLength), &tag) == 1
-    precondition(ok, "OpenSSL AES-256-GCM encryption failed")
-    return nonce + ciphertext[0..<Int(written + final)] + tag
+    guard
+      let ciphertext = cipher(
+        plaintext, key: key, nonce: nonce, associatedData: associatedData, tag: &tag, encrypt: true)
+    else { preconditionFailure("OpenSSL AES-256-GCM encryption failed") }
+    return nonce + ciphertext + tag
   }
 
   /// Decrypts and authenticates a box made by `seal` with the same key and associated data.
@@ -53,26 +37,42 @@ public enum AESGCM {
     let nonce = Array(box[0..<nonceLength])
     let ciphertext = Array(box[nonceLength..<(box.count - tagLength)])
     var tag = Array(box[(box.count - tagLength)...])
+    guard
+      let plaintext = cipher(
+        ciphertext, key: key, nonce: nonce, associatedData: associatedData, tag: &tag, encrypt: false)
+    else { throw OpenError() }
+    return plaintext
+  }
+
+  /// AES-256-GCM over `input` one way or the other. Encrypting writes the tag to `tag`; decrypting checks
+  /// `tag` in the final step. Nil when a step failed (for decryption: the box is not authentic).
+  private static func cipher(
+    _ input: [UInt8], key: [UInt8], nonce: [UInt8], associatedData: [UInt8], tag: inout [UInt8], encrypt: Bool
+  ) -> [UInt8]? {
     guard let context = EVP_CIPHER_CTX_new() else { fatalError("OpenSSL could not allocate a cipher context") }
     defer { EVP_CIPHER_CTX_free(context) }
-    var ok = EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1
+    var ok = EVP_CipherInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce, encrypt ? 1 : 0) == 1
     var length: Int32 = 0
     if !associatedData.isEmpty {
-      ok = ok && EVP_DecryptUpdate(context, nil, &length, associatedData, Int32(associatedData.count)) == 1
+      ok = ok && EVP_CipherUpdate(context, nil, &length, associatedData, Int32(associatedData.count)) == 1
     }
-    var plaintext = [UInt8](repeating: 0, count: ciphertext.count + 16)
+    var output = [UInt8](repeating: 0, count: input.count + 16)
     var written: Int32 = 0
-    if !ciphertext.isEmpty {
-      ok = ok && EVP_DecryptUpdate(context, &plaintext, &written, ciphertext, Int32(ciphertext.count)) == 1
+    if !input.isEmpty {
+      ok = ok && EVP_CipherUpdate(context, &output, &written, input, Int32(input.count)) == 1
     }
-    ok = ok && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), &tag) == 1
+    if !encrypt {
+      ok = ok && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), &tag) == 1
+    }
     var final: Int32 = 0
     ok =
       ok
-      && plaintext.withUnsafeMutableBufferPointer {
-        EVP_DecryptFinal_ex(context, $0.baseAddress! + Int(written), &final) == 1
+      && output.withUnsafeMutableBufferPointer {
+        EVP_CipherFinal_ex(context, $0.baseAddress! + Int(written), &final) == 1
       }
-    guard ok else { throw OpenError() }
-    return Array(plaintext[0..<Int(written + final)])
+    if encrypt {
+      ok = ok && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(tagLength), &tag) == 1
+    }
+    return ok ? Array(output[0..<Int(written + final)]) : nil
   }
 }

@@ -203,8 +203,8 @@ public final class FerryApplication: Sendable {
       DiagnoseOperation(transfers: transfers, tools: tools),
       MasterOperation(transfers: transfers, tools: tools),
       MasterOperation.preview(transfers: transfers, tools: tools),
-      AnalyzeMusicOperation(transfers: transfers, tools: tools),
-      AnalyzeSpeechOperation(transfers: transfers, tools: tools),
+      AnalyticsOperation.music(transfers: transfers, tools: tools),
+      AnalyticsOperation.speech(transfers: transfers, tools: tools),
     ]
   }
 

@@ -71,11 +71,9 @@ public final class FerryAPIClient {
   public func upload(file path: String, to key: String, progress: @escaping (Int64, Int64?) -> Bool)
     throws(ClientError)
   {
-    let url = try presignedURL("/media/input", key: key)
-    do {
-      _ = try transfer.upload(OutboundRequest(url: url), from: path, progress: progress)
-    } catch {
-      throw Self.mapped(error, doing: "uploading \(Self.fileName(path))")
+    try throughPresignedURL("/media/input", key: key, doing: "uploading \(Self.fileName(path))") {
+      request throws(TransferError) in
+      _ = try transfer.upload(request, from: path, progress: progress)
     }
   }
 
@@ -83,11 +81,22 @@ public final class FerryAPIClient {
   public func download(key: String, to path: String, progress: @escaping (Int64, Int64?) -> Bool)
     throws(ClientError)
   {
-    let url = try presignedURL("/media/output", key: key)
+    try throughPresignedURL("/media/output", key: key, doing: "downloading \(Self.fileName(path))") {
+      request throws(TransferError) in
+      _ = try transfer.download(request, to: path, progress: progress)
+    }
+  }
+
+  /// Runs `move` (an upload or a download) on the URL `path` pre-signs for `key`; its failure reads as
+  /// `what` went wrong.
+  private func throughPresignedURL(
+    _ path: String, key: String, doing what: String, _ move: (OutboundRequest) throws(TransferError) -> Void
+  ) throws(ClientError) {
+    let request = OutboundRequest(url: try presignedURL(path, key: key))
     do {
-      _ = try transfer.download(OutboundRequest(url: url), to: path, progress: progress)
+      try move(request)
     } catch {
-      throw Self.mapped(error, doing: "downloading \(Self.fileName(path))")
+      throw Self.mapped(error, doing: what)
     }
   }
 

@@ -36,19 +36,17 @@ public struct JobRequest: Sendable {
   ) -> JobRequest {
     JobRequest(operation: .enhance, input: input, output: output) { input, output in
       var root: [String: JSONValue] = ["input": .string(input), "output": .string(output ?? "")]
-      if let contentType { root["content"] = .object(["type": .string(contentType)]) }
-      var audio: [String: JSONValue] = [:]
-      var loudness: [String: JSONValue] = [:]
-      if let targetLevel { loudness["target_level"] = .double(targetLevel) }
-      if let peakLimit { loudness["peak_limit"] = .double(peakLimit) }
-      if !loudness.isEmpty { audio["loudness"] = .object(loudness) }
-      if let noiseReduction {
-        let reduction: JSONValue =
-          noiseReduction == "off"
-          ? .object(["enable": false]) : .object(["enable": true, "amount": .string(noiseReduction)])
-        audio["noise"] = .object(["reduction": reduction])
-      }
-      if !audio.isEmpty { root["audio"] = .object(audio) }
+      root["content"] = contentType.map { .object(["type": .string($0)]) }
+      root["audio"] = given([
+        "loudness": given([
+          "target_level": targetLevel.map { .double($0) }, "peak_limit": peakLimit.map { .double($0) },
+        ]),
+        "noise": noiseReduction.map {
+          .object([
+            "reduction": $0 == "off" ? .object(["enable": false]) : .object(["enable": true, "amount": .string($0)])
+          ])
+        },
+      ])
       return .object(root)
     }
   }
@@ -93,6 +91,12 @@ public struct JobRequest: Sendable {
     }
   }
 
+  /// An object of the fields that are set, or nil when none is (the server's defaults apply).
+  static func given(_ fields: [String: JSONValue?]) -> JSONValue? {
+    let set = fields.compactMapValues { $0 }
+    return set.isEmpty ? nil : .object(set)
+  }
+
   /// Output kinds named by a file extension (`jpeg` is `jpg`).
   static let kindsByExtension = [
     "mp3": "mp3", "aac": "aac", "m4a": "m4a", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "opus",
@@ -116,18 +120,14 @@ public struct JobRequest: Sendable {
     }
     return JobRequest(operation: .transcode, input: input, output: output) { input, output in
       var item: [String: JSONValue] = ["id": "out", "kind": .string(kind), "destination": .string(output ?? "")]
-      var audio: [String: JSONValue] = [:]
-      if let codec = options.codec { audio["codec"] = .string(codec) }
-      if let bitrate = options.bitrate { audio["bitrate_kb"] = .int(bitrate) }
-      if let sampleRate = options.sampleRate { audio["sample_rate"] = .int(sampleRate) }
-      if let channels = options.channels { audio["channels"] = .int(channels) }
-      if !audio.isEmpty { item["audio"] = .object(audio) }
-      var video: [String: JSONValue] = [:]
-      if let codec = options.videoCodec { video["codec"] = .string(codec) }
-      if let width = options.width { video["width"] = .int(width) }
-      if let height = options.height { video["height"] = .int(height) }
-      if let bitrate = options.videoBitrate { video["bitrate_kb"] = .int(bitrate) }
-      if !video.isEmpty { item["video"] = .object(video) }
+      item["audio"] = given([
+        "codec": options.codec.map { .string($0) }, "bitrate_kb": options.bitrate.map { .int($0) },
+        "sample_rate": options.sampleRate.map { .int($0) }, "channels": options.channels.map { .int($0) },
+      ])
+      item["video"] = given([
+        "codec": options.videoCodec.map { .string($0) }, "width": options.width.map { .int($0) },
+        "height": options.height.map { .int($0) }, "bitrate_kb": options.videoBitrate.map { .int($0) },
+      ])
       return .object(["inputs": .array([.object(["source": .string(input)])]), "outputs": .array([.object(item)])])
     }
   }

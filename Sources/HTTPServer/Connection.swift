@@ -607,7 +607,39 @@ final class Connection: @unchecked Sendable {
 
   /// Sends what is left of the file body; false while some of it waits for the socket (or it failed).
   private func sendFileBody() -> Bool {
-    if let tls { return tlsThroughKernel ? sendFileBodyThroughKernelTLS(tls) : sendFileBodyOverTLS() }
+    guard let tls else {
+      return sendFileBody { file, offset, count in
+        var position = off_t(offset)
+        let n = sendfile(fd, file, &position, count)
+        if n > 0 { return .sent(n) }
+        if n < 0 && errno == EINTR { return .interrupted }
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? .wait : .failed
+      }
+    }
+    guard tlsThroughKernel else { return sendFileBodyOverTLS() }
+    // Kernel TLS: `SSL_sendfile` has the kernel read, encrypt and send the file, with no copy through user space.
+    return sendFileBody { file, offset, count in
+      switch tls.sendFile(file, offset: offset, count: count) {
+      case .done(let n): .sent(n)
+      case .wantWrite, .wantRead: .wait
+      case .closed, .failed: .failed
+      }
+    }
+  }
+
+  /// What one send of a piece of the file body did.
+  private enum PieceSent {
+    case sent(Int)
+    /// Interrupted by a signal before anything was sent: send again.
+    case interrupted
+    /// The socket cannot take more now.
+    case wait
+    case failed
+  }
+
+  /// Sends what is left of the file body a piece at a time (at most 1 MiB of `file` from `offset`) with
+  /// `send`, plain `sendfile` or kernel TLS; false while some of it waits for the socket (or it failed).
+  private func sendFileBody(_ send: (_ file: Int32, _ offset: Int64, _ count: Int) -> PieceSent) -> Bool {
     var thisTurn: Int64 = 0
     while let (body, sent) = fileBody {
       // A fast client must not keep the loop's other connections waiting: after 16 MiB, take turns.
@@ -619,48 +651,17 @@ final class Connection: @unchecked Sendable {
         fileBody = nil
         return true
       }
-      var position = off_t(body.offset + sent)
-      let n = sendfile(fd, body.fd, &position, Int(min(body.length - sent, 1 << 20)))
-      if n > 0 {
+      switch send(body.fd, body.offset + sent, Int(min(body.length - sent, 1 << 20))) {
+      case .sent(let n):
         fileBody = (body, sent + Int64(n))
         thisTurn += Int64(n)
         lastActivity = loop.now
-      } else if n < 0 && errno == EINTR {
+      case .interrupted:
         continue
-      } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+      case .wait:
         waitForWritable()
         return false
-      } else {
-        // The file shrank under us or the socket failed: the promised length cannot be kept.
-        close()
-        return false
-      }
-    }
-    return true
-  }
-
-  /// The file body through kernel TLS: `SSL_sendfile` has the kernel read, encrypt and send it, with no copy
-  /// through user space. Same turn-taking and results as `sendFileBody`.
-  private func sendFileBodyThroughKernelTLS(_ session: TLSSession) -> Bool {
-    var thisTurn: Int64 = 0
-    while let (body, sent) = fileBody {
-      if thisTurn >= 16 << 20 {
-        loop.execute { [self] in continueAfterYield() }
-        return false
-      }
-      if sent >= body.length {
-        fileBody = nil
-        return true
-      }
-      switch session.sendFile(body.fd, offset: body.offset + sent, count: Int(min(body.length - sent, 1 << 20))) {
-      case .done(let n):
-        fileBody = (body, sent + Int64(n))
-        thisTurn += Int64(n)
-        lastActivity = loop.now
-      case .wantWrite, .wantRead:
-        waitForWritable()
-        return false
-      case .closed, .failed:
+      case .failed:
         // The file shrank under us or the socket failed: the promised length cannot be kept.
         close()
         return false

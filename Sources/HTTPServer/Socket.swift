@@ -64,25 +64,22 @@ enum Socket {
   static func address(of storage: sockaddr_storage) -> (host: String, port: Int) {
     var storage = storage
     var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+    // Reads the address as `Address` (`sockaddr_in`, `sockaddr_in6`), whose field `ip` inet_ntop writes out.
+    func text<Address>(_: Address.Type, _ family: Int32, ip: PartialKeyPath<Address>, port: KeyPath<Address, in_port_t>)
+      -> (host: String, port: Int)
+    {
+      withUnsafePointer(to: &storage) {
+        $0.withMemoryRebound(to: Address.self, capacity: 1) { address in
+          inet_ntop(
+            family, UnsafeRawPointer(address) + MemoryLayout<Address>.offset(of: ip)!, &buffer, socklen_t(buffer.count))
+          return (cString(buffer), Int(UInt16(bigEndian: address.pointee[keyPath: port])))
+        }
+      }
+    }
     switch Int32(storage.ss_family) {
-    case AF_INET:
-      return withUnsafePointer(to: &storage) {
-        $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
-          var addr = sin.pointee.sin_addr
-          inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
-          return (cString(buffer), Int(UInt16(bigEndian: sin.pointee.sin_port)))
-        }
-      }
-    case AF_INET6:
-      return withUnsafePointer(to: &storage) {
-        $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
-          var addr = sin6.pointee.sin6_addr
-          inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
-          return (cString(buffer), Int(UInt16(bigEndian: sin6.pointee.sin6_port)))
-        }
-      }
-    default:
-      return ("unknown", 0)
+    case AF_INET: return text(sockaddr_in.self, AF_INET, ip: \.sin_addr, port: \.sin_port)
+    case AF_INET6: return text(sockaddr_in6.self, AF_INET6, ip: \.sin6_addr, port: \.sin6_port)
+    default: return ("unknown", 0)
     }
   }
 

@@ -40,14 +40,8 @@ struct JSONParser {
   }
 
   private mutating func parseObject(depth: Int, path: String) throws(JSONValue.ParseError) -> JSONValue {
-    guard depth <= Self.maxDepth else { throw error("nested deeper than \(Self.maxDepth) levels") }
-    index += 1
+    if try opensEmpty(closer: UInt8(ascii: "}"), depth: depth) { return .object([:]) }
     var members: [String: JSONValue] = [:]
-    skipWhitespace()
-    if peek(UInt8(ascii: "}")) {
-      index += 1
-      return .object(members)
-    }
     while true {
       skipWhitespace()
       guard peek(UInt8(ascii: "\"")) else { throw error("expected a member name in quotes") }
@@ -63,42 +57,42 @@ struct JSONParser {
         index = keyStart
         throw JSONValue.ParseError(offset: keyStart, reason: "\(memberPath) is given twice", duplicateKey: memberPath)
       }
-      skipWhitespace()
-      guard index < bytes.count else { throw error("unexpected end of the text in an object") }
-      if bytes[index] == UInt8(ascii: ",") {
-        index += 1
-      } else if bytes[index] == UInt8(ascii: "}") {
-        index += 1
-        return .object(members)
-      } else {
-        throw error("expected ',' or '}' in an object")
-      }
+      if try closes(UInt8(ascii: "}"), "an object") { return .object(members) }
     }
   }
 
   private mutating func parseArray(depth: Int, path: String) throws(JSONValue.ParseError) -> JSONValue {
-    guard depth <= Self.maxDepth else { throw error("nested deeper than \(Self.maxDepth) levels") }
-    index += 1
+    if try opensEmpty(closer: UInt8(ascii: "]"), depth: depth) { return .array([]) }
     var items: [JSONValue] = []
-    skipWhitespace()
-    if peek(UInt8(ascii: "]")) {
-      index += 1
-      return .array(items)
-    }
     while true {
       skipWhitespace()
       items.append(try parseValue(depth: depth, path: "\(path)[\(items.count)]"))
-      skipWhitespace()
-      guard index < bytes.count else { throw error("unexpected end of the text in a list") }
-      if bytes[index] == UInt8(ascii: ",") {
-        index += 1
-      } else if bytes[index] == UInt8(ascii: "]") {
-        index += 1
-        return .array(items)
-      } else {
-        throw error("expected ',' or ']' in a list")
-      }
+      if try closes(UInt8(ascii: "]"), "a list") { return .array(items) }
     }
+  }
+
+  /// Steps over the opening bracket of an object or a list at `depth`; true when `closer` follows at once (the
+  /// container is empty, and the closer is stepped over too).
+  private mutating func opensEmpty(closer: UInt8, depth: Int) throws(JSONValue.ParseError) -> Bool {
+    guard depth <= Self.maxDepth else { throw error("nested deeper than \(Self.maxDepth) levels") }
+    index += 1
+    skipWhitespace()
+    guard peek(closer) else { return false }
+    index += 1
+    return true
+  }
+
+  /// After a member of an object or an item of a list (`container`): skips the `,` before the next one
+  /// (false) or the `closer` that ends the container (true).
+  private mutating func closes(_ closer: UInt8, _ container: String) throws(JSONValue.ParseError) -> Bool {
+    skipWhitespace()
+    guard index < bytes.count else { throw error("unexpected end of the text in \(container)") }
+    let byte = bytes[index]
+    guard byte == UInt8(ascii: ",") || byte == closer else {
+      throw error("expected ',' or '\(Character(Unicode.Scalar(closer)))' in \(container)")
+    }
+    index += 1
+    return byte == closer
   }
 
   private mutating func parseString() throws(JSONValue.ParseError) -> String {

@@ -24,6 +24,22 @@ final class TreeSlot {
 
   var content = Content.empty
 
+  /// The object this slot holds, made on first use (a type's `encode(to:)` may ask for its container twice).
+  func object() -> TreeObject {
+    if case .object(let object) = content { return object }
+    let object = TreeObject()
+    content = .object(object)
+    return object
+  }
+
+  /// The array this slot holds, made on first use.
+  func array() -> TreeArray {
+    if case .array(let array) = content { return array }
+    let array = TreeArray()
+    content = .array(array)
+    return array
+  }
+
   var value: JSONValue? {
     switch content {
     case .empty: nil
@@ -60,25 +76,11 @@ final class TreeEncoder: Encoder {
   }
 
   func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-    let object: TreeObject
-    if case .object(let existing) = storage.content {
-      object = existing
-    } else {
-      object = TreeObject()
-      storage.content = .object(object)
-    }
-    return KeyedEncodingContainer(TreeKeyedContainer<Key>(codingPath: codingPath, object: object))
+    KeyedEncodingContainer(TreeKeyedContainer<Key>(codingPath: codingPath, object: storage.object()))
   }
 
   func unkeyedContainer() -> any UnkeyedEncodingContainer {
-    let array: TreeArray
-    if case .array(let existing) = storage.content {
-      array = existing
-    } else {
-      array = TreeArray()
-      storage.content = .array(array)
-    }
-    return TreeUnkeyedContainer(codingPath: codingPath, array: array)
+    TreeUnkeyedContainer(codingPath: codingPath, array: storage.array())
   }
 
   func singleValueContainer() -> any SingleValueEncodingContainer {

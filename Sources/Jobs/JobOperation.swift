@@ -71,32 +71,6 @@ public struct AdmittedRequest: Sendable, Equatable {
   }
 }
 
-/// A request that cannot be accepted, naming the field at fault (`output.auth.secret`) and what is wrong
-/// with it. Answered 400 `/problems/invalid-request`.
-public struct InvalidRequest: ProblemError, Sendable, Equatable, CustomStringConvertible {
-  public var field: String
-  /// What is wrong with the field (`is required`, `unsupported scheme "ftp"`).
-  public var reason: String
-
-  public init(_ field: String, _ reason: String) {
-    self.field = field
-    self.reason = reason
-  }
-
-  public init(_ error: LocationError) {
-    self.init(error.field, error.reason)
-  }
-
-  public var problem: Problem { .invalidRequest }
-  public var detail: String { description }
-
-  /// `output.auth.secret is required`, `input.url: unsupported scheme "ftp"` (as `LocationError` reads).
-  public var description: String {
-    if field.isEmpty { return reason }
-    return reason.hasPrefix("is ") ? "\(field) \(reason)" : "\(field): \(reason)"
-  }
-}
-
 /// Dispatches each job to the operation its path names, which decodes the job's stored spec and runs it.
 public struct OperationRouter: JobWork {
   public let operations: [String: any JobOperation]

@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Locations
 import Problems
 
 /// What the store seals for a job: the operation's spec with its version, and the job's `on_complete`.

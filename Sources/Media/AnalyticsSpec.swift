@@ -29,14 +29,7 @@ struct AnalyticsWork {
     let inputFile = context.workDirectory + "/input"
     try transfers.fetch(spec.input, field: "input", to: inputFile, context: context, share: 0...30)
     let info = try MediaSteps.probe(inputFile, tools: tools, context: context)
-    guard let total = info.duration ?? info.audioDuration, total > 0 else {
-      throw JobFailure(.unsupportedMedia, "input: the media's duration cannot be read")
-    }
-    let start = min(spec.region?.start ?? 0, total)
-    let end = min(spec.region?.end ?? total, total)
-    guard end - start >= 0.5 else {
-      throw JobFailure(.unsupportedMedia, "input: under half a second of media to analyze")
-    }
+    let (start, end) = try MediaRegion.analyzed(spec.region, of: info)
     let content = try ContentAnalysis.run(
       inputFile, from: start, to: end, tools: tools, context: context, share: 30...80)
     defer { content.discard() }
@@ -50,17 +43,7 @@ struct AnalyticsWork {
     ])
     let resultText = ResultWarnings.adding(context.warnings, to: result.description)
     guard let output = spec.output else { return resultText }
-    let resultFile = context.workDirectory + "/analytics.json"
-    guard FileManager.default.createFile(atPath: resultFile, contents: Data(resultText.utf8)) else {
-      throw JobFailure(.internalError, "cannot write the result", retry: true)
-    }
-    try transfers.deliver(
-      file: resultFile, to: output, field: "output", contentType: "application/json", context: context, share: 90...99)
+    try transfers.deliverResult(resultText, named: "analytics.json", to: output, context: context)
     return resultText
-  }
-
-  static func validate(_ request: JSONValue) throws(InvalidRequest) -> AnalyticsSpec {
-    let (input, output) = try MediaRequest.inputAndOptionalOutput(request)
-    return AnalyticsSpec(input: input, output: output, region: try MediaRegion(request))
   }
 }

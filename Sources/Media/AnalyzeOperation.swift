@@ -42,14 +42,7 @@ struct AnalyzeWork {
     let inputFile = context.workDirectory + "/input"
     try transfers.fetch(input, field: "input", to: inputFile, context: context, share: 0...30)
     let info = try MediaSteps.probe(inputFile, tools: tools, context: context)
-    guard let total = info.duration ?? info.audioDuration, total > 0 else {
-      throw JobFailure(.unsupportedMedia, "input: the media's duration cannot be read")
-    }
-    let start = min(region?.start ?? 0, total)
-    let end = min(region?.end ?? total, total)
-    guard end - start >= 0.5 else {
-      throw JobFailure(.unsupportedMedia, "input: under half a second of media to analyze")
-    }
+    let (start, end) = try MediaRegion.analyzed(region, of: info)
     // What the region holds (decoded and classified) is found alongside the loudness pieces, not after them.
     let tools = self.tools
     let (measurement, content) = try MediaPieces.alongside(
@@ -71,12 +64,7 @@ struct AnalyzeWork {
         measurement, bandwidth: bandwidth, info: info, settings: settings, start: start, end: end, content: content
       ).description)
     guard let output else { return resultText }
-    let resultFile = context.workDirectory + "/analysis.json"
-    guard FileManager.default.createFile(atPath: resultFile, contents: Data(resultText.utf8)) else {
-      throw JobFailure(.internalError, "cannot write the result", retry: true)
-    }
-    try transfers.deliver(
-      file: resultFile, to: output, field: "output", contentType: "application/json", context: context, share: 90...99)
+    try transfers.deliverResult(resultText, named: "analysis.json", to: output, context: context)
     return resultText
   }
 

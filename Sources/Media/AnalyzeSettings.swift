@@ -1,5 +1,6 @@
 import JSON
 import Jobs
+import Locations
 
 /// What an analyze request asks for, checked, with defaults.
 public struct AnalyzeSettings: Sendable, Equatable, Codable {

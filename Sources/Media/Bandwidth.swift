@@ -1,3 +1,4 @@
+import AudioAnalysis
 import Foundation
 
 /// The audio bandwidth: the highest frequency with significant content, from the long-term power spectrum
@@ -38,6 +39,7 @@ public enum Bandwidth {
     /// Adds the whole windows in `samples`, in order; a partial window at the end is left out.
     public mutating func add(_ samples: UnsafeBufferPointer<Float>) {
       let n = Bandwidth.windowSize
+      let fft = FFT(size: n)
       var offset = 0
       var re = [Double](repeating: 0, count: n)
       var im = [Double](repeating: 0, count: n)
@@ -51,7 +53,7 @@ public enum Bandwidth {
           re[i] = Double(samples[offset + i]) * window[i]
           im[i] = 0
         }
-        FFT.transform(&re, &im)
+        fft.transform(&re, &im)
         for k in 0..<power.count { power[k] += re[k] * re[k] + im[k] * im[k] }
         used += 1
       }
@@ -96,49 +98,6 @@ public enum Bandwidth {
         return nil
       }
       return Double(top) * Double(sampleRate) / Double(n)
-    }
-  }
-}
-
-/// An in-place radix-2 complex FFT (decimation in time); the length is a power of two.
-enum FFT {
-  static func transform(_ re: inout [Double], _ im: inout [Double]) {
-    let n = re.count
-    precondition(n > 0 && n & (n - 1) == 0 && im.count == n, "a power-of-two length")
-    var j = 0
-    for i in 1..<n {
-      var bit = n >> 1
-      while j & bit != 0 {
-        j ^= bit
-        bit >>= 1
-      }
-      j |= bit
-      if i < j {
-        re.swapAt(i, j)
-        im.swapAt(i, j)
-      }
-    }
-    var length = 2
-    while length <= n {
-      let angle = -2 * Double.pi / Double(length)
-      let (wr, wi) = (cos(angle), sin(angle))
-      var start = 0
-      while start < n {
-        var (cr, ci) = (1.0, 0.0)
-        for k in 0..<(length / 2) {
-          let a = start + k
-          let b = a + length / 2
-          let tr = re[b] * cr - im[b] * ci
-          let ti = re[b] * ci + im[b] * cr
-          re[b] = re[a] - tr
-          im[b] = im[a] - ti
-          re[a] += tr
-          im[a] += ti
-          (cr, ci) = (cr * wr - ci * wi, cr * wi + ci * wr)
-        }
-        start += length
-      }
-      length <<= 1
     }
   }
 }

@@ -24,13 +24,9 @@ public struct CopyOperation: JobOperation {
 
   public func validate(_ request: JSONValue) throws(InvalidRequest) -> Spec {
     let parser = LocationParser()
-    do {
-      return Spec(
-        input: try parser.parse(request.object?["input"], field: "input"),
-        output: try parser.parse(request.object?["output"], field: "output"))
-    } catch {
-      throw InvalidRequest(error)
-    }
+    return Spec(
+      input: try parser.parse(request.object?["input"], field: "input"),
+      output: try parser.parse(request.object?["output"], field: "output"))
   }
 
   public func run(_ spec: Spec, context: JobContext) throws -> String {

@@ -19,12 +19,8 @@ public struct DiagnoseOperation: JobOperation {
   }
 
   public func validate(_ request: JSONValue) throws(InvalidRequest) -> DiagnoseSpec {
-    do {
-      return DiagnoseSpec(
-        input: try LocationParser(extraFields: ["region"]).parse(request.object?["input"], field: "input"))
-    } catch {
-      throw InvalidRequest(error)
-    }
+    DiagnoseSpec(
+      input: try LocationParser(extraFields: ["region"]).parse(request.object?["input"], field: "input"))
   }
 
   public func run(_ spec: DiagnoseSpec, context: JobContext) throws -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Jobs
+import Locations
 
 /// What an enhance request asks for, checked and with Ferry's defaults for its content type filled in.
 /// Pure: built from the request JSON, tested from literals.

@@ -118,17 +118,9 @@ public struct MasterSpec: JobSpec {
   public init(request: JSONValue, preview: Bool) throws(InvalidRequest) {
     self.preview = preview
     let root = request.object ?? [:]
-    guard case .array(let inputs)? = root["inputs"], !inputs.isEmpty else {
-      throw InvalidRequest("inputs", "is required: a list with one input")
-    }
-    guard inputs.count == 1 else { throw InvalidRequest("inputs", "takes exactly one input") }
-    guard case .object(let first) = inputs[0] else { throw InvalidRequest("inputs[0]", "must be an object") }
+    let first = try MediaRequest.onlyInput(root, tooMany: "takes exactly one input")
     let parser = LocationParser(extraFields: ["region"])
-    do {
-      input = try parser.parse(first["source"], field: "inputs[0].source")
-    } catch {
-      throw InvalidRequest(error)
-    }
+    input = try parser.parse(first["source"], field: "inputs[0].source")
     segmentStart = 0
     segmentDuration = preview ? Self.previewSeconds : nil
     if let segment = first["segment"], segment != .null {
@@ -163,12 +155,7 @@ public struct MasterSpec: JobSpec {
     for (index, item) in items.enumerated() {
       let field = "outputs[\(index)]"
       guard case .object(let fields) = item else { throw InvalidRequest(field, "must be an object") }
-      let destination: Location
-      do {
-        destination = try parser.parse(fields["destination"], field: "\(field).destination")
-      } catch {
-        throw InvalidRequest(error)
-      }
+      let destination = try parser.parse(fields["destination"], field: "\(field).destination")
       let kind: MasterKind
       if let value = fields["kind"], value != .null {
         guard let name = value.string, let known = MasterKind(rawValue: name.lowercased()) else {

@@ -64,19 +64,6 @@ public struct MediaInfo: Sendable, Equatable {
   /// decoded length: see `reconciled(decoded:declared:)`).
   public var claimedDuration: Double?
 
-  public init(
-    formatName: String, duration: Double?, audioCodec: String?, sampleRate: Int?, channels: Int?, hasVideo: Bool,
-    videoCodec: String?
-  ) {
-    self.formatName = formatName
-    self.duration = duration
-    self.audioCodec = audioCodec
-    self.sampleRate = sampleRate
-    self.channels = channels
-    self.hasVideo = hasVideo
-    self.videoCodec = videoCodec
-  }
-
   /// Reads ffprobe's `-of json` answer.
   static func parse(_ json: JSONValue) -> MediaInfo? {
     guard let format = json.object?["format"]?.object, let name = format["format_name"]?.string else { return nil }

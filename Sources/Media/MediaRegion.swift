@@ -1,5 +1,7 @@
 import JSON
 import Jobs
+import Locations
+import Problems
 
 /// The input's optional `region` (`{"start", "end"}` in seconds): the part of the media to process.
 public struct MediaRegion: Sendable, Equatable, Codable {
@@ -23,5 +25,21 @@ public struct MediaRegion: Sendable, Equatable, Codable {
       throw InvalidRequest("input.region", "needs 0 <= start < end (seconds)")
     }
     self.init(start: start, end: end)
+  }
+}
+
+extension MediaRegion {
+  /// The part of the input an analysis reads, in seconds: `region` (all when nil) within the media's duration.
+  /// Throws when the duration cannot be read or under half a second is left.
+  static func analyzed(_ region: MediaRegion?, of info: MediaInfo) throws(JobFailure) -> (start: Double, end: Double) {
+    guard let total = info.duration ?? info.audioDuration, total > 0 else {
+      throw JobFailure(.unsupportedMedia, "input: the media's duration cannot be read")
+    }
+    let start = min(region?.start ?? 0, total)
+    let end = min(region?.end ?? total, total)
+    guard end - start >= 0.5 else {
+      throw JobFailure(.unsupportedMedia, "input: under half a second of media to analyze")
+    }
+    return (start, end)
   }
 }

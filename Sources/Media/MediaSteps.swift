@@ -11,16 +11,9 @@ enum MediaSteps {
     throws(JobFailure) -> MediaInfo
   {
     context.report(phase: .processing, progress: 30)
-    let runner = ProcessRunner()
-    let registration = context.onCancel { runner.cancel() }
-    defer { registration.cancel() }
-    let info: MediaInfo?
-    do {
-      info = try MediaProbe(tools: tools).inspect(path, runner: runner)
-    } catch {
-      throw JobFailure(.internalError, "ffprobe could not be run: \(error)", retry: true)
+    let info = try cancellable("ffprobe", context: context) { runner in
+      try MediaProbe(tools: tools).inspect(path, runner: runner)
     }
-    try context.checkCancelled()
     guard let info else {
       throw JobFailure(.unsupportedMedia, "input: the file is not media Ferry can read (or it is empty or truncated)")
     }
@@ -44,18 +37,29 @@ enum MediaSteps {
     return info
   }
 
-  /// The loudness of a work file (ffmpeg `ebur128`), killed on cancel.
-  static func measure(_ path: String, tools: MediaTools, context: JobContext) throws(JobFailure) -> LoudnessSummary {
+  /// Runs `body` with a process runner that the job's cancellation kills, then checks for cancellation. A
+  /// `tool` that cannot be run at all is the server's trouble: an internal error, retried.
+  static func cancellable<Result>(
+    _ tool: String, context: JobContext, _ body: (ProcessRunner) throws -> Result
+  ) throws(JobFailure) -> Result {
     let runner = ProcessRunner()
     let registration = context.onCancel { runner.cancel() }
     defer { registration.cancel() }
-    let summary: LoudnessSummary?
+    let result: Result
     do {
-      summary = try LoudnessMeter(tools: tools).measure(path, runner: runner)
+      result = try body(runner)
     } catch {
-      throw JobFailure(.internalError, "ffmpeg could not be run: \(error)", retry: true)
+      throw JobFailure(.internalError, "\(tool) could not be run: \(error)", retry: true)
     }
     try context.checkCancelled()
+    return result
+  }
+
+  /// The loudness of a work file (ffmpeg `ebur128`), killed on cancel.
+  static func measure(_ path: String, tools: MediaTools, context: JobContext) throws(JobFailure) -> LoudnessSummary {
+    let summary = try cancellable("ffmpeg", context: context) { runner in
+      try LoudnessMeter(tools: tools).measure(path, runner: runner)
+    }
     guard let summary else {
       throw JobFailure(.processingFailed, "the result's loudness could not be measured")
     }
@@ -68,23 +72,16 @@ enum MediaSteps {
     _ arguments: [String], tools: MediaTools, duration: Double?, context: JobContext, share: ClosedRange<Int>,
     reports: Bool = true, in directory: String? = nil, fd3: Int32? = nil, stdin: Int32? = nil
   ) throws(JobFailure) -> ProcessRunner.Exit {
-    let runner = ProcessRunner()
-    let registration = context.onCancel { runner.cancel() }
-    defer { registration.cancel() }
     var progress = FFmpegProgress()
-    let exit: ProcessRunner.Exit
-    do {
-      exit = try runner.run(tools.ffmpeg, arguments, in: directory, stdin: stdin, fd3: fd3) { line in
+    let exit = try cancellable("ffmpeg", context: context) { runner in
+      try runner.run(tools.ffmpeg, arguments, in: directory, stdin: stdin, fd3: fd3) { line in
         if progress.feed(line) && reports {
           let done =
             share.lowerBound + Int(progress.fraction(of: duration) * Double(share.upperBound - share.lowerBound))
           context.report(phase: .processing, progress: done)
         }
       }
-    } catch {
-      throw JobFailure(.internalError, "ffmpeg could not be run: \(error)", retry: true)
     }
-    try context.checkCancelled()
     guard exit.status == 0 else {
       // ffmpeg names files by their paths in the work directory: the server's paths are no client's business.
       let reason = (exit.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(exit.status)")

@@ -1,5 +1,6 @@
 import JSON
 import Jobs
+import Locations
 
 /// Reading request fields the same way in every operation.
 enum RequestField {

@@ -10,10 +10,7 @@ extension TranscodeWork {
   func deliverDASH(_ output: TranscodeSpec.Output, index: Int, context: JobContext, share: ClosedRange<Int>)
     throws(JobFailure) -> JSONValue
   {
-    let folder = context.workDirectory + "/" + TranscodeCommand.streamDirectory(index: index)
-    func failed(_ detail: String) -> JobFailure {
-      JobFailure(.processingFailed, "outputs[\(index)]: \(detail)")
-    }
+    let (folder, failed) = Self.stream(index, context: context)
     let manifest = TranscodeCommand.dashManifest
     guard let text = try? String(contentsOfFile: folder + "/" + manifest, encoding: .utf8), text.contains("<MPD")
     else {

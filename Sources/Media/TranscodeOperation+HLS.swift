@@ -12,10 +12,7 @@ extension TranscodeWork {
   func deliverHLS(_ output: TranscodeSpec.Output, index: Int, context: JobContext, share: ClosedRange<Int>)
     throws(JobFailure) -> JSONValue
   {
-    let folder = context.workDirectory + "/" + TranscodeCommand.streamDirectory(index: index)
-    func failed(_ detail: String) -> JobFailure {
-      JobFailure(.processingFailed, "outputs[\(index)]: \(detail)")
-    }
+    let (folder, failed) = Self.stream(index, context: context)
     let mediaName = TranscodeCommand.hlsMediaPlaylist
     let masterName = TranscodeCommand.hlsMasterPlaylist
     guard let text = try? String(contentsOfFile: folder + "/" + mediaName, encoding: .utf8),
@@ -65,7 +62,7 @@ extension TranscodeWork {
     _ names: [String], sizes: [Int], of output: TranscodeSpec.Output, index: Int,
     contentType: (String) -> String, context: JobContext, share: ClosedRange<Int>
   ) throws(JobFailure) -> Int {
-    let folder = context.workDirectory + "/" + TranscodeCommand.streamDirectory(index: index)
+    let folder = Self.stream(index, context: context).folder
     let field = "outputs[\(index)].destination"
     let total = max(1, sizes.reduce(0, +))
     let width = Double(share.upperBound - share.lowerBound)
@@ -82,6 +79,13 @@ extension TranscodeWork {
       done += size
     }
     return done
+  }
+
+  /// Stream output `index`'s folder in the job's work folder (what ffmpeg wrote for it), and how the output's
+  /// failures read (`outputs[1]: ffmpeg wrote no dash segments`).
+  static func stream(_ index: Int, context: JobContext) -> (folder: String, failed: (String) -> JobFailure) {
+    let folder = context.workDirectory + "/" + TranscodeCommand.streamDirectory(index: index)
+    return (folder, { JobFailure(.processingFailed, "outputs[\(index)]: \($0)") })
   }
 
   /// The URL of file `name` under a stream output's destination folder, for its result (null for http).

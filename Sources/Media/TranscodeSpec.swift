@@ -67,23 +67,14 @@ public struct TranscodeSpec: JobSpec {
 
   public init(request: JSONValue) throws(InvalidRequest) {
     let root = request.object ?? [:]
-    guard case .array(let inputs)? = root["inputs"], !inputs.isEmpty else {
-      throw InvalidRequest("inputs", "is required: a list with one input")
-    }
-    guard inputs.count == 1 else { throw InvalidRequest("inputs", "takes exactly one input in this version") }
-    guard case .object(let first) = inputs[0] else { throw InvalidRequest("inputs[0]", "must be an object") }
+    let first = try MediaRequest.onlyInput(root, tooMany: "takes exactly one input in this version")
     let parser = LocationParser(extraFields: ["region"])
-    let storage: NamedStorage
-    do {
-      storage = try NamedStorage(parsing: root["storage"])
-      let source = first["source"]
-      input =
-        try NamedStorage.isReference(source)
-        ? storage.resolve(source, field: "inputs[0].source", folder: false)
-        : parser.parse(source, field: "inputs[0].source")
-    } catch {
-      throw InvalidRequest(error)
-    }
+    let storage = try NamedStorage(parsing: root["storage"])
+    let source = first["source"]
+    input =
+      try NamedStorage.isReference(source)
+      ? storage.resolve(source, field: "inputs[0].source", folder: false)
+      : parser.parse(source, field: "inputs[0].source")
     if let segment = first["segment"], segment != .null {
       guard case .object(let fields) = segment else { throw InvalidRequest("inputs[0].segment", "must be an object") }
       segmentStart = try Self.number(fields["start"], "inputs[0].segment.start", 0...86400)
@@ -125,19 +116,15 @@ public struct TranscodeSpec: JobSpec {
       throw InvalidRequest("\(field).kind", "unsupported \"\(name)\"; use one of \(known)")
     }
     let destination: Location
-    do {
-      let value = fields["destination"]
-      let destinationField = "\(field).destination"
-      if NamedStorage.isReference(value) {
-        destination = try storage.resolve(value, field: destinationField, folder: kind.isStream)
-      } else if kind.isStream {
-        destination = try parser.parseFolder(
-          value, field: destinationField, purpose: "an \(kind.rawValue) output (segments and playlists)")
-      } else {
-        destination = try parser.parse(value, field: destinationField)
-      }
-    } catch {
-      throw InvalidRequest(error)
+    let value = fields["destination"]
+    let destinationField = "\(field).destination"
+    if NamedStorage.isReference(value) {
+      destination = try storage.resolve(value, field: destinationField, folder: kind.isStream)
+    } else if kind.isStream {
+      destination = try parser.parseFolder(
+        value, field: destinationField, purpose: "an \(kind.rawValue) output (segments and playlists)")
+    } else {
+      destination = try parser.parse(value, field: destinationField)
     }
     var output = Output(id: id, kind: kind, destination: destination)
     if let audio = fields["audio"], audio != .null {

@@ -90,36 +90,13 @@ extension PostgresJobStore {
   /// Adds the deliveries `job` owes now that it ended (called in the transaction that ends it).
   static func addDeliveries(owedBy job: Job, in connection: PostgresConnection) throws {
     for delivery in Delivery.owed(by: job, webhook: try webhook(owner: job.owner, in: connection)) {
-      var webhookID: PostgresValue = .null
-      var callback: PostgresValue = .null
-      if case .webhook(let id, let sealed) = delivery.target {
-        webhookID = .text(id.text)
-        callback = .bytes(sealed)
-      }
       try connection.execute(
         "INSERT INTO deliveries (\(deliveryColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]')",
-        [
-          .text(delivery.id.text), .text(job.id.text), .text(job.owner), webhookID, callback,
-          .int(delivery.createdAt.millisecondsSince1970), .int(delivery.nextAttemptAt.millisecondsSince1970),
-          .text(delivery.state.rawValue),
-        ])
+        JobRows.values(delivery, of: job))
     }
   }
 
   static func delivery(_ row: PostgresRow) throws -> Delivery {
-    guard let id = UUID(text: row.text(0)), let jobID = UUID(text: row.text(1)),
-      let state = Delivery.State(rawValue: row.text(7)), let created = row.optionalInt64(5),
-      let next = row.optionalInt64(6)
-    else { throw JobStoreError.database("unreadable delivery row") }
-    var target = Delivery.Target.onComplete
-    if let text = row.optionalText(3), let webhook = UUID(text: text) {
-      target = .webhook(webhook, sealedCallback: row.bytes(4))
-    }
-    let attempts = row.text(8)
-    return Delivery(
-      id: id, jobID: jobID, owner: row.text(2), target: target, createdAt: Date(millisecondsSince1970: created),
-      nextAttemptAt: Date(millisecondsSince1970: next), state: state,
-      attempts: attempts == "[]"
-        ? [] : try JobRows.decoder.decode([DeliveryAttempt].self, from: Data(attempts.utf8)))
+    try JobRows.delivery(row)
   }
 }

@@ -115,19 +115,13 @@ public final class PostgresJobStore: JobStore {
   }
 
   public func list(_ query: JobQuery) throws -> JobPage {
-    var conditions = ["owner = $1::text"]
-    var values: [PostgresValue] = [.text(query.owner)]
-    func add(_ condition: String, _ value: PostgresValue) {
-      values.append(value)
-      conditions.append(condition.replacingOccurrences(of: "$", with: "$\(values.count)"))
+    let (conditions, bound): (String, [PostgresValue]) = JobRows.listing(query) { index, text in
+      text ? "$\(index)::text" : "$\(index)::bigint"
     }
-    if let cursor = query.cursor { add("seq < $::bigint", .int(cursor)) }
-    if let status = query.status { add("status = $::text", .text(status.rawValue)) }
-    if let after = query.submittedAfter { add("submitted_ms >= $::bigint", .int(after.millisecondsSince1970)) }
-    if let before = query.submittedBefore { add("submitted_ms <= $::bigint", .int(before.millisecondsSince1970)) }
+    var values = bound
     values.append(.int(max(0, query.limit) + 1))
     let sql = """
-      SELECT seq, \(Self.columns) FROM jobs WHERE \(conditions.joined(separator: " AND "))
+      SELECT seq, \(Self.columns) FROM jobs WHERE \(conditions)
       ORDER BY seq DESC LIMIT $\(values.count)::bigint
       """
     return try read { connection in
@@ -232,61 +226,11 @@ extension PostgresJobStore {
   }
 
   static func job(_ row: PostgresRow, offset: Int = 0) throws -> Job {
-    func c(_ i: Int) -> Int { offset + i }
-    func date(_ i: Int) -> Date? { row.optionalInt64(c(i)).map { Date(millisecondsSince1970: $0) } }
-    guard let id = UUID(text: row.text(c(0))), let status = JobStatus(rawValue: row.text(c(6))),
-      let phase = JobPhase(rawValue: row.text(c(7))), let submitted = date(12), let expires = date(15),
-      let notBefore = date(17)
-    else { throw JobStoreError.database("unreadable job row") }
-    var job = Job(
-      id: id, owner: row.text(c(1)), path: row.text(c(2)), sealedRequest: row.bytes(c(3)),
-      requestDigest: row.text(c(4)), idempotencyKey: row.optionalText(c(5)), submittedAt: submitted,
-      retention: .zero, deadline: date(16))
-    job.status = status
-    job.phase = phase
-    job.progress = row.int(c(8))
-    job.bytesDone = row.int64(c(9))
-    job.bytesTotal = row.optionalInt64(c(10))
-    job.duration = row.double(c(11))
-    job.startedAt = date(13)
-    job.completedAt = date(14)
-    job.expiresAt = expires
-    job.notBefore = notBefore
-    job.attempt = row.int(c(18))
-    let attempts = row.text(c(19))
-    // Most jobs never failed an attempt: skip the decoder for the empty log.
-    job.attempts =
-      attempts == "[]" ? [] : try JobRows.decoder.decode([JobAttempt].self, from: Data(attempts.utf8))
-    if let holder = row.optionalText(c(20)), let leaseExpires = date(21) {
-      job.lease = JobLease(holder: holder, expiresAt: leaseExpires)
-    }
-    job.cancelRequested = row.bool(c(22))
-    job.result = row.optionalText(c(23))
-    job.error = try row.optionalText(c(24)).map {
-      try JobRows.decoder.decode(JobError.self, from: Data($0.utf8))
-    }
-    job.hasOnComplete = row.bool(c(25))
-    let uploads = row.text(c(26))
-    job.openUploads =
-      uploads == "[]" ? [] : try JobRows.decoder.decode([OpenUpload].self, from: Data(uploads.utf8))
-    return job
+    try JobRows.job(row, offset: offset)
   }
 
   static func values(_ job: Job) throws -> [PostgresValue] {
-    func ms(_ date: Date?) -> PostgresValue { .optionalInt(date?.millisecondsSince1970) }
-    let attempts = String(decoding: try JobRows.encoder.encode(job.attempts), as: UTF8.self)
-    let error = try job.error.map { String(decoding: try JobRows.encoder.encode($0), as: UTF8.self) }
-    let uploads =
-      job.openUploads.isEmpty ? "[]" : String(decoding: try JobRows.encoder.encode(job.openUploads), as: UTF8.self)
-    return [
-      .text(job.id.text), .text(job.owner), .text(job.path), .bytes(job.sealedRequest),
-      .text(job.requestDigest), .optionalText(job.idempotencyKey), .text(job.status.rawValue),
-      .text(job.phase.rawValue), .int(job.progress), .int(job.bytesDone), .optionalInt(job.bytesTotal),
-      .double(job.duration), ms(job.submittedAt), ms(job.startedAt), ms(job.completedAt), ms(job.expiresAt),
-      ms(job.deadline), ms(job.notBefore), .int(job.attempt), .text(attempts), .optionalText(job.lease?.holder),
-      ms(job.lease?.expiresAt), .bool(job.cancelRequested), .optionalText(job.result), .optionalText(error),
-      .bool(job.hasOnComplete), .text(uploads),
-    ]
+    try JobRows.values(job)
   }
 
   /// The parameters of `updateStatement`: the id, then every column after the request.
@@ -295,3 +239,8 @@ extension PostgresJobStore {
     return [all[0]] + all.dropFirst(6)
   }
 }
+
+extension PostgresRow: JobRowReader {}
+
+// libpq's values already spell every kind the shared row coding binds.
+extension PostgresValue: JobRowValue {}

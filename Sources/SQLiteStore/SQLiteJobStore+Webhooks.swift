@@ -95,37 +95,13 @@ extension SQLiteJobStore {
   /// Adds the deliveries `job` owes now that it ended (called in the write that ends it).
   static func addDeliveries(owedBy job: Job, in database: SQLiteDatabase) throws {
     for delivery in Delivery.owed(by: job, webhook: try webhook(owner: job.owner, in: database)) {
-      var webhookID: SQLiteValue = .null
-      var callback: SQLiteValue = .null
-      if case .webhook(let id, let sealed) = delivery.target {
-        webhookID = .text(id.text)
-        callback = .blob(sealed)
-      }
       try database.statement(
-        """
-        INSERT INTO deliveries (\(deliveryColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '[]')
-        """
-      ).bind(
-        .text(delivery.id.text), .text(job.id.text), .text(job.owner), webhookID, callback,
-        .int(delivery.createdAt.millisecondsSince1970), .int(delivery.nextAttemptAt.millisecondsSince1970),
-        .text(delivery.state.rawValue)
-      ).run()
+        "INSERT INTO deliveries (\(deliveryColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '[]')"
+      ).bind(JobRows.values(delivery, of: job)).run()
     }
   }
 
   static func delivery(_ row: SQLiteStatement) throws -> Delivery {
-    guard let id = UUID(text: row.text(0)), let jobID = UUID(text: row.text(1)),
-      let state = Delivery.State(rawValue: row.text(7))
-    else { throw JobStoreError.database("unreadable delivery row") }
-    var target = Delivery.Target.onComplete
-    if let text = row.optionalText(3), let webhook = UUID(text: text) {
-      target = .webhook(webhook, sealedCallback: row.blob(4))
-    }
-    let attempts = row.text(8)
-    return Delivery(
-      id: id, jobID: jobID, owner: row.text(2), target: target,
-      createdAt: Date(millisecondsSince1970: row.int64(5)), nextAttemptAt: Date(millisecondsSince1970: row.int64(6)),
-      state: state,
-      attempts: attempts == "[]" ? [] : try decoder.decode([DeliveryAttempt].self, from: Data(attempts.utf8)))
+    try JobRows.delivery(Row(statement: row))
   }
 }

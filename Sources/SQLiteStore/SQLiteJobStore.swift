@@ -130,18 +130,9 @@ public final class SQLiteJobStore: JobStore {
   }
 
   public func list(_ query: JobQuery) throws -> JobPage {
-    var conditions = ["owner = ?1"]
-    var values: [SQLiteValue] = [.text(query.owner)]
-    func add(_ condition: String, _ value: SQLiteValue) {
-      values.append(value)
-      conditions.append(condition.replacingOccurrences(of: "?", with: "?\(values.count)"))
-    }
-    if let cursor = query.cursor { add("seq < ?", .int(cursor)) }
-    if let status = query.status { add("status = ?", .text(status.rawValue)) }
-    if let after = query.submittedAfter { add("submitted_ms >= ?", .int(after.millisecondsSince1970)) }
-    if let before = query.submittedBefore { add("submitted_ms <= ?", .int(before.millisecondsSince1970)) }
+    let (conditions, values): (String, [SQLiteValue]) = JobRows.listing(query) { index, _ in "?\(index)" }
     let sql =
-      "SELECT seq, \(Self.columns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT \(query.limit + 1)"
+      "SELECT seq, \(Self.columns) FROM jobs WHERE \(conditions) ORDER BY seq DESC LIMIT \(query.limit + 1)"
     return try read { database in
       let statement = try database.statement(sql)
       try statement.bind(values)
@@ -230,55 +221,11 @@ extension SQLiteJobStore {
   }
 
   static func job(_ row: SQLiteStatement, offset: Int32) throws -> Job {
-    func c(_ i: Int32) -> Int32 { offset + i }
-    func date(_ i: Int32) -> Date? { row.optionalInt64(c(i)).map { Date(millisecondsSince1970: $0) } }
-    guard let id = UUID(text: row.text(c(0))), let status = JobStatus(rawValue: row.text(c(6))),
-      let phase = JobPhase(rawValue: row.text(c(7)))
-    else { throw JobStoreError.database("unreadable job row") }
-    var job = Job(
-      id: id, owner: row.text(c(1)), path: row.text(c(2)), sealedRequest: row.blob(c(3)),
-      requestDigest: row.text(c(4)), idempotencyKey: row.optionalText(c(5)), submittedAt: date(12)!,
-      retention: .zero, deadline: date(16))
-    job.status = status
-    job.phase = phase
-    job.progress = row.int(c(8))
-    job.bytesDone = row.int64(c(9))
-    job.bytesTotal = row.optionalInt64(c(10))
-    job.duration = row.double(c(11))
-    job.startedAt = date(13)
-    job.completedAt = date(14)
-    job.expiresAt = date(15)!
-    job.notBefore = date(17)!
-    job.attempt = row.int(c(18))
-    let attempts = row.text(c(19))
-    // Most jobs never failed an attempt: skip the decoder for the empty log.
-    job.attempts = attempts == "[]" ? [] : try decoder.decode([JobAttempt].self, from: Data(attempts.utf8))
-    if let holder = row.optionalText(c(20)), let expires = date(21) {
-      job.lease = JobLease(holder: holder, expiresAt: expires)
-    }
-    job.cancelRequested = row.int(c(22)) != 0
-    job.result = row.optionalText(c(23))
-    job.error = try row.optionalText(c(24)).map { try decoder.decode(JobError.self, from: Data($0.utf8)) }
-    job.hasOnComplete = row.int(c(25)) != 0
-    let uploads = row.text(c(26))
-    job.openUploads = uploads == "[]" ? [] : try decoder.decode([OpenUpload].self, from: Data(uploads.utf8))
-    return job
+    try JobRows.job(Row(statement: row), offset: Int(offset))
   }
 
   private static func values(_ job: Job) throws -> [SQLiteValue] {
-    func ms(_ date: Date?) -> SQLiteValue { .optionalInt(date?.millisecondsSince1970) }
-    let attempts = String(decoding: try encoder.encode(job.attempts), as: UTF8.self)
-    let error = try job.error.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-    let uploads = job.openUploads.isEmpty ? "[]" : String(decoding: try encoder.encode(job.openUploads), as: UTF8.self)
-    return [
-      .text(job.id.text), .text(job.owner), .text(job.path), .blob(job.sealedRequest),
-      .text(job.requestDigest), .optionalText(job.idempotencyKey), .text(job.status.rawValue),
-      .text(job.phase.rawValue), .int(Int64(job.progress)), .int(job.bytesDone), .optionalInt(job.bytesTotal),
-      .double(job.duration), ms(job.submittedAt), ms(job.startedAt), ms(job.completedAt), ms(job.expiresAt),
-      ms(job.deadline), ms(job.notBefore), .int(Int64(job.attempt)), .text(attempts), .optionalText(job.lease?.holder),
-      ms(job.lease?.expiresAt), .int(job.cancelRequested ? 1 : 0), .optionalText(job.result), .optionalText(error),
-      .int(job.hasOnComplete ? 1 : 0), .text(uploads),
-    ]
+    try JobRows.values(job)
   }
 
   static func insert(_ job: Job, into database: SQLiteDatabase) throws {
@@ -297,4 +244,22 @@ extension SQLiteJobStore {
   static func save(_ job: Job, in database: SQLiteDatabase) throws {
     try database.statement(updateStatement).bind(try values(job)).run()
   }
+}
+
+/// A statement's current row as the shared row coding reads it.
+struct Row: JobRowReader {
+  let statement: SQLiteStatement
+
+  func text(_ column: Int) -> String { statement.text(Int32(column)) }
+  func optionalText(_ column: Int) -> String? { statement.optionalText(Int32(column)) }
+  func int64(_ column: Int) -> Int64 { statement.int64(Int32(column)) }
+  func optionalInt64(_ column: Int) -> Int64? { statement.optionalInt64(Int32(column)) }
+  func double(_ column: Int) -> Double { statement.double(Int32(column)) }
+  func bytes(_ column: Int) -> [UInt8] { statement.blob(Int32(column)) }
+  func bool(_ column: Int) -> Bool { statement.int64(Int32(column)) != 0 }
+}
+
+extension SQLiteValue: JobRowValue {
+  public static func bytes(_ value: [UInt8]) -> SQLiteValue { .blob(value) }
+  public static func bool(_ value: Bool) -> SQLiteValue { .int(value ? 1 : 0) }
 }

@@ -3,7 +3,7 @@ import Foundation
 
 /// Where a download's body goes: the work file, with the size limit, the resume checks and progress. Used
 /// from the thread running `curl_easy_perform` only.
-final class DownloadSink {
+final class DownloadSink: CurlReceiver {
   let fd: Int32
   let limit: Int64
   let progress: (Int64, Int64?) -> Bool
@@ -42,12 +42,7 @@ final class DownloadSink {
     bodyStarted = false
     restartFromZero = false
     response.install(on: curl)
-    let context = Unmanaged.passUnretained(self).toOpaque()
-    curl.set(CURLOPT_WRITEDATA, pointer: context)
-    curl.set(CURLOPT_XFERINFODATA, pointer: context)
-    ferry_curl_setopt_datacb(curl.handle, CURLOPT_WRITEFUNCTION, DownloadSink.write)
-    ferry_curl_setopt_xferinfocb(curl.handle, CURLOPT_XFERINFOFUNCTION, DownloadSink.xferinfo)
-    curl.set(CURLOPT_NOPROGRESS, 0)
+    installCallbacks(on: curl)
   }
 
   /// Decides, at the first body byte of a 2xx answer, what the body means for the work file.
@@ -90,7 +85,7 @@ final class DownloadSink {
     received = 0
   }
 
-  private func onBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+  func onBody(_ bytes: UnsafeRawBufferPointer) -> Int {
     if !bodyStarted, !beginBody() { return 0 }
     guard response.isSuccess else {
       response.captureErrorBody(bytes)
@@ -116,17 +111,11 @@ final class DownloadSink {
     return count
   }
 
-  private static let write: ferry_curl_data_cb = { data, size, count, context in
-    let sink = Unmanaged<DownloadSink>.fromOpaque(context!).takeUnretainedValue()
-    return sink.onBody(UnsafeRawBufferPointer(start: data, count: size * count))
-  }
-
-  private static let xferinfo: ferry_curl_xferinfo_cb = { context, _, _, _, _ in
-    let sink = Unmanaged<DownloadSink>.fromOpaque(context!).takeUnretainedValue()
-    if !sink.progress(sink.received, sink.total) {
-      sink.cancelled = true
-      return 1
+  func proceed() -> Bool {
+    if !progress(received, total) {
+      cancelled = true
+      return false
     }
-    return 0
+    return true
   }
 }

@@ -95,7 +95,7 @@ final class PartProgress: @unchecked Sendable {
 
 /// Where one part's body goes: written in place at the part's offset, only a 206 for exactly the asked
 /// bytes, never past the part's end. Used from the thread running `curl_easy_perform` only.
-final class PartSink {
+final class PartSink: CurlReceiver {
   let fd: Int32
   let range: Range<Int64>
   let progress: PartProgress
@@ -119,15 +119,10 @@ final class PartSink {
     response = ResponseRecorder()
     bodyStarted = false
     response.install(on: curl)
-    let context = Unmanaged.passUnretained(self).toOpaque()
-    curl.set(CURLOPT_WRITEDATA, pointer: context)
-    curl.set(CURLOPT_XFERINFODATA, pointer: context)
-    ferry_curl_setopt_datacb(curl.handle, CURLOPT_WRITEFUNCTION, PartSink.write)
-    ferry_curl_setopt_xferinfocb(curl.handle, CURLOPT_XFERINFOFUNCTION, PartSink.xferinfo)
-    curl.set(CURLOPT_NOPROGRESS, 0)
+    installCallbacks(on: curl)
   }
 
-  private func onBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+  func onBody(_ bytes: UnsafeRawBufferPointer) -> Int {
     if !bodyStarted {
       bodyStarted = true
       if response.isSuccess {
@@ -167,18 +162,12 @@ final class PartSink {
     return count
   }
 
-  private static let write: ferry_curl_data_cb = { data, size, count, context in
-    let sink = Unmanaged<PartSink>.fromOpaque(context!).takeUnretainedValue()
-    return sink.onBody(UnsafeRawBufferPointer(start: data, count: size * count))
-  }
-
-  private static let xferinfo: ferry_curl_xferinfo_cb = { context, _, _, _, _ in
-    let sink = Unmanaged<PartSink>.fromOpaque(context!).takeUnretainedValue()
+  func proceed() -> Bool {
     // Another part failed: this one stops too (the download fails whole).
-    if sink.stopped() {
-      sink.cancelled = true
-      return 1
+    if stopped() {
+      cancelled = true
+      return false
     }
-    return 0
+    return true
   }
 }

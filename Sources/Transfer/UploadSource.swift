@@ -2,7 +2,7 @@ import CCurl
 import Foundation
 
 /// Where an upload's body comes from: a file read from the start on each attempt, with progress.
-final class UploadSource {
+final class UploadSource: CurlReceiver {
   let fd: Int32
   /// Where in the file the body starts (a multipart part), and how long it is.
   let offset: Int64
@@ -25,16 +25,11 @@ final class UploadSource {
     sent = 0
     response = ResponseRecorder()
     response.install(on: curl)
-    let context = Unmanaged.passUnretained(self).toOpaque()
     curl.set(CURLOPT_UPLOAD, 1)
     ferry_curl_setopt_off(curl.handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size))
-    curl.set(CURLOPT_READDATA, pointer: context)
-    curl.set(CURLOPT_WRITEDATA, pointer: context)
-    curl.set(CURLOPT_XFERINFODATA, pointer: context)
+    curl.set(CURLOPT_READDATA, pointer: Unmanaged.passUnretained(self).toOpaque())
     ferry_curl_setopt_datacb(curl.handle, CURLOPT_READFUNCTION, UploadSource.read)
-    ferry_curl_setopt_datacb(curl.handle, CURLOPT_WRITEFUNCTION, UploadSource.write)
-    ferry_curl_setopt_xferinfocb(curl.handle, CURLOPT_XFERINFOFUNCTION, UploadSource.xferinfo)
-    curl.set(CURLOPT_NOPROGRESS, 0)
+    installCallbacks(on: curl)
   }
 
   private static let read: ferry_curl_data_cb = { buffer, size, count, context in
@@ -55,20 +50,16 @@ final class UploadSource {
   }
 
   /// The answer's body: only an error's start is kept.
-  private static let write: ferry_curl_data_cb = { data, size, count, context in
-    let source = Unmanaged<UploadSource>.fromOpaque(context!).takeUnretainedValue()
-    if !source.response.isSuccess {
-      source.response.captureErrorBody(UnsafeRawBufferPointer(start: data, count: size * count))
-    }
-    return size * count
+  func onBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+    if !response.isSuccess { response.captureErrorBody(bytes) }
+    return bytes.count
   }
 
-  private static let xferinfo: ferry_curl_xferinfo_cb = { context, _, _, _, _ in
-    let source = Unmanaged<UploadSource>.fromOpaque(context!).takeUnretainedValue()
-    if !source.progress(source.sent, source.size) {
-      source.cancelled = true
-      return 1
+  func proceed() -> Bool {
+    if !progress(sent, size) {
+      cancelled = true
+      return false
     }
-    return 0
+    return true
   }
 }

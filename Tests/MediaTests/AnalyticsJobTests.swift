@@ -11,7 +11,7 @@ import Testing
 @Suite(.serialized) struct AnalyticsJobTests {
   let harness = try! MediaHarness("analytics", tools: MediaTools(version: "test")) {
     [
-      AnalyzeMusicOperation(transfers: $0, tools: $1), AnalyzeSpeechOperation(transfers: $0, tools: $1),
+      AnalyticsOperation.music(transfers: $0, tools: $1), AnalyticsOperation.speech(transfers: $0, tools: $1),
       AnalyzeOperation(transfers: $0, tools: $1),
     ]
   }

@@ -1,3 +1,4 @@
+import AudioAnalysis
 import Foundation
 import JSON
 import Jobs
@@ -109,7 +110,7 @@ import Transfer
     let n = 64
     var re = (0..<n).map { sin(2 * Double.pi * 5 * Double($0) / Double(n)) }
     var im = [Double](repeating: 0, count: n)
-    FFT.transform(&re, &im)
+    FFT(size: n).transform(&re, &im)
     let magnitudes = (0..<(n / 2)).map { (re[$0] * re[$0] + im[$0] * im[$0]).squareRoot() }
     #expect(magnitudes.firstIndex(of: magnitudes.max()!) == 5 && abs(magnitudes[5] - Double(n) / 2) < 1e-9)
     #expect(magnitudes.enumerated().allSatisfy { $0.offset == 5 || $0.element < 1e-9 })

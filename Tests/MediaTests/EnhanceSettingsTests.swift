@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Jobs
+import Locations
 import TestSupport
 import Testing
 

@@ -1,6 +1,8 @@
+import AudioAnalysis
 import Foundation
 import JSON
 import Jobs
+import Locations
 import TestSupport
 import Testing
 
@@ -294,11 +296,12 @@ enum OctaveBands {
     let window = (0..<n).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n)) }
     var power = [Double](repeating: 0, count: n / 2)
     let frames = samples.count / 2
+    let fft = FFT(size: n)
     var start = 0
     while start + n <= frames {
       var re = (0..<n).map { Double(samples[2 * (start + $0)] + samples[2 * (start + $0) + 1]) * window[$0] }
       var im = [Double](repeating: 0, count: n)
-      FFT.transform(&re, &im)
+      fft.transform(&re, &im)
       for k in 0..<(n / 2) { power[k] += re[k] * re[k] + im[k] * im[k] }
       start += n
     }

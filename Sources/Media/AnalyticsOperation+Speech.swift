@@ -3,29 +3,21 @@ import Foundation
 import JSON
 import Jobs
 
-/// `POST /media/analyze/speech`: the talkers of the input's speech (`SpeakerDiarizer`) and, per talker, the
-/// share of the talking, loudness, a quality score and the sections they speak, as
-/// `processed_region.audio.speech {num_talkers, percentage, details}`.
-///
-/// Quality scores are Ferry's own, as diagnose's noise score: a section's loudness above the input's noise
-/// floor (the quietest tenth of its 20 ms frames) from 5 dB (0) to 40 dB (10).
-public struct AnalyzeSpeechOperation: JobOperation {
-  public let path = "/media/analyze/speech"
-  let work: AnalyticsWork
-
-  public init(transfers: JobTransfers, tools: MediaTools) {
-    work = AnalyticsWork(transfers: transfers, tools: tools)
+extension AnalyticsOperation {
+  /// `POST /media/analyze/speech`: the talkers of the input's speech (`SpeakerDiarizer`) and, per talker, the
+  /// share of the talking, loudness, a quality score and the sections they speak, as
+  /// `processed_region.audio.speech {num_talkers, percentage, details}`.
+  ///
+  /// Quality scores are Ferry's own, as diagnose's noise score: a section's loudness above the input's noise
+  /// floor (the quietest tenth of its 20 ms frames) from 5 dB (0) to 40 dB (10).
+  public static func speech(transfers: JobTransfers, tools: MediaTools) -> AnalyticsOperation {
+    AnalyticsOperation(path: "/media/analyze/speech", transfers: transfers, tools: tools) {
+      ["speech": speechBlock($0)]
+    }
   }
 
-  public func validate(_ request: JSONValue) throws(InvalidRequest) -> AnalyticsSpec {
-    try AnalyticsWork.validate(request)
-  }
-
-  public func run(_ spec: AnalyticsSpec, context: JobContext) throws -> String {
-    try work.run(spec, context: context) { content in ["speech": Self.speech(content)] }
-  }
-
-  static func speech(_ content: ContentAnalysis) -> JSONValue {
+  /// The result's `processed_region.audio.speech` for the classified region.
+  static func speechBlock(_ content: ContentAnalysis) -> JSONValue {
     let regions = content.sections(.speech).map { (start: $0.start, end: $0.end) }
     let turns = SpeakerDiarizer.diarize(frames: content.frames, regions: regions) { content.samples(from: $0, to: $1) }
     let energies = content.frames.frames.map { Double($0.energy) }.filter { $0 > 1e-12 }.sorted()
