@@ -5,6 +5,8 @@
 # (the noisy input, afftdn with the measured floor, DeepFilterNet3 alone); then clean speech through every
 # amount with the hum filter on, the podcast target's limiting, and the speed on a 10-minute file.
 # Prints Markdown for BENCHMARKS.md (scripts/bench/quality.py says how each figure is made).
+# `scripts/bench-quality.sh content` runs only the clean-speech table and the content classifier's rows (speech
+# isolation on speech over music, music detection).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +38,4 @@ curl -s "http://127.0.0.1:$ferry_port/ready" | grep -q '"denoiser":"deepfilterne
 token=$(curl -s -u "$app:bench-secret" -d grant_type=client_credentials "http://127.0.0.1:$ferry_port/v1/auth/token" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 "$BENCH_VENV/bin/python" scripts/bench/quality.py "$ferry_port" "$token" "$work/data/storage/$namespace" \
-  "$work/scratch" "$DENOISER_DIR"
+  "$work/scratch" "$DENOISER_DIR" "${1:-all}"

@@ -1,3 +1,4 @@
+import AudioAnalysis
 import CSpawn
 import Foundation
 import JSON
@@ -43,17 +44,47 @@ struct EnhanceWork {
     let denoiser: EnhanceCommand.Denoiser? =
       settings.attenuationLimit == nil ? nil : tools.denoiser == nil ? .afftdn : .neural
 
-    // The input's noise floor, speech level and hum, when a stage needs them.
+    // The input's noise floor, speech level and hum, when a stage needs them (the neural denoiser's limit
+    // over 20 dB follows the noise floor).
     var analysis: EnhanceAnalysis?
-    if settings.humReduction || denoiser == .afftdn || settings.plosiveReduction != nil || settings.dynamicEQ == true {
+    if settings.humReduction || denoiser == .afftdn || settings.plosiveReduction != nil || settings.dynamicEQ == true
+      || (denoiser == .neural && (settings.attenuationLimit ?? 0) > 20)
+    {
       analysis = try analyze(inputFile, span: span, context: context)
+    }
+    let limit = EnhanceCommand.attenuationLimit(settings, analysis: analysis)
+
+    // Speech, music and the rest (the classifier analyze uses), for music detection and dialog intelligence.
+    var content: ContentAnalysis?
+    if settings.musicDetection == true || settings.dialogIntelligence == true, let end = span.end,
+      end - span.start >= ContentClassifier.hopSeconds
+    {
+      content = try ContentAnalysis.run(
+        inputFile, from: span.start, to: end, tools: tools, context: context, share: 30...30, reports: false)
+    }
+    defer { content?.discard() }
+    var musicSections = settings.musicDetection == true ? content?.sections(.music) ?? [] : []
+    if denoiser == .neural, let model = tools.denoiser, !musicSections.isEmpty {
+      musicSections = try heldMusic(musicSections, input: inputFile, from: span.start, model: model, context: context)
+    }
+    let music = musicSections.map { (span.start + $0.start)...(span.start + $0.end) }
+    // Dialog intelligence: loudness over the speech only (times in the span's), when there is enough of it.
+    // A momentary block counts when speech lies `speechMargin` either side of its middle: a section's edge
+    // can be a hop off, and a block half in louder music would weigh in.
+    var speech: (@Sendable (Double) -> Bool)?
+    if settings.dialogIntelligence == true, let content, !content.sections(.speech).isEmpty,
+      content.percentage(.speech) >= settings.speechThreshold ?? 15
+    {
+      let margin = Self.speechMargin
+      speech = { t in content.isSpeech(at: t) && content.isSpeech(at: t - margin) && content.isSpeech(at: t + margin) }
     }
 
     // Pass 1: clean and measure, in pieces on all cores for long inputs.
     // A region is read as cut; without one the input is read to its end, whatever its header claims.
     let (cleans, before) = try clean(
-      inputFile, info: info, chain: .enhance(settings, analysis: analysis, denoiser: denoiser), from: span.start,
-      to: settings.region == nil ? nil : span.end, rate: rate, context: context)
+      inputFile, info: info,
+      chain: .enhance(settings, analysis: analysis, denoiser: denoiser, limit: limit, music: music),
+      from: span.start, to: settings.region == nil ? nil : span.end, rate: rate, speech: speech, context: context)
 
     // Pass 2, checked: gain and limiter, measuring the encoded result as it is written; corrected once or
     // twice when it missed.
@@ -67,7 +98,7 @@ struct EnhanceWork {
     for round in 0..<4 {
       after = try finish(
         cleans: cleans, input: inputFile, output: outputName, gain: gain, ceiling: ceiling, info: info, format: format,
-        span: span, context: context, share: round == 0 ? 60...80 : 80...84)
+        span: span, speech: speech, context: context, share: round == 0 ? 60...80 : 80...84)
       let peak = settings.peakReference == .sample ? after.samplePeak : after.truePeak
       let peakOK = peak <= settings.peakLimit + 0.05
       let loudnessOK = settings.targetLevel.map { abs(after.integrated - $0) <= Self.tolerance } ?? true
@@ -88,7 +119,9 @@ struct EnhanceWork {
       file: outputFile, to: output, field: "output", contentType: format.contentType, context: context, share: 85...99)
     return Self.result(
       settings: settings, before: before, after: after, gain: gain, version: tools.version, denoiser: denoiser,
-      analysis: analysis, span: span)
+      analysis: analysis, span: span, limit: limit, musicConfidence: musicSections.map(\.confidence),
+      music: music.map { $0.lowerBound - span.start...$0.upperBound - span.start },
+      speechGated: speech != nil)
   }
 
   /// The span of the input processed (`input.region`, within the input), seconds; `end` nil: to the end of an
@@ -136,6 +169,95 @@ struct EnhanceWork {
     return accumulator.result()
   }
 
+  /// The denoiser's check of the classifier's music sections: a second of music is left unprocessed only when
+  /// the model takes at least `musicRemoval` dB out of it, as it does to music (10-59 dB on almost every half
+  /// second of six soundtrack excerpts; a few at 4-6) and not to speech under noise (0.4-6 dB on the half
+  /// seconds with speech in them, at 0-10 dB SNR). The classifier takes speech under loud pink noise for
+  /// music, and music detection would leave it noisy: each section is trimmed from both ends, a second at a
+  /// time, while its end second sounds like speech to the model, and dropped when nothing is left. At most
+  /// `musicCheckBudget` seconds are checked per job (the sections after that are taken as classified).
+  func heldMusic(
+    _ sections: [ContentSection], input: String, from start: Double, model: DeepFilter, context: JobContext
+  ) throws(JobFailure) -> [ContentSection] {
+    let name = "music-check.f32"
+    defer { try? FileManager.default.removeItem(atPath: context.workDirectory + "/" + name) }
+    var budget = Self.musicCheckBudget
+    // The dB the model takes out of `length` seconds from `from` (the span's time); nil past the budget.
+    func removed(_ from: Double, _ length: Double) throws(JobFailure) -> Double? {
+      guard budget > 0 else { return nil }
+      budget -= length
+      try MediaSteps.ffmpeg(
+        [
+          "-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "error", "-ss",
+          EnhanceCommand.number(start + from),
+        ]
+          + ["-t", EnhanceCommand.number(length)] + MediaTools.safeInput + [
+            "-i", input, "-map", "0:a:0", "-ac", "1", "-ar", String(DeepFilter.sampleRate), "-c:a", "pcm_f32le", "-f",
+            "f32le", name,
+          ], tools: tools, duration: nil, context: context, share: 30...30, reports: false, in: context.workDirectory)
+      let data = FileManager.default.contents(atPath: context.workDirectory + "/" + name) ?? Data()
+      let removed: Double
+      do {
+        removed = try Self.removedDecibels(data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }, model: model)
+      } catch {
+        throw JobFailure(.internalError, "the denoiser could not start: \(error)", retry: true)
+      }
+      try context.checkCancelled()
+      return removed
+    }
+    var kept: [ContentSection] = []
+    for section in sections {
+      guard budget > 0 else {
+        kept.append(section)
+        continue
+      }
+      if let trimmed = try Self.trimmed(section, removed: removed) { kept.append(trimmed) }
+    }
+    return kept
+  }
+
+  /// `section` trimmed a second at a time from either end while `removed(from, 1)` (the dB the denoiser
+  /// takes out of that second; nil: no more checking) is under `musicRemoval`; nil when under a second is left
+  /// (too short to tell, and to crossfade).
+  static func trimmed<E: Error>(
+    _ section: ContentSection, removed: (Double, Double) throws(E) -> Double?
+  ) throws(E) -> ContentSection? {
+    var low = section.start
+    var high = section.end
+    while high - low >= 1, let r = try removed(low, 1), r < musicRemoval { low += 1 }
+    while high - low >= 1, let r = try removed(high - 1, 1), r < musicRemoval { high -= 1 }
+    guard high - low >= 1 else { return nil }
+    var trimmed = section
+    trimmed.start = low
+    trimmed.duration = high - low
+    return trimmed
+  }
+
+  /// The dB the neural denoiser (no limit) takes out of `samples` (48 kHz mono); infinity for digital silence
+  /// (nothing to clean: as good as music).
+  static func removedDecibels(_ samples: [Float], model: DeepFilter) throws(DeepFilter.LoadError) -> Double {
+    let channel = try DeepFilterChannel(model, limit: 100)
+    var out: [Float] = []
+    out.reserveCapacity(samples.count)
+    for sample in samples { channel.feed(sample, into: &out) }
+    channel.finish(into: &out)
+    let before = samples.reduce(0.0) { $0 + Double($1) * Double($1) }
+    let after = out.reduce(0.0) { $0 + Double($1) * Double($1) }
+    guard before > 1e-9 else { return .infinity }
+    return 10 * log10(before / max(after, 1e-12))
+  }
+
+  /// Seconds of the classifier's music `heldMusic` checks per job, at most.
+  static let musicCheckBudget = 120.0
+
+  /// How much (dB) the denoiser must take out of a section the classifier calls music for it to be left
+  /// unprocessed (`heldMusic`).
+  static let musicRemoval = 8.0
+
+  /// How far speech must reach either side of a momentary block's middle for dialog intelligence to count it,
+  /// seconds: a classifier hop (a section's edge can be that far off) and half the 400 ms block.
+  static let speechMargin = ContentClassifier.hopSeconds + 0.2
+
   /// Later pieces of pass 1 start this much early: the noise reduction's estimate, the high-pass and the 3 s
   /// short-term loudness window settle before their own part begins.
   static let warmUp = 3.0
@@ -145,18 +267,24 @@ struct EnhanceWork {
   /// What pass 1 runs: enhance's chain (its settings, the input's analysis, the denoiser: the neural one runs
   /// in Ferry, between a decoding ffmpeg and the measuring one), or any filter chain in one ffmpeg
   /// (mastering's profiles; an empty chain only measures and converts).
+  /// (`limit`: the denoiser's attenuation limit for this input; `music`: the sections, in the input's time,
+  /// that skip the pre-filters and the denoiser.)
   enum CleanChain {
-    case enhance(EnhanceSettings, analysis: EnhanceAnalysis?, denoiser: EnhanceCommand.Denoiser?)
+    case enhance(
+      EnhanceSettings, analysis: EnhanceAnalysis?, denoiser: EnhanceCommand.Denoiser?, limit: Double? = nil,
+      music: [ClosedRange<Double>] = [])
     case filters([String])
   }
 
   /// Pass 1 over the input from `from` to `to` seconds (nil: to its end, read whole whatever its header
   /// claims), its work files named `<prefix>-<piece>.wav`; progress goes to `share` (nil: none, for passes run
   /// side by side). Without `truePeak` the sample peak stands in for the true peak (the caller checks what it
-  /// encoded instead).
+  /// encoded instead). With `speech` (dialog intelligence: true for a time from `from` that lies in speech), the
+  /// integrated loudness is the speech's alone.
   func clean(
     _ input: String, info: MediaInfo, chain: CleanChain, from: Double = 0, to: Double? = nil, rate: Int,
-    prefix: String = "clean", share: ClosedRange<Int>? = 30...60, truePeak: Bool = true, context: JobContext
+    prefix: String = "clean", share: ClosedRange<Int>? = 30...60, truePeak: Bool = true,
+    speech: ((Double) -> Bool)? = nil, context: JobContext
   ) throws(JobFailure) -> (cleans: [String], measured: LoudnessSummary) {
     // An input of unknown length is one piece (from to from: `whole` reads it to its end).
     let end = to ?? max(from, info.duration ?? info.audioDuration ?? 0)
@@ -175,17 +303,24 @@ struct EnhanceWork {
       let reports = piece.index == 0 && share != nil
       let exit: ProcessRunner.Exit
       switch chain {
-      case .enhance(let settings, let analysis, .neural?):
-        guard let filter = tools.denoiser, let limit = settings.attenuationLimit else {
-          throw JobFailure(.internalError, "the neural denoiser was chosen without a model or a limit")
+      case .enhance(let settings, let analysis, let denoiser, let limit, let music)
+      where denoiser == .neural || !music.isEmpty:
+        var filter: DeepFilter?
+        if denoiser == .neural {
+          guard let model = tools.denoiser, limit != nil else {
+            throw JobFailure(.internalError, "the neural denoiser was chosen without a model or a limit")
+          }
+          filter = model
         }
+        // afftdn, with music to skip, runs in the decoding ffmpeg (before the music is mixed back).
         exit = try denoise(
-          input, start: start, length: length, channels: channels, filter: filter, limit: limit, settings: settings,
-          analysis: analysis, duration: duration, reports: reports, context: context,
+          input, start: start, length: length, channels: channels, filter: filter, limit: limit ?? 100,
+          settings: settings, analysis: analysis, music: music, afftdn: denoiser == .afftdn, duration: duration,
+          reports: reports, context: context,
           measure: EnhanceCommand.cleanArguments(
             input: input, start: nil, length: nil, warm: piece.warm, inputRate: inputRate, clean: clean, log: log,
-            settings: settings, rate: rate, analysis: analysis, denoiser: .neural, raw: channels))
-      case .enhance(let settings, let analysis, let denoiser):
+            settings: settings, rate: rate, analysis: analysis, denoiser: nil, raw: channels))
+      case .enhance(let settings, let analysis, let denoiser, _, _):
         exit = try MediaSteps.ffmpeg(
           EnhanceCommand.cleanArguments(
             input: input, start: start, length: length, warm: piece.warm, inputRate: inputRate, clean: clean,
@@ -209,17 +344,23 @@ struct EnhanceWork {
     }
     // The logs stream from their files (a long input's are tens of megabytes: never held whole).
     var momentary: [Double] = []
+    var speechMomentary: [Double] = []
     var shortTerm: [Double] = []
     for (piece, output) in zip(pieces, outputs) {
       MetadataLog.forEachFrame(inFile: output.1) { frame in
         guard piece.keeps(piece.from + frame.time) else { return }
-        if let m = frame.values["lavfi.r128.M"] { momentary.append(m) }
+        if let m = frame.values["lavfi.r128.M"] {
+          momentary.append(m)
+          // As analyze gates: the block's middle, 200 ms before its end.
+          if let speech, speech(piece.from + frame.time - 0.2 - from) { speechMomentary.append(m) }
+        }
         if let s = frame.values["lavfi.r128.S"] { shortTerm.append(s) }
       }
       try? FileManager.default.removeItem(atPath: output.1)
     }
     let measured = LoudnessSummary(
-      integrated: LoudnessMath.integrated(momentary), range: LoudnessMath.range(shortTerm),
+      integrated: LoudnessMath.integrated(speechMomentary.isEmpty ? momentary : speechMomentary),
+      range: LoudnessMath.range(shortTerm),
       samplePeak: outputs.map(\.2).max() ?? -.infinity, truePeak: outputs.map(\.3).max() ?? -.infinity)
     return (outputs.map(\.0), measured)
   }
@@ -228,18 +369,27 @@ struct EnhanceWork {
   /// a pipe, each channel runs through its own DeepFilterNet3 state here (latency trimmed, so sample n out is
   /// sample n in), and the measuring ffmpeg (`measure`, `cleanArguments` with `raw`) reads the result on stdin.
   /// A block at a time: memory stays bounded whatever the length.
+  ///
+  /// Without `filter` the denoiser is not neural (afftdn, when `afftdn`, runs in the decoding ffmpeg) and this
+  /// only mixes the music back: with `music` sections (music detection) the decoder sends each channel twice,
+  /// processed and untouched, and the music sections take the untouched samples (`MusicBypass`).
   func denoise(
-    _ input: String, start: Double?, length: Double?, channels: Int, filter: DeepFilter, limit: Double,
-    settings: EnhanceSettings, analysis: EnhanceAnalysis?, duration: Double?, reports: Bool, context: JobContext,
-    measure: [String]
+    _ input: String, start: Double?, length: Double?, channels: Int, filter: DeepFilter?, limit: Double,
+    settings: EnhanceSettings, analysis: EnhanceAnalysis?, music: [ClosedRange<Double>] = [], afftdn: Bool = false,
+    duration: Double?, reports: Bool, context: JobContext, measure: [String]
   ) throws(JobFailure) -> ProcessRunner.Exit {
     _ = PCMStream.ignoreBrokenPipes
     var states: [DeepFilterChannel] = []
-    do {
-      for _ in 0..<channels { states.append(try DeepFilterChannel(filter, limit: limit)) }
-    } catch {
-      throw JobFailure(.internalError, "the denoiser could not start: \(error)", retry: true)
+    if let filter {
+      do {
+        for _ in 0..<channels { states.append(try DeepFilterChannel(filter, limit: limit)) }
+      } catch {
+        throw JobFailure(.internalError, "the denoiser could not start: \(error)", retry: true)
+      }
     }
+    let bypass = !music.isEmpty
+    // Samples per frame on the decoder's pipe.
+    let width = bypass ? channels * 2 : channels
     let decoded = try PCMStream.pipe()
     let cleaned: (read: Int32, write: Int32)
     do {
@@ -250,7 +400,8 @@ struct EnhanceWork {
       throw error
     }
     let decode = EnhanceCommand.decodeArguments(
-      input: input, start: start, length: length, channels: channels, settings: settings, analysis: analysis)
+      input: input, start: start, length: length, channels: channels, settings: settings, analysis: analysis,
+      bypass: bypass, denoiser: afftdn ? .afftdn : nil)
     let outcomes = LockedBox<[Int: Result<ProcessRunner.Exit, JobFailure>]>([:])
     let group = DispatchGroup()
     for (index, arguments) in [decode, measure].enumerated() {
@@ -270,16 +421,35 @@ struct EnhanceWork {
     }
     var writing = true
     var out: [[Float]] = Array(repeating: [], count: channels)
+    // The untouched samples (music detection), from the first not yet sent.
+    var untouched: [[Float]] = Array(repeating: [], count: channels)
+    var mixer = MusicBypass(music)
+    var sent = 0
+    let origin = start ?? 0
     func send() {
       let count = out.map(\.count).min() ?? 0
       guard count > 0 else { return }
       var interleaved = [Float](repeating: 0, count: count * channels)
+      var shares: [Float] = []
+      if bypass {
+        shares = (0..<count).map {
+          mixer.processedShare(at: origin + Double(sent + $0) / Double(DeepFilter.sampleRate))
+        }
+      }
       for c in 0..<channels {
         out[c].withUnsafeBufferPointer { channel in
-          for i in 0..<count { interleaved[i * channels + c] = channel[i] }
+          if bypass {
+            untouched[c].withUnsafeBufferPointer { dry in
+              for i in 0..<count { interleaved[i * channels + c] = shares[i] * channel[i] + (1 - shares[i]) * dry[i] }
+            }
+            untouched[c].removeFirst(count)
+          } else {
+            for i in 0..<count { interleaved[i * channels + c] = channel[i] }
+          }
         }
         out[c].removeFirst(count)
       }
+      sent += count
       if writing { writing = PCMStream.write(cleaned.write, interleaved) }
     }
     var held: [Float] = []
@@ -289,15 +459,29 @@ struct EnhanceWork {
         samples = held + block
         held.removeAll()
       }
-      let whole = samples.count / channels * channels
+      let whole = samples.count / width * width
       if whole < samples.count { held = Array(samples[whole...]) }
       samples.withUnsafeBufferPointer { buffer in
         for c in 0..<channels {
-          let state = states[c]
           var i = c
-          while i < whole {
-            state.feed(buffer[i], into: &out[c])
-            i += channels
+          if states.isEmpty {
+            while i < whole {
+              out[c].append(buffer[i])
+              i += width
+            }
+          } else {
+            let state = states[c]
+            while i < whole {
+              state.feed(buffer[i], into: &out[c])
+              i += width
+            }
+          }
+          if bypass {
+            i = c + channels
+            while i < whole {
+              untouched[c].append(buffer[i])
+              i += width
+            }
           }
         }
       }
@@ -306,7 +490,7 @@ struct EnhanceWork {
       return writing
     }
     if writing {
-      for c in 0..<channels { states[c].finish(into: &out[c]) }
+      for (c, state) in states.enumerated() { state.finish(into: &out[c]) }
       send()
     }
     close(cleaned.write)
@@ -325,8 +509,8 @@ struct EnhanceWork {
   func finish(
     cleans: [String], input: String, output: String, gain: Double, ceiling: Double?, info: MediaInfo,
     format: OutputFormat, span: (start: Double, end: Double?) = (0, nil), limiter: LimiterTiming = .enhance,
-    compress: Bool = true, reports: Bool = true, streamPCMCheck: Bool = false, context: JobContext,
-    share: ClosedRange<Int>
+    compress: Bool = true, reports: Bool = true, streamPCMCheck: Bool = false,
+    speech: (@Sendable (Double) -> Bool)? = nil, context: JobContext, share: ClosedRange<Int>
   ) throws(JobFailure) -> LoudnessSummary {
     let duration = span.end.map { $0 - span.start } ?? info.duration
     let outputFile = context.workDirectory + "/" + output
@@ -337,7 +521,8 @@ struct EnhanceWork {
           video: span, limiter: limiter, compress: compress),
         tools: tools, duration: duration, context: context, share: share, reports: reports,
         in: context.workDirectory)
-      return try MediaSteps.measure(outputFile, tools: tools, context: context)
+      guard let speech else { return try MediaSteps.measure(outputFile, tools: tools, context: context) }
+      return try measureSpeech(outputFile, speech: speech, context: context)
     }
     var pipe: [Int32] = [-1, -1]
     guard ferry_pipe_cloexec(&pipe) == 0 else {
@@ -349,14 +534,17 @@ struct EnhanceWork {
     let measured = LockedBox<LoudnessSummary?>(nil)
     let checked = DispatchSemaphore(value: 0)
     let readEnd = pipe[0]
+    let directory = context.workDirectory
     Thread.detachNewThread { [tools] in
       defer { checked.signal() }
       guard
         let exit = try? checker.run(
-          tools.ffmpeg, EnhanceCommand.checkArguments(demuxer: check.demuxer), stdin: readEnd),
+          tools.ffmpeg,
+          EnhanceCommand.checkArguments(demuxer: check.demuxer, log: speech == nil ? nil : Self.speechLog),
+          in: directory, stdin: readEnd),
         exit.status == 0
       else { return }
-      measured.withLock { $0 = LoudnessSummary.parse(exit.stderr) }
+      measured.withLock { $0 = LoudnessSummary.parse(exit.stderr).map { Self.gated($0, directory, speech) } }
     }
     do throws(JobFailure) {
       try MediaSteps.ffmpeg(
@@ -374,13 +562,63 @@ struct EnhanceWork {
     // A check that could not measure (it should not happen) is made again from the file.
     if let summary = measured.withLock({ $0 }) { return summary }
     context.logger.warning("the streamed check of an enhance result failed; measuring the file")
-    return try MediaSteps.measure(outputFile, tools: tools, context: context)
+    guard let speech else { return try MediaSteps.measure(outputFile, tools: tools, context: context) }
+    return try measureSpeech(outputFile, speech: speech, context: context)
+  }
+
+  /// A result's loudness with its integrated figure over the speech alone (dialog intelligence).
+  func measureSpeech(_ path: String, speech: @escaping (Double) -> Bool, context: JobContext) throws(JobFailure)
+    -> LoudnessSummary
+  {
+    let runner = ProcessRunner()
+    let registration = context.onCancel { runner.cancel() }
+    defer { registration.cancel() }
+    let exit: ProcessRunner.Exit
+    do {
+      exit = try runner.run(
+        tools.ffmpeg,
+        ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info"] + MediaTools.safeInput + [
+          "-i", path, "-map", "0:a:0", "-af", EnhanceCommand.speechLoudnessFilter(log: Self.speechLog), "-f", "null",
+          "-",
+        ], in: context.workDirectory)
+    } catch {
+      throw JobFailure(.internalError, "ffmpeg could not be run: \(error)", retry: true)
+    }
+    try context.checkCancelled()
+    guard exit.status == 0, let summary = LoudnessSummary.parse(exit.stderr) else {
+      throw JobFailure(.processingFailed, "the result's loudness could not be measured")
+    }
+    return Self.gated(summary, context.workDirectory, speech)
+  }
+
+  /// The momentary loudness log of a speech-gated check (a plain name in the work directory).
+  static let speechLog = "speech-loudness.txt"
+
+  /// `summary` with its integrated loudness over the momentary blocks (the `speechLog` in `directory`) whose
+  /// middle (200 ms before their end, as analyze gates) lies in speech; unchanged without `speech` or without
+  /// such blocks. The log is removed.
+  static func gated(_ summary: LoudnessSummary, _ directory: String, _ speech: ((Double) -> Bool)?)
+    -> LoudnessSummary
+  {
+    guard let speech else { return summary }
+    let log = directory + "/" + speechLog
+    defer { try? FileManager.default.removeItem(atPath: log) }
+    var blocks: [Double] = []
+    MetadataLog.forEachFrame(inFile: log) { frame in
+      if let m = frame.values["lavfi.r128.M"], speech(frame.time - 0.2) { blocks.append(m) }
+    }
+    guard !blocks.isEmpty else { return summary }
+    var gated = summary
+    gated.integrated = LoudnessMath.integrated(blocks)
+    return gated
   }
 
   static func result(
     settings: EnhanceSettings, before: LoudnessSummary, after: LoudnessSummary, gain: Double, version: String,
     denoiser: EnhanceCommand.Denoiser? = nil, analysis: EnhanceAnalysis? = nil,
-    span: (start: Double, end: Double?) = (0, nil)
+    span: (start: Double, end: Double?) = (0, nil), limit: Double? = nil, musicConfidence: [Double] = [],
+    music: [ClosedRange<Double>] = [],
+    speechGated: Bool = false
   ) -> String {
     func figures(_ s: LoudnessSummary) -> JSONValue {
       func rounded(_ v: Double) -> JSONValue { v.isFinite ? .double((v * 10).rounded() / 10) : .null }
@@ -406,7 +644,7 @@ struct EnhanceWork {
     }
     if let denoiser {
       applied["denoiser"] = .string(denoiser.rawValue)
-      if let limit = settings.attenuationLimit {
+      if let limit = limit ?? settings.attenuationLimit {
         applied["attenuation_limit_db"] = limit >= 100 ? .null : .double(limit)
       }
       if denoiser == .afftdn, let analysis { applied["noise_floor_db"] = .double(analysis.noiseFloor) }
@@ -415,6 +653,22 @@ struct EnhanceWork {
     if let amount = settings.clickReduction { applied["click_reduction"] = .double(amount) }
     if let amount = settings.plosiveReduction { applied["plosive_reduction"] = .double(amount) }
     if settings.dynamicEQ == true { applied["dynamic_eq"] = .bool(true) }
+    if settings.musicDetection == true {
+      // The music sections left unprocessed (seconds from the span's start).
+      func r(_ v: Double) -> JSONValue { .double((v * 1000).rounded() / 1000) }
+      applied["music_sections"] = .array(
+        music.enumerated().map { index, section in
+          var fields = ["start": r(section.lowerBound), "end": r(section.upperBound)]
+          if index < musicConfidence.count {
+            fields["confidence"] = .double((musicConfidence[index] * 100).rounded() / 100)
+          }
+          return .object(fields)
+        })
+    }
+    if settings.dialogIntelligence == true {
+      // Whose loudness the target was met on: the speech's, or the whole (too little speech found).
+      applied["gating_mode"] = .string(speechGated ? "speech" : "level")
+    }
     if settings.region != nil {
       func r(_ v: Double) -> JSONValue { .double((v * 1000).rounded() / 1000) }
       applied["region"] = .object(["start": r(span.start), "end": span.end.map(r) ?? .null])

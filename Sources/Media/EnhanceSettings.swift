@@ -51,6 +51,15 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
   public var dynamicEQ: Bool?
   /// `input.region`: only that span is processed and returned; nil for the whole input.
   public var region: MediaRegion?
+  /// `music.detection.enable`: the sections the classifier puts in music skip the high-pass, the hum notches
+  /// and the denoiser (crossfaded at their edges; the loudness correction still covers the whole file).
+  /// Optional like `dynamicEQ` (jobs stored before it existed still decode); nil is off.
+  public var musicDetection: Bool?
+  /// `loudness.dialog_intelligence`: the loudness is measured over the classifier's speech sections only
+  /// (when they make at least `speechThreshold` percent of the input), as analyze does; nil is off.
+  public var dialogIntelligence: Bool?
+  /// `loudness.speech_threshold`, percent (15 when absent).
+  public var speechThreshold: Double?
 
   /// The denoiser's attenuation limit in dB (100: none), from noise reduction and speech isolation; nil when
   /// neither is on (or both ask for nothing).
@@ -152,6 +161,9 @@ public struct EnhanceSettings: Sendable, Equatable, Codable {
     let isolationEnabled = try Self.bool(root, audio, "speech", "isolation", "enable")
     speechIsolation = isolationEnabled == false ? nil : isolationEnabled == true ? isolation ?? 50 : isolation
     dynamicEQ = try Self.bool(root, audio, "filter", "dynamic_eq", "enable") == true ? true : nil
+    musicDetection = try Self.bool(root, audio, "music", "detection", "enable") == true ? true : nil
+    dialogIntelligence = try Self.bool(root, audio, "loudness", "dialog_intelligence") == true ? true : nil
+    speechThreshold = try Self.number(root, audio, "loudness", "speech_threshold", range: 0...100)
     region = try MediaRegion(request)
   }
 

@@ -160,6 +160,30 @@ import Testing
     #expect(EnhanceCommand.reportedPeak("nothing", filter: "tp") == nil)
   }
 
+  @Test func maxsAttenuationLimit_goesAsDeepAsTheMeasuredNoiseNeeds_andMusicAndDialogOptionsAreRead() throws {
+    let max = try settings(#"{"audio": {"noise": {"reduction": {"amount": "max"}}}}"#)
+    func analysis(_ quiet: Double) -> EnhanceAnalysis {
+      EnhanceAnalysis(quietLevel: quiet, loudLevel: -20, humFundamental: nil, humHarmonics: [])
+    }
+    // Clean speech (digital silence in its pauses, or a -75 dBFS floor): 20 dB, high's limit.
+    #expect(EnhanceCommand.attenuationLimit(max, analysis: analysis(-.infinity)) == 20)
+    #expect(EnhanceCommand.attenuationLimit(max, analysis: analysis(-75)) == 20)
+    // Noise at -40 dBFS: down to -90 dBFS, 50 dB; at -5 dBFS, 85 dB; nothing measured: no limit (100).
+    #expect(EnhanceCommand.attenuationLimit(max, analysis: analysis(-40)) == 50)
+    #expect(EnhanceCommand.attenuationLimit(max, analysis: analysis(-5)) == 85)
+    #expect(EnhanceCommand.attenuationLimit(max, analysis: nil) == 100)
+    let low = try settings(#"{"audio": {"noise": {"reduction": {"amount": "low"}}}}"#)
+    #expect(EnhanceCommand.attenuationLimit(low, analysis: analysis(-.infinity)) == 6)
+    let options = try settings(
+      #"{"audio": {"music": {"detection": {"enable": true}}, "loudness": {"dialog_intelligence": true, "speech_threshold": 30}}}"#
+    )
+    #expect(options.musicDetection == true && options.dialogIntelligence == true && options.speechThreshold == 30)
+    #expect(max.musicDetection == nil && max.dialogIntelligence == nil)
+    #expect(
+      refusal(#"{"audio": {"music": {"detection": {"enable": "yes"}}}}"#)?.contains("audio.music.detection.enable")
+        == true)
+  }
+
   @Test func thePlan_bringsTheMeasuredLoudnessToTheTarget_andLimitsOnlyWhenPeaksWouldPass() throws {
     let podcast = EnhanceSettings.defaults(for: "podcast")
     let quiet = LoudnessSummary(integrated: -40, range: 3, samplePeak: -21, truePeak: -20)
