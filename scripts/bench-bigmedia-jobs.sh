@@ -6,7 +6,8 @@
 # connections and parallel parts) against the same work by hand, one step after the other: curl GET, the bare
 # ffmpeg commands of scripts/bench-media.sh, curl PUT (signed by curl's --aws-sigv4). Alternating which goes
 # first round by round; each Ferry row says which path its job took (ffmpeg reading the input as it arrived, or
-# after the download), from the job's log. Ferry's peak RSS is the server's VmHWM at the end. The uploads are checked whole
+# after the download), from the job's log. Ferry runs without the neural denoiser (`media.denoiser` ""), so
+# that its enhance does the by-hand commands' afftdn work (DeepFilterNet's speed is bench-quality.sh's). Ferry's peak RSS is the server's VmHWM at the end. The uploads are checked whole
 # (every part's bytes arrived, the sizes add up to what the sink stored); the by-hand outputs by SHA-256.
 # Prints Markdown for BENCHMARKS.md.
 set -euo pipefail
@@ -54,7 +55,8 @@ app=bench
 start_ferry FERRY_AUTH_RATE_LIMIT_PER_S=1000000 FERRY_AUTH_RATE_LIMIT_BURST=1000000 FERRY_WORKERS_CONCURRENCY=1 \
   FERRY_AUTH_APPS="[{\"key\":\"$app\",\"secret\":\"bench-secret\"}]" FERRY_NETWORK_ALLOW='["127.0.0.1/32"]' \
   FERRY_S3_ENDPOINT="http://127.0.0.1:$s3_port" FERRY_TRANSFER_DOWNLOAD_CONNECTIONS="$CONNECTIONS" \
-  FERRY_TRANSFER_PARALLEL_PARTS="$CONNECTIONS" FERRY_TRANSFER_MULTIPART_THRESHOLD_BYTES="$THRESHOLD"
+  FERRY_TRANSFER_PARALLEL_PARTS="$CONNECTIONS" FERRY_TRANSFER_MULTIPART_THRESHOLD_BYTES="$THRESHOLD" \
+  FERRY_MEDIA_DENOISER=""
 token=$(curl -s -u "$app:bench-secret" -d grant_type=client_credentials "http://127.0.0.1:$ferry_port/v1/auth/token" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 

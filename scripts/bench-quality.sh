@@ -6,7 +6,7 @@
 # amount with the hum filter on, the podcast target's limiting, and the speed on a 10-minute file.
 # Prints Markdown for BENCHMARKS.md (scripts/bench/quality.py says how each figure is made).
 # `scripts/bench-quality.sh content` runs only the clean-speech table and the content classifier's rows (speech
-# isolation on speech over music, music detection).
+# isolation on speech over music, music detection); `scripts/bench-quality.sh speed` only the speed rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

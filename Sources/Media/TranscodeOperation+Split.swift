@@ -63,15 +63,21 @@ extension TranscodeWork {
     context.logger.info(
       "transcode split", ["pieces": .int(pieces.count), "seconds": .double(length)])
 
+    // The audio is encoded once over the whole input, by this run once no piece is left to take: in the time
+    // it would otherwise wait for the last pieces running elsewhere.
     var audio: String?
+    var encodeAudio: ((Int) throws(JobFailure) -> Void)? = nil
     if info.audioCodec != nil {
       let file = context.workDirectory + "/audio.mov"
-      try MediaSteps.ffmpeg(
-        TranscodeSplit.audioArguments(output: output, input: input, file: file), tools: tools, duration: length,
-        context: context, share: 30...35)
-      audio = file
+      encodeAudio = { (progress) throws(JobFailure) in
+        try MediaSteps.ffmpeg(
+          TranscodeSplit.audioArguments(output: output, input: input, file: file), tools: tools, duration: length,
+          context: context, share: progress...progress)
+        audio = file
+      }
     }
-    let files = try waitForPieces(ids, run: run, pieces: pieces, context: context)
+    let files = try waitForPieces(ids, run: run, pieces: pieces, context: context, idle: &encodeAudio)
+    try encodeAudio?(78)
     let list = context.workDirectory + "/pieces.txt"
     do {
       try TranscodeSplit.concatList(files).write(toFile: list, atomically: true, encoding: .utf8)
@@ -104,11 +110,12 @@ extension TranscodeWork {
 
   /// Waits until every piece succeeded, running pending ones here meanwhile, and returns their files in order
   /// (fetched from temporary storage when another node encoded them). A piece that failed for good fails the
-  /// job with its error.
-  private func waitForPieces(_ ids: [UUID], run: Int, pieces: [TranscodeSplit.Piece], context: JobContext)
-    throws(JobFailure)
-    -> [String]
-  {
+  /// job with its error. `idle` runs (and is set to nil) the first time no piece is left to take here while
+  /// others still run.
+  private func waitForPieces(
+    _ ids: [UUID], run: Int, pieces: [TranscodeSplit.Piece], context: JobContext,
+    idle: inout ((_ progress: Int) throws(JobFailure) -> Void)?
+  ) throws(JobFailure) -> [String] {
     guard let subJobs = context.subJobs else { return [] }
     var files = [String?](repeating: nil, count: ids.count)
     // Every piece ends (its lease runs out when its node dies, and its attempts are bounded): this bound is
@@ -141,7 +148,13 @@ extension TranscodeWork {
         }
       }
       let done = files.filter { $0 != nil }.count
-      context.report(phase: .processing, progress: 35 + 43 * done / ids.count)
+      let progress = 35 + 43 * done / ids.count
+      context.report(phase: .processing, progress: progress)
+      if !progressed, let work = idle {
+        idle = nil
+        try work(progress)
+        continue
+      }
       // A quarter second: a piece takes seconds, and every look reads each unfinished piece from the store.
       if !progressed { Thread.sleep(forTimeInterval: 0.25) }
     }
