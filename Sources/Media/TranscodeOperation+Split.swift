@@ -140,6 +140,9 @@ extension TranscodeWork {
             error?.problem ?? .processingFailed, "\(name): \(error?.detail ?? "failed")")
         case .cancelled:
           try context.checkCancelled()
+          // A cancel taken by another node marks this job and its pieces at once; this node's next lease
+          // check would tell it, but the cancelled piece may be seen first.
+          if subJobs.job(context.job.id)?.cancelRequested == true { throw .cancelled }
           throw JobFailure(.processingFailed, "\(name) was cancelled")
         case .pending:
           if subJobs.runHere(id) { progressed = true }
