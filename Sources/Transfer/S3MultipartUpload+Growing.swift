@@ -17,23 +17,10 @@ extension S3MultipartUpload {
     beforeComplete: () throws(TransferError) -> Void = {}
   ) throws(TransferError) -> TransferResult {
     let part = partSize
-    var create = s3.request(
-      "POST", bucket: bucket, key: key, query: [.init("uploads", "")], credentials: credentials, region: region,
-      payload: .sha256(Hex.encode(SHA256.hash([]))))
-    if let contentType { create.headers.append((name: "Content-Type", value: contentType)) }
-    let created = try client.exchange(create, method: "POST", body: []).body
-    guard let uploadID = Self.element("UploadId", in: created) else {
-      throw .status(200, detail: "CreateMultipartUpload answered without an UploadId")
-    }
-    func abandon(after failure: TransferError) -> TransferError {
-      do throws(TransferError) {
-        try abort(uploadID: uploadID, bucket: bucket, key: key, credentials: credentials, region: region)
-        return failure
-      } catch {
-        return .abortFailed(failure, abort: error, uploadID: uploadID)
-      }
-    }
-    do throws(TransferError) { try started(uploadID) } catch { throw abandon(after: error) }
+    let opened = try create(
+      bucket: bucket, key: key, credentials: credentials, region: region, contentType: contentType, started: started)
+    let uploadID = opened.uploadID
+    func abandon(after failure: TransferError) -> TransferError { opened.abandon(failure) }
 
     let state = Mutex((next: 2, etags: [Int: String](), failure: TransferError?.none))
     let client = self.client

@@ -46,36 +46,10 @@ public struct S3MultipartUpload: Sendable {
     let part = max(partSize, ((size + Self.maxParts - 1) / Self.maxParts + mib - 1) / mib * mib)
     let partCount = Int(max(1, (size + part - 1) / part))
 
-    func request(
-      _ method: String, _ query: [SignableRequest.QueryItem], body: [UInt8] = [], contentType: String? = nil
-    ) -> OutboundRequest {
-      var request = s3.request(
-        method, bucket: bucket, key: key, query: query, credentials: credentials, region: region,
-        payload: .sha256(Hex.encode(SHA256.hash(body))))
-      if let contentType { request.headers.append((name: "Content-Type", value: contentType)) }
-      return request
-    }
-    func call(_ method: String, _ query: [SignableRequest.QueryItem], body: [UInt8] = [], contentType: String? = nil)
-      throws(TransferError) -> [UInt8]
-    {
-      try client.exchange(request(method, query, body: body, contentType: contentType), method: method, body: body).body
-    }
-
-    let created = try call("POST", [.init("uploads", "")], contentType: contentType)
-    guard let uploadID = Self.element("UploadId", in: created) else {
-      throw .status(200, detail: "CreateMultipartUpload answered without an UploadId")
-    }
-    // Aborts after `failure`. If the abort fails too, the error says so and names the upload left behind: the
-    // caller logs it (Transfer has no logger), since its parts cost storage until someone removes them.
-    func abandon(after failure: TransferError) -> TransferError {
-      do throws(TransferError) {
-        try abort(uploadID: uploadID, bucket: bucket, key: key, credentials: credentials, region: region)
-        return failure
-      } catch {
-        return .abortFailed(failure, abort: error, uploadID: uploadID)
-      }
-    }
-    do throws(TransferError) { try started(uploadID) } catch { throw abandon(after: error) }
+    let opened = try create(
+      bucket: bucket, key: key, credentials: credentials, region: region, contentType: contentType, started: started)
+    let uploadID = opened.uploadID
+    func abandon(after failure: TransferError) -> TransferError { opened.abandon(failure) }
 
     // Parts, `parallelParts` at a time; the first failure stops the others from starting new parts.
     let state = Mutex((next: 1, etags: [Int: String](), failure: TransferError?.none, sent: [Int: Int64]()))
@@ -132,6 +106,45 @@ public struct S3MultipartUpload: Sendable {
     }
   }
 
+  /// Starts an upload (CreateMultipartUpload) and hands its id to `started`; returns the id and what aborts
+  /// the upload after a failure: that failure, or `.abortFailed` naming the upload left behind when the abort
+  /// fails too (the caller logs it, since Transfer has no logger: its parts cost storage until someone removes
+  /// them).
+  func create(
+    bucket: String, key: String, credentials: AWSCredentials, region: String?, contentType: String?,
+    started: (String) throws(TransferError) -> Void
+  ) throws(TransferError) -> (uploadID: String, abandon: @Sendable (TransferError) -> TransferError) {
+    let create = signed(
+      "POST", [.init("uploads", "")], bucket: bucket, key: key, credentials: credentials, region: region,
+      contentType: contentType)
+    let created = try client.exchange(create, method: "POST", body: []).body
+    guard let uploadID = Self.element("UploadId", in: created) else {
+      throw .status(200, detail: "CreateMultipartUpload answered without an UploadId")
+    }
+    let abandon = { @Sendable [self] (failure: TransferError) -> TransferError in
+      do throws(TransferError) {
+        try abort(uploadID: uploadID, bucket: bucket, key: key, credentials: credentials, region: region)
+        return failure
+      } catch {
+        return .abortFailed(failure, abort: error, uploadID: uploadID)
+      }
+    }
+    do throws(TransferError) { try started(uploadID) } catch { throw abandon(error) }
+    return (uploadID, abandon)
+  }
+
+  /// A request on the upload's object, signed with its payload's hash.
+  func signed(
+    _ method: String, _ query: [SignableRequest.QueryItem], body: [UInt8] = [], bucket: String, key: String,
+    credentials: AWSCredentials, region: String?, contentType: String? = nil
+  ) -> OutboundRequest {
+    var request = s3.request(
+      method, bucket: bucket, key: key, query: query, credentials: credentials, region: region,
+      payload: .sha256(Hex.encode(SHA256.hash(body))))
+    if let contentType { request.headers.append((name: "Content-Type", value: contentType)) }
+    return request
+  }
+
   /// Completes upload `uploadID` from parts with `partETags` (in order).
   func complete(
     uploadID: String, partETags: [String], size: Int64, bucket: String, key: String, credentials: AWSCredentials,
@@ -140,11 +153,9 @@ public struct S3MultipartUpload: Sendable {
     func request(
       _ method: String, _ query: [SignableRequest.QueryItem], body: [UInt8] = [], contentType: String? = nil
     ) -> OutboundRequest {
-      var request = s3.request(
-        method, bucket: bucket, key: key, query: query, credentials: credentials, region: region,
-        payload: .sha256(Hex.encode(SHA256.hash(body))))
-      if let contentType { request.headers.append((name: "Content-Type", value: contentType)) }
-      return request
+      signed(
+        method, query, body: body, bucket: bucket, key: key, credentials: credentials, region: region,
+        contentType: contentType)
     }
     let parts = partETags.enumerated()
       .map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
