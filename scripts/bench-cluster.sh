@@ -33,21 +33,6 @@ batch_pid=""
 pg_pid=""
 pgbin=""
 
-as_postgres() { # command... -> runs it as the postgres user when this script is root
-  if [ "$(id -u)" -eq 0 ]; then (cd "$pgdir" && runuser -u postgres -- "$@"); else (cd "$pgdir" && "$@"); fi
-}
-
-stop_pid() { # pid -> SIGTERM, up to 10 s for it to end, then SIGKILL
-  local pid=$1
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 stop_nodes() {
   local pid
   for pid in "${node_pids[@]}"; do stop_pid "$pid"; done
@@ -60,11 +45,7 @@ cleanup() {
   for pid in "${wrk_pids[@]}" $batch_pid; do kill "$pid" 2>/dev/null || true; done
   stop_nodes
   [ -f "$work/nginx.pid" ] && stop_pid "$(cat "$work/nginx.pid")"
-  if [ -n "$pg_pid" ]; then
-    as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate -w -t 30 stop > /dev/null 2>&1 || true
-    # pg_ctl stop waits for the postmaster; if it did not end (or pg_ctl failed), end it by its PID.
-    kill -0 "$pg_pid" 2>/dev/null && kill -9 "$pg_pid" 2>/dev/null || true
-  fi
+  stop_postgres
   rm -rf "$work" "$pgdir"
 }
 trap cleanup EXIT
@@ -74,22 +55,7 @@ trap cleanup EXIT
 bench() { python3 scripts/bench/cluster.py "$@"; }
 
 # --- PostgreSQL: a throw-away cluster on loopback with the server's default settings (durable). ---------------
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
-[ -x "$pgbin/pg_ctl" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
-[ "$(id -u)" -ne 0 ] || chown postgres: "$pgdir"
-as_postgres "$pgbin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --locale=C > "$pgdir/initdb.log" 2>&1 ||
-  { cat "$pgdir/initdb.log" >&2; exit 1; }
-pg_port=""
-for _ in 1 2 3; do # another process may take the free port first
-  port=$(free_port)
-  if as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 \
-    -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1" start > /dev/null 2>&1; then
-    pg_port=$port
-    break
-  fi
-done
-[ -n "$pg_port" ] || { echo "PostgreSQL did not start" >&2; cat "$pgdir/server.log" >&2; exit 1; }
-pg_pid=$(head -1 "$pgdir/data/postmaster.pid")
+start_postgres
 psql_() { # database sql -> unaligned rows (no NOTICEs)
   PGOPTIONS="-c client_min_messages=warning" psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d "$1" -At -c "$2"
 }

@@ -54,3 +54,51 @@ start_listener() { # log command...
   done
   [ -n "$listening_port" ] || { echo "$* did not start" >&2; exit 1; }
 }
+
+# Ends process `pid`: SIGTERM, up to 10 s for it to end, then SIGKILL.
+stop_pid() {
+  local pid=$1
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# PostgreSQL refuses to run as root: a bench's throw-away cluster lives in $pgdir (a directory of its own),
+# which the postgres user owns. Runs a command as that user when this script is root.
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then (cd "$pgdir" && runuser -u postgres -- "$@"); else (cd "$pgdir" && "$@"); fi
+}
+
+# Makes a cluster in $pgdir (the server's default settings, durable) and starts it on a free loopback port;
+# sets pgbin, pg_port and pg_pid. stop_postgres ends it.
+start_postgres() {
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
+  [ -x "$pgbin/pg_ctl" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
+  [ "$(id -u)" -ne 0 ] || chown postgres: "$pgdir"
+  as_postgres "$pgbin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --locale=C > "$pgdir/initdb.log" 2>&1 ||
+    { cat "$pgdir/initdb.log" >&2; exit 1; }
+  pg_port=""
+  local port
+  for _ in 1 2 3; do
+    port=$(free_port)
+    if as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 \
+      -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1" start > /dev/null 2>&1; then
+      pg_port=$port
+      break
+    fi
+  done
+  [ -n "$pg_port" ] || { echo "PostgreSQL did not start" >&2; cat "$pgdir/server.log" >&2; exit 1; }
+  pg_pid=$(head -1 "$pgdir/data/postmaster.pid")
+}
+
+# Stops the cluster start_postgres started; pg_ctl waits for the postmaster, and if it did not end (or pg_ctl
+# failed), it is ended by its PID.
+stop_postgres() {
+  [ -n "${pg_pid:-}" ] || return 0
+  as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate -w -t 30 stop > /dev/null 2>&1 || true
+  kill -0 "$pg_pid" 2>/dev/null && kill -9 "$pg_pid" 2>/dev/null || true
+}

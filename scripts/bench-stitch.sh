@@ -24,29 +24,11 @@ pids=()
 pg_pid=""
 pgbin=""
 
-as_postgres() { # command... -> runs it as the postgres user when this script is root
-  if [ "$(id -u)" -eq 0 ]; then (cd "$pgdir" && runuser -u postgres -- "$@"); else (cd "$pgdir" && "$@"); fi
-}
-
-stop_pid() { # pid -> SIGTERM, up to 10 s for it to end, then SIGKILL
-  local pid=$1
-  kill "$pid" 2> /dev/null || return 0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  kill -9 "$pid" 2> /dev/null || true
-  wait "$pid" 2> /dev/null || true
-}
-
 cleanup() {
   local pid
   for pid in "${node_pids[@]}" "${pids[@]}"; do stop_pid "$pid"; done
   [ -f "$work/nginx.pid" ] && stop_pid "$(cat "$work/nginx.pid")"
-  if [ -n "$pg_pid" ]; then
-    as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate -w -t 30 stop > /dev/null 2>&1 || true
-    kill -0 "$pg_pid" 2> /dev/null && kill -9 "$pg_pid" 2> /dev/null || true
-  fi
+  stop_postgres
   rm -rf "$work" "$pgdir"
 }
 trap cleanup EXIT
@@ -78,22 +60,7 @@ by_hand_start=$(date +%s.%N)
 by_hand=$(python3 -c "import time; print(f'{time.time() - $by_hand_start:.1f}')")
 
 # --- PostgreSQL, the S3 peer, nginx for the input. -----------------------------------------------------------
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
-[ -x "$pgbin/pg_ctl" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
-[ "$(id -u)" -ne 0 ] || chown postgres: "$pgdir"
-as_postgres "$pgbin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --locale=C > "$pgdir/initdb.log" 2>&1 ||
-  { cat "$pgdir/initdb.log" >&2; exit 1; }
-pg_port=""
-for _ in 1 2 3; do
-  port=$(free_port)
-  if as_postgres "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 \
-    -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1" start > /dev/null 2>&1; then
-    pg_port=$port
-    break
-  fi
-done
-[ -n "$pg_port" ] || { echo "PostgreSQL did not start" >&2; cat "$pgdir/server.log" >&2; exit 1; }
-pg_pid=$(head -1 "$pgdir/data/postmaster.pid")
+start_postgres
 psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE stitch" > /dev/null
 
 moto_port=$(free_port)
