@@ -48,8 +48,8 @@ public enum TranscodeSplit {
   }
 
   /// The pieces of a video whose frames start at `frameTimes` (seconds from the input's start, any order) and
-  /// whose key frames are at `keyFrames`: a cut at the first key frame at or after each multiple of
-  /// `pieceDuration`. Fewer than two pieces: the video is not worth splitting (empty).
+  /// whose key frames are at `keyFrames`: a cut at the first key frame at least `pieceDuration` after the
+  /// last cut (about half that within the last two piece lengths). Fewer than two pieces: the video is not worth splitting (empty).
   /// Variable frame rate video (frame intervals more than 2 ms apart: a millisecond time base rounds 29.97 fps
   /// to 33 and 34 ms), or video that starts after the input does (its offset to the audio would be lost with
   /// the first piece's seek), is not split either: an exact frame count per piece is the one-pass encode's only
@@ -62,12 +62,20 @@ public enum TranscodeSplit {
       abs(first) < shortest / 2
     else { return [] }
     let keys = keyFrames.sorted()
+    // The last two piece lengths are cut in pieces of about half the length, as even as the rest allows: the
+    // nodes' last pieces then end closer together, and the stitch waits for the slowest.
+    let last = frames.last!
+    func next(after cut: Double) -> Double {
+      let rest = last - cut
+      guard rest <= 2 * pieceDuration else { return cut + pieceDuration }
+      return cut + rest / (rest / (pieceDuration / 2)).rounded(.up)
+    }
     var cuts = [first]
-    var target = first + pieceDuration
+    var target = next(after: first)
     for key in keys where key > cuts.last! {
       if key >= target {
         cuts.append(key)
-        target = key + pieceDuration
+        target = next(after: key)
       }
     }
     guard cuts.count >= 2 else { return [] }

@@ -21,7 +21,7 @@ struct ClusterStitchTests {
     defer { s3.stop() }
     try s3.createBucket(Self.bucket)
     let work = try makeTemporaryDirectory("ferry-cluster-stitch")
-    // 30 s of 480x360 video at 30 fps with a key frame every second, and AAC: 6 pieces of 5 s. Its index comes
+    // 30 s of 480x360 video at 30 fps with a key frame every second, and AAC: 4 pieces of 5 s, then 4 of 2-3 s. Its index comes
     // first, so the parent's node starts reading it as it arrives, and must wait for the whole to cut it.
     let made = Process()
     made.executableURL = URL(fileURLWithPath: "/usr/bin/env")

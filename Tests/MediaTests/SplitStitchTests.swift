@@ -11,8 +11,9 @@ import Testing
     let frames = (0..<100).map { Double($0) / 10 }
     let keys = stride(from: 0.0, to: 10, by: 1.5).map { $0 }
     let pieces = TranscodeSplit.plan(frameTimes: frames.reversed(), keyFrames: keys, pieceDuration: 4)
-    #expect(pieces.map(\.start) == [0, 4.5, 9])
-    #expect(pieces.map(\.frames) == [45, 45, 10])
+    // 4 s apart, then 2 s apart within the last 8 s.
+    #expect(pieces.map(\.start) == [0, 4.5, 7.5, 9])
+    #expect(pieces.map(\.frames) == [45, 30, 15, 10])
     #expect(abs(pieces.map(\.duration).reduce(0, +) - 10) < 1e-9)
     // One key frame only: nothing to split.
     #expect(TranscodeSplit.plan(frameTimes: frames, keyFrames: [0], pieceDuration: 4).isEmpty)
@@ -47,7 +48,7 @@ import Testing
 }
 
 /// Split and stitch on one node: the local workers (two, and the parent itself) encode the pieces of a 24 s
-/// video cut every 4 s (at its 1 s key frames).
+/// video cut every 4 s, every 2 s within the last 8 s (at its 1 s key frames): 8 pieces.
 @Suite(.serialized) struct SplitStitchTests {
   static let settings = SplitSettings(minDuration: 10, pieceDuration: 4)
   let harness = try! MediaHarness(
@@ -78,10 +79,10 @@ import Testing
     let ended = try await waitForEnd(job.id)
     #expect(ended.status == .success, "\(String(describing: ended.error))")
     #expect(ended.attempt == 1)
-    let pieces = (0..<6).map { SubJobs.id(parent: job.id, run: 100, index: $0) }
+    let pieces = (0..<8).map { SubJobs.id(parent: job.id, run: 100, index: $0) }
     let attempts = try pieces.map { try #require(try harness.store.job(id: $0)).attempt }
-    #expect(attempts == [1, 1, 2, 1, 1, 1], "only the killed piece ran twice: \(attempts)")
-    #expect(try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: 6)) == nil)
+    #expect(attempts == [1, 1, 2, 1, 1, 1, 1, 1], "only the killed piece ran twice: \(attempts)")
+    #expect(try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: 8)) == nil)
 
     // The by-hand one-pass encode with the same settings.
     let spec = try transcodeRequest(Self.body)
@@ -96,7 +97,7 @@ import Testing
     let onePass = try await StitchMeasure.streams(reference + "/output-0.mp4")
     let frame = 1.0 / 30
     print(
-      "split and stitch, 24 s in 6 pieces: frames \(split.frames) (one pass \(onePass.frames)), video "
+      "split and stitch, 24 s in 8 pieces: frames \(split.frames) (one pass \(onePass.frames)), video "
         + "\(split.videoDuration) s (\(onePass.videoDuration)), A/V start offset \(split.offset) s (\(onePass.offset))")
     #expect(split.frames == onePass.frames && split.frames == 720)
     #expect(abs(split.videoDuration - onePass.videoDuration) <= frame)
@@ -138,7 +139,7 @@ import Testing
     // No piece stays queued or running, and none starts later.
     try await Task.sleep(for: .milliseconds(500))
     #expect(StitchMeasure.processes(containing: harness.directory + "/work/", named: "ff").isEmpty)
-    for index in 0..<6 {
+    for index in 0..<8 {
       let piece = try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: index))
       #expect(piece.map { $0.status.isFinal } ?? true, "piece \(index): \(String(describing: piece?.status))")
     }
@@ -169,8 +170,8 @@ import Testing
     let ended = try await waitForEnd(job.id)
     #expect(ended.status == .success, "\(String(describing: ended.error))")
     #expect(ended.attempt == 1 && ended.attempts.isEmpty)
-    let first = try (0..<6).map { try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: $0)) }
-    let second = try (0..<6).map { try harness.store.job(id: SubJobs.id(parent: job.id, run: 101, index: $0)) }
+    let first = try (0..<8).map { try harness.store.job(id: SubJobs.id(parent: job.id, run: 100, index: $0)) }
+    let second = try (0..<8).map { try harness.store.job(id: SubJobs.id(parent: job.id, run: 101, index: $0)) }
     #expect(first.allSatisfy { $0?.status.isFinal == true }, "\(first.map { $0?.status })")
     #expect(second.allSatisfy { $0?.status == .success }, "\(second.map { $0?.status })")
   }
