@@ -60,6 +60,7 @@ extension TranscodeWork {
     var stitched = false
     defer { if !stitched { subJobs.cancel(ids) } }
     try subJobs.submit(jobs)
+    let started = Date()
     context.logger.info(
       "transcode split", ["pieces": .int(pieces.count), "seconds": .double(length)])
 
@@ -85,6 +86,8 @@ extension TranscodeWork {
           throw error
         }
       })
+    context.logger.info(
+      "transcode pieces done", ["seconds": .double(Date().timeIntervalSince(started))])
     let list = context.workDirectory + "/pieces.txt"
     do {
       try TranscodeSplit.concatList(files).write(toFile: list, atomically: true, encoding: .utf8)
@@ -97,6 +100,7 @@ extension TranscodeWork {
         file: context.workDirectory + "/" + TranscodeCommand.fileName(index: 0, kind: output.kind)),
       tools: tools, duration: length, context: context, share: 78...80)
     stitched = true
+    context.logger.info("transcode stitched", ["seconds": .double(Date().timeIntervalSince(started))])
     return true
   }
 
