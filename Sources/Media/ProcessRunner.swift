@@ -43,6 +43,18 @@ public final class ProcessRunner: Sendable {
       if let stdin { close(stdin) }
       if let fd3 { close(fd3) }
     }
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    let command: [String]
+    if let wrapper = Self.deathSignalWrapper {
+      // The program is found here, so a missing one is a launch error as without the wrapper.
+      guard let program = Self.find(executable, in: path) else {
+        closeHandedOver()
+        throw LaunchError(description: "cannot start \(executable): \(String(cString: strerror(ENOENT)))")
+      }
+      command = wrapper + [program] + arguments
+    } else {
+      command = [executable] + arguments
+    }
     var stdoutPipe: [Int32] = [-1, -1]
     var stderrPipe: [Int32] = [-1, -1]
     guard ferry_pipe_cloexec(&stdoutPipe) == 0 else {
@@ -67,14 +79,13 @@ public final class ProcessRunner: Sendable {
     if let fd3 { posix_spawn_file_actions_adddup2(&actions, fd3, 3) }
     _ = ferry_spawn_close_from(&actions, fd3 == nil ? 3 : 4)
     if let directory { _ = ferry_spawn_chdir(&actions, directory) }
-    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+    let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
     let variables: [String] = ["PATH=\(path)", "LC_ALL=C"]
     let environment: [UnsafeMutablePointer<CChar>?] = variables.map { strdup($0) } + [nil]
     defer { environment.forEach { free($0) } }
     var child: pid_t = 0
-    let spawned = posix_spawnp(&child, executable, &actions, nil, argv, environment)
+    let spawned = posix_spawnp(&child, command[0], &actions, nil, argv, environment)
     close(stdoutPipe[1])
     close(stderrPipe[1])
     // The child has its copies: ours would keep a pipe open past the child's end.
@@ -136,6 +147,24 @@ public final class ProcessRunner: Sendable {
     return Exit(
       status: exitStatus, stderr: String(decoding: stderrTail.withLock { $0 }, as: UTF8.self),
       killed: state.withLock { $0.killed })
+  }
+
+  /// The child is started through util-linux's `setpriv --pdeathsig KILL`, which asks the kernel to kill it
+  /// when the thread that started it ends, and then runs the program in its place (same pid): a Ferry that is
+  /// SIGKILLed or crashes leaves no ffmpeg working on for nobody. (The thread that starts a child waits for
+  /// it, so only Ferry's end kills it.) Without setpriv, children start directly.
+  static let deathSignalWrapper: [String]? =
+    access("/usr/bin/setpriv", X_OK) == 0 ? ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--"] : nil
+
+  /// `name`'s path: itself when it has a slash, else the first executable file of that name in `path`'s
+  /// folders.
+  static func find(_ name: String, in path: String) -> String? {
+    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+    for folder in path.split(separator: ":") where !folder.isEmpty {
+      let candidate = folder + "/" + name
+      if access(candidate, X_OK) == 0 { return candidate }
+    }
+    return nil
   }
 
   /// Kills the running process (SIGKILL); a process not started yet is killed as it starts.

@@ -56,7 +56,7 @@ struct ClusterStitchTests {
     }
     defer {
       for node in nodes { node.terminate() }
-      // The killed node's ffmpeg outlives it (nothing kills a child when its parent is SIGKILLed).
+      // Any ffmpeg a failed run left behind.
       for process in StitchProcesses.find(containing: work + "/node-", named: "ff") { kill(process, SIGKILL) }
     }
 
@@ -84,6 +84,14 @@ struct ClusterStitchTests {
     let killed = try #require(victim, "no other node encoded a piece")
     nodes[killed].send(SIGKILL)
     #expect(nodes[killed].waitForExit(timeout: 10) != nil)
+    // Its ffmpeg goes with it (started with a parent-death signal), where it would otherwise finish its piece
+    // for nobody: the kernel kills it as the node ends (a fifth of a second allowed for the look).
+    var orphans = StitchProcesses.find(containing: work + "/node-\(killed)/", named: "ff")
+    for _ in 0..<20 where !orphans.isEmpty {
+      try await Task.sleep(for: .milliseconds(10))
+      orphans = StitchProcesses.find(containing: work + "/node-\(killed)/", named: "ff")
+    }
+    #expect(orphans.isEmpty, "the killed node's ffmpeg outlived it: \(orphans)")
     let alive = (0..<3).filter { $0 != killed }
 
     var status: String?
