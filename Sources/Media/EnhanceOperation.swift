@@ -382,7 +382,8 @@ struct EnhanceWork {
     var states: [DeepFilterChannel] = []
     if let filter {
       do {
-        for _ in 0..<channels { states.append(try DeepFilterChannel(filter, limit: limit)) }
+        let isolation = (settings.speechIsolation ?? 0) > 0
+        for _ in 0..<channels { states.append(try DeepFilterChannel(filter, limit: limit, isolation: isolation)) }
       } catch {
         throw JobFailure(.internalError, "the denoiser could not start: \(error)", retry: true)
       }
