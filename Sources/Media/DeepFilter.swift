@@ -91,8 +91,8 @@ public final class DeepFilter: Sendable {
 
 /// One channel's DeepFilterNet3 state, fed any number of samples at a time: the model's latency is trimmed
 /// (the first `DeepFilter.latency` samples out are dropped) and `finish()` flushes it with silence, so the
-/// samples out line up one for one with the samples in. With `isolation` (speech isolation on) the model's
-/// output and the input go on through `IsolationMask`, which lines up the same way.
+/// samples out line up one for one with the samples in. With `isolation` (the speech isolation amount, over 0)
+/// the model's output and the input go on through `IsolationMask`, which lines up the same way.
 final class DeepFilterChannel {
   let filter: DeepFilter
   let state: OpaquePointer
@@ -109,10 +109,10 @@ final class DeepFilterChannel {
   let mask: IsolationMask?
   var dry: [Float] = []
 
-  init(_ filter: DeepFilter, limit: Double, isolation: Bool = false) throws(DeepFilter.LoadError) {
+  init(_ filter: DeepFilter, limit: Double, isolation: Double? = nil) throws(DeepFilter.LoadError) {
     self.filter = filter
     state = try filter.makeState(limit: limit)
-    mask = isolation ? IsolationMask(limit: limit) : nil
+    mask = isolation.flatMap { $0 > 0 ? IsolationMask(isolation: $0) : nil }
   }
 
   deinit { filter.free(state) }

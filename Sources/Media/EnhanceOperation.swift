@@ -382,8 +382,9 @@ struct EnhanceWork {
     var states: [DeepFilterChannel] = []
     if let filter {
       do {
-        let isolation = (settings.speechIsolation ?? 0) > 0
-        for _ in 0..<channels { states.append(try DeepFilterChannel(filter, limit: limit, isolation: isolation)) }
+        for _ in 0..<channels {
+          states.append(try DeepFilterChannel(filter, limit: limit, isolation: settings.speechIsolation))
+        }
       } catch {
         throw JobFailure(.internalError, "the denoiser could not start: \(error)", retry: true)
       }

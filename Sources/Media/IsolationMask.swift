@@ -1,37 +1,42 @@
 import AudioAnalysis
 import Foundation
 
-/// Speech isolation's second stage, after DeepFilterNet3: a Wiener mask over the input built from what the
-/// model kept and what it took out. DeepFilterNet3 works in 20 ms frames with coarse bands above 5 kHz; with
-/// music under speech most of what is left wrong lies in the bins where the speech is louder than the music
-/// (measured on speech over music at 10 dB: 83% of the error, 74% of it at 100-750 Hz), where the model takes
-/// out only 2-5 dB of the music and also bends the speech. Here, with 85 ms frames (11.7 Hz bins, which resolve
-/// held notes from voice harmonics) every 21 ms, the speech power is the model's output |Y|² and the music's is
-/// what it took out, |X − Y|², averaged over 0.79 s centred on the frame (music holds its notes; the model's
-/// removals under speech come and go): the gain |Y|² / (|Y|² + ½·mean|X − Y|²) multiplies the input X, so
-/// speech the model bent comes back from the input while the music's held notes stay down. It never goes below
-/// `floor` (the job's attenuation limit). Sample n out is sample n in (its 0.47 s of delay is taken out and the
-/// tail flushed at `finish`).
+/// Speech isolation's second stage, after DeepFilterNet3: a Wiener gain built from what the model kept and
+/// what it took out. DeepFilterNet3 works in 20 ms frames with coarse bands above 5 kHz; with music under speech
+/// most of what is left wrong lies in the bins where the speech is louder than the music (measured on speech
+/// over music at 10 dB: 83% of the error, 74% of it at 100-750 Hz), where the model takes out only 2-5 dB of
+/// the music and also bends the speech. Here, in 85 ms frames (11.7 Hz bins, which tell held notes from voice
+/// harmonics) every 21 ms, the speech power is the model's output |Y|² and the music's is what the model took
+/// out, |X − Y|², averaged over 0.79 s centred on the frame (music holds its notes; the model's removals under
+/// speech come and go). The gain G = |Y|² / (|Y|² + mean|X − Y|²) takes that share of the input X and the rest
+/// from the model's output, at isolation 100 half of it (6 dB further down): G·X + (1 − G)·Y/2. So speech
+/// the model bent comes back from the input and the music's held notes go further down. Below 100 the rest is
+/// Y as it is (the attenuation limit that isolation asks for holds). Sample n out is sample n in (its 0.47 s of delay is taken out and
+/// the tail flushed at `finish`).
 final class IsolationMask {
   /// Frame length and hop (48 kHz samples); the music estimate averages `2 × reach + 1` frames.
   static let size = 4096
   static let hop = 1024
   static let reach = 18
   /// The weight of the music estimate in the gain.
-  static let weight: Float = 0.5
+  static let weight: Float = 1
   static let bins = size / 2 + 1
 
   struct Frame {
+    /// The input's spectrum and the model's output's.
     var real: [Float]
     var imaginary: [Float]
-    var speech: [Float]
+    var wetReal: [Float]
+    var wetImaginary: [Float]
   }
 
   let fft = FFT(size: size)
   /// The square root of a periodic Hann window, for analysis and synthesis (their product overlap-adds to 2 at
   /// a quarter-frame hop).
   let window: [Float] = (0..<size).map { Float(sin(Double.pi * Double($0) / Double(size))) }
-  let floor: Float
+  /// What the model's output is scaled by where the gain leaves it: at isolation 100 half (6 dB further down),
+  /// below it 1 (the attenuation limit isolation asks for holds).
+  let rest: Float
   /// The last `size` samples in (zeros before the first), a ring written at `position`.
   var dry = [Float](repeating: 0, count: size)
   var wet = [Float](repeating: 0, count: size)
@@ -56,9 +61,9 @@ final class IsolationMask {
   var real = [Float](repeating: 0, count: size)
   var imaginary = [Float](repeating: 0, count: size)
 
-  /// `limit`: the attenuation limit in dB (100: none).
-  init(limit: Double) {
-    floor = Float(pow(10, -limit / 20))
+  /// `isolation`: the job's `speech.isolation` amount (0-100).
+  init(isolation: Double) {
+    rest = isolation >= 100 ? 0.5 : 1
   }
 
   /// Takes one input sample and the model's output for it; appends what is ready to `out`.
@@ -100,9 +105,8 @@ final class IsolationMask {
       imaginary[i] = wet[j] * window[i]
     }
     fft.transform(&real, &imaginary)
-    var frame = Frame(
-      real: [Float](repeating: 0, count: Self.bins), imaginary: [Float](repeating: 0, count: Self.bins),
-      speech: [Float](repeating: 0, count: Self.bins))
+    let zeros = [Float](repeating: 0, count: Self.bins)
+    var frame = Frame(real: zeros, imaginary: zeros, wetReal: zeros, wetImaginary: zeros)
     var lost = [Float](repeating: 0, count: Self.bins)
     for b in 0..<Self.bins {
       let n = (Self.size - b) % Self.size
@@ -112,7 +116,8 @@ final class IsolationMask {
       let yi = (real[n] - real[b]) / 2
       frame.real[b] = xr
       frame.imaginary[b] = xi
-      frame.speech[b] = yr * yr + yi * yi
+      frame.wetReal[b] = yr
+      frame.wetImaginary[b] = yi
       lost[b] = (xr - yr) * (xr - yr) + (xi - yi) * (xi - yi)
     }
     frames.append(frame)
@@ -139,11 +144,13 @@ final class IsolationMask {
     let frame = frames[k - firstKept]
     for b in 0..<Self.bins {
       let music = Float(max(0, sum[b] / count))
-      let speech = frame.speech[b]
-      let gain = max(floor, speech / (speech + Self.weight * music + 1e-20))
-      real[b] = frame.real[b] * gain
+      let (yr, yi) = (frame.wetReal[b], frame.wetImaginary[b])
+      let speech = yr * yr + yi * yi
+      let gain = speech / (speech + Self.weight * music + 1e-20)
+      let other = (1 - gain) * rest
+      real[b] = frame.real[b] * gain + yr * other
       // Conjugated for the inverse through the forward transform.
-      imaginary[b] = -frame.imaginary[b] * gain
+      imaginary[b] = -(frame.imaginary[b] * gain + yi * other)
     }
     for b in Self.bins..<Self.size {
       real[b] = real[Self.size - b]

@@ -254,7 +254,7 @@ import Testing
       let t = Double(i)
       return Float(0.3 * sin(t * 0.05) + 0.1 * sin(t * 0.31))
     }
-    let mask = IsolationMask(limit: 100)
+    let mask = IsolationMask(isolation: 100)
     var out: [Float] = []
     for x in input { mask.push(dry: x, wet: x, into: &out) }
     mask.finish(into: &out)
