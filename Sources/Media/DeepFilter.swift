@@ -140,7 +140,13 @@ final class DeepFilterChannel {
     let count = min(DeepFilter.frameSize - start, taken - given)
     if count > 0 {
       if let mask {
-        for i in 0..<count { mask.push(dry: dry[i], wet: output[start + i], into: &out) }
+        dry.withUnsafeBufferPointer { d in
+          output.withUnsafeBufferPointer { o in
+            mask.push(
+              dry: UnsafeBufferPointer(rebasing: d[0..<count]),
+              wet: UnsafeBufferPointer(rebasing: o[start..<(start + count)]), into: &out)
+          }
+        }
         dry.removeFirst(count)
       } else {
         out.append(contentsOf: output[start..<(start + count)])

@@ -22,13 +22,8 @@ final class IsolationMask {
   static let weight: Float = 1
   static let bins = size / 2 + 1
 
-  struct Frame {
-    /// The input's spectrum and the model's output's.
-    var real: [Float]
-    var imaginary: [Float]
-    var wetReal: [Float]
-    var wetImaginary: [Float]
-  }
+  /// Frames kept: the `2 × reach + 1` of an average, the one analysed before the oldest leaves it, and spare.
+  static let slots = 2 * reach + 4
 
   let fft = FFT(size: size)
   /// The square root of a periodic Hann window, for analysis and synthesis (their product overlap-adds to 2 at
@@ -38,8 +33,8 @@ final class IsolationMask {
   /// below it 1 (the attenuation limit isolation asks for holds).
   let rest: Float
   /// The last `size` samples in (zeros before the first), a ring written at `position`.
-  var dry = [Float](repeating: 0, count: size)
-  var wet = [Float](repeating: 0, count: size)
+  let dry: UnsafeMutablePointer<Float>
+  let wet: UnsafeMutablePointer<Float>
   var position = 0
   /// Samples pushed (including the flush's zeros), taken (real ones) and given out.
   var pushed = 0
@@ -48,39 +43,73 @@ final class IsolationMask {
   /// Frame k (from 1) covers samples [k·hop − size, k·hop): those analysed (`made`), those synthesised.
   var made = 0
   var synthesised = 0
-  /// Analysed frames from `firstKept` on, still needed for a synthesis or an average.
-  var frames: [Frame] = []
-  var removed: [[Float]] = []
-  var firstKept = 1
+  /// Analysed frames, frame k at `(k % slots) × bins`: the input's spectrum, the model's output's, and the
+  /// power the model removed. Buffers allocated once (no allocation per frame, no exclusivity checks per
+  /// sample: they cost more than the transforms).
+  let frameReal: UnsafeMutablePointer<Float>
+  let frameImaginary: UnsafeMutablePointer<Float>
+  let wetReal: UnsafeMutablePointer<Float>
+  let wetImaginary: UnsafeMutablePointer<Float>
+  let removed: UnsafeMutablePointer<Float>
   /// The sum of `removed` over the frames from `sumFrom` to `sumTo` (per bin).
-  var sum = [Double](repeating: 0, count: bins)
+  let sum: UnsafeMutablePointer<Double>
   var sumFrom = 1
   var sumTo = 0
   /// Overlap-add output from sample `given` on.
   var pending: [Float] = []
   var real = [Float](repeating: 0, count: size)
   var imaginary = [Float](repeating: 0, count: size)
+  /// `hop` zeros, for the flush.
+  static let zeros = [Float](repeating: 0, count: hop)
 
   /// `isolation`: the job's `speech.isolation` amount (0-100).
   init(isolation: Double) {
     rest = isolation >= 100 ? 0.5 : 1
+    func buffer<T: Numeric>(_ count: Int) -> UnsafeMutablePointer<T> {
+      let pointer = UnsafeMutablePointer<T>.allocate(capacity: count)
+      pointer.initialize(repeating: 0, count: count)
+      return pointer
+    }
+    dry = buffer(Self.size)
+    wet = buffer(Self.size)
+    frameReal = buffer(Self.slots * Self.bins)
+    frameImaginary = buffer(Self.slots * Self.bins)
+    wetReal = buffer(Self.slots * Self.bins)
+    wetImaginary = buffer(Self.slots * Self.bins)
+    removed = buffer(Self.slots * Self.bins)
+    sum = buffer(Self.bins)
   }
 
-  /// Takes one input sample and the model's output for it; appends what is ready to `out`.
-  @inline(__always)
-  func push(dry x: Float, wet y: Float, into out: inout [Float]) {
-    taken += 1
+  deinit {
+    for pointer in [dry, wet, frameReal, frameImaginary, wetReal, wetImaginary, removed] { pointer.deallocate() }
+    sum.deallocate()
+  }
+
+  /// Takes input samples and the model's output for them (as many of each); appends what is ready to `out`.
+  func push(dry x: UnsafeBufferPointer<Float>, wet y: UnsafeBufferPointer<Float>, into out: inout [Float]) {
+    taken += x.count
     add(x, y, into: &out)
   }
 
-  private func add(_ x: Float, _ y: Float, into out: inout [Float]) {
-    dry[position] = x
-    wet[position] = y
-    position = (position + 1) % Self.size
-    pushed += 1
-    guard pushed % Self.hop == 0 else { return }
-    analyse()
-    if made - Self.reach >= 1 { synthesise(made - Self.reach, last: nil, into: &out) }
+  private func add(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, into out: inout [Float]) {
+    var i = 0
+    while i < x.count {
+      let n = min(x.count - i, Self.hop - pushed % Self.hop)
+      var at = position
+      let (dry, wet) = (dry, wet)
+      for j in i..<(i + n) {
+        dry[at] = x[j]
+        wet[at] = y[j]
+        at = (at + 1) & (Self.size - 1)
+      }
+      position = at
+      i += n
+      pushed += n
+      if pushed % Self.hop == 0 {
+        analyse()
+        if made - Self.reach >= 1 { synthesise(made - Self.reach, last: nil, into: &out) }
+      }
+    }
   }
 
   /// Flushes with silence until every sample taken has come out.
@@ -89,8 +118,12 @@ final class IsolationMask {
     // The last frame that holds a real sample.
     let last = (taken + Self.size + Self.hop - 1) / Self.hop - 1
     var rounds = 0
-    while made < last && rounds <= (last + 1) * Self.hop {
-      add(0, 0, into: &out)
+    while made < last && rounds <= last + 1 {
+      let count = Self.hop - pushed % Self.hop
+      Self.zeros.withUnsafeBufferPointer { z in
+        let part = UnsafeBufferPointer(rebasing: z[0..<count])
+        add(part, part, into: &out)
+      }
       rounds += 1
     }
     while synthesised < made { synthesise(synthesised + 1, last: made, into: &out) }
@@ -98,30 +131,34 @@ final class IsolationMask {
   }
 
   private func analyse() {
-    // Both signals through one complex transform (the input real, the model's output imaginary).
-    for i in 0..<Self.size {
-      let j = (position + i) % Self.size
-      real[i] = dry[j] * window[i]
-      imaginary[i] = wet[j] * window[i]
+    let base = ((made + 1) % Self.slots) * Self.bins
+    real.withUnsafeMutableBufferPointer { re in
+      imaginary.withUnsafeMutableBufferPointer { im in
+        // Both signals through one complex transform (the input real, the model's output imaginary).
+        for i in 0..<Self.size {
+          let j = (position + i) & (Self.size - 1)
+          re[i] = dry[j] * window[i]
+          im[i] = wet[j] * window[i]
+        }
+      }
     }
     fft.transform(&real, &imaginary)
-    let zeros = [Float](repeating: 0, count: Self.bins)
-    var frame = Frame(real: zeros, imaginary: zeros, wetReal: zeros, wetImaginary: zeros)
-    var lost = [Float](repeating: 0, count: Self.bins)
-    for b in 0..<Self.bins {
-      let n = (Self.size - b) % Self.size
-      let xr = (real[b] + real[n]) / 2
-      let xi = (imaginary[b] - imaginary[n]) / 2
-      let yr = (imaginary[b] + imaginary[n]) / 2
-      let yi = (real[n] - real[b]) / 2
-      frame.real[b] = xr
-      frame.imaginary[b] = xi
-      frame.wetReal[b] = yr
-      frame.wetImaginary[b] = yi
-      lost[b] = (xr - yr) * (xr - yr) + (xi - yi) * (xi - yi)
+    real.withUnsafeBufferPointer { re in
+      imaginary.withUnsafeBufferPointer { im in
+        for b in 0..<Self.bins {
+          let n = (Self.size - b) & (Self.size - 1)
+          let xr = (re[b] + re[n]) / 2
+          let xi = (im[b] - im[n]) / 2
+          let yr = (im[b] + im[n]) / 2
+          let yi = (re[n] - re[b]) / 2
+          frameReal[base + b] = xr
+          frameImaginary[base + b] = xi
+          wetReal[base + b] = yr
+          wetImaginary[base + b] = yi
+          removed[base + b] = (xr - yr) * (xr - yr) + (xi - yi) * (xi - yi)
+        }
+      }
     }
-    frames.append(frame)
-    removed.append(lost)
     made += 1
   }
 
@@ -132,29 +169,34 @@ final class IsolationMask {
     let to = min(last ?? made, k + Self.reach)
     while sumTo < to {
       sumTo += 1
-      let r = removed[sumTo - firstKept]
-      for b in 0..<Self.bins { sum[b] += Double(r[b]) }
+      let base = (sumTo % Self.slots) * Self.bins
+      for b in 0..<Self.bins { sum[b] += Double(removed[base + b]) }
     }
     while sumFrom < from {
-      let r = removed[sumFrom - firstKept]
-      for b in 0..<Self.bins { sum[b] -= Double(r[b]) }
+      let base = (sumFrom % Self.slots) * Self.bins
+      for b in 0..<Self.bins { sum[b] -= Double(removed[base + b]) }
       sumFrom += 1
     }
     let count = Double(to - from + 1)
-    let frame = frames[k - firstKept]
-    for b in 0..<Self.bins {
-      let music = Float(max(0, sum[b] / count))
-      let (yr, yi) = (frame.wetReal[b], frame.wetImaginary[b])
-      let speech = yr * yr + yi * yi
-      let gain = speech / (speech + Self.weight * music + 1e-20)
-      let other = (1 - gain) * rest
-      real[b] = frame.real[b] * gain + yr * other
-      // Conjugated for the inverse through the forward transform.
-      imaginary[b] = -(frame.imaginary[b] * gain + yi * other)
-    }
-    for b in Self.bins..<Self.size {
-      real[b] = real[Self.size - b]
-      imaginary[b] = -imaginary[Self.size - b]
+    let base = (k % Self.slots) * Self.bins
+    let rest = rest
+    real.withUnsafeMutableBufferPointer { re in
+      imaginary.withUnsafeMutableBufferPointer { im in
+        for b in 0..<Self.bins {
+          let music = Float(max(0, sum[b] / count))
+          let (yr, yi) = (wetReal[base + b], wetImaginary[base + b])
+          let speech = yr * yr + yi * yi
+          let gain = speech / (speech + Self.weight * music + 1e-20)
+          let other = (1 - gain) * rest
+          re[b] = frameReal[base + b] * gain + yr * other
+          // Conjugated for the inverse through the forward transform.
+          im[b] = -(frameImaginary[base + b] * gain + yi * other)
+        }
+        for b in Self.bins..<Self.size {
+          re[b] = re[Self.size - b]
+          im[b] = -im[Self.size - b]
+        }
+      }
     }
     fft.transform(&real, &imaginary)
     // Overlap-add: the inverse's 1/size and the windows' sum of 2.
@@ -162,17 +204,14 @@ final class IsolationMask {
     let scale = 1 / Float(2 * Self.size)
     let end = k * Self.hop - given
     if pending.count < end { pending.append(contentsOf: repeatElement(0, count: end - pending.count)) }
-    for i in max(0, given - start)..<Self.size {
-      pending[start + i - given] += real[i] * window[i] * scale
+    let first = max(0, given - start)
+    let offset = start - given
+    real.withUnsafeBufferPointer { re in
+      pending.withUnsafeMutableBufferPointer { p in
+        for i in first..<Self.size { p[offset + i] += re[i] * window[i] * scale }
+      }
     }
     synthesised = k
-    // Frames no synthesis or average needs any more.
-    let keep = min(sumFrom, synthesised + 1)
-    if keep > firstKept {
-      frames.removeFirst(keep - firstKept)
-      removed.removeFirst(keep - firstKept)
-      firstKept = keep
-    }
     // Samples before the next frame's start are final.
     emit(upTo: min(taken, (k + 1) * Self.hop - Self.size), into: &out)
   }

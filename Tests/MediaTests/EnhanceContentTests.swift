@@ -256,7 +256,13 @@ import Testing
     }
     let mask = IsolationMask(isolation: 100)
     var out: [Float] = []
-    for x in input { mask.push(dry: x, wet: x, into: &out) }
+    input.withUnsafeBufferPointer { samples in
+      // In blocks that do not line up with its hop.
+      for from in stride(from: 0, to: samples.count, by: 700) {
+        let block = UnsafeBufferPointer(rebasing: samples[from..<min(from + 700, samples.count)])
+        mask.push(dry: block, wet: block, into: &out)
+      }
+    }
     mask.finish(into: &out)
     #expect(out.count == input.count)
     let worst = zip(out, input).map { abs($0 - $1) }.max() ?? .infinity
