@@ -4,15 +4,16 @@ import Foundation
 /// Speech isolation's second stage, after DeepFilterNet3: a Wiener gain built from what the model kept and
 /// what it took out. DeepFilterNet3 works in 20 ms frames with coarse bands above 5 kHz; with music under speech
 /// most of what is left wrong lies in the bins where the speech is louder than the music (measured on speech
-/// over music at 10 dB: 83% of the error, 74% of it at 100-750 Hz), where the model takes out only 2-5 dB of
-/// the music and also bends the speech. Here, in 85 ms frames (11.7 Hz bins, which tell held notes from voice
-/// harmonics) every 21 ms, the speech power is the model's output |Y|² and the music's is what the model took
-/// out, |X − Y|², averaged over 0.79 s centred on the frame (music holds its notes; the model's removals under
-/// speech come and go). The gain G = |Y|² / (|Y|² + mean|X − Y|²) takes that share of the input X and the rest
-/// from the model's output, at isolation 100 half of it (6 dB further down): G·X + (1 − G)·Y/2. So speech
+/// over music at 10 dB: 82% of the error; 74% of all of it at 100-750 Hz), where the model takes out only 2-5 dB
+/// of the music and also bends the speech. Here, in 85 ms frames (11.7 Hz bins, which tell held notes from
+/// voice harmonics) every 21 ms, the speech power is the model's output |Y|² and the music's is what the model
+/// took out, |X − Y|², averaged over 0.79 s centred on the frame (music holds its notes; the model's removals
+/// under speech come and go). The gain G = |Y|² / (|Y|² + mean|X − Y|²) takes that share of the input X and the
+/// rest from the model's output, at isolation 100 half of it (6 dB further down): G·X + (1 − G)·Y/2. So speech
 /// the model bent comes back from the input and the music's held notes go further down. Below 100 the rest is
-/// Y as it is (the attenuation limit that isolation asks for holds). Sample n out is sample n in (its 0.47 s of delay is taken out and
-/// the tail flushed at `finish`).
+/// Y as it is (the attenuation limit that isolation asks for holds). Sample n out is sample n in (its 0.47 s of
+/// delay is taken out and the tail flushed at `finish`). BENCHMARKS.md ("Speech isolation's mask") has the
+/// figures and the forms tried.
 final class IsolationMask {
   /// Frame length and hop (48 kHz samples); the music estimate averages `2 × reach + 1` frames.
   static let size = 4096
