@@ -49,7 +49,8 @@ public enum TranscodeSplit {
 
   /// The pieces of a video whose frames start at `frameTimes` (seconds from the input's start, any order) and
   /// whose key frames are at `keyFrames`: a cut at the first key frame at least `pieceDuration` after the
-  /// last cut (about half that within the last two piece lengths). Fewer than two pieces: the video is not worth splitting (empty).
+  /// last cut (about half that within the last two piece lengths). Fewer than two pieces: the video is not
+  /// worth splitting (empty).
   /// Variable frame rate video (frame intervals more than 2 ms apart: a millisecond time base rounds 29.97 fps
   /// to 33 and 34 ms), or video that starts after the input does (its offset to the audio would be lost with
   /// the first piece's seek), is not split either: an exact frame count per piece is the one-pass encode's only
