@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import Jobs
+import Media
 
 /// `GET /health` (the process serves) and `GET /ready` (it can do work: data dir usable, ffmpeg present).
 struct HealthController: Sendable {
@@ -68,20 +69,5 @@ struct HealthController: Sendable {
       reasons.append("\(key) \"\(executable)\" was not found or is not executable")
     }
     return reasons
-  }
-}
-
-/// Finds an executable the way a shell would: a path is checked as is, a bare name is searched in `PATH`.
-enum ExecutableLookup {
-  static func find(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
-    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
-    for dir in (path ?? "/usr/bin:/bin").split(separator: ":") {
-      let candidate = "\(dir)/\(name)"
-      var info = stat()
-      if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 {
-        return candidate
-      }
-    }
-    return nil
   }
 }

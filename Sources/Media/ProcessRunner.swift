@@ -47,7 +47,7 @@ public final class ProcessRunner: Sendable {
     let command: [String]
     if let wrapper = Self.deathSignalWrapper {
       // The program is found here, so a missing one is a launch error as without the wrapper.
-      guard let program = Self.find(executable, in: path) else {
+      guard let program = ExecutableLookup.find(executable, path: path) else {
         closeHandedOver()
         throw LaunchError(description: "cannot start \(executable): \(String(cString: strerror(ENOENT)))")
       }
@@ -155,17 +155,6 @@ public final class ProcessRunner: Sendable {
   /// it, so only Ferry's end kills it.) Without setpriv, children start directly.
   static let deathSignalWrapper: [String]? =
     access("/usr/bin/setpriv", X_OK) == 0 ? ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--"] : nil
-
-  /// `name`'s path: itself when it has a slash, else the first executable file of that name in `path`'s
-  /// folders.
-  static func find(_ name: String, in path: String) -> String? {
-    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
-    for folder in path.split(separator: ":") where !folder.isEmpty {
-      let candidate = folder + "/" + name
-      if access(candidate, X_OK) == 0 { return candidate }
-    }
-    return nil
-  }
 
   /// Kills the running process (SIGKILL); a process not started yet is killed as it starts.
   public func cancel() {
