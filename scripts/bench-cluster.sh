@@ -69,7 +69,7 @@ secrets_key=$(head -c 32 /dev/urandom | base64)
 apps='[{"key":"bench","secret":"bench-secret"}]'
 
 start_node() { # name VAR=value... -> appends to node_pids and node_ports; data in $work/<name>
-  local name=$1 port="" pid
+  local name=$1 pid
   shift
   mkdir -p "$work/$name"
   env FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/$name" FERRY_AUTH_APPS="$apps" FERRY_SECRETS_KEY="$secrets_key" \
@@ -77,14 +77,7 @@ start_node() { # name VAR=value... -> appends to node_pids and node_ports; data 
     ./.build/release/ferry serve 2> "$work/$name.log" &
   pid=$!
   node_pids+=("$pid")
-  for _ in $(seq 1 100); do
-    port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$work/$name.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "ferry node $name did not start" >&2; cat "$work/$name.log" >&2; exit 1; }
-  node_ports+=("$port")
+  node_ports+=("$(listening_port "$pid" "$work/$name.log")") || exit 1
 }
 
 start_cluster() { # store(sqlite|DATABASE) nodes VAR=value... -> nodes started, data dirs fresh

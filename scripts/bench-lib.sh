@@ -8,13 +8,21 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_ferry() {
   env FERRY_SERVER_PORT=0 FERRY_DATA_DIR="$work/data" "$@" ./.build/release/ferry serve 2> "$work/ferry.log" &
   ferry_pid=$!
-  ferry_port=""
+  ferry_port=$(listening_port "$ferry_pid" "$work/ferry.log") || exit 1
+}
+
+# Prints the port a `ferry serve` (pid $1) logs in its `listening` line in the log $2, waiting up to 10 s;
+# fails (with the log on stderr) when it ends or does not say in time.
+listening_port() {
+  local pid=$1 log=$2 port=""
   for _ in $(seq 1 100); do
-    ferry_port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$work/ferry.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
-    [ -n "$ferry_port" ] && break
+    port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2> /dev/null || break
     sleep 0.1
   done
-  [ -n "$ferry_port" ] || { echo "ferry did not start" >&2; cat "$work/ferry.log" >&2; exit 1; }
+  [ -n "$port" ] || { echo "ferry ($log) did not start" >&2; cat "$log" >&2; return 1; }
+  echo "$port"
 }
 
 # Starts nginx serving $work/files/ on a free port (sendfile on; temporary files in $work/tmp); sets port.

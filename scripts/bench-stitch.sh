@@ -88,14 +88,7 @@ for i in 0 1; do
     FERRY_WORKERS_CONCURRENCY=1 FERRY_MEDIA_SPLIT_MIN_DURATION_S=1 FERRY_MEDIA_SPLIT_PIECE_DURATION_S="$PIECE" \
     setsid taskset -c "$i" ./.build/release/ferry serve 2> "$work/node-$i.log" &
   node_pids+=($!)
-  port=""
-  for _ in $(seq 1 100); do
-    port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$work/node-$i.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "ferry node $i did not start" >&2; cat "$work/node-$i.log" >&2; exit 1; }
-  node_ports+=("$port")
+  node_ports+=("$(listening_port "$!" "$work/node-$i.log")") || exit 1
 done
 token=$(curl -s -u bench:bench-secret -d grant_type=client_credentials "http://127.0.0.1:${node_ports[0]}/v1/auth/token" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
